@@ -1,0 +1,216 @@
+//! `Application::build(config, clock, log)`: opens the database (migrating it), makes sure an
+//! admin exists, starts the engine and the HTTP server. Tests build it on `127.0.0.1:0` with a
+//! temp database and a manual clock.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{HttpServer, web};
+use slog::{Logger, info, warn};
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::engine::{self, Engine, EngineHandle};
+use crate::http::{self, AppState};
+use crate::store::audit::{Actor, Ctx};
+use crate::store::{self, Db, users};
+
+/// Which parts this process runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Roles {
+    pub http: bool,
+    pub scheduler: bool,
+}
+
+impl Default for Roles {
+    fn default() -> Self {
+        Roles {
+            http: true,
+            scheduler: true,
+        }
+    }
+}
+
+pub struct Application {
+    port: Option<u16>,
+    server: Option<actix_web::dev::Server>,
+    state: web::Data<AppState>,
+    engine: Arc<Engine>,
+    log: Logger,
+}
+
+impl Application {
+    pub async fn build(
+        config: Config,
+        clock: SharedClock,
+        log: Logger,
+        roles: Roles,
+    ) -> Result<Application, String> {
+        let config = Arc::new(config);
+        let db_cfg = config.database.clone();
+        let db = tokio::task::spawn_blocking(move || Db::open(&db_cfg))
+            .await
+            .map_err(|e| format!("database task: {e}"))?
+            .map_err(|e| format!("database {}: {e}", config.database.path.display()))?;
+        ensure_admin(&db, &clock, &log).await?;
+        let handle = EngineHandle::default();
+        let engine = Arc::new(Engine::new(
+            db.clone(),
+            config.clone(),
+            clock.clone(),
+            log.clone(),
+            handle.clone(),
+        ));
+        let openapi = serde_json::to_string(&http::openapi::document(&http::endpoints()))
+            .map_err(|e| e.to_string())?;
+        let state = web::Data::new(AppState {
+            db,
+            config: config.clone(),
+            clock,
+            log: log.clone(),
+            throttle: Default::default(),
+            engine: handle,
+            base_url: config.public_base_url(),
+            openapi: Arc::new(openapi),
+        });
+        engine::start(engine.clone(), roles.scheduler && config.scheduler.enabled);
+        let (port, server) = if roles.http {
+            let listener = TcpListener::bind(config.server.listen).map_err(|e| {
+                format!(
+                    "cannot listen on {} (server.listen): {e}",
+                    config.server.listen
+                )
+            })?;
+            let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+            let workers = match config.server.workers {
+                0 => std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2),
+                n => n,
+            };
+            let st = state.clone();
+            let server = HttpServer::new(move || http::app(st.clone()))
+                .workers(workers)
+                .disable_signals()
+                .listen(listener)
+                .map_err(|e| e.to_string())?
+                .run();
+            info!(log, "listening"; "address" => format!("{}:{port}", config.server.listen.ip()), "public_base_url" => &state.base_url);
+            (Some(port), Some(server))
+        } else {
+            (None, None)
+        };
+        Ok(Application {
+            port,
+            server,
+            state,
+            engine,
+            log,
+        })
+    }
+
+    /// The bound port (0 when HTTP is off).
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn engine(&self) -> Arc<Engine> {
+        self.engine.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM, then stops gracefully.
+    pub async fn run_until_stopped(self) -> Result<(), String> {
+        let stop = shutdown_signal();
+        match self.server {
+            Some(server) => {
+                let handle = server.handle();
+                let task = tokio::spawn(server);
+                stop.await;
+                info!(self.log, "shutting down");
+                handle.stop(true).await;
+                let _ = task.await;
+            }
+            None => {
+                stop.await;
+                info!(self.log, "shutting down");
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the server in the background (tests).
+    pub fn spawn(mut self) -> Self {
+        if let Some(server) = self.server.take() {
+            tokio::spawn(server);
+        }
+        self
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Creates `admin` with a random one-time password when no admin exists, and logs it once.
+async fn ensure_admin(db: &Db, clock: &SharedClock, log: &Logger) -> Result<(), String> {
+    let has_admin = db
+        .read(users::count_admins)
+        .await
+        .map_err(|e| e.to_string())?
+        > 0;
+    if has_admin {
+        return Ok(());
+    }
+    let password = crate::crypto::new_password().map_err(|e| e.to_string())?;
+    let pw = password.clone();
+    let hash = tokio::task::spawn_blocking(move || crate::crypto::hash_password(&pw))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let ctx = Ctx::new(Actor::system("first-start"), clock.now());
+    let input = users::UserInput {
+        username: Some("admin".into()),
+        display_name: Some("Administrator".into()),
+        is_admin: Some(true),
+        ..Default::default()
+    };
+    let created = db
+        .write(move |c| {
+            if users::count_admins(c)? > 0 {
+                return Ok(false);
+            }
+            users::create(c, &ctx, input, &hash, true)?;
+            Ok(true)
+        })
+        .await;
+    match created {
+        Ok(true) => {
+            warn!(log, "first start: created admin user \"admin\" with one-time password {password} — log in and change it";
+                  "username" => "admin", "password" => &password);
+            eprintln!(
+                "\n  IncidentRelay first start: log in as \"admin\" with password {password}\n  (shown once; you will be asked to change it)\n"
+            );
+            Ok(())
+        }
+        Ok(false) => Ok(()),
+        Err(store::StoreError::Conflict(..)) => Err(
+            "no active admin exists but a user named \"admin\" does; run `incidentrelay create-admin --username <name> --email <e> --update`".into(),
+        ),
+        Err(e) => Err(e.to_string()),
+    }
+}

@@ -1,0 +1,357 @@
+//! The command line (argh). Exit codes: 0 success, 1 failure, 2 usage error.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use argh::FromArgs;
+
+use crate::app::{Application, Roles};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::store::audit::{Actor, Ctx};
+use crate::store::{self, Db, users};
+
+#[derive(FromArgs, Debug)]
+/// IncidentRelay: on-call routing, alert delivery and escalation in one binary.
+pub struct Cli {
+    #[argh(subcommand)]
+    pub command: Command,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum Command {
+    Serve(Serve),
+    Scheduler(Scheduler),
+    Migrate(Migrate),
+    CreateAdmin(CreateAdmin),
+    CheckSchema(CheckSchema),
+    Version(Version),
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "serve")]
+/// Run the web server and, when this process holds the scheduler lock, the engine.
+pub struct Serve {
+    /// configuration file (default: $INCIDENTRELAY_CONFIG or /etc/incidentrelay/incidentrelay.toml)
+    #[argh(option)]
+    pub config: Option<PathBuf>,
+    /// listen address, e.g. 0.0.0.0:8080 (overrides server.listen)
+    #[argh(option)]
+    pub listen: Option<String>,
+    /// serve HTTP only; never run the engine
+    #[argh(switch)]
+    pub no_scheduler: bool,
+    /// run the engine only, without HTTP (same as `incidentrelay scheduler`)
+    #[argh(switch)]
+    pub scheduler_only: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "scheduler")]
+/// Run the engine (escalations, reminders, deliveries) without the web server.
+pub struct Scheduler {
+    /// configuration file
+    #[argh(option)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "migrate")]
+/// Apply pending database migrations (safe to run again).
+pub struct Migrate {
+    /// configuration file
+    #[argh(option)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "create-admin")]
+/// Create an administrator (password from --password, --password-file or INCIDENTRELAY_ADMIN_PASSWORD).
+pub struct CreateAdmin {
+    /// configuration file
+    #[argh(option)]
+    pub config: Option<PathBuf>,
+    /// login name
+    #[argh(option)]
+    pub username: String,
+    /// e-mail address
+    #[argh(option)]
+    pub email: String,
+    /// password (prefer --password-file or INCIDENTRELAY_ADMIN_PASSWORD: command lines are visible to other users)
+    #[argh(option)]
+    pub password: Option<String>,
+    /// read the password from this file (first line)
+    #[argh(option)]
+    pub password_file: Option<PathBuf>,
+    /// if the user exists, make it an active admin and set the password
+    #[argh(switch)]
+    pub update: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "check-schema")]
+/// Check that every table and column this binary expects exists.
+pub struct CheckSchema {
+    /// configuration file
+    #[argh(option)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "version")]
+/// Print the version.
+pub struct Version {}
+
+/// Parses the process arguments and runs the command.
+pub fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let name = args
+        .first()
+        .map(|a| {
+            Path::new(a)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("incidentrelay")
+        })
+        .unwrap_or("incidentrelay");
+    let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    let cli = match Cli::from_args(&[name], &rest) {
+        Ok(cli) => cli,
+        Err(exit) => {
+            return match exit.status {
+                Ok(()) => {
+                    println!("{}", exit.output);
+                    ExitCode::SUCCESS
+                }
+                Err(()) => {
+                    eprintln!("{}\nRun `{name} --help` for usage.", exit.output.trim_end());
+                    ExitCode::from(2)
+                }
+            };
+        }
+    };
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn env_vars() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with(crate::config::ENV_PREFIX))
+        .collect()
+}
+
+fn load_config(file: Option<&Path>) -> Result<Config, String> {
+    Config::load(file, &env_vars())
+        .map(|(c, _)| c)
+        .map_err(|problems| {
+            let mut msg = String::from("invalid configuration:");
+            for p in problems {
+                msg.push_str("\n  - ");
+                msg.push_str(&p);
+            }
+            msg
+        })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+pub fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Serve(s) => {
+            let mut config = load_config(s.config.as_deref())?;
+            if let Some(listen) = s.listen {
+                config.server.listen = listen.parse().map_err(|_| {
+                    format!("--listen: `{listen}` is not an address like 127.0.0.1:8080")
+                })?;
+            }
+            if s.no_scheduler && s.scheduler_only {
+                return Err("--no-scheduler and --scheduler-only exclude each other".into());
+            }
+            let roles = Roles {
+                http: !s.scheduler_only,
+                scheduler: !s.no_scheduler,
+            };
+            serve(config, roles)
+        }
+        Command::Scheduler(s) => serve(
+            load_config(s.config.as_deref())?,
+            Roles {
+                http: false,
+                scheduler: true,
+            },
+        ),
+        Command::Migrate(m) => migrate(&load_config(m.config.as_deref())?),
+        Command::CreateAdmin(a) => create_admin(&load_config(a.config.as_deref())?, a),
+        Command::CheckSchema(c) => check_schema(&load_config(c.config.as_deref())?),
+        Command::Version(_) => {
+            println!(
+                "incidentrelay {} (database schema {})",
+                env!("CARGO_PKG_VERSION"),
+                store::latest_known_version()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn serve(config: Config, roles: Roles) -> Result<(), String> {
+    let (log, _guard) = crate::logging::init(&config.logging)?;
+    runtime()?.block_on(async move {
+        let app = Application::build(config, Arc::new(SystemClock), log.clone(), roles)
+            .await
+            .inspect_err(|e| {
+                slog::crit!(log, "start-up failed"; "error" => e);
+            })?;
+        app.run_until_stopped().await
+    })
+}
+
+fn migrate(config: &Config) -> Result<(), String> {
+    let path = &config.database.path;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let mut conn = store::open_writer(path, &config.database).map_err(|e| e.to_string())?;
+    let applied = store::migrate(&mut conn, path).map_err(|e| e.to_string())?;
+    if applied.is_empty() {
+        println!(
+            "Database {} is up to date (schema {}).",
+            path.display(),
+            store::latest_known_version()
+        );
+    } else {
+        let list: Vec<String> = applied.iter().map(|v| format!("V{v}")).collect();
+        println!(
+            "Applied migrations {} to {}.",
+            list.join(", "),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn check_schema(config: &Config) -> Result<(), String> {
+    let path = &config.database.path;
+    if !path.exists() {
+        return Err(format!(
+            "database {} does not exist (run `incidentrelay migrate` or `serve` first)",
+            path.display()
+        ));
+    }
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let missing = store::schema::check(&conn).map_err(|e| e.to_string())?;
+    if missing.is_empty() {
+        println!(
+            "Schema check OK ({}, schema {}).",
+            path.display(),
+            store::applied_version(&conn).map_err(|e| e.to_string())?
+        );
+        Ok(())
+    } else {
+        for m in &missing {
+            println!("missing: {m}");
+        }
+        Err(format!(
+            "schema check failed: {} item(s) missing; run `incidentrelay migrate`",
+            missing.len()
+        ))
+    }
+}
+
+fn create_admin(config: &Config, a: CreateAdmin) -> Result<(), String> {
+    let password = match (a.password, a.password_file) {
+        (Some(p), _) => p,
+        (None, Some(f)) => std::fs::read_to_string(&f)
+            .map_err(|e| format!("--password-file {}: {e}", f.display()))?
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string(),
+        (None, None) => std::env::var("INCIDENTRELAY_ADMIN_PASSWORD").map_err(|_| {
+            "give the password with --password, --password-file or INCIDENTRELAY_ADMIN_PASSWORD"
+                .to_string()
+        })?,
+    };
+    let mut problems = crate::domain::validate::Problems::new();
+    crate::domain::validate::password(&mut problems, "password", &password);
+    if let Err(errs) = problems.finish() {
+        return Err(format!("password {}", errs[0].message));
+    }
+    let hash = crate::crypto::hash_password(&password).map_err(|e| e.to_string())?;
+    let db = Db::open(&config.database).map_err(|e| e.to_string())?;
+    let ctx = Ctx::new(Actor::system("cli:create-admin"), SystemClock.now());
+    let (username, email, update) = (a.username.clone(), a.email.clone(), a.update);
+    let outcome = db
+        .write_blocking(move |c| {
+            let input = users::UserInput {
+                username: Some(username.clone()),
+                email: Some(Some(email)),
+                is_admin: Some(true),
+                active: Some(true),
+                ..Default::default()
+            };
+            match users::credentials(c, &username)? {
+                Some((existing, _)) if update => {
+                    users::update(c, &ctx, existing.id, input, None)?;
+                    users::set_password(c, &ctx, existing.id, &hash, false, None)?;
+                    Ok("updated")
+                }
+                Some(_) => Err(store::StoreError::conflict("username", "exists")),
+                None => users::create(c, &ctx, input, &hash, false).map(|_| "created"),
+            }
+        })
+        .map_err(|e| match e {
+            store::StoreError::Conflict(..) => format!(
+                "user {} already exists (use --update to reset it)",
+                a.username
+            ),
+            other => other.to_string(),
+        })?;
+    println!("Admin {} {outcome}.", a.username);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, argh::EarlyExit> {
+        Cli::from_args(&["incidentrelay"], args)
+    }
+
+    #[test]
+    fn commands_parse_and_unknown_flags_fail() {
+        assert!(matches!(
+            parse(&["serve", "--no-scheduler"]).unwrap().command,
+            Command::Serve(Serve {
+                no_scheduler: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(&["create-admin", "--username", "a", "--email", "a@x"])
+                .unwrap()
+                .command,
+            Command::CreateAdmin(_)
+        ));
+        let bad = parse(&["serve", "--bogus"]).unwrap_err();
+        assert!(bad.status.is_err());
+        let help = parse(&["serve", "--help"]).unwrap_err();
+        assert!(help.status.is_ok() && help.output.contains("--no-scheduler"));
+    }
+}

@@ -1,0 +1,180 @@
+//! Secrets: random tokens, SHA-256 token hashes, HMAC signatures and argon2 password hashes.
+//! Every comparison of a secret is constant time.
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+#[derive(Debug, Clone)]
+pub struct CryptoError(pub String);
+
+impl std::fmt::Display for CryptoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "crypto: {}", self.0)
+    }
+}
+
+impl std::error::Error for CryptoError {}
+
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).map_err(|e| CryptoError(format!("no randomness: {e}")))?;
+    Ok(buf)
+}
+
+/// A new secret token: `prefix` + 43 URL-safe characters (256 bits).
+pub fn new_token(prefix: &str) -> Result<String, CryptoError> {
+    Ok(format!(
+        "{prefix}{}",
+        URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)
+    ))
+}
+
+/// The part of a token that may be shown again later (the prefix plus 8 characters).
+pub fn token_prefix(token: &str) -> String {
+    token.chars().take(12).collect()
+}
+
+/// A random password of 20 characters from an unambiguous alphabet.
+pub fn new_password() -> Result<String, CryptoError> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let bytes = random_bytes::<20>()?;
+    Ok(bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect())
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// How tokens are stored: lower-case hex SHA-256.
+pub fn sha256_hex(data: &str) -> String {
+    hex(&Sha256::digest(data.as_bytes()))
+}
+
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
+    let mut mac = match <Hmac<Sha256> as KeyInit>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => return [0u8; 32],
+    };
+    mac.update(data);
+    let out = mac.finalize().into_bytes();
+    let mut arr = [0u8; 32];
+    arr.copy_from_slice(&out);
+    arr
+}
+
+/// Constant-time check of an HMAC-SHA256 signature.
+pub fn verify_hmac_sha256(key: &[u8], data: &[u8], signature: &[u8]) -> bool {
+    match <Hmac<Sha256> as KeyInit>::new_from_slice(key) {
+        Ok(mut mac) => {
+            mac.update(data);
+            mac.verify_slice(signature).is_ok()
+        }
+        Err(_) => false,
+    }
+}
+
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+pub fn b64(data: &[u8]) -> String {
+    STANDARD.encode(data)
+}
+
+pub fn b64_decode(s: &str) -> Option<Vec<u8>> {
+    STANDARD.decode(s.trim()).ok()
+}
+
+pub fn b64url(data: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(data)
+}
+
+pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(s).ok()
+}
+
+/// Argon2id PHC string for a password (slow on purpose: call off the async workers).
+pub fn hash_password(password: &str) -> Result<String, CryptoError> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| CryptoError(format!("password hashing failed: {e}")))
+}
+
+/// Checks a password against a PHC string. Unknown or malformed hashes never verify.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// A valid argon2 hash of a random password, used to spend the same time on unknown usernames
+/// as on known ones so that login timing does not reveal which usernames exist.
+pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Vo8Yx5vYJmWq3Wm3X4aAaQm8Vq9CeJm4T0o7H1P0vLQ";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_prefixed_and_unique() {
+        let a = new_token("irp_").unwrap();
+        let b = new_token("irp_").unwrap();
+        assert!(a.starts_with("irp_") && a.len() == 47);
+        assert_ne!(a, b);
+        assert_eq!(token_prefix(&a).len(), 12);
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn passwords_round_trip() {
+        let h = hash_password("correct horse battery").unwrap();
+        assert!(verify_password("correct horse battery", &h));
+        assert!(!verify_password("wrong", &h));
+        assert!(!verify_password("x", "not-a-hash"));
+        assert!(!verify_password("x", DUMMY_HASH));
+        assert_eq!(new_password().unwrap().len(), 20);
+    }
+
+    #[test]
+    fn hmac_matches_rfc4231_case_2() {
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(
+            hex(&mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert!(verify_hmac_sha256(
+            b"Jefe",
+            b"what do ya want for nothing?",
+            &mac
+        ));
+        assert!(!verify_hmac_sha256(
+            b"Jefe",
+            b"what do ya want for nothing!",
+            &mac
+        ));
+        assert!(ct_eq(b"abc", b"abc") && !ct_eq(b"abc", b"abd") && !ct_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,49 @@
+//! Housekeeping: expiring sessions and tokens (every minute, in the cycle) and retention (daily,
+//! by tokio-cron-scheduler on the leader): resolved alerts older than
+//! `[retention] resolved_alert_days` with their events and deliveries, audit rows older than
+//! `[retention] audit_log_days`, replay-protection ids older than a day. Open alerts are never
+//! deleted.
+
+use slog::info;
+
+use super::Engine;
+use crate::domain::time::Ts;
+use crate::store::{self, StoreError};
+
+/// The per-cycle part: expiry.
+pub async fn run(engine: &Engine, now: Ts) -> Result<usize, StoreError> {
+    engine
+        .db
+        .write(move |c| store::tokens::purge_expired(c, now))
+        .await
+}
+
+/// What a retention run removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub alerts: usize,
+    pub audit_logs: usize,
+    pub webhook_ids: usize,
+}
+
+/// The daily part: retention.
+pub async fn retention(engine: &Engine, now: Ts) -> Result<Retention, StoreError> {
+    let alert_cutoff =
+        now.plus_secs(-i64::from(engine.config.retention.resolved_alert_days) * 86_400);
+    let audit_cutoff = now.plus_secs(-i64::from(engine.config.retention.audit_log_days) * 86_400);
+    let r = engine
+        .db
+        .write(move |c| {
+            let alerts = store::alerts::purge_resolved_before(c, alert_cutoff)?;
+            let audit_logs = store::audit::purge_before(c, audit_cutoff)?;
+            let webhook_ids = store::routes::purge_webhook_ids_before(c, now.plus_secs(-86_400))?;
+            Ok(Retention {
+                alerts,
+                audit_logs,
+                webhook_ids,
+            })
+        })
+        .await?;
+    info!(engine.log, "retention"; "alerts_deleted" => r.alerts, "audit_logs_deleted" => r.audit_logs, "webhook_ids_deleted" => r.webhook_ids);
+    Ok(r)
+}

@@ -1,0 +1,335 @@
+//! The engine: the one process holding `<database>.scheduler.lock` runs an ordered cycle —
+//! escalate → remind → dispatch → housekeeping — each step isolated (a failing step is logged
+//! by name and the others still run). It sleeps until the earliest due timer, a wake from this
+//! process, a change committed by another process (`PRAGMA data_version`), or `tick_seconds`.
+//! Timers are rows (`alerts.next_action_at`, `deliveries.next_attempt_at`), so a restart or a
+//! failover loses nothing.
+
+pub mod housekeeping;
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use slog::{Logger, error, info, warn};
+use tokio::sync::{Mutex, Notify};
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::domain::time::Ts;
+use crate::store::{self, Db};
+
+const ROLE_UNKNOWN: u8 = 0;
+const ROLE_LEADER: u8 = 1;
+const ROLE_STANDBY: u8 = 2;
+const ROLE_DISABLED: u8 = 3;
+
+/// How often a standby process retries the lock (takeover within 5 s of the leader's death).
+const LOCK_RETRY: Duration = Duration::from_secs(2);
+/// How often the leader looks for commits by other processes.
+const POLL: Duration = Duration::from_millis(200);
+
+#[derive(Debug, Default)]
+struct Shared {
+    wake: Notify,
+    role: AtomicU8,
+    /// When the last cycle completed (ms; 0 = never), by the injected clock.
+    last_cycle: AtomicI64,
+    /// Duration of the last cycle in microseconds.
+    last_cycle_us: AtomicI64,
+}
+
+/// A cheap handle to wake the engine and read its status.
+#[derive(Debug, Clone, Default)]
+pub struct EngineHandle {
+    shared: Arc<Shared>,
+}
+
+/// A snapshot of the engine's state.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineStatus {
+    role: u8,
+    last_cycle_ms: i64,
+    pub last_cycle_us: i64,
+}
+
+impl EngineStatus {
+    pub fn known(&self) -> bool {
+        self.role != ROLE_UNKNOWN
+    }
+    pub fn is_leader(&self) -> bool {
+        self.role == ROLE_LEADER
+    }
+    pub fn role_name(&self) -> &'static str {
+        match self.role {
+            ROLE_LEADER => "leader",
+            ROLE_STANDBY => "standby",
+            ROLE_DISABLED => "disabled",
+            _ => "starting",
+        }
+    }
+    pub fn last_cycle_age_seconds(&self, now: Ts) -> Option<f64> {
+        (self.role == ROLE_LEADER && self.last_cycle_ms > 0)
+            .then(|| (now.ms() - self.last_cycle_ms) as f64 / 1000.0)
+    }
+}
+
+impl EngineHandle {
+    pub fn wake(&self) {
+        self.shared.wake.notify_one();
+    }
+    pub fn status(&self) -> EngineStatus {
+        EngineStatus {
+            role: self.shared.role.load(Ordering::SeqCst),
+            last_cycle_ms: self.shared.last_cycle.load(Ordering::SeqCst),
+            last_cycle_us: self.shared.last_cycle_us.load(Ordering::SeqCst),
+        }
+    }
+    fn set_role(&self, role: u8) {
+        self.shared.role.store(role, Ordering::SeqCst);
+    }
+}
+
+/// What one cycle did: per step, the number of items handled or the error.
+#[derive(Debug, Default)]
+pub struct CycleReport {
+    pub steps: Vec<(&'static str, Result<usize, String>)>,
+}
+
+impl CycleReport {
+    pub fn count(&self, step: &str) -> usize {
+        self.steps
+            .iter()
+            .find(|(n, _)| *n == step)
+            .and_then(|(_, r)| r.as_ref().ok().copied())
+            .unwrap_or(0)
+    }
+    pub fn failed(&self) -> Vec<&'static str> {
+        self.steps
+            .iter()
+            .filter(|(_, r)| r.is_err())
+            .map(|(n, _)| *n)
+            .collect()
+    }
+}
+
+pub struct Engine {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub clock: SharedClock,
+    pub log: Logger,
+    pub handle: EngineHandle,
+    /// Cycles never overlap (the background loop and tests driving cycles share it).
+    cycle: Mutex<()>,
+    housekeeping_due: AtomicI64,
+}
+
+impl Engine {
+    pub fn new(
+        db: Db,
+        config: Arc<Config>,
+        clock: SharedClock,
+        log: Logger,
+        handle: EngineHandle,
+    ) -> Engine {
+        Engine {
+            db,
+            config,
+            clock,
+            log,
+            handle,
+            cycle: Mutex::new(()),
+            housekeeping_due: AtomicI64::new(0),
+        }
+    }
+
+    /// Runs one ordered cycle now.
+    pub async fn run_cycle(&self) -> CycleReport {
+        let _guard = self.cycle.lock().await;
+        let started = Instant::now();
+        let now = self.clock.now();
+        let mut report = CycleReport::default();
+        let hk = if now.ms() >= self.housekeeping_due.load(Ordering::SeqCst) {
+            let r = housekeeping::run(self, now).await;
+            self.housekeeping_due
+                .store(now.plus_secs(60).ms(), Ordering::SeqCst);
+            r
+        } else {
+            Ok(0)
+        };
+        report
+            .steps
+            .push(("housekeeping", hk.map_err(|e| e.to_string())));
+        for (name, result) in &report.steps {
+            if let Err(e) = result {
+                error!(self.log, "engine step failed"; "step" => *name, "error" => e);
+            }
+        }
+        self.handle
+            .shared
+            .last_cycle
+            .store(self.clock.now().ms(), Ordering::SeqCst);
+        self.handle
+            .shared
+            .last_cycle_us
+            .store(started.elapsed().as_micros() as i64, Ordering::SeqCst);
+        report
+    }
+
+    /// The earliest instant something is due (`None`: nothing scheduled).
+    async fn next_due(&self) -> Option<Ts> {
+        let next_hk = Ts::from_ms(self.housekeeping_due.load(Ordering::SeqCst));
+        Some(next_hk)
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        store::sidecar(self.db.path(), "scheduler.lock")
+    }
+}
+
+/// Tries to become the leader: `Some(file)` holds the lock until dropped (or the process dies).
+pub fn try_lock(path: &std::path::Path) -> std::io::Result<Option<File>> {
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// Starts the engine loop in the background (`enabled = false`: this process never leads).
+pub fn start(engine: Arc<Engine>, enabled: bool) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if !enabled {
+            engine.handle.set_role(ROLE_DISABLED);
+            info!(
+                engine.log,
+                "scheduler disabled in this process: it serves HTTP only"
+            );
+            return;
+        }
+        let path = engine.lock_path();
+        let mut told_standby = false;
+        loop {
+            match try_lock(&path) {
+                Ok(Some(lock)) => {
+                    engine.handle.set_role(ROLE_LEADER);
+                    info!(engine.log, "this process runs the engine"; "lock" => path.display().to_string());
+                    lead(&engine).await;
+                    drop(lock);
+                }
+                Ok(None) => {
+                    engine.handle.set_role(ROLE_STANDBY);
+                    if !told_standby {
+                        info!(engine.log, "another process runs the engine; standing by"; "lock" => path.display().to_string());
+                        told_standby = true;
+                    }
+                }
+                Err(e) => {
+                    warn!(engine.log, "cannot open the scheduler lock"; "lock" => path.display().to_string(), "error" => e.to_string());
+                }
+            }
+            tokio::time::sleep(LOCK_RETRY).await;
+        }
+    })
+}
+
+/// The leader's loop; returns only if the data_version watcher cannot be opened.
+async fn lead(engine: &Arc<Engine>) {
+    let watcher = match open_watcher(engine) {
+        Ok(w) => Arc::new(std::sync::Mutex::new(w)),
+        Err(e) => {
+            error!(engine.log, "cannot open the change watcher"; "error" => e.to_string());
+            return;
+        }
+    };
+    let mut version = data_version(&watcher).await;
+    let tick = Duration::from_secs(engine.config.scheduler.tick_seconds);
+    let _cron = match start_cron(engine.clone()).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            error!(engine.log, "cannot start the housekeeping scheduler; retention will not run"; "error" => e);
+            None
+        }
+    };
+    loop {
+        engine.run_cycle().await;
+        let deadline = Instant::now() + sleep_for(engine, tick).await;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                break;
+            }
+            tokio::select! {
+                _ = engine.handle.shared.wake.notified() => break,
+                _ = tokio::time::sleep(remaining.min(POLL)) => {
+                    let v = data_version(&watcher).await;
+                    if v != version {
+                        version = v;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Daily retention at 03:30 UTC, on the leader only.
+async fn start_cron(engine: Arc<Engine>) -> Result<tokio_cron_scheduler::JobScheduler, String> {
+    use tokio_cron_scheduler::{Job, JobScheduler};
+    let sched = JobScheduler::new().await.map_err(|e| e.to_string())?;
+    let job = Job::new_async("0 30 3 * * *", move |_, _| {
+        let engine = engine.clone();
+        Box::pin(async move {
+            let now = engine.clock.now();
+            if let Err(e) = housekeeping::retention(&engine, now).await {
+                error!(engine.log, "retention failed"; "error" => e.to_string());
+            }
+        })
+    })
+    .map_err(|e| e.to_string())?;
+    sched.add(job).await.map_err(|e| e.to_string())?;
+    sched.start().await.map_err(|e| e.to_string())?;
+    Ok(sched)
+}
+
+async fn sleep_for(engine: &Engine, tick: Duration) -> Duration {
+    if engine.clock.is_manual() {
+        return tick;
+    }
+    match engine.next_due().await {
+        Some(due) => {
+            let ms = due.ms() - engine.clock.now().ms();
+            Duration::from_millis(ms.max(0) as u64).min(tick)
+        }
+        None => tick,
+    }
+}
+
+fn open_watcher(engine: &Engine) -> rusqlite::Result<rusqlite::Connection> {
+    rusqlite::Connection::open_with_flags(
+        engine.db.path(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+}
+
+async fn data_version(conn: &Arc<std::sync::Mutex<rusqlite::Connection>>) -> i64 {
+    let conn = conn.clone();
+    tokio::task::spawn_blocking(move || {
+        conn.lock()
+            .ok()
+            .and_then(|c| {
+                c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
+                    .ok()
+            })
+            .unwrap_or(0)
+    })
+    .await
+    .unwrap_or(0)
+}

@@ -1,0 +1,128 @@
+//! The caller's own profile, password and personal API tokens.
+
+use actix_web::{HttpResponse, web, web::Json};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::{created, deleted, hash_password};
+use crate::crypto;
+use crate::domain::validate::{self, Problems, nullable};
+use crate::http::State;
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::json::Body;
+use crate::store::tokens::{self, ApiToken, TokenInput};
+use crate::store::users::{self, User, UserInput};
+
+/// Body of `PUT /api/profile`; `null` clears a field.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct ProfileInput {
+    pub display_name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub telegram_user_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub slack_user_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub mattermost_user_id: Option<Option<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ChangePassword {
+    pub old_password: String,
+    pub new_password: String,
+}
+
+pub async fn get(st: State, caller: Caller) -> ApiResult<Json<User>> {
+    let id = caller.user.id;
+    Ok(Json(st.db.read(move |c| users::get(c, id)).await?))
+}
+
+pub async fn update(st: State, caller: Caller, body: Body<ProfileInput>) -> ApiResult<Json<User>> {
+    let p = body.0;
+    let input = UserInput {
+        display_name: p.display_name,
+        email: p.email,
+        phone: p.phone,
+        telegram_user_id: p.telegram_user_id,
+        slack_user_id: p.slack_user_id,
+        mattermost_user_id: p.mattermost_user_id,
+        ..UserInput::default()
+    };
+    let (ctx, id) = (caller.ctx(&st), caller.user.id);
+    Ok(Json(
+        st.db
+            .write(move |c| users::update(c, &ctx, id, input, None))
+            .await?,
+    ))
+}
+
+/// Checks the old password, sets the new one and ends the caller's other sessions.
+pub async fn change_password(
+    st: State,
+    caller: Caller,
+    body: Body<ChangePassword>,
+) -> ApiResult<HttpResponse> {
+    let body = body.0;
+    let mut p = Problems::new();
+    validate::password(&mut p, "new_password", &body.new_password);
+    p.finish()?;
+    let (id, db, old) = (caller.user.id, st.db.clone(), body.old_password);
+    let ok = tokio::task::spawn_blocking(move || {
+        db.read_blocking(|c| users::password_hash(c, id))
+            .map(|h| crypto::verify_password(&old, &h))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("verify task: {e}")))??;
+    if !ok {
+        return Err(ApiError::field(
+            "old_password",
+            "is not your current password",
+        ));
+    }
+    let hash = hash_password(body.new_password).await?;
+    let (ctx, keep) = (caller.ctx(&st), caller.session_id());
+    st.db
+        .write(move |c| users::set_password(c, &ctx, id, &hash, false, keep))
+        .await?;
+    Ok(crate::http::ok_status("password_changed"))
+}
+
+pub async fn list_tokens(st: State, caller: Caller) -> ApiResult<Json<Vec<ApiToken>>> {
+    let id = caller.user.id;
+    Ok(Json(
+        st.db.read(move |c| tokens::tokens_of_user(c, id)).await?,
+    ))
+}
+
+pub async fn create_token(
+    st: State,
+    caller: Caller,
+    body: Body<TokenInput>,
+) -> ApiResult<HttpResponse> {
+    let now = st.clock.now();
+    let member_of: Vec<i64> = caller.visible().unwrap_or_default();
+    let spec = tokens::check_input(body.0, now, caller.access.is_admin(), &member_of)?;
+    let raw = crypto::new_token("irp_")?;
+    let (ctx, id) = (caller.ctx(&st), caller.user.id);
+    let token = st
+        .db
+        .write(move |c| tokens::create_token(c, &ctx, id, spec, &raw))
+        .await?;
+    Ok(created(&token))
+}
+
+pub async fn delete_token(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let (ctx, user, id) = (caller.ctx(&st), caller.user.id, id.into_inner());
+    st.db
+        .write(move |c| tokens::delete_token(c, &ctx, user, id))
+        .await?;
+    Ok(deleted(id))
+}

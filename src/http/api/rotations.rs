@@ -1,0 +1,289 @@
+//! Rotations, members, overrides and the on-call query.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web, web::Json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{TeamFilter, created, deleted, fetch, team_in_body};
+use crate::domain::access::Role;
+use crate::domain::rotation::ShiftKind;
+use crate::domain::time::{Ts, zone};
+use crate::http::State;
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::json::{Body, Query};
+use crate::store::rotations::{
+    self, MemberInput, Override, OverrideInput, Rotation, RotationInput, RotationMember,
+};
+
+async fn rotation(st: &State, caller: &Caller, id: i64, role: Role) -> ApiResult<Rotation> {
+    let now = st.clock.now();
+    fetch(st, caller, role, "rotation", move |c| {
+        rotations::get(c, id, now)
+    })
+    .await
+}
+
+pub async fn list(
+    st: State,
+    caller: Caller,
+    q: Query<TeamFilter>,
+) -> ApiResult<Json<Vec<Rotation>>> {
+    let (groups, team, now) = (caller.visible(), q.0.team_id, st.clock.now());
+    Ok(Json(
+        st.db
+            .read(move |c| rotations::list(c, groups.as_deref(), team, now))
+            .await?,
+    ))
+}
+
+pub async fn create(
+    st: State,
+    caller: Caller,
+    body: Body<RotationInput>,
+) -> ApiResult<HttpResponse> {
+    let input = body.0;
+    team_in_body(&st, &caller, input.team_id, Role::Editor).await?;
+    let ctx = caller.ctx(&st);
+    let r = st
+        .db
+        .write(move |c| rotations::create(c, &ctx, input))
+        .await?;
+    Ok(created(&r))
+}
+
+pub async fn get(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Rotation>> {
+    Ok(Json(
+        rotation(&st, &caller, id.into_inner(), Role::Viewer).await?,
+    ))
+}
+
+pub async fn update(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: Body<RotationInput>,
+) -> ApiResult<Json<Rotation>> {
+    let id = id.into_inner();
+    rotation(&st, &caller, id, Role::Editor).await?;
+    let ctx = caller.ctx(&st);
+    Ok(Json(
+        st.db
+            .write(move |c| rotations::update(c, &ctx, id, body.0))
+            .await?,
+    ))
+}
+
+pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    rotation(&st, &caller, id, Role::Editor).await?;
+    let ctx = caller.ctx(&st);
+    st.db.write(move |c| rotations::delete(c, &ctx, id)).await?;
+    Ok(deleted(id))
+}
+
+pub async fn members(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> ApiResult<Json<Vec<RotationMember>>> {
+    let id = id.into_inner();
+    rotation(&st, &caller, id, Role::Viewer).await?;
+    Ok(Json(st.db.read(move |c| rotations::members(c, id)).await?))
+}
+
+pub async fn add_member(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: Body<MemberInput>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    rotation(&st, &caller, id, Role::Editor).await?;
+    let ctx = caller.ctx(&st);
+    let m = st
+        .db
+        .write(move |c| rotations::add_member(c, &ctx, id, body.0))
+        .await?;
+    Ok(created(&m))
+}
+
+async fn member(st: &State, caller: &Caller, id: i64, role: Role) -> ApiResult<RotationMember> {
+    let m = st.db.read(move |c| rotations::get_member(c, id)).await?;
+    let now = st.clock.now();
+    let rid = m.rotation_id;
+    fetch(st, caller, role, "rotation member", move |c| {
+        rotations::get(c, rid, now)
+    })
+    .await?;
+    Ok(m)
+}
+
+pub async fn get_member(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> ApiResult<Json<RotationMember>> {
+    Ok(Json(
+        member(&st, &caller, id.into_inner(), Role::Viewer).await?,
+    ))
+}
+
+pub async fn update_member(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: Body<MemberInput>,
+) -> ApiResult<Json<RotationMember>> {
+    let id = id.into_inner();
+    member(&st, &caller, id, Role::Editor).await?;
+    let ctx = caller.ctx(&st);
+    Ok(Json(
+        st.db
+            .write(move |c| rotations::update_member(c, &ctx, id, body.0))
+            .await?,
+    ))
+}
+
+pub async fn remove_member(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    member(&st, &caller, id, Role::Editor).await?;
+    let ctx = caller.ctx(&st);
+    st.db
+        .write(move |c| rotations::remove_member(c, &ctx, id))
+        .await?;
+    Ok(deleted(id))
+}
+
+pub async fn overrides(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> ApiResult<Json<Vec<Override>>> {
+    let id = id.into_inner();
+    rotation(&st, &caller, id, Role::Viewer).await?;
+    Ok(Json(
+        st.db.read(move |c| rotations::overrides(c, id)).await?,
+    ))
+}
+
+pub async fn add_override(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: Body<OverrideInput>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    rotation(&st, &caller, id, Role::Editor).await?;
+    let ctx = caller.ctx(&st);
+    let o = st
+        .db
+        .write(move |c| rotations::add_override(c, &ctx, id, body.0))
+        .await?;
+    Ok(created(&o))
+}
+
+async fn override_(st: &State, caller: &Caller, id: i64, role: Role) -> ApiResult<Override> {
+    let o = st.db.read(move |c| rotations::get_override(c, id)).await?;
+    let (rid, now) = (o.rotation_id, st.clock.now());
+    fetch(st, caller, role, "override", move |c| {
+        rotations::get(c, rid, now)
+    })
+    .await?;
+    Ok(o)
+}
+
+pub async fn get_override(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> ApiResult<Json<Override>> {
+    Ok(Json(
+        override_(&st, &caller, id.into_inner(), Role::Viewer).await?,
+    ))
+}
+
+pub async fn delete_override(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    override_(&st, &caller, id, Role::Editor).await?;
+    let ctx = caller.ctx(&st);
+    st.db
+        .write(move |c| rotations::delete_override(c, &ctx, id))
+        .await?;
+    Ok(deleted(id))
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct OncallQuery {
+    /// RFC 3339 instant (a naive date-time is in the rotation's zone); default now.
+    pub at: Option<String>,
+    /// How many shifts after the current one (default 5, at most 100).
+    pub count: Option<usize>,
+}
+
+/// One shift of the on-call timeline.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ShiftOut {
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub start: Ts,
+    pub end: Ts,
+    #[serde(rename = "type")]
+    pub kind: ShiftKind,
+}
+
+pub async fn oncall(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+    q: Query<OncallQuery>,
+) -> ApiResult<Json<Vec<ShiftOut>>> {
+    let id = id.into_inner();
+    let r = rotation(&st, &caller, id, Role::Viewer).await?;
+    let q = q.0;
+    let tz = zone(&r.timezone).map_err(ApiError::internal)?;
+    let at = match q.at {
+        Some(s) => Ts::parse_in(&s, &tz).map_err(|e| ApiError::field("at", &e))?,
+        None => st.clock.now(),
+    };
+    let count = q.count.unwrap_or(5);
+    if count > 100 {
+        return Err(ApiError::field("count", "must be at most 100"));
+    }
+    let out = st
+        .db
+        .read(move |c| {
+            let shifts = rotations::domain(c, &r)?.upcoming(at, count);
+            let mut names: HashMap<i64, (String, String)> = HashMap::new();
+            let mut out = Vec::with_capacity(shifts.len());
+            for s in shifts {
+                if !names.contains_key(&s.user_id) {
+                    let u = rotations::user_ref(c, s.user_id)?;
+                    names.insert(s.user_id, (u.username, u.display_name));
+                }
+                let (username, display_name) = names.get(&s.user_id).cloned().unwrap_or_default();
+                out.push(ShiftOut {
+                    user_id: s.user_id,
+                    username,
+                    display_name,
+                    start: s.start,
+                    end: s.end,
+                    kind: s.kind,
+                });
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(Json(out))
+}

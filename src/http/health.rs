@@ -1,0 +1,86 @@
+//! Operations endpoints: liveness, readiness, version, the OpenAPI document.
+
+use actix_web::{HttpResponse, web::Json};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::State;
+use crate::store;
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: String,
+    /// Why the service is not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `leader` (runs the engine), `standby` (another process does), `disabled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<String>,
+    /// Seconds since the engine last completed a cycle (leader only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_cycle_age_seconds: Option<f64>,
+}
+
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        reason: None,
+        scheduler: None,
+        last_cycle_age_seconds: None,
+    })
+}
+
+pub async fn readyz(st: State) -> HttpResponse {
+    let db = st.db.read(|c| {
+        c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+        store::applied_version(c)
+    });
+    let reason = match db.await {
+        Err(e) => Some(format!("database: {e}")),
+        Ok(v) if v < store::latest_known_version() => Some(format!(
+            "database schema is version {v}, expected {}: run `incidentrelay migrate`",
+            store::latest_known_version()
+        )),
+        Ok(_) => None,
+    };
+    let status = st.engine.status();
+    let reason =
+        reason.or_else(|| (!status.known()).then(|| "scheduler: leader not known yet".to_string()));
+    let body = Health {
+        status: if reason.is_none() {
+            "ok".into()
+        } else {
+            "unavailable".into()
+        },
+        reason: reason.clone(),
+        scheduler: Some(status.role_name().into()),
+        last_cycle_age_seconds: status.last_cycle_age_seconds(st.clock.now()),
+    };
+    if reason.is_none() {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Version {
+    pub name: String,
+    pub version: String,
+    pub schema_version: i32,
+}
+
+pub async fn version() -> Json<Version> {
+    Json(Version {
+        name: "incidentrelay".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        schema_version: store::latest_known_version(),
+    })
+}
+
+pub async fn openapi_json(st: State) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(st.openapi.as_str().to_owned())
+}

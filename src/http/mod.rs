@@ -1,0 +1,743 @@
+//! The HTTP layer. [`endpoints`] is the one route table: it registers every API handler and
+//! produces the OpenAPI document, so documentation cannot drift from the code.
+
+pub mod api;
+pub mod assets;
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod json;
+pub mod openapi;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::{
+    App, Error, FromRequest, Handler, HttpRequest, HttpResponse, Responder, Route, web,
+};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use slog::{Logger, error, info};
+
+use self::error::ApiError;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::engine::EngineHandle;
+use crate::store::Db;
+
+/// Everything a handler may use.
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub clock: SharedClock,
+    pub log: Logger,
+    pub throttle: auth::LoginThrottle,
+    pub engine: EngineHandle,
+    /// `server.public_base_url` without a trailing slash.
+    pub base_url: String,
+    /// The serialised OpenAPI document.
+    pub openapi: Arc<String>,
+}
+
+impl AppState {
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+}
+
+pub type State = web::Data<AppState>;
+
+/// Who may call an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthKind {
+    /// A logged-in user (session or personal API token).
+    User,
+    /// A route intake token (or a personal token with `alerts:write`).
+    RouteToken,
+    /// Anyone.
+    Public,
+}
+
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+fn referenced<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+fn inline<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    T::json_schema(g)
+}
+
+/// One API operation: its documentation and its handler.
+pub struct Endpoint {
+    pub method: Method,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub description: Option<&'static str>,
+    pub tag: &'static str,
+    pub auth: AuthKind,
+    pub body: Option<SchemaFn>,
+    pub query: Option<SchemaFn>,
+    pub ok: (u16, Option<SchemaFn>),
+    pub content_type: &'static str,
+    route: Option<Route>,
+}
+
+impl Endpoint {
+    pub fn body<T: JsonSchema>(&mut self) -> &mut Self {
+        self.body = Some(referenced::<T>);
+        self
+    }
+    pub fn query<T: JsonSchema>(&mut self) -> &mut Self {
+        self.query = Some(inline::<T>);
+        self
+    }
+    pub fn ok<T: JsonSchema>(&mut self, status: u16) -> &mut Self {
+        self.ok = (status, Some(referenced::<T>));
+        self
+    }
+    pub fn returns(&mut self, status: u16, content_type: &'static str) -> &mut Self {
+        self.ok = (status, None);
+        self.content_type = content_type;
+        self
+    }
+    pub fn public(&mut self) -> &mut Self {
+        self.auth = AuthKind::Public;
+        self
+    }
+    pub fn route_token(&mut self) -> &mut Self {
+        self.auth = AuthKind::RouteToken;
+        self
+    }
+    pub fn describe(&mut self, text: &'static str) -> &mut Self {
+        self.description = Some(text);
+        self
+    }
+}
+
+/// Builds the table: `t.get(path, summary, handler).ok::<T>(200)`.
+#[derive(Default)]
+pub struct Table {
+    pub endpoints: Vec<Endpoint>,
+    tag: &'static str,
+}
+
+impl Table {
+    fn tag(&mut self, tag: &'static str) {
+        self.tag = tag;
+    }
+    fn add<F, Args>(
+        &mut self,
+        method: Method,
+        path: &'static str,
+        summary: &'static str,
+        handler: F,
+    ) -> &mut Endpoint
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        let route = web::method(method.clone()).to(handler);
+        self.endpoints.push(Endpoint {
+            method,
+            path,
+            summary,
+            description: None,
+            tag: self.tag,
+            auth: AuthKind::User,
+            body: None,
+            query: None,
+            ok: (200, None),
+            content_type: "application/json",
+            route: Some(route),
+        });
+        let last = self.endpoints.len() - 1;
+        &mut self.endpoints[last]
+    }
+    fn get<F, Args>(&mut self, path: &'static str, summary: &'static str, h: F) -> &mut Endpoint
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::GET, path, summary, h)
+    }
+    fn post<F, Args>(&mut self, path: &'static str, summary: &'static str, h: F) -> &mut Endpoint
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::POST, path, summary, h)
+    }
+    fn put<F, Args>(&mut self, path: &'static str, summary: &'static str, h: F) -> &mut Endpoint
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::PUT, path, summary, h)
+    }
+    fn delete<F, Args>(&mut self, path: &'static str, summary: &'static str, h: F) -> &mut Endpoint
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::DELETE, path, summary, h)
+    }
+}
+
+/// EVERY API route, in registration order (literal segments before `{id}` ones).
+pub fn endpoints() -> Vec<Endpoint> {
+    use self::api::*;
+    use crate::store;
+    let mut t = Table::default();
+
+    t.tag("operations");
+    t.get("/healthz", "Liveness: the process is up", health::healthz)
+        .public()
+        .ok::<health::Health>(200);
+    t.get(
+        "/readyz",
+        "Readiness: database reachable, migrations applied, scheduler leader known",
+        health::readyz,
+    )
+    .public()
+    .ok::<health::Health>(200);
+    t.get(
+        "/api/version",
+        "Version of this binary and database schema",
+        health::version,
+    )
+    .public()
+    .ok::<health::Version>(200);
+    t.get(
+        "/api/openapi.json",
+        "This OpenAPI 3.1 document",
+        health::openapi_json,
+    )
+    .public()
+    .returns(200, "application/json");
+
+    t.tag("auth");
+    t.post(
+        "/api/auth/login",
+        "Log in: returns a session token and sets the session cookie",
+        auth::login,
+    )
+    .public()
+    .body::<auth::LoginBody>()
+    .ok::<auth::LoginResponse>(200);
+    t.post(
+        "/api/auth/logout",
+        "Log out: revokes the session",
+        auth::logout,
+    )
+    .ok::<Status>(200);
+    t.get(
+        "/api/auth/me",
+        "The current user with group memberships",
+        auth::me,
+    )
+    .ok::<auth::Me>(200);
+
+    t.tag("profile");
+    t.get("/api/profile", "Your profile", profile::get)
+        .ok::<store::users::User>(200);
+    t.put(
+        "/api/profile",
+        "Update your profile (contact fields, chat user ids)",
+        profile::update,
+    )
+    .body::<profile::ProfileInput>()
+    .ok::<store::users::User>(200);
+    t.post(
+        "/api/profile/change-password",
+        "Change your password (ends your other sessions)",
+        profile::change_password,
+    )
+    .body::<profile::ChangePassword>()
+    .ok::<Status>(200);
+    t.get(
+        "/api/profile/tokens",
+        "Your personal API tokens (never the raw token)",
+        profile::list_tokens,
+    )
+    .ok::<Vec<store::tokens::ApiToken>>(200);
+    t.post(
+        "/api/profile/tokens",
+        "Create a personal API token; the raw token is in this response only",
+        profile::create_token,
+    )
+    .body::<store::tokens::TokenInput>()
+    .ok::<store::tokens::ApiToken>(201);
+    t.delete(
+        "/api/profile/tokens/{id}",
+        "Revoke a personal API token",
+        profile::delete_token,
+    )
+    .ok::<Deleted>(200);
+
+    t.tag("users");
+    t.get(
+        "/api/users",
+        "Users visible to you (sharing a group)",
+        users::list,
+    )
+    .ok::<Vec<store::users::User>>(200);
+    t.get("/api/admin/users", "All users (admin)", users::admin_list)
+        .ok::<Vec<store::users::User>>(200);
+    t.post("/api/admin/users", "Create a user (admin)", users::create)
+        .body::<store::users::UserInput>()
+        .ok::<store::users::User>(201);
+    t.get("/api/admin/users/{id}", "A user (admin)", users::get)
+        .ok::<store::users::User>(200);
+    t.put(
+        "/api/admin/users/{id}",
+        "Update a user (admin)",
+        users::update,
+    )
+    .body::<store::users::UserInput>()
+    .ok::<store::users::User>(200);
+    t.delete(
+        "/api/admin/users/{id}",
+        "Delete a user (admin)",
+        users::delete,
+    )
+    .ok::<Deleted>(200);
+    t.get(
+        "/api/admin/audit-logs",
+        "The audit log, newest first (admin)",
+        users::audit_logs,
+    )
+    .query::<users::AuditQuery>()
+    .ok::<Vec<store::audit::AuditLog>>(200);
+
+    t.tag("groups");
+    t.get(
+        "/api/groups",
+        "Groups you belong to (all for admins)",
+        groups::list,
+    )
+    .ok::<Vec<store::groups::Group>>(200);
+    t.post("/api/groups", "Create a group (admin)", groups::create)
+        .body::<store::groups::GroupInput>()
+        .ok::<store::groups::Group>(201);
+    t.get(
+        "/api/groups/users/{membership_id}",
+        "A group membership",
+        groups::get_member,
+    )
+    .ok::<store::groups::Membership>(200);
+    t.put(
+        "/api/groups/users/{membership_id}",
+        "Change a member's role",
+        groups::update_member,
+    )
+    .body::<store::groups::MembershipInput>()
+    .ok::<store::groups::Membership>(200);
+    t.delete(
+        "/api/groups/users/{membership_id}",
+        "Remove a member from a group",
+        groups::remove_member,
+    )
+    .ok::<Deleted>(200);
+    t.get("/api/groups/{id}", "A group", groups::get)
+        .ok::<store::groups::Group>(200);
+    t.put("/api/groups/{id}", "Update a group", groups::update)
+        .body::<store::groups::GroupInput>()
+        .ok::<store::groups::Group>(200);
+    t.delete(
+        "/api/groups/{id}",
+        "Delete a group without teams (admin)",
+        groups::delete,
+    )
+    .ok::<Deleted>(200);
+    t.get(
+        "/api/groups/{id}/users",
+        "Members of a group",
+        groups::members,
+    )
+    .ok::<Vec<store::groups::Membership>>(200);
+    t.post(
+        "/api/groups/{id}/users",
+        "Add a user to a group with a role",
+        groups::add_member,
+    )
+    .body::<store::groups::MembershipInput>()
+    .ok::<store::groups::Membership>(201);
+
+    t.tag("teams");
+    t.get("/api/teams", "Teams in your groups", teams::list)
+        .query::<teams::TeamQuery>()
+        .ok::<Vec<store::teams::Team>>(200);
+    t.post("/api/teams", "Create a team", teams::create)
+        .body::<store::teams::TeamInput>()
+        .ok::<store::teams::Team>(201);
+    t.get(
+        "/api/teams/users/{membership_id}",
+        "A team membership",
+        teams::get_member,
+    )
+    .ok::<store::teams::TeamMember>(200);
+    t.put(
+        "/api/teams/users/{membership_id}",
+        "Update a team membership",
+        teams::update_member,
+    )
+    .body::<store::teams::TeamMemberInput>()
+    .ok::<store::teams::TeamMember>(200);
+    t.delete(
+        "/api/teams/users/{membership_id}",
+        "Remove a member from a team",
+        teams::remove_member,
+    )
+    .ok::<Deleted>(200);
+    t.get("/api/teams/{id}", "A team", teams::get)
+        .ok::<store::teams::Team>(200);
+    t.put("/api/teams/{id}", "Update a team", teams::update)
+        .body::<store::teams::TeamInput>()
+        .ok::<store::teams::Team>(200);
+    t.delete(
+        "/api/teams/{id}",
+        "Delete a team and everything it owns (no open alerts)",
+        teams::delete,
+    )
+    .ok::<Deleted>(200);
+    t.get("/api/teams/{id}/users", "Members of a team", teams::members)
+        .ok::<Vec<store::teams::TeamMember>>(200);
+    t.post(
+        "/api/teams/{id}/users",
+        "Add a group member to a team",
+        teams::add_member,
+    )
+    .body::<store::teams::TeamMemberInput>()
+    .ok::<store::teams::TeamMember>(201);
+
+    t.tag("rotations");
+    t.get(
+        "/api/rotations",
+        "Rotations with who is on call now",
+        rotations::list,
+    )
+    .query::<TeamFilter>()
+    .ok::<Vec<store::rotations::Rotation>>(200);
+    t.post("/api/rotations", "Create a rotation", rotations::create)
+        .body::<store::rotations::RotationInput>()
+        .ok::<store::rotations::Rotation>(201);
+    t.get(
+        "/api/rotations/members/{member_id}",
+        "A rotation member",
+        rotations::get_member,
+    )
+    .ok::<store::rotations::RotationMember>(200);
+    t.put(
+        "/api/rotations/members/{member_id}",
+        "Change a rotation member (user, position)",
+        rotations::update_member,
+    )
+    .body::<store::rotations::MemberInput>()
+    .ok::<store::rotations::RotationMember>(200);
+    t.delete(
+        "/api/rotations/members/{member_id}",
+        "Remove a rotation member",
+        rotations::remove_member,
+    )
+    .ok::<Deleted>(200);
+    t.get(
+        "/api/rotations/overrides/{id}",
+        "An override",
+        rotations::get_override,
+    )
+    .ok::<store::rotations::Override>(200);
+    t.delete(
+        "/api/rotations/overrides/{id}",
+        "Delete an override",
+        rotations::delete_override,
+    )
+    .ok::<Deleted>(200);
+    t.get(
+        "/api/rotations/{id}",
+        "A rotation with who is on call now",
+        rotations::get,
+    )
+    .ok::<store::rotations::Rotation>(200);
+    t.put(
+        "/api/rotations/{id}",
+        "Update a rotation",
+        rotations::update,
+    )
+    .body::<store::rotations::RotationInput>()
+    .ok::<store::rotations::Rotation>(200);
+    t.delete(
+        "/api/rotations/{id}",
+        "Delete a rotation not used by routes or policies",
+        rotations::delete,
+    )
+    .ok::<Deleted>(200);
+    t.get(
+        "/api/rotations/{id}/members",
+        "Members in position order",
+        rotations::members,
+    )
+    .ok::<Vec<store::rotations::RotationMember>>(200);
+    t.post(
+        "/api/rotations/{id}/members",
+        "Add a member (position defaults to last)",
+        rotations::add_member,
+    )
+    .body::<store::rotations::MemberInput>()
+    .ok::<store::rotations::RotationMember>(201);
+    t.get(
+        "/api/rotations/{id}/overrides",
+        "Overrides of a rotation",
+        rotations::overrides,
+    )
+    .ok::<Vec<store::rotations::Override>>(200);
+    t.post(
+        "/api/rotations/{id}/overrides",
+        "Add an override (beats the rotation)",
+        rotations::add_override,
+    )
+    .body::<store::rotations::OverrideInput>()
+    .ok::<store::rotations::Override>(201);
+    t.get(
+        "/api/rotations/{id}/oncall",
+        "Who is on call at `at` (default now) and the next `count` shifts",
+        rotations::oncall,
+    )
+    .query::<rotations::OncallQuery>()
+    .ok::<Vec<rotations::ShiftOut>>(200);
+
+    t.tag("channels");
+    t.get(
+        "/api/channels/types",
+        "Supported channel types",
+        channels::types,
+    )
+    .ok::<Vec<crate::notify::ChannelKind>>(200);
+    t.get("/api/channels", "Channels (secrets masked)", channels::list)
+        .query::<TeamFilter>()
+        .ok::<Vec<store::channels::Channel>>(200);
+    t.post("/api/channels", "Create a channel", channels::create)
+        .body::<store::channels::ChannelInput>()
+        .ok::<store::channels::Channel>(201);
+    t.get(
+        "/api/channels/{id}",
+        "A channel (secrets masked)",
+        channels::get,
+    )
+    .ok::<store::channels::Channel>(200);
+    t.put(
+        "/api/channels/{id}",
+        "Update a channel (partial config is merged)",
+        channels::update,
+    )
+    .body::<store::channels::ChannelInput>()
+    .ok::<store::channels::Channel>(200);
+    t.delete("/api/channels/{id}", "Delete a channel", channels::delete)
+        .ok::<Deleted>(200);
+
+    t.tag("routes");
+    t.get("/api/routes", "Routes", routes::list)
+        .query::<TeamFilter>()
+        .ok::<Vec<store::routes::Route>>(200);
+    t.post(
+        "/api/routes",
+        "Create a route; the intake token is in this response only",
+        routes::create,
+    )
+    .body::<store::routes::RouteInput>()
+    .ok::<store::routes::Route>(201);
+    t.get("/api/routes/{id}", "A route", routes::get)
+        .ok::<store::routes::Route>(200);
+    t.put("/api/routes/{id}", "Update a route", routes::update)
+        .body::<store::routes::RouteInput>()
+        .ok::<store::routes::Route>(200);
+    t.delete("/api/routes/{id}", "Delete a route", routes::delete)
+        .ok::<Deleted>(200);
+    t.post(
+        "/api/routes/{id}/intake-token",
+        "Regenerate the intake token; the old one stops working at once",
+        routes::regenerate_token,
+    )
+    .ok::<store::routes::Route>(200);
+
+    t.tag("escalation-policies");
+    t.get(
+        "/api/escalation-policies",
+        "Escalation policies",
+        policies::list,
+    )
+    .query::<TeamFilter>()
+    .ok::<Vec<store::policies::Policy>>(200);
+    t.post(
+        "/api/escalation-policies",
+        "Create an escalation policy",
+        policies::create,
+    )
+    .body::<store::policies::PolicyInput>()
+    .ok::<store::policies::Policy>(201);
+    t.get(
+        "/api/escalation-policies/{id}",
+        "An escalation policy",
+        policies::get,
+    )
+    .ok::<store::policies::Policy>(200);
+    t.put(
+        "/api/escalation-policies/{id}",
+        "Update an escalation policy (rules replace all rules)",
+        policies::update,
+    )
+    .body::<store::policies::PolicyInput>()
+    .ok::<store::policies::Policy>(200);
+    t.delete(
+        "/api/escalation-policies/{id}",
+        "Delete an escalation policy not used by routes",
+        policies::delete,
+    )
+    .ok::<Deleted>(200);
+
+    t.tag("silences");
+    t.get(
+        "/api/silences",
+        "Silences (active, scheduled, expired)",
+        silences::list,
+    )
+    .query::<TeamFilter>()
+    .ok::<Vec<store::silences::Silence>>(200);
+    t.post(
+        "/api/silences",
+        "Create a silence (responder)",
+        silences::create,
+    )
+    .body::<store::silences::SilenceInput>()
+    .ok::<store::silences::Silence>(201);
+    t.get("/api/silences/{id}", "A silence", silences::get)
+        .ok::<store::silences::Silence>(200);
+    t.put(
+        "/api/silences/{id}",
+        "Update a silence (responder)",
+        silences::update,
+    )
+    .body::<store::silences::SilenceInput>()
+    .ok::<store::silences::Silence>(200);
+    t.delete(
+        "/api/silences/{id}",
+        "Delete a silence (responder)",
+        silences::delete,
+    )
+    .ok::<Deleted>(200);
+
+    t.endpoints
+}
+
+/// Registers every route: the API table, the docs and assets.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for mut ep in endpoints() {
+        if let Some(route) = ep.route.take() {
+            cfg.route(ep.path, route);
+        }
+    }
+    cfg.route("/docs", web::get().to(assets::swagger_page));
+    cfg.route("/assets/{path:.*}", web::get().to(assets::asset));
+    cfg.default_service(web::to(not_found));
+}
+
+/// 404 for unknown paths; 405 when the path exists for another method.
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let path = req.path();
+    let methods: Vec<String> = endpoints()
+        .iter()
+        .filter(|e| path_matches(e.path, path))
+        .map(|e| e.method.as_str().to_string())
+        .collect();
+    Err(if methods.is_empty() {
+        ApiError::NotFound(format!("no such endpoint: {path}"))
+    } else {
+        ApiError::MethodNotAllowed(format!(
+            "{} is not allowed here; use {}",
+            req.method(),
+            methods.join(", ")
+        ))
+    })
+}
+
+fn path_matches(template: &str, path: &str) -> bool {
+    let t: Vec<&str> = template.trim_end_matches('/').split('/').collect();
+    let p: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    t.len() == p.len()
+        && t.iter()
+            .zip(p.iter())
+            .all(|(a, b)| a.starts_with('{') || a == b)
+}
+
+/// Hides secrets that travel in paths (calendar feed tokens, one-click action tokens).
+pub fn redact_path(path: &str) -> String {
+    if let Some(rest) = path.strip_prefix("/api/calendar/feeds/") {
+        if rest.ends_with(".ics") {
+            return "/api/calendar/feeds/<redacted>.ics".into();
+        }
+    }
+    if path.starts_with("/a/") {
+        return "/a/<redacted>".into();
+    }
+    path.to_string()
+}
+
+/// Builds the actix application for one worker.
+pub fn app(
+    state: State,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    let log = state.log.clone();
+    let log_requests = state.config.logging.requests;
+    App::new()
+        .app_data(state)
+        .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found("object").into()))
+        .app_data(web::JsonConfig::default().error_handler(|e, _| ApiError::field("body", &e.to_string()).into()))
+        .configure(configure)
+        .wrap(
+            actix_web::middleware::DefaultHeaders::new()
+                .add(("X-Content-Type-Options", "nosniff"))
+                .add(("X-Frame-Options", "DENY"))
+                .add(("Referrer-Policy", "same-origin")),
+        )
+        .wrap(actix_web::middleware::Compress::default())
+        .wrap_fn(move |req, srv| {
+            let start = Instant::now();
+            let method = req.method().to_string();
+            let path = redact_path(req.path());
+            let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+            let log = log.clone();
+            let fut = srv.call(req);
+            async move {
+                let res = fut.await?;
+                let status = res.status().as_u16();
+                if let Some(ApiError::Internal { error_id, detail }) = res.response().error().and_then(|e| e.as_error::<ApiError>()) {
+                    error!(log, "internal error"; "error_id" => error_id, "error" => detail, "method" => &method, "path" => &path);
+                }
+                if log_requests {
+                    let ms = start.elapsed().as_secs_f64() * 1000.0;
+                    info!(log, "request"; "method" => method, "path" => path, "status" => status, "ms" => format!("{ms:.2}"), "ip" => peer);
+                }
+                Ok(res)
+            }
+        })
+}
+
+/// Plain 200 for simple actions.
+pub fn ok_status(status: &str) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": status }))
+}

@@ -1,0 +1,274 @@
+//! Notification channels. Each channel lives in its own file with a config struct
+//! (`deny_unknown_fields`, an overridable API base URL), a pure `render()` and `send()`.
+//! Adding a channel touches three places: the file, the [`ChannelKind`] variant, the match arms.
+
+pub mod discord;
+pub mod email;
+pub mod incidentio;
+pub mod mattermost;
+pub mod slack;
+pub mod teams;
+pub mod telegram;
+pub mod voice;
+pub mod webhook;
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::domain::validate::{FieldError, Problems};
+
+/// Shown instead of a secret in API responses; sending it back keeps the stored secret.
+pub const MASK: &str = "********";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    Mattermost,
+    Slack,
+    Telegram,
+    Discord,
+    Teams,
+    Email,
+    Webhook,
+    Incidentio,
+    Voice,
+}
+
+impl ChannelKind {
+    pub const ALL: [ChannelKind; 9] = [
+        ChannelKind::Mattermost,
+        ChannelKind::Slack,
+        ChannelKind::Telegram,
+        ChannelKind::Discord,
+        ChannelKind::Teams,
+        ChannelKind::Email,
+        ChannelKind::Webhook,
+        ChannelKind::Incidentio,
+        ChannelKind::Voice,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Mattermost => "mattermost",
+            ChannelKind::Slack => "slack",
+            ChannelKind::Telegram => "telegram",
+            ChannelKind::Discord => "discord",
+            ChannelKind::Teams => "teams",
+            ChannelKind::Email => "email",
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::Incidentio => "incidentio",
+            ChannelKind::Voice => "voice",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChannelKind> {
+        ChannelKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Config keys whose values are secrets (write-only).
+    pub fn secret_keys(self) -> &'static [&'static str] {
+        match self {
+            ChannelKind::Mattermost => mattermost::SECRETS,
+            ChannelKind::Slack => slack::SECRETS,
+            ChannelKind::Telegram => telegram::SECRETS,
+            ChannelKind::Discord => discord::SECRETS,
+            ChannelKind::Teams => teams::SECRETS,
+            ChannelKind::Email => email::SECRETS,
+            ChannelKind::Webhook => webhook::SECRETS,
+            ChannelKind::Incidentio => incidentio::SECRETS,
+            ChannelKind::Voice => voice::SECRETS,
+        }
+    }
+
+    /// Validates a channel config; returns it normalised (as the typed struct serialises it).
+    /// Errors name the field as `config.<key>`.
+    pub fn check_config(self, config: &Value) -> Result<Value, Vec<FieldError>> {
+        match self {
+            ChannelKind::Mattermost => {
+                check::<mattermost::Config>(config, mattermost::Config::validate)
+            }
+            ChannelKind::Slack => check::<slack::Config>(config, slack::Config::validate),
+            ChannelKind::Telegram => check::<telegram::Config>(config, telegram::Config::validate),
+            ChannelKind::Discord => check::<discord::Config>(config, discord::Config::validate),
+            ChannelKind::Teams => check::<teams::Config>(config, teams::Config::validate),
+            ChannelKind::Email => check::<email::Config>(config, email::Config::validate),
+            ChannelKind::Webhook => check::<webhook::Config>(config, webhook::Config::validate),
+            ChannelKind::Incidentio => {
+                check::<incidentio::Config>(config, incidentio::Config::validate)
+            }
+            ChannelKind::Voice => check::<voice::Config>(config, voice::Config::validate),
+        }
+    }
+
+    /// The config with secret values replaced by [`MASK`] (URLs keep their scheme and host).
+    pub fn mask(self, config: &Value) -> Value {
+        let mut out = config.clone();
+        if let Value::Object(map) = &mut out {
+            for key in self.secret_keys() {
+                if let Some(v) = map.get_mut(*key) {
+                    *v = mask_value(v);
+                }
+            }
+        }
+        out
+    }
+
+    /// Applies a partial config on top of the stored one: keys given replace, `null` removes,
+    /// and a secret sent back masked keeps the stored value.
+    pub fn merge(self, stored: &Value, update: &Value) -> Value {
+        let (Value::Object(old), Value::Object(new)) = (stored, update) else {
+            return update.clone();
+        };
+        let mut out: Map<String, Value> = old.clone();
+        for (k, v) in new {
+            if v.is_null() {
+                out.remove(k);
+            } else if self.secret_keys().contains(&k.as_str()) {
+                out.insert(k.clone(), unmask(old.get(k), v));
+            } else {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        Value::Object(out)
+    }
+}
+
+fn check<T: DeserializeOwned + Serialize>(
+    config: &Value,
+    validate: fn(&T, &mut Problems),
+) -> Result<Value, Vec<FieldError>> {
+    let config = if config.is_null() {
+        Value::Object(Map::new())
+    } else {
+        config.clone()
+    };
+    let typed: T = serde_path_to_error::deserialize(config).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "config".to_string()
+        } else {
+            format!("config.{path}")
+        };
+        vec![FieldError::new(field, e.into_inner().to_string())]
+    })?;
+    let mut p = Problems::new();
+    validate(&typed, &mut p);
+    p.finish().map_err(|errs| {
+        errs.into_iter()
+            .map(|e| FieldError::new(format!("config.{}", e.field), e.message))
+            .collect::<Vec<_>>()
+    })?;
+    serde_json::to_value(&typed).map_err(|e| vec![FieldError::new("config", e.to_string())])
+}
+
+fn mask_value(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.is_empty() => Value::String(String::new()),
+        Value::String(s) => {
+            let rest = s
+                .strip_prefix("https://")
+                .map(|r| ("https://", r))
+                .or_else(|| s.strip_prefix("http://").map(|r| ("http://", r)));
+            match rest {
+                Some((scheme, r)) => {
+                    let host = r.split('/').next().unwrap_or("");
+                    Value::String(format!("{scheme}{host}/{MASK}"))
+                }
+                None => Value::String(MASK.to_string()),
+            }
+        }
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), mask_value(v))).collect())
+        }
+        Value::Null => Value::Null,
+        _ => Value::String(MASK.to_string()),
+    }
+}
+
+fn unmask(old: Option<&Value>, new: &Value) -> Value {
+    match (old, new) {
+        (Some(o), Value::String(s)) if s.contains(MASK) => o.clone(),
+        (Some(Value::Object(o)), Value::Object(n)) => Value::Object(
+            n.iter()
+                .map(|(k, v)| (k.clone(), unmask(o.get(k), v)))
+                .collect(),
+        ),
+        _ => new.clone(),
+    }
+}
+
+/// Shared check for URL fields.
+pub(crate) fn require_url(p: &mut Problems, field: &str, v: &Option<String>) {
+    match v {
+        None => p.add(field, "is required"),
+        Some(u) => p.url(field, u),
+    }
+}
+
+/// Shared check for required text fields.
+pub(crate) fn require_text(p: &mut Problems, field: &str, v: &Option<String>) {
+    if v.as_deref().is_none_or(|s| s.trim().is_empty()) {
+        p.add(field, "is required");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_kind_round_trips_its_name() {
+        for k in ChannelKind::ALL {
+            assert_eq!(ChannelKind::parse(k.as_str()), Some(k));
+        }
+    }
+
+    #[test]
+    fn config_errors_name_the_field() {
+        let e = ChannelKind::Slack
+            .check_config(&json!({"webhook_url": 5}))
+            .unwrap_err();
+        assert_eq!(e[0].field, "config.webhook_url");
+        let e = ChannelKind::Slack
+            .check_config(&json!({"webhook_url": "https://x", "bogus": 1}))
+            .unwrap_err();
+        assert!(e[0].message.contains("bogus"), "{e:?}");
+        let e = ChannelKind::Telegram.check_config(&json!({})).unwrap_err();
+        let fields: Vec<_> = e.iter().map(|x| x.field.as_str()).collect();
+        assert_eq!(fields, ["config.bot_token", "config.chat_id"]);
+        let ok = ChannelKind::Telegram
+            .check_config(&json!({"bot_token": "1:a", "chat_id": -100123}))
+            .unwrap();
+        assert_eq!(
+            ok["chat_id"],
+            json!("-100123"),
+            "numeric chat ids are kept as strings"
+        );
+    }
+
+    #[test]
+    fn secrets_are_masked_and_kept_when_sent_back() {
+        let stored = json!({"webhook_url": "https://hooks.slack.com/services/T/B/X"});
+        let masked = ChannelKind::Slack.mask(&stored);
+        assert_eq!(
+            masked["webhook_url"],
+            json!("https://hooks.slack.com/********")
+        );
+        assert_eq!(ChannelKind::Slack.merge(&stored, &masked), stored);
+        let changed = ChannelKind::Slack.merge(
+            &stored,
+            &json!({"webhook_url": "https://hooks.slack.com/services/T/B/Y"}),
+        );
+        assert_eq!(
+            changed["webhook_url"],
+            json!("https://hooks.slack.com/services/T/B/Y")
+        );
+        let hook = json!({"webhook_url": "https://x.example/h", "headers": {"Authorization": "Bearer s3cret"}});
+        let masked = ChannelKind::Webhook.mask(&hook);
+        assert_eq!(masked["headers"]["Authorization"], json!(MASK));
+        assert_eq!(ChannelKind::Webhook.merge(&hook, &masked), hook);
+    }
+}

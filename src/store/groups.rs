@@ -1,0 +1,340 @@
+//! Groups (the access boundary) and group memberships.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::audit::Ctx;
+use super::{Result, StoreError, placeholders};
+use crate::domain::access::Role;
+use crate::domain::time::Ts;
+use crate::domain::validate::Problems;
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Group {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub active: bool,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+/// Body of `POST /api/groups` (all of `slug`, `name` required) and `PUT /api/groups/{id}`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+pub struct GroupInput {
+    pub slug: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub active: Option<bool>,
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
+    Ok(Group {
+        id: r.get("id")?,
+        slug: r.get("slug")?,
+        name: r.get("name")?,
+        description: r.get("description")?,
+        active: r.get("active")?,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
+    })
+}
+
+pub fn get(c: &Connection, id: i64) -> Result<Group> {
+    c.query_row("SELECT * FROM groups WHERE id = ?1", [id], row)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("group"))
+}
+
+/// Groups by id; `None` lists all.
+pub fn list(c: &Connection, only: Option<&[i64]>) -> Result<Vec<Group>> {
+    let (sql, ids): (String, Vec<i64>) = match only {
+        None => ("SELECT * FROM groups ORDER BY name".into(), vec![]),
+        Some(ids) => (
+            format!(
+                "SELECT * FROM groups WHERE id IN {} ORDER BY name",
+                placeholders(ids.len())
+            ),
+            ids.to_vec(),
+        ),
+    };
+    let mut st = c.prepare(&sql)?;
+    let rows = st.query_map(rusqlite::params_from_iter(ids), row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn apply(g: &mut Group, input: GroupInput) -> Result<()> {
+    if let Some(v) = input.slug {
+        g.slug = v.trim().to_string();
+    }
+    if let Some(v) = input.name {
+        g.name = v.trim().to_string();
+    }
+    if let Some(v) = input.description {
+        g.description = v;
+    }
+    if let Some(v) = input.active {
+        g.active = v;
+    }
+    let mut p = Problems::new();
+    p.slug("slug", &g.slug);
+    p.name("name", &g.name, 200);
+    p.max_len("description", &g.description, 4000);
+    Ok(p.finish()?)
+}
+
+pub fn create(c: &Connection, ctx: &Ctx, input: GroupInput) -> Result<Group> {
+    let mut p = Problems::new();
+    p.required(input.slug.as_ref(), "slug");
+    p.required(input.name.as_ref(), "name");
+    p.finish()?;
+    let mut g = Group {
+        id: 0,
+        slug: String::new(),
+        name: String::new(),
+        description: String::new(),
+        active: true,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    apply(&mut g, input)?;
+    c.execute(
+        "INSERT INTO groups (slug, name, description, active, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        params![g.slug, g.name, g.description, g.active, ctx.now],
+    )?;
+    g.id = c.last_insert_rowid();
+    ctx.audit(
+        c,
+        "group.create",
+        "group",
+        g.id,
+        Some(g.id),
+        json!({"slug": g.slug}),
+    )?;
+    Ok(g)
+}
+
+pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: GroupInput) -> Result<Group> {
+    let mut g = get(c, id)?;
+    apply(&mut g, input)?;
+    g.updated_at = ctx.now;
+    c.execute(
+        "UPDATE groups SET slug = ?1, name = ?2, description = ?3, active = ?4, updated_at = ?5 WHERE id = ?6",
+        params![g.slug, g.name, g.description, g.active, ctx.now, id],
+    )?;
+    ctx.audit(
+        c,
+        "group.update",
+        "group",
+        id,
+        Some(id),
+        json!({"slug": g.slug, "active": g.active}),
+    )?;
+    Ok(g)
+}
+
+pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
+    let g = get(c, id)?;
+    let teams: i64 = c.query_row(
+        "SELECT COUNT(*) FROM teams WHERE group_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    if teams > 0 {
+        return Err(StoreError::conflict(
+            "id",
+            format!(
+                "group {} still has {teams} team(s); delete or move them first",
+                g.slug
+            ),
+        ));
+    }
+    c.execute("DELETE FROM groups WHERE id = ?1", [id])?;
+    ctx.audit(
+        c,
+        "group.delete",
+        "group",
+        id,
+        Some(id),
+        json!({"slug": g.slug}),
+    )?;
+    Ok(())
+}
+
+// --- memberships -------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Membership {
+    pub id: i64,
+    pub group_id: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+/// Body of `POST /api/groups/{id}/users` (`user_id`, `role`) and `PUT /api/groups/users/{id}` (`role`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+pub struct MembershipInput {
+    pub user_id: Option<i64>,
+    pub role: Option<Role>,
+}
+
+const MEMBERSHIP_SELECT: &str = "SELECT m.*, u.username, u.display_name FROM group_memberships m JOIN users u ON u.id = m.user_id";
+
+fn membership_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Membership> {
+    let role: String = r.get("role")?;
+    Ok(Membership {
+        id: r.get("id")?,
+        group_id: r.get("group_id")?,
+        user_id: r.get("user_id")?,
+        username: r.get("username")?,
+        display_name: r.get("display_name")?,
+        role: Role::parse(&role).unwrap_or(Role::Viewer),
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
+    })
+}
+
+pub fn get_membership(c: &Connection, id: i64) -> Result<Membership> {
+    c.query_row(
+        &format!("{MEMBERSHIP_SELECT} WHERE m.id = ?1"),
+        [id],
+        membership_row,
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::not_found("membership"))
+}
+
+pub fn memberships_of_group(c: &Connection, group_id: i64) -> Result<Vec<Membership>> {
+    let mut st = c.prepare(&format!(
+        "{MEMBERSHIP_SELECT} WHERE m.group_id = ?1 ORDER BY u.username"
+    ))?;
+    let rows = st.query_map([group_id], membership_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+pub fn memberships_of_user(c: &Connection, user_id: i64) -> Result<Vec<Membership>> {
+    let mut st = c.prepare(&format!(
+        "{MEMBERSHIP_SELECT} WHERE m.user_id = ?1 ORDER BY m.group_id"
+    ))?;
+    let rows = st.query_map([user_id], membership_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The roles a user holds in active groups: the input of access checks.
+pub fn active_roles(c: &Connection, user_id: i64) -> Result<Vec<(i64, Role)>> {
+    let mut st = c.prepare_cached(
+        "SELECT m.group_id, m.role FROM group_memberships m JOIN groups g ON g.id = m.group_id
+         WHERE m.user_id = ?1 AND g.active = 1",
+    )?;
+    let rows = st.query_map([user_id], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (g, role) = row?;
+        if let Some(role) = Role::parse(&role) {
+            out.push((g, role));
+        }
+    }
+    Ok(out)
+}
+
+pub fn is_member(c: &Connection, group_id: i64, user_id: i64) -> Result<bool> {
+    Ok(c.query_row(
+        "SELECT EXISTS(SELECT 1 FROM group_memberships WHERE group_id = ?1 AND user_id = ?2)",
+        [group_id, user_id],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn add_member(
+    c: &Connection,
+    ctx: &Ctx,
+    group_id: i64,
+    input: MembershipInput,
+) -> Result<Membership> {
+    let mut p = Problems::new();
+    let user_id = p.required(input.user_id, "user_id");
+    let role = p.required(input.role, "role");
+    p.finish()?;
+    let (Some(user_id), Some(role)) = (user_id, role) else {
+        return Err(StoreError::invalid("user_id", "is required"));
+    };
+    get(c, group_id)?;
+    if !super::users::exists(c, user_id)? {
+        return Err(StoreError::invalid("user_id", "no such user"));
+    }
+    c.execute(
+        "INSERT INTO group_memberships (group_id, user_id, role, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+        params![group_id, user_id, role.as_str(), ctx.now],
+    )
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(..) => StoreError::conflict("user_id", "the user is already a member of this group"),
+        other => other,
+    })?;
+    let id = c.last_insert_rowid();
+    ctx.audit(
+        c,
+        "group_membership.create",
+        "group_membership",
+        id,
+        Some(group_id),
+        json!({"user_id": user_id, "role": role}),
+    )?;
+    get_membership(c, id)
+}
+
+pub fn update_member(
+    c: &Connection,
+    ctx: &Ctx,
+    id: i64,
+    input: MembershipInput,
+) -> Result<Membership> {
+    let m = get_membership(c, id)?;
+    if input.user_id.is_some_and(|u| u != m.user_id) {
+        return Err(StoreError::invalid(
+            "user_id",
+            "cannot be changed; remove the membership and add another",
+        ));
+    }
+    let role = input.role.unwrap_or(m.role);
+    c.execute(
+        "UPDATE group_memberships SET role = ?1, updated_at = ?2 WHERE id = ?3",
+        params![role.as_str(), ctx.now, id],
+    )?;
+    ctx.audit(
+        c,
+        "group_membership.update",
+        "group_membership",
+        id,
+        Some(m.group_id),
+        json!({"role": role}),
+    )?;
+    get_membership(c, id)
+}
+
+/// Removes a membership, and with it the user's team memberships in that group.
+pub fn remove_member(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
+    let m = get_membership(c, id)?;
+    c.execute(
+        "DELETE FROM team_members WHERE user_id = ?1 AND team_id IN (SELECT id FROM teams WHERE group_id = ?2)",
+        [m.user_id, m.group_id],
+    )?;
+    c.execute("DELETE FROM group_memberships WHERE id = ?1", [id])?;
+    ctx.audit(
+        c,
+        "group_membership.delete",
+        "group_membership",
+        id,
+        Some(m.group_id),
+        json!({"user_id": m.user_id}),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,618 @@
+//! All SQL lives under `store/`. This module owns the database handle:
+//!
+//! - one **writer thread** owns the only read-write connection. Callers send it jobs; it drains
+//!   whatever is queued, runs each job in its own SAVEPOINT inside one `BEGIN IMMEDIATE`
+//!   transaction, commits once and then answers every caller (group commit: one fsync for many
+//!   requests). A job that fails is rolled back to its savepoint without touching the others.
+//! - a small **pool of read-only connections**, used through `spawn_blocking`, so no SQLite call
+//!   ever runs on an async worker thread.
+//!
+//! Store functions are plain `fn(&Connection, ...) -> Result<T, StoreError>`; the caller picks
+//! `Db::read` or `Db::write` to run them.
+
+pub mod alerts;
+pub mod audit;
+pub mod channels;
+pub mod groups;
+pub mod policies;
+pub mod rotations;
+pub mod routes;
+pub mod schema;
+pub mod silences;
+pub mod teams;
+pub mod tokens;
+pub mod users;
+
+use std::fs::File;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ErrorCode, OpenFlags, ToSql};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::{DatabaseConfig, Synchronous};
+use crate::domain::time::Ts;
+use crate::domain::validate::FieldError;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// Errors of the storage layer. Cloneable so one commit failure can answer many callers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreError {
+    /// The object does not exist (or is not visible).
+    NotFound(String),
+    /// A uniqueness or "still in use" conflict: `(field, message)`.
+    Conflict(String, String),
+    /// Input that only the database can judge (references to other teams' objects…).
+    Invalid(Vec<FieldError>),
+    /// SQLite failed.
+    Db(String),
+    /// The database is not usable (writer gone, pool exhausted, schema too new…).
+    Unavailable(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::NotFound(what) => write!(f, "{what} not found"),
+            StoreError::Conflict(field, msg) => write!(f, "conflict on {field}: {msg}"),
+            StoreError::Invalid(errs) => {
+                let parts: Vec<_> = errs
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect();
+                write!(f, "invalid: {}", parts.join("; "))
+            }
+            StoreError::Db(m) => write!(f, "database error: {m}"),
+            StoreError::Unavailable(m) => write!(f, "database unavailable: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl StoreError {
+    pub fn not_found(what: impl Into<String>) -> StoreError {
+        StoreError::NotFound(what.into())
+    }
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> StoreError {
+        StoreError::Invalid(vec![FieldError::new(field, message)])
+    }
+    pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> StoreError {
+        StoreError::Conflict(field.into(), message.into())
+    }
+}
+
+impl From<Vec<FieldError>> for StoreError {
+    fn from(errs: Vec<FieldError>) -> StoreError {
+        StoreError::Invalid(errs)
+    }
+}
+
+impl From<crate::crypto::CryptoError> for StoreError {
+    fn from(e: crate::crypto::CryptoError) -> StoreError {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        match &e {
+            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound("object".into()),
+            rusqlite::Error::SqliteFailure(f, msg) if f.code == ErrorCode::ConstraintViolation => {
+                let msg = msg.clone().unwrap_or_default();
+                if let Some(cols) = msg.strip_prefix("UNIQUE constraint failed: ") {
+                    let field = cols
+                        .rsplit(", ")
+                        .next()
+                        .and_then(|c| c.rsplit('.').next())
+                        .unwrap_or("")
+                        .to_string();
+                    let message = format!("an object with this {field} already exists");
+                    StoreError::Conflict(field, message)
+                } else if msg.contains("FOREIGN KEY") {
+                    StoreError::Conflict(
+                        String::new(),
+                        "the object is still referenced by other objects".into(),
+                    )
+                } else {
+                    StoreError::Db(msg)
+                }
+            }
+            _ => StoreError::Db(e.to_string()),
+        }
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> StoreError {
+        StoreError::Unavailable(format!("no read connection: {e}"))
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl ToSql for Ts {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.ms()))
+    }
+}
+
+impl FromSql for Ts {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        i64::column_result(value).map(Ts::from_ms)
+    }
+}
+
+/// Serializes a value for a JSON column.
+pub fn to_json<T: Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// Reads a JSON column inside a row mapper.
+pub fn json_col<T: DeserializeOwned>(row: &rusqlite::Row<'_>, idx: &str) -> rusqlite::Result<T> {
+    let text: String = row.get(idx)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// An error for a JSON value that cannot be read back (corrupt column).
+pub fn bad_json(e: serde_json::Error) -> FromSqlError {
+    FromSqlError::Other(Box::new(e))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The handle
+
+trait WriteJob: Send {
+    /// Runs inside the open transaction; true when the job succeeded (keep its savepoint).
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Answers the caller once the transaction's fate is known.
+    fn finish(self: Box<Self>, commit: Result<()>);
+}
+
+struct TypedJob<T, F> {
+    f: Option<F>,
+    result: Option<Result<T>>,
+    reply: tokio::sync::oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> WriteJob for TypedJob<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(f) = self.f.take() else { return false };
+        let outcome = catch_unwind(AssertUnwindSafe(|| f(conn))).unwrap_or_else(|_| {
+            Err(StoreError::Db(
+                "a write job panicked; it was rolled back".into(),
+            ))
+        });
+        let ok = outcome.is_ok();
+        self.result = Some(outcome);
+        ok
+    }
+    fn finish(self: Box<Self>, commit: Result<()>) {
+        let out = match (commit, self.result) {
+            (Err(e), Some(Ok(_))) => Err(e),
+            (_, Some(r)) => r,
+            (Err(e), None) => Err(e),
+            (Ok(()), None) => Err(StoreError::Db("write job did not run".into())),
+        };
+        let _ = self.reply.send(out);
+    }
+}
+
+struct Inner {
+    writer: mpsc::Sender<Box<dyn WriteJob>>,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+    path: PathBuf,
+}
+
+/// The database handle; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+/// How many queued writes one transaction may take.
+const MAX_BATCH: usize = 512;
+
+impl Db {
+    /// Opens (creating if needed) the database, applies pending migrations when `auto_migrate`
+    /// is set, and starts the writer thread.
+    pub fn open(cfg: &DatabaseConfig) -> Result<Db> {
+        if let Some(dir) = cfg.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let mut conn = open_writer(&cfg.path, cfg)?;
+        if cfg.auto_migrate {
+            migrate(&mut conn, &cfg.path)?;
+        } else {
+            let pending = pending_migrations(&mut conn)?;
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable(format!(
+                    "the database needs migrations {pending:?}; run `incidentrelay migrate` or set database.auto_migrate = true"
+                )));
+            }
+        }
+        let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>();
+        std::thread::Builder::new()
+            .name("db-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
+        let busy = cfg.busy_timeout_ms;
+        let manager = SqliteConnectionManager::file(&cfg.path)
+            .with_flags(
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .with_init(move |c| c.execute_batch(&format!("PRAGMA busy_timeout = {busy};")));
+        let readers = r2d2::Pool::builder()
+            .max_size(cfg.read_pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open read connections: {e}")))?;
+        Ok(Db {
+            inner: Arc::new(Inner {
+                writer: tx,
+                readers,
+                path: cfg.path.clone(),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn submit<T, F>(&self, f: F) -> Result<tokio::sync::oneshot::Receiver<Result<T>>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let job = Box::new(TypedJob {
+            f: Some(f),
+            result: None,
+            reply,
+        });
+        self.inner
+            .writer
+            .send(job)
+            .map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?;
+        Ok(rx)
+    }
+
+    /// Runs `f` in the write transaction; returns after the commit is durable.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.submit(f)?
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?
+    }
+
+    /// `write` for synchronous callers (CLI commands, blocking threads).
+    pub fn write_blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.submit(f)?
+            .blocking_recv()
+            .map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?
+    }
+
+    /// Runs `f` on a pooled read-only connection off the async workers.
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let pool = self.inner.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get()?;
+            f(&conn)
+        })
+        .await
+        .map_err(|e| StoreError::Db(format!("read task failed: {e}")))?
+    }
+
+    /// `read` for synchronous callers.
+    pub fn read_blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&Connection) -> Result<T>,
+    {
+        let conn = self.inner.readers.get()?;
+        f(&conn)
+    }
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteJob>>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let err = StoreError::from(e);
+            for job in jobs {
+                job.finish(Err(err.clone()));
+            }
+            continue;
+        }
+        for job in jobs.iter_mut() {
+            if conn.execute_batch("SAVEPOINT job").is_err() {
+                continue;
+            }
+            let ok = job.run(&conn);
+            let end = if ok {
+                "RELEASE job"
+            } else {
+                "ROLLBACK TO job; RELEASE job"
+            };
+            let _ = conn.execute_batch(end);
+        }
+        let commit = conn.execute_batch("COMMIT").map_err(StoreError::from);
+        if commit.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for job in jobs {
+            job.finish(commit.clone());
+        }
+    }
+}
+
+/// Opens the read-write connection with the pragmas every writer needs.
+pub fn open_writer(path: &Path, cfg: &DatabaseConfig) -> Result<Connection> {
+    let conn = Connection::open(path)
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    let sync = match cfg.synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.busy_timeout(Duration::from_millis(u64::from(cfg.busy_timeout_ms)))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unavailable(format!(
+            "{} cannot use WAL mode (got {mode})",
+            path.display()
+        )));
+    }
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+    ))?;
+    Ok(conn)
+}
+
+/// The highest migration version this binary knows.
+pub fn latest_known_version() -> i32 {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| m.version())
+        .max()
+        .unwrap_or(0)
+}
+
+/// The highest version applied to the database (0 when fresh).
+pub fn applied_version(conn: &Connection) -> Result<i32> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'refinery_schema_history')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Ok(0);
+    }
+    Ok(conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM refinery_schema_history",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+fn refuse_newer(conn: &Connection) -> Result<()> {
+    let applied = applied_version(conn)?;
+    let known = latest_known_version();
+    if applied > known {
+        return Err(StoreError::Unavailable(format!(
+            "the database schema is version {applied} but this binary only knows up to {known}: \
+             it was written by a newer IncidentRelay. Upgrade the binary (or restore a backup); refusing to touch it"
+        )));
+    }
+    Ok(())
+}
+
+/// Versions not yet applied.
+pub fn pending_migrations(conn: &mut Connection) -> Result<Vec<i32>> {
+    refuse_newer(conn)?;
+    let applied = applied_version(conn)?;
+    Ok(embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| m.version())
+        .filter(|v| *v > applied)
+        .collect())
+}
+
+/// Applies pending migrations (idempotent) under a file lock so that two processes starting
+/// together do not race. Returns the versions applied.
+pub fn migrate(conn: &mut Connection, db_path: &Path) -> Result<Vec<i32>> {
+    let lock_path = sidecar(db_path, "migrate.lock");
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| {
+            StoreError::Unavailable(format!("cannot open {}: {e}", lock_path.display()))
+        })?;
+    lock.lock().map_err(|e| {
+        StoreError::Unavailable(format!("cannot lock {}: {e}", lock_path.display()))
+    })?;
+    refuse_newer(conn)?;
+    let report = embedded::migrations::runner()
+        .set_grouped(true)
+        .run(conn)
+        .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
+    let _ = lock.unlock();
+    Ok(report
+        .applied_migrations()
+        .iter()
+        .map(|m| m.version())
+        .collect())
+}
+
+/// `<database>.<suffix>`, e.g. `incidentrelay.db.scheduler.lock`.
+pub fn sidecar(db_path: &Path, suffix: &str) -> PathBuf {
+    let mut s = db_path.as_os_str().to_owned();
+    s.push(".");
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Reads a value from the `settings` table.
+pub fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )?;
+    Ok(())
+}
+
+/// The installation's secret for signing action links and callbacks, created on first use.
+pub fn server_secret(conn: &Connection) -> Result<Vec<u8>> {
+    if let Some(v) = get_setting(conn, "server_secret")? {
+        if let Some(bytes) = crate::crypto::b64url_decode(&v) {
+            return Ok(bytes);
+        }
+    }
+    let bytes = crate::crypto::random_bytes::<32>()?;
+    set_setting(conn, "server_secret", &crate::crypto::b64url(&bytes))?;
+    Ok(bytes.to_vec())
+}
+
+/// Builds `IN (?, ?, …)` placeholders for a list of ids.
+pub fn placeholders(n: usize) -> String {
+    let mut s = String::with_capacity(n * 2 + 2);
+    s.push('(');
+    for i in 0..n {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push('?');
+    }
+    s.push(')');
+    s
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A migrated database in a temp directory.
+    pub fn db() -> (Db, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = DatabaseConfig {
+            path: dir.path().join("t.db"),
+            ..DatabaseConfig::default()
+        };
+        (Db::open(&cfg).expect("open"), dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_commit_isolates_failing_jobs() {
+        let (db, _dir) = testing::db();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let ok = db.write(|c| {
+                Ok(c.execute("INSERT INTO settings (key, value) VALUES ('a', '1')", [])?)
+            });
+            let bad = db.write(|c| {
+                c.execute("INSERT INTO settings (key, value) VALUES ('b', '2')", [])?;
+                Err::<(), _>(StoreError::invalid("x", "no"))
+            });
+            let dup = db.write(|c| {
+                Ok(c.execute("INSERT INTO settings (key, value) VALUES ('a', '3')", [])?)
+            });
+            let (ok, bad, dup) = tokio::join!(ok, bad, dup);
+            assert_eq!(ok.unwrap(), 1);
+            assert!(matches!(bad, Err(StoreError::Invalid(_))));
+            assert!(matches!(dup, Err(StoreError::Conflict(ref f, _)) if f == "key"));
+            let keys = db
+                .read(|c| {
+                    let mut st = c.prepare("SELECT key || value FROM settings ORDER BY key")?;
+                    let v = st
+                        .query_map([], |r| r.get::<_, String>(0))?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(v)
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                keys,
+                ["a1"],
+                "the failed job's insert was rolled back, the others kept"
+            );
+        });
+    }
+
+    #[test]
+    fn migrate_is_idempotent_and_newer_schemas_are_refused() {
+        let (db, dir) = testing::db();
+        let path = db.path().to_path_buf();
+        let cfg = DatabaseConfig {
+            path: path.clone(),
+            ..DatabaseConfig::default()
+        };
+        let mut conn = open_writer(&path, &cfg).unwrap();
+        assert_eq!(migrate(&mut conn, &path).unwrap(), Vec::<i32>::new());
+        assert_eq!(applied_version(&conn).unwrap(), latest_known_version());
+        conn.execute(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES (9999, 'future', '', '0')",
+            [],
+        )
+        .unwrap();
+        let err = migrate(&mut conn, &path).unwrap_err();
+        assert!(err.to_string().contains("newer IncidentRelay"), "{err}");
+        drop(dir);
+    }
+}

@@ -1,0 +1,388 @@
+//! Routes: each owns an intake token and decides team, rotation/escalation policy and
+//! channels for the alerts it accepts.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::audit::Ctx;
+use super::{Result, StoreError, json_col, placeholders, to_json};
+use crate::crypto;
+use crate::domain::alert::Source;
+use crate::domain::matcher::Matchers;
+use crate::domain::time::Ts;
+use crate::domain::validate::{Problems, nullable};
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Route {
+    pub id: i64,
+    pub team_id: i64,
+    pub group_id: i64,
+    pub name: String,
+    pub source: Source,
+    pub rotation_id: Option<i64>,
+    pub escalation_policy_id: Option<i64>,
+    pub channel_ids: Vec<i64>,
+    /// Allow-list matchers (object or Alertmanager-string form); empty accepts everything.
+    pub matchers: Value,
+    /// Label names whose equal values merge alerts into one within the group window.
+    pub group_by: Vec<String>,
+    pub enabled: bool,
+    pub intake_token_prefix: String,
+    /// Whether intake requires a Standard Webhooks signature.
+    pub requires_signature: bool,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+    /// The raw intake token: present only when it was just created or regenerated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intake_token: Option<String>,
+    /// The Standard Webhooks secret (never serialised).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub signing_secret: Option<String>,
+}
+
+/// Body of `POST /api/routes` (`team_id`, `name`, `source` required) and `PUT /api/routes/{id}`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+pub struct RouteInput {
+    pub team_id: Option<i64>,
+    pub name: Option<String>,
+    pub source: Option<Source>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub rotation_id: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub escalation_policy_id: Option<Option<i64>>,
+    pub channel_ids: Option<Vec<i64>>,
+    pub matchers: Option<Value>,
+    pub group_by: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+    /// `whsec_<base64>` to require signed intake; `null` turns it off. Write-only.
+    #[serde(default, deserialize_with = "nullable")]
+    pub signing_secret: Option<Option<String>>,
+}
+
+const SELECT: &str = "SELECT r.*, t.group_id FROM routes r JOIN teams t ON t.id = r.team_id";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Route> {
+    let source: String = r.get("source")?;
+    let signing_secret: Option<String> = r.get("signing_secret")?;
+    Ok(Route {
+        id: r.get("id")?,
+        team_id: r.get("team_id")?,
+        group_id: r.get("group_id")?,
+        name: r.get("name")?,
+        source: Source::parse(&source).unwrap_or(Source::Webhook),
+        rotation_id: r.get("rotation_id")?,
+        escalation_policy_id: r.get("escalation_policy_id")?,
+        channel_ids: Vec::new(),
+        matchers: json_col(r, "matchers")?,
+        group_by: json_col(r, "group_by")?,
+        enabled: r.get("enabled")?,
+        intake_token_prefix: r.get("intake_token_prefix")?,
+        requires_signature: signing_secret.is_some(),
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
+        intake_token: None,
+        signing_secret,
+    })
+}
+
+fn with_channels(c: &Connection, mut r: Route) -> Result<Route> {
+    let mut st = c.prepare_cached(
+        "SELECT channel_id FROM route_channels WHERE route_id = ?1 ORDER BY position",
+    )?;
+    r.channel_ids = st
+        .query_map([r.id], |x| x.get(0))?
+        .collect::<Result<Vec<i64>, _>>()?;
+    Ok(r)
+}
+
+pub fn get(c: &Connection, id: i64) -> Result<Route> {
+    let r = c
+        .query_row(&format!("{SELECT} WHERE r.id = ?1"), [id], row)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("route"))?;
+    with_channels(c, r)
+}
+
+/// The route owning an intake token (by its SHA-256), if any.
+pub fn by_token(c: &Connection, raw_token: &str) -> Result<Option<Route>> {
+    let hash = crypto::sha256_hex(raw_token);
+    let mut st = c.prepare_cached(&format!("{SELECT} WHERE r.intake_token_hash = ?1"))?;
+    let found = st
+        .query_row([&hash], |x| {
+            Ok((x.get::<_, String>("intake_token_hash")?, row(x)?))
+        })
+        .optional()?;
+    match found {
+        Some((h, r)) if crypto::ct_eq(h.as_bytes(), hash.as_bytes()) => {
+            Ok(Some(with_channels(c, r)?))
+        }
+        _ => Ok(None),
+    }
+}
+
+pub fn list(c: &Connection, groups: Option<&[i64]>, team_id: Option<i64>) -> Result<Vec<Route>> {
+    let mut sql = format!("{SELECT} WHERE (?1 IS NULL OR r.team_id = ?1)");
+    let mut args: Vec<rusqlite::types::Value> = vec![team_id.into()];
+    if let Some(g) = groups {
+        sql.push_str(&format!(" AND t.group_id IN {}", placeholders(g.len())));
+        args.extend(g.iter().map(|x| rusqlite::types::Value::Integer(*x)));
+    }
+    sql.push_str(" ORDER BY r.team_id, r.name");
+    let mut st = c.prepare(&sql)?;
+    let rows = st
+        .query_map(rusqlite::params_from_iter(args), row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(|r| with_channels(c, r)).collect()
+}
+
+/// Routes of a team (intake by personal API token routes among these).
+pub fn of_team(c: &Connection, team_id: i64) -> Result<Vec<Route>> {
+    list(c, None, Some(team_id))
+}
+
+fn belongs_to_team(c: &Connection, table: &str, id: i64, team_id: i64) -> Result<bool> {
+    Ok(c.query_row(
+        &format!("SELECT EXISTS(SELECT 1 FROM {table} WHERE id = ?1 AND team_id = ?2)"),
+        [id, team_id],
+        |x| x.get(0),
+    )?)
+}
+
+fn apply(c: &Connection, r: &mut Route, input: RouteInput) -> Result<()> {
+    let mut p = Problems::new();
+    if let Some(v) = input.name {
+        r.name = v.trim().to_string();
+    }
+    if let Some(v) = input.source {
+        r.source = v;
+    }
+    if let Some(v) = input.rotation_id {
+        r.rotation_id = v;
+    }
+    if let Some(v) = input.escalation_policy_id {
+        r.escalation_policy_id = v;
+    }
+    if let Some(v) = input.enabled {
+        r.enabled = v;
+    }
+    if let Some(v) = input.matchers {
+        if let Err(errs) = Matchers::parse(&v, "matchers") {
+            p.extend(errs);
+        }
+        r.matchers = if v.is_null() { json!({}) } else { v };
+    }
+    if let Some(v) = input.group_by {
+        for (i, l) in v.iter().enumerate() {
+            let ok = !l.is_empty()
+                && l.len() <= 128
+                && l.chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '.' || ch == '-');
+            p.check(ok, &format!("group_by[{i}]"), "must be a label name");
+        }
+        p.check(v.len() <= 20, "group_by", "at most 20 labels");
+        r.group_by = v;
+    }
+    if let Some(v) = input.signing_secret {
+        if let Some(s) = &v {
+            let ok = s
+                .strip_prefix("whsec_")
+                .and_then(crypto::b64_decode)
+                .is_some_and(|k| k.len() >= 16);
+            p.check(
+                ok,
+                "signing_secret",
+                "must be whsec_ followed by at least 16 base64-encoded bytes",
+            );
+        }
+        r.signing_secret = v;
+        r.requires_signature = r.signing_secret.is_some();
+    }
+    if let Some(v) = input.channel_ids {
+        let mut seen = Vec::new();
+        for (i, id) in v.iter().enumerate() {
+            if seen.contains(id) {
+                p.add(format!("channel_ids[{i}]"), "is listed twice");
+            } else if !belongs_to_team(c, "channels", *id, r.team_id)? {
+                p.add(
+                    format!("channel_ids[{i}]"),
+                    "no such channel in the route's team",
+                );
+            }
+            seen.push(*id);
+        }
+        r.channel_ids = v;
+    }
+    p.name("name", &r.name, 200);
+    if let Some(id) = r.rotation_id {
+        p.check(
+            belongs_to_team(c, "rotations", id, r.team_id)?,
+            "rotation_id",
+            "no such rotation in the route's team",
+        );
+    }
+    if let Some(id) = r.escalation_policy_id {
+        p.check(
+            belongs_to_team(c, "escalation_policies", id, r.team_id)?,
+            "escalation_policy_id",
+            "no such escalation policy in the route's team",
+        );
+    }
+    Ok(p.finish()?)
+}
+
+fn save_channels(c: &Connection, r: &Route) -> Result<()> {
+    c.execute("DELETE FROM route_channels WHERE route_id = ?1", [r.id])?;
+    for (pos, ch) in r.channel_ids.iter().enumerate() {
+        c.execute(
+            "INSERT INTO route_channels (route_id, channel_id, position) VALUES (?1, ?2, ?3)",
+            params![r.id, ch, pos as i64],
+        )?;
+    }
+    Ok(())
+}
+
+pub fn create(c: &Connection, ctx: &Ctx, input: RouteInput) -> Result<Route> {
+    let mut p = Problems::new();
+    let team_id = p.required(input.team_id, "team_id");
+    p.required(input.name.as_ref(), "name");
+    p.required(input.source.as_ref(), "source");
+    p.finish()?;
+    let team = super::teams::get(c, team_id.unwrap_or_default())
+        .map_err(|_| StoreError::invalid("team_id", "no such team"))?;
+    let token = crypto::new_token("iri_")?;
+    let mut r = Route {
+        id: 0,
+        team_id: team.id,
+        group_id: team.group_id,
+        name: String::new(),
+        source: Source::Webhook,
+        rotation_id: None,
+        escalation_policy_id: None,
+        channel_ids: Vec::new(),
+        matchers: json!({}),
+        group_by: Vec::new(),
+        enabled: true,
+        intake_token_prefix: crypto::token_prefix(&token),
+        requires_signature: false,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+        intake_token: None,
+        signing_secret: None,
+    };
+    apply(c, &mut r, input)?;
+    c.execute(
+        "INSERT INTO routes (team_id, name, source, rotation_id, escalation_policy_id, matchers, group_by, enabled,
+                             intake_token_hash, intake_token_prefix, signing_secret, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+        params![
+            r.team_id,
+            r.name,
+            r.source.as_str(),
+            r.rotation_id,
+            r.escalation_policy_id,
+            r.matchers.to_string(),
+            to_json(&r.group_by),
+            r.enabled,
+            crypto::sha256_hex(&token),
+            r.intake_token_prefix,
+            r.signing_secret,
+            ctx.now
+        ],
+    )?;
+    r.id = c.last_insert_rowid();
+    save_channels(c, &r)?;
+    ctx.audit(
+        c,
+        "route.create",
+        "route",
+        r.id,
+        Some(r.group_id),
+        json!({"name": r.name, "source": r.source}),
+    )?;
+    let mut out = get(c, r.id)?;
+    out.intake_token = Some(token);
+    Ok(out)
+}
+
+pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: RouteInput) -> Result<Route> {
+    let mut r = get(c, id)?;
+    if input.team_id.is_some_and(|t| t != r.team_id) {
+        return Err(StoreError::invalid(
+            "team_id",
+            "a route cannot move to another team",
+        ));
+    }
+    apply(c, &mut r, input)?;
+    c.execute(
+        "UPDATE routes SET name = ?1, source = ?2, rotation_id = ?3, escalation_policy_id = ?4, matchers = ?5, group_by = ?6,
+                enabled = ?7, signing_secret = ?8, updated_at = ?9 WHERE id = ?10",
+        params![
+            r.name,
+            r.source.as_str(),
+            r.rotation_id,
+            r.escalation_policy_id,
+            r.matchers.to_string(),
+            to_json(&r.group_by),
+            r.enabled,
+            r.signing_secret,
+            ctx.now,
+            id
+        ],
+    )?;
+    save_channels(c, &r)?;
+    ctx.audit(
+        c,
+        "route.update",
+        "route",
+        id,
+        Some(r.group_id),
+        json!({"name": r.name}),
+    )?;
+    get(c, id)
+}
+
+/// Replaces the intake token; the old one stops working when this commits.
+pub fn regenerate_token(c: &Connection, ctx: &Ctx, id: i64) -> Result<Route> {
+    let r = get(c, id)?;
+    let token = crypto::new_token("iri_")?;
+    c.execute(
+        "UPDATE routes SET intake_token_hash = ?1, intake_token_prefix = ?2, updated_at = ?3 WHERE id = ?4",
+        params![crypto::sha256_hex(&token), crypto::token_prefix(&token), ctx.now, id],
+    )?;
+    ctx.audit(
+        c,
+        "route.regenerate_token",
+        "route",
+        id,
+        Some(r.group_id),
+        json!({"name": r.name}),
+    )?;
+    let mut out = get(c, id)?;
+    out.intake_token = Some(token);
+    Ok(out)
+}
+
+pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
+    let r = get(c, id)?;
+    c.execute("DELETE FROM routes WHERE id = ?1", [id])?;
+    ctx.audit(
+        c,
+        "route.delete",
+        "route",
+        id,
+        Some(r.group_id),
+        json!({"name": r.name}),
+    )?;
+    Ok(())
+}
+
+/// Forgets Standard Webhooks ids seen before `cutoff` (they are outside the ±5 min window).
+pub fn purge_webhook_ids_before(c: &Connection, cutoff: Ts) -> Result<usize> {
+    Ok(c.execute(
+        "DELETE FROM intake_webhook_ids WHERE seen_at < ?1",
+        [cutoff],
+    )?)
+}

@@ -1,0 +1,273 @@
+//! Login sessions and personal API tokens. Only SHA-256 hashes of the secrets are stored.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::audit::Ctx;
+use super::{Result, StoreError, json_col, to_json};
+use crate::domain::access::Scope;
+use crate::domain::time::Ts;
+use crate::domain::validate::Problems;
+
+// --- sessions ----------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: i64,
+    pub user_id: i64,
+    pub csrf_token: String,
+    pub expires_at: Ts,
+}
+
+pub struct NewSession<'a> {
+    pub user_id: i64,
+    pub token_hash: &'a str,
+    pub csrf_token: &'a str,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub expires_at: Ts,
+}
+
+pub fn create_session(c: &Connection, now: Ts, s: &NewSession<'_>) -> Result<i64> {
+    c.execute(
+        "INSERT INTO sessions (user_id, token_hash, csrf_token, ip, user_agent, created_at, expires_at, last_seen_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6)",
+        params![s.user_id, s.token_hash, s.csrf_token, s.ip, s.user_agent, now, s.expires_at],
+    )?;
+    Ok(c.last_insert_rowid())
+}
+
+/// A live session by token hash.
+pub fn session_by_hash(c: &Connection, hash: &str, now: Ts) -> Result<Option<Session>> {
+    let mut st = c.prepare_cached(
+        "SELECT id, user_id, token_hash, csrf_token, expires_at FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
+    )?;
+    let found = st
+        .query_row(params![hash, now], |r| {
+            Ok((
+                r.get::<_, String>("token_hash")?,
+                Session {
+                    id: r.get("id")?,
+                    user_id: r.get("user_id")?,
+                    csrf_token: r.get("csrf_token")?,
+                    expires_at: r.get("expires_at")?,
+                },
+            ))
+        })
+        .optional()?;
+    // The lookup is by hash; compare once more in constant time for good measure.
+    Ok(found
+        .filter(|(h, _)| crate::crypto::ct_eq(h.as_bytes(), hash.as_bytes()))
+        .map(|(_, s)| s))
+}
+
+pub fn delete_session(c: &Connection, id: i64) -> Result<()> {
+    c.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+pub fn purge_expired(c: &Connection, now: Ts) -> Result<usize> {
+    let a = c.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
+    let b = c.execute(
+        "DELETE FROM api_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+        [now],
+    )?;
+    Ok(a + b)
+}
+
+// --- personal API tokens -----------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ApiToken {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    /// The first characters of the token, to recognise it later.
+    pub token_prefix: String,
+    pub scopes: Vec<Scope>,
+    /// When set, the token only reaches this group.
+    pub group_id: Option<i64>,
+    pub expires_at: Option<Ts>,
+    pub last_used_at: Option<Ts>,
+    pub created_at: Ts,
+    /// The raw token: present only in the response that created it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// Body of `POST /api/profile/tokens`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+pub struct TokenInput {
+    pub name: Option<String>,
+    /// Any of `alerts:read`, `alerts:write`, `resources:read`, `resources:write`,
+    /// `profile:read`, `profile:write`, `*` (admins only).
+    pub scopes: Option<Vec<String>>,
+    /// Lifetime in days; omit for a token that does not expire.
+    pub days: Option<i64>,
+    /// Restrict the token to one group.
+    pub group_id: Option<i64>,
+}
+
+fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiToken> {
+    Ok(ApiToken {
+        id: r.get("id")?,
+        user_id: r.get("user_id")?,
+        name: r.get("name")?,
+        token_prefix: r.get("token_prefix")?,
+        scopes: json_col(r, "scopes")?,
+        group_id: r.get("group_id")?,
+        expires_at: r.get("expires_at")?,
+        last_used_at: r.get("last_used_at")?,
+        created_at: r.get("created_at")?,
+        token: None,
+    })
+}
+
+/// Validated token settings.
+pub struct TokenSpec {
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub expires_at: Option<Ts>,
+    pub group_id: Option<i64>,
+}
+
+/// Checks a token request against the owner's rights (`is_admin`, `member_of`).
+pub fn check_input(
+    input: TokenInput,
+    now: Ts,
+    is_admin: bool,
+    member_of: &[i64],
+) -> Result<TokenSpec> {
+    let mut p = Problems::new();
+    let name = input.name.unwrap_or_default().trim().to_string();
+    p.name("name", &name, 100);
+    let mut scopes = Vec::new();
+    match input.scopes {
+        None => p.add("scopes", "is required (e.g. [\"alerts:read\"])"),
+        Some(list) if list.is_empty() => p.add("scopes", "must name at least one scope"),
+        Some(list) => {
+            for (i, s) in list.iter().enumerate() {
+                match Scope::parse(s) {
+                    Some(Scope::All) if !is_admin => {
+                        p.add(format!("scopes[{i}]"), "`*` is for admins only")
+                    }
+                    Some(sc) if !scopes.contains(&sc) => scopes.push(sc),
+                    Some(_) => {}
+                    None => p.add(
+                        format!("scopes[{i}]"),
+                        format!(
+                            "unknown scope `{s}`; expected one of {}",
+                            Scope::ALL.map(Scope::as_str).join(", ")
+                        ),
+                    ),
+                }
+            }
+        }
+    }
+    let expires_at = match input.days {
+        None => None,
+        Some(d) if (1..=3650).contains(&d) => Some(now.plus_secs(d * 86_400)),
+        Some(_) => {
+            p.add("days", "must be between 1 and 3650");
+            None
+        }
+    };
+    if let Some(g) = input.group_id {
+        p.check(
+            is_admin || member_of.contains(&g),
+            "group_id",
+            "you are not a member of this group",
+        );
+    }
+    p.finish()?;
+    Ok(TokenSpec {
+        name,
+        scopes,
+        expires_at,
+        group_id: input.group_id,
+    })
+}
+
+pub fn create_token(
+    c: &Connection,
+    ctx: &Ctx,
+    user_id: i64,
+    spec: TokenSpec,
+    raw: &str,
+) -> Result<ApiToken> {
+    if let Some(g) = spec.group_id {
+        super::groups::get(c, g).map_err(|_| StoreError::invalid("group_id", "no such group"))?;
+    }
+    let prefix = crate::crypto::token_prefix(raw);
+    c.execute(
+        "INSERT INTO api_tokens (user_id, name, token_hash, token_prefix, scopes, group_id, expires_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![user_id, spec.name, crate::crypto::sha256_hex(raw), prefix, to_json(&spec.scopes), spec.group_id, spec.expires_at, ctx.now],
+    )?;
+    let id = c.last_insert_rowid();
+    ctx.audit(
+        c,
+        "api_token.create",
+        "api_token",
+        id,
+        spec.group_id,
+        json!({"name": spec.name, "scopes": spec.scopes}),
+    )?;
+    let mut t = c.query_row("SELECT * FROM api_tokens WHERE id = ?1", [id], token_row)?;
+    t.token = Some(raw.to_string());
+    Ok(t)
+}
+
+pub fn tokens_of_user(c: &Connection, user_id: i64) -> Result<Vec<ApiToken>> {
+    let mut st = c.prepare("SELECT * FROM api_tokens WHERE user_id = ?1 ORDER BY id")?;
+    let rows = st.query_map([user_id], token_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// A live token by hash.
+pub fn token_by_hash(c: &Connection, hash: &str, now: Ts) -> Result<Option<ApiToken>> {
+    let mut st = c.prepare_cached(
+        "SELECT * FROM api_tokens WHERE token_hash = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+    )?;
+    let found = st
+        .query_row(params![hash, now], |r| {
+            Ok((r.get::<_, String>("token_hash")?, token_row(r)?))
+        })
+        .optional()?;
+    Ok(found
+        .filter(|(h, _)| crate::crypto::ct_eq(h.as_bytes(), hash.as_bytes()))
+        .map(|(_, t)| t))
+}
+
+/// Records use, at most once a minute per token (keeps writes off the hot path).
+pub fn touch_token(c: &Connection, id: i64, now: Ts) -> Result<()> {
+    c.execute(
+        "UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?3)",
+        params![now, id, now.plus_secs(-60)],
+    )?;
+    Ok(())
+}
+
+/// Deletes one of the user's tokens.
+pub fn delete_token(c: &Connection, ctx: &Ctx, user_id: i64, id: i64) -> Result<()> {
+    let t = c
+        .query_row(
+            "SELECT * FROM api_tokens WHERE id = ?1 AND user_id = ?2",
+            [id, user_id],
+            token_row,
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("token"))?;
+    c.execute("DELETE FROM api_tokens WHERE id = ?1", [id])?;
+    ctx.audit(
+        c,
+        "api_token.delete",
+        "api_token",
+        id,
+        t.group_id,
+        json!({"name": t.name}),
+    )?;
+    Ok(())
+}
