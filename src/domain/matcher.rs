@@ -164,10 +164,10 @@ impl Matchers {
     /// Human-readable reasons the subject does not match (empty when it matches).
     pub fn explain(&self, s: &Subject<'_>) -> Vec<String> {
         let mut out = Vec::new();
-        if let Some(re) = &self.title_search {
-            if !re.is_match(s.title) {
-                out.push(format!("title does not match /{}/", re.as_str()));
-            }
+        if let Some(re) = &self.title_search
+            && !re.is_match(s.title)
+        {
+            out.push(format!("title does not match /{}/", re.as_str()));
         }
         for (f, c) in &self.conds {
             let v = value_of(f, s);

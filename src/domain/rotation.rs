@@ -409,14 +409,11 @@ impl Rotation {
             if shifts.len() > count + 1 || horizon_days >= 800 {
                 let mut v: Vec<Shift> = shifts.into_iter().take(count + 1).collect();
                 // Extend the last shift to its natural end when the window clipped it.
-                if let Some(last) = v.last_mut() {
-                    if last.end == to {
-                        if let Some(next) =
-                            self.shifts(last.start, to.plus_secs(800 * 86_400)).first()
-                        {
-                            last.end = next.end;
-                        }
-                    }
+                if let Some(last) = v.last_mut()
+                    && last.end == to
+                    && let Some(next) = self.shifts(last.start, to.plus_secs(800 * 86_400)).first()
+                {
+                    last.end = next.end;
                 }
                 return v;
             }

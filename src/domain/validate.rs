@@ -124,6 +124,21 @@ pub fn password(p: &mut Problems, field: &str, value: &str) {
     }
 }
 
+/// For `Option<Option<T>>` fields of partial updates: absent → `None` (leave unchanged),
+/// `null` → `Some(None)` (clear), a value → `Some(Some(v))`. Use with `#[serde(default)]`.
+pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// Trims an optional text value; blank becomes `None`.
+pub fn clean(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,19 +166,4 @@ mod tests {
         assert!(!is_http_url("https://"));
         assert!(!is_http_url("https://a b"));
     }
-}
-
-/// For `Option<Option<T>>` fields of partial updates: absent → `None` (leave unchanged),
-/// `null` → `Some(None)` (clear), a value → `Some(Some(v))`. Use with `#[serde(default)]`.
-pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
-}
-
-/// Trims an optional text value; blank becomes `None`.
-pub fn clean(v: Option<String>) -> Option<String> {
-    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }

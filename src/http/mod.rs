@@ -678,10 +678,10 @@ fn path_matches(template: &str, path: &str) -> bool {
 
 /// Hides secrets that travel in paths (calendar feed tokens, one-click action tokens).
 pub fn redact_path(path: &str) -> String {
-    if let Some(rest) = path.strip_prefix("/api/calendar/feeds/") {
-        if rest.ends_with(".ics") {
-            return "/api/calendar/feeds/<redacted>.ics".into();
-        }
+    if let Some(rest) = path.strip_prefix("/api/calendar/feeds/")
+        && rest.ends_with(".ics")
+    {
+        return "/api/calendar/feeds/<redacted>.ics".into();
     }
     if path.starts_with("/a/") {
         return "/a/<redacted>".into();

@@ -512,10 +512,10 @@ pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<()> {
 
 /// The installation's secret for signing action links and callbacks, created on first use.
 pub fn server_secret(conn: &Connection) -> Result<Vec<u8>> {
-    if let Some(v) = get_setting(conn, "server_secret")? {
-        if let Some(bytes) = crate::crypto::b64url_decode(&v) {
-            return Ok(bytes);
-        }
+    if let Some(v) = get_setting(conn, "server_secret")?
+        && let Some(bytes) = crate::crypto::b64url_decode(&v)
+    {
+        return Ok(bytes);
     }
     let bytes = crate::crypto::random_bytes::<32>()?;
     set_setting(conn, "server_secret", &crate::crypto::b64url(&bytes))?;

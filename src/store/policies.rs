@@ -175,14 +175,14 @@ fn check_rules(
         });
     }
     rules.sort_by_key(|r| r.position);
-    if repeat_count > 0 {
-        if let Some(first) = rules.first() {
-            p.check(
-                first.delay_seconds >= 60,
-                "rules[0].delay_seconds",
-                "with repeat_count > 0, the first rule's delay is the wait before repeating and must be at least 60",
-            );
-        }
+    if repeat_count > 0
+        && let Some(first) = rules.first()
+    {
+        p.check(
+            first.delay_seconds >= 60,
+            "rules[0].delay_seconds",
+            "with repeat_count > 0, the first rule's delay is the wait before repeating and must be at least 60",
+        );
     }
     p.finish()?;
     Ok(rules)

@@ -623,7 +623,7 @@ pub fn add_override(
     input: OverrideInput,
 ) -> Result<Override> {
     let r = get_plain(c, rotation_id)?;
-    let tz = zone(&r.timezone).map_err(|e| StoreError::Db(e))?;
+    let tz = zone(&r.timezone).map_err(StoreError::Db)?;
     let mut p = Problems::new();
     let user_id = p.required(input.user_id, "user_id");
     let mut parse = |field: &str, v: Option<String>| -> Option<Ts> {

@@ -268,9 +268,9 @@ pub async fn oncall(
             let mut names: HashMap<i64, (String, String)> = HashMap::new();
             let mut out = Vec::with_capacity(shifts.len());
             for s in shifts {
-                if !names.contains_key(&s.user_id) {
+                if let std::collections::hash_map::Entry::Vacant(e) = names.entry(s.user_id) {
                     let u = rotations::user_ref(c, s.user_id)?;
-                    names.insert(s.user_id, (u.username, u.display_name));
+                    e.insert((u.username, u.display_name));
                 }
                 let (username, display_name) = names.get(&s.user_id).cloned().unwrap_or_default();
                 out.push(ShiftOut {

@@ -1,0 +1,9 @@
+//! The black-box test binary: the real server on 127.0.0.1:0, a temp SQLite file, a manual
+//! clock, fake receivers.
+
+mod auth;
+mod cli;
+mod openapi;
+mod ops;
+mod resources;
+mod support;
