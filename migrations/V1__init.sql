@@ -263,6 +263,18 @@ CREATE INDEX alerts_next_action ON alerts(next_action_at) WHERE next_action_at I
 CREATE INDEX alerts_resolved_at ON alerts(resolved_at) WHERE status = 'resolved';
 CREATE INDEX alerts_assignee ON alerts(assignee_user_id, status) WHERE assignee_user_id IS NOT NULL;
 
+-- Members of alerts merged by a route's group_by (the alert's own dedup_key is the first member).
+CREATE TABLE alert_group_members (
+    alert_id      INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+    route_id      INTEGER,
+    dedup_key     TEXT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
+    first_seen_at INTEGER NOT NULL,
+    last_seen_at  INTEGER NOT NULL,
+    PRIMARY KEY (alert_id, dedup_key)
+) WITHOUT ROWID;
+CREATE INDEX alert_group_members_key ON alert_group_members(route_id, dedup_key);
+
 CREATE TABLE alert_events (
     id         INTEGER PRIMARY KEY,
     alert_id   INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,

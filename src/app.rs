@@ -24,10 +24,7 @@ pub struct Roles {
 
 impl Default for Roles {
     fn default() -> Self {
-        Roles {
-            http: true,
-            scheduler: true,
-        }
+        Roles { http: true, scheduler: true }
     }
 }
 
@@ -40,12 +37,7 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(
-        config: Config,
-        clock: SharedClock,
-        log: Logger,
-        roles: Roles,
-    ) -> Result<Application, String> {
+    pub async fn build(config: Config, clock: SharedClock, log: Logger, roles: Roles) -> Result<Application, String> {
         let config = Arc::new(config);
         let db_cfg = config.database.clone();
         let db = tokio::task::spawn_blocking(move || Db::open(&db_cfg))
@@ -54,15 +46,16 @@ impl Application {
             .map_err(|e| format!("database {}: {e}", config.database.path.display()))?;
         ensure_admin(&db, &clock, &log).await?;
         let handle = EngineHandle::default();
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         let engine = Arc::new(Engine::new(
             db.clone(),
             config.clone(),
             clock.clone(),
             log.clone(),
             handle.clone(),
+            metrics.clone(),
         ));
-        let openapi = serde_json::to_string(&http::openapi::document(&http::endpoints()))
-            .map_err(|e| e.to_string())?;
+        let openapi = serde_json::to_string(&http::openapi::document(&http::endpoints())).map_err(|e| e.to_string())?;
         let state = web::Data::new(AppState {
             db,
             config: config.clone(),
@@ -72,20 +65,16 @@ impl Application {
             engine: handle,
             base_url: config.public_base_url(),
             openapi: Arc::new(openapi),
+            intake_limiter: Default::default(),
+            metrics: metrics.clone(),
         });
         engine::start(engine.clone(), roles.scheduler && config.scheduler.enabled);
         let (port, server) = if roles.http {
-            let listener = TcpListener::bind(config.server.listen).map_err(|e| {
-                format!(
-                    "cannot listen on {} (server.listen): {e}",
-                    config.server.listen
-                )
-            })?;
+            let listener = TcpListener::bind(config.server.listen)
+                .map_err(|e| format!("cannot listen on {} (server.listen): {e}", config.server.listen))?;
             let port = listener.local_addr().map_err(|e| e.to_string())?.port();
             let workers = match config.server.workers {
-                0 => std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(2),
+                0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
                 n => n,
             };
             let st = state.clone();
@@ -100,13 +89,7 @@ impl Application {
         } else {
             (None, None)
         };
-        Ok(Application {
-            port,
-            server,
-            state,
-            engine,
-            log,
-        })
+        Ok(Application { port, server, state, engine, log })
     }
 
     /// The bound port (0 when HTTP is off).
@@ -168,11 +151,7 @@ async fn shutdown_signal() {
 
 /// Creates `admin` with a random one-time password when no admin exists, and logs it once.
 async fn ensure_admin(db: &Db, clock: &SharedClock, log: &Logger) -> Result<(), String> {
-    let has_admin = db
-        .read(users::count_admins)
-        .await
-        .map_err(|e| e.to_string())?
-        > 0;
+    let has_admin = db.read(users::count_admins).await.map_err(|e| e.to_string())? > 0;
     if has_admin {
         return Ok(());
     }

@@ -109,12 +109,7 @@ pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let name = args
         .first()
-        .map(|a| {
-            Path::new(a)
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("incidentrelay")
-        })
+        .map(|a| Path::new(a).file_name().and_then(|n| n.to_str()).unwrap_or("incidentrelay"))
         .unwrap_or("incidentrelay");
     let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
     let cli = match Cli::from_args(&[name], &rest) {
@@ -142,22 +137,18 @@ pub fn main() -> ExitCode {
 }
 
 fn env_vars() -> Vec<(String, String)> {
-    std::env::vars()
-        .filter(|(k, _)| k.starts_with(crate::config::ENV_PREFIX))
-        .collect()
+    std::env::vars().filter(|(k, _)| k.starts_with(crate::config::ENV_PREFIX)).collect()
 }
 
 fn load_config(file: Option<&Path>) -> Result<Config, String> {
-    Config::load(file, &env_vars())
-        .map(|(c, _)| c)
-        .map_err(|problems| {
-            let mut msg = String::from("invalid configuration:");
-            for p in problems {
-                msg.push_str("\n  - ");
-                msg.push_str(&p);
-            }
-            msg
-        })
+    Config::load(file, &env_vars()).map(|(c, _)| c).map_err(|problems| {
+        let mut msg = String::from("invalid configuration:");
+        for p in problems {
+            msg.push_str("\n  - ");
+            msg.push_str(&p);
+        }
+        msg
+    })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -172,35 +163,22 @@ pub fn run(command: Command) -> Result<(), String> {
         Command::Serve(s) => {
             let mut config = load_config(s.config.as_deref())?;
             if let Some(listen) = s.listen {
-                config.server.listen = listen.parse().map_err(|_| {
-                    format!("--listen: `{listen}` is not an address like 127.0.0.1:8080")
-                })?;
+                config.server.listen = listen
+                    .parse()
+                    .map_err(|_| format!("--listen: `{listen}` is not an address like 127.0.0.1:8080"))?;
             }
             if s.no_scheduler && s.scheduler_only {
                 return Err("--no-scheduler and --scheduler-only exclude each other".into());
             }
-            let roles = Roles {
-                http: !s.scheduler_only,
-                scheduler: !s.no_scheduler,
-            };
+            let roles = Roles { http: !s.scheduler_only, scheduler: !s.no_scheduler };
             serve(config, roles)
         }
-        Command::Scheduler(s) => serve(
-            load_config(s.config.as_deref())?,
-            Roles {
-                http: false,
-                scheduler: true,
-            },
-        ),
+        Command::Scheduler(s) => serve(load_config(s.config.as_deref())?, Roles { http: false, scheduler: true }),
         Command::Migrate(m) => migrate(&load_config(m.config.as_deref())?),
         Command::CreateAdmin(a) => create_admin(&load_config(a.config.as_deref())?, a),
         Command::CheckSchema(c) => check_schema(&load_config(c.config.as_deref())?),
         Command::Version(_) => {
-            println!(
-                "incidentrelay {} (database schema {})",
-                env!("CARGO_PKG_VERSION"),
-                store::latest_known_version()
-            );
+            println!("incidentrelay {} (database schema {})", env!("CARGO_PKG_VERSION"), store::latest_known_version());
             Ok(())
         }
     }
@@ -209,11 +187,9 @@ pub fn run(command: Command) -> Result<(), String> {
 fn serve(config: Config, roles: Roles) -> Result<(), String> {
     let (log, _guard) = crate::logging::init(&config.logging)?;
     runtime()?.block_on(async move {
-        let app = Application::build(config, Arc::new(SystemClock), log.clone(), roles)
-            .await
-            .inspect_err(|e| {
-                slog::crit!(log, "start-up failed"; "error" => e);
-            })?;
+        let app = Application::build(config, Arc::new(SystemClock), log.clone(), roles).await.inspect_err(|e| {
+            slog::crit!(log, "start-up failed"; "error" => e);
+        })?;
         app.run_until_stopped().await
     })
 }
@@ -221,24 +197,15 @@ fn serve(config: Config, roles: Roles) -> Result<(), String> {
 fn migrate(config: &Config) -> Result<(), String> {
     let path = &config.database.path;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let mut conn = store::open_writer(path, &config.database).map_err(|e| e.to_string())?;
     let applied = store::migrate(&mut conn, path).map_err(|e| e.to_string())?;
     if applied.is_empty() {
-        println!(
-            "Database {} is up to date (schema {}).",
-            path.display(),
-            store::latest_known_version()
-        );
+        println!("Database {} is up to date (schema {}).", path.display(), store::latest_known_version());
     } else {
         let list: Vec<String> = applied.iter().map(|v| format!("V{v}")).collect();
-        println!(
-            "Applied migrations {} to {}.",
-            list.join(", "),
-            path.display()
-        );
+        println!("Applied migrations {} to {}.", list.join(", "), path.display());
     }
     Ok(())
 }
@@ -251,9 +218,8 @@ fn check_schema(config: &Config) -> Result<(), String> {
             path.display()
         ));
     }
-    let conn =
-        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let missing = store::schema::check(&conn).map_err(|e| e.to_string())?;
     if missing.is_empty() {
         println!(
@@ -266,10 +232,7 @@ fn check_schema(config: &Config) -> Result<(), String> {
         for m in &missing {
             println!("missing: {m}");
         }
-        Err(format!(
-            "schema check failed: {} item(s) missing; run `incidentrelay migrate`",
-            missing.len()
-        ))
+        Err(format!("schema check failed: {} item(s) missing; run `incidentrelay migrate`", missing.len()))
     }
 }
 
@@ -283,8 +246,7 @@ fn create_admin(config: &Config, a: CreateAdmin) -> Result<(), String> {
             .unwrap_or("")
             .to_string(),
         (None, None) => std::env::var("INCIDENTRELAY_ADMIN_PASSWORD").map_err(|_| {
-            "give the password with --password, --password-file or INCIDENTRELAY_ADMIN_PASSWORD"
-                .to_string()
+            "give the password with --password, --password-file or INCIDENTRELAY_ADMIN_PASSWORD".to_string()
         })?,
     };
     let mut problems = crate::domain::validate::Problems::new();
@@ -316,10 +278,7 @@ fn create_admin(config: &Config, a: CreateAdmin) -> Result<(), String> {
             }
         })
         .map_err(|e| match e {
-            store::StoreError::Conflict(..) => format!(
-                "user {} already exists (use --update to reset it)",
-                a.username
-            ),
+            store::StoreError::Conflict(..) => format!("user {} already exists (use --update to reset it)", a.username),
             other => other.to_string(),
         })?;
     println!("Admin {} {outcome}.", a.username);
@@ -338,15 +297,10 @@ mod tests {
     fn commands_parse_and_unknown_flags_fail() {
         assert!(matches!(
             parse(&["serve", "--no-scheduler"]).unwrap().command,
-            Command::Serve(Serve {
-                no_scheduler: true,
-                ..
-            })
+            Command::Serve(Serve { no_scheduler: true, .. })
         ));
         assert!(matches!(
-            parse(&["create-admin", "--username", "a", "--email", "a@x"])
-                .unwrap()
-                .command,
+            parse(&["create-admin", "--username", "a", "--email", "a@x"]).unwrap().command,
             Command::CreateAdmin(_)
         ));
         let bad = parse(&["serve", "--bogus"]).unwrap_err();

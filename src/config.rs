@@ -93,10 +93,7 @@ pub struct SchedulerConfig {
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        SchedulerConfig {
-            enabled: true,
-            tick_seconds: 5,
-        }
+        SchedulerConfig { enabled: true, tick_seconds: 5 }
     }
 }
 
@@ -110,11 +107,7 @@ pub struct IntakeConfig {
 
 impl Default for IntakeConfig {
     fn default() -> Self {
-        IntakeConfig {
-            rate_limit_per_minute: 120,
-            trusted_networks: Vec::new(),
-            max_body_bytes: 512 * 1024,
-        }
+        IntakeConfig { rate_limit_per_minute: 120, trusted_networks: Vec::new(), max_body_bytes: 512 * 1024 }
     }
 }
 
@@ -147,10 +140,7 @@ pub struct RetentionConfig {
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        RetentionConfig {
-            resolved_alert_days: 90,
-            audit_log_days: 365,
-        }
+        RetentionConfig { resolved_alert_days: 90, audit_log_days: 365 }
     }
 }
 
@@ -165,11 +155,7 @@ pub struct DeliveryConfig {
 
 impl Default for DeliveryConfig {
     fn default() -> Self {
-        DeliveryConfig {
-            max_attempts: 8,
-            timeout_seconds: 10,
-            concurrency_per_channel: 4,
-        }
+        DeliveryConfig { max_attempts: 8, timeout_seconds: 10, concurrency_per_channel: 4 }
     }
 }
 
@@ -245,12 +231,7 @@ pub struct LoggingConfig {
 
 impl Default for LoggingConfig {
     fn default() -> Self {
-        LoggingConfig {
-            level: LogLevel::Info,
-            format: LogFormat::Json,
-            file: None,
-            requests: true,
-        }
+        LoggingConfig { level: LogLevel::Info, format: LogFormat::Json, file: None, requests: true }
     }
 }
 
@@ -309,9 +290,7 @@ impl Serialize for Cidr {
 
 impl<'de> Deserialize<'de> for Cidr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Cidr, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -339,14 +318,8 @@ impl Config {
 
     /// Loads the configuration from `file` (or the environment's choice) and `env`.
     /// Returns the config and the file it came from, or every problem found.
-    pub fn load(
-        file: Option<&Path>,
-        env: &[(String, String)],
-    ) -> Result<(Config, Option<PathBuf>), Vec<String>> {
-        let env_file = env
-            .iter()
-            .find(|(k, _)| k == "INCIDENTRELAY_CONFIG")
-            .map(|(_, v)| PathBuf::from(v));
+    pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<(Config, Option<PathBuf>), Vec<String>> {
+        let env_file = env.iter().find(|(k, _)| k == "INCIDENTRELAY_CONFIG").map(|(_, v)| PathBuf::from(v));
         let path = match (file, env_file) {
             (Some(p), _) => Some(p.to_path_buf()),
             (None, Some(p)) => Some(p),
@@ -358,11 +331,7 @@ impl Config {
             match std::fs::read_to_string(p) {
                 Ok(text) => match toml::from_str::<toml::Table>(&text) {
                     Ok(table) => collect_file(&table, p, &mut sources, &mut problems),
-                    Err(e) => problems.push(format!(
-                        "{}: not valid TOML: {}",
-                        p.display(),
-                        e.to_string().trim()
-                    )),
+                    Err(e) => problems.push(format!("{}: not valid TOML: {}", p.display(), e.to_string().trim())),
                 },
                 Err(e) => problems.push(format!("config file {}: {e}", p.display())),
             }
@@ -383,9 +352,8 @@ impl Config {
                         Origin::Env(raw.clone()),
                     ));
                 }
-                _ => problems.push(format!(
-                    "{name}: not a configuration variable (expected {ENV_PREFIX}<SECTION>__<KEY>)"
-                )),
+                _ => problems
+                    .push(format!("{name}: not a configuration variable (expected {ENV_PREFIX}<SECTION>__<KEY>)")),
             }
         }
         let defaults = match serde_json::to_value(Config::default()) {
@@ -396,10 +364,7 @@ impl Config {
         for (section, key, value, origin) in sources {
             let label = format!("{section}.{key} ({})", env_name(&section, &key));
             let Some(Value::Object(keys)) = defaults.get(&section) else {
-                problems.push(format!(
-                    "{label}: unknown section `{section}`{}",
-                    origin.describe()
-                ));
+                problems.push(format!("{label}: unknown section `{section}`{}", origin.describe()));
                 continue;
             };
             if !keys.contains_key(&key) {
@@ -429,11 +394,9 @@ impl Config {
             });
             match accepted {
                 Some(v) => set(&mut merged, &section, &key, v),
-                None => problems.push(format!(
-                    "{label}: invalid value {}: {last_err}{}",
-                    short(&value),
-                    origin.describe()
-                )),
+                None => {
+                    problems.push(format!("{label}: invalid value {}: {last_err}{}", short(&value), origin.describe()))
+                }
             }
         }
         let config = match serde_json::from_value::<Config>(Value::Object(merged)) {
@@ -444,11 +407,7 @@ impl Config {
             }
         };
         problems.extend(config.validate());
-        if problems.is_empty() {
-            Ok((config, path))
-        } else {
-            Err(problems)
-        }
+        if problems.is_empty() { Ok((config, path)) } else { Err(problems) }
     }
 
     /// Checks that need more than a type: ranges and formats.
@@ -456,10 +415,7 @@ impl Config {
         let mut p = Vec::new();
         let mut check = |ok: bool, section: &str, key: &str, msg: &str| {
             if !ok {
-                p.push(format!(
-                    "{section}.{key} ({}): {msg}",
-                    env_name(section, key)
-                ));
+                p.push(format!("{section}.{key} ({}): {msg}", env_name(section, key)));
             }
         };
         if let Some(u) = &self.server.public_base_url {
@@ -476,42 +432,12 @@ impl Config {
             "tick_seconds",
             "must be between 1 and 3600",
         );
-        check(
-            self.intake.max_body_bytes >= 1024,
-            "intake",
-            "max_body_bytes",
-            "must be at least 1024",
-        );
-        check(
-            self.alerts.reopen_window_seconds >= 0,
-            "alerts",
-            "reopen_window_seconds",
-            "must not be negative",
-        );
-        check(
-            self.alerts.group_window_seconds >= 0,
-            "alerts",
-            "group_window_seconds",
-            "must not be negative",
-        );
-        check(
-            self.alerts.flap_threshold >= 1,
-            "alerts",
-            "flap_threshold",
-            "must be at least 1",
-        );
-        check(
-            self.alerts.flap_window_seconds >= 1,
-            "alerts",
-            "flap_window_seconds",
-            "must be at least 1",
-        );
-        check(
-            self.retention.resolved_alert_days >= 1,
-            "retention",
-            "resolved_alert_days",
-            "must be at least 1",
-        );
+        check(self.intake.max_body_bytes >= 1024, "intake", "max_body_bytes", "must be at least 1024");
+        check(self.alerts.reopen_window_seconds >= 0, "alerts", "reopen_window_seconds", "must not be negative");
+        check(self.alerts.group_window_seconds >= 0, "alerts", "group_window_seconds", "must not be negative");
+        check(self.alerts.flap_threshold >= 1, "alerts", "flap_threshold", "must be at least 1");
+        check(self.alerts.flap_window_seconds >= 1, "alerts", "flap_window_seconds", "must be at least 1");
+        check(self.retention.resolved_alert_days >= 1, "retention", "resolved_alert_days", "must be at least 1");
         check(
             self.delivery.max_attempts >= 1 && self.delivery.max_attempts <= 100,
             "delivery",
@@ -524,36 +450,16 @@ impl Config {
             "timeout_seconds",
             "must be between 1 and 300",
         );
-        check(
-            self.delivery.concurrency_per_channel >= 1,
-            "delivery",
-            "concurrency_per_channel",
-            "must be at least 1",
-        );
-        check(
-            self.database.read_pool_size >= 1,
-            "database",
-            "read_pool_size",
-            "must be at least 1",
-        );
-        check(
-            self.auth.session_hours >= 1,
-            "auth",
-            "session_hours",
-            "must be at least 1",
-        );
+        check(self.delivery.concurrency_per_channel >= 1, "delivery", "concurrency_per_channel", "must be at least 1");
+        check(self.database.read_pool_size >= 1, "database", "read_pool_size", "must be at least 1");
+        check(self.auth.session_hours >= 1, "auth", "session_hours", "must be at least 1");
         check(
             self.auth.max_failed_logins_per_account >= 1,
             "auth",
             "max_failed_logins_per_account",
             "must be at least 1",
         );
-        check(
-            self.auth.max_failed_logins_per_ip >= 1,
-            "auth",
-            "max_failed_logins_per_ip",
-            "must be at least 1",
-        );
+        check(self.auth.max_failed_logins_per_ip >= 1, "auth", "max_failed_logins_per_ip", "must be at least 1");
         if self.smtp.host.is_some() {
             check(
                 self.smtp.from.as_deref().is_some_and(|f| f.contains('@')),
@@ -582,11 +488,7 @@ impl Origin {
 }
 
 pub fn env_name(section: &str, key: &str) -> String {
-    format!(
-        "{ENV_PREFIX}{}__{}",
-        section.to_uppercase(),
-        key.to_uppercase()
-    )
+    format!("{ENV_PREFIX}{}__{}", section.to_uppercase(), key.to_uppercase())
 }
 
 fn collect_file(
@@ -600,20 +502,14 @@ fn collect_file(
             toml::Value::Table(keys) => {
                 for (key, value) in keys {
                     match serde_json::to_value(value) {
-                        Ok(j) => out.push((
-                            section.clone(),
-                            key.clone(),
-                            j,
-                            Origin::File(path.to_path_buf()),
-                        )),
+                        Ok(j) => out.push((section.clone(), key.clone(), j, Origin::File(path.to_path_buf()))),
                         Err(e) => problems.push(format!("{section}.{key}: unsupported value: {e}")),
                     }
                 }
             }
-            _ => problems.push(format!(
-                "{section} ({}): top-level keys must be sections like [server]",
-                path.display()
-            )),
+            _ => {
+                problems.push(format!("{section} ({}): top-level keys must be sections like [server]", path.display()))
+            }
         }
     }
 }
@@ -623,10 +519,9 @@ fn collect_file(
 /// does not fit.
 fn guess_env_value(raw: &str) -> Value {
     match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
-        Ok(t) => t
-            .get("v")
-            .and_then(|v| serde_json::to_value(v).ok())
-            .unwrap_or_else(|| Value::String(raw.to_string())),
+        Ok(t) => {
+            t.get("v").and_then(|v| serde_json::to_value(v).ok()).unwrap_or_else(|| Value::String(raw.to_string()))
+        }
         Err(_) => Value::String(raw.to_string()),
     }
 }
@@ -639,11 +534,7 @@ fn set(root: &mut Map<String, Value>, section: &str, key: &str, value: Value) {
 
 fn short(v: &Value) -> String {
     let s = v.to_string();
-    if s.len() > 60 {
-        format!("{}…", &s[..s.floor_char_boundary(60)])
-    } else {
-        s
-    }
+    if s.len() > 60 { format!("{}…", &s[..s.floor_char_boundary(60)]) } else { s }
 }
 
 #[cfg(test)]
@@ -651,10 +542,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -678,17 +566,11 @@ mod tests {
             &env(&[
                 ("INCIDENTRELAY_SERVER__LISTEN", "127.0.0.1:9000"),
                 ("INCIDENTRELAY_INTAKE__RATE_LIMIT_PER_MINUTE", "0"),
-                (
-                    "INCIDENTRELAY_INTAKE__TRUSTED_NETWORKS",
-                    "[\"10.0.0.0/8\", \"127.0.0.1\"]",
-                ),
+                ("INCIDENTRELAY_INTAKE__TRUSTED_NETWORKS", "[\"10.0.0.0/8\", \"127.0.0.1\"]"),
                 ("INCIDENTRELAY_SMTP__PASSWORD", "12345"),
                 ("INCIDENTRELAY_SMTP__HOST", "mail.example"),
                 ("INCIDENTRELAY_SMTP__FROM", "oncall@example.com"),
-                (
-                    "INCIDENTRELAY_SERVER__PUBLIC_BASE_URL",
-                    "https://oncall.example.com/",
-                ),
+                ("INCIDENTRELAY_SERVER__PUBLIC_BASE_URL", "https://oncall.example.com/"),
                 ("HOME", "/root"),
             ]),
         )
@@ -696,11 +578,7 @@ mod tests {
         assert_eq!(c.server.listen.port(), 9000);
         assert_eq!(c.intake.rate_limit_per_minute, 0);
         assert_eq!(c.intake.trusted_networks.len(), 2);
-        assert_eq!(
-            c.smtp.password.as_deref(),
-            Some("12345"),
-            "numeric-looking strings stay strings"
-        );
+        assert_eq!(c.smtp.password.as_deref(), Some("12345"), "numeric-looking strings stay strings");
         assert_eq!(c.public_base_url(), "https://oncall.example.com");
     }
 
@@ -718,22 +596,12 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(errs.len(), 5, "{errs:#?}");
+        assert!(errs.iter().any(|e| e.starts_with("server.listen (INCIDENTRELAY_SERVER__LISTEN): invalid value")));
         assert!(
-            errs.iter()
-                .any(|e| e
-                    .starts_with("server.listen (INCIDENTRELAY_SERVER__LISTEN): invalid value"))
+            errs.iter().any(|e| { e.starts_with("scheduler.tick_seconds (INCIDENTRELAY_SCHEDULER__TICK_SECONDS)") })
         );
-        assert!(errs.iter().any(|e| {
-            e.starts_with("scheduler.tick_seconds (INCIDENTRELAY_SCHEDULER__TICK_SECONDS)")
-        }));
-        assert!(
-            errs.iter()
-                .any(|e| e.contains("logging.format") && e.contains("json"))
-        );
-        assert!(
-            errs.iter()
-                .any(|e| e.contains("server.lisen") && e.contains("unknown key"))
-        );
+        assert!(errs.iter().any(|e| e.contains("logging.format") && e.contains("json")));
+        assert!(errs.iter().any(|e| e.contains("server.lisen") && e.contains("unknown key")));
         assert!(errs.iter().any(|e| e.contains("INCIDENTRELAY_NOPE")));
     }
 
@@ -741,16 +609,8 @@ mod tests {
     fn file_then_env() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
-        std::fs::write(
-            &path,
-            "[server]\nlisten = \"127.0.0.1:7000\"\n[alerts]\nflap_threshold = 3\n",
-        )
-        .unwrap();
-        let (c, f) = Config::load(
-            Some(&path),
-            &env(&[("INCIDENTRELAY_ALERTS__FLAP_THRESHOLD", "9")]),
-        )
-        .unwrap();
+        std::fs::write(&path, "[server]\nlisten = \"127.0.0.1:7000\"\n[alerts]\nflap_threshold = 3\n").unwrap();
+        let (c, f) = Config::load(Some(&path), &env(&[("INCIDENTRELAY_ALERTS__FLAP_THRESHOLD", "9")])).unwrap();
         assert_eq!(f.as_deref(), Some(path.as_path()));
         assert_eq!(c.server.listen.port(), 7000);
         assert_eq!(c.alerts.flap_threshold, 9);
@@ -769,14 +629,9 @@ mod tests {
         let text = std::fs::read_to_string(&example).unwrap();
         for key in Config::keys() {
             let (section, k) = key.split_once('.').unwrap();
+            assert!(text.contains(&format!("[{section}]")), "example lacks section [{section}]");
             assert!(
-                text.contains(&format!("[{section}]")),
-                "example lacks section [{section}]"
-            );
-            assert!(
-                text.lines().any(|l| l
-                    .trim_start_matches(['#', ' '])
-                    .starts_with(&format!("{k} ="))),
+                text.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{k} ="))),
                 "examples/incidentrelay.toml does not document {key}"
             );
         }

@@ -29,10 +29,7 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
 
 /// A new secret token: `prefix` + 43 URL-safe characters (256 bits).
 pub fn new_token(prefix: &str) -> Result<String, CryptoError> {
-    Ok(format!(
-        "{prefix}{}",
-        URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)
-    ))
+    Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)))
 }
 
 /// The part of a token that may be shown again later (the prefix plus 8 characters).
@@ -44,10 +41,7 @@ pub fn token_prefix(token: &str) -> String {
 pub fn new_password() -> Result<String, CryptoError> {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let bytes = random_bytes::<20>()?;
-    Ok(bytes
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect())
+    Ok(bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect())
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -120,16 +114,15 @@ pub fn hash_password(password: &str) -> Result<String, CryptoError> {
 /// Checks a password against a PHC string. Unknown or malformed hashes never verify.
 pub fn verify_password(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
 }
 
 /// A valid argon2 hash of a random password, used to spend the same time on unknown usernames
 /// as on known ones so that login timing does not reveal which usernames exist.
-pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Vo8Yx5vYJmWq3Wm3X4aAaQm8Vq9CeJm4T0o7H1P0vLQ";
+pub const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Vo8Yx5vYJmWq3Wm3X4aAaQm8Vq9CeJm4T0o7H1P0vLQ";
 
 #[cfg(test)]
 mod tests {
@@ -142,10 +135,7 @@ mod tests {
         assert!(a.starts_with("irp_") && a.len() == 47);
         assert_ne!(a, b);
         assert_eq!(token_prefix(&a).len(), 12);
-        assert_eq!(
-            sha256_hex("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
@@ -161,20 +151,9 @@ mod tests {
     #[test]
     fn hmac_matches_rfc4231_case_2() {
         let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
-        assert_eq!(
-            hex(&mac),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-        assert!(verify_hmac_sha256(
-            b"Jefe",
-            b"what do ya want for nothing?",
-            &mac
-        ));
-        assert!(!verify_hmac_sha256(
-            b"Jefe",
-            b"what do ya want for nothing!",
-            &mac
-        ));
+        assert_eq!(hex(&mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert!(verify_hmac_sha256(b"Jefe", b"what do ya want for nothing?", &mac));
+        assert!(!verify_hmac_sha256(b"Jefe", b"what do ya want for nothing!", &mac));
         assert!(ct_eq(b"abc", b"abc") && !ct_eq(b"abc", b"abd") && !ct_eq(b"abc", b"ab"));
     }
 }

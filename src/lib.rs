@@ -10,5 +10,6 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod store;

@@ -30,8 +30,7 @@ pub fn init(cfg: &LoggingConfig) -> Result<(Logger, LogGuard), String> {
     let writer: Box<dyn Write + Send> = match &cfg.file {
         Some(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("logging.file {}: {e}", path.display()))?;
+                std::fs::create_dir_all(dir).map_err(|e| format!("logging.file {}: {e}", path.display()))?;
             }
             Box::new(
                 OpenOptions::new()
@@ -60,9 +59,7 @@ pub fn init(cfg: &LoggingConfig) -> Result<(Logger, LogGuard), String> {
             Box::new(slog_term::FullFormat::new(decorator).build().fuse())
         }
     };
-    let (async_drain, guard) = slog_async::Async::new(drain)
-        .chan_size(4096)
-        .build_with_guard();
+    let (async_drain, guard) = slog_async::Async::new(drain).chan_size(4096).build_with_guard();
     let filtered = slog::LevelFilter::new(async_drain, level(cfg.level)).fuse();
     let logger = Logger::root(filtered, o!("app" => "incidentrelay"));
     let scope = slog_scope::set_global_logger(logger.clone());
@@ -76,13 +73,7 @@ pub fn init(cfg: &LoggingConfig) -> Result<(Logger, LogGuard), String> {
     };
     // Only the first installation in a process succeeds; later ones (tests) keep the first.
     let _ = slog_stdlog::init_with_level(log_level);
-    Ok((
-        logger,
-        LogGuard {
-            _async: Some(guard),
-            _scope: Some(scope),
-        },
-    ))
+    Ok((logger, LogGuard { _async: Some(guard), _scope: Some(scope) }))
 }
 
 /// A logger that collects JSON lines in memory (tests assert on log output).
@@ -102,10 +93,7 @@ impl MemoryLog {
     }
     pub fn lines(&self) -> Vec<String> {
         let buf = self.0.lock().map(|b| b.clone()).unwrap_or_default();
-        String::from_utf8_lossy(&buf)
-            .lines()
-            .map(str::to_string)
-            .collect()
+        String::from_utf8_lossy(&buf).lines().map(str::to_string).collect()
     }
 }
 

@@ -10,9 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A role in a group. Ordered: each role includes the rights of the ones before it.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Read everything in the group.
@@ -59,24 +57,14 @@ pub struct Access {
 
 impl Access {
     pub fn new(admin: bool, roles: impl IntoIterator<Item = (i64, Role)>) -> Access {
-        Access {
-            admin,
-            roles: roles.into_iter().collect(),
-        }
+        Access { admin, roles: roles.into_iter().collect() }
     }
 
     /// Narrows to one group, as a group-restricted API token does. An admin's restricted token
     /// acts as an editor of that group only.
     pub fn restricted_to(self, group_id: i64) -> Access {
-        let role = if self.admin {
-            Some(Role::Editor)
-        } else {
-            self.roles.get(&group_id).copied()
-        };
-        Access {
-            admin: false,
-            roles: role.map(|r| (group_id, r)).into_iter().collect(),
-        }
+        let role = if self.admin { Some(Role::Editor) } else { self.roles.get(&group_id).copied() };
+        Access { admin: false, roles: role.map(|r| (group_id, r)).into_iter().collect() }
     }
 
     pub fn is_admin(&self) -> bool {
@@ -84,11 +72,7 @@ impl Access {
     }
 
     pub fn role_in(&self, group_id: i64) -> Option<Role> {
-        if self.admin {
-            Some(Role::Editor)
-        } else {
-            self.roles.get(&group_id).copied()
-        }
+        if self.admin { Some(Role::Editor) } else { self.roles.get(&group_id).copied() }
     }
 
     pub fn check(&self, group_id: i64, needed: Role) -> Result<(), Denied> {
@@ -101,33 +85,17 @@ impl Access {
 
     /// Groups the caller can see; `None` means all (admin).
     pub fn visible_groups(&self) -> Option<Vec<i64>> {
-        if self.admin {
-            None
-        } else {
-            Some(self.roles.keys().copied().collect())
-        }
+        if self.admin { None } else { Some(self.roles.keys().copied().collect()) }
     }
 
     /// Groups where the caller holds at least `role`; `None` means all (admin).
     pub fn groups_with(&self, role: Role) -> Option<Vec<i64>> {
-        if self.admin {
-            None
-        } else {
-            Some(
-                self.roles
-                    .iter()
-                    .filter(|(_, r)| **r >= role)
-                    .map(|(g, _)| *g)
-                    .collect(),
-            )
-        }
+        if self.admin { None } else { Some(self.roles.iter().filter(|(_, r)| **r >= role).map(|(g, _)| *g).collect()) }
     }
 }
 
 /// Personal API token scopes.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum Scope {
     #[serde(rename = "alerts:read")]
     AlertsRead,
@@ -233,36 +201,15 @@ mod tests {
 
     #[test]
     fn scopes_map_paths() {
-        assert_eq!(
-            required_scope("GET", "/api/alerts/3"),
-            Some(Scope::AlertsRead)
-        );
-        assert_eq!(
-            required_scope("POST", "/api/alerts/3/ack"),
-            Some(Scope::AlertsWrite)
-        );
-        assert_eq!(
-            required_scope("POST", "/api/integrations/webhook"),
-            Some(Scope::AlertsWrite)
-        );
-        assert_eq!(
-            required_scope("GET", "/api/teams"),
-            Some(Scope::ResourcesRead)
-        );
-        assert_eq!(
-            required_scope("DELETE", "/api/teams/1"),
-            Some(Scope::ResourcesWrite)
-        );
-        assert_eq!(
-            required_scope("PUT", "/api/profile"),
-            Some(Scope::ProfileWrite)
-        );
+        assert_eq!(required_scope("GET", "/api/alerts/3"), Some(Scope::AlertsRead));
+        assert_eq!(required_scope("POST", "/api/alerts/3/ack"), Some(Scope::AlertsWrite));
+        assert_eq!(required_scope("POST", "/api/integrations/webhook"), Some(Scope::AlertsWrite));
+        assert_eq!(required_scope("GET", "/api/teams"), Some(Scope::ResourcesRead));
+        assert_eq!(required_scope("DELETE", "/api/teams/1"), Some(Scope::ResourcesWrite));
+        assert_eq!(required_scope("PUT", "/api/profile"), Some(Scope::ProfileWrite));
         assert_eq!(required_scope("GET", "/alerts"), None);
         assert!(scope_allows(&[Scope::All], Scope::ResourcesWrite));
-        assert!(!scope_allows(
-            &[Scope::ResourcesRead],
-            Scope::ResourcesWrite
-        ));
+        assert!(!scope_allows(&[Scope::ResourcesRead], Scope::ResourcesWrite));
         assert_eq!(Scope::parse("alerts:read"), Some(Scope::AlertsRead));
         assert_eq!(Scope::parse("nope"), None);
     }

@@ -4,9 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The canonical severities, most urgent first.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Critical,
@@ -16,12 +14,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 4] = [
-        Severity::Critical,
-        Severity::High,
-        Severity::Warning,
-        Severity::Info,
-    ];
+    pub const ALL: [Severity; 4] = [Severity::Critical, Severity::High, Severity::Warning, Severity::Info];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -42,16 +35,12 @@ impl Severity {
     pub fn normalize(raw: &str) -> Option<Severity> {
         let s = raw.trim().to_ascii_lowercase();
         Some(match s.as_str() {
-            "critical" | "crit" | "disaster" | "fatal" | "emergency" | "emerg" | "alert"
-            | "error" | "err" | "p1" | "sev1" => Severity::Critical,
+            "critical" | "crit" | "disaster" | "fatal" | "emergency" | "emerg" | "alert" | "error" | "err" | "p1"
+            | "sev1" => Severity::Critical,
             "high" | "major" | "p2" | "sev2" => Severity::High,
-            "warning" | "warn" | "average" | "medium" | "minor" | "p3" | "sev3" => {
-                Severity::Warning
-            }
-            "info" | "information" | "informational" | "low" | "notice" | "debug"
-            | "not classified" | "not_classified" | "ok" | "none" | "p4" | "p5" | "sev4" => {
-                Severity::Info
-            }
+            "warning" | "warn" | "average" | "medium" | "minor" | "p3" | "sev3" => Severity::Warning,
+            "info" | "information" | "informational" | "low" | "notice" | "debug" | "not classified"
+            | "not_classified" | "ok" | "none" | "p4" | "p5" | "sev4" => Severity::Info,
             _ => return None,
         })
     }
@@ -68,12 +57,8 @@ pub enum AlertStatus {
 }
 
 impl AlertStatus {
-    pub const ALL: [AlertStatus; 4] = [
-        AlertStatus::Firing,
-        AlertStatus::Acknowledged,
-        AlertStatus::Resolved,
-        AlertStatus::Silenced,
-    ];
+    pub const ALL: [AlertStatus; 4] =
+        [AlertStatus::Firing, AlertStatus::Acknowledged, AlertStatus::Resolved, AlertStatus::Silenced];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -106,11 +91,7 @@ mod tests {
         assert_eq!(Severity::normalize("Not classified"), Some(Severity::Info));
         assert_eq!(Severity::normalize("High"), Some(Severity::High));
         assert_eq!(Severity::normalize("purple"), None);
-        assert_eq!(
-            Severity::parse("error"),
-            None,
-            "parse accepts canonical names only"
-        );
+        assert_eq!(Severity::parse("error"), None, "parse accepts canonical names only");
     }
 }
 
@@ -127,13 +108,8 @@ pub enum Source {
 }
 
 impl Source {
-    pub const ALL: [Source; 5] = [
-        Source::Alertmanager,
-        Source::Zabbix,
-        Source::Webhook,
-        Source::Grafana,
-        Source::Events,
-    ];
+    pub const ALL: [Source; 5] =
+        [Source::Alertmanager, Source::Zabbix, Source::Webhook, Source::Grafana, Source::Events];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -158,5 +134,110 @@ impl Source {
             Source::Grafana => "/api/integrations/grafana",
             Source::Events => "/api/events/ingest",
         }
+    }
+}
+
+/// What an incoming event asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Open or update an alert (firing).
+    Trigger,
+    /// Acknowledge an open alert (PagerDuty `acknowledge`).
+    Acknowledge,
+    /// Resolve an open alert.
+    Resolve,
+}
+
+/// One alert as a monitoring system reported it, normalised by an intake parser.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct IncomingAlert {
+    pub action: Action,
+    /// Identity across repeats; `None` lets intake generate one (PagerDuty triggers).
+    pub dedup_key: Option<String>,
+    pub title: String,
+    pub message: String,
+    pub severity: Severity,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub event_link: Option<String>,
+    /// PagerDuty `component`, matchable by silences.
+    pub component: String,
+    /// Whether a trigger may reopen a recently resolved alert with the same key (PagerDuty
+    /// events may not: a trigger after resolve opens a new incident there).
+    pub reopen: bool,
+}
+
+/// Maximum lengths kept from senders.
+pub const MAX_TITLE: usize = 1024;
+pub const MAX_MESSAGE: usize = 16 * 1024;
+pub const MAX_DEDUP_KEY: usize = 255;
+pub const MAX_LABELS: usize = 100;
+pub const MAX_LABEL_VALUE: usize = 2048;
+
+impl IncomingAlert {
+    pub fn new(action: Action, title: String) -> IncomingAlert {
+        IncomingAlert {
+            action,
+            dedup_key: None,
+            title,
+            message: String::new(),
+            severity: Severity::Warning,
+            labels: Default::default(),
+            event_link: None,
+            component: String::new(),
+            reopen: true,
+        }
+    }
+
+    /// Sets the severity from what the sender said: canonical names and aliases map; an
+    /// unknown value becomes `warning` and is kept as the `severity` label.
+    pub fn set_severity(&mut self, raw: &str) {
+        match Severity::normalize(raw) {
+            Some(s) => self.severity = s,
+            None => {
+                self.severity = Severity::Warning;
+                if !raw.trim().is_empty() {
+                    self.labels.entry("severity".into()).or_insert_with(|| raw.trim().to_string());
+                }
+            }
+        }
+    }
+
+    /// Trims oversized fields so that one bad sender cannot bloat the database.
+    pub fn clamp(mut self) -> IncomingAlert {
+        truncate(&mut self.title, MAX_TITLE);
+        truncate(&mut self.message, MAX_MESSAGE);
+        if self.title.trim().is_empty() {
+            self.title = "(no title)".into();
+        }
+        while self.labels.len() > MAX_LABELS {
+            let last = self.labels.keys().next_back().cloned();
+            if let Some(k) = last {
+                self.labels.remove(&k);
+            }
+        }
+        for v in self.labels.values_mut() {
+            truncate(v, MAX_LABEL_VALUE);
+        }
+        self
+    }
+
+    /// A stable key from the title and labels, for senders that give none.
+    pub fn content_key(&self) -> String {
+        let mut h = String::new();
+        h.push_str(&self.title);
+        for (k, v) in &self.labels {
+            h.push('\u{1f}');
+            h.push_str(k);
+            h.push('=');
+            h.push_str(v);
+        }
+        h
+    }
+}
+
+pub fn truncate(s: &mut String, max_chars: usize) {
+    if let Some((idx, _)) = s.char_indices().nth(max_chars) {
+        s.truncate(idx);
     }
 }

@@ -56,15 +56,7 @@ pub struct Matchers {
     title_search: Option<Regex>,
 }
 
-const TOP_KEYS: &[&str] = &[
-    "labels",
-    "title_regex",
-    "title",
-    "message",
-    "source",
-    "severity",
-    "component",
-];
+const TOP_KEYS: &[&str] = &["labels", "title_regex", "title", "message", "source", "severity", "component"];
 
 impl Matchers {
     /// Parses either form. `path` names the field in error messages (`matchers`).
@@ -79,10 +71,9 @@ impl Matchers {
                     match item.as_str().map(parse_am) {
                         Some(Ok((name, cond))) => m.conds.push((Field::Label(name), cond)),
                         Some(Err(e)) => errors.push(FieldError::new(field, e)),
-                        None => errors.push(FieldError::new(
-                            field,
-                            "must be a matcher string like severity=\"critical\"",
-                        )),
+                        None => {
+                            errors.push(FieldError::new(field, "must be a matcher string like severity=\"critical\""))
+                        }
                     }
                 }
             }
@@ -94,26 +85,18 @@ impl Matchers {
                             Value::Object(labels) => {
                                 for (name, c) in labels {
                                     match parse_cond(c, &format!("{field}.{name}")) {
-                                        Ok(cond) => {
-                                            m.conds.push((Field::Label(name.clone()), cond))
-                                        }
+                                        Ok(cond) => m.conds.push((Field::Label(name.clone()), cond)),
                                         Err(e) => errors.push(e),
                                     }
                                 }
                             }
                             Value::Null => {}
-                            _ => errors.push(FieldError::new(
-                                field,
-                                "must be an object of label conditions",
-                            )),
+                            _ => errors.push(FieldError::new(field, "must be an object of label conditions")),
                         },
                         "title_regex" => match v.as_str().map(|r| compile(r, false)) {
                             Some(Ok(re)) => m.title_search = Some(re),
                             Some(Err(e)) => errors.push(FieldError::new(field, e)),
-                            None => errors.push(FieldError::new(
-                                field,
-                                "must be a regular expression string",
-                            )),
+                            None => errors.push(FieldError::new(field, "must be a regular expression string")),
                         },
                         "title" | "message" | "source" | "severity" | "component" => {
                             let f = match key.as_str() {
@@ -130,10 +113,7 @@ impl Matchers {
                         }
                         _ => errors.push(FieldError::new(
                             field,
-                            format!(
-                                "unknown matcher key; expected one of {}",
-                                TOP_KEYS.join(", ")
-                            ),
+                            format!("unknown matcher key; expected one of {}", TOP_KEYS.join(", ")),
                         )),
                     }
                 }
@@ -143,11 +123,7 @@ impl Matchers {
                 "must be an object ({\"labels\": {...}}) or a list of Alertmanager matcher strings",
             )),
         }
-        if errors.is_empty() {
-            Ok(m)
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(m) } else { Err(errors) }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -155,9 +131,7 @@ impl Matchers {
     }
 
     pub fn matches(&self, s: &Subject<'_>) -> bool {
-        self.title_search
-            .as_ref()
-            .is_none_or(|re| re.is_match(s.title))
+        self.title_search.as_ref().is_none_or(|re| re.is_match(s.title))
             && self.conds.iter().all(|(f, c)| c.eval(value_of(f, s)))
     }
 
@@ -172,12 +146,7 @@ impl Matchers {
         for (f, c) in &self.conds {
             let v = value_of(f, s);
             if !c.eval(v) {
-                out.push(format!(
-                    "{} = {:?} does not satisfy {}",
-                    field_name(f),
-                    v,
-                    c.describe()
-                ));
+                out.push(format!("{} = {:?} does not satisfy {}", field_name(f), v, c.describe()));
             }
         }
         out
@@ -220,12 +189,7 @@ impl Cond {
         match self {
             Cond::Eq(x) => format!("= {x:?}"),
             Cond::AnyOf(xs) => format!("one of {xs:?}"),
-            Cond::Regex(re) => format!(
-                "=~ /{}/",
-                re.as_str()
-                    .trim_start_matches("^(?:")
-                    .trim_end_matches(")$")
-            ),
+            Cond::Regex(re) => format!("=~ /{}/", re.as_str().trim_start_matches("^(?:").trim_end_matches(")$")),
             Cond::Contains(x) => format!("contains {x:?}"),
             Cond::Not(c) => format!("not ({})", c.describe()),
         }
@@ -250,17 +214,11 @@ fn parse_cond(v: &Value, field: &str) -> Result<Cond, FieldError> {
             Ok(Cond::AnyOf(out))
         }
         Value::Object(obj) if obj.len() == 1 => {
-            let (op, arg) = obj
-                .iter()
-                .next()
-                .map(|(k, v)| (k.as_str(), v))
-                .unwrap_or(("", &Value::Null));
+            let (op, arg) = obj.iter().next().map(|(k, v)| (k.as_str(), v)).unwrap_or(("", &Value::Null));
             let sub = format!("{field}.{op}");
             match op {
                 "regex" => match arg.as_str() {
-                    Some(r) => compile(r, true)
-                        .map(Cond::Regex)
-                        .map_err(|e| FieldError::new(sub, e)),
+                    Some(r) => compile(r, true).map(Cond::Regex).map_err(|e| FieldError::new(sub, e)),
                     None => Err(FieldError::new(sub, "must be a regular expression string")),
                 },
                 "contains" => match arg.as_str() {
@@ -268,10 +226,7 @@ fn parse_cond(v: &Value, field: &str) -> Result<Cond, FieldError> {
                     None => Err(FieldError::new(sub, "must be a string")),
                 },
                 "not" => parse_cond(arg, &sub).map(|c| Cond::Not(Box::new(c))),
-                _ => Err(FieldError::new(
-                    sub,
-                    "unknown operator; expected regex, contains or not",
-                )),
+                _ => Err(FieldError::new(sub, "unknown operator; expected regex, contains or not")),
             }
         }
         _ => Err(FieldError::new(
@@ -282,20 +237,11 @@ fn parse_cond(v: &Value, field: &str) -> Result<Cond, FieldError> {
 }
 
 fn compile(pattern: &str, anchored: bool) -> Result<Regex, String> {
-    let p = if anchored {
-        format!("^(?:{pattern})$")
-    } else {
-        pattern.to_string()
-    };
+    let p = if anchored { format!("^(?:{pattern})$") } else { pattern.to_string() };
     RegexBuilder::new(&p)
         .size_limit(1 << 20)
         .build()
-        .map_err(|e| {
-            format!(
-                "invalid regular expression: {}",
-                e.to_string().lines().last().unwrap_or("")
-            )
-        })
+        .map_err(|e| format!("invalid regular expression: {}", e.to_string().lines().last().unwrap_or("")))
 }
 
 /// Parses one Alertmanager matcher: `name="value"`, `name!="v"`, `name=~"re"`, `name!~"re"`
@@ -361,10 +307,7 @@ mod tests {
     }
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -375,58 +318,27 @@ mod tests {
             "matchers",
         )
         .unwrap();
-        let l = labels(&[
-            ("severity", "critical"),
-            ("env", "prod"),
-            ("team", "web"),
-            ("dc", "b"),
-        ]);
+        let l = labels(&[("severity", "critical"), ("env", "prod"), ("team", "web"), ("dc", "b")]);
         assert!(m.matches(&subject(&l)));
-        let l2 = labels(&[
-            ("severity", "critical"),
-            ("env", "production"),
-            ("team", "web"),
-            ("dc", "b"),
-        ]);
+        let l2 = labels(&[("severity", "critical"), ("env", "production"), ("team", "web"), ("dc", "b")]);
         assert!(!m.matches(&subject(&l2)), "regex is anchored");
         let why = m.explain(&subject(&l2));
         assert_eq!(why.len(), 1);
         assert!(why[0].contains("label env"), "{why:?}");
-        let l3 = labels(&[
-            ("severity", "critical"),
-            ("env", "prod"),
-            ("team", "db"),
-            ("dc", "a"),
-        ]);
+        let l3 = labels(&[("severity", "critical"), ("env", "prod"), ("team", "db"), ("dc", "a")]);
         assert!(!m.matches(&subject(&l3)));
     }
 
     #[test]
     fn alertmanager_form() {
         let m = Matchers::parse(
-            &json!([
-                "severity=\"critical\"",
-                "env=~\"prod|stage\"",
-                "team!=\"db\"",
-                "job!~test.*"
-            ]),
+            &json!(["severity=\"critical\"", "env=~\"prod|stage\"", "team!=\"db\"", "job!~test.*"]),
             "m",
         )
         .unwrap();
-        assert!(m.matches(&subject(&labels(&[
-            ("severity", "critical"),
-            ("env", "stage"),
-            ("job", "node")
-        ]))));
-        assert!(!m.matches(&subject(&labels(&[
-            ("severity", "critical"),
-            ("env", "stage"),
-            ("job", "test-1")
-        ]))));
-        assert!(!m.matches(&subject(&labels(&[
-            ("severity", "warning"),
-            ("env", "stage")
-        ]))));
+        assert!(m.matches(&subject(&labels(&[("severity", "critical"), ("env", "stage"), ("job", "node")]))));
+        assert!(!m.matches(&subject(&labels(&[("severity", "critical"), ("env", "stage"), ("job", "test-1")]))));
+        assert!(!m.matches(&subject(&labels(&[("severity", "warning"), ("env", "stage")]))));
     }
 
     #[test]
@@ -448,16 +360,11 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let e = Matchers::parse(
-            &json!({"labels": {"env": {"regex": "("}}, "bogus": 1}),
-            "matchers",
-        )
-        .unwrap_err();
+        let e = Matchers::parse(&json!({"labels": {"env": {"regex": "("}}, "bogus": 1}), "matchers").unwrap_err();
         let fields: Vec<_> = e.iter().map(|e| e.field.as_str()).collect();
         assert!(fields.contains(&"matchers.labels.env.regex"), "{fields:?}");
         assert!(fields.contains(&"matchers.bogus"), "{fields:?}");
-        let e = Matchers::parse(&json!(["ok=\"1\"", "severity", "x=~\"[\"", 5]), "matchers")
-            .unwrap_err();
+        let e = Matchers::parse(&json!(["ok=\"1\"", "severity", "x=~\"[\"", 5]), "matchers").unwrap_err();
         let fields: Vec<_> = e.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["matchers[1]", "matchers[2]", "matchers[3]"]);
         assert!(Matchers::parse(&json!("x"), "matchers").is_err());

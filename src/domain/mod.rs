@@ -3,7 +3,9 @@
 pub mod access;
 pub mod alert;
 pub mod escalation;
+pub mod flapping;
 pub mod matcher;
 pub mod rotation;
+pub mod routing;
 pub mod time;
 pub mod validate;

@@ -49,13 +49,7 @@ impl RotationType {
         }
     }
     pub fn parse(s: &str) -> Option<RotationType> {
-        [
-            RotationType::Daily,
-            RotationType::Weekly,
-            RotationType::Custom,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
+        [RotationType::Daily, RotationType::Weekly, RotationType::Custom].into_iter().find(|x| x.as_str() == s)
     }
 }
 
@@ -69,14 +63,9 @@ impl IntervalUnit {
         }
     }
     pub fn parse(s: &str) -> Option<IntervalUnit> {
-        [
-            IntervalUnit::Minutes,
-            IntervalUnit::Hours,
-            IntervalUnit::Days,
-            IntervalUnit::Weeks,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
+        [IntervalUnit::Minutes, IntervalUnit::Hours, IntervalUnit::Days, IntervalUnit::Weeks]
+            .into_iter()
+            .find(|x| x.as_str() == s)
     }
 }
 
@@ -154,9 +143,7 @@ pub const MAX_SHIFTS: usize = 20_000;
 fn day_number(d: Date) -> i64 {
     // Days since 1970-01-01, exact because UTC has no DST.
     let dt = d.to_datetime(Time::midnight());
-    dt.to_zoned(TimeZone::UTC)
-        .map(|z| z.timestamp().as_second().div_euclid(86_400))
-        .unwrap_or(0)
+    dt.to_zoned(TimeZone::UTC).map(|z| z.timestamp().as_second().div_euclid(86_400)).unwrap_or(0)
 }
 
 fn add_days(d: Date, n: i64) -> Date {
@@ -173,15 +160,10 @@ pub fn local_instant(tz: &TimeZone, dt: DateTime) -> Ts {
         AmbiguousOffset::Gap { after, .. } => {
             // Read with the later offset, the local time lands before the transition; the
             // transition itself is the first instant after the gap.
-            after
-                .to_timestamp(dt)
-                .ok()
-                .and_then(|probe| tz.following(probe).next().map(|t| t.timestamp()))
+            after.to_timestamp(dt).ok().and_then(|probe| tz.following(probe).next().map(|t| t.timestamp()))
         }
     };
-    ts.or_else(|| amb.compatible().ok())
-        .map(Ts::from_timestamp)
-        .unwrap_or_default()
+    ts.or_else(|| amb.compatible().ok()).map(Ts::from_timestamp).unwrap_or_default()
 }
 
 fn local_date(tz: &TimeZone, t: Ts) -> Date {
@@ -192,8 +174,7 @@ impl Schedule {
     pub fn new(spec: &RotationSpec) -> Schedule {
         let tz = spec.timezone.clone();
         let n = spec.interval_value.max(1);
-        let time =
-            Time::new(spec.handoff_time.0, spec.handoff_time.1, 0, 0).unwrap_or(Time::midnight());
+        let time = Time::new(spec.handoff_time.0, spec.handoff_time.1, 0, 0).unwrap_or(Time::midnight());
         let start = spec.start_at;
         let start_date = local_date(&tz, start);
         let at = |d: Date| local_instant(&tz, d.to_datetime(time));
@@ -205,46 +186,20 @@ impl Schedule {
         let step = match (spec.rotation_type, spec.interval_unit) {
             (RotationType::Weekly, _) => {
                 let wd = i64::from(start_date.weekday().to_monday_zero_offset());
-                let mut d = add_days(
-                    start_date,
-                    -((wd - i64::from(spec.handoff_weekday)).rem_euclid(7)),
-                );
+                let mut d = add_days(start_date, -((wd - i64::from(spec.handoff_weekday)).rem_euclid(7)));
                 if at(d) > start {
                     d = add_days(d, -7);
                 }
-                Step::Calendar {
-                    anchor: d,
-                    days: 7 * n,
-                    time,
-                }
+                Step::Calendar { anchor: d, days: 7 * n, time }
             }
-            (RotationType::Daily, _) => Step::Calendar {
-                anchor: base,
-                days: n,
-                time,
-            },
-            (RotationType::Custom, IntervalUnit::Days) => Step::Calendar {
-                anchor: base,
-                days: n,
-                time,
-            },
-            (RotationType::Custom, IntervalUnit::Weeks) => Step::Calendar {
-                anchor: base,
-                days: 7 * n,
-                time,
-            },
+            (RotationType::Daily, _) => Step::Calendar { anchor: base, days: n, time },
+            (RotationType::Custom, IntervalUnit::Days) => Step::Calendar { anchor: base, days: n, time },
+            (RotationType::Custom, IntervalUnit::Weeks) => Step::Calendar { anchor: base, days: 7 * n, time },
             (RotationType::Custom, unit) => {
-                let ms = n.saturating_mul(if unit == IntervalUnit::Minutes {
-                    60_000
-                } else {
-                    3_600_000
-                });
+                let ms = n.saturating_mul(if unit == IntervalUnit::Minutes { 60_000 } else { 3_600_000 });
                 let a0 = at(base);
                 let k0 = (start.ms() - a0.ms()).div_euclid(ms);
-                Step::Fixed {
-                    anchor: a0.plus_ms(k0 * ms),
-                    ms,
-                }
+                Step::Fixed { anchor: a0.plus_ms(k0 * ms), ms }
             }
         };
         Schedule { start, tz, step }
@@ -299,10 +254,7 @@ pub struct Rotation {
 
 impl Rotation {
     fn winning_override(&self, t: Ts) -> Option<&Override> {
-        self.overrides
-            .iter()
-            .filter(|o| o.starts_at <= t && t < o.ends_at)
-            .max_by_key(|o| o.id)
+        self.overrides.iter().filter(|o| o.starts_at <= t && t < o.ends_at).max_by_key(|o| o.id)
     }
 
     fn member_for(&self, slot: i64) -> Option<i64> {
@@ -325,11 +277,8 @@ impl Rotation {
             return Vec::new();
         }
         let schedule = Schedule::new(&self.spec);
-        let overrides: Vec<&Override> = self
-            .overrides
-            .iter()
-            .filter(|o| o.ends_at > from && o.starts_at < to)
-            .collect();
+        let overrides: Vec<&Override> =
+            self.overrides.iter().filter(|o| o.ends_at > from && o.starts_at < to).collect();
         let mut points = vec![from, to];
         let start = self.spec.start_at;
         if start > from && start < to {
@@ -357,11 +306,7 @@ impl Rotation {
         let mut out: Vec<Shift> = Vec::new();
         for w in points.windows(2) {
             let (a, b) = (w[0], w[1]);
-            let shift = match overrides
-                .iter()
-                .filter(|o| o.starts_at <= a && a < o.ends_at)
-                .max_by_key(|o| o.id)
-            {
+            let shift = match overrides.iter().filter(|o| o.starts_at <= a && a < o.ends_at).max_by_key(|o| o.id) {
                 Some(o) => Some(Shift {
                     user_id: o.user_id,
                     start: a,
@@ -476,15 +421,7 @@ mod tests {
 
     #[test]
     fn daily_hands_over_at_the_handoff_time() {
-        let r = rotation(
-            RotationType::Daily,
-            1,
-            IntervalUnit::Days,
-            "09:00",
-            0,
-            "UTC",
-            "2026-11-02T12:00:00",
-        );
+        let r = rotation(RotationType::Daily, 1, IntervalUnit::Days, "09:00", 0, "UTC", "2026-11-02T12:00:00");
         assert_eq!(who(&r, "2026-11-02T11:59:59Z"), None, "nobody before start");
         assert_eq!(who(&r, "2026-11-02T12:00:00Z"), Some(1));
         assert_eq!(who(&r, "2026-11-03T08:59:59Z"), Some(1));
@@ -496,87 +433,34 @@ mod tests {
     #[test]
     fn weekly_uses_the_weekday_in_the_zone() {
         // Handoff Wednesdays (2) 10:00 Berlin; start on a Monday.
-        let r = rotation(
-            RotationType::Weekly,
-            1,
-            IntervalUnit::Weeks,
-            "10:00",
-            2,
-            "Europe/Berlin",
-            "2026-11-02T08:00:00",
-        );
+        let r =
+            rotation(RotationType::Weekly, 1, IntervalUnit::Weeks, "10:00", 2, "Europe/Berlin", "2026-11-02T08:00:00");
         assert_eq!(who(&r, "2026-11-04T08:59:00Z"), Some(1));
-        assert_eq!(
-            who(&r, "2026-11-04T09:00:00Z"),
-            Some(2),
-            "10:00 CET = 09:00Z"
-        );
+        assert_eq!(who(&r, "2026-11-04T09:00:00Z"), Some(2), "10:00 CET = 09:00Z");
         assert_eq!(who(&r, "2026-11-11T08:59:00Z"), Some(2));
         assert_eq!(who(&r, "2026-11-11T09:00:00Z"), Some(3));
     }
 
     #[test]
     fn custom_intervals() {
-        let r = rotation(
-            RotationType::Custom,
-            12,
-            IntervalUnit::Hours,
-            "08:00",
-            0,
-            "UTC",
-            "2026-11-02T08:00:00",
-        );
+        let r = rotation(RotationType::Custom, 12, IntervalUnit::Hours, "08:00", 0, "UTC", "2026-11-02T08:00:00");
         assert_eq!(who(&r, "2026-11-02T19:59:00Z"), Some(1));
         assert_eq!(who(&r, "2026-11-02T20:00:00Z"), Some(2));
         assert_eq!(who(&r, "2026-11-03T08:00:00Z"), Some(3));
-        let r = rotation(
-            RotationType::Custom,
-            2,
-            IntervalUnit::Days,
-            "00:00",
-            0,
-            "UTC",
-            "2026-11-02",
-        );
+        let r = rotation(RotationType::Custom, 2, IntervalUnit::Days, "00:00", 0, "UTC", "2026-11-02");
         assert_eq!(who(&r, "2026-11-03T23:00:00Z"), Some(1));
         assert_eq!(who(&r, "2026-11-04T00:00:00Z"), Some(2));
-        let r = rotation(
-            RotationType::Custom,
-            30,
-            IntervalUnit::Minutes,
-            "00:00",
-            0,
-            "UTC",
-            "2026-11-02T00:10:00",
-        );
+        let r = rotation(RotationType::Custom, 30, IntervalUnit::Minutes, "00:00", 0, "UTC", "2026-11-02T00:10:00");
         assert_eq!(who(&r, "2026-11-02T00:29:00Z"), Some(1));
         assert_eq!(who(&r, "2026-11-02T00:30:00Z"), Some(2));
     }
 
     #[test]
     fn overrides_win_latest_first_and_split_shifts() {
-        let mut r = rotation(
-            RotationType::Daily,
-            1,
-            IntervalUnit::Days,
-            "09:00",
-            0,
-            "UTC",
-            "2026-11-02T09:00:00",
-        );
+        let mut r = rotation(RotationType::Daily, 1, IntervalUnit::Days, "09:00", 0, "UTC", "2026-11-02T09:00:00");
         r.overrides = vec![
-            Override {
-                id: 1,
-                user_id: 7,
-                starts_at: ts("2026-11-02T12:00:00Z"),
-                ends_at: ts("2026-11-02T18:00:00Z"),
-            },
-            Override {
-                id: 2,
-                user_id: 8,
-                starts_at: ts("2026-11-02T15:00:00Z"),
-                ends_at: ts("2026-11-02T16:00:00Z"),
-            },
+            Override { id: 1, user_id: 7, starts_at: ts("2026-11-02T12:00:00Z"), ends_at: ts("2026-11-02T18:00:00Z") },
+            Override { id: 2, user_id: 8, starts_at: ts("2026-11-02T15:00:00Z"), ends_at: ts("2026-11-02T16:00:00Z") },
         ];
         let s = r.shifts(ts("2026-11-02T09:00:00Z"), ts("2026-11-03T09:00:00Z"));
         let users: Vec<_> = s.iter().map(|s| (s.user_id, s.start.rfc3339())).collect();
@@ -595,15 +479,7 @@ mod tests {
 
     #[test]
     fn upcoming_lists_whole_shifts() {
-        let r = rotation(
-            RotationType::Daily,
-            1,
-            IntervalUnit::Days,
-            "09:00",
-            0,
-            "UTC",
-            "2026-11-02T09:00:00",
-        );
+        let r = rotation(RotationType::Daily, 1, IntervalUnit::Days, "09:00", 0, "UTC", "2026-11-02T09:00:00");
         let u = r.upcoming(ts("2026-11-02T10:00:00Z"), 2);
         assert_eq!(u.len(), 3);
         assert_eq!(u[0].start, ts("2026-11-02T10:00:00Z"));
@@ -618,23 +494,12 @@ mod tests {
         // New York springs forward 2026-03-08 02:00 → 03:00; falls back 2026-11-01 02:00 → 01:00.
         let tz = TimeZone::get("America/New_York").unwrap();
         let gap = local_instant(&tz, "2026-03-08T02:30:00".parse().unwrap());
-        assert_eq!(
-            gap.rfc3339(),
-            "2026-03-08T07:00:00Z",
-            "03:00 EDT, the first instant after the gap"
-        );
+        assert_eq!(gap.rfc3339(), "2026-03-08T07:00:00Z", "03:00 EDT, the first instant after the gap");
         let fold = local_instant(&tz, "2026-11-01T01:30:00".parse().unwrap());
-        assert_eq!(
-            fold.rfc3339(),
-            "2026-11-01T05:30:00Z",
-            "01:30 EDT, the first occurrence"
-        );
+        assert_eq!(fold.rfc3339(), "2026-11-01T05:30:00Z", "01:30 EDT, the first occurrence");
         let lh = TimeZone::get("Australia/Lord_Howe").unwrap();
         // Lord Howe springs forward 30 minutes at 02:00 on 2026-10-04.
-        assert_eq!(
-            local_instant(&lh, "2026-10-04T02:15:00".parse().unwrap()).rfc3339(),
-            "2026-10-03T15:30:00Z"
-        );
+        assert_eq!(local_instant(&lh, "2026-10-04T02:15:00".parse().unwrap()).rfc3339(), "2026-10-03T15:30:00Z");
     }
 
     /// Walks every 30 s across DST changes: the on-call user changes exactly at handoffs,
@@ -651,15 +516,7 @@ mod tests {
             ("Asia/Tokyo", "09:00", "2026-03-06", "2026-03-10"),
         ];
         for (zone, time, from, to) in cases {
-            let r = rotation(
-                RotationType::Daily,
-                1,
-                IntervalUnit::Days,
-                time,
-                0,
-                zone,
-                &format!("{from}T00:00:00"),
-            );
+            let r = rotation(RotationType::Daily, 1, IntervalUnit::Days, time, 0, zone, &format!("{from}T00:00:00"));
             let tz = r.spec.timezone.clone();
             let (h, m) = parse_handoff_time(time).unwrap();
             let start = r.spec.start_at;
@@ -676,11 +533,7 @@ mod tests {
                 prev = cur;
                 t = next;
             }
-            assert_eq!(
-                changes.len(),
-                4,
-                "{zone} {time}: one handoff per day: {changes:?}"
-            );
+            assert_eq!(changes.len(), 4, "{zone} {time}: one handoff per day: {changes:?}");
             for c in &changes {
                 // The handoff falls within the 30 s step ending at `c`; find it exactly.
                 let shift = r.oncall_at(*c).unwrap();
@@ -691,47 +544,24 @@ mod tests {
                     c
                 );
                 let local = shift.start.timestamp().to_zoned(tz.clone()).datetime();
-                let expected =
-                    DateTime::new(local.year(), local.month(), local.day(), h, m, 0, 0).unwrap();
+                let expected = DateTime::new(local.year(), local.month(), local.day(), h, m, 0, 0).unwrap();
                 let at_expected = local_instant(&tz, expected);
-                assert_eq!(
-                    shift.start, at_expected,
-                    "{zone}: handoff at {local} follows the DST rule"
-                );
+                assert_eq!(shift.start, at_expected, "{zone}: handoff at {local} follows the DST rule");
             }
             // Shifts over the window agree with the point queries.
             for s in r.shifts(start, end) {
                 assert_eq!(r.oncall_at(s.start).map(|x| x.user_id), Some(s.user_id));
-                assert_eq!(
-                    r.oncall_at(s.end.plus_ms(-1)).map(|x| x.user_id),
-                    Some(s.user_id)
-                );
+                assert_eq!(r.oncall_at(s.end.plus_ms(-1)).map(|x| x.user_id), Some(s.user_id));
             }
         }
     }
 
     #[test]
     fn empty_or_disabled_means_nobody() {
-        let mut r = rotation(
-            RotationType::Daily,
-            1,
-            IntervalUnit::Days,
-            "09:00",
-            0,
-            "UTC",
-            "2026-11-02T09:00:00",
-        );
+        let mut r = rotation(RotationType::Daily, 1, IntervalUnit::Days, "09:00", 0, "UTC", "2026-11-02T09:00:00");
         r.members.clear();
         assert_eq!(who(&r, "2026-11-03T00:00:00Z"), None);
-        let mut r = rotation(
-            RotationType::Daily,
-            1,
-            IntervalUnit::Days,
-            "09:00",
-            0,
-            "UTC",
-            "2026-11-02T09:00:00",
-        );
+        let mut r = rotation(RotationType::Daily, 1, IntervalUnit::Days, "09:00", 0, "UTC", "2026-11-02T09:00:00");
         r.enabled = false;
         assert_eq!(who(&r, "2026-11-03T00:00:00Z"), None);
         assert_eq!(parse_handoff_time("24:00"), None);

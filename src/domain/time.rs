@@ -60,13 +60,8 @@ impl Ts {
         }
         let naive = s
             .parse::<DateTime>()
-            .or_else(|_| {
-                s.parse::<jiff::civil::Date>()
-                    .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
-            })
-            .map_err(|_| {
-                format!("`{s}` is not an RFC 3339 date-time (e.g. 2026-11-22T09:00:00Z)")
-            })?;
+            .or_else(|_| s.parse::<jiff::civil::Date>().map(|d| d.to_datetime(jiff::civil::Time::midnight())))
+            .map_err(|_| format!("`{s}` is not an RFC 3339 date-time (e.g. 2026-11-22T09:00:00Z)"))?;
         naive
             .to_zoned(zone.clone())
             .map(|z| Ts::from_timestamp(z.timestamp()))
@@ -111,8 +106,7 @@ impl JsonSchema for Ts {
 
 /// Parses an IANA zone name (`Europe/Berlin`, `UTC`) from the bundled database.
 pub fn zone(name: &str) -> Result<TimeZone, String> {
-    TimeZone::get(name)
-        .map_err(|_| format!("`{name}` is not an IANA time zone (e.g. Europe/Berlin)"))
+    TimeZone::get(name).map_err(|_| format!("`{name}` is not an IANA time zone (e.g. Europe/Berlin)"))
 }
 
 #[cfg(test)]
@@ -121,10 +115,7 @@ mod tests {
 
     #[test]
     fn formats_with_second_precision() {
-        assert_eq!(
-            Ts::from_ms(1_795_338_000_123).rfc3339(),
-            "2026-11-22T09:00:00Z"
-        );
+        assert_eq!(Ts::from_ms(1_795_338_000_123).rfc3339(), "2026-11-22T09:00:00Z");
     }
 
     #[test]
@@ -135,10 +126,7 @@ mod tests {
         let c = Ts::parse("2026-11-22T09:00:00Z").unwrap();
         assert_eq!(a, c);
         assert_eq!(b, c);
-        assert_eq!(
-            Ts::parse("2026-11-22").unwrap().rfc3339(),
-            "2026-11-22T00:00:00Z"
-        );
+        assert_eq!(Ts::parse("2026-11-22").unwrap().rfc3339(), "2026-11-22T00:00:00Z");
         assert!(Ts::parse("yesterday").is_err());
         assert!(zone("Mars/Olympus").is_err());
     }
@@ -146,9 +134,6 @@ mod tests {
     #[test]
     fn arithmetic_floors_negative_millis() {
         assert_eq!(Ts::from_ms(-1).secs(), -1);
-        assert_eq!(
-            Ts::from_secs(10).plus_secs(5).secs_since(Ts::from_secs(10)),
-            5
-        );
+        assert_eq!(Ts::from_secs(10).plus_secs(5).secs_since(Ts::from_secs(10)), 5);
     }
 }

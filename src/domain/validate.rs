@@ -13,10 +13,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
+        FieldError { field: field.into(), message: message.into() }
     }
 }
 
@@ -43,11 +40,7 @@ impl Problems {
         self.0.is_empty()
     }
     pub fn finish(self) -> Result<(), Vec<FieldError>> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(self.0)
-        }
+        if self.0.is_empty() { Ok(()) } else { Err(self.0) }
     }
 
     /// A required value that was not given.
@@ -62,15 +55,9 @@ impl Problems {
     pub fn slug(&mut self, field: &str, value: &str) {
         let ok = !value.is_empty()
             && value.len() <= 64
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
             && value.as_bytes()[0].is_ascii_alphanumeric();
-        self.check(
-            ok,
-            field,
-            "must be 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit",
-        );
+        self.check(ok, field, "must be 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit");
     }
 
     /// Non-blank text of at most `max` characters.
@@ -103,9 +90,7 @@ impl Problems {
 }
 
 pub fn is_http_url(value: &str) -> bool {
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"));
+    let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
     match rest {
         Some(r) => {
             let host = r.split(['/', '?', '#']).next().unwrap_or("");
@@ -152,10 +137,7 @@ mod tests {
         p.slug("c", "-x");
         p.slug("d", "");
         let errs = p.finish().unwrap_err();
-        assert_eq!(
-            errs.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(),
-            ["b", "c", "d"]
-        );
+        assert_eq!(errs.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["b", "c", "d"]);
     }
 
     #[test]

@@ -10,12 +10,25 @@ use super::Engine;
 use crate::domain::time::Ts;
 use crate::store::{self, StoreError};
 
-/// The per-cycle part: expiry.
-pub async fn run(engine: &Engine, now: Ts) -> Result<usize, StoreError> {
-    engine
+/// The timed part of the cycle: silences that started or ended, flapping alerts that became
+/// stable, expired sessions and tokens. Returns the number of changes and when the next
+/// silence or flapping change is due.
+pub async fn run(engine: &Engine, now: Ts) -> Result<(usize, Option<Ts>), StoreError> {
+    let window = engine.config.alerts.flap_window_seconds;
+    let changed = engine
         .db
-        .write(move |c| store::tokens::purge_expired(c, now))
-        .await
+        .write(move |c| {
+            let a = store::alerts::apply_silences(c, now)?;
+            let b = store::alerts::end_flapping(c, now, window)?;
+            store::tokens::purge_expired(c, now)?;
+            Ok(a + b)
+        })
+        .await?;
+    if changed > 0 {
+        engine.handle.wake();
+    }
+    let next = engine.db.read(move |c| store::alerts::next_silence_or_flap_change(c, now, window)).await?;
+    Ok((changed, next))
 }
 
 /// What a retention run removed.
@@ -28,8 +41,7 @@ pub struct Retention {
 
 /// The daily part: retention.
 pub async fn retention(engine: &Engine, now: Ts) -> Result<Retention, StoreError> {
-    let alert_cutoff =
-        now.plus_secs(-i64::from(engine.config.retention.resolved_alert_days) * 86_400);
+    let alert_cutoff = now.plus_secs(-i64::from(engine.config.retention.resolved_alert_days) * 86_400);
     let audit_cutoff = now.plus_secs(-i64::from(engine.config.retention.audit_log_days) * 86_400);
     let r = engine
         .db
@@ -37,11 +49,7 @@ pub async fn retention(engine: &Engine, now: Ts) -> Result<Retention, StoreError
             let alerts = store::alerts::purge_resolved_before(c, alert_cutoff)?;
             let audit_logs = store::audit::purge_before(c, audit_cutoff)?;
             let webhook_ids = store::routes::purge_webhook_ids_before(c, now.plus_secs(-86_400))?;
-            Ok(Retention {
-                alerts,
-                audit_logs,
-                webhook_ids,
-            })
+            Ok(Retention { alerts, audit_logs, webhook_ids })
         })
         .await?;
     info!(engine.log, "retention"; "alerts_deleted" => r.alerts, "audit_logs_deleted" => r.audit_logs, "webhook_ids_deleted" => r.webhook_ids);

@@ -5,6 +5,7 @@
 //! Timers are rows (`alerts.next_action_at`, `deliveries.next_attempt_at`), so a restart or a
 //! failover loses nothing.
 
+pub mod escalate;
 pub mod housekeeping;
 
 use std::fs::File;
@@ -39,6 +40,8 @@ struct Shared {
     last_cycle: AtomicI64,
     /// Duration of the last cycle in microseconds.
     last_cycle_us: AtomicI64,
+    /// Set when silences changed: housekeeping runs on the next cycle.
+    recheck: std::sync::atomic::AtomicBool,
 }
 
 /// A cheap handle to wake the engine and read its status.
@@ -71,14 +74,18 @@ impl EngineStatus {
         }
     }
     pub fn last_cycle_age_seconds(&self, now: Ts) -> Option<f64> {
-        (self.role == ROLE_LEADER && self.last_cycle_ms > 0)
-            .then(|| (now.ms() - self.last_cycle_ms) as f64 / 1000.0)
+        (self.role == ROLE_LEADER && self.last_cycle_ms > 0).then(|| (now.ms() - self.last_cycle_ms) as f64 / 1000.0)
     }
 }
 
 impl EngineHandle {
     pub fn wake(&self) {
         self.shared.wake.notify_one();
+    }
+    /// Silences changed: re-evaluate silenced and firing alerts on the next cycle.
+    pub fn silences_changed(&self) {
+        self.shared.recheck.store(true, Ordering::SeqCst);
+        self.wake();
     }
     pub fn status(&self) -> EngineStatus {
         EngineStatus {
@@ -100,18 +107,10 @@ pub struct CycleReport {
 
 impl CycleReport {
     pub fn count(&self, step: &str) -> usize {
-        self.steps
-            .iter()
-            .find(|(n, _)| *n == step)
-            .and_then(|(_, r)| r.as_ref().ok().copied())
-            .unwrap_or(0)
+        self.steps.iter().find(|(n, _)| *n == step).and_then(|(_, r)| r.as_ref().ok().copied()).unwrap_or(0)
     }
     pub fn failed(&self) -> Vec<&'static str> {
-        self.steps
-            .iter()
-            .filter(|(_, r)| r.is_err())
-            .map(|(n, _)| *n)
-            .collect()
+        self.steps.iter().filter(|(_, r)| r.is_err()).map(|(n, _)| *n).collect()
     }
 }
 
@@ -121,8 +120,10 @@ pub struct Engine {
     pub clock: SharedClock,
     pub log: Logger,
     pub handle: EngineHandle,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Cycles never overlap (the background loop and tests driving cycles share it).
     cycle: Mutex<()>,
+    /// When the timed housekeeping (silence and flapping changes, expiry) runs next.
     housekeeping_due: AtomicI64,
 }
 
@@ -133,55 +134,53 @@ impl Engine {
         clock: SharedClock,
         log: Logger,
         handle: EngineHandle,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Engine {
-        Engine {
-            db,
-            config,
-            clock,
-            log,
-            handle,
-            cycle: Mutex::new(()),
-            housekeeping_due: AtomicI64::new(0),
-        }
+        Engine { db, config, clock, log, handle, metrics, cycle: Mutex::new(()), housekeeping_due: AtomicI64::new(0) }
     }
 
-    /// Runs one ordered cycle now.
+    /// Runs one ordered cycle now: escalate → remind → dispatch → housekeeping.
     pub async fn run_cycle(&self) -> CycleReport {
         let _guard = self.cycle.lock().await;
         let started = Instant::now();
         let now = self.clock.now();
         let mut report = CycleReport::default();
-        let hk = if now.ms() >= self.housekeeping_due.load(Ordering::SeqCst) {
-            let r = housekeeping::run(self, now).await;
-            self.housekeeping_due
-                .store(now.plus_secs(60).ms(), Ordering::SeqCst);
-            r
+        report.steps.push(("escalate", escalate::escalate(self, now).await.map_err(|e| e.to_string())));
+        report.steps.push(("remind", escalate::remind(self, now).await.map_err(|e| e.to_string())));
+        let recheck = self.handle.shared.recheck.swap(false, Ordering::SeqCst);
+        let hk = if recheck || now.ms() >= self.housekeeping_due.load(Ordering::SeqCst) {
+            match housekeeping::run(self, now).await {
+                Ok((n, next)) => {
+                    let cap = now.plus_secs(60);
+                    self.housekeeping_due.store(next.map_or(cap, |t| t.min(cap)).ms(), Ordering::SeqCst);
+                    Ok(n)
+                }
+                Err(e) => {
+                    self.housekeeping_due.store(now.plus_secs(5).ms(), Ordering::SeqCst);
+                    Err(e)
+                }
+            }
         } else {
             Ok(0)
         };
-        report
-            .steps
-            .push(("housekeeping", hk.map_err(|e| e.to_string())));
+        report.steps.push(("housekeeping", hk.map_err(|e| e.to_string())));
         for (name, result) in &report.steps {
             if let Err(e) = result {
                 error!(self.log, "engine step failed"; "step" => *name, "error" => e);
             }
         }
-        self.handle
-            .shared
-            .last_cycle
-            .store(self.clock.now().ms(), Ordering::SeqCst);
-        self.handle
-            .shared
-            .last_cycle_us
-            .store(started.elapsed().as_micros() as i64, Ordering::SeqCst);
+        self.handle.shared.last_cycle.store(self.clock.now().ms(), Ordering::SeqCst);
+        self.handle.shared.last_cycle_us.store(started.elapsed().as_micros() as i64, Ordering::SeqCst);
+        self.metrics.engine_cycle.observe(started.elapsed().as_secs_f64());
         report
     }
 
-    /// The earliest instant something is due (`None`: nothing scheduled).
+    /// The earliest instant something is due.
     async fn next_due(&self) -> Option<Ts> {
-        let next_hk = Ts::from_ms(self.housekeeping_due.load(Ordering::SeqCst));
-        Some(next_hk)
+        let hk = Ts::from_ms(self.housekeeping_due.load(Ordering::SeqCst));
+        let timers = self.db.read(|c| Ok((store::escalation::next_due(c)?, store::outbox::next_due(c)?))).await;
+        let (alerts, deliveries) = timers.unwrap_or((None, None));
+        [Some(hk), alerts, deliveries].into_iter().flatten().min()
     }
 
     fn lock_path(&self) -> PathBuf {
@@ -191,11 +190,7 @@ impl Engine {
 
 /// Tries to become the leader: `Some(file)` holds the lock until dropped (or the process dies).
 pub fn try_lock(path: &std::path::Path) -> std::io::Result<Option<File>> {
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)?;
+    let file = File::options().create(true).truncate(false).write(true).open(path)?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
@@ -208,10 +203,7 @@ pub fn start(engine: Arc<Engine>, enabled: bool) -> tokio::task::JoinHandle<()> 
     tokio::spawn(async move {
         if !enabled {
             engine.handle.set_role(ROLE_DISABLED);
-            info!(
-                engine.log,
-                "scheduler disabled in this process: it serves HTTP only"
-            );
+            info!(engine.log, "scheduler disabled in this process: it serves HTTP only");
             return;
         }
         let path = engine.lock_path();
@@ -322,13 +314,7 @@ fn open_watcher(engine: &Engine) -> rusqlite::Result<rusqlite::Connection> {
 async fn data_version(conn: &Arc<std::sync::Mutex<rusqlite::Connection>>) -> i64 {
     let conn = conn.clone();
     tokio::task::spawn_blocking(move || {
-        conn.lock()
-            .ok()
-            .and_then(|c| {
-                c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
-                    .ok()
-            })
-            .unwrap_or(0)
+        conn.lock().ok().and_then(|c| c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).ok()).unwrap_or(0)
     })
     .await
     .unwrap_or(0)

@@ -11,22 +11,11 @@ struct Assets;
 pub async fn asset(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let path = path.into_inner();
     let Some(file) = Assets::get(&path) else {
-        return HttpResponse::NotFound()
-            .json(serde_json::json!({"error": "not_found", "message": "no such asset"}));
+        return HttpResponse::NotFound().json(serde_json::json!({"error": "not_found", "message": "no such asset"}));
     };
-    let etag = format!(
-        "\"{}\"",
-        crate::crypto::hex(&file.metadata.sha256_hash()[..8])
-    );
-    if req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        == Some(etag.as_str())
-    {
-        return HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag))
-            .finish();
+    let etag = format!("\"{}\"", crate::crypto::hex(&file.metadata.sha256_hash()[..8]));
+    if req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return HttpResponse::NotModified().insert_header((header::ETAG, etag)).finish();
     }
     HttpResponse::Ok()
         .content_type(file.metadata.mimetype())
@@ -45,7 +34,5 @@ pub async fn swagger_page() -> HttpResponse {
 <script src="/assets/swagger/swagger-ui-bundle.js"></script>
 <script src="/assets/swagger/init.js"></script>
 </body></html>"#;
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(PAGE)
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(PAGE)
 }

@@ -29,11 +29,7 @@ pub enum Via {
     /// A session, by `Authorization: Bearer` (`cookie == false`) or by the browser cookie.
     Session { id: i64, csrf: String, cookie: bool },
     /// A personal API token.
-    Token {
-        id: i64,
-        scopes: Vec<Scope>,
-        group_id: Option<i64>,
-    },
+    Token { id: i64, scopes: Vec<Scope>, group_id: Option<i64> },
 }
 
 /// The authenticated user of a request with their effective rights.
@@ -55,34 +51,22 @@ impl Caller {
 
     /// Requires `role` in `group_id`; an invisible group reads as "`what` not found".
     pub fn require(&self, group_id: i64, role: Role, what: &str) -> Result<(), ApiError> {
-        self.access
-            .check(group_id, role)
-            .map_err(|d| denied(d, what))
+        self.access.check(group_id, role).map_err(|d| denied(d, what))
     }
 
     /// For objects referenced from a request body: invisible ones are a 400 on `field`.
-    pub fn require_ref(
-        &self,
-        group_id: Option<i64>,
-        role: Role,
-        field: &str,
-        what: &str,
-    ) -> Result<(), ApiError> {
+    pub fn require_ref(&self, group_id: Option<i64>, role: Role, field: &str, what: &str) -> Result<(), ApiError> {
         match group_id.map(|g| self.access.check(g, role)) {
             Some(Ok(())) => Ok(()),
-            Some(Err(crate::domain::access::Denied::Forbidden)) => Err(ApiError::Forbidden(
-                format!("your role does not allow adding a {what} here"),
-            )),
+            Some(Err(crate::domain::access::Denied::Forbidden)) => {
+                Err(ApiError::Forbidden(format!("your role does not allow adding a {what} here")))
+            }
             _ => Err(ApiError::field(field, &format!("no such {what}"))),
         }
     }
 
     pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.access.is_admin() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden("administrators only".into()))
-        }
+        if self.access.is_admin() { Ok(()) } else { Err(ApiError::Forbidden("administrators only".into())) }
     }
 
     /// Groups the caller may see (`None` = all).
@@ -100,22 +84,12 @@ impl Caller {
 
 /// The credential a request carries.
 fn credential(req: &HttpRequest) -> Option<(String, bool)> {
-    if let Some(v) = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(v) = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let v = v.trim();
-        let token = v
-            .strip_prefix("Bearer ")
-            .or_else(|| v.strip_prefix("bearer "))
-            .unwrap_or("")
-            .trim();
+        let token = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).unwrap_or("").trim();
         return (!token.is_empty()).then(|| (token.to_string(), false));
     }
-    req.cookie(SESSION_COOKIE)
-        .map(|c| (c.value().to_string(), true))
-        .filter(|(v, _)| !v.is_empty())
+    req.cookie(SESSION_COOKIE).map(|c| (c.value().to_string(), true)).filter(|(v, _)| !v.is_empty())
 }
 
 impl FromRequest for Caller {
@@ -127,45 +101,27 @@ impl FromRequest for Caller {
         let cred = credential(req);
         let method = req.method().as_str().to_string();
         let path = req.path().to_string();
-        let csrf = req
-            .headers()
-            .get(CSRF_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let csrf = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
         Box::pin(async move {
             let st = st.ok_or_else(|| ApiError::internal("application state missing"))?;
             let (token, cookie) = cred.ok_or_else(|| {
-                ApiError::Unauthorized(
-                    "authentication required: send `Authorization: Bearer <token>` or log in"
-                        .into(),
-                )
+                ApiError::Unauthorized("authentication required: send `Authorization: Bearer <token>` or log in".into())
             })?;
             let caller = authenticate(&st, token, cookie).await?;
             if let Via::Token { id, scopes, .. } = &caller.via {
-                let needed = required_scope(&method, &path).ok_or_else(|| {
-                    ApiError::Forbidden("API tokens cannot be used for this path".into())
-                })?;
+                let needed = required_scope(&method, &path)
+                    .ok_or_else(|| ApiError::Forbidden("API tokens cannot be used for this path".into()))?;
                 if !scope_allows(scopes, needed) {
-                    return Err(ApiError::MissingScopes(format!(
-                        "this token lacks the `{}` scope",
-                        needed.as_str()
-                    )));
+                    return Err(ApiError::MissingScopes(format!("this token lacks the `{}` scope", needed.as_str())));
                 }
                 let (db, id, now) = (st.db.clone(), *id, st.clock.now());
                 tokio::spawn(async move {
                     let _ = db.write(move |c| tokens::touch_token(c, id, now)).await;
                 });
             }
-            if let Via::Session {
-                csrf: expected,
-                cookie: true,
-                ..
-            } = &caller.via
-            {
+            if let Via::Session { csrf: expected, cookie: true, .. } = &caller.via {
                 let unsafe_method = !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS");
-                let ok = csrf
-                    .as_deref()
-                    .is_some_and(|got| crate::crypto::ct_eq(got.as_bytes(), expected.as_bytes()));
+                let ok = csrf.as_deref().is_some_and(|got| crate::crypto::ct_eq(got.as_bytes(), expected.as_bytes()));
                 if unsafe_method && !ok {
                     return Err(ApiError::Forbidden(format!(
                         "cookie-authenticated requests that change data need the {CSRF_HEADER} header (or use a bearer token)"
@@ -187,26 +143,12 @@ pub async fn authenticate(st: &AppState, token: String, cookie: bool) -> Result<
         .read(move |c| {
             let (user_id, via) = if is_api_token {
                 match tokens::token_by_hash(c, &hash, now)? {
-                    Some(t) => (
-                        t.user_id,
-                        Via::Token {
-                            id: t.id,
-                            scopes: t.scopes,
-                            group_id: t.group_id,
-                        },
-                    ),
+                    Some(t) => (t.user_id, Via::Token { id: t.id, scopes: t.scopes, group_id: t.group_id }),
                     None => return Ok(None),
                 }
             } else {
                 match tokens::session_by_hash(c, &hash, now)? {
-                    Some(s) => (
-                        s.user_id,
-                        Via::Session {
-                            id: s.id,
-                            csrf: s.csrf_token,
-                            cookie,
-                        },
-                    ),
+                    Some(s) => (s.user_id, Via::Session { id: s.id, csrf: s.csrf_token, cookie }),
                     None => return Ok(None),
                 }
             };
@@ -216,18 +158,13 @@ pub async fn authenticate(st: &AppState, token: String, cookie: bool) -> Result<
         })
         .await?;
     let Some((user, roles, via)) = found else {
-        return Err(ApiError::Unauthorized(
-            "the token is unknown, expired or revoked".into(),
-        ));
+        return Err(ApiError::Unauthorized("the token is unknown, expired or revoked".into()));
     };
     if !user.active {
         return Err(ApiError::Unauthorized("the account is deactivated".into()));
     }
     let mut access = Access::new(user.is_admin, roles);
-    if let Via::Token {
-        group_id: Some(g), ..
-    } = &via
-    {
+    if let Via::Token { group_id: Some(g), .. } = &via {
         access = access.restricted_to(*g);
     }
     Ok(Caller { user, access, via })
@@ -240,11 +177,7 @@ pub fn client_ip(req: &HttpRequest, trusted_proxies: &[Cidr]) -> Option<IpAddr> 
     if !trusted_proxies.iter().any(|c| c.contains(&peer)) {
         return Some(peer);
     }
-    let xff = req
-        .headers()
-        .get("X-Forwarded-For")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let xff = req.headers().get("X-Forwarded-For").and_then(|v| v.to_str().ok()).unwrap_or("");
     for hop in xff.rsplit(',') {
         match hop.trim().parse::<IpAddr>() {
             Ok(ip) if trusted_proxies.iter().any(|c| c.contains(&ip)) => continue,
@@ -305,21 +238,11 @@ impl LoginThrottle {
             return;
         };
         if map.len() > 100_000 {
-            map.retain(|_, w| {
-                now.secs_since(w.first) < lockout_secs || w.locked_until.is_some_and(|u| u > now)
-            });
+            map.retain(|_, w| now.secs_since(w.first) < lockout_secs || w.locked_until.is_some_and(|u| u > now));
         }
-        let w = map.entry(key.to_string()).or_insert(Window {
-            failures: 0,
-            first: now,
-            locked_until: None,
-        });
+        let w = map.entry(key.to_string()).or_insert(Window { failures: 0, first: now, locked_until: None });
         if now.secs_since(w.first) >= lockout_secs && w.locked_until.is_none_or(|u| u <= now) {
-            *w = Window {
-                failures: 0,
-                first: now,
-                locked_until: None,
-            };
+            *w = Window { failures: 0, first: now, locked_until: None };
         }
         w.failures += 1;
         if w.failures >= max {

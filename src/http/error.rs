@@ -14,30 +14,18 @@ use crate::store::StoreError;
 
 #[derive(Debug)]
 pub enum ApiError {
-    Validation {
-        message: String,
-        details: Vec<FieldError>,
-    },
+    Validation { message: String, details: Vec<FieldError> },
     Unauthorized(String),
     Forbidden(String),
     MissingScopes(String),
     NotFound(String),
     MethodNotAllowed(String),
-    Conflict {
-        message: String,
-        details: Vec<FieldError>,
-    },
+    Conflict { message: String, details: Vec<FieldError> },
     PayloadTooLarge(usize),
-    RateLimited {
-        retry_after: u64,
-        message: String,
-    },
+    RateLimited { retry_after: u64, message: String },
     BadGateway(String),
     Unavailable(String),
-    Internal {
-        error_id: String,
-        detail: String,
-    },
+    Internal { error_id: String, detail: String },
 }
 
 /// The error body, as documented in the OpenAPI document.
@@ -56,25 +44,15 @@ pub struct ErrorBody {
 
 impl ApiError {
     pub fn validation(details: Vec<FieldError>) -> ApiError {
-        let summary: Vec<String> = details
-            .iter()
-            .take(5)
-            .map(|d| format!("{}: {}", d.field, d.message))
-            .collect();
-        ApiError::Validation {
-            message: format!("invalid request: {}", summary.join("; ")),
-            details,
-        }
+        let summary: Vec<String> = details.iter().take(5).map(|d| format!("{}: {}", d.field, d.message)).collect();
+        ApiError::Validation { message: format!("invalid request: {}", summary.join("; ")), details }
     }
     pub fn field(field: &str, message: &str) -> ApiError {
         ApiError::validation(vec![FieldError::new(field, message)])
     }
     pub fn internal(detail: impl Into<String>) -> ApiError {
         let id = uuid::Uuid::new_v4().simple().to_string();
-        ApiError::Internal {
-            error_id: id[..12].to_string(),
-            detail: detail.into(),
-        }
+        ApiError::Internal { error_id: id[..12].to_string(), detail: detail.into() }
     }
     pub fn not_found(what: &str) -> ApiError {
         ApiError::NotFound(format!("{what} not found"))
@@ -109,11 +87,9 @@ impl ApiError {
             | ApiError::MethodNotAllowed(m)
             | ApiError::BadGateway(m)
             | ApiError::Unavailable(m) => (m.clone(), vec![], None),
-            ApiError::PayloadTooLarge(limit) => (
-                format!("the request body is larger than {limit} bytes"),
-                vec![],
-                None,
-            ),
+            ApiError::PayloadTooLarge(limit) => {
+                (format!("the request body is larger than {limit} bytes"), vec![], None)
+            }
             ApiError::RateLimited { message, .. } => (message.clone(), vec![], None),
             ApiError::Internal { error_id, .. } => (
                 format!("internal error (error_id {error_id}); the server log has the details"),
@@ -121,12 +97,7 @@ impl ApiError {
                 Some(error_id.clone()),
             ),
         };
-        ErrorBody {
-            error: self.code().to_string(),
-            message,
-            details,
-            error_id,
-        }
+        ErrorBody { error: self.code().to_string(), message, details, error_id }
     }
 }
 
@@ -167,8 +138,7 @@ impl ResponseError for ApiError {
                 }
             }
             ApiError::Unauthorized(_) => {
-                resp.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             _ => {}
         }
@@ -181,11 +151,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => ApiError::not_found(&what),
             StoreError::Conflict(field, message) => {
-                let details = if field.is_empty() {
-                    vec![]
-                } else {
-                    vec![FieldError::new(field, message.clone())]
-                };
+                let details = if field.is_empty() { vec![] } else { vec![FieldError::new(field, message.clone())] };
                 ApiError::Conflict { message, details }
             }
             StoreError::Invalid(errs) => ApiError::validation(errs),
@@ -212,9 +178,7 @@ impl From<crate::crypto::CryptoError> for ApiError {
 pub fn denied(d: Denied, what: &str) -> ApiError {
     match d {
         Denied::Invisible => ApiError::not_found(what),
-        Denied::Forbidden => {
-            ApiError::Forbidden(format!("your role does not allow changing this {what}"))
-        }
+        Denied::Forbidden => ApiError::Forbidden(format!("your role does not allow changing this {what}")),
     }
 }
 

@@ -23,12 +23,7 @@ pub struct Health {
 }
 
 pub async fn healthz() -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
-        reason: None,
-        scheduler: None,
-        last_cycle_age_seconds: None,
-    })
+    Json(Health { status: "ok".into(), reason: None, scheduler: None, last_cycle_age_seconds: None })
 }
 
 pub async fn readyz(st: State) -> HttpResponse {
@@ -45,23 +40,14 @@ pub async fn readyz(st: State) -> HttpResponse {
         Ok(_) => None,
     };
     let status = st.engine.status();
-    let reason =
-        reason.or_else(|| (!status.known()).then(|| "scheduler: leader not known yet".to_string()));
+    let reason = reason.or_else(|| (!status.known()).then(|| "scheduler: leader not known yet".to_string()));
     let body = Health {
-        status: if reason.is_none() {
-            "ok".into()
-        } else {
-            "unavailable".into()
-        },
+        status: if reason.is_none() { "ok".into() } else { "unavailable".into() },
         reason: reason.clone(),
         scheduler: Some(status.role_name().into()),
         last_cycle_age_seconds: status.last_cycle_age_seconds(st.clock.now()),
     };
-    if reason.is_none() {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
+    if reason.is_none() { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -80,7 +66,5 @@ pub async fn version() -> Json<Version> {
 }
 
 pub async fn openapi_json(st: State) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(st.openapi.as_str().to_owned())
+    HttpResponse::Ok().content_type("application/json").body(st.openapi.as_str().to_owned())
 }

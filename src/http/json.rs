@@ -18,11 +18,10 @@ use crate::domain::validate::FieldError;
 pub const DEFAULT_LIMIT: usize = 1024 * 1024;
 
 /// Reads a request body up to `limit` bytes (413 beyond).
-pub async fn read_body(
-    req: &HttpRequest,
-    payload: &mut Payload,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
+pub async fn read_body<S>(req: &HttpRequest, payload: &mut S, limit: usize) -> Result<Bytes, ApiError>
+where
+    S: futures_util::Stream<Item = Result<Bytes, actix_web::error::PayloadError>> + Unpin,
+{
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
@@ -33,9 +32,7 @@ pub async fn read_body(
     }
     let mut buf = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::field("body", &format!("could not read the request body: {e}"))
-        })?;
+        let chunk = chunk.map_err(|e| ApiError::field("body", &format!("could not read the request body: {e}")))?;
         if buf.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge(limit));
         }
@@ -45,54 +42,36 @@ pub async fn read_body(
 }
 
 /// Deserializes JSON, reporting the path of the first bad field.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::field("body", "a JSON body is required"));
+        return Err(FieldError::new("body", "a JSON body is required"));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        ApiError::validation(vec![describe(
-            &path,
-            &inner.to_string(),
-            inner.is_syntax() || inner.is_eof(),
-        )])
+        describe(&path, &inner.to_string(), inner.is_syntax() || inner.is_eof())
     })
+}
+
+/// [`decode`] as an API error.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    decode(bytes).map_err(|e| ApiError::validation(vec![e]))
 }
 
 /// Turns a serde error at `path` into a field error: `missing field `x`` names `x` itself.
 pub fn describe(path: &str, message: &str, syntax: bool) -> FieldError {
-    let base = if path == "." || path.is_empty() {
-        String::new()
-    } else {
-        path.to_string()
-    };
+    let base = if path == "." || path.is_empty() { String::new() } else { path.to_string() };
     if syntax {
         return FieldError::new("body", format!("malformed JSON: {message}"));
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or("");
-        let field = if base.is_empty() {
-            name.to_string()
-        } else {
-            format!("{base}.{name}")
-        };
+        let field = if base.is_empty() { name.to_string() } else { format!("{base}.{name}") };
         return FieldError::new(field, "is required");
     }
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(message)
-        .to_string();
-    FieldError::new(
-        if base.is_empty() {
-            "body".to_string()
-        } else {
-            base
-        },
-        message,
-    )
+    let message = message.split(" at line ").next().unwrap_or(message).to_string();
+    FieldError::new(if base.is_empty() { "body".to_string() } else { base }, message)
 }
 
 /// A JSON request body.
@@ -129,15 +108,8 @@ pub fn parse_query<T: DeserializeOwned>(qs: &str) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let msg = e.into_inner().to_string();
-        let field = if path == "." || path.is_empty() {
-            "query".to_string()
-        } else {
-            path
-        };
-        ApiError::validation(vec![FieldError::new(
-            field,
-            format!("invalid query parameter: {msg}"),
-        )])
+        let field = if path == "." || path.is_empty() { "query".to_string() } else { path };
+        ApiError::validation(vec![FieldError::new(field, format!("invalid query parameter: {msg}"))])
     })
 }
 
@@ -162,9 +134,7 @@ mod tests {
 
     fn field_of(body: &str) -> (String, String) {
         match parse_json::<Doc>(body.as_bytes()) {
-            Err(ApiError::Validation { details, .. }) => {
-                (details[0].field.clone(), details[0].message.clone())
-            }
+            Err(ApiError::Validation { details, .. }) => (details[0].field.clone(), details[0].message.clone()),
             other => panic!("expected a validation error, got {other:?}"),
         }
     }
@@ -172,10 +142,7 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         assert_eq!(field_of(r#"{"rules": []}"#).0, "name");
-        assert_eq!(
-            field_of(r#"{"name": "x", "rules": [{"target_type": "user"}]}"#).0,
-            "rules[0].delay"
-        );
+        assert_eq!(field_of(r#"{"name": "x", "rules": [{"target_type": "user"}]}"#).0, "rules[0].delay");
         let (f, m) = field_of(r#"{"name": 5, "rules": []}"#);
         assert_eq!(f, "name");
         assert!(m.contains("invalid type"), "{m}");

@@ -6,6 +6,7 @@ pub mod assets;
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod intake;
 pub mod json;
 pub mod openapi;
 
@@ -15,9 +16,7 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::{
-    App, Error, FromRequest, Handler, HttpRequest, HttpResponse, Responder, Route, web,
-};
+use actix_web::{App, Error, FromRequest, Handler, HttpRequest, HttpResponse, Responder, Route, web};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use slog::{Logger, error, info};
 
@@ -39,6 +38,8 @@ pub struct AppState {
     pub base_url: String,
     /// The serialised OpenAPI document.
     pub openapi: Arc<String>,
+    pub intake_limiter: intake::RateLimiter,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -128,13 +129,7 @@ impl Table {
     fn tag(&mut self, tag: &'static str) {
         self.tag = tag;
     }
-    fn add<F, Args>(
-        &mut self,
-        method: Method,
-        path: &'static str,
-        summary: &'static str,
-        handler: F,
-    ) -> &mut Endpoint
+    fn add<F, Args>(&mut self, method: Method, path: &'static str, summary: &'static str, handler: F) -> &mut Endpoint
     where
         F: Handler<Args>,
         Args: FromRequest + 'static,
@@ -198,76 +193,35 @@ pub fn endpoints() -> Vec<Endpoint> {
     let mut t = Table::default();
 
     t.tag("operations");
-    t.get("/healthz", "Liveness: the process is up", health::healthz)
+    t.get("/healthz", "Liveness: the process is up", health::healthz).public().ok::<health::Health>(200);
+    t.get("/readyz", "Readiness: database reachable, migrations applied, scheduler leader known", health::readyz)
         .public()
         .ok::<health::Health>(200);
-    t.get(
-        "/readyz",
-        "Readiness: database reachable, migrations applied, scheduler leader known",
-        health::readyz,
-    )
-    .public()
-    .ok::<health::Health>(200);
-    t.get(
-        "/api/version",
-        "Version of this binary and database schema",
-        health::version,
-    )
-    .public()
-    .ok::<health::Version>(200);
-    t.get(
-        "/api/openapi.json",
-        "This OpenAPI 3.1 document",
-        health::openapi_json,
-    )
-    .public()
-    .returns(200, "application/json");
+    t.get("/api/version", "Version of this binary and database schema", health::version)
+        .public()
+        .ok::<health::Version>(200);
+    t.get("/api/openapi.json", "This OpenAPI 3.1 document", health::openapi_json)
+        .public()
+        .returns(200, "application/json");
 
     t.tag("auth");
-    t.post(
-        "/api/auth/login",
-        "Log in: returns a session token and sets the session cookie",
-        auth::login,
-    )
-    .public()
-    .body::<auth::LoginBody>()
-    .ok::<auth::LoginResponse>(200);
-    t.post(
-        "/api/auth/logout",
-        "Log out: revokes the session",
-        auth::logout,
-    )
-    .ok::<Status>(200);
-    t.get(
-        "/api/auth/me",
-        "The current user with group memberships",
-        auth::me,
-    )
-    .ok::<auth::Me>(200);
+    t.post("/api/auth/login", "Log in: returns a session token and sets the session cookie", auth::login)
+        .public()
+        .body::<auth::LoginBody>()
+        .ok::<auth::LoginResponse>(200);
+    t.post("/api/auth/logout", "Log out: revokes the session", auth::logout).ok::<Status>(200);
+    t.get("/api/auth/me", "The current user with group memberships", auth::me).ok::<auth::Me>(200);
 
     t.tag("profile");
-    t.get("/api/profile", "Your profile", profile::get)
+    t.get("/api/profile", "Your profile", profile::get).ok::<store::users::User>(200);
+    t.put("/api/profile", "Update your profile (contact fields, chat user ids)", profile::update)
+        .body::<profile::ProfileInput>()
         .ok::<store::users::User>(200);
-    t.put(
-        "/api/profile",
-        "Update your profile (contact fields, chat user ids)",
-        profile::update,
-    )
-    .body::<profile::ProfileInput>()
-    .ok::<store::users::User>(200);
-    t.post(
-        "/api/profile/change-password",
-        "Change your password (ends your other sessions)",
-        profile::change_password,
-    )
-    .body::<profile::ChangePassword>()
-    .ok::<Status>(200);
-    t.get(
-        "/api/profile/tokens",
-        "Your personal API tokens (never the raw token)",
-        profile::list_tokens,
-    )
-    .ok::<Vec<store::tokens::ApiToken>>(200);
+    t.post("/api/profile/change-password", "Change your password (ends your other sessions)", profile::change_password)
+        .body::<profile::ChangePassword>()
+        .ok::<Status>(200);
+    t.get("/api/profile/tokens", "Your personal API tokens (never the raw token)", profile::list_tokens)
+        .ok::<Vec<store::tokens::ApiToken>>(200);
     t.post(
         "/api/profile/tokens",
         "Create a personal API token; the raw token is in this response only",
@@ -275,101 +229,44 @@ pub fn endpoints() -> Vec<Endpoint> {
     )
     .body::<store::tokens::TokenInput>()
     .ok::<store::tokens::ApiToken>(201);
-    t.delete(
-        "/api/profile/tokens/{id}",
-        "Revoke a personal API token",
-        profile::delete_token,
-    )
-    .ok::<Deleted>(200);
+    t.delete("/api/profile/tokens/{id}", "Revoke a personal API token", profile::delete_token).ok::<Deleted>(200);
 
     t.tag("users");
-    t.get(
-        "/api/users",
-        "Users visible to you (sharing a group)",
-        users::list,
-    )
-    .ok::<Vec<store::users::User>>(200);
-    t.get("/api/admin/users", "All users (admin)", users::admin_list)
-        .ok::<Vec<store::users::User>>(200);
+    t.get("/api/users", "Users visible to you (sharing a group)", users::list).ok::<Vec<store::users::User>>(200);
+    t.get("/api/admin/users", "All users (admin)", users::admin_list).ok::<Vec<store::users::User>>(200);
     t.post("/api/admin/users", "Create a user (admin)", users::create)
         .body::<store::users::UserInput>()
         .ok::<store::users::User>(201);
-    t.get("/api/admin/users/{id}", "A user (admin)", users::get)
+    t.get("/api/admin/users/{id}", "A user (admin)", users::get).ok::<store::users::User>(200);
+    t.put("/api/admin/users/{id}", "Update a user (admin)", users::update)
+        .body::<store::users::UserInput>()
         .ok::<store::users::User>(200);
-    t.put(
-        "/api/admin/users/{id}",
-        "Update a user (admin)",
-        users::update,
-    )
-    .body::<store::users::UserInput>()
-    .ok::<store::users::User>(200);
-    t.delete(
-        "/api/admin/users/{id}",
-        "Delete a user (admin)",
-        users::delete,
-    )
-    .ok::<Deleted>(200);
-    t.get(
-        "/api/admin/audit-logs",
-        "The audit log, newest first (admin)",
-        users::audit_logs,
-    )
-    .query::<users::AuditQuery>()
-    .ok::<Vec<store::audit::AuditLog>>(200);
+    t.delete("/api/admin/users/{id}", "Delete a user (admin)", users::delete).ok::<Deleted>(200);
+    t.get("/api/admin/audit-logs", "The audit log, newest first (admin)", users::audit_logs)
+        .query::<users::AuditQuery>()
+        .ok::<Vec<store::audit::AuditLog>>(200);
 
     t.tag("groups");
-    t.get(
-        "/api/groups",
-        "Groups you belong to (all for admins)",
-        groups::list,
-    )
-    .ok::<Vec<store::groups::Group>>(200);
+    t.get("/api/groups", "Groups you belong to (all for admins)", groups::list).ok::<Vec<store::groups::Group>>(200);
     t.post("/api/groups", "Create a group (admin)", groups::create)
         .body::<store::groups::GroupInput>()
         .ok::<store::groups::Group>(201);
-    t.get(
-        "/api/groups/users/{membership_id}",
-        "A group membership",
-        groups::get_member,
-    )
-    .ok::<store::groups::Membership>(200);
-    t.put(
-        "/api/groups/users/{membership_id}",
-        "Change a member's role",
-        groups::update_member,
-    )
-    .body::<store::groups::MembershipInput>()
-    .ok::<store::groups::Membership>(200);
-    t.delete(
-        "/api/groups/users/{membership_id}",
-        "Remove a member from a group",
-        groups::remove_member,
-    )
-    .ok::<Deleted>(200);
-    t.get("/api/groups/{id}", "A group", groups::get)
-        .ok::<store::groups::Group>(200);
+    t.get("/api/groups/users/{membership_id}", "A group membership", groups::get_member)
+        .ok::<store::groups::Membership>(200);
+    t.put("/api/groups/users/{membership_id}", "Change a member's role", groups::update_member)
+        .body::<store::groups::MembershipInput>()
+        .ok::<store::groups::Membership>(200);
+    t.delete("/api/groups/users/{membership_id}", "Remove a member from a group", groups::remove_member)
+        .ok::<Deleted>(200);
+    t.get("/api/groups/{id}", "A group", groups::get).ok::<store::groups::Group>(200);
     t.put("/api/groups/{id}", "Update a group", groups::update)
         .body::<store::groups::GroupInput>()
         .ok::<store::groups::Group>(200);
-    t.delete(
-        "/api/groups/{id}",
-        "Delete a group without teams (admin)",
-        groups::delete,
-    )
-    .ok::<Deleted>(200);
-    t.get(
-        "/api/groups/{id}/users",
-        "Members of a group",
-        groups::members,
-    )
-    .ok::<Vec<store::groups::Membership>>(200);
-    t.post(
-        "/api/groups/{id}/users",
-        "Add a user to a group with a role",
-        groups::add_member,
-    )
-    .body::<store::groups::MembershipInput>()
-    .ok::<store::groups::Membership>(201);
+    t.delete("/api/groups/{id}", "Delete a group without teams (admin)", groups::delete).ok::<Deleted>(200);
+    t.get("/api/groups/{id}/users", "Members of a group", groups::members).ok::<Vec<store::groups::Membership>>(200);
+    t.post("/api/groups/{id}/users", "Add a user to a group with a role", groups::add_member)
+        .body::<store::groups::MembershipInput>()
+        .ok::<store::groups::Membership>(201);
 
     t.tag("teams");
     t.get("/api/teams", "Teams in your groups", teams::list)
@@ -378,133 +275,58 @@ pub fn endpoints() -> Vec<Endpoint> {
     t.post("/api/teams", "Create a team", teams::create)
         .body::<store::teams::TeamInput>()
         .ok::<store::teams::Team>(201);
-    t.get(
-        "/api/teams/users/{membership_id}",
-        "A team membership",
-        teams::get_member,
-    )
-    .ok::<store::teams::TeamMember>(200);
-    t.put(
-        "/api/teams/users/{membership_id}",
-        "Update a team membership",
-        teams::update_member,
-    )
-    .body::<store::teams::TeamMemberInput>()
-    .ok::<store::teams::TeamMember>(200);
-    t.delete(
-        "/api/teams/users/{membership_id}",
-        "Remove a member from a team",
-        teams::remove_member,
-    )
-    .ok::<Deleted>(200);
-    t.get("/api/teams/{id}", "A team", teams::get)
-        .ok::<store::teams::Team>(200);
+    t.get("/api/teams/users/{membership_id}", "A team membership", teams::get_member)
+        .ok::<store::teams::TeamMember>(200);
+    t.put("/api/teams/users/{membership_id}", "Update a team membership", teams::update_member)
+        .body::<store::teams::TeamMemberInput>()
+        .ok::<store::teams::TeamMember>(200);
+    t.delete("/api/teams/users/{membership_id}", "Remove a member from a team", teams::remove_member)
+        .ok::<Deleted>(200);
+    t.get("/api/teams/{id}", "A team", teams::get).ok::<store::teams::Team>(200);
     t.put("/api/teams/{id}", "Update a team", teams::update)
         .body::<store::teams::TeamInput>()
         .ok::<store::teams::Team>(200);
-    t.delete(
-        "/api/teams/{id}",
-        "Delete a team and everything it owns (no open alerts)",
-        teams::delete,
-    )
-    .ok::<Deleted>(200);
-    t.get("/api/teams/{id}/users", "Members of a team", teams::members)
-        .ok::<Vec<store::teams::TeamMember>>(200);
-    t.post(
-        "/api/teams/{id}/users",
-        "Add a group member to a team",
-        teams::add_member,
-    )
-    .body::<store::teams::TeamMemberInput>()
-    .ok::<store::teams::TeamMember>(201);
+    t.delete("/api/teams/{id}", "Delete a team and everything it owns (no open alerts)", teams::delete)
+        .ok::<Deleted>(200);
+    t.get("/api/teams/{id}/users", "Members of a team", teams::members).ok::<Vec<store::teams::TeamMember>>(200);
+    t.post("/api/teams/{id}/users", "Add a group member to a team", teams::add_member)
+        .body::<store::teams::TeamMemberInput>()
+        .ok::<store::teams::TeamMember>(201);
 
     t.tag("rotations");
-    t.get(
-        "/api/rotations",
-        "Rotations with who is on call now",
-        rotations::list,
-    )
-    .query::<TeamFilter>()
-    .ok::<Vec<store::rotations::Rotation>>(200);
+    t.get("/api/rotations", "Rotations with who is on call now", rotations::list)
+        .query::<TeamFilter>()
+        .ok::<Vec<store::rotations::Rotation>>(200);
     t.post("/api/rotations", "Create a rotation", rotations::create)
         .body::<store::rotations::RotationInput>()
         .ok::<store::rotations::Rotation>(201);
-    t.get(
-        "/api/rotations/members/{member_id}",
-        "A rotation member",
-        rotations::get_member,
-    )
-    .ok::<store::rotations::RotationMember>(200);
-    t.put(
-        "/api/rotations/members/{member_id}",
-        "Change a rotation member (user, position)",
-        rotations::update_member,
-    )
-    .body::<store::rotations::MemberInput>()
-    .ok::<store::rotations::RotationMember>(200);
-    t.delete(
-        "/api/rotations/members/{member_id}",
-        "Remove a rotation member",
-        rotations::remove_member,
-    )
-    .ok::<Deleted>(200);
-    t.get(
-        "/api/rotations/overrides/{id}",
-        "An override",
-        rotations::get_override,
-    )
-    .ok::<store::rotations::Override>(200);
-    t.delete(
-        "/api/rotations/overrides/{id}",
-        "Delete an override",
-        rotations::delete_override,
-    )
-    .ok::<Deleted>(200);
-    t.get(
-        "/api/rotations/{id}",
-        "A rotation with who is on call now",
-        rotations::get,
-    )
-    .ok::<store::rotations::Rotation>(200);
-    t.put(
-        "/api/rotations/{id}",
-        "Update a rotation",
-        rotations::update,
-    )
-    .body::<store::rotations::RotationInput>()
-    .ok::<store::rotations::Rotation>(200);
-    t.delete(
-        "/api/rotations/{id}",
-        "Delete a rotation not used by routes or policies",
-        rotations::delete,
-    )
-    .ok::<Deleted>(200);
-    t.get(
-        "/api/rotations/{id}/members",
-        "Members in position order",
-        rotations::members,
-    )
-    .ok::<Vec<store::rotations::RotationMember>>(200);
-    t.post(
-        "/api/rotations/{id}/members",
-        "Add a member (position defaults to last)",
-        rotations::add_member,
-    )
-    .body::<store::rotations::MemberInput>()
-    .ok::<store::rotations::RotationMember>(201);
-    t.get(
-        "/api/rotations/{id}/overrides",
-        "Overrides of a rotation",
-        rotations::overrides,
-    )
-    .ok::<Vec<store::rotations::Override>>(200);
-    t.post(
-        "/api/rotations/{id}/overrides",
-        "Add an override (beats the rotation)",
-        rotations::add_override,
-    )
-    .body::<store::rotations::OverrideInput>()
-    .ok::<store::rotations::Override>(201);
+    t.get("/api/rotations/members/{member_id}", "A rotation member", rotations::get_member)
+        .ok::<store::rotations::RotationMember>(200);
+    t.put("/api/rotations/members/{member_id}", "Change a rotation member (user, position)", rotations::update_member)
+        .body::<store::rotations::MemberInput>()
+        .ok::<store::rotations::RotationMember>(200);
+    t.delete("/api/rotations/members/{member_id}", "Remove a rotation member", rotations::remove_member)
+        .ok::<Deleted>(200);
+    t.get("/api/rotations/overrides/{id}", "An override", rotations::get_override)
+        .ok::<store::rotations::Override>(200);
+    t.delete("/api/rotations/overrides/{id}", "Delete an override", rotations::delete_override).ok::<Deleted>(200);
+    t.get("/api/rotations/{id}", "A rotation with who is on call now", rotations::get)
+        .ok::<store::rotations::Rotation>(200);
+    t.put("/api/rotations/{id}", "Update a rotation", rotations::update)
+        .body::<store::rotations::RotationInput>()
+        .ok::<store::rotations::Rotation>(200);
+    t.delete("/api/rotations/{id}", "Delete a rotation not used by routes or policies", rotations::delete)
+        .ok::<Deleted>(200);
+    t.get("/api/rotations/{id}/members", "Members in position order", rotations::members)
+        .ok::<Vec<store::rotations::RotationMember>>(200);
+    t.post("/api/rotations/{id}/members", "Add a member (position defaults to last)", rotations::add_member)
+        .body::<store::rotations::MemberInput>()
+        .ok::<store::rotations::RotationMember>(201);
+    t.get("/api/rotations/{id}/overrides", "Overrides of a rotation", rotations::overrides)
+        .ok::<Vec<store::rotations::Override>>(200);
+    t.post("/api/rotations/{id}/overrides", "Add an override (beats the rotation)", rotations::add_override)
+        .body::<store::rotations::OverrideInput>()
+        .ok::<store::rotations::Override>(201);
     t.get(
         "/api/rotations/{id}/oncall",
         "Who is on call at `at` (default now) and the next `count` shifts",
@@ -514,124 +336,128 @@ pub fn endpoints() -> Vec<Endpoint> {
     .ok::<Vec<rotations::ShiftOut>>(200);
 
     t.tag("channels");
-    t.get(
-        "/api/channels/types",
-        "Supported channel types",
-        channels::types,
-    )
-    .ok::<Vec<crate::notify::ChannelKind>>(200);
+    t.get("/api/channels/types", "Supported channel types", channels::types).ok::<Vec<crate::notify::ChannelKind>>(200);
     t.get("/api/channels", "Channels (secrets masked)", channels::list)
         .query::<TeamFilter>()
         .ok::<Vec<store::channels::Channel>>(200);
     t.post("/api/channels", "Create a channel", channels::create)
         .body::<store::channels::ChannelInput>()
         .ok::<store::channels::Channel>(201);
-    t.get(
-        "/api/channels/{id}",
-        "A channel (secrets masked)",
-        channels::get,
-    )
-    .ok::<store::channels::Channel>(200);
-    t.put(
-        "/api/channels/{id}",
-        "Update a channel (partial config is merged)",
-        channels::update,
-    )
-    .body::<store::channels::ChannelInput>()
-    .ok::<store::channels::Channel>(200);
-    t.delete("/api/channels/{id}", "Delete a channel", channels::delete)
-        .ok::<Deleted>(200);
+    t.get("/api/channels/{id}", "A channel (secrets masked)", channels::get).ok::<store::channels::Channel>(200);
+    t.put("/api/channels/{id}", "Update a channel (partial config is merged)", channels::update)
+        .body::<store::channels::ChannelInput>()
+        .ok::<store::channels::Channel>(200);
+    t.delete("/api/channels/{id}", "Delete a channel", channels::delete).ok::<Deleted>(200);
 
     t.tag("routes");
-    t.get("/api/routes", "Routes", routes::list)
-        .query::<TeamFilter>()
-        .ok::<Vec<store::routes::Route>>(200);
-    t.post(
-        "/api/routes",
-        "Create a route; the intake token is in this response only",
-        routes::create,
-    )
-    .body::<store::routes::RouteInput>()
-    .ok::<store::routes::Route>(201);
-    t.get("/api/routes/{id}", "A route", routes::get)
-        .ok::<store::routes::Route>(200);
+    t.get("/api/routes", "Routes", routes::list).query::<TeamFilter>().ok::<Vec<store::routes::Route>>(200);
+    t.post("/api/routes", "Create a route; the intake token is in this response only", routes::create)
+        .body::<store::routes::RouteInput>()
+        .ok::<store::routes::Route>(201);
+    t.get("/api/routes/{id}", "A route", routes::get).ok::<store::routes::Route>(200);
     t.put("/api/routes/{id}", "Update a route", routes::update)
         .body::<store::routes::RouteInput>()
         .ok::<store::routes::Route>(200);
-    t.delete("/api/routes/{id}", "Delete a route", routes::delete)
-        .ok::<Deleted>(200);
+    t.delete("/api/routes/{id}", "Delete a route", routes::delete).ok::<Deleted>(200);
     t.post(
         "/api/routes/{id}/intake-token",
         "Regenerate the intake token; the old one stops working at once",
         routes::regenerate_token,
     )
     .ok::<store::routes::Route>(200);
+    t.post(
+        "/api/routes/{id}/simulate",
+        "Dry run: what intake would do with a payload (nothing is stored)",
+        routes::simulate,
+    )
+    .body::<serde_json::Value>()
+    .ok::<routes::Simulation>(200);
 
     t.tag("escalation-policies");
-    t.get(
-        "/api/escalation-policies",
-        "Escalation policies",
-        policies::list,
-    )
-    .query::<TeamFilter>()
-    .ok::<Vec<store::policies::Policy>>(200);
+    t.get("/api/escalation-policies", "Escalation policies", policies::list)
+        .query::<TeamFilter>()
+        .ok::<Vec<store::policies::Policy>>(200);
+    t.post("/api/escalation-policies", "Create an escalation policy", policies::create)
+        .body::<store::policies::PolicyInput>()
+        .ok::<store::policies::Policy>(201);
+    t.get("/api/escalation-policies/{id}", "An escalation policy", policies::get).ok::<store::policies::Policy>(200);
+    t.put("/api/escalation-policies/{id}", "Update an escalation policy (rules replace all rules)", policies::update)
+        .body::<store::policies::PolicyInput>()
+        .ok::<store::policies::Policy>(200);
+    t.delete("/api/escalation-policies/{id}", "Delete an escalation policy not used by routes", policies::delete)
+        .ok::<Deleted>(200);
+
+    t.tag("alerts");
+    t.get("/api/alerts", "Alerts, newest first, filtered and paginated", alerts::list)
+        .query::<alerts::AlertQuery>()
+        .ok::<alerts::AlertPage>(200);
+    t.get("/api/alerts/{id}", "An alert", alerts::get).ok::<store::alerts::Alert>(200);
+    t.post("/api/alerts/{id}/ack", "Acknowledge (responder; idempotent): stops reminders and escalation", alerts::ack)
+        .ok::<store::alerts::Alert>(200);
     t.post(
-        "/api/escalation-policies",
-        "Create an escalation policy",
-        policies::create,
+        "/api/alerts/{id}/resolve",
+        "Resolve (responder; idempotent): notifies every target paged before",
+        alerts::resolve,
     )
-    .body::<store::policies::PolicyInput>()
-    .ok::<store::policies::Policy>(201);
-    t.get(
-        "/api/escalation-policies/{id}",
-        "An escalation policy",
-        policies::get,
+    .ok::<store::alerts::Alert>(200);
+    t.get("/api/alerts/{id}/events", "The alert's timeline", alerts::events).ok::<Vec<store::alerts::AlertEvent>>(200);
+    t.get("/api/alerts/{id}/deliveries", "The alert's notifications (outbox rows) with failures", alerts::deliveries)
+        .ok::<Vec<store::outbox::Delivery>>(200);
+
+    t.tag("intake");
+    const INTAKE_AUTH: &str = "Authenticate with the route's intake token (`Authorization: Bearer iri_…`, or `routing_key` in the body), \
+        or a personal API token with `alerts:write` plus `?team=<slug>`. Answers one result per alert; alerts the route's matchers \
+        reject carry `routing_error` and are not stored. 401 unknown token, 403 disabled route or wrong source, 413 body over \
+        `intake.max_body_bytes`, 429 over `intake.rate_limit_per_minute`.";
+    t.post("/api/integrations/alertmanager", "Prometheus Alertmanager webhook (v4)", intake::alertmanager)
+        .route_token()
+        .describe(INTAKE_AUTH)
+        .body::<serde_json::Value>()
+        .ok::<intake::IntakeResults>(200);
+    t.post("/api/integrations/zabbix", "Zabbix webhook media type", intake::zabbix)
+        .route_token()
+        .describe(INTAKE_AUTH)
+        .body::<serde_json::Value>()
+        .ok::<intake::IntakeResults>(200);
+    t.post(
+        "/api/integrations/webhook",
+        "Generic webhook, or a PagerDuty Events v2 event when the body has event_action",
+        intake::webhook,
     )
-    .ok::<store::policies::Policy>(200);
-    t.put(
-        "/api/escalation-policies/{id}",
-        "Update an escalation policy (rules replace all rules)",
-        policies::update,
-    )
-    .body::<store::policies::PolicyInput>()
-    .ok::<store::policies::Policy>(200);
-    t.delete(
-        "/api/escalation-policies/{id}",
-        "Delete an escalation policy not used by routes",
-        policies::delete,
-    )
-    .ok::<Deleted>(200);
+    .route_token()
+    .describe(INTAKE_AUTH)
+    .body::<serde_json::Value>()
+    .ok::<intake::IntakeResults>(200);
+    t.post("/api/integrations/grafana", "Grafana alerting webhook", intake::grafana)
+        .route_token()
+        .describe(INTAKE_AUTH)
+        .body::<serde_json::Value>()
+        .ok::<intake::IntakeResults>(200);
+    const EVENTS: &str = "PagerDuty Events API v2: `{routing_key, event_action: trigger|acknowledge|resolve, dedup_key, payload: {summary, \
+        source, severity, …}}`. 202 `{status: success, dedup_key, incident_id}`; 400 `{status: \"invalid event\", message, errors}`.";
+    t.post("/api/events/ingest", "PagerDuty Events API v2 compatible intake", intake::events)
+        .route_token()
+        .describe(EVENTS)
+        .body::<serde_json::Value>()
+        .ok::<intake::EventAccepted>(202);
+    t.post("/v2/enqueue", "PagerDuty Events API v2 (point events.pagerduty.com clients here)", intake::events)
+        .route_token()
+        .describe(EVENTS)
+        .body::<serde_json::Value>()
+        .ok::<intake::EventAccepted>(202);
 
     t.tag("silences");
-    t.get(
-        "/api/silences",
-        "Silences (active, scheduled, expired)",
-        silences::list,
-    )
-    .query::<TeamFilter>()
-    .ok::<Vec<store::silences::Silence>>(200);
-    t.post(
-        "/api/silences",
-        "Create a silence (responder)",
-        silences::create,
-    )
-    .body::<store::silences::SilenceInput>()
-    .ok::<store::silences::Silence>(201);
-    t.get("/api/silences/{id}", "A silence", silences::get)
+    t.get("/api/silences", "Silences (active, scheduled, expired)", silences::list)
+        .query::<TeamFilter>()
+        .ok::<Vec<store::silences::Silence>>(200);
+    t.post("/api/silences", "Create a silence (responder)", silences::create)
+        .body::<store::silences::SilenceInput>()
+        .ok::<store::silences::Silence>(201);
+    t.get("/api/silences/{id}", "A silence", silences::get).ok::<store::silences::Silence>(200);
+    t.put("/api/silences/{id}", "Update a silence (responder)", silences::update)
+        .body::<store::silences::SilenceInput>()
         .ok::<store::silences::Silence>(200);
-    t.put(
-        "/api/silences/{id}",
-        "Update a silence (responder)",
-        silences::update,
-    )
-    .body::<store::silences::SilenceInput>()
-    .ok::<store::silences::Silence>(200);
-    t.delete(
-        "/api/silences/{id}",
-        "Delete a silence (responder)",
-        silences::delete,
-    )
-    .ok::<Deleted>(200);
+    t.delete("/api/silences/{id}", "Delete a silence (responder)", silences::delete).ok::<Deleted>(200);
 
     t.endpoints
 }
@@ -651,29 +477,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// 404 for unknown paths; 405 when the path exists for another method.
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let path = req.path();
-    let methods: Vec<String> = endpoints()
-        .iter()
-        .filter(|e| path_matches(e.path, path))
-        .map(|e| e.method.as_str().to_string())
-        .collect();
+    let methods: Vec<String> =
+        endpoints().iter().filter(|e| path_matches(e.path, path)).map(|e| e.method.as_str().to_string()).collect();
     Err(if methods.is_empty() {
         ApiError::NotFound(format!("no such endpoint: {path}"))
     } else {
-        ApiError::MethodNotAllowed(format!(
-            "{} is not allowed here; use {}",
-            req.method(),
-            methods.join(", ")
-        ))
+        ApiError::MethodNotAllowed(format!("{} is not allowed here; use {}", req.method(), methods.join(", ")))
     })
 }
 
 fn path_matches(template: &str, path: &str) -> bool {
     let t: Vec<&str> = template.trim_end_matches('/').split('/').collect();
     let p: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    t.len() == p.len()
-        && t.iter()
-            .zip(p.iter())
-            .all(|(a, b)| a.starts_with('{') || a == b)
+    t.len() == p.len() && t.iter().zip(p.iter()).all(|(a, b)| a.starts_with('{') || a == b)
 }
 
 /// Hides secrets that travel in paths (calendar feed tokens, one-click action tokens).
@@ -703,6 +519,7 @@ pub fn app(
 > {
     let log = state.log.clone();
     let log_requests = state.config.logging.requests;
+    let metrics = state.metrics.clone();
     App::new()
         .app_data(state)
         .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found("object").into()))
@@ -721,10 +538,12 @@ pub fn app(
             let path = redact_path(req.path());
             let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
             let log = log.clone();
+            let metrics = metrics.clone();
             let fut = srv.call(req);
             async move {
                 let res = fut.await?;
                 let status = res.status().as_u16();
+                metrics.http(&method, status, start.elapsed().as_secs_f64());
                 if let Some(ApiError::Internal { error_id, detail }) = res.response().error().and_then(|e| e.as_error::<ApiError>()) {
                     error!(log, "internal error"; "error_id" => error_id, "error" => detail, "method" => &method, "path" => &path);
                 }

@@ -2,9 +2,9 @@
 //! (aide's model types + schemars; aide has no actix integration), so docs cannot drift.
 
 use aide::openapi::{
-    Components, Info, License, MediaType, OpenApi, Operation, Parameter, ParameterData,
-    ParameterSchemaOrContent, PathItem, PathStyle, Paths, QueryStyle, ReferenceOr, RequestBody,
-    Response, Responses, SchemaObject, SecurityScheme, StatusCode, Tag,
+    Components, Info, License, MediaType, OpenApi, Operation, Parameter, ParameterData, ParameterSchemaOrContent,
+    PathItem, PathStyle, Paths, QueryStyle, ReferenceOr, RequestBody, Response, Responses, SchemaObject,
+    SecurityScheme, StatusCode, Tag,
 };
 use indexmap::IndexMap;
 use schemars::generate::SchemaSettings;
@@ -15,22 +15,12 @@ use super::error::ErrorBody;
 use super::{AuthKind, Endpoint};
 
 fn schema_object(s: Schema) -> SchemaObject {
-    SchemaObject {
-        json_schema: s,
-        external_docs: None,
-        example: None,
-    }
+    SchemaObject { json_schema: s, external_docs: None, example: None }
 }
 
 fn media(content_type: &str, schema: Option<Schema>) -> IndexMap<String, MediaType> {
     let mut m = IndexMap::new();
-    m.insert(
-        content_type.to_string(),
-        MediaType {
-            schema: schema.map(schema_object),
-            ..MediaType::default()
-        },
-    );
+    m.insert(content_type.to_string(), MediaType { schema: schema.map(schema_object), ..MediaType::default() });
     m
 }
 
@@ -60,19 +50,10 @@ pub fn openapi_path(path: &str) -> String {
 
 fn path_params(path: &str) -> Vec<String> {
     let p = openapi_path(path);
-    p.split('{')
-        .skip(1)
-        .filter_map(|s| s.split('}').next())
-        .map(str::to_string)
-        .collect()
+    p.split('{').skip(1).filter_map(|s| s.split('}').next()).map(str::to_string).collect()
 }
 
-fn param_data(
-    name: String,
-    description: Option<String>,
-    required: bool,
-    schema: Schema,
-) -> ParameterData {
+fn param_data(name: String, description: Option<String>, required: bool, schema: Schema) -> ParameterData {
     ParameterData {
         name,
         description,
@@ -104,26 +85,14 @@ fn operation(ep: &Endpoint, generator: &mut SchemaGenerator) -> Operation {
         let required: Vec<String> = schema
             .get("required")
             .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
             .unwrap_or_default();
         if let Some(Value::Object(props)) = schema.get("properties") {
             for (name, prop) in props {
-                let description = prop
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
+                let description = prop.get("description").and_then(Value::as_str).map(str::to_string);
                 let s = Schema::try_from(prop.clone()).unwrap_or_else(|_| json_schema!({}));
                 parameters.push(ReferenceOr::Item(Parameter::Query {
-                    parameter_data: param_data(
-                        name.clone(),
-                        description,
-                        required.contains(name),
-                        s,
-                    ),
+                    parameter_data: param_data(name.clone(), description, required.contains(name), s),
                     allow_reserved: false,
                     style: QueryStyle::Form,
                     allow_empty_value: None,
@@ -155,12 +124,8 @@ fn operation(ep: &Endpoint, generator: &mut SchemaGenerator) -> Operation {
         }),
     );
     responses.default = Some(ReferenceOr::Item(Response {
-        description: "Error: `{error, message, details}`; see the error codes in the API contract"
-            .into(),
-        content: media(
-            "application/json",
-            Some(generator.subschema_for::<ErrorBody>()),
-        ),
+        description: "Error: `{error, message, details}`; see the error codes in the API contract".into(),
+        content: media("application/json", Some(generator.subschema_for::<ErrorBody>())),
         ..Response::default()
     }));
     let security = match ep.auth {
@@ -168,14 +133,10 @@ fn operation(ep: &Endpoint, generator: &mut SchemaGenerator) -> Operation {
         AuthKind::RouteToken => vec![req("bearerAuth"), IndexMap::new()],
         AuthKind::Public => vec![IndexMap::new()],
     };
-    let op_id: String = format!(
-        "{} {}",
-        ep.method.as_str().to_lowercase(),
-        openapi_path(ep.path)
-    )
-    .chars()
-    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-    .collect();
+    let op_id: String = format!("{} {}", ep.method.as_str().to_lowercase(), openapi_path(ep.path))
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
     Operation {
         tags: vec![ep.tag.to_string()],
         summary: Some(ep.summary.to_string()),
@@ -210,9 +171,7 @@ pub fn document(endpoints: &[Endpoint]) -> OpenApi {
         if !tags.iter().any(|t| t == ep.tag) {
             tags.push(ep.tag.to_string());
         }
-        let entry = paths
-            .entry(openapi_path(ep.path))
-            .or_insert_with(|| ReferenceOr::Item(PathItem::default()));
+        let entry = paths.entry(openapi_path(ep.path)).or_insert_with(|| ReferenceOr::Item(PathItem::default()));
         if let ReferenceOr::Item(item) = entry {
             let slot = match ep.method.as_str() {
                 "GET" => &mut item.get,
@@ -248,8 +207,7 @@ pub fn document(endpoints: &[Endpoint]) -> OpenApi {
             location: aide::openapi::ApiKeyLocation::Cookie,
             name: super::auth::SESSION_COOKIE.into(),
             description: Some(
-                "The browser session; requests that change data also need the X-CSRF-Token header"
-                    .into(),
+                "The browser session; requests that change data also need the X-CSRF-Token header".into(),
             ),
             extensions: IndexMap::new(),
         }),
@@ -257,9 +215,15 @@ pub fn document(endpoints: &[Endpoint]) -> OpenApi {
     OpenApi {
         info: Info {
             title: "IncidentRelay API".into(),
-            description: Some("On-call routing, alert delivery and escalation. Errors are `{error, message, details}`.".into()),
+            description: Some(
+                "On-call routing, alert delivery and escalation. Errors are `{error, message, details}`.".into(),
+            ),
             version: env!("CARGO_PKG_VERSION").into(),
-            license: Some(License { name: "Apache-2.0".into(), identifier: Some("Apache-2.0".into()), ..License::default() }),
+            license: Some(License {
+                name: "Apache-2.0".into(),
+                identifier: Some("Apache-2.0".into()),
+                ..License::default()
+            }),
             ..Info::default()
         },
         paths: Some(Paths { paths, extensions: IndexMap::new() }),
@@ -276,13 +240,7 @@ mod tests {
     #[test]
     fn paths_are_converted() {
         assert_eq!(openapi_path("/api/teams/{id}"), "/api/teams/{id}");
-        assert_eq!(
-            openapi_path("/api/calendar/feeds/{token:[^/.]+}.ics"),
-            "/api/calendar/feeds/{token}.ics"
-        );
-        assert_eq!(
-            path_params("/api/rotations/members/{member_id}"),
-            ["member_id"]
-        );
+        assert_eq!(openapi_path("/api/calendar/feeds/{token:[^/.]+}.ics"), "/api/calendar/feeds/{token}.ics");
+        assert_eq!(path_params("/api/rotations/members/{member_id}"), ["member_id"]);
     }
 }

@@ -86,18 +86,14 @@ impl ChannelKind {
     /// Errors name the field as `config.<key>`.
     pub fn check_config(self, config: &Value) -> Result<Value, Vec<FieldError>> {
         match self {
-            ChannelKind::Mattermost => {
-                check::<mattermost::Config>(config, mattermost::Config::validate)
-            }
+            ChannelKind::Mattermost => check::<mattermost::Config>(config, mattermost::Config::validate),
             ChannelKind::Slack => check::<slack::Config>(config, slack::Config::validate),
             ChannelKind::Telegram => check::<telegram::Config>(config, telegram::Config::validate),
             ChannelKind::Discord => check::<discord::Config>(config, discord::Config::validate),
             ChannelKind::Teams => check::<teams::Config>(config, teams::Config::validate),
             ChannelKind::Email => check::<email::Config>(config, email::Config::validate),
             ChannelKind::Webhook => check::<webhook::Config>(config, webhook::Config::validate),
-            ChannelKind::Incidentio => {
-                check::<incidentio::Config>(config, incidentio::Config::validate)
-            }
+            ChannelKind::Incidentio => check::<incidentio::Config>(config, incidentio::Config::validate),
             ChannelKind::Voice => check::<voice::Config>(config, voice::Config::validate),
         }
     }
@@ -139,26 +135,16 @@ fn check<T: DeserializeOwned + Serialize>(
     config: &Value,
     validate: fn(&T, &mut Problems),
 ) -> Result<Value, Vec<FieldError>> {
-    let config = if config.is_null() {
-        Value::Object(Map::new())
-    } else {
-        config.clone()
-    };
+    let config = if config.is_null() { Value::Object(Map::new()) } else { config.clone() };
     let typed: T = serde_path_to_error::deserialize(config).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." {
-            "config".to_string()
-        } else {
-            format!("config.{path}")
-        };
+        let field = if path == "." { "config".to_string() } else { format!("config.{path}") };
         vec![FieldError::new(field, e.into_inner().to_string())]
     })?;
     let mut p = Problems::new();
     validate(&typed, &mut p);
     p.finish().map_err(|errs| {
-        errs.into_iter()
-            .map(|e| FieldError::new(format!("config.{}", e.field), e.message))
-            .collect::<Vec<_>>()
+        errs.into_iter().map(|e| FieldError::new(format!("config.{}", e.field), e.message)).collect::<Vec<_>>()
     })?;
     serde_json::to_value(&typed).map_err(|e| vec![FieldError::new("config", e.to_string())])
 }
@@ -179,9 +165,7 @@ fn mask_value(v: &Value) -> Value {
                 None => Value::String(MASK.to_string()),
             }
         }
-        Value::Object(m) => {
-            Value::Object(m.iter().map(|(k, v)| (k.clone(), mask_value(v))).collect())
-        }
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), mask_value(v))).collect()),
         Value::Null => Value::Null,
         _ => Value::String(MASK.to_string()),
     }
@@ -190,11 +174,9 @@ fn mask_value(v: &Value) -> Value {
 fn unmask(old: Option<&Value>, new: &Value) -> Value {
     match (old, new) {
         (Some(o), Value::String(s)) if s.contains(MASK) => o.clone(),
-        (Some(Value::Object(o)), Value::Object(n)) => Value::Object(
-            n.iter()
-                .map(|(k, v)| (k.clone(), unmask(o.get(k), v)))
-                .collect(),
-        ),
+        (Some(Value::Object(o)), Value::Object(n)) => {
+            Value::Object(n.iter().map(|(k, v)| (k.clone(), unmask(o.get(k), v))).collect())
+        }
         _ => new.clone(),
     }
 }
@@ -228,44 +210,26 @@ mod tests {
 
     #[test]
     fn config_errors_name_the_field() {
-        let e = ChannelKind::Slack
-            .check_config(&json!({"webhook_url": 5}))
-            .unwrap_err();
+        let e = ChannelKind::Slack.check_config(&json!({"webhook_url": 5})).unwrap_err();
         assert_eq!(e[0].field, "config.webhook_url");
-        let e = ChannelKind::Slack
-            .check_config(&json!({"webhook_url": "https://x", "bogus": 1}))
-            .unwrap_err();
+        let e = ChannelKind::Slack.check_config(&json!({"webhook_url": "https://x", "bogus": 1})).unwrap_err();
         assert!(e[0].message.contains("bogus"), "{e:?}");
         let e = ChannelKind::Telegram.check_config(&json!({})).unwrap_err();
         let fields: Vec<_> = e.iter().map(|x| x.field.as_str()).collect();
         assert_eq!(fields, ["config.bot_token", "config.chat_id"]);
-        let ok = ChannelKind::Telegram
-            .check_config(&json!({"bot_token": "1:a", "chat_id": -100123}))
-            .unwrap();
-        assert_eq!(
-            ok["chat_id"],
-            json!("-100123"),
-            "numeric chat ids are kept as strings"
-        );
+        let ok = ChannelKind::Telegram.check_config(&json!({"bot_token": "1:a", "chat_id": -100123})).unwrap();
+        assert_eq!(ok["chat_id"], json!("-100123"), "numeric chat ids are kept as strings");
     }
 
     #[test]
     fn secrets_are_masked_and_kept_when_sent_back() {
         let stored = json!({"webhook_url": "https://hooks.slack.com/services/T/B/X"});
         let masked = ChannelKind::Slack.mask(&stored);
-        assert_eq!(
-            masked["webhook_url"],
-            json!("https://hooks.slack.com/********")
-        );
+        assert_eq!(masked["webhook_url"], json!("https://hooks.slack.com/********"));
         assert_eq!(ChannelKind::Slack.merge(&stored, &masked), stored);
-        let changed = ChannelKind::Slack.merge(
-            &stored,
-            &json!({"webhook_url": "https://hooks.slack.com/services/T/B/Y"}),
-        );
-        assert_eq!(
-            changed["webhook_url"],
-            json!("https://hooks.slack.com/services/T/B/Y")
-        );
+        let changed =
+            ChannelKind::Slack.merge(&stored, &json!({"webhook_url": "https://hooks.slack.com/services/T/B/Y"}));
+        assert_eq!(changed["webhook_url"], json!("https://hooks.slack.com/services/T/B/Y"));
         let hook = json!({"webhook_url": "https://x.example/h", "headers": {"Authorization": "Bearer s3cret"}});
         let masked = ChannelKind::Webhook.mask(&hook);
         assert_eq!(masked["headers"]["Authorization"], json!(MASK));

@@ -42,11 +42,7 @@ fn chat_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> 
 pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot_token: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "chat_id",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "chat_id", skip_serializing_if = "Option::is_none")]
     pub chat_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_url: Option<String>,

@@ -25,10 +25,7 @@ pub enum DtmfAction {
 }
 
 fn default_dtmf() -> BTreeMap<String, DtmfAction> {
-    BTreeMap::from([
-        ("1".to_string(), DtmfAction::Acknowledge),
-        ("2".to_string(), DtmfAction::Resolve),
-    ])
+    BTreeMap::from([("1".to_string(), DtmfAction::Acknowledge), ("2".to_string(), DtmfAction::Resolve)])
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,14 +67,8 @@ impl Config {
             }
         }
         for k in self.dtmf_actions.keys() {
-            let ok = k.len() == 1
-                && k.bytes()
-                    .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#');
-            p.check(
-                ok,
-                &format!("dtmf_actions.{k}"),
-                "keys must be a single digit, * or #",
-            );
+            let ok = k.len() == 1 && k.bytes().all(|b| b.is_ascii_digit() || b == b'*' || b == b'#');
+            p.check(ok, &format!("dtmf_actions.{k}"), "keys must be a single digit, * or #");
         }
     }
 }

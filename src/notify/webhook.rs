@@ -26,21 +26,11 @@ impl Config {
     pub fn validate(&self, p: &mut Problems) {
         require_url(p, "webhook_url", &self.webhook_url);
         if let Some(s) = &self.secret {
-            let ok = s
-                .strip_prefix("whsec_")
-                .and_then(crate::crypto::b64_decode)
-                .is_some_and(|k| k.len() >= 16);
-            p.check(
-                ok,
-                "secret",
-                "must be whsec_ followed by at least 16 base64-encoded bytes",
-            );
+            let ok = s.strip_prefix("whsec_").and_then(crate::crypto::b64_decode).is_some_and(|k| k.len() >= 16);
+            p.check(ok, "secret", "must be whsec_ followed by at least 16 base64-encoded bytes");
         }
         for name in self.headers.keys() {
-            let ok = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             p.check(ok, &format!("headers.{name}"), "is not a valid header name");
         }
     }

@@ -17,16 +17,10 @@ pub struct Actor {
 
 impl Actor {
     pub fn user(id: i64, name: &str) -> Actor {
-        Actor {
-            user_id: Some(id),
-            name: name.to_string(),
-        }
+        Actor { user_id: Some(id), name: name.to_string() }
     }
     pub fn system(what: &str) -> Actor {
-        Actor {
-            user_id: None,
-            name: what.to_string(),
-        }
+        Actor { user_id: None, name: what.to_string() }
     }
 }
 
@@ -92,15 +86,8 @@ pub fn list(c: &Connection, f: &AuditFilter) -> Result<Vec<AuditLog>> {
            AND (?3 IS NULL OR actor = ?3) AND (?4 IS NULL OR id < ?4)
          ORDER BY id DESC LIMIT ?5",
     )?;
-    let rows = st.query_map(
-        params![
-            f.object_type,
-            f.object_id,
-            f.actor,
-            f.before_id,
-            f.limit.clamp(1, 1000)
-        ],
-        |r| {
+    let rows =
+        st.query_map(params![f.object_type, f.object_id, f.actor, f.before_id, f.limit.clamp(1, 1000)], |r| {
             Ok(AuditLog {
                 id: r.get("id")?,
                 actor_user_id: r.get("actor_user_id")?,
@@ -112,8 +99,7 @@ pub fn list(c: &Connection, f: &AuditFilter) -> Result<Vec<AuditLog>> {
                 details: json_col(r, "details")?,
                 created_at: r.get("created_at")?,
             })
-        },
-    )?;
+        })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 

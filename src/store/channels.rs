@@ -128,10 +128,7 @@ fn apply(ch: &mut Channel, input: ChannelInput, creating: bool) -> Result<()> {
             match Severity::parse(s) {
                 Some(sev) if !out.contains(&sev) => out.push(sev),
                 Some(_) => {}
-                None => p.add(
-                    format!("notify_on_severities[{i}]"),
-                    "must be one of critical, high, warning, info",
-                ),
+                None => p.add(format!("notify_on_severities[{i}]"), "must be one of critical, high, warning, info"),
             }
         }
         ch.notify_on_severities = out;
@@ -142,10 +139,7 @@ fn apply(ch: &mut Channel, input: ChannelInput, creating: bool) -> Result<()> {
         Some(new) if creating || kind_changed => new,
         Some(new) => ch.channel_type.merge(&ch.config, &new),
         None if kind_changed => {
-            return Err(StoreError::invalid(
-                "config",
-                "is required when channel_type changes",
-            ));
+            return Err(StoreError::invalid("config", "is required when channel_type changes"));
         }
         None => ch.config.clone(),
     };
@@ -195,10 +189,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: ChannelInput) -> Result<Channel>
 pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: ChannelInput) -> Result<Channel> {
     let mut ch = get_raw(c, id)?;
     if input.team_id.is_some_and(|t| t != ch.team_id) {
-        return Err(StoreError::invalid(
-            "team_id",
-            "a channel cannot move to another team",
-        ));
+        return Err(StoreError::invalid("team_id", "a channel cannot move to another team"));
     }
     apply(&mut ch, input, false)?;
     c.execute(
@@ -206,14 +197,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: ChannelInput) -> Result
          WHERE id = ?7",
         params![ch.name, ch.channel_type.as_str(), ch.config.to_string(), to_json(&ch.notify_on_severities), ch.enabled, ctx.now, id],
     )?;
-    ctx.audit(
-        c,
-        "channel.update",
-        "channel",
-        id,
-        Some(ch.group_id),
-        json!({"name": ch.name}),
-    )?;
+    ctx.audit(c, "channel.update", "channel", id, Some(ch.group_id), json!({"name": ch.name}))?;
     get(c, id)
 }
 
@@ -228,19 +212,9 @@ pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
         )
         .optional()?;
     if let Some(name) = policy {
-        return Err(StoreError::conflict(
-            "id",
-            format!("escalation policy \"{name}\" targets this channel"),
-        ));
+        return Err(StoreError::conflict("id", format!("escalation policy \"{name}\" targets this channel")));
     }
     c.execute("DELETE FROM channels WHERE id = ?1", [id])?;
-    ctx.audit(
-        c,
-        "channel.delete",
-        "channel",
-        id,
-        Some(ch.group_id),
-        json!({"name": ch.name}),
-    )?;
+    ctx.audit(c, "channel.delete", "channel", id, Some(ch.group_id), json!({"name": ch.name}))?;
     Ok(())
 }

@@ -53,13 +53,9 @@ pub fn get(c: &Connection, id: i64) -> Result<Group> {
 pub fn list(c: &Connection, only: Option<&[i64]>) -> Result<Vec<Group>> {
     let (sql, ids): (String, Vec<i64>) = match only {
         None => ("SELECT * FROM groups ORDER BY name".into(), vec![]),
-        Some(ids) => (
-            format!(
-                "SELECT * FROM groups WHERE id IN {} ORDER BY name",
-                placeholders(ids.len())
-            ),
-            ids.to_vec(),
-        ),
+        Some(ids) => {
+            (format!("SELECT * FROM groups WHERE id IN {} ORDER BY name", placeholders(ids.len())), ids.to_vec())
+        }
     };
     let mut st = c.prepare(&sql)?;
     let rows = st.query_map(rusqlite::params_from_iter(ids), row)?;
@@ -106,14 +102,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: GroupInput) -> Result<Group> {
         params![g.slug, g.name, g.description, g.active, ctx.now],
     )?;
     g.id = c.last_insert_rowid();
-    ctx.audit(
-        c,
-        "group.create",
-        "group",
-        g.id,
-        Some(g.id),
-        json!({"slug": g.slug}),
-    )?;
+    ctx.audit(c, "group.create", "group", g.id, Some(g.id), json!({"slug": g.slug}))?;
     Ok(g)
 }
 
@@ -125,42 +114,21 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: GroupInput) -> Result<G
         "UPDATE groups SET slug = ?1, name = ?2, description = ?3, active = ?4, updated_at = ?5 WHERE id = ?6",
         params![g.slug, g.name, g.description, g.active, ctx.now, id],
     )?;
-    ctx.audit(
-        c,
-        "group.update",
-        "group",
-        id,
-        Some(id),
-        json!({"slug": g.slug, "active": g.active}),
-    )?;
+    ctx.audit(c, "group.update", "group", id, Some(id), json!({"slug": g.slug, "active": g.active}))?;
     Ok(g)
 }
 
 pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     let g = get(c, id)?;
-    let teams: i64 = c.query_row(
-        "SELECT COUNT(*) FROM teams WHERE group_id = ?1",
-        [id],
-        |r| r.get(0),
-    )?;
+    let teams: i64 = c.query_row("SELECT COUNT(*) FROM teams WHERE group_id = ?1", [id], |r| r.get(0))?;
     if teams > 0 {
         return Err(StoreError::conflict(
             "id",
-            format!(
-                "group {} still has {teams} team(s); delete or move them first",
-                g.slug
-            ),
+            format!("group {} still has {teams} team(s); delete or move them first", g.slug),
         ));
     }
     c.execute("DELETE FROM groups WHERE id = ?1", [id])?;
-    ctx.audit(
-        c,
-        "group.delete",
-        "group",
-        id,
-        Some(id),
-        json!({"slug": g.slug}),
-    )?;
+    ctx.audit(c, "group.delete", "group", id, Some(id), json!({"slug": g.slug}))?;
     Ok(())
 }
 
@@ -185,7 +153,8 @@ pub struct MembershipInput {
     pub role: Option<Role>,
 }
 
-const MEMBERSHIP_SELECT: &str = "SELECT m.*, u.username, u.display_name FROM group_memberships m JOIN users u ON u.id = m.user_id";
+const MEMBERSHIP_SELECT: &str =
+    "SELECT m.*, u.username, u.display_name FROM group_memberships m JOIN users u ON u.id = m.user_id";
 
 fn membership_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Membership> {
     let role: String = r.get("role")?;
@@ -202,27 +171,19 @@ fn membership_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Membership> {
 }
 
 pub fn get_membership(c: &Connection, id: i64) -> Result<Membership> {
-    c.query_row(
-        &format!("{MEMBERSHIP_SELECT} WHERE m.id = ?1"),
-        [id],
-        membership_row,
-    )
-    .optional()?
-    .ok_or_else(|| StoreError::not_found("membership"))
+    c.query_row(&format!("{MEMBERSHIP_SELECT} WHERE m.id = ?1"), [id], membership_row)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("membership"))
 }
 
 pub fn memberships_of_group(c: &Connection, group_id: i64) -> Result<Vec<Membership>> {
-    let mut st = c.prepare(&format!(
-        "{MEMBERSHIP_SELECT} WHERE m.group_id = ?1 ORDER BY u.username"
-    ))?;
+    let mut st = c.prepare(&format!("{MEMBERSHIP_SELECT} WHERE m.group_id = ?1 ORDER BY u.username"))?;
     let rows = st.query_map([group_id], membership_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 pub fn memberships_of_user(c: &Connection, user_id: i64) -> Result<Vec<Membership>> {
-    let mut st = c.prepare(&format!(
-        "{MEMBERSHIP_SELECT} WHERE m.user_id = ?1 ORDER BY m.group_id"
-    ))?;
+    let mut st = c.prepare(&format!("{MEMBERSHIP_SELECT} WHERE m.user_id = ?1 ORDER BY m.group_id"))?;
     let rows = st.query_map([user_id], membership_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -233,9 +194,7 @@ pub fn active_roles(c: &Connection, user_id: i64) -> Result<Vec<(i64, Role)>> {
         "SELECT m.group_id, m.role FROM group_memberships m JOIN groups g ON g.id = m.group_id
          WHERE m.user_id = ?1 AND g.active = 1",
     )?;
-    let rows = st.query_map([user_id], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-    })?;
+    let rows = st.query_map([user_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
     let mut out = Vec::new();
     for row in rows {
         let (g, role) = row?;
@@ -254,12 +213,7 @@ pub fn is_member(c: &Connection, group_id: i64, user_id: i64) -> Result<bool> {
     )?)
 }
 
-pub fn add_member(
-    c: &Connection,
-    ctx: &Ctx,
-    group_id: i64,
-    input: MembershipInput,
-) -> Result<Membership> {
+pub fn add_member(c: &Connection, ctx: &Ctx, group_id: i64, input: MembershipInput) -> Result<Membership> {
     let mut p = Problems::new();
     let user_id = p.required(input.user_id, "user_id");
     let role = p.required(input.role, "role");
@@ -291,32 +245,17 @@ pub fn add_member(
     get_membership(c, id)
 }
 
-pub fn update_member(
-    c: &Connection,
-    ctx: &Ctx,
-    id: i64,
-    input: MembershipInput,
-) -> Result<Membership> {
+pub fn update_member(c: &Connection, ctx: &Ctx, id: i64, input: MembershipInput) -> Result<Membership> {
     let m = get_membership(c, id)?;
     if input.user_id.is_some_and(|u| u != m.user_id) {
-        return Err(StoreError::invalid(
-            "user_id",
-            "cannot be changed; remove the membership and add another",
-        ));
+        return Err(StoreError::invalid("user_id", "cannot be changed; remove the membership and add another"));
     }
     let role = input.role.unwrap_or(m.role);
     c.execute(
         "UPDATE group_memberships SET role = ?1, updated_at = ?2 WHERE id = ?3",
         params![role.as_str(), ctx.now, id],
     )?;
-    ctx.audit(
-        c,
-        "group_membership.update",
-        "group_membership",
-        id,
-        Some(m.group_id),
-        json!({"role": role}),
-    )?;
+    ctx.audit(c, "group_membership.update", "group_membership", id, Some(m.group_id), json!({"role": role}))?;
     get_membership(c, id)
 }
 
@@ -328,13 +267,6 @@ pub fn remove_member(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
         [m.user_id, m.group_id],
     )?;
     c.execute("DELETE FROM group_memberships WHERE id = ?1", [id])?;
-    ctx.audit(
-        c,
-        "group_membership.delete",
-        "group_membership",
-        id,
-        Some(m.group_id),
-        json!({"user_id": m.user_id}),
-    )?;
+    ctx.audit(c, "group_membership.delete", "group_membership", id, Some(m.group_id), json!({"user_id": m.user_id}))?;
     Ok(())
 }

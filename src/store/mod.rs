@@ -13,7 +13,9 @@
 pub mod alerts;
 pub mod audit;
 pub mod channels;
+pub mod escalation;
 pub mod groups;
+pub mod outbox;
 pub mod policies;
 pub mod rotations;
 pub mod routes;
@@ -65,10 +67,7 @@ impl std::fmt::Display for StoreError {
             StoreError::NotFound(what) => write!(f, "{what} not found"),
             StoreError::Conflict(field, msg) => write!(f, "conflict on {field}: {msg}"),
             StoreError::Invalid(errs) => {
-                let parts: Vec<_> = errs
-                    .iter()
-                    .map(|e| format!("{}: {}", e.field, e.message))
-                    .collect();
+                let parts: Vec<_> = errs.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
                 write!(f, "invalid: {}", parts.join("; "))
             }
             StoreError::Db(m) => write!(f, "database error: {m}"),
@@ -110,19 +109,11 @@ impl From<rusqlite::Error> for StoreError {
             rusqlite::Error::SqliteFailure(f, msg) if f.code == ErrorCode::ConstraintViolation => {
                 let msg = msg.clone().unwrap_or_default();
                 if let Some(cols) = msg.strip_prefix("UNIQUE constraint failed: ") {
-                    let field = cols
-                        .rsplit(", ")
-                        .next()
-                        .and_then(|c| c.rsplit('.').next())
-                        .unwrap_or("")
-                        .to_string();
+                    let field = cols.rsplit(", ").next().and_then(|c| c.rsplit('.').next()).unwrap_or("").to_string();
                     let message = format!("an object with this {field} already exists");
                     StoreError::Conflict(field, message)
                 } else if msg.contains("FOREIGN KEY") {
-                    StoreError::Conflict(
-                        String::new(),
-                        "the object is still referenced by other objects".into(),
-                    )
+                    StoreError::Conflict(String::new(), "the object is still referenced by other objects".into())
                 } else {
                     StoreError::Db(msg)
                 }
@@ -160,9 +151,8 @@ pub fn to_json<T: Serialize + ?Sized>(v: &T) -> String {
 /// Reads a JSON column inside a row mapper.
 pub fn json_col<T: DeserializeOwned>(row: &rusqlite::Row<'_>, idx: &str) -> rusqlite::Result<T> {
     let text: String = row.get(idx)?;
-    serde_json::from_str(&text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+    serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 /// An error for a JSON value that cannot be read back (corrupt column).
@@ -193,11 +183,8 @@ where
 {
     fn run(&mut self, conn: &Connection) -> bool {
         let Some(f) = self.f.take() else { return false };
-        let outcome = catch_unwind(AssertUnwindSafe(|| f(conn))).unwrap_or_else(|_| {
-            Err(StoreError::Db(
-                "a write job panicked; it was rolled back".into(),
-            ))
-        });
+        let outcome = catch_unwind(AssertUnwindSafe(|| f(conn)))
+            .unwrap_or_else(|_| Err(StoreError::Db("a write job panicked; it was rolled back".into())));
         let ok = outcome.is_ok();
         self.result = Some(outcome);
         ok
@@ -233,9 +220,8 @@ impl Db {
     /// is set, and starts the writer thread.
     pub fn open(cfg: &DatabaseConfig) -> Result<Db> {
         if let Some(dir) = cfg.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         }
         let mut conn = open_writer(&cfg.path, cfg)?;
         if cfg.auto_migrate {
@@ -255,11 +241,7 @@ impl Db {
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
         let busy = cfg.busy_timeout_ms;
         let manager = SqliteConnectionManager::file(&cfg.path)
-            .with_flags(
-                OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                    | OpenFlags::SQLITE_OPEN_URI,
-            )
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
             .with_init(move |c| c.execute_batch(&format!("PRAGMA busy_timeout = {busy};")));
         let readers = r2d2::Pool::builder()
             .max_size(cfg.read_pool_size)
@@ -267,13 +249,7 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| StoreError::Unavailable(format!("cannot open read connections: {e}")))?;
-        Ok(Db {
-            inner: Arc::new(Inner {
-                writer: tx,
-                readers,
-                path: cfg.path.clone(),
-            }),
-        })
+        Ok(Db { inner: Arc::new(Inner { writer: tx, readers, path: cfg.path.clone() }) })
     }
 
     pub fn path(&self) -> &Path {
@@ -286,15 +262,8 @@ impl Db {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let (reply, rx) = tokio::sync::oneshot::channel();
-        let job = Box::new(TypedJob {
-            f: Some(f),
-            result: None,
-            reply,
-        });
-        self.inner
-            .writer
-            .send(job)
-            .map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?;
+        let job = Box::new(TypedJob { f: Some(f), result: None, reply });
+        self.inner.writer.send(job).map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?;
         Ok(rx)
     }
 
@@ -304,9 +273,7 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        self.submit(f)?
-            .await
-            .map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?
+        self.submit(f)?.await.map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?
     }
 
     /// `write` for synchronous callers (CLI commands, blocking threads).
@@ -315,9 +282,7 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        self.submit(f)?
-            .blocking_recv()
-            .map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?
+        self.submit(f)?.blocking_recv().map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?
     }
 
     /// Runs `f` on a pooled read-only connection off the async workers.
@@ -366,11 +331,7 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteJob>>) {
                 continue;
             }
             let ok = job.run(&conn);
-            let end = if ok {
-                "RELEASE job"
-            } else {
-                "ROLLBACK TO job; RELEASE job"
-            };
+            let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
             let _ = conn.execute_batch(end);
         }
         let commit = conn.execute_batch("COMMIT").map_err(StoreError::from);
@@ -385,8 +346,8 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteJob>>) {
 
 /// Opens the read-write connection with the pragmas every writer needs.
 pub fn open_writer(path: &Path, cfg: &DatabaseConfig) -> Result<Connection> {
-    let conn = Connection::open(path)
-        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    let conn =
+        Connection::open(path).map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
     let sync = match cfg.synchronous {
         Synchronous::Full => "FULL",
         Synchronous::Normal => "NORMAL",
@@ -394,25 +355,15 @@ pub fn open_writer(path: &Path, cfg: &DatabaseConfig) -> Result<Connection> {
     conn.busy_timeout(Duration::from_millis(u64::from(cfg.busy_timeout_ms)))?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Unavailable(format!(
-            "{} cannot use WAL mode (got {mode})",
-            path.display()
-        )));
+        return Err(StoreError::Unavailable(format!("{} cannot use WAL mode (got {mode})", path.display())));
     }
-    conn.execute_batch(&format!(
-        "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
-    ))?;
+    conn.execute_batch(&format!("PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"))?;
     Ok(conn)
 }
 
 /// The highest migration version this binary knows.
 pub fn latest_known_version() -> i32 {
-    embedded::migrations::runner()
-        .get_migrations()
-        .iter()
-        .map(|m| m.version())
-        .max()
-        .unwrap_or(0)
+    embedded::migrations::runner().get_migrations().iter().map(|m| m.version()).max().unwrap_or(0)
 }
 
 /// The highest version applied to the database (0 when fresh).
@@ -425,11 +376,7 @@ pub fn applied_version(conn: &Connection) -> Result<i32> {
     if !exists {
         return Ok(0);
     }
-    Ok(conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM refinery_schema_history",
-        [],
-        |r| r.get(0),
-    )?)
+    Ok(conn.query_row("SELECT COALESCE(MAX(version), 0) FROM refinery_schema_history", [], |r| r.get(0))?)
 }
 
 fn refuse_newer(conn: &Connection) -> Result<()> {
@@ -448,12 +395,7 @@ fn refuse_newer(conn: &Connection) -> Result<()> {
 pub fn pending_migrations(conn: &mut Connection) -> Result<Vec<i32>> {
     refuse_newer(conn)?;
     let applied = applied_version(conn)?;
-    Ok(embedded::migrations::runner()
-        .get_migrations()
-        .iter()
-        .map(|m| m.version())
-        .filter(|v| *v > applied)
-        .collect())
+    Ok(embedded::migrations::runner().get_migrations().iter().map(|m| m.version()).filter(|v| *v > applied).collect())
 }
 
 /// Applies pending migrations (idempotent) under a file lock so that two processes starting
@@ -465,23 +407,15 @@ pub fn migrate(conn: &mut Connection, db_path: &Path) -> Result<Vec<i32>> {
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|e| {
-            StoreError::Unavailable(format!("cannot open {}: {e}", lock_path.display()))
-        })?;
-    lock.lock().map_err(|e| {
-        StoreError::Unavailable(format!("cannot lock {}: {e}", lock_path.display()))
-    })?;
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", lock_path.display())))?;
+    lock.lock().map_err(|e| StoreError::Unavailable(format!("cannot lock {}: {e}", lock_path.display())))?;
     refuse_newer(conn)?;
     let report = embedded::migrations::runner()
         .set_grouped(true)
         .run(conn)
         .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
     let _ = lock.unlock();
-    Ok(report
-        .applied_migrations()
-        .iter()
-        .map(|m| m.version())
-        .collect())
+    Ok(report.applied_migrations().iter().map(|m| m.version()).collect())
 }
 
 /// `<database>.<suffix>`, e.g. `incidentrelay.db.scheduler.lock`.
@@ -495,11 +429,7 @@ pub fn sidecar(db_path: &Path, suffix: &str) -> PathBuf {
 /// Reads a value from the `settings` table.
 pub fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>> {
     use rusqlite::OptionalExtension;
-    Ok(conn
-        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-            r.get(0)
-        })
-        .optional()?)
+    Ok(conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
 }
 
 pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<()> {
@@ -543,10 +473,7 @@ pub(crate) mod testing {
     /// A migrated database in a temp directory.
     pub fn db() -> (Db, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let cfg = DatabaseConfig {
-            path: dir.path().join("t.db"),
-            ..DatabaseConfig::default()
-        };
+        let cfg = DatabaseConfig { path: dir.path().join("t.db"), ..DatabaseConfig::default() };
         (Db::open(&cfg).expect("open"), dir)
     }
 }
@@ -558,21 +485,14 @@ mod tests {
     #[test]
     fn group_commit_isolates_failing_jobs() {
         let (db, _dir) = testing::db();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
-            let ok = db.write(|c| {
-                Ok(c.execute("INSERT INTO settings (key, value) VALUES ('a', '1')", [])?)
-            });
+            let ok = db.write(|c| Ok(c.execute("INSERT INTO settings (key, value) VALUES ('a', '1')", [])?));
             let bad = db.write(|c| {
                 c.execute("INSERT INTO settings (key, value) VALUES ('b', '2')", [])?;
                 Err::<(), _>(StoreError::invalid("x", "no"))
             });
-            let dup = db.write(|c| {
-                Ok(c.execute("INSERT INTO settings (key, value) VALUES ('a', '3')", [])?)
-            });
+            let dup = db.write(|c| Ok(c.execute("INSERT INTO settings (key, value) VALUES ('a', '3')", [])?));
             let (ok, bad, dup) = tokio::join!(ok, bad, dup);
             assert_eq!(ok.unwrap(), 1);
             assert!(matches!(bad, Err(StoreError::Invalid(_))));
@@ -580,18 +500,12 @@ mod tests {
             let keys = db
                 .read(|c| {
                     let mut st = c.prepare("SELECT key || value FROM settings ORDER BY key")?;
-                    let v = st
-                        .query_map([], |r| r.get::<_, String>(0))?
-                        .collect::<Result<Vec<_>, _>>()?;
+                    let v = st.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
                     Ok(v)
                 })
                 .await
                 .unwrap();
-            assert_eq!(
-                keys,
-                ["a1"],
-                "the failed job's insert was rolled back, the others kept"
-            );
+            assert_eq!(keys, ["a1"], "the failed job's insert was rolled back, the others kept");
         });
     }
 
@@ -599,10 +513,7 @@ mod tests {
     fn migrate_is_idempotent_and_newer_schemas_are_refused() {
         let (db, dir) = testing::db();
         let path = db.path().to_path_buf();
-        let cfg = DatabaseConfig {
-            path: path.clone(),
-            ..DatabaseConfig::default()
-        };
+        let cfg = DatabaseConfig { path: path.clone(), ..DatabaseConfig::default() };
         let mut conn = open_writer(&path, &cfg).unwrap();
         assert_eq!(migrate(&mut conn, &path).unwrap(), Vec::<i32>::new());
         assert_eq!(applied_version(&conn).unwrap(), latest_known_version());

@@ -57,8 +57,7 @@ pub struct PolicyInput {
     pub rules: Option<Vec<RuleInput>>,
 }
 
-const SELECT: &str =
-    "SELECT p.*, t.group_id FROM escalation_policies p JOIN teams t ON t.id = p.team_id";
+const SELECT: &str = "SELECT p.*, t.group_id FROM escalation_policies p JOIN teams t ON t.id = p.team_id";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Policy> {
     Ok(Policy {
@@ -76,9 +75,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Policy> {
 }
 
 fn with_rules(c: &Connection, mut p: Policy) -> Result<Policy> {
-    let mut st = c.prepare_cached(
-        "SELECT * FROM escalation_rules WHERE policy_id = ?1 ORDER BY position, id",
-    )?;
+    let mut st = c.prepare_cached("SELECT * FROM escalation_rules WHERE policy_id = ?1 ORDER BY position, id")?;
     p.rules = st
         .query_map([p.id], |r| {
             let t: String = r.get("target_type")?;
@@ -111,9 +108,7 @@ pub fn list(c: &Connection, groups: Option<&[i64]>, team_id: Option<i64>) -> Res
     }
     sql.push_str(" ORDER BY p.team_id, p.name");
     let mut st = c.prepare(&sql)?;
-    let rows = st
-        .query_map(rusqlite::params_from_iter(args), row)?
-        .collect::<Result<Vec<_>, _>>()?;
+    let rows = st.query_map(rusqlite::params_from_iter(args), row)?.collect::<Result<Vec<_>, _>>()?;
     rows.into_iter().map(|p| with_rules(c, p)).collect()
 }
 
@@ -189,10 +184,7 @@ fn check_rules(
 }
 
 fn save_rules(c: &Connection, policy_id: i64, rules: &[Rule]) -> Result<()> {
-    c.execute(
-        "DELETE FROM escalation_rules WHERE policy_id = ?1",
-        [policy_id],
-    )?;
+    c.execute("DELETE FROM escalation_rules WHERE policy_id = ?1", [policy_id])?;
     for (i, r) in rules.iter().enumerate() {
         c.execute(
             "INSERT INTO escalation_rules (policy_id, position, delay_seconds, target_type, target_id) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -243,13 +235,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: PolicyInput) -> Result<Policy> {
         updated_at: ctx.now,
     };
     apply(&mut p, &input)?;
-    let rules = check_rules(
-        c,
-        p.team_id,
-        p.group_id,
-        p.repeat_count,
-        input.rules.unwrap_or_default(),
-    )?;
+    let rules = check_rules(c, p.team_id, p.group_id, p.repeat_count, input.rules.unwrap_or_default())?;
     c.execute(
         "INSERT INTO escalation_policies (team_id, name, description, repeat_count, enabled, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
@@ -271,10 +257,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: PolicyInput) -> Result<Policy> {
 pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: PolicyInput) -> Result<Policy> {
     let mut p = get(c, id)?;
     if input.team_id.is_some_and(|t| t != p.team_id) {
-        return Err(StoreError::invalid(
-            "team_id",
-            "a policy cannot move to another team",
-        ));
+        return Err(StoreError::invalid("team_id", "a policy cannot move to another team"));
     }
     apply(&mut p, &input)?;
     let rules = match input.rules {
@@ -294,40 +277,19 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: PolicyInput) -> Result<
         params![p.name, p.description, p.repeat_count, p.enabled, ctx.now, id],
     )?;
     save_rules(c, id, &rules)?;
-    ctx.audit(
-        c,
-        "escalation_policy.update",
-        "escalation_policy",
-        id,
-        Some(p.group_id),
-        json!({"name": p.name}),
-    )?;
+    ctx.audit(c, "escalation_policy.update", "escalation_policy", id, Some(p.group_id), json!({"name": p.name}))?;
     get(c, id)
 }
 
 pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     let p = get(c, id)?;
     let route: Option<String> = c
-        .query_row(
-            "SELECT name FROM routes WHERE escalation_policy_id = ?1 LIMIT 1",
-            [id],
-            |x| x.get(0),
-        )
+        .query_row("SELECT name FROM routes WHERE escalation_policy_id = ?1 LIMIT 1", [id], |x| x.get(0))
         .optional()?;
     if let Some(name) = route {
-        return Err(StoreError::conflict(
-            "id",
-            format!("route \"{name}\" uses this policy; change the route first"),
-        ));
+        return Err(StoreError::conflict("id", format!("route \"{name}\" uses this policy; change the route first")));
     }
     c.execute("DELETE FROM escalation_policies WHERE id = ?1", [id])?;
-    ctx.audit(
-        c,
-        "escalation_policy.delete",
-        "escalation_policy",
-        id,
-        Some(p.group_id),
-        json!({"name": p.name}),
-    )?;
+    ctx.audit(c, "escalation_policy.delete", "escalation_policy", id, Some(p.group_id), json!({"name": p.name}))?;
     Ok(())
 }

@@ -106,12 +106,7 @@ pub fn get(c: &Connection, id: i64, now: Ts) -> Result<Rotation> {
 }
 
 /// Rotations visible in `groups` (`None` = all), optionally of one team, with `current_oncall`.
-pub fn list(
-    c: &Connection,
-    groups: Option<&[i64]>,
-    team_id: Option<i64>,
-    now: Ts,
-) -> Result<Vec<Rotation>> {
+pub fn list(c: &Connection, groups: Option<&[i64]>, team_id: Option<i64>, now: Ts) -> Result<Vec<Rotation>> {
     let mut sql = format!("{SELECT} WHERE (?1 IS NULL OR r.team_id = ?1)");
     let mut args: Vec<rusqlite::types::Value> = vec![team_id.into()];
     if let Some(g) = groups {
@@ -120,9 +115,7 @@ pub fn list(
     }
     sql.push_str(" ORDER BY r.team_id, r.name");
     let mut st = c.prepare(&sql)?;
-    let mut out = st
-        .query_map(rusqlite::params_from_iter(args), row)?
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = st.query_map(rusqlite::params_from_iter(args), row)?.collect::<Result<Vec<_>, _>>()?;
     for r in out.iter_mut() {
         r.current_oncall = oncall_user(c, r, now)?;
     }
@@ -132,23 +125,14 @@ pub fn list(
 /// The domain input for on-call computation.
 pub fn domain(c: &Connection, r: &Rotation) -> Result<rotation::Rotation> {
     let tz = zone(&r.timezone).map_err(|e| StoreError::Db(format!("rotation {}: {e}", r.id)))?;
-    let mut st = c.prepare_cached(
-        "SELECT user_id FROM rotation_members WHERE rotation_id = ?1 ORDER BY position, id",
-    )?;
-    let members = st
-        .query_map([r.id], |x| x.get::<_, i64>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut st = c.prepare_cached(
-        "SELECT id, user_id, starts_at, ends_at FROM rotation_overrides WHERE rotation_id = ?1",
-    )?;
+    let mut st =
+        c.prepare_cached("SELECT user_id FROM rotation_members WHERE rotation_id = ?1 ORDER BY position, id")?;
+    let members = st.query_map([r.id], |x| x.get::<_, i64>(0))?.collect::<Result<Vec<_>, _>>()?;
+    let mut st =
+        c.prepare_cached("SELECT id, user_id, starts_at, ends_at FROM rotation_overrides WHERE rotation_id = ?1")?;
     let overrides = st
         .query_map([r.id], |x| {
-            Ok(DomainOverride {
-                id: x.get(0)?,
-                user_id: x.get(1)?,
-                starts_at: x.get(2)?,
-                ends_at: x.get(3)?,
-            })
+            Ok(DomainOverride { id: x.get(0)?, user_id: x.get(1)?, starts_at: x.get(2)?, ends_at: x.get(3)? })
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rotation::Rotation {
@@ -168,17 +152,9 @@ pub fn domain(c: &Connection, r: &Rotation) -> Result<rotation::Rotation> {
 }
 
 pub fn user_ref(c: &Connection, user_id: i64) -> Result<OncallUser> {
-    Ok(c.query_row(
-        "SELECT id, username, display_name FROM users WHERE id = ?1",
-        [user_id],
-        |x| {
-            Ok(OncallUser {
-                user_id: x.get(0)?,
-                username: x.get(1)?,
-                display_name: x.get(2)?,
-            })
-        },
-    )?)
+    Ok(c.query_row("SELECT id, username, display_name FROM users WHERE id = ?1", [user_id], |x| {
+        Ok(OncallUser { user_id: x.get(0)?, username: x.get(1)?, display_name: x.get(2)? })
+    })?)
 }
 
 fn oncall_user(c: &Connection, r: &Rotation, now: Ts) -> Result<Option<OncallUser>> {
@@ -229,25 +205,16 @@ fn apply(r: &mut Rotation, input: RotationInput, now: Ts) -> Result<()> {
     p.max_len("description", &r.description, 4000);
     p.range("interval_value", r.interval_value, 1, 1000);
     if r.rotation_type == RotationType::Custom && r.interval_unit == IntervalUnit::Minutes {
-        p.check(
-            r.interval_value >= 5,
-            "interval_value",
-            "minute rotations must be at least 5 minutes",
-        );
+        p.check(r.interval_value >= 5, "interval_value", "minute rotations must be at least 5 minutes");
     }
-    p.check(
-        parse_handoff_time(&r.handoff_time).is_some(),
-        "handoff_time",
-        "must be HH:MM (24-hour), e.g. 09:00",
-    );
+    p.check(parse_handoff_time(&r.handoff_time).is_some(), "handoff_time", "must be HH:MM (24-hour), e.g. 09:00");
     p.range("handoff_weekday", r.handoff_weekday, 0, 6);
     let tz = zone(&r.timezone);
     if let Err(e) = &tz {
         p.add("timezone", e.clone());
     }
     p.check(
-        r.reminder_interval_seconds == 0
-            || (60..=7 * 86_400).contains(&r.reminder_interval_seconds),
+        r.reminder_interval_seconds == 0 || (60..=7 * 86_400).contains(&r.reminder_interval_seconds),
         "reminder_interval_seconds",
         "must be 0 (off) or between 60 and 604800",
     );
@@ -325,10 +292,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: RotationInput) -> Result<Rotatio
 pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: RotationInput) -> Result<Rotation> {
     let mut r = get_plain(c, id)?;
     if input.team_id.is_some_and(|t| t != r.team_id) {
-        return Err(StoreError::invalid(
-            "team_id",
-            "a rotation cannot move to another team",
-        ));
+        return Err(StoreError::invalid("team_id", "a rotation cannot move to another team"));
     }
     apply(&mut r, input, ctx.now)?;
     c.execute(
@@ -351,31 +315,16 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: RotationInput) -> Resul
             id
         ],
     )?;
-    ctx.audit(
-        c,
-        "rotation.update",
-        "rotation",
-        id,
-        Some(r.group_id),
-        json!({"name": r.name}),
-    )?;
+    ctx.audit(c, "rotation.update", "rotation", id, Some(r.group_id), json!({"name": r.name}))?;
     get(c, id, ctx.now)
 }
 
 pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     let r = get_plain(c, id)?;
-    let route: Option<String> = c
-        .query_row(
-            "SELECT name FROM routes WHERE rotation_id = ?1 LIMIT 1",
-            [id],
-            |x| x.get(0),
-        )
-        .optional()?;
+    let route: Option<String> =
+        c.query_row("SELECT name FROM routes WHERE rotation_id = ?1 LIMIT 1", [id], |x| x.get(0)).optional()?;
     if let Some(name) = route {
-        return Err(StoreError::conflict(
-            "id",
-            format!("route \"{name}\" uses this rotation; change the route first"),
-        ));
+        return Err(StoreError::conflict("id", format!("route \"{name}\" uses this rotation; change the route first")));
     }
     let policy: Option<String> = c
         .query_row(
@@ -386,20 +335,10 @@ pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
         )
         .optional()?;
     if let Some(name) = policy {
-        return Err(StoreError::conflict(
-            "id",
-            format!("escalation policy \"{name}\" targets this rotation"),
-        ));
+        return Err(StoreError::conflict("id", format!("escalation policy \"{name}\" targets this rotation")));
     }
     c.execute("DELETE FROM rotations WHERE id = ?1", [id])?;
-    ctx.audit(
-        c,
-        "rotation.delete",
-        "rotation",
-        id,
-        Some(r.group_id),
-        json!({"name": r.name}),
-    )?;
+    ctx.audit(c, "rotation.delete", "rotation", id, Some(r.group_id), json!({"name": r.name}))?;
     Ok(())
 }
 
@@ -424,7 +363,8 @@ pub struct MemberInput {
     pub position: Option<i64>,
 }
 
-const MEMBER_SELECT: &str = "SELECT m.*, u.username, u.display_name FROM rotation_members m JOIN users u ON u.id = m.user_id";
+const MEMBER_SELECT: &str =
+    "SELECT m.*, u.username, u.display_name FROM rotation_members m JOIN users u ON u.id = m.user_id";
 
 fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RotationMember> {
     Ok(RotationMember {
@@ -439,51 +379,32 @@ fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RotationMember> {
 }
 
 pub fn get_member(c: &Connection, id: i64) -> Result<RotationMember> {
-    c.query_row(
-        &format!("{MEMBER_SELECT} WHERE m.id = ?1"),
-        [id],
-        member_row,
-    )
-    .optional()?
-    .ok_or_else(|| StoreError::not_found("rotation member"))
+    c.query_row(&format!("{MEMBER_SELECT} WHERE m.id = ?1"), [id], member_row)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("rotation member"))
 }
 
 pub fn members(c: &Connection, rotation_id: i64) -> Result<Vec<RotationMember>> {
-    let mut st = c.prepare(&format!(
-        "{MEMBER_SELECT} WHERE m.rotation_id = ?1 ORDER BY m.position, m.id"
-    ))?;
+    let mut st = c.prepare(&format!("{MEMBER_SELECT} WHERE m.rotation_id = ?1 ORDER BY m.position, m.id"))?;
     let rows = st.query_map([rotation_id], member_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 fn require_member_of_group(c: &Connection, group_id: i64, user_id: i64, field: &str) -> Result<()> {
     if !super::groups::is_member(c, group_id, user_id)? {
-        return Err(StoreError::invalid(
-            field,
-            "the user is not a member of the rotation's group",
-        ));
+        return Err(StoreError::invalid(field, "the user is not a member of the rotation's group"));
     }
     Ok(())
 }
 
-pub fn add_member(
-    c: &Connection,
-    ctx: &Ctx,
-    rotation_id: i64,
-    input: MemberInput,
-) -> Result<RotationMember> {
+pub fn add_member(c: &Connection, ctx: &Ctx, rotation_id: i64, input: MemberInput) -> Result<RotationMember> {
     let r = get_plain(c, rotation_id)?;
-    let user_id = input
-        .user_id
-        .ok_or_else(|| StoreError::invalid("user_id", "is required"))?;
+    let user_id = input.user_id.ok_or_else(|| StoreError::invalid("user_id", "is required"))?;
     require_member_of_group(c, r.group_id, user_id, "user_id")?;
     let position = match input.position {
         Some(p) if (0..=10_000).contains(&p) => p,
         Some(_) => {
-            return Err(StoreError::invalid(
-                "position",
-                "must be between 0 and 10000",
-            ));
+            return Err(StoreError::invalid("position", "must be between 0 and 10000"));
         }
         None => c.query_row(
             "SELECT COALESCE(MAX(position) + 1, 0) FROM rotation_members WHERE rotation_id = ?1",
@@ -507,12 +428,7 @@ pub fn add_member(
     get_member(c, id)
 }
 
-pub fn update_member(
-    c: &Connection,
-    ctx: &Ctx,
-    id: i64,
-    input: MemberInput,
-) -> Result<RotationMember> {
+pub fn update_member(c: &Connection, ctx: &Ctx, id: i64, input: MemberInput) -> Result<RotationMember> {
     let m = get_member(c, id)?;
     let r = get_plain(c, m.rotation_id)?;
     let user_id = input.user_id.unwrap_or(m.user_id);
@@ -521,15 +437,9 @@ pub fn update_member(
     }
     let position = input.position.unwrap_or(m.position);
     if !(0..=10_000).contains(&position) {
-        return Err(StoreError::invalid(
-            "position",
-            "must be between 0 and 10000",
-        ));
+        return Err(StoreError::invalid("position", "must be between 0 and 10000"));
     }
-    c.execute(
-        "UPDATE rotation_members SET user_id = ?1, position = ?2 WHERE id = ?3",
-        params![user_id, position, id],
-    )?;
+    c.execute("UPDATE rotation_members SET user_id = ?1, position = ?2 WHERE id = ?3", params![user_id, position, id])?;
     ctx.audit(
         c,
         "rotation_member.update",
@@ -581,7 +491,8 @@ pub struct OverrideInput {
     pub reason: Option<String>,
 }
 
-const OVERRIDE_SELECT: &str = "SELECT o.*, u.username, u.display_name FROM rotation_overrides o JOIN users u ON u.id = o.user_id";
+const OVERRIDE_SELECT: &str =
+    "SELECT o.*, u.username, u.display_name FROM rotation_overrides o JOIN users u ON u.id = o.user_id";
 
 fn override_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Override> {
     Ok(Override {
@@ -599,29 +510,18 @@ fn override_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Override> {
 }
 
 pub fn get_override(c: &Connection, id: i64) -> Result<Override> {
-    c.query_row(
-        &format!("{OVERRIDE_SELECT} WHERE o.id = ?1"),
-        [id],
-        override_row,
-    )
-    .optional()?
-    .ok_or_else(|| StoreError::not_found("override"))
+    c.query_row(&format!("{OVERRIDE_SELECT} WHERE o.id = ?1"), [id], override_row)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("override"))
 }
 
 pub fn overrides(c: &Connection, rotation_id: i64) -> Result<Vec<Override>> {
-    let mut st = c.prepare(&format!(
-        "{OVERRIDE_SELECT} WHERE o.rotation_id = ?1 ORDER BY o.starts_at, o.id"
-    ))?;
+    let mut st = c.prepare(&format!("{OVERRIDE_SELECT} WHERE o.rotation_id = ?1 ORDER BY o.starts_at, o.id"))?;
     let rows = st.query_map([rotation_id], override_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-pub fn add_override(
-    c: &Connection,
-    ctx: &Ctx,
-    rotation_id: i64,
-    input: OverrideInput,
-) -> Result<Override> {
+pub fn add_override(c: &Connection, ctx: &Ctx, rotation_id: i64, input: OverrideInput) -> Result<Override> {
     let r = get_plain(c, rotation_id)?;
     let tz = zone(&r.timezone).map_err(StoreError::Db)?;
     let mut p = Problems::new();
@@ -645,11 +545,7 @@ pub fn add_override(
     p.max_len("reason", &reason, 1000);
     if let (Some(s), Some(e)) = (starts_at, ends_at) {
         p.check(e > s, "ends_at", "must be after starts_at");
-        p.check(
-            e.secs_since(s) <= 366 * 86_400,
-            "ends_at",
-            "an override may last at most one year",
-        );
+        p.check(e.secs_since(s) <= 366 * 86_400, "ends_at", "an override may last at most one year");
     }
     p.finish()?;
     let (Some(user_id), Some(starts_at), Some(ends_at)) = (user_id, starts_at, ends_at) else {
@@ -677,13 +573,6 @@ pub fn delete_override(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     let o = get_override(c, id)?;
     let r = get_plain(c, o.rotation_id)?;
     c.execute("DELETE FROM rotation_overrides WHERE id = ?1", [id])?;
-    ctx.audit(
-        c,
-        "rotation_override.delete",
-        "rotation_override",
-        id,
-        Some(r.group_id),
-        json!({"rotation_id": r.id}),
-    )?;
+    ctx.audit(c, "rotation_override.delete", "rotation_override", id, Some(r.group_id), json!({"rotation_id": r.id}))?;
     Ok(())
 }

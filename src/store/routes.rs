@@ -89,12 +89,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Route> {
 }
 
 fn with_channels(c: &Connection, mut r: Route) -> Result<Route> {
-    let mut st = c.prepare_cached(
-        "SELECT channel_id FROM route_channels WHERE route_id = ?1 ORDER BY position",
-    )?;
-    r.channel_ids = st
-        .query_map([r.id], |x| x.get(0))?
-        .collect::<Result<Vec<i64>, _>>()?;
+    let mut st = c.prepare_cached("SELECT channel_id FROM route_channels WHERE route_id = ?1 ORDER BY position")?;
+    r.channel_ids = st.query_map([r.id], |x| x.get(0))?.collect::<Result<Vec<i64>, _>>()?;
     Ok(r)
 }
 
@@ -110,15 +106,9 @@ pub fn get(c: &Connection, id: i64) -> Result<Route> {
 pub fn by_token(c: &Connection, raw_token: &str) -> Result<Option<Route>> {
     let hash = crypto::sha256_hex(raw_token);
     let mut st = c.prepare_cached(&format!("{SELECT} WHERE r.intake_token_hash = ?1"))?;
-    let found = st
-        .query_row([&hash], |x| {
-            Ok((x.get::<_, String>("intake_token_hash")?, row(x)?))
-        })
-        .optional()?;
+    let found = st.query_row([&hash], |x| Ok((x.get::<_, String>("intake_token_hash")?, row(x)?))).optional()?;
     match found {
-        Some((h, r)) if crypto::ct_eq(h.as_bytes(), hash.as_bytes()) => {
-            Ok(Some(with_channels(c, r)?))
-        }
+        Some((h, r)) if crypto::ct_eq(h.as_bytes(), hash.as_bytes()) => Ok(Some(with_channels(c, r)?)),
         _ => Ok(None),
     }
 }
@@ -132,9 +122,7 @@ pub fn list(c: &Connection, groups: Option<&[i64]>, team_id: Option<i64>) -> Res
     }
     sql.push_str(" ORDER BY r.team_id, r.name");
     let mut st = c.prepare(&sql)?;
-    let rows = st
-        .query_map(rusqlite::params_from_iter(args), row)?
-        .collect::<Result<Vec<_>, _>>()?;
+    let rows = st.query_map(rusqlite::params_from_iter(args), row)?.collect::<Result<Vec<_>, _>>()?;
     rows.into_iter().map(|r| with_channels(c, r)).collect()
 }
 
@@ -178,8 +166,7 @@ fn apply(c: &Connection, r: &mut Route, input: RouteInput) -> Result<()> {
         for (i, l) in v.iter().enumerate() {
             let ok = !l.is_empty()
                 && l.len() <= 128
-                && l.chars()
-                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '.' || ch == '-');
+                && l.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '.' || ch == '-');
             p.check(ok, &format!("group_by[{i}]"), "must be a label name");
         }
         p.check(v.len() <= 20, "group_by", "at most 20 labels");
@@ -187,15 +174,8 @@ fn apply(c: &Connection, r: &mut Route, input: RouteInput) -> Result<()> {
     }
     if let Some(v) = input.signing_secret {
         if let Some(s) = &v {
-            let ok = s
-                .strip_prefix("whsec_")
-                .and_then(crypto::b64_decode)
-                .is_some_and(|k| k.len() >= 16);
-            p.check(
-                ok,
-                "signing_secret",
-                "must be whsec_ followed by at least 16 base64-encoded bytes",
-            );
+            let ok = s.strip_prefix("whsec_").and_then(crypto::b64_decode).is_some_and(|k| k.len() >= 16);
+            p.check(ok, "signing_secret", "must be whsec_ followed by at least 16 base64-encoded bytes");
         }
         r.signing_secret = v;
         r.requires_signature = r.signing_secret.is_some();
@@ -206,10 +186,7 @@ fn apply(c: &Connection, r: &mut Route, input: RouteInput) -> Result<()> {
             if seen.contains(id) {
                 p.add(format!("channel_ids[{i}]"), "is listed twice");
             } else if !belongs_to_team(c, "channels", *id, r.team_id)? {
-                p.add(
-                    format!("channel_ids[{i}]"),
-                    "no such channel in the route's team",
-                );
+                p.add(format!("channel_ids[{i}]"), "no such channel in the route's team");
             }
             seen.push(*id);
         }
@@ -217,11 +194,7 @@ fn apply(c: &Connection, r: &mut Route, input: RouteInput) -> Result<()> {
     }
     p.name("name", &r.name, 200);
     if let Some(id) = r.rotation_id {
-        p.check(
-            belongs_to_team(c, "rotations", id, r.team_id)?,
-            "rotation_id",
-            "no such rotation in the route's team",
-        );
+        p.check(belongs_to_team(c, "rotations", id, r.team_id)?, "rotation_id", "no such rotation in the route's team");
     }
     if let Some(id) = r.escalation_policy_id {
         p.check(
@@ -294,14 +267,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: RouteInput) -> Result<Route> {
     )?;
     r.id = c.last_insert_rowid();
     save_channels(c, &r)?;
-    ctx.audit(
-        c,
-        "route.create",
-        "route",
-        r.id,
-        Some(r.group_id),
-        json!({"name": r.name, "source": r.source}),
-    )?;
+    ctx.audit(c, "route.create", "route", r.id, Some(r.group_id), json!({"name": r.name, "source": r.source}))?;
     let mut out = get(c, r.id)?;
     out.intake_token = Some(token);
     Ok(out)
@@ -310,10 +276,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: RouteInput) -> Result<Route> {
 pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: RouteInput) -> Result<Route> {
     let mut r = get(c, id)?;
     if input.team_id.is_some_and(|t| t != r.team_id) {
-        return Err(StoreError::invalid(
-            "team_id",
-            "a route cannot move to another team",
-        ));
+        return Err(StoreError::invalid("team_id", "a route cannot move to another team"));
     }
     apply(c, &mut r, input)?;
     c.execute(
@@ -333,14 +296,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: RouteInput) -> Result<R
         ],
     )?;
     save_channels(c, &r)?;
-    ctx.audit(
-        c,
-        "route.update",
-        "route",
-        id,
-        Some(r.group_id),
-        json!({"name": r.name}),
-    )?;
+    ctx.audit(c, "route.update", "route", id, Some(r.group_id), json!({"name": r.name}))?;
     get(c, id)
 }
 
@@ -352,14 +308,7 @@ pub fn regenerate_token(c: &Connection, ctx: &Ctx, id: i64) -> Result<Route> {
         "UPDATE routes SET intake_token_hash = ?1, intake_token_prefix = ?2, updated_at = ?3 WHERE id = ?4",
         params![crypto::sha256_hex(&token), crypto::token_prefix(&token), ctx.now, id],
     )?;
-    ctx.audit(
-        c,
-        "route.regenerate_token",
-        "route",
-        id,
-        Some(r.group_id),
-        json!({"name": r.name}),
-    )?;
+    ctx.audit(c, "route.regenerate_token", "route", id, Some(r.group_id), json!({"name": r.name}))?;
     let mut out = get(c, id)?;
     out.intake_token = Some(token);
     Ok(out)
@@ -368,21 +317,26 @@ pub fn regenerate_token(c: &Connection, ctx: &Ctx, id: i64) -> Result<Route> {
 pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     let r = get(c, id)?;
     c.execute("DELETE FROM routes WHERE id = ?1", [id])?;
-    ctx.audit(
-        c,
-        "route.delete",
-        "route",
-        id,
-        Some(r.group_id),
-        json!({"name": r.name}),
-    )?;
+    ctx.audit(c, "route.delete", "route", id, Some(r.group_id), json!({"name": r.name}))?;
     Ok(())
 }
 
 /// Forgets Standard Webhooks ids seen before `cutoff` (they are outside the ±5 min window).
 pub fn purge_webhook_ids_before(c: &Connection, cutoff: Ts) -> Result<usize> {
-    Ok(c.execute(
-        "DELETE FROM intake_webhook_ids WHERE seen_at < ?1",
-        [cutoff],
-    )?)
+    Ok(c.execute("DELETE FROM intake_webhook_ids WHERE seen_at < ?1", [cutoff])?)
+}
+
+/// Remembers a Standard Webhooks `webhook-id` for a route; a second use is a replay (conflict).
+pub fn remember_webhook_id(c: &Connection, route_id: i64, webhook_id: &str, now: Ts) -> Result<()> {
+    c.execute(
+        "INSERT INTO intake_webhook_ids (route_id, webhook_id, seen_at) VALUES (?1, ?2, ?3)",
+        params![route_id, webhook_id, now],
+    )
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(..) => {
+            StoreError::conflict("webhook-id", "this webhook-id was already processed (replay)")
+        }
+        other => other,
+    })?;
+    Ok(())
 }

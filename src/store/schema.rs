@@ -7,18 +7,7 @@ use super::Result;
 
 pub const EXPECTED: &[(&str, &[&str])] = &[
     ("settings", &["key", "value"]),
-    (
-        "groups",
-        &[
-            "id",
-            "slug",
-            "name",
-            "description",
-            "active",
-            "created_at",
-            "updated_at",
-        ],
-    ),
+    ("groups", &["id", "slug", "name", "description", "active", "created_at", "updated_at"]),
     (
         "users",
         &[
@@ -39,30 +28,10 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
             "updated_at",
         ],
     ),
-    (
-        "group_memberships",
-        &[
-            "id",
-            "group_id",
-            "user_id",
-            "role",
-            "created_at",
-            "updated_at",
-        ],
-    ),
+    ("group_memberships", &["id", "group_id", "user_id", "role", "created_at", "updated_at"]),
     (
         "sessions",
-        &[
-            "id",
-            "user_id",
-            "token_hash",
-            "csrf_token",
-            "ip",
-            "user_agent",
-            "created_at",
-            "expires_at",
-            "last_seen_at",
-        ],
+        &["id", "user_id", "token_hash", "csrf_token", "ip", "user_agent", "created_at", "expires_at", "last_seen_at"],
     ),
     (
         "api_tokens",
@@ -115,22 +84,10 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
             "updated_at",
         ],
     ),
-    (
-        "rotation_members",
-        &["id", "rotation_id", "user_id", "position", "created_at"],
-    ),
+    ("rotation_members", &["id", "rotation_id", "user_id", "position", "created_at"]),
     (
         "rotation_overrides",
-        &[
-            "id",
-            "rotation_id",
-            "user_id",
-            "starts_at",
-            "ends_at",
-            "reason",
-            "created_by",
-            "created_at",
-        ],
+        &["id", "rotation_id", "user_id", "starts_at", "ends_at", "reason", "created_by", "created_at"],
     ),
     (
         "channels",
@@ -148,28 +105,9 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
     ),
     (
         "escalation_policies",
-        &[
-            "id",
-            "team_id",
-            "name",
-            "description",
-            "repeat_count",
-            "enabled",
-            "created_at",
-            "updated_at",
-        ],
+        &["id", "team_id", "name", "description", "repeat_count", "enabled", "created_at", "updated_at"],
     ),
-    (
-        "escalation_rules",
-        &[
-            "id",
-            "policy_id",
-            "position",
-            "delay_seconds",
-            "target_type",
-            "target_id",
-        ],
-    ),
+    ("escalation_rules", &["id", "policy_id", "position", "delay_seconds", "target_type", "target_id"]),
     (
         "routes",
         &[
@@ -243,18 +181,8 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
             "updated_at",
         ],
     ),
-    (
-        "alert_events",
-        &[
-            "id",
-            "alert_id",
-            "event_type",
-            "message",
-            "actor",
-            "data",
-            "created_at",
-        ],
-    ),
+    ("alert_group_members", &["alert_id", "route_id", "dedup_key", "status", "first_seen_at", "last_seen_at"]),
+    ("alert_events", &["id", "alert_id", "event_type", "message", "actor", "data", "created_at"]),
     (
         "deliveries",
         &[
@@ -276,32 +204,11 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
             "sent_at",
         ],
     ),
-    (
-        "calendar_feeds",
-        &[
-            "id",
-            "team_id",
-            "user_id",
-            "name",
-            "token_hash",
-            "token_prefix",
-            "created_at",
-        ],
-    ),
+    ("calendar_feeds", &["id", "team_id", "user_id", "name", "token_hash", "token_prefix", "created_at"]),
     ("intake_webhook_ids", &["route_id", "webhook_id", "seen_at"]),
     (
         "audit_logs",
-        &[
-            "id",
-            "actor_user_id",
-            "actor",
-            "action",
-            "object_type",
-            "object_id",
-            "group_id",
-            "details",
-            "created_at",
-        ],
+        &["id", "actor_user_id", "actor", "action", "object_type", "object_id", "group_id", "details", "created_at"],
     ),
 ];
 
@@ -325,9 +232,7 @@ pub fn check(conn: &Connection) -> Result<Vec<String>> {
 
 fn columns_of(conn: &Connection, table: &str) -> Result<Vec<String>> {
     let mut st = conn.prepare("SELECT name FROM pragma_table_info(?1)")?;
-    let cols = st
-        .query_map([table], |r| r.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
+    let cols = st.query_map([table], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
     Ok(cols)
 }
 
@@ -359,8 +264,7 @@ mod tests {
     #[test]
     fn reports_what_is_missing() {
         let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE settings (key TEXT)")
-            .unwrap();
+        conn.execute_batch("CREATE TABLE settings (key TEXT)").unwrap();
         let missing = check(&conn).unwrap();
         assert!(missing.contains(&"column settings.value".to_string()));
         assert!(missing.contains(&"table users".to_string()));

@@ -94,12 +94,7 @@ pub fn get(c: &Connection, id: i64, now: Ts) -> Result<Silence> {
     Ok(s)
 }
 
-pub fn list(
-    c: &Connection,
-    groups: Option<&[i64]>,
-    team_id: Option<i64>,
-    now: Ts,
-) -> Result<Vec<Silence>> {
+pub fn list(c: &Connection, groups: Option<&[i64]>, team_id: Option<i64>, now: Ts) -> Result<Vec<Silence>> {
     let mut sql = format!("{SELECT} WHERE (?1 IS NULL OR s.team_id = ?1)");
     let mut args: Vec<rusqlite::types::Value> = vec![team_id.into()];
     if let Some(g) = groups {
@@ -108,9 +103,7 @@ pub fn list(
     }
     sql.push_str(" ORDER BY s.ends_at DESC, s.id DESC");
     let mut st = c.prepare(&sql)?;
-    let mut out = st
-        .query_map(rusqlite::params_from_iter(args), row)?
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = st.query_map(rusqlite::params_from_iter(args), row)?.collect::<Result<Vec<_>, _>>()?;
     for s in out.iter_mut() {
         s.state = state(s, now);
     }
@@ -122,9 +115,7 @@ pub fn active_for_team(c: &Connection, team_id: i64, now: Ts) -> Result<Vec<Sile
     let mut st = c.prepare_cached(&format!(
         "{SELECT} WHERE s.team_id = ?1 AND s.enabled = 1 AND s.starts_at <= ?2 AND s.ends_at > ?2 ORDER BY s.id"
     ))?;
-    let mut out = st
-        .query_map(params![team_id, now], row)?
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = st.query_map(params![team_id, now], row)?.collect::<Result<Vec<_>, _>>()?;
     for s in out.iter_mut() {
         s.state = SilenceState::Active;
     }
@@ -158,11 +149,7 @@ fn apply(s: &mut Silence, input: SilenceInput) -> Result<()> {
     }
     p.name("name", &s.name, 200);
     p.max_len("reason", &s.reason, 4000);
-    p.check(
-        s.ends_at > s.starts_at,
-        "ends_at",
-        "must be after starts_at",
-    );
+    p.check(s.ends_at > s.starts_at, "ends_at", "must be after starts_at");
     Ok(p.finish()?)
 }
 
@@ -197,24 +184,14 @@ pub fn create(c: &Connection, ctx: &Ctx, input: SilenceInput) -> Result<Silence>
         params![s.team_id, s.name, s.reason, s.matchers.to_string(), s.starts_at, s.ends_at, s.enabled, s.created_by, ctx.now],
     )?;
     let id = c.last_insert_rowid();
-    ctx.audit(
-        c,
-        "silence.create",
-        "silence",
-        id,
-        Some(s.group_id),
-        json!({"name": s.name, "ends_at": s.ends_at}),
-    )?;
+    ctx.audit(c, "silence.create", "silence", id, Some(s.group_id), json!({"name": s.name, "ends_at": s.ends_at}))?;
     get(c, id, ctx.now)
 }
 
 pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: SilenceInput) -> Result<Silence> {
     let mut s = get(c, id, ctx.now)?;
     if input.team_id.is_some_and(|t| t != s.team_id) {
-        return Err(StoreError::invalid(
-            "team_id",
-            "a silence cannot move to another team",
-        ));
+        return Err(StoreError::invalid("team_id", "a silence cannot move to another team"));
     }
     apply(&mut s, input)?;
     c.execute(
@@ -222,27 +199,13 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: SilenceInput) -> Result
          WHERE id = ?8",
         params![s.name, s.reason, s.matchers.to_string(), s.starts_at, s.ends_at, s.enabled, ctx.now, id],
     )?;
-    ctx.audit(
-        c,
-        "silence.update",
-        "silence",
-        id,
-        Some(s.group_id),
-        json!({"name": s.name}),
-    )?;
+    ctx.audit(c, "silence.update", "silence", id, Some(s.group_id), json!({"name": s.name}))?;
     get(c, id, ctx.now)
 }
 
 pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     let s = get(c, id, ctx.now)?;
     c.execute("DELETE FROM silences WHERE id = ?1", [id])?;
-    ctx.audit(
-        c,
-        "silence.delete",
-        "silence",
-        id,
-        Some(s.group_id),
-        json!({"name": s.name}),
-    )?;
+    ctx.audit(c, "silence.delete", "silence", id, Some(s.group_id), json!({"name": s.name}))?;
     Ok(())
 }

@@ -53,26 +53,16 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Team> {
 }
 
 pub fn get(c: &Connection, id: i64) -> Result<Team> {
-    c.query_row("SELECT * FROM teams WHERE id = ?1", [id], row)
-        .optional()?
-        .ok_or_else(|| StoreError::not_found("team"))
+    c.query_row("SELECT * FROM teams WHERE id = ?1", [id], row).optional()?.ok_or_else(|| StoreError::not_found("team"))
 }
 
 pub fn by_slug(c: &Connection, slug: &str) -> Result<Option<Team>> {
-    Ok(
-        c.query_row("SELECT * FROM teams WHERE slug = ?1", [slug], row)
-            .optional()?,
-    )
+    Ok(c.query_row("SELECT * FROM teams WHERE slug = ?1", [slug], row).optional()?)
 }
 
 /// The group a team belongs to (for access checks on the team's objects).
 pub fn group_of(c: &Connection, team_id: i64) -> Result<Option<i64>> {
-    Ok(
-        c.query_row("SELECT group_id FROM teams WHERE id = ?1", [team_id], |r| {
-            r.get(0)
-        })
-        .optional()?,
-    )
+    Ok(c.query_row("SELECT group_id FROM teams WHERE id = ?1", [team_id], |r| r.get(0)).optional()?)
 }
 
 /// Teams in the given groups (`None` = all), optionally of one group.
@@ -112,12 +102,7 @@ fn apply(t: &mut Team, input: TeamInput) -> Result<()> {
     p.slug("slug", &t.slug);
     p.name("name", &t.name, 200);
     p.max_len("description", &t.description, 4000);
-    p.range(
-        "escalation_after_reminders",
-        t.escalation_after_reminders,
-        0,
-        100,
-    );
+    p.range("escalation_after_reminders", t.escalation_after_reminders, 0, 100);
     Ok(p.finish()?)
 }
 
@@ -128,8 +113,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: TeamInput) -> Result<Team> {
     p.required(input.name.as_ref(), "name");
     p.finish()?;
     let group_id = group_id.unwrap_or_default();
-    super::groups::get(c, group_id)
-        .map_err(|_| StoreError::invalid("group_id", "no such group"))?;
+    super::groups::get(c, group_id).map_err(|_| StoreError::invalid("group_id", "no such group"))?;
     let mut t = Team {
         id: 0,
         group_id,
@@ -149,24 +133,14 @@ pub fn create(c: &Connection, ctx: &Ctx, input: TeamInput) -> Result<Team> {
         params![t.group_id, t.slug, t.name, t.description, t.escalation_enabled, t.escalation_after_reminders, t.active, ctx.now],
     )?;
     t.id = c.last_insert_rowid();
-    ctx.audit(
-        c,
-        "team.create",
-        "team",
-        t.id,
-        Some(t.group_id),
-        json!({"slug": t.slug}),
-    )?;
+    ctx.audit(c, "team.create", "team", t.id, Some(t.group_id), json!({"slug": t.slug}))?;
     Ok(t)
 }
 
 pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: TeamInput) -> Result<Team> {
     let mut t = get(c, id)?;
     if input.group_id.is_some_and(|g| g != t.group_id) {
-        return Err(StoreError::invalid(
-            "group_id",
-            "a team cannot move to another group",
-        ));
+        return Err(StoreError::invalid("group_id", "a team cannot move to another group"));
     }
     apply(&mut t, input)?;
     t.updated_at = ctx.now;
@@ -175,42 +149,22 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: TeamInput) -> Result<Te
                 active = ?6, updated_at = ?7 WHERE id = ?8",
         params![t.slug, t.name, t.description, t.escalation_enabled, t.escalation_after_reminders, t.active, ctx.now, id],
     )?;
-    ctx.audit(
-        c,
-        "team.update",
-        "team",
-        id,
-        Some(t.group_id),
-        json!({"slug": t.slug}),
-    )?;
+    ctx.audit(c, "team.update", "team", id, Some(t.group_id), json!({"slug": t.slug}))?;
     Ok(t)
 }
 
 /// Deletes a team and everything it owns; refused while it has open alerts.
 pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     let t = get(c, id)?;
-    let open: i64 = c.query_row(
-        "SELECT COUNT(*) FROM alerts WHERE team_id = ?1 AND status <> 'resolved'",
-        [id],
-        |r| r.get(0),
-    )?;
+    let open: i64 =
+        c.query_row("SELECT COUNT(*) FROM alerts WHERE team_id = ?1 AND status <> 'resolved'", [id], |r| r.get(0))?;
     if open > 0 {
-        return Err(StoreError::conflict(
-            "id",
-            format!("the team has {open} open alert(s); resolve them first"),
-        ));
+        return Err(StoreError::conflict("id", format!("the team has {open} open alert(s); resolve them first")));
     }
     // Routes restrict deleting their rotation/policy: remove routes first, then the rest cascades.
     c.execute("DELETE FROM routes WHERE team_id = ?1", [id])?;
     c.execute("DELETE FROM teams WHERE id = ?1", [id])?;
-    ctx.audit(
-        c,
-        "team.delete",
-        "team",
-        id,
-        Some(t.group_id),
-        json!({"slug": t.slug}),
-    )?;
+    ctx.audit(c, "team.delete", "team", id, Some(t.group_id), json!({"slug": t.slug}))?;
     Ok(())
 }
 
@@ -247,19 +201,13 @@ fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TeamMember> {
 }
 
 pub fn get_member(c: &Connection, id: i64) -> Result<TeamMember> {
-    c.query_row(
-        &format!("{MEMBER_SELECT} WHERE m.id = ?1"),
-        [id],
-        member_row,
-    )
-    .optional()?
-    .ok_or_else(|| StoreError::not_found("team membership"))
+    c.query_row(&format!("{MEMBER_SELECT} WHERE m.id = ?1"), [id], member_row)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("team membership"))
 }
 
 pub fn members(c: &Connection, team_id: i64) -> Result<Vec<TeamMember>> {
-    let mut st = c.prepare(&format!(
-        "{MEMBER_SELECT} WHERE m.team_id = ?1 ORDER BY u.username"
-    ))?;
+    let mut st = c.prepare(&format!("{MEMBER_SELECT} WHERE m.team_id = ?1 ORDER BY u.username"))?;
     let rows = st.query_map([team_id], member_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -267,23 +215,13 @@ pub fn members(c: &Connection, team_id: i64) -> Result<Vec<TeamMember>> {
 /// Checks that `user_id` is a member of the team's group (field name for the error).
 pub fn require_group_member(c: &Connection, team: &Team, user_id: i64, field: &str) -> Result<()> {
     if !super::groups::is_member(c, team.group_id, user_id)? {
-        return Err(StoreError::invalid(
-            field,
-            "the user is not a member of the team's group",
-        ));
+        return Err(StoreError::invalid(field, "the user is not a member of the team's group"));
     }
     Ok(())
 }
 
-pub fn add_member(
-    c: &Connection,
-    ctx: &Ctx,
-    team_id: i64,
-    input: TeamMemberInput,
-) -> Result<TeamMember> {
-    let user_id = input
-        .user_id
-        .ok_or_else(|| StoreError::invalid("user_id", "is required"))?;
+pub fn add_member(c: &Connection, ctx: &Ctx, team_id: i64, input: TeamMemberInput) -> Result<TeamMember> {
+    let user_id = input.user_id.ok_or_else(|| StoreError::invalid("user_id", "is required"))?;
     let team = get(c, team_id)?;
     require_group_member(c, &team, user_id, "user_id")?;
     c.execute(
@@ -291,9 +229,7 @@ pub fn add_member(
         params![team_id, user_id, ctx.now],
     )
     .map_err(|e| match StoreError::from(e) {
-        StoreError::Conflict(..) => {
-            StoreError::conflict("user_id", "the user is already a member of this team")
-        }
+        StoreError::Conflict(..) => StoreError::conflict("user_id", "the user is already a member of this team"),
         other => other,
     })?;
     let id = c.last_insert_rowid();
@@ -313,10 +249,7 @@ pub fn add_member(
 pub fn update_member(c: &Connection, id: i64, input: TeamMemberInput) -> Result<TeamMember> {
     let m = get_member(c, id)?;
     if input.user_id.is_some_and(|u| u != m.user_id) {
-        return Err(StoreError::invalid(
-            "user_id",
-            "cannot be changed; remove the member and add another",
-        ));
+        return Err(StoreError::invalid("user_id", "cannot be changed; remove the member and add another"));
     }
     Ok(m)
 }

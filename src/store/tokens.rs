@@ -58,9 +58,7 @@ pub fn session_by_hash(c: &Connection, hash: &str, now: Ts) -> Result<Option<Ses
         })
         .optional()?;
     // The lookup is by hash; compare once more in constant time for good measure.
-    Ok(found
-        .filter(|(h, _)| crate::crypto::ct_eq(h.as_bytes(), hash.as_bytes()))
-        .map(|(_, s)| s))
+    Ok(found.filter(|(h, _)| crate::crypto::ct_eq(h.as_bytes(), hash.as_bytes())).map(|(_, s)| s))
 }
 
 pub fn delete_session(c: &Connection, id: i64) -> Result<()> {
@@ -70,10 +68,7 @@ pub fn delete_session(c: &Connection, id: i64) -> Result<()> {
 
 pub fn purge_expired(c: &Connection, now: Ts) -> Result<usize> {
     let a = c.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
-    let b = c.execute(
-        "DELETE FROM api_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?1",
-        [now],
-    )?;
+    let b = c.execute("DELETE FROM api_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?1", [now])?;
     Ok(a + b)
 }
 
@@ -134,12 +129,7 @@ pub struct TokenSpec {
 }
 
 /// Checks a token request against the owner's rights (`is_admin`, `member_of`).
-pub fn check_input(
-    input: TokenInput,
-    now: Ts,
-    is_admin: bool,
-    member_of: &[i64],
-) -> Result<TokenSpec> {
+pub fn check_input(input: TokenInput, now: Ts, is_admin: bool, member_of: &[i64]) -> Result<TokenSpec> {
     let mut p = Problems::new();
     let name = input.name.unwrap_or_default().trim().to_string();
     p.name("name", &name, 100);
@@ -150,17 +140,12 @@ pub fn check_input(
         Some(list) => {
             for (i, s) in list.iter().enumerate() {
                 match Scope::parse(s) {
-                    Some(Scope::All) if !is_admin => {
-                        p.add(format!("scopes[{i}]"), "`*` is for admins only")
-                    }
+                    Some(Scope::All) if !is_admin => p.add(format!("scopes[{i}]"), "`*` is for admins only"),
                     Some(sc) if !scopes.contains(&sc) => scopes.push(sc),
                     Some(_) => {}
                     None => p.add(
                         format!("scopes[{i}]"),
-                        format!(
-                            "unknown scope `{s}`; expected one of {}",
-                            Scope::ALL.map(Scope::as_str).join(", ")
-                        ),
+                        format!("unknown scope `{s}`; expected one of {}", Scope::ALL.map(Scope::as_str).join(", ")),
                     ),
                 }
             }
@@ -175,28 +160,13 @@ pub fn check_input(
         }
     };
     if let Some(g) = input.group_id {
-        p.check(
-            is_admin || member_of.contains(&g),
-            "group_id",
-            "you are not a member of this group",
-        );
+        p.check(is_admin || member_of.contains(&g), "group_id", "you are not a member of this group");
     }
     p.finish()?;
-    Ok(TokenSpec {
-        name,
-        scopes,
-        expires_at,
-        group_id: input.group_id,
-    })
+    Ok(TokenSpec { name, scopes, expires_at, group_id: input.group_id })
 }
 
-pub fn create_token(
-    c: &Connection,
-    ctx: &Ctx,
-    user_id: i64,
-    spec: TokenSpec,
-    raw: &str,
-) -> Result<ApiToken> {
+pub fn create_token(c: &Connection, ctx: &Ctx, user_id: i64, spec: TokenSpec, raw: &str) -> Result<ApiToken> {
     if let Some(g) = spec.group_id {
         super::groups::get(c, g).map_err(|_| StoreError::invalid("group_id", "no such group"))?;
     }
@@ -204,7 +174,16 @@ pub fn create_token(
     c.execute(
         "INSERT INTO api_tokens (user_id, name, token_hash, token_prefix, scopes, group_id, expires_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![user_id, spec.name, crate::crypto::sha256_hex(raw), prefix, to_json(&spec.scopes), spec.group_id, spec.expires_at, ctx.now],
+        params![
+            user_id,
+            spec.name,
+            crate::crypto::sha256_hex(raw),
+            prefix,
+            to_json(&spec.scopes),
+            spec.group_id,
+            spec.expires_at,
+            ctx.now
+        ],
     )?;
     let id = c.last_insert_rowid();
     ctx.audit(
@@ -228,17 +207,11 @@ pub fn tokens_of_user(c: &Connection, user_id: i64) -> Result<Vec<ApiToken>> {
 
 /// A live token by hash.
 pub fn token_by_hash(c: &Connection, hash: &str, now: Ts) -> Result<Option<ApiToken>> {
-    let mut st = c.prepare_cached(
-        "SELECT * FROM api_tokens WHERE token_hash = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
-    )?;
-    let found = st
-        .query_row(params![hash, now], |r| {
-            Ok((r.get::<_, String>("token_hash")?, token_row(r)?))
-        })
-        .optional()?;
-    Ok(found
-        .filter(|(h, _)| crate::crypto::ct_eq(h.as_bytes(), hash.as_bytes()))
-        .map(|(_, t)| t))
+    let mut st =
+        c.prepare_cached("SELECT * FROM api_tokens WHERE token_hash = ?1 AND (expires_at IS NULL OR expires_at > ?2)")?;
+    let found =
+        st.query_row(params![hash, now], |r| Ok((r.get::<_, String>("token_hash")?, token_row(r)?))).optional()?;
+    Ok(found.filter(|(h, _)| crate::crypto::ct_eq(h.as_bytes(), hash.as_bytes())).map(|(_, t)| t))
 }
 
 /// Records use, at most once a minute per token (keeps writes off the hot path).
@@ -253,21 +226,10 @@ pub fn touch_token(c: &Connection, id: i64, now: Ts) -> Result<()> {
 /// Deletes one of the user's tokens.
 pub fn delete_token(c: &Connection, ctx: &Ctx, user_id: i64, id: i64) -> Result<()> {
     let t = c
-        .query_row(
-            "SELECT * FROM api_tokens WHERE id = ?1 AND user_id = ?2",
-            [id, user_id],
-            token_row,
-        )
+        .query_row("SELECT * FROM api_tokens WHERE id = ?1 AND user_id = ?2", [id, user_id], token_row)
         .optional()?
         .ok_or_else(|| StoreError::not_found("token"))?;
     c.execute("DELETE FROM api_tokens WHERE id = ?1", [id])?;
-    ctx.audit(
-        c,
-        "api_token.delete",
-        "api_token",
-        id,
-        t.group_id,
-        json!({"name": t.name}),
-    )?;
+    ctx.audit(c, "api_token.delete", "api_token", id, t.group_id, json!({"name": t.name}))?;
     Ok(())
 }

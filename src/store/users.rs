@@ -71,35 +71,21 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
 }
 
 pub fn get(c: &Connection, id: i64) -> Result<User> {
-    c.query_row("SELECT * FROM users WHERE id = ?1", [id], row)
-        .optional()?
-        .ok_or_else(|| StoreError::not_found("user"))
+    c.query_row("SELECT * FROM users WHERE id = ?1", [id], row).optional()?.ok_or_else(|| StoreError::not_found("user"))
 }
 
 pub fn exists(c: &Connection, id: i64) -> Result<bool> {
-    Ok(c.query_row(
-        "SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1)",
-        [id],
-        |r| r.get(0),
-    )?)
+    Ok(c.query_row("SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1)", [id], |r| r.get(0))?)
 }
 
 /// The user and password hash for a login attempt (case-insensitive username).
 pub fn credentials(c: &Connection, username: &str) -> Result<Option<(User, String)>> {
-    Ok(
-        c.query_row("SELECT * FROM users WHERE username = ?1", [username], |r| {
-            Ok((row(r)?, r.get("password_hash")?))
-        })
-        .optional()?,
-    )
+    Ok(c.query_row("SELECT * FROM users WHERE username = ?1", [username], |r| Ok((row(r)?, r.get("password_hash")?)))
+        .optional()?)
 }
 
 pub fn password_hash(c: &Connection, id: i64) -> Result<String> {
-    Ok(
-        c.query_row("SELECT password_hash FROM users WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })?,
-    )
+    Ok(c.query_row("SELECT password_hash FROM users WHERE id = ?1", [id], |r| r.get(0))?)
 }
 
 pub fn by_chat_id(c: &Connection, column: ChatId, value: &str) -> Result<Option<User>> {
@@ -108,12 +94,7 @@ pub fn by_chat_id(c: &Connection, column: ChatId, value: &str) -> Result<Option<
         ChatId::Slack => "slack_user_id",
         ChatId::Mattermost => "mattermost_user_id",
     };
-    Ok(c.query_row(
-        &format!("SELECT * FROM users WHERE {col} = ?1 AND active = 1"),
-        [value],
-        row,
-    )
-    .optional()?)
+    Ok(c.query_row(&format!("SELECT * FROM users WHERE {col} = ?1 AND active = 1"), [value], row).optional()?)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -141,11 +122,7 @@ pub fn list(c: &Connection, groups: Option<&[i64]>) -> Result<Vec<User>> {
 }
 
 pub fn count_admins(c: &Connection) -> Result<i64> {
-    Ok(c.query_row(
-        "SELECT COUNT(*) FROM users WHERE is_admin = 1 AND active = 1",
-        [],
-        |r| r.get(0),
-    )?)
+    Ok(c.query_row("SELECT COUNT(*) FROM users WHERE is_admin = 1 AND active = 1", [], |r| r.get(0))?)
 }
 
 /// Checks and applies a user input; returns the new password to hash, if any.
@@ -179,14 +156,8 @@ fn apply(u: &mut User, input: UserInput, p: &mut Problems) -> Option<String> {
     }
     let ok_name = !u.username.is_empty()
         && u.username.len() <= 64
-        && u.username
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || "._-@".contains(ch));
-    p.check(
-        ok_name,
-        "username",
-        "must be 1-64 characters of letters, digits, '.', '_', '-' or '@'",
-    );
+        && u.username.chars().all(|ch| ch.is_ascii_alphanumeric() || "._-@".contains(ch));
+    p.check(ok_name, "username", "must be 1-64 characters of letters, digits, '.', '_', '-' or '@'");
     p.max_len("display_name", &u.display_name, 200);
     if let Some(e) = &u.email {
         p.check(
@@ -198,11 +169,7 @@ fn apply(u: &mut User, input: UserInput, p: &mut Problems) -> Option<String> {
     if let Some(ph) = &u.phone {
         let digits = ph.chars().filter(char::is_ascii_digit).count();
         p.check(
-            ph.starts_with('+')
-                && digits >= 6
-                && ph
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || " +-()".contains(c)),
+            ph.starts_with('+') && digits >= 6 && ph.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)),
             "phone",
             "must be an international number like +49 30 1234567",
         );
@@ -264,14 +231,7 @@ pub fn create(
         ],
     )?;
     u.id = c.last_insert_rowid();
-    ctx.audit(
-        c,
-        "user.create",
-        "user",
-        u.id,
-        None,
-        json!({"username": u.username, "is_admin": u.is_admin}),
-    )?;
+    ctx.audit(c, "user.create", "user", u.id, None, json!({"username": u.username, "is_admin": u.is_admin}))?;
     Ok(u)
 }
 
@@ -285,23 +245,14 @@ pub fn precheck(input: &UserInput) -> Result<()> {
 }
 
 /// Updates a user. `password_hash` replaces the password when given.
-pub fn update(
-    c: &Connection,
-    ctx: &Ctx,
-    id: i64,
-    input: UserInput,
-    password_hash: Option<&str>,
-) -> Result<User> {
+pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: UserInput, password_hash: Option<&str>) -> Result<User> {
     let mut u = get(c, id)?;
     let was_admin_active = u.is_admin && u.active;
     let mut p = Problems::new();
     let changed_password = apply(&mut u, input, &mut p).is_some();
     p.finish()?;
     if was_admin_active && !(u.is_admin && u.active) && count_admins(c)? <= 1 {
-        return Err(StoreError::conflict(
-            "is_admin",
-            "this is the last active admin; make another user admin first",
-        ));
+        return Err(StoreError::conflict("is_admin", "this is the last active admin; make another user admin first"));
     }
     u.updated_at = ctx.now;
     c.execute(
@@ -354,29 +305,20 @@ pub fn set_password(
     if n == 0 {
         return Err(StoreError::not_found("user"));
     }
-    c.execute(
-        "DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2",
-        params![id, keep_session],
-    )?;
+    c.execute("DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2", params![id, keep_session])?;
     ctx.audit(c, "user.password", "user", id, None, json!({}))?;
     Ok(())
 }
 
 pub fn set_active_group(c: &Connection, id: i64, group_id: Option<i64>) -> Result<()> {
-    c.execute(
-        "UPDATE users SET active_group_id = ?1 WHERE id = ?2",
-        params![group_id, id],
-    )?;
+    c.execute("UPDATE users SET active_group_id = ?1 WHERE id = ?2", params![group_id, id])?;
     Ok(())
 }
 
 pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     let u = get(c, id)?;
     if u.is_admin && u.active && count_admins(c)? <= 1 {
-        return Err(StoreError::conflict(
-            "id",
-            "this is the last active admin and cannot be deleted",
-        ));
+        return Err(StoreError::conflict("id", "this is the last active admin and cannot be deleted"));
     }
     let used: Option<String> = c
         .query_row(
@@ -387,19 +329,17 @@ pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
         )
         .optional()?;
     if let Some(policy) = used {
-        return Err(StoreError::conflict(
-            "id",
-            format!("the user is a target of escalation policy \"{policy}\""),
-        ));
+        return Err(StoreError::conflict("id", format!("the user is a target of escalation policy \"{policy}\"")));
     }
     c.execute("DELETE FROM users WHERE id = ?1", [id])?;
-    ctx.audit(
-        c,
-        "user.delete",
-        "user",
-        id,
-        None,
-        json!({"username": u.username}),
-    )?;
+    ctx.audit(c, "user.delete", "user", id, None, json!({"username": u.username}))?;
     Ok(())
+}
+
+/// A short reference to a user, as embedded in alerts and notifications.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct UserRef {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
 }

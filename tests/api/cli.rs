@@ -4,8 +4,7 @@ use std::process::Command;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_incidentrelay"));
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
     c
 }
 
@@ -22,18 +21,8 @@ fn run(c: &mut Command) -> (i32, String, String) {
 fn version_help_and_usage_errors() {
     let (code, out, _) = run(bin().arg("version"));
     assert_eq!(code, 0);
-    assert!(
-        out.starts_with(&format!("incidentrelay {}", env!("CARGO_PKG_VERSION"))),
-        "{out}"
-    );
-    for cmd in [
-        "serve",
-        "scheduler",
-        "migrate",
-        "create-admin",
-        "check-schema",
-        "version",
-    ] {
+    assert!(out.starts_with(&format!("incidentrelay {}", env!("CARGO_PKG_VERSION"))), "{out}");
+    for cmd in ["serve", "scheduler", "migrate", "create-admin", "check-schema", "version"] {
         let (code, out, _) = run(bin().args([cmd, "--help"]));
         assert_eq!(code, 0, "{cmd} --help");
         assert!(out.contains("Usage:"), "{cmd}: {out}");
@@ -63,13 +52,7 @@ fn migrate_check_schema_and_create_admin() {
     assert!(out.starts_with("Schema check OK"), "{out}");
 
     let (code, out, err) = run(bin()
-        .args([
-            "create-admin",
-            "--username",
-            "root",
-            "--email",
-            "root@example.com",
-        ])
+        .args(["create-admin", "--username", "root", "--email", "root@example.com"])
         .env(env.0, env.1)
         .env("INCIDENTRELAY_ADMIN_PASSWORD", "a-strong-password"));
     assert_eq!(code, 0, "{err}");
@@ -103,15 +86,7 @@ fn migrate_check_schema_and_create_admin() {
         .env(env.0, env.1));
     assert_eq!((code, out.trim()), (0, "Admin root updated."));
     let (code, _, err) = run(bin()
-        .args([
-            "create-admin",
-            "--username",
-            "x",
-            "--email",
-            "x@example.com",
-            "--password",
-            "short",
-        ])
+        .args(["create-admin", "--username", "x", "--email", "x@example.com", "--password", "short"])
         .env(env.0, env.1));
     assert_eq!(code, 1);
     assert!(err.contains("at least 10"), "{err}");
@@ -129,27 +104,13 @@ fn migrate_check_schema_and_create_admin() {
 fn bad_configuration_fails_with_one_message_per_problem() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.toml");
-    std::fs::write(
-        &cfg,
-        "[server]\nlisten = \"nowhere\"\n[delivery]\nmax_attempts = 0\n",
-    )
-    .unwrap();
-    let (code, _, err) = run(bin()
-        .args(["serve", "--config", cfg.to_str().unwrap()])
-        .env("INCIDENTRELAY_LOGGING__FORMAT", "xml"));
+    std::fs::write(&cfg, "[server]\nlisten = \"nowhere\"\n[delivery]\nmax_attempts = 0\n").unwrap();
+    let (code, _, err) =
+        run(bin().args(["serve", "--config", cfg.to_str().unwrap()]).env("INCIDENTRELAY_LOGGING__FORMAT", "xml"));
     assert_eq!(code, 1);
-    assert!(
-        err.contains("server.listen (INCIDENTRELAY_SERVER__LISTEN)"),
-        "{err}"
-    );
-    assert!(
-        err.contains("delivery.max_attempts (INCIDENTRELAY_DELIVERY__MAX_ATTEMPTS)"),
-        "{err}"
-    );
-    assert!(
-        err.contains("logging.format (INCIDENTRELAY_LOGGING__FORMAT)"),
-        "{err}"
-    );
+    assert!(err.contains("server.listen (INCIDENTRELAY_SERVER__LISTEN)"), "{err}");
+    assert!(err.contains("delivery.max_attempts (INCIDENTRELAY_DELIVERY__MAX_ATTEMPTS)"), "{err}");
+    assert!(err.contains("logging.format (INCIDENTRELAY_LOGGING__FORMAT)"), "{err}");
 }
 
 #[test]
@@ -159,7 +120,11 @@ fn a_newer_database_is_refused() {
     let env = ("INCIDENTRELAY_DATABASE__PATH", db.to_str().unwrap());
     assert_eq!(run(bin().arg("migrate").env(env.0, env.1)).0, 0);
     let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute("INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES (99, 'future', '', '0')", []).unwrap();
+    conn.execute(
+        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES (99, 'future', '', '0')",
+        [],
+    )
+    .unwrap();
     drop(conn);
     let (code, _, err) = run(bin().arg("migrate").env(env.0, env.1));
     assert_eq!(code, 1);

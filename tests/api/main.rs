@@ -3,6 +3,8 @@
 
 mod auth;
 mod cli;
+mod intake;
+mod lifecycle;
 mod openapi;
 mod ops;
 mod resources;

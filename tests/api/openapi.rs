@@ -97,10 +97,7 @@ fn the_document_is_openapi_3_1_and_covers_the_contract() {
         .filter(|(m, p)| paths.get(*p).and_then(|item| item.get(*m)).is_none())
         .map(|(m, p)| format!("{} {p}", m.to_uppercase()))
         .collect();
-    assert!(
-        missing.is_empty(),
-        "undocumented contract endpoints: {missing:?}"
-    );
+    assert!(missing.is_empty(), "undocumented contract endpoints: {missing:?}");
 }
 
 #[test]
@@ -116,33 +113,21 @@ fn every_registered_api_route_is_documented_with_schemas() {
             .get(&path)
             .and_then(|p| p.get(&method))
             .unwrap_or_else(|| panic!("{method} {path} is not documented"));
-        assert!(
-            op["summary"].as_str().is_some_and(|s| !s.is_empty()),
-            "{method} {path} has no summary"
-        );
-        assert!(
-            op["responses"]["default"].is_object(),
-            "{method} {path} documents no error response"
-        );
+        assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()), "{method} {path} has no summary");
+        assert!(op["responses"]["default"].is_object(), "{method} {path} documents no error response");
         for r in [
             &op["requestBody"]["content"]["application/json"]["schema"],
             &op["responses"]["200"]["content"]["application/json"]["schema"],
         ] {
             if let Some(reference) = r["$ref"].as_str() {
                 let name = reference.trim_start_matches("#/components/schemas/");
-                assert!(
-                    schemas.contains_key(name),
-                    "{method} {path}: {reference} is not in components"
-                );
+                assert!(schemas.contains_key(name), "{method} {path}: {reference} is not in components");
             }
         }
     }
     // Every path the server answers under /api is in the table: probe the contract paths.
     let text = d.to_string();
-    assert!(
-        !text.contains("#/$defs"),
-        "all references point into components"
-    );
+    assert!(!text.contains("#/$defs"), "all references point into components");
 }
 
 #[test]
@@ -152,22 +137,10 @@ fn swagger_ui_is_served_from_embedded_assets() {
     assert_eq!(page.status, 200);
     assert!(page.text.contains("/assets/swagger/swagger-ui-bundle.js"));
     assert!(!page.text.contains("https://"), "no CDN");
-    let js = app.request(
-        "GET",
-        "/assets/swagger/swagger-ui-bundle.js",
-        None,
-        None,
-        &[],
-    );
+    let js = app.request("GET", "/assets/swagger/swagger-ui-bundle.js", None, None, &[]);
     assert_eq!(js.status, 200);
     assert!(js.text.len() > 100_000);
     let etag = js.header("etag").unwrap().to_string();
-    let again = app.request(
-        "GET",
-        "/assets/swagger/swagger-ui-bundle.js",
-        None,
-        None,
-        &[("If-None-Match", &etag)],
-    );
+    let again = app.request("GET", "/assets/swagger/swagger-ui-bundle.js", None, None, &[("If-None-Match", &etag)]);
     assert_eq!(again.status, 304);
 }

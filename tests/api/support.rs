@@ -25,20 +25,13 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
     /// The `field`s of a validation error's details.
     pub fn fields(&self) -> Vec<String> {
         self.body["details"]
             .as_array()
-            .map(|d| {
-                d.iter()
-                    .filter_map(|x| x["field"].as_str().map(String::from))
-                    .collect()
-            })
+            .map(|d| d.iter().filter_map(|x| x["field"].as_str().map(String::from)).collect())
             .unwrap_or_default()
     }
     pub fn sorted_fields(&self) -> Vec<String> {
@@ -48,17 +41,11 @@ impl Resp {
     }
     #[track_caller]
     pub fn expect(self, status: u16) -> Value {
-        assert_eq!(
-            self.status, status,
-            "unexpected status; body: {}",
-            self.text
-        );
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
         self.body
     }
     pub fn id(&self) -> i64 {
-        self.body["id"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("no id in {}", self.text))
+        self.body["id"].as_i64().unwrap_or_else(|| panic!("no id in {}", self.text))
     }
 }
 
@@ -109,20 +96,14 @@ impl TestApp {
     }
 
     pub fn start_in(dir: tempfile::TempDir, config: Config, clock: Arc<ManualClock>) -> TestApp {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let log = MemoryLog::default();
         let logger = log.logger();
         let c2 = clock.clone();
         let app = rt
-            .block_on(async move {
-                Application::build(config, c2, logger, Roles::default())
-                    .await
-                    .map(Application::spawn)
-            })
+            .block_on(
+                async move { Application::build(config, c2, logger, Roles::default()).await.map(Application::spawn) },
+            )
             .unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
         let admin_password = log
@@ -132,17 +113,7 @@ impl TestApp {
             .find_map(|v| v["password"].as_str().map(String::from))
             .unwrap_or_default();
         let engine = app.engine();
-        TestApp {
-            rt,
-            base,
-            clock,
-            engine,
-            app,
-            log,
-            dir,
-            admin_password,
-            agent: agent(),
-        }
+        TestApp { rt, base, clock, engine, app, log, dir, admin_password, agent: agent() }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -157,14 +128,7 @@ impl TestApp {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Resp {
-        send(
-            &self.agent,
-            method,
-            &self.url(path),
-            token,
-            body.map(|b| b.to_string()),
-            headers,
-        )
+        send(&self.agent, method, &self.url(path), token, body.map(|b| b.to_string()), headers)
     }
 
     pub fn get(&self, path: &str, token: &str) -> Resp {
@@ -180,14 +144,7 @@ impl TestApp {
         self.request("DELETE", path, Some(token), None, &[])
     }
     pub fn post_raw(&self, path: &str, token: Option<&str>, body: &str) -> Resp {
-        send(
-            &self.agent,
-            "POST",
-            &self.url(path),
-            token,
-            Some(body.to_string()),
-            &[],
-        )
+        send(&self.agent, "POST", &self.url(path), token, Some(body.to_string()), &[])
     }
 
     pub fn login(&self, username: &str, password: &str) -> String {
@@ -250,23 +207,13 @@ pub fn send(
         req = req.header(*k, *v);
     }
     let req = req.body(body.unwrap_or_default()).unwrap();
-    let mut resp = agent
-        .run(req)
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let mut resp = agent.run(req).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
+    let headers =
+        resp.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())).collect();
     let text = resp.body_mut().read_to_string().unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Resp {
-        status,
-        body,
-        text,
-        headers,
-    }
+    Resp { status, body, text, headers }
 }
 
 /// A group with a viewer, a responder and an editor, a team, and an outsider in another group.
@@ -285,24 +232,13 @@ pub struct World {
 impl World {
     pub fn new(app: &TestApp) -> World {
         let admin = app.admin();
-        let group = app
-            .post(
-                "/api/groups",
-                &admin,
-                json!({"slug": "ops", "name": "Operations"}),
-            )
-            .expect(201)["id"]
+        let group = app.post("/api/groups", &admin, json!({"slug": "ops", "name": "Operations"})).expect(201)["id"]
             .as_i64()
             .unwrap();
-        let other_group = app
-            .post(
-                "/api/groups",
-                &admin,
-                json!({"slug": "dev", "name": "Developers"}),
-            )
-            .expect(201)["id"]
-            .as_i64()
-            .unwrap();
+        let other_group =
+            app.post("/api/groups", &admin, json!({"slug": "dev", "name": "Developers"})).expect(201)["id"]
+                .as_i64()
+                .unwrap();
         let viewer = app.user(&admin, "vera");
         let responder = app.user(&admin, "rick");
         let editor = app.user(&admin, "eddie");
@@ -313,41 +249,18 @@ impl World {
             (&editor, "editor", group),
             (&outsider, "editor", other_group),
         ] {
-            app.post(
-                &format!("/api/groups/{g}/users"),
-                &admin,
-                json!({"user_id": user.0, "role": role}),
-            )
-            .expect(201);
+            app.post(&format!("/api/groups/{g}/users"), &admin, json!({"user_id": user.0, "role": role})).expect(201);
         }
         let team = app
-            .post(
-                "/api/teams",
-                &admin,
-                json!({"group_id": group, "slug": "infra", "name": "Infrastructure"}),
-            )
+            .post("/api/teams", &admin, json!({"group_id": group, "slug": "infra", "name": "Infrastructure"}))
             .expect(201)["id"]
             .as_i64()
             .unwrap();
         let other_team = app
-            .post(
-                "/api/teams",
-                &admin,
-                json!({"group_id": other_group, "slug": "web", "name": "Web"}),
-            )
+            .post("/api/teams", &admin, json!({"group_id": other_group, "slug": "web", "name": "Web"}))
             .expect(201)["id"]
             .as_i64()
             .unwrap();
-        World {
-            admin,
-            group,
-            other_group,
-            team,
-            other_team,
-            viewer,
-            responder,
-            editor,
-            outsider,
-        }
+        World { admin, group, other_group, team, other_team, viewer, responder, editor, outsider }
     }
 }

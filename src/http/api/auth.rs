@@ -39,21 +39,14 @@ pub struct Me {
 }
 
 /// A new session for a verified user (also used by the web UI login form).
-pub async fn start_session(
-    st: &State,
-    req: &HttpRequest,
-    user_id: i64,
-) -> ApiResult<(String, String, Ts)> {
+pub async fn start_session(st: &State, req: &HttpRequest, user_id: i64) -> ApiResult<(String, String, Ts)> {
     let token = crypto::new_token("irs_")?;
     let csrf = crypto::b64url(&crypto::random_bytes::<24>()?);
     let now = st.clock.now();
     let expires_at = now.plus_secs(i64::from(st.config.auth.session_hours) * 3600);
     let ip = client_ip(req, &st.config.server.trusted_proxies).map(|i| i.to_string());
-    let ua = req
-        .headers()
-        .get("User-Agent")
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(200).collect::<String>());
+    let ua =
+        req.headers().get("User-Agent").and_then(|v| v.to_str().ok()).map(|s| s.chars().take(200).collect::<String>());
     let (hash, c2) = (crypto::sha256_hex(&token), csrf.clone());
     st.db
         .write(move |c| {
@@ -76,20 +69,11 @@ pub async fn start_session(
 
 /// Checks a username and password with throttling per client address and per account.
 /// Returns the user on success.
-pub async fn verify_login(
-    st: &State,
-    req: &HttpRequest,
-    username: &str,
-    password: &str,
-) -> ApiResult<User> {
+pub async fn verify_login(st: &State, req: &HttpRequest, username: &str, password: &str) -> ApiResult<User> {
     let now = st.clock.now();
     let cfg = &st.config.auth;
-    let ip_key = format!(
-        "ip:{}",
-        client_ip(req, &st.config.server.trusted_proxies)
-            .map(|i| i.to_string())
-            .unwrap_or_default()
-    );
+    let ip_key =
+        format!("ip:{}", client_ip(req, &st.config.server.trusted_proxies).map(|i| i.to_string()).unwrap_or_default());
     let user_key = format!("user:{}", username.to_lowercase());
     for key in [&ip_key, &user_key] {
         if let Err(retry_after) = st.throttle.check(key, now) {
@@ -103,10 +87,7 @@ pub async fn verify_login(
     let db = st.db.clone();
     let found = tokio::task::spawn_blocking(move || {
         let found = db.read_blocking(|c| users::credentials(c, &name))?;
-        let hash = found
-            .as_ref()
-            .map(|(_, h)| h.as_str())
-            .unwrap_or(crypto::DUMMY_HASH);
+        let hash = found.as_ref().map(|(_, h)| h.as_str()).unwrap_or(crypto::DUMMY_HASH);
         let ok = crypto::verify_password(&pw, hash);
         Ok::<_, crate::store::StoreError>(found.filter(|_| ok).map(|(u, _)| u))
     })
@@ -119,13 +100,9 @@ pub async fn verify_login(
         }
         None => {
             let lock = cfg.login_lockout_seconds as i64;
-            st.throttle
-                .fail(&ip_key, now, cfg.max_failed_logins_per_ip, lock);
-            st.throttle
-                .fail(&user_key, now, cfg.max_failed_logins_per_account, lock);
-            Err(ApiError::Unauthorized(
-                "invalid username or password".into(),
-            ))
+            st.throttle.fail(&ip_key, now, cfg.max_failed_logins_per_ip, lock);
+            st.throttle.fail(&user_key, now, cfg.max_failed_logins_per_account, lock);
+            Err(ApiError::Unauthorized("invalid username or password".into()))
         }
     }
 }
@@ -135,23 +112,18 @@ pub async fn login(st: State, req: HttpRequest, body: Body<LoginBody>) -> ApiRes
     let user = verify_login(&st, &req, body.username.trim(), &body.password).await?;
     let (token, csrf, expires_at) = start_session(&st, &req, user.id).await?;
     let max_age = expires_at.secs_since(st.clock.now());
-    Ok(HttpResponse::Ok()
-        .cookie(session_cookie(&token, max_age, st.secure_cookies()))
-        .json(LoginResponse {
-            access_token: token,
-            token_type: "bearer".into(),
-            expires_at,
-            csrf_token: csrf,
-            user,
-        }))
+    Ok(HttpResponse::Ok().cookie(session_cookie(&token, max_age, st.secure_cookies())).json(LoginResponse {
+        access_token: token,
+        token_type: "bearer".into(),
+        expires_at,
+        csrf_token: csrf,
+        user,
+    }))
 }
 
 pub async fn logout(st: State, caller: Caller) -> ApiResult<HttpResponse> {
     let Via::Session { id, .. } = caller.via else {
-        return Err(ApiError::field(
-            "Authorization",
-            "logout ends sessions; delete a personal API token instead",
-        ));
+        return Err(ApiError::field("Authorization", "logout ends sessions; delete a personal API token instead"));
     };
     st.db.write(move |c| tokens::delete_session(c, id)).await?;
     Ok(HttpResponse::Ok()
@@ -161,12 +133,6 @@ pub async fn logout(st: State, caller: Caller) -> ApiResult<HttpResponse> {
 
 pub async fn me(st: State, caller: Caller) -> ApiResult<Json<Me>> {
     let id = caller.user.id;
-    let memberships = st
-        .db
-        .read(move |c| groups::memberships_of_user(c, id))
-        .await?;
-    Ok(Json(Me {
-        user: caller.user,
-        memberships,
-    }))
+    let memberships = st.db.read(move |c| groups::memberships_of_user(c, id)).await?;
+    Ok(Json(Me { user: caller.user, memberships }))
 }

@@ -15,42 +15,22 @@ pub async fn types(_caller: Caller) -> Json<Vec<ChannelKind>> {
     Json(ChannelKind::ALL.to_vec())
 }
 
-pub async fn list(
-    st: State,
-    caller: Caller,
-    q: Query<TeamFilter>,
-) -> ApiResult<Json<Vec<Channel>>> {
+pub async fn list(st: State, caller: Caller, q: Query<TeamFilter>) -> ApiResult<Json<Vec<Channel>>> {
     let (groups, team) = (caller.visible(), q.0.team_id);
-    Ok(Json(
-        st.db
-            .read(move |c| channels::list(c, groups.as_deref(), team))
-            .await?,
-    ))
+    Ok(Json(st.db.read(move |c| channels::list(c, groups.as_deref(), team)).await?))
 }
 
-pub async fn create(
-    st: State,
-    caller: Caller,
-    body: Body<ChannelInput>,
-) -> ApiResult<HttpResponse> {
+pub async fn create(st: State, caller: Caller, body: Body<ChannelInput>) -> ApiResult<HttpResponse> {
     let input = body.0;
     team_in_body(&st, &caller, input.team_id, Role::Editor).await?;
     let ctx = caller.ctx(&st);
-    let ch = st
-        .db
-        .write(move |c| channels::create(c, &ctx, input))
-        .await?;
+    let ch = st.db.write(move |c| channels::create(c, &ctx, input)).await?;
     Ok(created(&ch))
 }
 
 pub async fn get(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Channel>> {
     let id = id.into_inner();
-    Ok(Json(
-        fetch(&st, &caller, Role::Viewer, "channel", move |c| {
-            channels::get(c, id)
-        })
-        .await?,
-    ))
+    Ok(Json(fetch(&st, &caller, Role::Viewer, "channel", move |c| channels::get(c, id)).await?))
 }
 
 pub async fn update(
@@ -60,24 +40,14 @@ pub async fn update(
     body: Body<ChannelInput>,
 ) -> ApiResult<Json<Channel>> {
     let id = id.into_inner();
-    fetch(&st, &caller, Role::Editor, "channel", move |c| {
-        channels::get(c, id)
-    })
-    .await?;
+    fetch(&st, &caller, Role::Editor, "channel", move |c| channels::get(c, id)).await?;
     let ctx = caller.ctx(&st);
-    Ok(Json(
-        st.db
-            .write(move |c| channels::update(c, &ctx, id, body.0))
-            .await?,
-    ))
+    Ok(Json(st.db.write(move |c| channels::update(c, &ctx, id, body.0)).await?))
 }
 
 pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    fetch(&st, &caller, Role::Editor, "channel", move |c| {
-        channels::get(c, id)
-    })
-    .await?;
+    fetch(&st, &caller, Role::Editor, "channel", move |c| channels::get(c, id)).await?;
     let ctx = caller.ctx(&st);
     st.db.write(move |c| channels::delete(c, &ctx, id)).await?;
     Ok(deleted(id))

@@ -13,20 +13,13 @@ use crate::store::groups::{self, Group, GroupInput, Membership, MembershipInput}
 
 pub async fn list(st: State, caller: Caller) -> ApiResult<Json<Vec<Group>>> {
     let only = caller.visible();
-    Ok(Json(
-        st.db
-            .read(move |c| groups::list(c, only.as_deref()))
-            .await?,
-    ))
+    Ok(Json(st.db.read(move |c| groups::list(c, only.as_deref())).await?))
 }
 
 pub async fn create(st: State, caller: Caller, body: Body<GroupInput>) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
     let ctx = caller.ctx(&st);
-    let g = st
-        .db
-        .write(move |c| groups::create(c, &ctx, body.0))
-        .await?;
+    let g = st.db.write(move |c| groups::create(c, &ctx, body.0)).await?;
     Ok(created(&g))
 }
 
@@ -36,20 +29,11 @@ pub async fn get(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Jso
     Ok(Json(st.db.read(move |c| groups::get(c, id)).await?))
 }
 
-pub async fn update(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-    body: Body<GroupInput>,
-) -> ApiResult<Json<Group>> {
+pub async fn update(st: State, caller: Caller, id: web::Path<i64>, body: Body<GroupInput>) -> ApiResult<Json<Group>> {
     let id = id.into_inner();
     caller.require(id, Role::Editor, "group")?;
     let ctx = caller.ctx(&st);
-    Ok(Json(
-        st.db
-            .write(move |c| groups::update(c, &ctx, id, body.0))
-            .await?,
-    ))
+    Ok(Json(st.db.write(move |c| groups::update(c, &ctx, id, body.0)).await?))
 }
 
 pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
@@ -61,18 +45,10 @@ pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<
     Ok(deleted(id))
 }
 
-pub async fn members(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> ApiResult<Json<Vec<Membership>>> {
+pub async fn members(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Vec<Membership>>> {
     let id = id.into_inner();
     caller.require(id, Role::Viewer, "group")?;
-    Ok(Json(
-        st.db
-            .read(move |c| groups::memberships_of_group(c, id))
-            .await?,
-    ))
+    Ok(Json(st.db.read(move |c| groups::memberships_of_group(c, id)).await?))
 }
 
 pub async fn add_member(
@@ -84,28 +60,16 @@ pub async fn add_member(
     let id = id.into_inner();
     caller.require(id, Role::Editor, "group")?;
     let ctx = caller.ctx(&st);
-    let m = st
-        .db
-        .write(move |c| groups::add_member(c, &ctx, id, body.0))
-        .await?;
+    let m = st.db.write(move |c| groups::add_member(c, &ctx, id, body.0)).await?;
     Ok(created(&m))
 }
 
 async fn membership(st: &State, caller: &Caller, id: i64, role: Role) -> ApiResult<Membership> {
-    fetch(st, caller, role, "membership", move |c| {
-        groups::get_membership(c, id)
-    })
-    .await
+    fetch(st, caller, role, "membership", move |c| groups::get_membership(c, id)).await
 }
 
-pub async fn get_member(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> ApiResult<Json<Membership>> {
-    Ok(Json(
-        membership(&st, &caller, id.into_inner(), Role::Viewer).await?,
-    ))
+pub async fn get_member(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Membership>> {
+    Ok(Json(membership(&st, &caller, id.into_inner(), Role::Viewer).await?))
 }
 
 pub async fn update_member(
@@ -117,23 +81,13 @@ pub async fn update_member(
     let id = id.into_inner();
     membership(&st, &caller, id, Role::Editor).await?;
     let ctx = caller.ctx(&st);
-    Ok(Json(
-        st.db
-            .write(move |c| groups::update_member(c, &ctx, id, body.0))
-            .await?,
-    ))
+    Ok(Json(st.db.write(move |c| groups::update_member(c, &ctx, id, body.0)).await?))
 }
 
-pub async fn remove_member(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+pub async fn remove_member(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     membership(&st, &caller, id, Role::Editor).await?;
     let ctx = caller.ctx(&st);
-    st.db
-        .write(move |c| groups::remove_member(c, &ctx, id))
-        .await?;
+    st.db.write(move |c| groups::remove_member(c, &ctx, id)).await?;
     Ok(deleted(id))
 }

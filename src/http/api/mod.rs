@@ -1,6 +1,7 @@
 //! JSON API handlers, one file per resource. A handler extracts, checks access, makes one
 //! store call and responds.
 
+pub mod alerts;
 pub mod auth;
 pub mod channels;
 pub mod groups;
@@ -52,19 +53,11 @@ pub struct TeamFilter {
 
 /// Checks the caller's role in the group of a team named in a request body (`team_id`):
 /// an invisible team is a 400 on that field, not a 404.
-pub async fn team_in_body(
-    st: &State,
-    caller: &Caller,
-    team_id: Option<i64>,
-    role: Role,
-) -> ApiResult<()> {
+pub async fn team_in_body(st: &State, caller: &Caller, team_id: Option<i64>, role: Role) -> ApiResult<()> {
     let Some(team_id) = team_id else {
         return Ok(());
     };
-    let group = st
-        .db
-        .read(move |c| team_store::group_of(c, team_id))
-        .await?;
+    let group = st.db.read(move |c| team_store::group_of(c, team_id)).await?;
     caller.require_ref(group, role, "team_id", "team")
 }
 
@@ -95,13 +88,7 @@ in_group!(
 );
 
 /// Loads an object and requires `role` in its group; invisible objects read as "not found".
-pub async fn fetch<T, F>(
-    st: &State,
-    caller: &Caller,
-    role: Role,
-    what: &str,
-    load: F,
-) -> ApiResult<T>
+pub async fn fetch<T, F>(st: &State, caller: &Caller, role: Role, what: &str, load: F) -> ApiResult<T>
 where
     T: InGroup + Send + 'static,
     F: FnOnce(&rusqlite::Connection) -> crate::store::Result<T> + Send + 'static,

@@ -12,59 +12,32 @@ use crate::store::policies::{self, Policy, PolicyInput};
 
 pub async fn list(st: State, caller: Caller, q: Query<TeamFilter>) -> ApiResult<Json<Vec<Policy>>> {
     let (groups, team) = (caller.visible(), q.0.team_id);
-    Ok(Json(
-        st.db
-            .read(move |c| policies::list(c, groups.as_deref(), team))
-            .await?,
-    ))
+    Ok(Json(st.db.read(move |c| policies::list(c, groups.as_deref(), team)).await?))
 }
 
 pub async fn create(st: State, caller: Caller, body: Body<PolicyInput>) -> ApiResult<HttpResponse> {
     let input = body.0;
     team_in_body(&st, &caller, input.team_id, Role::Editor).await?;
     let ctx = caller.ctx(&st);
-    let p = st
-        .db
-        .write(move |c| policies::create(c, &ctx, input))
-        .await?;
+    let p = st.db.write(move |c| policies::create(c, &ctx, input)).await?;
     Ok(created(&p))
 }
 
 pub async fn get(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Policy>> {
     let id = id.into_inner();
-    Ok(Json(
-        fetch(&st, &caller, Role::Viewer, "escalation policy", move |c| {
-            policies::get(c, id)
-        })
-        .await?,
-    ))
+    Ok(Json(fetch(&st, &caller, Role::Viewer, "escalation policy", move |c| policies::get(c, id)).await?))
 }
 
-pub async fn update(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-    body: Body<PolicyInput>,
-) -> ApiResult<Json<Policy>> {
+pub async fn update(st: State, caller: Caller, id: web::Path<i64>, body: Body<PolicyInput>) -> ApiResult<Json<Policy>> {
     let id = id.into_inner();
-    fetch(&st, &caller, Role::Editor, "escalation policy", move |c| {
-        policies::get(c, id)
-    })
-    .await?;
+    fetch(&st, &caller, Role::Editor, "escalation policy", move |c| policies::get(c, id)).await?;
     let ctx = caller.ctx(&st);
-    Ok(Json(
-        st.db
-            .write(move |c| policies::update(c, &ctx, id, body.0))
-            .await?,
-    ))
+    Ok(Json(st.db.write(move |c| policies::update(c, &ctx, id, body.0)).await?))
 }
 
 pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    fetch(&st, &caller, Role::Editor, "escalation policy", move |c| {
-        policies::get(c, id)
-    })
-    .await?;
+    fetch(&st, &caller, Role::Editor, "escalation policy", move |c| policies::get(c, id)).await?;
     let ctx = caller.ctx(&st);
     st.db.write(move |c| policies::delete(c, &ctx, id)).await?;
     Ok(deleted(id))

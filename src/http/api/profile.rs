@@ -53,76 +53,47 @@ pub async fn update(st: State, caller: Caller, body: Body<ProfileInput>) -> ApiR
         ..UserInput::default()
     };
     let (ctx, id) = (caller.ctx(&st), caller.user.id);
-    Ok(Json(
-        st.db
-            .write(move |c| users::update(c, &ctx, id, input, None))
-            .await?,
-    ))
+    Ok(Json(st.db.write(move |c| users::update(c, &ctx, id, input, None)).await?))
 }
 
 /// Checks the old password, sets the new one and ends the caller's other sessions.
-pub async fn change_password(
-    st: State,
-    caller: Caller,
-    body: Body<ChangePassword>,
-) -> ApiResult<HttpResponse> {
+pub async fn change_password(st: State, caller: Caller, body: Body<ChangePassword>) -> ApiResult<HttpResponse> {
     let body = body.0;
     let mut p = Problems::new();
     validate::password(&mut p, "new_password", &body.new_password);
     p.finish()?;
     let (id, db, old) = (caller.user.id, st.db.clone(), body.old_password);
     let ok = tokio::task::spawn_blocking(move || {
-        db.read_blocking(|c| users::password_hash(c, id))
-            .map(|h| crypto::verify_password(&old, &h))
+        db.read_blocking(|c| users::password_hash(c, id)).map(|h| crypto::verify_password(&old, &h))
     })
     .await
     .map_err(|e| ApiError::internal(format!("verify task: {e}")))??;
     if !ok {
-        return Err(ApiError::field(
-            "old_password",
-            "is not your current password",
-        ));
+        return Err(ApiError::field("old_password", "is not your current password"));
     }
     let hash = hash_password(body.new_password).await?;
     let (ctx, keep) = (caller.ctx(&st), caller.session_id());
-    st.db
-        .write(move |c| users::set_password(c, &ctx, id, &hash, false, keep))
-        .await?;
+    st.db.write(move |c| users::set_password(c, &ctx, id, &hash, false, keep)).await?;
     Ok(crate::http::ok_status("password_changed"))
 }
 
 pub async fn list_tokens(st: State, caller: Caller) -> ApiResult<Json<Vec<ApiToken>>> {
     let id = caller.user.id;
-    Ok(Json(
-        st.db.read(move |c| tokens::tokens_of_user(c, id)).await?,
-    ))
+    Ok(Json(st.db.read(move |c| tokens::tokens_of_user(c, id)).await?))
 }
 
-pub async fn create_token(
-    st: State,
-    caller: Caller,
-    body: Body<TokenInput>,
-) -> ApiResult<HttpResponse> {
+pub async fn create_token(st: State, caller: Caller, body: Body<TokenInput>) -> ApiResult<HttpResponse> {
     let now = st.clock.now();
     let member_of: Vec<i64> = caller.visible().unwrap_or_default();
     let spec = tokens::check_input(body.0, now, caller.access.is_admin(), &member_of)?;
     let raw = crypto::new_token("irp_")?;
     let (ctx, id) = (caller.ctx(&st), caller.user.id);
-    let token = st
-        .db
-        .write(move |c| tokens::create_token(c, &ctx, id, spec, &raw))
-        .await?;
+    let token = st.db.write(move |c| tokens::create_token(c, &ctx, id, spec, &raw)).await?;
     Ok(created(&token))
 }
 
-pub async fn delete_token(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+pub async fn delete_token(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let (ctx, user, id) = (caller.ctx(&st), caller.user.id, id.into_inner());
-    st.db
-        .write(move |c| tokens::delete_token(c, &ctx, user, id))
-        .await?;
+    st.db.write(move |c| tokens::delete_token(c, &ctx, user, id)).await?;
     Ok(deleted(id))
 }

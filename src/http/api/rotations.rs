@@ -14,50 +14,28 @@ use crate::http::State;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::{Body, Query};
-use crate::store::rotations::{
-    self, MemberInput, Override, OverrideInput, Rotation, RotationInput, RotationMember,
-};
+use crate::store::rotations::{self, MemberInput, Override, OverrideInput, Rotation, RotationInput, RotationMember};
 
 async fn rotation(st: &State, caller: &Caller, id: i64, role: Role) -> ApiResult<Rotation> {
     let now = st.clock.now();
-    fetch(st, caller, role, "rotation", move |c| {
-        rotations::get(c, id, now)
-    })
-    .await
+    fetch(st, caller, role, "rotation", move |c| rotations::get(c, id, now)).await
 }
 
-pub async fn list(
-    st: State,
-    caller: Caller,
-    q: Query<TeamFilter>,
-) -> ApiResult<Json<Vec<Rotation>>> {
+pub async fn list(st: State, caller: Caller, q: Query<TeamFilter>) -> ApiResult<Json<Vec<Rotation>>> {
     let (groups, team, now) = (caller.visible(), q.0.team_id, st.clock.now());
-    Ok(Json(
-        st.db
-            .read(move |c| rotations::list(c, groups.as_deref(), team, now))
-            .await?,
-    ))
+    Ok(Json(st.db.read(move |c| rotations::list(c, groups.as_deref(), team, now)).await?))
 }
 
-pub async fn create(
-    st: State,
-    caller: Caller,
-    body: Body<RotationInput>,
-) -> ApiResult<HttpResponse> {
+pub async fn create(st: State, caller: Caller, body: Body<RotationInput>) -> ApiResult<HttpResponse> {
     let input = body.0;
     team_in_body(&st, &caller, input.team_id, Role::Editor).await?;
     let ctx = caller.ctx(&st);
-    let r = st
-        .db
-        .write(move |c| rotations::create(c, &ctx, input))
-        .await?;
+    let r = st.db.write(move |c| rotations::create(c, &ctx, input)).await?;
     Ok(created(&r))
 }
 
 pub async fn get(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Rotation>> {
-    Ok(Json(
-        rotation(&st, &caller, id.into_inner(), Role::Viewer).await?,
-    ))
+    Ok(Json(rotation(&st, &caller, id.into_inner(), Role::Viewer).await?))
 }
 
 pub async fn update(
@@ -69,11 +47,7 @@ pub async fn update(
     let id = id.into_inner();
     rotation(&st, &caller, id, Role::Editor).await?;
     let ctx = caller.ctx(&st);
-    Ok(Json(
-        st.db
-            .write(move |c| rotations::update(c, &ctx, id, body.0))
-            .await?,
-    ))
+    Ok(Json(st.db.write(move |c| rotations::update(c, &ctx, id, body.0)).await?))
 }
 
 pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
@@ -84,11 +58,7 @@ pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<
     Ok(deleted(id))
 }
 
-pub async fn members(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> ApiResult<Json<Vec<RotationMember>>> {
+pub async fn members(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Vec<RotationMember>>> {
     let id = id.into_inner();
     rotation(&st, &caller, id, Role::Viewer).await?;
     Ok(Json(st.db.read(move |c| rotations::members(c, id)).await?))
@@ -103,10 +73,7 @@ pub async fn add_member(
     let id = id.into_inner();
     rotation(&st, &caller, id, Role::Editor).await?;
     let ctx = caller.ctx(&st);
-    let m = st
-        .db
-        .write(move |c| rotations::add_member(c, &ctx, id, body.0))
-        .await?;
+    let m = st.db.write(move |c| rotations::add_member(c, &ctx, id, body.0)).await?;
     Ok(created(&m))
 }
 
@@ -114,21 +81,12 @@ async fn member(st: &State, caller: &Caller, id: i64, role: Role) -> ApiResult<R
     let m = st.db.read(move |c| rotations::get_member(c, id)).await?;
     let now = st.clock.now();
     let rid = m.rotation_id;
-    fetch(st, caller, role, "rotation member", move |c| {
-        rotations::get(c, rid, now)
-    })
-    .await?;
+    fetch(st, caller, role, "rotation member", move |c| rotations::get(c, rid, now)).await?;
     Ok(m)
 }
 
-pub async fn get_member(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> ApiResult<Json<RotationMember>> {
-    Ok(Json(
-        member(&st, &caller, id.into_inner(), Role::Viewer).await?,
-    ))
+pub async fn get_member(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<RotationMember>> {
+    Ok(Json(member(&st, &caller, id.into_inner(), Role::Viewer).await?))
 }
 
 pub async fn update_member(
@@ -140,37 +98,21 @@ pub async fn update_member(
     let id = id.into_inner();
     member(&st, &caller, id, Role::Editor).await?;
     let ctx = caller.ctx(&st);
-    Ok(Json(
-        st.db
-            .write(move |c| rotations::update_member(c, &ctx, id, body.0))
-            .await?,
-    ))
+    Ok(Json(st.db.write(move |c| rotations::update_member(c, &ctx, id, body.0)).await?))
 }
 
-pub async fn remove_member(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+pub async fn remove_member(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     member(&st, &caller, id, Role::Editor).await?;
     let ctx = caller.ctx(&st);
-    st.db
-        .write(move |c| rotations::remove_member(c, &ctx, id))
-        .await?;
+    st.db.write(move |c| rotations::remove_member(c, &ctx, id)).await?;
     Ok(deleted(id))
 }
 
-pub async fn overrides(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> ApiResult<Json<Vec<Override>>> {
+pub async fn overrides(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Vec<Override>>> {
     let id = id.into_inner();
     rotation(&st, &caller, id, Role::Viewer).await?;
-    Ok(Json(
-        st.db.read(move |c| rotations::overrides(c, id)).await?,
-    ))
+    Ok(Json(st.db.read(move |c| rotations::overrides(c, id)).await?))
 }
 
 pub async fn add_override(
@@ -182,44 +124,26 @@ pub async fn add_override(
     let id = id.into_inner();
     rotation(&st, &caller, id, Role::Editor).await?;
     let ctx = caller.ctx(&st);
-    let o = st
-        .db
-        .write(move |c| rotations::add_override(c, &ctx, id, body.0))
-        .await?;
+    let o = st.db.write(move |c| rotations::add_override(c, &ctx, id, body.0)).await?;
     Ok(created(&o))
 }
 
 async fn override_(st: &State, caller: &Caller, id: i64, role: Role) -> ApiResult<Override> {
     let o = st.db.read(move |c| rotations::get_override(c, id)).await?;
     let (rid, now) = (o.rotation_id, st.clock.now());
-    fetch(st, caller, role, "override", move |c| {
-        rotations::get(c, rid, now)
-    })
-    .await?;
+    fetch(st, caller, role, "override", move |c| rotations::get(c, rid, now)).await?;
     Ok(o)
 }
 
-pub async fn get_override(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> ApiResult<Json<Override>> {
-    Ok(Json(
-        override_(&st, &caller, id.into_inner(), Role::Viewer).await?,
-    ))
+pub async fn get_override(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Override>> {
+    Ok(Json(override_(&st, &caller, id.into_inner(), Role::Viewer).await?))
 }
 
-pub async fn delete_override(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+pub async fn delete_override(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     override_(&st, &caller, id, Role::Editor).await?;
     let ctx = caller.ctx(&st);
-    st.db
-        .write(move |c| rotations::delete_override(c, &ctx, id))
-        .await?;
+    st.db.write(move |c| rotations::delete_override(c, &ctx, id)).await?;
     Ok(deleted(id))
 }
 

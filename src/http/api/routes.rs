@@ -12,11 +12,7 @@ use crate::store::routes::{self, Route, RouteInput};
 
 pub async fn list(st: State, caller: Caller, q: Query<TeamFilter>) -> ApiResult<Json<Vec<Route>>> {
     let (groups, team) = (caller.visible(), q.0.team_id);
-    Ok(Json(
-        st.db
-            .read(move |c| routes::list(c, groups.as_deref(), team))
-            .await?,
-    ))
+    Ok(Json(st.db.read(move |c| routes::list(c, groups.as_deref(), team)).await?))
 }
 
 pub async fn create(st: State, caller: Caller, body: Body<RouteInput>) -> ApiResult<HttpResponse> {
@@ -29,58 +25,93 @@ pub async fn create(st: State, caller: Caller, body: Body<RouteInput>) -> ApiRes
 
 pub async fn get(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Route>> {
     let id = id.into_inner();
-    Ok(Json(
-        fetch(&st, &caller, Role::Viewer, "route", move |c| {
-            routes::get(c, id)
-        })
-        .await?,
-    ))
+    Ok(Json(fetch(&st, &caller, Role::Viewer, "route", move |c| routes::get(c, id)).await?))
 }
 
-pub async fn update(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-    body: Body<RouteInput>,
-) -> ApiResult<Json<Route>> {
+pub async fn update(st: State, caller: Caller, id: web::Path<i64>, body: Body<RouteInput>) -> ApiResult<Json<Route>> {
     let id = id.into_inner();
-    fetch(&st, &caller, Role::Editor, "route", move |c| {
-        routes::get(c, id)
-    })
-    .await?;
+    fetch(&st, &caller, Role::Editor, "route", move |c| routes::get(c, id)).await?;
     let ctx = caller.ctx(&st);
-    Ok(Json(
-        st.db
-            .write(move |c| routes::update(c, &ctx, id, body.0))
-            .await?,
-    ))
+    Ok(Json(st.db.write(move |c| routes::update(c, &ctx, id, body.0)).await?))
 }
 
 pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    fetch(&st, &caller, Role::Editor, "route", move |c| {
-        routes::get(c, id)
-    })
-    .await?;
+    fetch(&st, &caller, Role::Editor, "route", move |c| routes::get(c, id)).await?;
     let ctx = caller.ctx(&st);
     st.db.write(move |c| routes::delete(c, &ctx, id)).await?;
     Ok(deleted(id))
 }
 
-pub async fn regenerate_token(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> ApiResult<Json<Route>> {
+pub async fn regenerate_token(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Route>> {
     let id = id.into_inner();
-    fetch(&st, &caller, Role::Editor, "route", move |c| {
-        routes::get(c, id)
-    })
-    .await?;
+    fetch(&st, &caller, Role::Editor, "route", move |c| routes::get(c, id)).await?;
     let ctx = caller.ctx(&st);
-    Ok(Json(
-        st.db
-            .write(move |c| routes::regenerate_token(c, &ctx, id))
-            .await?,
-    ))
+    Ok(Json(st.db.write(move |c| routes::regenerate_token(c, &ctx, id)).await?))
+}
+
+/// What intake would do with one alert of a simulated payload.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct SimulatedAlert {
+    pub alert: crate::domain::alert::IncomingAlert,
+    pub dedup_key: String,
+    /// Whether the route's matchers accept it.
+    pub matched: bool,
+    /// Why the matchers reject it.
+    pub matcher_failures: Vec<String>,
+    /// The dedup/group/silence decision, in words.
+    pub decision: String,
+}
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct Simulation {
+    pub route_id: i64,
+    pub source: crate::domain::alert::Source,
+    pub alerts: Vec<SimulatedAlert>,
+}
+
+/// Parses any supported payload as the route's intake would, and reports the decisions
+/// without storing anything.
+pub async fn simulate(st: State, caller: Caller, id: web::Path<i64>, body: web::Bytes) -> ApiResult<Json<Simulation>> {
+    use crate::domain::alert::Source;
+    use crate::http::intake;
+    let id = id.into_inner();
+    let route = fetch(&st, &caller, Role::Viewer, "route", move |c| routes::get(c, id)).await?;
+    let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    let is_pd = json.as_ref().is_some_and(|j| j.get("event_action").is_some());
+    let parsed = if is_pd {
+        intake::pagerduty::parse_event(&body).map(|a| vec![a])
+    } else {
+        match route.source {
+            Source::Alertmanager => intake::alertmanager::parse_body(&body),
+            Source::Zabbix => intake::zabbix::parse_body(&body),
+            Source::Webhook => intake::webhook::parse_body(&body),
+            Source::Grafana => intake::grafana::parse_body(&body),
+            Source::Events => intake::pagerduty::parse_event(&body).map(|a| vec![a]),
+        }
+    };
+    let incoming = parsed.map_err(crate::http::error::ApiError::validation)?;
+    let (now, opts, source) = (st.clock.now(), intake::options(&st), route.source);
+    let alerts = st
+        .db
+        .read(move |c| {
+            let rc = crate::store::alerts::RouteCtx::load(c, route)?;
+            let mut out = Vec::new();
+            for a in incoming {
+                let key = crate::store::alerts::dedup_key_for(&a);
+                let subject = crate::domain::routing::subject(&a, rc.route.source.as_str());
+                let failures = rc.matchers.explain(&subject);
+                let decision = crate::store::alerts::decide(c, now, &rc, &a, &key, &opts)?.describe();
+                out.push(SimulatedAlert {
+                    matched: failures.is_empty(),
+                    matcher_failures: failures,
+                    decision,
+                    dedup_key: key,
+                    alert: a,
+                });
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(Json(Simulation { route_id: id, source, alerts }))
 }

@@ -21,11 +21,7 @@ pub struct TeamQuery {
 pub async fn list(st: State, caller: Caller, q: Query<TeamQuery>) -> ApiResult<Json<Vec<Team>>> {
     let groups = caller.visible();
     let group_id = q.0.group_id;
-    Ok(Json(
-        st.db
-            .read(move |c| teams::list(c, groups.as_deref(), group_id))
-            .await?,
-    ))
+    Ok(Json(st.db.read(move |c| teams::list(c, groups.as_deref(), group_id)).await?))
 }
 
 pub async fn create(st: State, caller: Caller, body: Body<TeamInput>) -> ApiResult<HttpResponse> {
@@ -43,25 +39,14 @@ async fn team(st: &State, caller: &Caller, id: i64, role: Role) -> ApiResult<Tea
 }
 
 pub async fn get(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Team>> {
-    Ok(Json(
-        team(&st, &caller, id.into_inner(), Role::Viewer).await?,
-    ))
+    Ok(Json(team(&st, &caller, id.into_inner(), Role::Viewer).await?))
 }
 
-pub async fn update(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-    body: Body<TeamInput>,
-) -> ApiResult<Json<Team>> {
+pub async fn update(st: State, caller: Caller, id: web::Path<i64>, body: Body<TeamInput>) -> ApiResult<Json<Team>> {
     let id = id.into_inner();
     team(&st, &caller, id, Role::Editor).await?;
     let ctx = caller.ctx(&st);
-    Ok(Json(
-        st.db
-            .write(move |c| teams::update(c, &ctx, id, body.0))
-            .await?,
-    ))
+    Ok(Json(st.db.write(move |c| teams::update(c, &ctx, id, body.0)).await?))
 }
 
 pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
@@ -72,11 +57,7 @@ pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<
     Ok(deleted(id))
 }
 
-pub async fn members(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> ApiResult<Json<Vec<TeamMember>>> {
+pub async fn members(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Vec<TeamMember>>> {
     let id = id.into_inner();
     team(&st, &caller, id, Role::Viewer).await?;
     Ok(Json(st.db.read(move |c| teams::members(c, id)).await?))
@@ -91,31 +72,19 @@ pub async fn add_member(
     let id = id.into_inner();
     team(&st, &caller, id, Role::Editor).await?;
     let ctx = caller.ctx(&st);
-    let m = st
-        .db
-        .write(move |c| teams::add_member(c, &ctx, id, body.0))
-        .await?;
+    let m = st.db.write(move |c| teams::add_member(c, &ctx, id, body.0)).await?;
     Ok(created(&m))
 }
 
 async fn member(st: &State, caller: &Caller, id: i64, role: Role) -> ApiResult<TeamMember> {
     let m = st.db.read(move |c| teams::get_member(c, id)).await?;
     let team_id = m.team_id;
-    fetch(st, caller, role, "team membership", move |c| {
-        teams::get(c, team_id)
-    })
-    .await?;
+    fetch(st, caller, role, "team membership", move |c| teams::get(c, team_id)).await?;
     Ok(m)
 }
 
-pub async fn get_member(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> ApiResult<Json<TeamMember>> {
-    Ok(Json(
-        member(&st, &caller, id.into_inner(), Role::Viewer).await?,
-    ))
+pub async fn get_member(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<TeamMember>> {
+    Ok(Json(member(&st, &caller, id.into_inner(), Role::Viewer).await?))
 }
 
 pub async fn update_member(
@@ -126,23 +95,13 @@ pub async fn update_member(
 ) -> ApiResult<Json<TeamMember>> {
     let id = id.into_inner();
     member(&st, &caller, id, Role::Editor).await?;
-    Ok(Json(
-        st.db
-            .read(move |c| teams::update_member(c, id, body.0))
-            .await?,
-    ))
+    Ok(Json(st.db.read(move |c| teams::update_member(c, id, body.0)).await?))
 }
 
-pub async fn remove_member(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
+pub async fn remove_member(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     member(&st, &caller, id, Role::Editor).await?;
     let ctx = caller.ctx(&st);
-    st.db
-        .write(move |c| teams::remove_member(c, &ctx, id))
-        .await?;
+    st.db.write(move |c| teams::remove_member(c, &ctx, id)).await?;
     Ok(deleted(id))
 }

@@ -14,11 +14,7 @@ use crate::store::users::{self, User, UserInput};
 
 pub async fn list(st: State, caller: Caller) -> ApiResult<Json<Vec<User>>> {
     let groups = caller.visible();
-    Ok(Json(
-        st.db
-            .read(move |c| users::list(c, groups.as_deref()))
-            .await?,
-    ))
+    Ok(Json(st.db.read(move |c| users::list(c, groups.as_deref())).await?))
 }
 
 pub async fn admin_list(st: State, caller: Caller) -> ApiResult<Json<Vec<User>>> {
@@ -30,16 +26,10 @@ pub async fn create(st: State, caller: Caller, body: Body<UserInput>) -> ApiResu
     caller.require_admin()?;
     let input = body.0;
     users::precheck(&input)?;
-    let password = input
-        .password
-        .clone()
-        .ok_or_else(|| ApiError::field("password", "is required"))?;
+    let password = input.password.clone().ok_or_else(|| ApiError::field("password", "is required"))?;
     let hash = hash_password(password).await?;
     let ctx = caller.ctx(&st);
-    let user = st
-        .db
-        .write(move |c| users::create(c, &ctx, input, &hash, false))
-        .await?;
+    let user = st.db.write(move |c| users::create(c, &ctx, input, &hash, false)).await?;
     Ok(created(&user))
 }
 
@@ -49,12 +39,7 @@ pub async fn get(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Jso
     Ok(Json(st.db.read(move |c| users::get(c, id)).await?))
 }
 
-pub async fn update(
-    st: State,
-    caller: Caller,
-    id: web::Path<i64>,
-    body: Body<UserInput>,
-) -> ApiResult<Json<User>> {
+pub async fn update(st: State, caller: Caller, id: web::Path<i64>, body: Body<UserInput>) -> ApiResult<Json<User>> {
     caller.require_admin()?;
     let (id, input) = (id.into_inner(), body.0);
     users::precheck(&input)?;
@@ -63,21 +48,14 @@ pub async fn update(
         None => None,
     };
     let ctx = caller.ctx(&st);
-    Ok(Json(
-        st.db
-            .write(move |c| users::update(c, &ctx, id, input, hash.as_deref()))
-            .await?,
-    ))
+    Ok(Json(st.db.write(move |c| users::update(c, &ctx, id, input, hash.as_deref())).await?))
 }
 
 pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
     let id = id.into_inner();
     if id == caller.user.id {
-        return Err(ApiError::Conflict {
-            message: "you cannot delete your own account".into(),
-            details: vec![],
-        });
+        return Err(ApiError::Conflict { message: "you cannot delete your own account".into(), details: vec![] });
     }
     let ctx = caller.ctx(&st);
     st.db.write(move |c| users::delete(c, &ctx, id)).await?;
@@ -98,11 +76,7 @@ pub struct AuditQuery {
     pub limit: Option<i64>,
 }
 
-pub async fn audit_logs(
-    st: State,
-    caller: Caller,
-    q: Query<AuditQuery>,
-) -> ApiResult<Json<Vec<AuditLog>>> {
+pub async fn audit_logs(st: State, caller: Caller, q: Query<AuditQuery>) -> ApiResult<Json<Vec<AuditLog>>> {
     caller.require_admin()?;
     let q = q.0;
     let f = AuditFilter {

@@ -1,0 +1,152 @@
+//! Alerts: list, detail, acknowledge, resolve, timeline and deliveries.
+
+use actix_web::{web, web::Json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::access::Role;
+use crate::domain::alert::{AlertStatus, Severity};
+use crate::http::State;
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::json::Query;
+use crate::store::alerts::{self, Alert, AlertEvent, Filter};
+use crate::store::outbox::{self, Delivery};
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct AlertQuery {
+    pub team_id: Option<i64>,
+    /// Repeatable: `?status=firing&status=acknowledged`.
+    #[serde(default)]
+    pub status: Vec<String>,
+    pub severity: Option<String>,
+    pub source: Option<String>,
+    /// Only alerts assigned to this user.
+    pub assignee_id: Option<i64>,
+    /// Text in the title or labels, or an exact dedup key.
+    pub search: Option<String>,
+    /// 1-based (default 1).
+    pub page: Option<i64>,
+    /// At most 100 (default 50).
+    pub page_size: Option<i64>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Pagination {
+    pub page: i64,
+    pub page_size: i64,
+    pub total_items: i64,
+    pub total_pages: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AlertPage {
+    pub items: Vec<Alert>,
+    pub pagination: Pagination,
+}
+
+/// Checks a query and turns it into a store filter for `caller`.
+pub fn filter(caller: &Caller, q: AlertQuery) -> ApiResult<Filter> {
+    let mut errors = Vec::new();
+    let mut statuses = Vec::new();
+    for (i, s) in q.status.iter().enumerate() {
+        match AlertStatus::parse(s) {
+            Some(st) => statuses.push(st),
+            None => errors.push(crate::domain::validate::FieldError::new(
+                if q.status.len() > 1 { format!("status[{i}]") } else { "status".into() },
+                "must be firing, acknowledged, resolved or silenced",
+            )),
+        }
+    }
+    let severity = match q.severity.as_deref() {
+        None | Some("") => None,
+        Some(s) => match Severity::parse(s) {
+            Some(v) => Some(v),
+            None => {
+                errors.push(crate::domain::validate::FieldError::new(
+                    "severity",
+                    "must be critical, high, warning or info",
+                ));
+                None
+            }
+        },
+    };
+    if let Some(s) = q.source.as_deref().filter(|s| !s.is_empty())
+        && crate::domain::alert::Source::parse(s).is_none()
+    {
+        errors.push(crate::domain::validate::FieldError::new(
+            "source",
+            "must be alertmanager, zabbix, webhook, grafana or events",
+        ));
+    }
+    let page_size = q.page_size.unwrap_or(50);
+    if !(1..=100).contains(&page_size) {
+        errors.push(crate::domain::validate::FieldError::new("page_size", "must be between 1 and 100"));
+    }
+    let page = q.page.unwrap_or(1);
+    if page < 1 {
+        errors.push(crate::domain::validate::FieldError::new("page", "must be at least 1"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    Ok(Filter {
+        groups: caller.visible(),
+        team_id: q.team_id,
+        statuses,
+        severity,
+        source: q.source.filter(|s| !s.is_empty()),
+        assignee_id: q.assignee_id,
+        search: q.search,
+        page,
+        page_size,
+    })
+}
+
+pub async fn list(st: State, caller: Caller, q: Query<AlertQuery>) -> ApiResult<Json<AlertPage>> {
+    let f = filter(&caller, q.0)?;
+    let (page, page_size) = (f.page, f.page_size);
+    let (items, total) = st.db.read(move |c| alerts::list(c, &f)).await?;
+    let total_pages = (total + page_size - 1) / page_size;
+    Ok(Json(AlertPage { items, pagination: Pagination { page, page_size, total_items: total, total_pages } }))
+}
+
+async fn load(st: &State, caller: &Caller, id: i64, role: Role) -> ApiResult<Alert> {
+    let a = st.db.read(move |c| alerts::get(c, id)).await?;
+    caller.require(a.group_id, role, "alert")?;
+    Ok(a)
+}
+
+pub async fn get(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Alert>> {
+    Ok(Json(load(&st, &caller, id.into_inner(), Role::Viewer).await?))
+}
+
+pub async fn ack(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Alert>> {
+    let id = id.into_inner();
+    load(&st, &caller, id, Role::Responder).await?;
+    let (now, actor) = (st.clock.now(), caller.actor());
+    let a = st.db.write(move |c| alerts::acknowledge(c, now, id, &actor)).await?;
+    st.engine.wake();
+    Ok(Json(a))
+}
+
+pub async fn resolve(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Alert>> {
+    let id = id.into_inner();
+    load(&st, &caller, id, Role::Responder).await?;
+    let (now, actor) = (st.clock.now(), caller.actor());
+    let a = st.db.write(move |c| alerts::resolve(c, now, id, &actor)).await?;
+    st.engine.wake();
+    Ok(Json(a))
+}
+
+pub async fn events(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Vec<AlertEvent>>> {
+    let id = id.into_inner();
+    load(&st, &caller, id, Role::Viewer).await?;
+    Ok(Json(st.db.read(move |c| alerts::events(c, id)).await?))
+}
+
+pub async fn deliveries(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Vec<Delivery>>> {
+    let id = id.into_inner();
+    load(&st, &caller, id, Role::Viewer).await?;
+    Ok(Json(st.db.read(move |c| outbox::for_alert(c, id)).await?))
+}

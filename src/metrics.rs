@@ -1,0 +1,206 @@
+//! Prometheus metrics, kept in memory and rendered in the text exposition format at
+//! `GET /metrics`. Gauges that live in the database (open alerts, pending deliveries) are read
+//! when rendering.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::store::alerts::IntakeResult;
+
+/// A histogram with fixed buckets (seconds).
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<AtomicU64>,
+    sum_micros: AtomicU64,
+    count: AtomicU64,
+}
+
+pub const LATENCY_BUCKETS: &[f64] =
+    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+impl Histogram {
+    pub fn new(bounds: &'static [f64]) -> Histogram {
+        Histogram {
+            bounds,
+            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            sum_micros: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    pub fn observe(&self, secs: f64) {
+        let secs = secs.max(0.0);
+        for (i, b) in self.bounds.iter().enumerate() {
+            if secs <= *b {
+                self.counts[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.sum_micros.fetch_add((secs * 1e6) as u64, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (i, b) in self.bounds.iter().enumerate() {
+            let _ =
+                writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {}", self.counts[i].load(Ordering::Relaxed));
+        }
+        let n = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {n}");
+        let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
+        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count{braces} {n}");
+    }
+}
+
+/// Counters keyed by label values.
+#[derive(Debug, Default)]
+struct Counters(Mutex<BTreeMap<Vec<String>, u64>>);
+
+impl Counters {
+    fn add(&self, key: Vec<String>, n: u64) {
+        if let Ok(mut m) = self.0.lock() {
+            *m.entry(key).or_insert(0) += n;
+        }
+    }
+    fn render(&self, out: &mut String, name: &str, label_names: &[&str]) {
+        let Ok(m) = self.0.lock() else { return };
+        for (values, n) in m.iter() {
+            let labels: Vec<String> =
+                label_names.iter().zip(values).map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
+            let _ = writeln!(out, "{name}{{{}}} {n}", labels.join(","));
+        }
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[derive(Debug)]
+pub struct Metrics {
+    alerts_received: Counters,
+    deliveries: Counters,
+    http_requests: Counters,
+    pub delivery_latency: Histogram,
+    pub http_latency: Histogram,
+    pub engine_cycle: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            alerts_received: Counters::default(),
+            deliveries: Counters::default(),
+            http_requests: Counters::default(),
+            delivery_latency: Histogram::new(LATENCY_BUCKETS),
+            http_latency: Histogram::new(LATENCY_BUCKETS),
+            engine_cycle: Histogram::new(LATENCY_BUCKETS),
+        }
+    }
+}
+
+/// Gauges read from the database and the engine when rendering.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub open_alerts: Vec<(String, i64)>,
+    pub deliveries_by_status: Vec<(String, String, i64)>,
+    pub leader: bool,
+    pub last_cycle_age_seconds: Option<f64>,
+}
+
+impl Metrics {
+    pub fn intake(&self, source: &str, results: &[IntakeResult]) {
+        for r in results {
+            self.alerts_received.add(vec![source.to_string(), r.outcome.clone()], 1);
+        }
+    }
+
+    pub fn delivery(&self, channel_type: &str, outcome: &str) {
+        self.deliveries.add(vec![channel_type.to_string(), outcome.to_string()], 1);
+    }
+
+    pub fn http(&self, method: &str, status: u16, secs: f64) {
+        self.http_requests.add(vec![method.to_string(), format!("{}xx", status / 100)], 1);
+        self.http_latency.observe(secs);
+    }
+
+    pub fn render(&self, snap: &Snapshot) -> String {
+        let mut out = String::with_capacity(8192);
+        let head = |out: &mut String, name: &str, kind: &str, help: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        };
+        head(
+            &mut out,
+            "incidentrelay_alerts_received_total",
+            "counter",
+            "Alerts received by intake, by source and outcome.",
+        );
+        self.alerts_received.render(&mut out, "incidentrelay_alerts_received_total", &["source", "outcome"]);
+        head(&mut out, "incidentrelay_open_alerts", "gauge", "Open alerts by status.");
+        for (status, n) in &snap.open_alerts {
+            let _ = writeln!(out, "incidentrelay_open_alerts{{status=\"{status}\"}} {n}");
+        }
+        head(
+            &mut out,
+            "incidentrelay_deliveries_total",
+            "counter",
+            "Delivery attempts by channel type and outcome (sent, retry, dead).",
+        );
+        self.deliveries.render(&mut out, "incidentrelay_deliveries_total", &["channel_type", "outcome"]);
+        head(&mut out, "incidentrelay_deliveries", "gauge", "Outbox rows by channel type and status.");
+        for (kind, status, n) in &snap.deliveries_by_status {
+            let _ =
+                writeln!(out, "incidentrelay_deliveries{{channel_type=\"{}\",status=\"{status}\"}} {n}", escape(kind));
+        }
+        head(
+            &mut out,
+            "incidentrelay_delivery_latency_seconds",
+            "histogram",
+            "From queueing a notification to its successful send.",
+        );
+        self.delivery_latency.render(&mut out, "incidentrelay_delivery_latency_seconds", "");
+        head(&mut out, "incidentrelay_engine_cycle_seconds", "histogram", "Duration of engine cycles.");
+        self.engine_cycle.render(&mut out, "incidentrelay_engine_cycle_seconds", "");
+        head(&mut out, "incidentrelay_engine_leader", "gauge", "1 when this process runs the engine.");
+        let _ = writeln!(out, "incidentrelay_engine_leader {}", u8::from(snap.leader));
+        if let Some(age) = snap.last_cycle_age_seconds {
+            head(
+                &mut out,
+                "incidentrelay_engine_last_cycle_age_seconds",
+                "gauge",
+                "Seconds since the engine last completed a cycle.",
+            );
+            let _ = writeln!(out, "incidentrelay_engine_last_cycle_age_seconds {age}");
+        }
+        head(&mut out, "incidentrelay_http_requests_total", "counter", "HTTP requests by method and status class.");
+        self.http_requests.render(&mut out, "incidentrelay_http_requests_total", &["method", "status"]);
+        head(&mut out, "incidentrelay_http_request_duration_seconds", "histogram", "HTTP request latency.");
+        self.http_latency.render(&mut out, "incidentrelay_http_request_duration_seconds", "");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::default();
+        m.delivery("slack", "sent");
+        m.delivery("slack", "sent");
+        m.delivery_latency.observe(0.02);
+        m.http("GET", 200, 0.003);
+        let text = m.render(&Snapshot { open_alerts: vec![("firing".into(), 3)], leader: true, ..Default::default() });
+        assert!(text.contains("incidentrelay_deliveries_total{channel_type=\"slack\",outcome=\"sent\"} 2"), "{text}");
+        assert!(text.contains("incidentrelay_open_alerts{status=\"firing\"} 3"));
+        assert!(text.contains("incidentrelay_delivery_latency_seconds_bucket{le=\"0.025\"} 1"));
+        assert!(text.contains("incidentrelay_delivery_latency_seconds_bucket{le=\"0.01\"} 0"));
+        assert!(text.contains("incidentrelay_engine_leader 1"));
+        assert!(text.contains("incidentrelay_http_requests_total{method=\"GET\",status=\"2xx\"} 1"));
+    }
+}

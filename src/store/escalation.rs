@@ -1,0 +1,257 @@
+//! Reminders and escalation as rows: every open alert that needs attention later carries
+//! `next_action_at`; the engine's escalate and remind steps pick up due ones. The decisions
+//! themselves are pure (`domain::escalation`); this module loads their inputs and applies them.
+
+use rusqlite::{Connection, params};
+use serde_json::json;
+
+use super::alerts::{self, Alert, add_event};
+use super::outbox::{self, EventKind, PageTarget};
+use super::{Result, StoreError};
+use crate::domain::alert::AlertStatus;
+use crate::domain::escalation::{self as esc, PolicyStep, SimpleStep};
+use crate::domain::time::Ts;
+
+/// The reminder interval of the alert's rotation (simple mode), if reminders are on.
+fn reminder_interval(c: &Connection, alert: &Alert) -> Result<Option<i64>> {
+    let Some(rid) = alert.rotation_id else {
+        return Ok(None);
+    };
+    let secs: Option<i64> =
+        match c.query_row("SELECT reminder_interval_seconds FROM rotations WHERE id = ?1", [rid], |r| r.get(0)) {
+            Ok(v) => Some(v),
+            Err(rusqlite::Error::QueryReturnedNoRows) => None,
+            Err(e) => return Err(e.into()),
+        };
+    Ok(secs.filter(|s| *s > 0))
+}
+
+/// The policy in force for an alert, if it is enabled and has rules.
+fn policy(c: &Connection, alert: &Alert) -> Result<Option<super::policies::Policy>> {
+    let Some(pid) = alert.escalation_policy_id else {
+        return Ok(None);
+    };
+    match super::policies::get(c, pid) {
+        Ok(p) if p.enabled && !p.rules.is_empty() => Ok(Some(p)),
+        Ok(_) | Err(StoreError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn delays(p: &super::policies::Policy) -> Vec<i64> {
+    p.rules.iter().map(|r| r.delay_seconds).collect()
+}
+
+/// Sets the first timer after an alert was paged at level 0 (intake, reopen, unsilence).
+pub fn schedule_first(c: &Connection, now: Ts, alert: &Alert) -> Result<()> {
+    let next = match policy(c, alert)? {
+        Some(p) => esc::next_after(&delays(&p), p.repeat_count, 0, 0).map(|secs| now.plus_secs(secs)),
+        None => reminder_interval(c, alert)?.map(|secs| now.plus_secs(secs)),
+    };
+    c.prepare_cached("UPDATE alerts SET next_action_at = ?1, escalation_level = 0, escalation_cycle = 0, reminder_count = 0 WHERE id = ?2")?
+        .execute(params![next, alert.id])?;
+    Ok(())
+}
+
+/// Ids of firing alerts whose timer is due, in due order.
+pub fn due(c: &Connection, now: Ts, limit: usize) -> Result<Vec<(i64, bool)>> {
+    let mut st = c.prepare_cached(
+        "SELECT id, escalation_policy_id IS NOT NULL FROM alerts
+         WHERE next_action_at IS NOT NULL AND next_action_at <= ?1 AND status = 'firing' ORDER BY next_action_at, id LIMIT ?2",
+    )?;
+    let rows = st.query_map(params![now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The earliest due timer of a firing alert.
+pub fn next_due(c: &Connection) -> Result<Option<Ts>> {
+    Ok(c.query_row(
+        "SELECT MIN(next_action_at) FROM alerts WHERE next_action_at IS NOT NULL AND status = 'firing'",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Runs one due policy step for an alert (escalate step). Returns whether anything was done.
+/// Re-checks inside the transaction: an alert acknowledged meanwhile is left alone.
+pub fn escalate_one(c: &Connection, now: Ts, id: i64) -> Result<bool> {
+    let alert = alerts::get(c, id)?;
+    if alert.status != AlertStatus::Firing || alert.next_action_at.is_none_or(|t| t > now) || alert.flapping {
+        return Ok(false);
+    }
+    let Some(p) = policy(c, &alert)? else {
+        c.execute("UPDATE alerts SET next_action_at = NULL WHERE id = ?1", [id])?;
+        return Ok(false);
+    };
+    let step = esc::policy_step(&delays(&p), p.repeat_count, alert.escalation_level, alert.escalation_cycle);
+    match step {
+        PolicyStep::Fire { level, cycle, next_in } => {
+            let rule = &p.rules[level as usize];
+            let (assignee, target) = alerts::rule_target(c, now, rule.target_type, rule.target_id)?;
+            let next = next_in.map(|s| now.plus_secs(s));
+            c.execute(
+                "UPDATE alerts SET escalation_level = ?1, escalation_cycle = ?2, next_action_at = ?3,
+                        assignee_user_id = COALESCE(?4, assignee_user_id), updated_at = ?5 WHERE id = ?6",
+                params![level, cycle, next, assignee, now, id],
+            )?;
+            let updated = alerts::get(c, id)?;
+            let n =
+                outbox::page(c, now, &updated, EventKind::Escalated, &target, assignee.or(updated.assignee_user_id))?;
+            let who = describe_target(c, rule.target_type, rule.target_id)?;
+            let repeat = if cycle > 0 { format!(" (repeat {cycle} of {})", p.repeat_count) } else { String::new() };
+            add_event(
+                c,
+                id,
+                now,
+                "escalated",
+                &format!("escalation step {}{repeat}: paging {who}; {n} notification(s) queued", level + 1),
+                None,
+                json!({"level": level, "cycle": cycle, "target_type": rule.target_type, "target_id": rule.target_id}),
+            )?;
+            if next.is_none() {
+                add_event(
+                    c,
+                    id,
+                    now,
+                    "escalation_stopped",
+                    "the escalation policy has run all its steps and repeats",
+                    None,
+                    json!({}),
+                )?;
+            }
+        }
+        PolicyStep::Stop => {
+            c.execute("UPDATE alerts SET next_action_at = NULL WHERE id = ?1", [id])?;
+            add_event(
+                c,
+                id,
+                now,
+                "escalation_stopped",
+                "the escalation policy has run all its steps and repeats",
+                None,
+                json!({}),
+            )?;
+        }
+    }
+    Ok(true)
+}
+
+/// Runs one due reminder or simple escalation for an alert (remind step).
+pub fn remind_one(c: &Connection, now: Ts, id: i64) -> Result<bool> {
+    let alert = alerts::get(c, id)?;
+    if alert.status != AlertStatus::Firing || alert.next_action_at.is_none_or(|t| t > now) || alert.flapping {
+        return Ok(false);
+    }
+    let Some(interval) = reminder_interval(c, &alert)? else {
+        c.execute("UPDATE alerts SET next_action_at = NULL WHERE id = ?1", [id])?;
+        return Ok(false);
+    };
+    let (enabled, after): (bool, i64) = c.query_row(
+        "SELECT escalation_enabled, escalation_after_reminders FROM teams WHERE id = ?1",
+        [alert.team_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let next = now.plus_secs(interval);
+    match esc::simple_step(alert.reminder_count, enabled, after) {
+        SimpleStep::Remind { reminder_count } => {
+            let assignee = current_assignee(c, now, &alert)?;
+            c.execute(
+                "UPDATE alerts SET reminder_count = ?1, next_action_at = ?2, assignee_user_id = COALESCE(?3, assignee_user_id), updated_at = ?4
+                 WHERE id = ?5",
+                params![reminder_count, next, assignee, now, id],
+            )?;
+            let updated = alerts::get(c, id)?;
+            let n = outbox::page(
+                c,
+                now,
+                &updated,
+                EventKind::Reminder,
+                &PageTarget::RouteChannels,
+                updated.assignee_user_id,
+            )?;
+            let who = updated.assignee.as_ref().map(|u| u.username.clone()).unwrap_or_else(|| "nobody on call".into());
+            add_event(
+                c,
+                id,
+                now,
+                "reminder",
+                &format!(
+                    "reminder {reminder_count}: still unacknowledged; paging {who} again; {n} notification(s) queued"
+                ),
+                None,
+                json!({"reminder_count": reminder_count}),
+            )?;
+        }
+        SimpleStep::Escalate => {
+            let level = alert.escalation_level + 1;
+            let assignee = assignee_at_level(c, now, &alert, level)?;
+            c.execute(
+                "UPDATE alerts SET reminder_count = 0, escalation_level = ?1, next_action_at = ?2,
+                        assignee_user_id = COALESCE(?3, assignee_user_id), updated_at = ?4 WHERE id = ?5",
+                params![level, next, assignee, now, id],
+            )?;
+            let updated = alerts::get(c, id)?;
+            let n = outbox::page(
+                c,
+                now,
+                &updated,
+                EventKind::Escalated,
+                &PageTarget::RouteChannels,
+                updated.assignee_user_id,
+            )?;
+            let who = updated.assignee.as_ref().map(|u| u.username.clone()).unwrap_or_else(|| "nobody".into());
+            add_event(
+                c,
+                id,
+                now,
+                "escalated",
+                &format!(
+                    "not acknowledged after {after} reminder(s): escalated to {who} (level {level}); {n} notification(s) queued"
+                ),
+                None,
+                json!({"level": level}),
+            )?;
+        }
+    }
+    Ok(true)
+}
+
+/// Simple mode: the on-call user now, moved `level` members further for escalations.
+fn assignee_at_level(c: &Connection, now: Ts, alert: &Alert, level: i64) -> Result<Option<i64>> {
+    let Some(rid) = alert.rotation_id else {
+        return Ok(None);
+    };
+    let r = match super::rotations::get_plain(c, rid) {
+        Ok(r) => r,
+        Err(StoreError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let rot = super::rotations::domain(c, &r)?;
+    let mut who = rot.oncall_at(now).map(|s| s.user_id);
+    for _ in 0..level {
+        who = rot.next_member(who);
+    }
+    Ok(who)
+}
+
+fn current_assignee(c: &Connection, now: Ts, alert: &Alert) -> Result<Option<i64>> {
+    assignee_at_level(c, now, alert, alert.escalation_level)
+}
+
+fn describe_target(c: &Connection, t: crate::domain::escalation::TargetType, id: i64) -> Result<String> {
+    use crate::domain::escalation::TargetType;
+    let name = |sql: &str| -> Result<String> {
+        match c.query_row(sql, [id], |r| r.get::<_, String>(0)) {
+            Ok(v) => Ok(v),
+            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(format!("#{id} (deleted)")),
+            Err(e) => Err(e.into()),
+        }
+    };
+    Ok(match t {
+        TargetType::Rotation => {
+            format!("the on-call of rotation \"{}\"", name("SELECT name FROM rotations WHERE id = ?1")?)
+        }
+        TargetType::User => name("SELECT username FROM users WHERE id = ?1")?,
+        TargetType::Channel => format!("channel \"{}\"", name("SELECT name FROM channels WHERE id = ?1")?),
+    })
+}

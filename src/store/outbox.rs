@@ -1,0 +1,423 @@
+//! The outbox: every notification is first a `deliveries` row, written in the same transaction
+//! as the decision that caused it. The dispatcher claims due rows, sends them outside any
+//! transaction and records the result here.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::alerts::{Alert, add_event};
+use super::{Result, json_col};
+use crate::domain::alert::Severity;
+use crate::domain::time::Ts;
+
+/// Why a notification is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Triggered,
+    Reminder,
+    Escalated,
+    Acknowledged,
+    Resolved,
+    Test,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 6] = [
+        EventKind::Triggered,
+        EventKind::Reminder,
+        EventKind::Escalated,
+        EventKind::Acknowledged,
+        EventKind::Resolved,
+        EventKind::Test,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Triggered => "triggered",
+            EventKind::Reminder => "reminder",
+            EventKind::Escalated => "escalated",
+            EventKind::Acknowledged => "acknowledged",
+            EventKind::Resolved => "resolved",
+            EventKind::Test => "test",
+        }
+    }
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+    /// Pages someone (as opposed to updating them).
+    pub fn is_page(self) -> bool {
+        matches!(self, EventKind::Triggered | EventKind::Reminder | EventKind::Escalated)
+    }
+}
+
+/// Where a page goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageTarget {
+    /// The alert's route channels, naming the assignee.
+    RouteChannels,
+    /// One channel (an escalation rule's target).
+    Channel(i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+    Dead,
+}
+
+impl DeliveryStatus {
+    pub fn parse(s: &str) -> DeliveryStatus {
+        match s {
+            "sending" => DeliveryStatus::Sending,
+            "sent" => DeliveryStatus::Sent,
+            "failed" => DeliveryStatus::Failed,
+            "dead" => DeliveryStatus::Dead,
+            _ => DeliveryStatus::Pending,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Delivery {
+    pub id: i64,
+    pub alert_id: Option<i64>,
+    pub channel_id: Option<i64>,
+    /// The user the message is for (assignee), if any.
+    pub user_id: Option<i64>,
+    /// Human-readable target, e.g. `slack "ops-chat" for alice`.
+    pub target: String,
+    pub event_type: EventKind,
+    /// pending → sending → sent, or failed (will retry) → dead (gave up).
+    pub status: DeliveryStatus,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Ts,
+    pub created_at: Ts,
+    pub sent_at: Option<Ts>,
+    /// The delivery whose message this one edits (ack/resolve updates).
+    pub updates_delivery_id: Option<i64>,
+    /// The provider's id of the sent message (for later edits).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub external_message_id: Option<String>,
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
+    let ev: String = r.get("event_type")?;
+    let status: String = r.get("status")?;
+    Ok(Delivery {
+        id: r.get("id")?,
+        alert_id: r.get("alert_id")?,
+        channel_id: r.get("channel_id")?,
+        user_id: r.get("user_id")?,
+        target: r.get("target")?,
+        event_type: EventKind::parse(&ev).unwrap_or(EventKind::Triggered),
+        status: DeliveryStatus::parse(&status),
+        attempts: r.get("attempts")?,
+        last_error: r.get("last_error")?,
+        next_attempt_at: r.get("next_attempt_at")?,
+        created_at: r.get("created_at")?,
+        sent_at: r.get("sent_at")?,
+        updates_delivery_id: r.get("updates_delivery_id")?,
+        external_message_id: r.get("external_message_id")?,
+    })
+}
+
+pub fn get(c: &Connection, id: i64) -> Result<Delivery> {
+    Ok(c.query_row("SELECT * FROM deliveries WHERE id = ?1", [id], row)?)
+}
+
+pub fn for_alert(c: &Connection, alert_id: i64) -> Result<Vec<Delivery>> {
+    let mut st = c.prepare("SELECT * FROM deliveries WHERE alert_id = ?1 ORDER BY id")?;
+    let rows = st.query_map([alert_id], row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+struct Target {
+    channel_id: i64,
+    label: String,
+}
+
+/// Channels a page for `alert` goes to (enabled, severity filter passed).
+fn channels_for(c: &Connection, alert: &Alert, target: &PageTarget) -> Result<Vec<Target>> {
+    let (sql, id) = match target {
+        PageTarget::RouteChannels => match alert.route_id {
+            Some(r) => (
+                "SELECT ch.id, ch.name, ch.channel_type, ch.enabled, ch.notify_on_severities FROM route_channels rc
+                 JOIN channels ch ON ch.id = rc.channel_id WHERE rc.route_id = ?1 ORDER BY rc.position",
+                r,
+            ),
+            None => return Ok(Vec::new()),
+        },
+        PageTarget::Channel(id) => {
+            ("SELECT id, name, channel_type, enabled, notify_on_severities FROM channels WHERE id = ?1", *id)
+        }
+    };
+    let mut st = c.prepare_cached(sql)?;
+    let rows = st.query_map([id], |r| {
+        let sev: Vec<Severity> = json_col(r, "notify_on_severities")?;
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?, sev))
+    })?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (id, name, kind, enabled, sev) = r?;
+        if enabled && (sev.is_empty() || sev.contains(&alert.severity)) {
+            out.push(Target { channel_id: id, label: format!("{kind} \"{name}\"") });
+        }
+    }
+    Ok(out)
+}
+
+/// A delivery to queue.
+struct New<'a> {
+    alert_id: Option<i64>,
+    channel_id: i64,
+    user_id: Option<i64>,
+    target: &'a str,
+    kind: EventKind,
+    /// The delivery whose message this one updates.
+    updates: Option<i64>,
+    level: Option<i64>,
+}
+
+fn insert(c: &Connection, now: Ts, d: New<'_>) -> Result<i64> {
+    let mut st = c.prepare_cached(
+        "INSERT INTO deliveries (alert_id, channel_id, user_id, target, event_type, status, attempts, next_attempt_at,
+                                 updates_delivery_id, escalation_level, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?7, ?8, ?6, ?6)",
+    )?;
+    st.execute(params![d.alert_id, d.channel_id, d.user_id, d.target, d.kind.as_str(), now, d.updates, d.level])?;
+    Ok(c.last_insert_rowid())
+}
+
+/// A page already sent, that updates refer to.
+struct Notified {
+    page_id: i64,
+    channel_id: i64,
+    user_id: Option<i64>,
+    target: String,
+}
+
+fn username(c: &Connection, user_id: Option<i64>) -> Result<Option<String>> {
+    match user_id {
+        Some(u) => Ok(c.query_row("SELECT username FROM users WHERE id = ?1", [u], |r| r.get(0)).optional()?),
+        None => Ok(None),
+    }
+}
+
+/// Queues a page (triggered, reminder, escalated) for `alert`; returns how many deliveries.
+pub fn page(
+    c: &Connection,
+    now: Ts,
+    alert: &Alert,
+    kind: EventKind,
+    target: &PageTarget,
+    user_id: Option<i64>,
+) -> Result<usize> {
+    let who = username(c, user_id)?;
+    let targets = channels_for(c, alert, target)?;
+    for t in &targets {
+        let label = match &who {
+            Some(u) => format!("{} for {u}", t.label),
+            None => t.label.clone(),
+        };
+        let d = New {
+            alert_id: Some(alert.id),
+            channel_id: t.channel_id,
+            user_id,
+            target: &label,
+            kind,
+            updates: None,
+            level: Some(alert.escalation_level),
+        };
+        insert(c, now, d)?;
+    }
+    Ok(targets.len())
+}
+
+/// Marks unsent pages of an alert dead (they must not go out any more).
+pub fn cancel_pages(c: &Connection, now: Ts, alert_id: i64, reason: &str) -> Result<usize> {
+    let mut st = c.prepare_cached(
+        "UPDATE deliveries SET status = 'dead', last_error = ?1, updated_at = ?2
+         WHERE alert_id = ?3 AND status IN ('pending', 'failed') AND event_type IN ('triggered', 'reminder', 'escalated')",
+    )?;
+    Ok(st.execute(params![reason, now, alert_id])?)
+}
+
+/// The latest page per channel that went out (or is going out) for an alert.
+fn notified(c: &Connection, alert_id: i64) -> Result<Vec<Notified>> {
+    let mut st = c.prepare_cached(
+        "SELECT d.id, d.channel_id, d.user_id, d.target FROM deliveries d
+         WHERE d.id IN (SELECT MAX(id) FROM deliveries WHERE alert_id = ?1 AND channel_id IS NOT NULL
+                        AND status IN ('sent', 'sending') AND event_type IN ('triggered', 'reminder', 'escalated')
+                        GROUP BY channel_id, COALESCE(user_id, 0))
+         ORDER BY d.id",
+    )?;
+    let rows = st.query_map([alert_id], |r| {
+        Ok(Notified { page_id: r.get(0)?, channel_id: r.get(1)?, user_id: r.get(2)?, target: r.get(3)? })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Queues one `kind` update per notified target.
+fn update_notified(c: &Connection, now: Ts, alert_id: i64, kind: EventKind) -> Result<usize> {
+    let targets = notified(c, alert_id)?;
+    for t in &targets {
+        let d = New {
+            alert_id: Some(alert_id),
+            channel_id: t.channel_id,
+            user_id: t.user_id,
+            target: &t.target,
+            kind,
+            updates: Some(t.page_id),
+            level: None,
+        };
+        insert(c, now, d)?;
+    }
+    Ok(targets.len())
+}
+
+/// On acknowledge: cancels unsent pages and queues an update for every page already sent.
+pub fn on_acknowledge(c: &Connection, now: Ts, alert: &Alert) -> Result<usize> {
+    let cancelled = cancel_pages(c, now, alert.id, "cancelled: acknowledged before delivery")?;
+    if cancelled > 0 {
+        add_event(
+            c,
+            alert.id,
+            now,
+            "pages_cancelled",
+            &format!("{cancelled} unsent page(s) cancelled"),
+            None,
+            json!({}),
+        )?;
+    }
+    update_notified(c, now, alert.id, EventKind::Acknowledged)
+}
+
+/// On resolve: cancels unsent pages and queues a recovery to every target notified before
+/// (`quiet`: flapping, no recovery messages).
+pub fn on_resolve(c: &Connection, now: Ts, alert: &Alert, quiet: bool) -> Result<usize> {
+    cancel_pages(c, now, alert.id, "cancelled: resolved before delivery")?;
+    if quiet {
+        return Ok(0);
+    }
+    update_notified(c, now, alert.id, EventKind::Resolved)
+}
+
+/// Queues a test message for a channel (no alert).
+pub fn queue_test(c: &Connection, now: Ts, channel_id: i64, label: &str) -> Result<i64> {
+    insert(
+        c,
+        now,
+        New {
+            alert_id: None,
+            channel_id,
+            user_id: None,
+            target: label,
+            kind: EventKind::Test,
+            updates: None,
+            level: None,
+        },
+    )
+}
+
+// --- dispatcher side ---------------------------------------------------------------------------
+
+/// A delivery claimed for sending, with what the notifier needs to find its message.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub delivery: Delivery,
+    /// The provider's id of the message this delivery edits, when it updates one.
+    pub edit_message_id: Option<String>,
+}
+
+/// Claims up to `limit` due deliveries (status → sending), oldest due first, skipping channels
+/// listed in `busy` (at their concurrency limit).
+pub fn claim_due(c: &Connection, now: Ts, limit: usize, busy: &[i64]) -> Result<Vec<Claimed>> {
+    let exclude = if busy.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "AND (channel_id IS NULL OR channel_id NOT IN ({}))",
+            busy.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(",")
+        )
+    };
+    let sql = format!(
+        "SELECT * FROM deliveries WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?1 {exclude}
+         ORDER BY next_attempt_at, id LIMIT ?2"
+    );
+    let mut st = c.prepare(&sql)?;
+    let due = st.query_map(params![now, limit as i64], row)?.collect::<Result<Vec<_>, _>>()?;
+    let mut out = Vec::with_capacity(due.len());
+    let mut claim = c.prepare_cached(
+        "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = ?1 WHERE id = ?2",
+    )?;
+    let mut original = c.prepare_cached("SELECT external_message_id FROM deliveries WHERE id = ?1")?;
+    for mut d in due {
+        claim.execute(params![now, d.id])?;
+        d.status = DeliveryStatus::Sending;
+        d.attempts += 1;
+        let edit_message_id = match d.updates_delivery_id {
+            Some(u) => original.query_row([u], |r| r.get::<_, Option<String>>(0)).optional()?.flatten(),
+            None => None,
+        };
+        out.push(Claimed { delivery: d, edit_message_id });
+    }
+    Ok(out)
+}
+
+pub fn mark_sent(c: &Connection, now: Ts, id: i64, external_id: Option<&str>) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE deliveries SET status = 'sent', sent_at = ?1, last_error = NULL, external_message_id = COALESCE(?2, external_message_id),
+                updated_at = ?1 WHERE id = ?3",
+    )?
+    .execute(params![now, external_id, id])?;
+    Ok(())
+}
+
+pub fn mark_retry(c: &Connection, now: Ts, id: i64, error: &str, next_at: Ts) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE deliveries SET status = 'failed', last_error = ?1, next_attempt_at = ?2, updated_at = ?3 WHERE id = ?4",
+    )?
+    .execute(params![error, next_at, now, id])?;
+    Ok(())
+}
+
+pub fn mark_dead(c: &Connection, now: Ts, id: i64, error: &str) -> Result<()> {
+    c.prepare_cached("UPDATE deliveries SET status = 'dead', last_error = ?1, updated_at = ?2 WHERE id = ?3")?
+        .execute(params![error, now, id])?;
+    Ok(())
+}
+
+/// Rows left `sending` by a crash go back to the queue (at-least-once delivery).
+pub fn requeue_sending(c: &Connection, now: Ts) -> Result<usize> {
+    Ok(c.execute(
+        "UPDATE deliveries SET status = 'failed', next_attempt_at = ?1, last_error = COALESCE(last_error, 'interrupted while sending; retrying'),
+                updated_at = ?1 WHERE status = 'sending'",
+        [now],
+    )?)
+}
+
+/// When the next delivery attempt is due, if any.
+pub fn next_due(c: &Connection) -> Result<Option<Ts>> {
+    Ok(c.query_row("SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'failed')", [], |r| {
+        r.get(0)
+    })?)
+}
+
+/// Counts per channel type and status (metrics).
+pub fn counts(c: &Connection) -> Result<Vec<(String, String, i64)>> {
+    let mut st = c.prepare(
+        "SELECT COALESCE(ch.channel_type, 'deleted'), d.status, COUNT(*) FROM deliveries d LEFT JOIN channels ch ON ch.id = d.channel_id
+         GROUP BY 1, 2 ORDER BY 1, 2",
+    )?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}

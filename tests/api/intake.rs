@@ -1,0 +1,448 @@
+//! Intake: every source format through the real HTTP endpoints, authentication, limits,
+//! signatures, routing by matchers, and the PagerDuty Events v2 semantics.
+
+use serde_json::{Value, json};
+
+use crate::support::{Resp, TestApp, World};
+
+pub fn fixture(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// A team with a rotation (eddie on call), a channel and one route per source.
+pub struct Setup {
+    pub w: World,
+    pub rotation: i64,
+    pub tokens: std::collections::HashMap<&'static str, String>,
+    pub routes: std::collections::HashMap<&'static str, i64>,
+}
+
+pub fn setup(app: &TestApp) -> Setup {
+    setup_with(app, json!({}))
+}
+
+pub fn setup_with(app: &TestApp, route_extra: Value) -> Setup {
+    let w = World::new(app);
+    let rotation = app
+        .post("/api/rotations", &w.editor.1, json!({"team_id": w.team, "name": "Primary", "rotation_type": "weekly", "start_at": "2026-11-01T00:00:00Z"}))
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    app.post(&format!("/api/rotations/{rotation}/members"), &w.editor.1, json!({"user_id": w.editor.0})).expect(201);
+    app.post(&format!("/api/rotations/{rotation}/members"), &w.editor.1, json!({"user_id": w.responder.0})).expect(201);
+    let channel = app
+        .post("/api/channels", &w.editor.1, json!({"team_id": w.team, "name": "hook", "channel_type": "webhook", "config": {"webhook_url": "http://127.0.0.1:9/hook"}}))
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let mut tokens = std::collections::HashMap::new();
+    let mut routes = std::collections::HashMap::new();
+    for source in ["alertmanager", "zabbix", "webhook", "grafana", "events"] {
+        let mut body = json!({"team_id": w.team, "name": source, "source": source, "rotation_id": rotation, "channel_ids": [channel]});
+        if let Value::Object(extra) = &route_extra {
+            for (k, v) in extra {
+                body[k] = v.clone();
+            }
+        }
+        let r = app.post("/api/routes", &w.editor.1, body).expect(201);
+        tokens.insert(source, r["intake_token"].as_str().unwrap().to_string());
+        routes.insert(source, r["id"].as_i64().unwrap());
+    }
+    Setup { w, rotation, tokens, routes }
+}
+
+pub fn post_intake(app: &TestApp, path: &str, token: &str, body: &str) -> Resp {
+    app.post_raw(path, Some(token), body)
+}
+
+fn alert(app: &TestApp, s: &Setup, id: i64) -> Value {
+    app.get(&format!("/api/alerts/{id}"), &s.w.admin).expect(200)
+}
+
+#[test]
+fn alertmanager_fire_repeat_resolve_reopen_and_new_after_the_window() {
+    let app = TestApp::start();
+    let s = setup(&app);
+    let t = &s.tokens["alertmanager"];
+    let r = post_intake(&app, "/api/integrations/alertmanager", t, &fixture("alertmanager/amapi_single_firing.json"))
+        .expect(200);
+    let first = &r[0];
+    assert_eq!(first["created"], true);
+    assert_eq!(first["status"], "firing");
+    assert_eq!(first["team_slug"], "infra");
+    assert_eq!(first["route_id"], s.routes["alertmanager"]);
+    assert_eq!(first["rotation_id"], s.rotation);
+    assert_eq!(first["assignee"]["username"], "eddie");
+    assert!(first["routing_error"].is_null());
+    let id = first["id"].as_i64().unwrap();
+    let a = alert(&app, &s, id);
+    assert_eq!(a["title"], "CPU above 90% on web-1");
+    assert_eq!(a["severity"], "critical");
+    assert_eq!(a["dedup_key"], "59375702559462c1");
+    assert_eq!(a["labels"]["alertmanager_url"], "http://vm:19093");
+    assert_eq!(a["event_link"], "https://runbooks.example/highcpu");
+    assert_eq!(a["source"], "alertmanager");
+    let pages = app.get(&format!("/api/alerts/{id}/deliveries"), &s.w.admin).expect(200);
+    assert_eq!(pages.as_array().unwrap().len(), 1, "one page per route channel");
+    assert_eq!(pages[0]["event_type"], "triggered");
+    assert_eq!(pages[0]["status"], "pending");
+
+    app.advance(30);
+    let again =
+        post_intake(&app, "/api/integrations/alertmanager", t, &fixture("alertmanager/amapi_single_firing.json"))
+            .expect(200);
+    assert_eq!(
+        (again[0]["id"].as_i64(), again[0]["created"].as_bool(), again[0]["outcome"].as_str()),
+        (Some(id), Some(false), Some("deduplicated"))
+    );
+    let a = alert(&app, &s, id);
+    assert_eq!(a["alert_count"], 2);
+    assert_eq!(a["last_seen_at"], "2026-11-23T09:00:30Z");
+    assert_eq!(
+        app.get(&format!("/api/alerts/{id}/deliveries"), &s.w.admin).expect(200).as_array().unwrap().len(),
+        1,
+        "never a second page"
+    );
+
+    let res =
+        post_intake(&app, "/api/integrations/alertmanager", t, &fixture("alertmanager/amapi_single_resolved.json"))
+            .expect(200);
+    assert_eq!(res[0]["status"], "resolved");
+    assert_eq!(alert(&app, &s, id)["resolved_at"], "2026-11-23T09:00:30Z");
+
+    app.advance(600);
+    let re = post_intake(&app, "/api/integrations/alertmanager", t, &fixture("alertmanager/amapi_single_firing.json"))
+        .expect(200);
+    assert_eq!(
+        (re[0]["id"].as_i64(), re[0]["outcome"].as_str(), re[0]["status"].as_str()),
+        (Some(id), Some("reopened"), Some("firing"))
+    );
+    post_intake(&app, "/api/integrations/alertmanager", t, &fixture("alertmanager/amapi_single_resolved.json"))
+        .expect(200);
+    app.advance(3601);
+    let new = post_intake(&app, "/api/integrations/alertmanager", t, &fixture("alertmanager/amapi_single_firing.json"))
+        .expect(200);
+    assert_eq!(new[0]["created"], true, "after the reopen window it is a new alert");
+    assert_ne!(new[0]["id"].as_i64(), Some(id));
+
+    let timeline = app.get(&format!("/api/alerts/{id}/events"), &s.w.viewer.1).expect(200);
+    let types: Vec<_> = timeline.as_array().unwrap().iter().map(|e| e["event_type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["received", "deduplicated", "resolved", "reopened", "resolved"], "{timeline}");
+    assert!(timeline[1]["message"].as_str().unwrap().contains("no new page"));
+}
+
+#[test]
+fn a_group_mixing_firing_and_resolved_handles_each_item() {
+    let app = TestApp::start();
+    let s = setup(&app);
+    let t = &s.tokens["alertmanager"];
+    let two =
+        post_intake(&app, "/api/integrations/alertmanager", t, &fixture("alertmanager/amtool_group_two_firing.json"))
+            .expect(200);
+    assert_eq!(two.as_array().unwrap().len(), 2);
+    assert!(two.as_array().unwrap().iter().all(|r| r["created"] == true));
+    let mixed = post_intake(
+        &app,
+        "/api/integrations/alertmanager",
+        t,
+        &fixture("alertmanager/amtool_group_one_resolved_one_firing.json"),
+    )
+    .expect(200);
+    assert_eq!(mixed[0]["outcome"], "resolved");
+    assert_eq!(mixed[0]["id"], two[0]["id"]);
+    assert_eq!(mixed[1]["outcome"], "deduplicated");
+    assert_eq!(mixed[1]["status"], "firing");
+    // A resolve for an unknown key is a no-op result.
+    let unknown =
+        json!({"alerts": [{"status": "resolved", "labels": {"alertname": "Nope"}, "fingerprint": "ffff"}]}).to_string();
+    let r = post_intake(&app, "/api/integrations/alertmanager", t, &unknown).expect(200);
+    assert_eq!((r[0]["outcome"].as_str(), r[0]["id"].is_null()), (Some("ignored"), true));
+}
+
+#[test]
+fn zabbix_problem_update_recovery() {
+    let app = TestApp::start();
+    let s = setup(&app);
+    let t = &s.tokens["zabbix"];
+    let p = post_intake(&app, "/api/integrations/zabbix", t, &fixture("zabbix/problem.json")).expect(200);
+    let id = p[0]["id"].as_i64().unwrap();
+    let a = alert(&app, &s, id);
+    assert_eq!((a["title"].as_str(), a["severity"].as_str()), (Some("High CPU on web-1"), Some("high")));
+    assert_eq!(a["labels"]["host"], "web-1");
+    let u = post_intake(&app, "/api/integrations/zabbix", t, &fixture("zabbix/update_ack.json")).expect(200);
+    assert_eq!((u[0]["id"].as_i64(), u[0]["outcome"].as_str()), (Some(id), Some("deduplicated")));
+    let r = post_intake(&app, "/api/integrations/zabbix", t, &fixture("zabbix/recovery.json")).expect(200);
+    assert_eq!((r[0]["id"].as_i64(), r[0]["status"].as_str()), (Some(id), Some("resolved")));
+}
+
+#[test]
+fn grafana_and_generic_webhooks() {
+    let app = TestApp::start();
+    let s = setup(&app);
+    let g = post_intake(
+        &app,
+        "/api/integrations/grafana",
+        &s.tokens["grafana"],
+        &fixture("grafana/two_alerts_firing.json"),
+    )
+    .expect(200);
+    assert_eq!(g[0]["outcome"], "created");
+    assert_eq!(g[1]["outcome"], "ignored", "the resolved one was never open");
+    // routing_key in the body instead of a header.
+    let body = json!({"routing_key": s.tokens["webhook"], "title": "Backup failed", "severity": "high", "labels": {"job": "backup"}, "fingerprint": "backup-1"});
+    let r = app.post_raw("/api/integrations/webhook", None, &body.to_string()).expect(200);
+    assert_eq!(r[0]["created"], true);
+    let a = alert(&app, &s, r[0]["id"].as_i64().unwrap());
+    assert_eq!((a["severity"].as_str(), a["dedup_key"].as_str()), (Some("high"), Some("backup-1")));
+    let bad = app.post_raw(
+        "/api/integrations/webhook",
+        Some(&s.tokens["webhook"]),
+        r#"{"message": "no title", "severity": 3}"#,
+    );
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.fields(), ["severity"]);
+    let bad = app.post_raw("/api/integrations/webhook", Some(&s.tokens["webhook"]), r#"{"message": "no title"}"#);
+    assert_eq!(bad.fields(), ["title"]);
+    let bad = app.post_raw("/api/integrations/alertmanager", Some(&s.tokens["alertmanager"]), "{\"alerts\": [");
+    assert_eq!((bad.status, bad.fields()), (400, vec!["body".to_string()]));
+    // An unknown severity is kept as a label.
+    let r = app
+        .post_raw("/api/integrations/webhook", Some(&s.tokens["webhook"]), r#"{"title": "x", "severity": "sev-zero"}"#)
+        .expect(200);
+    let a = alert(&app, &s, r[0]["id"].as_i64().unwrap());
+    assert_eq!((a["severity"].as_str(), a["labels"]["severity"].as_str()), (Some("warning"), Some("sev-zero")));
+    // Without a fingerprint, identical content deduplicates.
+    let r2 = app
+        .post_raw("/api/integrations/webhook", Some(&s.tokens["webhook"]), r#"{"title": "x", "severity": "sev-zero"}"#)
+        .expect(200);
+    assert_eq!(r2[0]["id"], r[0]["id"]);
+}
+
+#[test]
+fn pagerduty_events_v2_semantics() {
+    let app = TestApp::start();
+    let s = setup(&app);
+    let key = &s.tokens["events"];
+    let ev = |action: &str, dedup: Option<&str>| {
+        let mut e = json!({"routing_key": key, "event_action": action,
+                           "payload": {"summary": "DB down", "source": "db-1", "severity": "critical", "component": "postgres"}});
+        if let Some(d) = dedup {
+            e["dedup_key"] = json!(d);
+        }
+        e.to_string()
+    };
+    // Alertmanager's own PagerDuty notifier, pointed at /v2/enqueue.
+    let mut am = serde_json::from_str::<Value>(&fixture("pagerduty/events_v2_trigger.json")).unwrap();
+    am["routing_key"] = json!(key);
+    let r = app.post_raw("/v2/enqueue", None, &am.to_string());
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["status"], "success");
+    assert_eq!(r.body["message"], "Event processed");
+    assert_eq!(r.body["dedup_key"], am["dedup_key"]);
+    let incident = r.body["incident_id"].as_i64().unwrap();
+
+    let t1 = app.post_raw("/api/events/ingest", None, &ev("trigger", Some("db-1"))).expect(202);
+    let id = t1["incident_id"].as_i64().unwrap();
+    assert_ne!(id, incident);
+    let t2 = app.post_raw("/api/events/ingest", None, &ev("trigger", Some("db-1"))).expect(202);
+    assert_eq!(t2["incident_id"].as_i64(), Some(id), "a trigger with an open key appends to it");
+    assert_eq!(alert(&app, &s, id)["alert_count"], 2);
+    app.post_raw("/api/events/ingest", None, &ev("acknowledge", Some("db-1"))).expect(202);
+    assert_eq!(alert(&app, &s, id)["status"], "acknowledged");
+    app.post_raw("/api/events/ingest", None, &ev("resolve", Some("db-1"))).expect(202);
+    assert_eq!(alert(&app, &s, id)["status"], "resolved");
+    let t3 = app.post_raw("/api/events/ingest", None, &ev("trigger", Some("db-1"))).expect(202);
+    assert_ne!(t3["incident_id"].as_i64(), Some(id), "a trigger after resolve opens a new alert");
+
+    // No dedup key: a generated one is returned and used.
+    let generated_resp = app.post_raw("/api/events/ingest", None, &ev("trigger", None)).expect(202);
+    let generated = generated_resp["dedup_key"].as_str().unwrap();
+    assert_eq!(generated.len(), 32);
+    let again = app.post_raw("/api/events/ingest", None, &ev("resolve", Some(generated))).expect(202);
+    assert_eq!(again["incident_id"], generated_resp["incident_id"]);
+
+    // Invalid events: PagerDuty's 400 body.
+    let bad = app.post_raw(
+        "/api/events/ingest",
+        None,
+        &json!({"routing_key": key, "event_action": "trigger", "payload": {"source": "x"}}).to_string(),
+    );
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.body["status"], "invalid event");
+    assert_eq!(bad.body["message"], "Event object is invalid");
+    let errors: Vec<_> =
+        bad.body["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_string()).collect();
+    assert_eq!(errors, ["'payload.summary' is missing or blank", "'payload.severity' is missing or blank"]);
+    let long = json!({"routing_key": key, "event_action": "trigger", "dedup_key": "k".repeat(256),
+                      "payload": {"summary": "s", "source": "x", "severity": "info"}});
+    assert_eq!(app.post_raw("/v2/enqueue", None, &long.to_string()).status, 400);
+    let unknown =
+        app.post_raw("/v2/enqueue", None, &json!({"routing_key": "nope", "event_action": "trigger"}).to_string());
+    assert_eq!((unknown.status, unknown.body["errors"][0].as_str()), (400, Some("Invalid routing key")));
+    // The generic webhook endpoint accepts PagerDuty events too (webhook route).
+    let via_webhook =
+        app.post_raw("/api/integrations/webhook", Some(&s.tokens["webhook"]), &ev("trigger", Some("wh-1")));
+    assert_eq!(via_webhook.status, 202, "{}", via_webhook.text);
+}
+
+#[test]
+fn authentication_source_matching_size_and_rate_limits() {
+    let app = TestApp::start_with(|c| {
+        c.intake.rate_limit_per_minute = 5;
+        c.intake.max_body_bytes = 4096;
+    });
+    let s = setup(&app);
+    let am = fixture("alertmanager/amapi_single_firing.json");
+    let r = app.post_raw("/api/integrations/alertmanager", None, &am);
+    assert_eq!((r.status, r.body["error"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(app.post_raw("/api/integrations/alertmanager", Some("iri_unknown"), &am).status, 401);
+    let r = app.post_raw("/api/integrations/zabbix", Some(&s.tokens["alertmanager"]), &am);
+    assert_eq!(r.status, 403, "a route's token only works for its source");
+    assert!(r.body["message"].as_str().unwrap().contains("/api/integrations/alertmanager"));
+    app.put(&format!("/api/routes/{}", s.routes["grafana"]), &s.w.editor.1, json!({"enabled": false})).expect(200);
+    assert_eq!(app.post_raw("/api/integrations/grafana", Some(&s.tokens["grafana"]), "{}").status, 403);
+    let big = json!({"title": "x", "message": "m".repeat(5000)}).to_string();
+    let r = app.post_raw("/api/integrations/webhook", Some(&s.tokens["webhook"]), &big);
+    assert_eq!((r.status, r.body["error"].as_str()), (413, Some("payload_too_large")));
+    // 7 requests so far from 127.0.0.1 used the bucket of 5: the next ones are limited.
+    let r = app.post_raw("/api/integrations/alertmanager", Some(&s.tokens["alertmanager"]), &am);
+    assert_eq!((r.status, r.body["error"].as_str()), (429, Some("rate_limited")));
+    assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1);
+    app.advance(60);
+    assert_eq!(app.post_raw("/api/integrations/alertmanager", Some(&s.tokens["alertmanager"]), &am).status, 200);
+
+    let exempt = TestApp::start_with(|c| {
+        c.intake.rate_limit_per_minute = 1;
+        c.intake.trusted_networks = vec!["127.0.0.0/8".parse().unwrap()];
+    });
+    let s2 = setup(&exempt);
+    for _ in 0..3 {
+        exempt.post_raw("/api/integrations/alertmanager", Some(&s2.tokens["alertmanager"]), &am).expect(200);
+    }
+}
+
+#[test]
+fn regenerated_tokens_stop_working_at_once() {
+    let app = TestApp::start();
+    let s = setup(&app);
+    let am = fixture("alertmanager/amapi_single_firing.json");
+    let old = s.tokens["alertmanager"].clone();
+    app.post_raw("/api/integrations/alertmanager", Some(&old), &am).expect(200);
+    let new = app
+        .post(&format!("/api/routes/{}/intake-token", s.routes["alertmanager"]), &s.w.editor.1, json!({}))
+        .expect(200);
+    assert_eq!(app.post_raw("/api/integrations/alertmanager", Some(&old), &am).status, 401);
+    app.post_raw("/api/integrations/alertmanager", new["intake_token"].as_str(), &am).expect(200);
+}
+
+#[test]
+fn matchers_are_an_allow_list_and_rejections_are_reported_not_stored() {
+    let app = TestApp::start();
+    let s = setup_with(&app, json!({"matchers": ["severity=\"critical\""]}));
+    let body = json!({"alerts": [
+        {"status": "firing", "labels": {"alertname": "A", "severity": "critical"}, "fingerprint": "a"},
+        {"status": "firing", "labels": {"alertname": "B", "severity": "warning"}, "fingerprint": "b"}
+    ]});
+    let r =
+        app.post_raw("/api/integrations/alertmanager", Some(&s.tokens["alertmanager"]), &body.to_string()).expect(200);
+    assert_eq!(r[0]["outcome"], "created");
+    assert!(r[1]["id"].is_null());
+    assert!(r[1]["routing_error"].as_str().unwrap().contains("label severity"), "{}", r[1]);
+    let page = app.get("/api/alerts", &s.w.admin).expect(200);
+    assert_eq!(page["pagination"]["total_items"], 1);
+    let logged = app.log.lines().iter().any(|l| l.contains("alert not routed") && l.contains("label severity"));
+    assert!(logged, "the reason is logged");
+}
+
+#[test]
+fn personal_tokens_post_with_a_team_hint() {
+    let app = TestApp::start();
+    let s = setup(&app);
+    app.put(
+        &format!("/api/routes/{}", s.routes["webhook"]),
+        &s.w.editor.1,
+        json!({"matchers": {"labels": {"kind": "batch"}}}),
+    )
+    .expect(200);
+    let second = app
+        .post("/api/routes", &s.w.editor.1, json!({"team_id": s.w.team, "name": "web-other", "source": "webhook", "matchers": {"labels": {"kind": "other"}}}))
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let tok = app
+        .post("/api/profile/tokens", &s.w.responder.1, json!({"name": "scripts", "scopes": ["alerts:write"]}))
+        .expect(201);
+    let raw = tok["token"].as_str().unwrap();
+    let r = app
+        .post_raw("/api/integrations/webhook?team=infra", Some(raw), r#"{"title": "t", "labels": {"kind": "other"}}"#)
+        .expect(200);
+    assert_eq!(r[0]["route_id"], second, "routed by matchers among the team's routes");
+    let r = app
+        .post_raw(
+            "/api/integrations/webhook",
+            Some(raw),
+            r#"{"title": "t", "team": "infra", "labels": {"kind": "batch"}}"#,
+        )
+        .expect(200);
+    assert_eq!(r[0]["route_id"], s.routes["webhook"]);
+    let r = app
+        .post_raw("/api/integrations/webhook?team=infra", Some(raw), r#"{"title": "t", "labels": {"kind": "none"}}"#)
+        .expect(200);
+    assert!(r[0]["routing_error"].as_str().unwrap().contains("team infra"));
+    assert_eq!(app.post_raw("/api/integrations/webhook", Some(raw), r#"{"title": "t"}"#).fields(), ["team"]);
+    assert_eq!(
+        app.post_raw("/api/integrations/webhook?team=web", Some(raw), r#"{"title": "t"}"#).fields(),
+        ["team"],
+        "another group's team"
+    );
+    let read =
+        app.post("/api/profile/tokens", &s.w.responder.1, json!({"name": "ro", "scopes": ["alerts:read"]})).expect(201);
+    assert_eq!(
+        app.post_raw("/api/integrations/webhook?team=infra", read["token"].as_str(), r#"{"title": "t"}"#).status,
+        403
+    );
+    let viewer =
+        app.post("/api/profile/tokens", &s.w.viewer.1, json!({"name": "v", "scopes": ["alerts:write"]})).expect(201);
+    assert_eq!(
+        app.post_raw("/api/integrations/webhook?team=infra", viewer["token"].as_str(), r#"{"title": "t"}"#).status,
+        403,
+        "viewers cannot post alerts"
+    );
+}
+
+#[test]
+fn standard_webhooks_signatures_are_verified() {
+    use base64::Engine;
+    use hmac::{Hmac, KeyInit, Mac};
+    let app = TestApp::start();
+    let s = setup(&app);
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    app.put(&format!("/api/routes/{}", s.routes["webhook"]), &s.w.editor.1, json!({"signing_secret": secret}))
+        .expect(200);
+    let key = base64::engine::general_purpose::STANDARD.decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    let body = r#"{"title":"signed"}"#;
+    let sign = |id: &str, ts: i64| {
+        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&key).unwrap();
+        mac.update(format!("{id}.{ts}.{body}").as_bytes());
+        format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+    };
+    let now = app.now().secs();
+    let send = |id: &str, ts: i64, sig: &str| {
+        let ts = ts.to_string();
+        app.request(
+            "POST",
+            "/api/integrations/webhook",
+            Some(&s.tokens["webhook"]),
+            Some(&serde_json::from_str(body).unwrap()),
+            &[("webhook-id", id), ("webhook-timestamp", &ts), ("webhook-signature", sig)],
+        )
+    };
+    assert_eq!(app.post_raw("/api/integrations/webhook", Some(&s.tokens["webhook"]), body).status, 401, "unsigned");
+    let r = send("msg_1", now, &format!("v1,bm90IGl0 {}", sign("msg_1", now)));
+    assert_eq!(r.status, 200, "one of several signatures matches: {}", r.text);
+    assert_eq!(send("msg_1", now, &sign("msg_1", now)).status, 409, "replayed webhook-id");
+    assert_eq!(send("msg_2", now, &sign("msg_1", now)).status, 401, "signature of another message");
+    assert_eq!(send("msg_3", now - 301, &sign("msg_3", now - 301)).status, 401, "too old");
+    assert_eq!(send("msg_4", now + 301, &sign("msg_4", now + 301)).status, 401, "too far in the future");
+    assert_eq!(send("msg_5", now - 299, &sign("msg_5", now - 299)).status, 200);
+}
