@@ -66,6 +66,7 @@ impl Application {
             base_url: config.public_base_url(),
             openapi: Arc::new(openapi),
             intake_limiter: Default::default(),
+            route_cache: Default::default(),
             metrics: metrics.clone(),
         });
         engine::start(engine.clone(), roles.scheduler && config.scheduler.enabled);

@@ -2,9 +2,7 @@
 //! `GET /metrics`. Gauges that live in the database (open alerts, pending deliveries) are read
 //! when rendering.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::store::alerts::IntakeResult;
@@ -56,25 +54,44 @@ impl Histogram {
     }
 }
 
-/// Counters keyed by label values.
-#[derive(Debug, Default)]
-struct Counters(Mutex<BTreeMap<Vec<String>, u64>>);
+/// Counters over two fixed label sets: a grid of atomics, no allocation or lock per update.
+#[derive(Debug)]
+struct Grid {
+    rows: &'static [&'static str],
+    cols: &'static [&'static str],
+    cells: Vec<AtomicU64>,
+}
 
-impl Counters {
-    fn add(&self, key: Vec<String>, n: u64) {
-        if let Ok(mut m) = self.0.lock() {
-            *m.entry(key).or_insert(0) += n;
-        }
+impl Grid {
+    fn new(rows: &'static [&'static str], cols: &'static [&'static str]) -> Grid {
+        Grid { rows, cols, cells: (0..rows.len() * cols.len()).map(|_| AtomicU64::new(0)).collect() }
     }
-    fn render(&self, out: &mut String, name: &str, label_names: &[&str]) {
-        let Ok(m) = self.0.lock() else { return };
-        for (values, n) in m.iter() {
-            let labels: Vec<String> =
-                label_names.iter().zip(values).map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
-            let _ = writeln!(out, "{name}{{{}}} {n}", labels.join(","));
+    /// Counts one under (`row`, `col`); unknown names count under the last entry ("other").
+    fn add(&self, row: &str, col: &str) {
+        let r = self.rows.iter().position(|x| *x == row).unwrap_or(self.rows.len() - 1);
+        let c = self.cols.iter().position(|x| *x == col).unwrap_or(self.cols.len() - 1);
+        self.cells[r * self.cols.len() + c].fetch_add(1, Ordering::Relaxed);
+    }
+    fn render(&self, out: &mut String, name: &str, row_label: &str, col_label: &str) {
+        for (ri, r) in self.rows.iter().enumerate() {
+            for (ci, c) in self.cols.iter().enumerate() {
+                let n = self.cells[ri * self.cols.len() + ci].load(Ordering::Relaxed);
+                if n > 0 {
+                    let _ = writeln!(out, "{name}{{{row_label}=\"{r}\",{col_label}=\"{c}\"}} {n}");
+                }
+            }
         }
     }
 }
+
+const SOURCES: &[&str] = &["alertmanager", "zabbix", "webhook", "grafana", "events", "other"];
+const OUTCOMES: &[&str] =
+    &["created", "deduplicated", "grouped", "reopened", "acknowledged", "resolved", "ignored", "rejected", "other"];
+const CHANNELS: &[&str] =
+    &["mattermost", "slack", "telegram", "discord", "teams", "email", "webhook", "incidentio", "voice", "other"];
+const DELIVERY_OUTCOMES: &[&str] = &["sent", "retry", "dead", "other"];
+const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "HEAD", "other"];
+const STATUS_CLASSES: &[&str] = &["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
 
 fn escape(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
@@ -82,9 +99,9 @@ fn escape(v: &str) -> String {
 
 #[derive(Debug)]
 pub struct Metrics {
-    alerts_received: Counters,
-    deliveries: Counters,
-    http_requests: Counters,
+    alerts_received: Grid,
+    deliveries: Grid,
+    http_requests: Grid,
     pub delivery_latency: Histogram,
     pub http_latency: Histogram,
     pub engine_cycle: Histogram,
@@ -93,9 +110,9 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
-            alerts_received: Counters::default(),
-            deliveries: Counters::default(),
-            http_requests: Counters::default(),
+            alerts_received: Grid::new(SOURCES, OUTCOMES),
+            deliveries: Grid::new(CHANNELS, DELIVERY_OUTCOMES),
+            http_requests: Grid::new(METHODS, STATUS_CLASSES),
             delivery_latency: Histogram::new(LATENCY_BUCKETS),
             http_latency: Histogram::new(LATENCY_BUCKETS),
             engine_cycle: Histogram::new(LATENCY_BUCKETS),
@@ -115,16 +132,24 @@ pub struct Snapshot {
 impl Metrics {
     pub fn intake(&self, source: &str, results: &[IntakeResult]) {
         for r in results {
-            self.alerts_received.add(vec![source.to_string(), r.outcome.clone()], 1);
+            self.alerts_received.add(source, &r.outcome);
         }
     }
 
     pub fn delivery(&self, channel_type: &str, outcome: &str) {
-        self.deliveries.add(vec![channel_type.to_string(), outcome.to_string()], 1);
+        self.deliveries.add(channel_type, outcome);
     }
 
     pub fn http(&self, method: &str, status: u16, secs: f64) {
-        self.http_requests.add(vec![method.to_string(), format!("{}xx", status / 100)], 1);
+        let class = match status / 100 {
+            1 => "1xx",
+            2 => "2xx",
+            3 => "3xx",
+            4 => "4xx",
+            5 => "5xx",
+            _ => "other",
+        };
+        self.http_requests.add(method, class);
         self.http_latency.observe(secs);
     }
 
@@ -139,7 +164,7 @@ impl Metrics {
             "counter",
             "Alerts received by intake, by source and outcome.",
         );
-        self.alerts_received.render(&mut out, "incidentrelay_alerts_received_total", &["source", "outcome"]);
+        self.alerts_received.render(&mut out, "incidentrelay_alerts_received_total", "source", "outcome");
         head(&mut out, "incidentrelay_open_alerts", "gauge", "Open alerts by status.");
         for (status, n) in &snap.open_alerts {
             let _ = writeln!(out, "incidentrelay_open_alerts{{status=\"{status}\"}} {n}");
@@ -150,7 +175,7 @@ impl Metrics {
             "counter",
             "Delivery attempts by channel type and outcome (sent, retry, dead).",
         );
-        self.deliveries.render(&mut out, "incidentrelay_deliveries_total", &["channel_type", "outcome"]);
+        self.deliveries.render(&mut out, "incidentrelay_deliveries_total", "channel_type", "outcome");
         head(&mut out, "incidentrelay_deliveries", "gauge", "Outbox rows by channel type and status.");
         for (kind, status, n) in &snap.deliveries_by_status {
             let _ =
@@ -177,7 +202,7 @@ impl Metrics {
             let _ = writeln!(out, "incidentrelay_engine_last_cycle_age_seconds {age}");
         }
         head(&mut out, "incidentrelay_http_requests_total", "counter", "HTTP requests by method and status class.");
-        self.http_requests.render(&mut out, "incidentrelay_http_requests_total", &["method", "status"]);
+        self.http_requests.render(&mut out, "incidentrelay_http_requests_total", "method", "status");
         head(&mut out, "incidentrelay_http_request_duration_seconds", "histogram", "HTTP request latency.");
         self.http_latency.render(&mut out, "incidentrelay_http_request_duration_seconds", "");
         out

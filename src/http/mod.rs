@@ -39,12 +39,18 @@ pub struct AppState {
     /// The serialised OpenAPI document.
     pub openapi: Arc<String>,
     pub intake_limiter: intake::RateLimiter,
+    pub route_cache: intake::RouteCache,
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
     pub fn secure_cookies(&self) -> bool {
         self.base_url.starts_with("https://")
+    }
+
+    /// Routes or teams changed: intake must not use cached copies.
+    pub fn routes_changed(&self) {
+        self.route_cache.clear();
     }
 }
 
@@ -186,7 +192,8 @@ impl Table {
     }
 }
 
-/// EVERY API route, in registration order (literal segments before `{id}` ones).
+/// EVERY API route, in registration order: intake first (actix matches in order and intake is
+/// the hot path), literal segments before `{id}` ones.
 pub fn endpoints() -> Vec<Endpoint> {
     use self::api::*;
     use crate::store;
@@ -203,6 +210,48 @@ pub fn endpoints() -> Vec<Endpoint> {
     t.get("/api/openapi.json", "This OpenAPI 3.1 document", health::openapi_json)
         .public()
         .returns(200, "application/json");
+
+    t.tag("intake");
+    const INTAKE_AUTH: &str = "Authenticate with the route's intake token (`Authorization: Bearer iri_…`, or `routing_key` in the body), \
+        or a personal API token with `alerts:write` plus `?team=<slug>`. Answers one result per alert; alerts the route's matchers \
+        reject carry `routing_error` and are not stored. 401 unknown token, 403 disabled route or wrong source, 413 body over \
+        `intake.max_body_bytes`, 429 over `intake.rate_limit_per_minute`.";
+    t.post("/api/integrations/alertmanager", "Prometheus Alertmanager webhook (v4)", intake::alertmanager)
+        .route_token()
+        .describe(INTAKE_AUTH)
+        .body::<serde_json::Value>()
+        .ok::<intake::IntakeResults>(200);
+    t.post("/api/integrations/zabbix", "Zabbix webhook media type", intake::zabbix)
+        .route_token()
+        .describe(INTAKE_AUTH)
+        .body::<serde_json::Value>()
+        .ok::<intake::IntakeResults>(200);
+    t.post(
+        "/api/integrations/webhook",
+        "Generic webhook, or a PagerDuty Events v2 event when the body has event_action",
+        intake::webhook,
+    )
+    .route_token()
+    .describe(INTAKE_AUTH)
+    .body::<serde_json::Value>()
+    .ok::<intake::IntakeResults>(200);
+    t.post("/api/integrations/grafana", "Grafana alerting webhook", intake::grafana)
+        .route_token()
+        .describe(INTAKE_AUTH)
+        .body::<serde_json::Value>()
+        .ok::<intake::IntakeResults>(200);
+    const EVENTS: &str = "PagerDuty Events API v2: `{routing_key, event_action: trigger|acknowledge|resolve, dedup_key, payload: {summary, \
+        source, severity, …}}`. 202 `{status: success, dedup_key, incident_id}`; 400 `{status: \"invalid event\", message, errors}`.";
+    t.post("/api/events/ingest", "PagerDuty Events API v2 compatible intake", intake::events)
+        .route_token()
+        .describe(EVENTS)
+        .body::<serde_json::Value>()
+        .ok::<intake::EventAccepted>(202);
+    t.post("/v2/enqueue", "PagerDuty Events API v2 (point events.pagerduty.com clients here)", intake::events)
+        .route_token()
+        .describe(EVENTS)
+        .body::<serde_json::Value>()
+        .ok::<intake::EventAccepted>(202);
 
     t.tag("auth");
     t.post("/api/auth/login", "Log in: returns a session token and sets the session cookie", auth::login)
@@ -404,48 +453,6 @@ pub fn endpoints() -> Vec<Endpoint> {
     t.get("/api/alerts/{id}/deliveries", "The alert's notifications (outbox rows) with failures", alerts::deliveries)
         .ok::<Vec<store::outbox::Delivery>>(200);
 
-    t.tag("intake");
-    const INTAKE_AUTH: &str = "Authenticate with the route's intake token (`Authorization: Bearer iri_…`, or `routing_key` in the body), \
-        or a personal API token with `alerts:write` plus `?team=<slug>`. Answers one result per alert; alerts the route's matchers \
-        reject carry `routing_error` and are not stored. 401 unknown token, 403 disabled route or wrong source, 413 body over \
-        `intake.max_body_bytes`, 429 over `intake.rate_limit_per_minute`.";
-    t.post("/api/integrations/alertmanager", "Prometheus Alertmanager webhook (v4)", intake::alertmanager)
-        .route_token()
-        .describe(INTAKE_AUTH)
-        .body::<serde_json::Value>()
-        .ok::<intake::IntakeResults>(200);
-    t.post("/api/integrations/zabbix", "Zabbix webhook media type", intake::zabbix)
-        .route_token()
-        .describe(INTAKE_AUTH)
-        .body::<serde_json::Value>()
-        .ok::<intake::IntakeResults>(200);
-    t.post(
-        "/api/integrations/webhook",
-        "Generic webhook, or a PagerDuty Events v2 event when the body has event_action",
-        intake::webhook,
-    )
-    .route_token()
-    .describe(INTAKE_AUTH)
-    .body::<serde_json::Value>()
-    .ok::<intake::IntakeResults>(200);
-    t.post("/api/integrations/grafana", "Grafana alerting webhook", intake::grafana)
-        .route_token()
-        .describe(INTAKE_AUTH)
-        .body::<serde_json::Value>()
-        .ok::<intake::IntakeResults>(200);
-    const EVENTS: &str = "PagerDuty Events API v2: `{routing_key, event_action: trigger|acknowledge|resolve, dedup_key, payload: {summary, \
-        source, severity, …}}`. 202 `{status: success, dedup_key, incident_id}`; 400 `{status: \"invalid event\", message, errors}`.";
-    t.post("/api/events/ingest", "PagerDuty Events API v2 compatible intake", intake::events)
-        .route_token()
-        .describe(EVENTS)
-        .body::<serde_json::Value>()
-        .ok::<intake::EventAccepted>(202);
-    t.post("/v2/enqueue", "PagerDuty Events API v2 (point events.pagerduty.com clients here)", intake::events)
-        .route_token()
-        .describe(EVENTS)
-        .body::<serde_json::Value>()
-        .ok::<intake::EventAccepted>(202);
-
     t.tag("silences");
     t.get("/api/silences", "Silences (active, scheduled, expired)", silences::list)
         .query::<TeamFilter>()
@@ -534,22 +541,27 @@ pub fn app(
         .wrap(actix_web::middleware::Compress::default())
         .wrap_fn(move |req, srv| {
             let start = Instant::now();
-            let method = req.method().to_string();
-            let path = redact_path(req.path());
-            let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+            let method = req.method().clone();
+            // Path and address are only needed for log lines: no allocation when they are off.
+            let detail = log_requests.then(|| {
+                (redact_path(req.path()), req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default())
+            });
             let log = log.clone();
             let metrics = metrics.clone();
             let fut = srv.call(req);
             async move {
                 let res = fut.await?;
                 let status = res.status().as_u16();
-                metrics.http(&method, status, start.elapsed().as_secs_f64());
-                if let Some(ApiError::Internal { error_id, detail }) = res.response().error().and_then(|e| e.as_error::<ApiError>()) {
-                    error!(log, "internal error"; "error_id" => error_id, "error" => detail, "method" => &method, "path" => &path);
+                metrics.http(method.as_str(), status, start.elapsed().as_secs_f64());
+                if let Some(ApiError::Internal { error_id, detail: cause }) =
+                    res.response().error().and_then(|e| e.as_error::<ApiError>())
+                {
+                    let path = redact_path(res.request().path());
+                    error!(log, "internal error"; "error_id" => error_id, "error" => cause, "method" => method.as_str(), "path" => path);
                 }
-                if log_requests {
+                if let Some((path, peer)) = detail {
                     let ms = start.elapsed().as_secs_f64() * 1000.0;
-                    info!(log, "request"; "method" => method, "path" => path, "status" => status, "ms" => format!("{ms:.2}"), "ip" => peer);
+                    info!(log, "request"; "method" => method.as_str(), "path" => path, "status" => status, "ms" => format!("{ms:.2}"), "ip" => peer);
                 }
                 Ok(res)
             }

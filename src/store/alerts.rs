@@ -16,7 +16,7 @@ use super::audit::Actor;
 use super::outbox::{self, PageTarget};
 use super::routes::Route;
 use super::users::UserRef;
-use super::{Result, StoreError, json_col, placeholders, to_json};
+use super::{CachedExt, Result, StoreError, json_col, placeholders, to_json};
 use crate::domain::alert::{Action, AlertStatus, IncomingAlert, Severity};
 use crate::domain::escalation::TargetType;
 use crate::domain::matcher::{Matchers, Subject};
@@ -85,49 +85,60 @@ impl Alert {
     }
 }
 
-const SELECT: &str = "SELECT a.*, t.group_id, t.slug AS team_slug, u.username AS assignee_username, u.display_name AS assignee_display_name
+/// Explicit columns, read by position in [`row`] (name lookups are measurable on the hot path).
+const SELECT: &str = "SELECT a.id, a.team_id, t.slug, t.group_id, a.route_id, a.rotation_id, a.escalation_policy_id,
+            a.assignee_user_id, u.username, u.display_name, a.source, a.dedup_key, a.title, a.message, a.severity, a.status,
+            a.labels, a.event_link, a.alert_count, a.first_seen_at, a.last_seen_at, a.acknowledged_by, a.acknowledged_at,
+            a.resolved_by, a.resolved_at, a.reminder_count, a.escalation_level, a.next_action_at, a.flapping, a.silence_id,
+            a.escalation_cycle, a.group_key, a.state_changes
      FROM alerts a JOIN teams t ON t.id = a.team_id LEFT JOIN users u ON u.id = a.assignee_user_id";
 
+fn json_at<T: serde::de::DeserializeOwned>(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<T> {
+    let text: String = r.get(i)?;
+    serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+}
+
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
-    let status: String = r.get("status")?;
-    let severity: String = r.get("severity")?;
-    let assignee_user_id: Option<i64> = r.get("assignee_user_id")?;
-    let assignee = match (assignee_user_id, r.get::<_, Option<String>>("assignee_username")?) {
-        (Some(id), Some(username)) => Some(UserRef { id, username, display_name: r.get("assignee_display_name")? }),
+    let assignee_user_id: Option<i64> = r.get(7)?;
+    let assignee = match (assignee_user_id, r.get::<_, Option<String>>(8)?) {
+        (Some(id), Some(username)) => Some(UserRef { id, username, display_name: r.get(9)? }),
         _ => None,
     };
+    let severity: String = r.get(14)?;
+    let status: String = r.get(15)?;
     Ok(Alert {
-        id: r.get("id")?,
-        team_id: r.get("team_id")?,
-        team_slug: r.get("team_slug")?,
-        group_id: r.get("group_id")?,
-        route_id: r.get("route_id")?,
-        rotation_id: r.get("rotation_id")?,
-        escalation_policy_id: r.get("escalation_policy_id")?,
+        id: r.get(0)?,
+        team_id: r.get(1)?,
+        team_slug: r.get(2)?,
+        group_id: r.get(3)?,
+        route_id: r.get(4)?,
+        rotation_id: r.get(5)?,
+        escalation_policy_id: r.get(6)?,
         assignee,
-        source: r.get("source")?,
-        dedup_key: r.get("dedup_key")?,
-        title: r.get("title")?,
-        message: r.get("message")?,
+        source: r.get(10)?,
+        dedup_key: r.get(11)?,
+        title: r.get(12)?,
+        message: r.get(13)?,
         severity: Severity::parse(&severity).unwrap_or(Severity::Warning),
         status: AlertStatus::parse(&status).unwrap_or(AlertStatus::Firing),
-        labels: json_col(r, "labels")?,
-        event_link: r.get("event_link")?,
-        alert_count: r.get("alert_count")?,
-        first_seen_at: r.get("first_seen_at")?,
-        last_seen_at: r.get("last_seen_at")?,
-        acknowledged_by: r.get("acknowledged_by")?,
-        acknowledged_at: r.get("acknowledged_at")?,
-        resolved_by: r.get("resolved_by")?,
-        resolved_at: r.get("resolved_at")?,
-        reminder_count: r.get("reminder_count")?,
-        escalation_level: r.get("escalation_level")?,
-        next_action_at: r.get("next_action_at")?,
-        flapping: r.get("flapping")?,
-        silence_id: r.get("silence_id")?,
-        escalation_cycle: r.get("escalation_cycle")?,
-        group_key: r.get("group_key")?,
-        state_changes: json_col(r, "state_changes")?,
+        labels: json_at(r, 16)?,
+        event_link: r.get(17)?,
+        alert_count: r.get(18)?,
+        first_seen_at: r.get(19)?,
+        last_seen_at: r.get(20)?,
+        acknowledged_by: r.get(21)?,
+        acknowledged_at: r.get(22)?,
+        resolved_by: r.get(23)?,
+        resolved_at: r.get(24)?,
+        reminder_count: r.get(25)?,
+        escalation_level: r.get(26)?,
+        next_action_at: r.get(27)?,
+        flapping: r.get(28)?,
+        silence_id: r.get(29)?,
+        escalation_cycle: r.get(30)?,
+        group_key: r.get(31)?,
+        state_changes: json_at(r, 32)?,
         assignee_user_id,
     })
 }
@@ -167,22 +178,31 @@ pub fn add_event(
     Ok(())
 }
 
-/// Repeats are one timeline entry with a count, not one entry per repeat.
+/// Repeats are one timeline entry, not one entry per repeat. During a burst the entry is
+/// refreshed at most every [`DEDUP_EVENT_REFRESH_SECS`] (each refresh dirties a page); the
+/// exact count is always the alert's `alert_count`.
 fn dedup_event(c: &Connection, alert_id: i64, now: Ts, count: i64, why: &str) -> Result<()> {
-    let mut st =
-        c.prepare_cached("SELECT id, event_type FROM alert_events WHERE alert_id = ?1 ORDER BY id DESC LIMIT 1")?;
-    let last: Option<(i64, String)> = st.query_row([alert_id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
     let message = format!("received again ({count} in total); {why}");
-    match last {
-        Some((id, t)) if t == "deduplicated" => {
-            let mut st =
-                c.prepare_cached("UPDATE alert_events SET message = ?1, data = ?2, created_at = ?3 WHERE id = ?4")?;
-            st.execute(params![message, json!({"alert_count": count}).to_string(), now, id])?;
+    let data = json!({"alert_count": count}).to_string();
+    let latest: Option<(i64, String, Ts)> = c
+        .prepare_cached(
+            "SELECT id, event_type, created_at FROM alert_events WHERE alert_id = ?1 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row([alert_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    match latest {
+        Some((_, t, at)) if t == "deduplicated" && now.secs_since(at) < DEDUP_EVENT_REFRESH_SECS => Ok(()),
+        Some((id, t, _)) if t == "deduplicated" => {
+            c.prepare_cached("UPDATE alert_events SET message = ?1, data = ?2, created_at = ?3 WHERE id = ?4")?
+                .execute(params![message, data, now, id])?;
             Ok(())
         }
         _ => add_event(c, alert_id, now, "deduplicated", &message, None, json!({"alert_count": count})),
     }
 }
+
+/// How often a burst of repeats refreshes the alert's "deduplicated" timeline entry.
+pub const DEDUP_EVENT_REFRESH_SECS: i64 = 10;
 
 pub fn events(c: &Connection, alert_id: i64) -> Result<Vec<AlertEvent>> {
     let mut st = c.prepare("SELECT * FROM alert_events WHERE alert_id = ?1 ORDER BY id")?;
@@ -253,11 +273,10 @@ pub fn list(c: &Connection, f: &Filter) -> Result<(Vec<Alert>, i64)> {
         args.push(rusqlite::types::Value::Text(q.to_string()));
     }
     let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-    let total: i64 = c.query_row(
-        &format!("SELECT COUNT(*) FROM alerts a {filter}"),
-        rusqlite::params_from_iter(args.iter()),
-        |r| r.get(0),
-    )?;
+    let total: i64 =
+        c.q_row(&format!("SELECT COUNT(*) FROM alerts a {filter}"), rusqlite::params_from_iter(args.iter()), |r| {
+            r.get(0)
+        })?;
     let offset = (f.page.max(1) - 1) * f.page_size;
     let sql = format!("{SELECT} {filter} ORDER BY a.id DESC LIMIT {} OFFSET {offset}", f.page_size);
     let mut st = c.prepare(&sql)?;
@@ -311,7 +330,7 @@ pub struct RouteCtx {
 impl RouteCtx {
     pub fn load(c: &Connection, route: Route) -> Result<RouteCtx> {
         let matchers = Matchers::parse(&route.matchers, "matchers").map_err(StoreError::Invalid)?;
-        let team_slug: String = c.query_row("SELECT slug FROM teams WHERE id = ?1", [route.team_id], |r| r.get(0))?;
+        let team_slug: String = c.q_row("SELECT slug FROM teams WHERE id = ?1", [route.team_id], |r| r.get(0))?;
         Ok(RouteCtx { route, matchers, team_slug })
     }
 }
@@ -382,11 +401,15 @@ impl Decision {
     }
 }
 
-fn find_open(c: &Connection, route_id: i64, dedup_key: &str) -> Result<Option<Alert>> {
+/// The open alert for a key: by its own key, or (on grouping routes) as a group member.
+fn find_open(c: &Connection, route_id: i64, dedup_key: &str, grouping: bool) -> Result<Option<Alert>> {
     let mut st =
         c.prepare_cached(&format!("{SELECT} WHERE a.route_id = ?1 AND a.dedup_key = ?2 AND a.status <> 'resolved'"))?;
     if let Some(a) = st.query_row(params![route_id, dedup_key], row).optional()? {
         return Ok(Some(a));
+    }
+    if !grouping {
+        return Ok(None);
     }
     let mut st = c.prepare_cached(&format!(
         "{SELECT} JOIN alert_group_members m ON m.alert_id = a.id
@@ -434,7 +457,7 @@ pub fn decide(
 ) -> Result<Decision> {
     let route = &rc.route;
     let source = route.source.as_str();
-    let open = find_open(c, route.id, dedup_key)?;
+    let open = find_open(c, route.id, dedup_key, !route.group_by.is_empty())?;
     match a.action {
         Action::Resolve => {
             return Ok(match open {
@@ -724,20 +747,36 @@ fn add_member(c: &Connection, alert_id: i64, route_id: i64, dedup_key: &str, now
 
 /// A repeat of an open alert: refresh its content, count it, never page again.
 fn repeat(c: &Connection, now: Ts, alert: &Alert, a: &IncomingAlert, dedup_key: &str) -> Result<Alert> {
-    let mut st = c.prepare_cached(
-        "UPDATE alerts SET alert_count = alert_count + 1, last_seen_at = ?1, title = ?2, message = ?3, labels = ?4,
-                event_link = COALESCE(?5, event_link), severity = ?6, updated_at = ?1 WHERE id = ?7",
-    )?;
     let grouped = alert.group_key.is_some() && alert.dedup_key != dedup_key;
-    if grouped {
-        // A repeat of a group member: count it, keep the group alert's own content.
+    let changed = !grouped
+        && (alert.title != a.title
+            || alert.message != a.message
+            || alert.labels != a.labels
+            || alert.severity != a.severity
+            || (a.event_link.is_some() && alert.event_link != a.event_link));
+    if changed {
+        c.prepare_cached(
+            "UPDATE alerts SET alert_count = alert_count + 1, last_seen_at = ?1, title = ?2, message = ?3, labels = ?4,
+                    event_link = COALESCE(?5, event_link), severity = ?6, updated_at = ?1 WHERE id = ?7",
+        )?
+        .execute(params![
+            now,
+            a.title,
+            a.message,
+            to_json(&a.labels),
+            a.event_link,
+            a.severity.as_str(),
+            alert.id
+        ])?;
+    } else {
+        // Unchanged content: touch only the counters (no index maintenance).
         c.prepare_cached(
             "UPDATE alerts SET alert_count = alert_count + 1, last_seen_at = ?1, updated_at = ?1 WHERE id = ?2",
         )?
         .execute(params![now, alert.id])?;
+    }
+    if grouped {
         add_member(c, alert.id, alert.route_id.unwrap_or_default(), dedup_key, now)?;
-    } else {
-        st.execute(params![now, a.title, a.message, to_json(&a.labels), a.event_link, a.severity.as_str(), alert.id])?;
     }
     let why = match alert.status {
         AlertStatus::Acknowledged => "already acknowledged; no new page",
@@ -745,7 +784,18 @@ fn repeat(c: &Connection, now: Ts, alert: &Alert, a: &IncomingAlert, dedup_key: 
         _ => "still open; no new page",
     };
     dedup_event(c, alert.id, now, alert.alert_count + 1, why)?;
-    get(c, alert.id)
+    // The row as just written, without reading it back.
+    let mut updated = alert.clone();
+    updated.alert_count += 1;
+    updated.last_seen_at = now;
+    if !grouped {
+        updated.title = a.title.clone();
+        updated.message = a.message.clone();
+        updated.labels = a.labels.clone();
+        updated.severity = a.severity;
+        updated.event_link = a.event_link.clone().or(updated.event_link);
+    }
+    Ok(updated)
 }
 
 fn join_group(c: &Connection, now: Ts, alert: &Alert, a: &IncomingAlert, dedup_key: &str) -> Result<Alert> {
@@ -755,7 +805,7 @@ fn join_group(c: &Connection, now: Ts, alert: &Alert, a: &IncomingAlert, dedup_k
     .execute(params![now, alert.id])?;
     add_member(c, alert.id, alert.route_id.unwrap_or_default(), dedup_key, now)?;
     let members: i64 =
-        c.query_row("SELECT COUNT(*) FROM alert_group_members WHERE alert_id = ?1", [alert.id], |r| r.get(0))?;
+        c.q_row("SELECT COUNT(*) FROM alert_group_members WHERE alert_id = ?1", [alert.id], |r| r.get(0))?;
     add_event(
         c,
         alert.id,
@@ -810,7 +860,7 @@ fn reopen(
         assignee,
         alert.id
     ])?;
-    c.execute(
+    c.exec(
         "UPDATE alert_group_members SET status = 'firing' WHERE alert_id = ?1 AND dedup_key = ?2",
         params![alert.id, alert.dedup_key],
     )?;
@@ -851,7 +901,7 @@ fn resolve_from_source(
     if alert.group_key.is_some() {
         c.prepare_cached("UPDATE alert_group_members SET status = 'resolved', last_seen_at = ?1 WHERE alert_id = ?2 AND dedup_key = ?3")?
             .execute(params![now, alert.id, dedup_key])?;
-        let firing: i64 = c.query_row(
+        let firing: i64 = c.q_row(
             "SELECT COUNT(*) FROM alert_group_members WHERE alert_id = ?1 AND status = 'firing'",
             [alert.id],
             |r| r.get(0),
@@ -878,7 +928,7 @@ pub fn resolve(c: &Connection, now: Ts, id: i64, actor: &Actor) -> Result<Alert>
     if alert.status == AlertStatus::Resolved {
         return Ok(alert);
     }
-    c.execute("UPDATE alert_group_members SET status = 'resolved' WHERE alert_id = ?1", [id])?;
+    c.exec("UPDATE alert_group_members SET status = 'resolved' WHERE alert_id = ?1", [id])?;
     close(c, now, &alert, &actor.name, &format!("resolved by {}", actor.name), None)
 }
 
@@ -975,7 +1025,7 @@ pub fn apply_silences(c: &Connection, now: Ts) -> Result<usize> {
                 changed += 1;
             }
             (AlertStatus::Firing, Some((sid, name, _))) => {
-                c.execute(
+                c.exec(
                     "UPDATE alerts SET status = 'silenced', silence_id = ?1, next_action_at = NULL, updated_at = ?2 WHERE id = ?3",
                     params![sid, now, alert.id],
                 )?;
@@ -992,7 +1042,7 @@ pub fn apply_silences(c: &Connection, now: Ts) -> Result<usize> {
                 changed += 1;
             }
             (AlertStatus::Silenced, Some((sid, _, _))) if alert.silence_id != Some(*sid) => {
-                c.execute("UPDATE alerts SET silence_id = ?1 WHERE id = ?2", params![sid, alert.id])?;
+                c.exec("UPDATE alerts SET silence_id = ?1 WHERE id = ?2", params![sid, alert.id])?;
             }
             _ => {}
         }
@@ -1009,7 +1059,7 @@ fn unsilence(c: &Connection, now: Ts, alert: &Alert) -> Result<()> {
         Some(r) => initial_target(c, now, r)?,
         None => (None, PageTarget::RouteChannels),
     };
-    c.execute(
+    c.exec(
         "UPDATE alerts SET status = 'firing', silence_id = NULL, assignee_user_id = COALESCE(?1, assignee_user_id),
                 reminder_count = 0, escalation_level = 0, escalation_cycle = 0, updated_at = ?2 WHERE id = ?3",
         params![assignee, now, alert.id],
@@ -1032,7 +1082,7 @@ pub fn end_flapping(c: &Connection, now: Ts, window_secs: i64) -> Result<usize> 
         if !flapping::stable(&alert.state_changes, now, window_secs) {
             continue;
         }
-        c.execute("UPDATE alerts SET flapping = 0, updated_at = ?1 WHERE id = ?2", params![now, alert.id])?;
+        c.exec("UPDATE alerts SET flapping = 0, updated_at = ?1 WHERE id = ?2", params![now, alert.id])?;
         add_event(
             c,
             alert.id,
@@ -1062,7 +1112,7 @@ pub fn end_flapping(c: &Connection, now: Ts, window_secs: i64) -> Result<usize> 
 
 /// The earliest instant a silence starts or ends, or a flapping alert becomes stable, after `now`.
 pub fn next_silence_or_flap_change(c: &Connection, now: Ts, flap_window_secs: i64) -> Result<Option<Ts>> {
-    let s: Option<Ts> = c.query_row(
+    let s: Option<Ts> = c.q_row(
         "SELECT MIN(t) FROM (SELECT starts_at AS t FROM silences WHERE enabled = 1 AND starts_at > ?1
                              UNION ALL SELECT ends_at FROM silences WHERE enabled = 1 AND ends_at > ?1)",
         [now],
@@ -1082,7 +1132,7 @@ pub fn next_silence_or_flap_change(c: &Connection, now: Ts, flap_window_secs: i6
 /// Deletes resolved alerts (with their events and deliveries) resolved before `cutoff`.
 /// Open alerts are never deleted.
 pub fn purge_resolved_before(c: &Connection, cutoff: Ts) -> Result<usize> {
-    Ok(c.execute(
+    Ok(c.exec(
         "DELETE FROM alerts WHERE status = 'resolved' AND resolved_at IS NOT NULL AND resolved_at < ?1",
         [cutoff],
     )?)
@@ -1112,7 +1162,7 @@ pub fn ingest_all(
                 let source = routes.first().map(|r| r.route.source.as_str()).unwrap_or("");
                 let chosen = routes.iter().find(|rc| {
                     let key = dedup_key_for(a);
-                    find_open(c, rc.route.id, &key).ok().flatten().is_some()
+                    find_open(c, rc.route.id, &key, !rc.route.group_by.is_empty()).ok().flatten().is_some()
                         || routing::accept(&rc.matchers, a, source).is_ok()
                 });
                 match chosen {

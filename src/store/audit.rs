@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Result, json_col};
+use super::{CachedExt, Result, json_col};
 use crate::domain::time::Ts;
 
 /// Who is acting. `user_id` is `None` for the system itself (CLI, engine, integrations).
@@ -46,7 +46,7 @@ impl Ctx {
         group_id: Option<i64>,
         details: Value,
     ) -> Result<()> {
-        c.execute(
+        c.exec(
             "INSERT INTO audit_logs (actor_user_id, actor, action, object_type, object_id, group_id, details, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![self.actor.user_id, self.actor.name, action, object_type, object_id, group_id, details.to_string(), self.now],
@@ -105,5 +105,5 @@ pub fn list(c: &Connection, f: &AuditFilter) -> Result<Vec<AuditLog>> {
 
 /// Deletes rows older than `cutoff`; returns how many.
 pub fn purge_before(c: &Connection, cutoff: Ts) -> Result<usize> {
-    Ok(c.execute("DELETE FROM audit_logs WHERE created_at < ?1", [cutoff])?)
+    Ok(c.exec("DELETE FROM audit_logs WHERE created_at < ?1", [cutoff])?)
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::audit::Ctx;
-use super::{Result, StoreError, json_col, placeholders, to_json};
+use super::{CachedExt, Result, StoreError, json_col, placeholders, to_json};
 use crate::domain::alert::Severity;
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
@@ -75,7 +75,7 @@ fn masked(mut ch: Channel) -> Channel {
 
 /// The channel with secrets in `config` (for notifiers only; never return it from the API).
 pub fn get_raw(c: &Connection, id: i64) -> Result<Channel> {
-    c.query_row(&format!("{SELECT} WHERE ch.id = ?1"), [id], raw_row)
+    c.q_row(&format!("{SELECT} WHERE ch.id = ?1"), [id], raw_row)
         .optional()?
         .ok_or_else(|| StoreError::not_found("channel"))
 }
@@ -169,7 +169,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: ChannelInput) -> Result<Channel>
         updated_at: ctx.now,
     };
     apply(&mut ch, input, true)?;
-    c.execute(
+    c.exec(
         "INSERT INTO channels (team_id, name, channel_type, config, notify_on_severities, enabled, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
         params![ch.team_id, ch.name, ch.channel_type.as_str(), ch.config.to_string(), to_json(&ch.notify_on_severities), ch.enabled, ctx.now],
@@ -192,7 +192,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: ChannelInput) -> Result
         return Err(StoreError::invalid("team_id", "a channel cannot move to another team"));
     }
     apply(&mut ch, input, false)?;
-    c.execute(
+    c.exec(
         "UPDATE channels SET name = ?1, channel_type = ?2, config = ?3, notify_on_severities = ?4, enabled = ?5, updated_at = ?6
          WHERE id = ?7",
         params![ch.name, ch.channel_type.as_str(), ch.config.to_string(), to_json(&ch.notify_on_severities), ch.enabled, ctx.now, id],
@@ -214,7 +214,7 @@ pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     if let Some(name) = policy {
         return Err(StoreError::conflict("id", format!("escalation policy \"{name}\" targets this channel")));
     }
-    c.execute("DELETE FROM channels WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM channels WHERE id = ?1", [id])?;
     ctx.audit(c, "channel.delete", "channel", id, Some(ch.group_id), json!({"name": ch.name}))?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::alerts::{self, Alert, add_event};
 use super::outbox::{self, EventKind, PageTarget};
-use super::{Result, StoreError};
+use super::{CachedExt, Result, StoreError};
 use crate::domain::alert::AlertStatus;
 use crate::domain::escalation::{self as esc, PolicyStep, SimpleStep};
 use crate::domain::time::Ts;
@@ -18,7 +18,7 @@ fn reminder_interval(c: &Connection, alert: &Alert) -> Result<Option<i64>> {
         return Ok(None);
     };
     let secs: Option<i64> =
-        match c.query_row("SELECT reminder_interval_seconds FROM rotations WHERE id = ?1", [rid], |r| r.get(0)) {
+        match c.q_row("SELECT reminder_interval_seconds FROM rotations WHERE id = ?1", [rid], |r| r.get(0)) {
             Ok(v) => Some(v),
             Err(rusqlite::Error::QueryReturnedNoRows) => None,
             Err(e) => return Err(e.into()),
@@ -65,7 +65,7 @@ pub fn due(c: &Connection, now: Ts, limit: usize) -> Result<Vec<(i64, bool)>> {
 
 /// The earliest due timer of a firing alert.
 pub fn next_due(c: &Connection) -> Result<Option<Ts>> {
-    Ok(c.query_row(
+    Ok(c.q_row(
         "SELECT MIN(next_action_at) FROM alerts WHERE next_action_at IS NOT NULL AND status = 'firing'",
         [],
         |r| r.get(0),
@@ -80,7 +80,7 @@ pub fn escalate_one(c: &Connection, now: Ts, id: i64) -> Result<bool> {
         return Ok(false);
     }
     let Some(p) = policy(c, &alert)? else {
-        c.execute("UPDATE alerts SET next_action_at = NULL WHERE id = ?1", [id])?;
+        c.exec("UPDATE alerts SET next_action_at = NULL WHERE id = ?1", [id])?;
         return Ok(false);
     };
     let step = esc::policy_step(&delays(&p), p.repeat_count, alert.escalation_level, alert.escalation_cycle);
@@ -89,7 +89,7 @@ pub fn escalate_one(c: &Connection, now: Ts, id: i64) -> Result<bool> {
             let rule = &p.rules[level as usize];
             let (assignee, target) = alerts::rule_target(c, now, rule.target_type, rule.target_id)?;
             let next = next_in.map(|s| now.plus_secs(s));
-            c.execute(
+            c.exec(
                 "UPDATE alerts SET escalation_level = ?1, escalation_cycle = ?2, next_action_at = ?3,
                         assignee_user_id = COALESCE(?4, assignee_user_id), updated_at = ?5 WHERE id = ?6",
                 params![level, cycle, next, assignee, now, id],
@@ -121,7 +121,7 @@ pub fn escalate_one(c: &Connection, now: Ts, id: i64) -> Result<bool> {
             }
         }
         PolicyStep::Stop => {
-            c.execute("UPDATE alerts SET next_action_at = NULL WHERE id = ?1", [id])?;
+            c.exec("UPDATE alerts SET next_action_at = NULL WHERE id = ?1", [id])?;
             add_event(
                 c,
                 id,
@@ -143,10 +143,10 @@ pub fn remind_one(c: &Connection, now: Ts, id: i64) -> Result<bool> {
         return Ok(false);
     }
     let Some(interval) = reminder_interval(c, &alert)? else {
-        c.execute("UPDATE alerts SET next_action_at = NULL WHERE id = ?1", [id])?;
+        c.exec("UPDATE alerts SET next_action_at = NULL WHERE id = ?1", [id])?;
         return Ok(false);
     };
-    let (enabled, after): (bool, i64) = c.query_row(
+    let (enabled, after): (bool, i64) = c.q_row(
         "SELECT escalation_enabled, escalation_after_reminders FROM teams WHERE id = ?1",
         [alert.team_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -155,7 +155,7 @@ pub fn remind_one(c: &Connection, now: Ts, id: i64) -> Result<bool> {
     match esc::simple_step(alert.reminder_count, enabled, after) {
         SimpleStep::Remind { reminder_count } => {
             let assignee = current_assignee(c, now, &alert)?;
-            c.execute(
+            c.exec(
                 "UPDATE alerts SET reminder_count = ?1, next_action_at = ?2, assignee_user_id = COALESCE(?3, assignee_user_id), updated_at = ?4
                  WHERE id = ?5",
                 params![reminder_count, next, assignee, now, id],
@@ -185,7 +185,7 @@ pub fn remind_one(c: &Connection, now: Ts, id: i64) -> Result<bool> {
         SimpleStep::Escalate => {
             let level = alert.escalation_level + 1;
             let assignee = assignee_at_level(c, now, &alert, level)?;
-            c.execute(
+            c.exec(
                 "UPDATE alerts SET reminder_count = 0, escalation_level = ?1, next_action_at = ?2,
                         assignee_user_id = COALESCE(?3, assignee_user_id), updated_at = ?4 WHERE id = ?5",
                 params![level, next, assignee, now, id],
@@ -241,7 +241,7 @@ fn current_assignee(c: &Connection, now: Ts, alert: &Alert) -> Result<Option<i64
 fn describe_target(c: &Connection, t: crate::domain::escalation::TargetType, id: i64) -> Result<String> {
     use crate::domain::escalation::TargetType;
     let name = |sql: &str| -> Result<String> {
-        match c.query_row(sql, [id], |r| r.get::<_, String>(0)) {
+        match c.q_row(sql, [id], |r| r.get::<_, String>(0)) {
             Ok(v) => Ok(v),
             Err(rusqlite::Error::QueryReturnedNoRows) => Ok(format!("#{id} (deleted)")),
             Err(e) => Err(e.into()),

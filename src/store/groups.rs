@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
-use super::{Result, StoreError, placeholders};
+use super::{CachedExt, Result, StoreError, placeholders};
 use crate::domain::access::Role;
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
@@ -44,9 +44,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
 }
 
 pub fn get(c: &Connection, id: i64) -> Result<Group> {
-    c.query_row("SELECT * FROM groups WHERE id = ?1", [id], row)
-        .optional()?
-        .ok_or_else(|| StoreError::not_found("group"))
+    c.q_row("SELECT * FROM groups WHERE id = ?1", [id], row).optional()?.ok_or_else(|| StoreError::not_found("group"))
 }
 
 /// Groups by id; `None` lists all.
@@ -97,7 +95,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: GroupInput) -> Result<Group> {
         updated_at: ctx.now,
     };
     apply(&mut g, input)?;
-    c.execute(
+    c.exec(
         "INSERT INTO groups (slug, name, description, active, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
         params![g.slug, g.name, g.description, g.active, ctx.now],
     )?;
@@ -110,7 +108,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: GroupInput) -> Result<G
     let mut g = get(c, id)?;
     apply(&mut g, input)?;
     g.updated_at = ctx.now;
-    c.execute(
+    c.exec(
         "UPDATE groups SET slug = ?1, name = ?2, description = ?3, active = ?4, updated_at = ?5 WHERE id = ?6",
         params![g.slug, g.name, g.description, g.active, ctx.now, id],
     )?;
@@ -120,14 +118,14 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: GroupInput) -> Result<G
 
 pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     let g = get(c, id)?;
-    let teams: i64 = c.query_row("SELECT COUNT(*) FROM teams WHERE group_id = ?1", [id], |r| r.get(0))?;
+    let teams: i64 = c.q_row("SELECT COUNT(*) FROM teams WHERE group_id = ?1", [id], |r| r.get(0))?;
     if teams > 0 {
         return Err(StoreError::conflict(
             "id",
             format!("group {} still has {teams} team(s); delete or move them first", g.slug),
         ));
     }
-    c.execute("DELETE FROM groups WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM groups WHERE id = ?1", [id])?;
     ctx.audit(c, "group.delete", "group", id, Some(id), json!({"slug": g.slug}))?;
     Ok(())
 }
@@ -171,7 +169,7 @@ fn membership_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Membership> {
 }
 
 pub fn get_membership(c: &Connection, id: i64) -> Result<Membership> {
-    c.query_row(&format!("{MEMBERSHIP_SELECT} WHERE m.id = ?1"), [id], membership_row)
+    c.q_row(&format!("{MEMBERSHIP_SELECT} WHERE m.id = ?1"), [id], membership_row)
         .optional()?
         .ok_or_else(|| StoreError::not_found("membership"))
 }
@@ -206,7 +204,7 @@ pub fn active_roles(c: &Connection, user_id: i64) -> Result<Vec<(i64, Role)>> {
 }
 
 pub fn is_member(c: &Connection, group_id: i64, user_id: i64) -> Result<bool> {
-    Ok(c.query_row(
+    Ok(c.q_row(
         "SELECT EXISTS(SELECT 1 FROM group_memberships WHERE group_id = ?1 AND user_id = ?2)",
         [group_id, user_id],
         |r| r.get(0),
@@ -225,7 +223,7 @@ pub fn add_member(c: &Connection, ctx: &Ctx, group_id: i64, input: MembershipInp
     if !super::users::exists(c, user_id)? {
         return Err(StoreError::invalid("user_id", "no such user"));
     }
-    c.execute(
+    c.exec(
         "INSERT INTO group_memberships (group_id, user_id, role, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
         params![group_id, user_id, role.as_str(), ctx.now],
     )
@@ -251,7 +249,7 @@ pub fn update_member(c: &Connection, ctx: &Ctx, id: i64, input: MembershipInput)
         return Err(StoreError::invalid("user_id", "cannot be changed; remove the membership and add another"));
     }
     let role = input.role.unwrap_or(m.role);
-    c.execute(
+    c.exec(
         "UPDATE group_memberships SET role = ?1, updated_at = ?2 WHERE id = ?3",
         params![role.as_str(), ctx.now, id],
     )?;
@@ -262,11 +260,11 @@ pub fn update_member(c: &Connection, ctx: &Ctx, id: i64, input: MembershipInput)
 /// Removes a membership, and with it the user's team memberships in that group.
 pub fn remove_member(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     let m = get_membership(c, id)?;
-    c.execute(
+    c.exec(
         "DELETE FROM team_members WHERE user_id = ?1 AND team_id IN (SELECT id FROM teams WHERE group_id = ?2)",
         [m.user_id, m.group_id],
     )?;
-    c.execute("DELETE FROM group_memberships WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM group_memberships WHERE id = ?1", [id])?;
     ctx.audit(c, "group_membership.delete", "group_membership", id, Some(m.group_id), json!({"user_id": m.user_id}))?;
     Ok(())
 }

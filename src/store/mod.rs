@@ -143,6 +143,36 @@ impl FromSql for Ts {
     }
 }
 
+/// `query_row` and `execute` through the connection's prepared-statement cache: SQL is
+/// compiled once per connection, not once per call (the hot path runs the same few statements
+/// thousands of times a second).
+pub trait CachedExt {
+    fn q_row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T>;
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+}
+
+impl CachedExt for Connection {
+    fn q_row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+}
+
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 256;
+
 /// Serializes a value for a JSON column.
 pub fn to_json<T: Serialize + ?Sized>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
@@ -242,7 +272,10 @@ impl Db {
         let busy = cfg.busy_timeout_ms;
         let manager = SqliteConnectionManager::file(&cfg.path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
-            .with_init(move |c| c.execute_batch(&format!("PRAGMA busy_timeout = {busy};")));
+            .with_init(move |c| {
+                c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+                c.execute_batch(&format!("PRAGMA busy_timeout = {busy};"))
+            });
         let readers = r2d2::Pool::builder()
             .max_size(cfg.read_pool_size)
             .min_idle(Some(1))
@@ -310,6 +343,11 @@ impl Db {
     }
 }
 
+/// Runs a transaction-control statement through the statement cache (they run for every job).
+fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteJob>>) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
@@ -319,7 +357,7 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteJob>>) {
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = control(&conn, "BEGIN IMMEDIATE") {
             let err = StoreError::from(e);
             for job in jobs {
                 job.finish(Err(err.clone()));
@@ -327,14 +365,20 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteJob>>) {
             continue;
         }
         for job in jobs.iter_mut() {
-            if conn.execute_batch("SAVEPOINT job").is_err() {
+            if control(&conn, "SAVEPOINT job").is_err() {
                 continue;
             }
             let ok = job.run(&conn);
-            let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-            let _ = conn.execute_batch(end);
+            let end = if ok {
+                control(&conn, "RELEASE job")
+            } else {
+                control(&conn, "ROLLBACK TO job").and_then(|_| control(&conn, "RELEASE job"))
+            };
+            if end.is_err() {
+                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            }
         }
-        let commit = conn.execute_batch("COMMIT").map_err(StoreError::from);
+        let commit = control(&conn, "COMMIT").map_err(StoreError::from);
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
@@ -358,6 +402,7 @@ pub fn open_writer(path: &Path, cfg: &DatabaseConfig) -> Result<Connection> {
         return Err(StoreError::Unavailable(format!("{} cannot use WAL mode (got {mode})", path.display())));
     }
     conn.execute_batch(&format!("PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 

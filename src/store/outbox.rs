@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::alerts::{Alert, add_event};
-use super::{Result, json_col};
+use super::{CachedExt, Result, json_col};
 use crate::domain::alert::Severity;
 use crate::domain::time::Ts;
 
@@ -131,7 +131,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
 }
 
 pub fn get(c: &Connection, id: i64) -> Result<Delivery> {
-    Ok(c.query_row("SELECT * FROM deliveries WHERE id = ?1", [id], row)?)
+    Ok(c.q_row("SELECT * FROM deliveries WHERE id = ?1", [id], row)?)
 }
 
 pub fn for_alert(c: &Connection, alert_id: i64) -> Result<Vec<Delivery>> {
@@ -207,7 +207,7 @@ struct Notified {
 
 fn username(c: &Connection, user_id: Option<i64>) -> Result<Option<String>> {
     match user_id {
-        Some(u) => Ok(c.query_row("SELECT username FROM users WHERE id = ?1", [u], |r| r.get(0)).optional()?),
+        Some(u) => Ok(c.q_row("SELECT username FROM users WHERE id = ?1", [u], |r| r.get(0)).optional()?),
         None => Ok(None),
     }
 }
@@ -398,7 +398,7 @@ pub fn mark_dead(c: &Connection, now: Ts, id: i64, error: &str) -> Result<()> {
 
 /// Rows left `sending` by a crash go back to the queue (at-least-once delivery).
 pub fn requeue_sending(c: &Connection, now: Ts) -> Result<usize> {
-    Ok(c.execute(
+    Ok(c.exec(
         "UPDATE deliveries SET status = 'failed', next_attempt_at = ?1, last_error = COALESCE(last_error, 'interrupted while sending; retrying'),
                 updated_at = ?1 WHERE status = 'sending'",
         [now],
@@ -407,9 +407,7 @@ pub fn requeue_sending(c: &Connection, now: Ts) -> Result<usize> {
 
 /// When the next delivery attempt is due, if any.
 pub fn next_due(c: &Connection) -> Result<Option<Ts>> {
-    Ok(c.query_row("SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'failed')", [], |r| {
-        r.get(0)
-    })?)
+    Ok(c.q_row("SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'failed')", [], |r| r.get(0))?)
 }
 
 /// Counts per channel type and status (metrics).

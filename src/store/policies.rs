@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
-use super::{Result, StoreError, placeholders};
+use super::{CachedExt, Result, StoreError, placeholders};
 use crate::domain::escalation::TargetType;
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
@@ -141,12 +141,12 @@ fn check_rules(
             continue;
         };
         let ok = match target_type {
-            TargetType::Rotation => c.query_row(
+            TargetType::Rotation => c.q_row(
                 "SELECT EXISTS(SELECT 1 FROM rotations WHERE id = ?1 AND team_id = ?2)",
                 [target_id, team_id],
                 |x| x.get::<_, bool>(0),
             )?,
-            TargetType::Channel => c.query_row(
+            TargetType::Channel => c.q_row(
                 "SELECT EXISTS(SELECT 1 FROM channels WHERE id = ?1 AND team_id = ?2)",
                 [target_id, team_id],
                 |x| x.get::<_, bool>(0),
@@ -184,9 +184,9 @@ fn check_rules(
 }
 
 fn save_rules(c: &Connection, policy_id: i64, rules: &[Rule]) -> Result<()> {
-    c.execute("DELETE FROM escalation_rules WHERE policy_id = ?1", [policy_id])?;
+    c.exec("DELETE FROM escalation_rules WHERE policy_id = ?1", [policy_id])?;
     for (i, r) in rules.iter().enumerate() {
-        c.execute(
+        c.exec(
             "INSERT INTO escalation_rules (policy_id, position, delay_seconds, target_type, target_id) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![policy_id, i as i64, r.delay_seconds, r.target_type.as_str(), r.target_id],
         )?;
@@ -236,7 +236,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: PolicyInput) -> Result<Policy> {
     };
     apply(&mut p, &input)?;
     let rules = check_rules(c, p.team_id, p.group_id, p.repeat_count, input.rules.unwrap_or_default())?;
-    c.execute(
+    c.exec(
         "INSERT INTO escalation_policies (team_id, name, description, repeat_count, enabled, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
         params![p.team_id, p.name, p.description, p.repeat_count, p.enabled, ctx.now],
@@ -272,7 +272,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: PolicyInput) -> Result<
             check_rules(c, p.team_id, p.group_id, p.repeat_count, existing.collect())?
         }
     };
-    c.execute(
+    c.exec(
         "UPDATE escalation_policies SET name = ?1, description = ?2, repeat_count = ?3, enabled = ?4, updated_at = ?5 WHERE id = ?6",
         params![p.name, p.description, p.repeat_count, p.enabled, ctx.now, id],
     )?;
@@ -289,7 +289,7 @@ pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     if let Some(name) = route {
         return Err(StoreError::conflict("id", format!("route \"{name}\" uses this policy; change the route first")));
     }
-    c.execute("DELETE FROM escalation_policies WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM escalation_policies WHERE id = ?1", [id])?;
     ctx.audit(c, "escalation_policy.delete", "escalation_policy", id, Some(p.group_id), json!({"name": p.name}))?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
-use super::{Result, StoreError, placeholders};
+use super::{CachedExt, Result, StoreError, placeholders};
 use crate::domain::rotation::{
     self, IntervalUnit, Override as DomainOverride, RotationSpec, RotationType, parse_handoff_time,
 };
@@ -93,7 +93,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Rotation> {
 
 /// The rotation row without `current_oncall`.
 pub fn get_plain(c: &Connection, id: i64) -> Result<Rotation> {
-    c.query_row(&format!("{SELECT} WHERE r.id = ?1"), [id], row)
+    c.q_row(&format!("{SELECT} WHERE r.id = ?1"), [id], row)
         .optional()?
         .ok_or_else(|| StoreError::not_found("rotation"))
 }
@@ -152,7 +152,7 @@ pub fn domain(c: &Connection, r: &Rotation) -> Result<rotation::Rotation> {
 }
 
 pub fn user_ref(c: &Connection, user_id: i64) -> Result<OncallUser> {
-    Ok(c.query_row("SELECT id, username, display_name FROM users WHERE id = ?1", [user_id], |x| {
+    Ok(c.q_row("SELECT id, username, display_name FROM users WHERE id = ?1", [user_id], |x| {
         Ok(OncallUser { user_id: x.get(0)?, username: x.get(1)?, display_name: x.get(2)? })
     })?)
 }
@@ -257,7 +257,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: RotationInput) -> Result<Rotatio
         current_oncall: None,
     };
     apply(&mut r, input, ctx.now)?;
-    c.execute(
+    c.exec(
         "INSERT INTO rotations (team_id, name, description, start_at, rotation_type, interval_value, interval_unit, handoff_time,
                                 handoff_weekday, timezone, reminder_interval_seconds, enabled, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
@@ -295,7 +295,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: RotationInput) -> Resul
         return Err(StoreError::invalid("team_id", "a rotation cannot move to another team"));
     }
     apply(&mut r, input, ctx.now)?;
-    c.execute(
+    c.exec(
         "UPDATE rotations SET name = ?1, description = ?2, start_at = ?3, rotation_type = ?4, interval_value = ?5, interval_unit = ?6,
                 handoff_time = ?7, handoff_weekday = ?8, timezone = ?9, reminder_interval_seconds = ?10, enabled = ?11, updated_at = ?12
          WHERE id = ?13",
@@ -322,7 +322,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: RotationInput) -> Resul
 pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     let r = get_plain(c, id)?;
     let route: Option<String> =
-        c.query_row("SELECT name FROM routes WHERE rotation_id = ?1 LIMIT 1", [id], |x| x.get(0)).optional()?;
+        c.q_row("SELECT name FROM routes WHERE rotation_id = ?1 LIMIT 1", [id], |x| x.get(0)).optional()?;
     if let Some(name) = route {
         return Err(StoreError::conflict("id", format!("route \"{name}\" uses this rotation; change the route first")));
     }
@@ -337,7 +337,7 @@ pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     if let Some(name) = policy {
         return Err(StoreError::conflict("id", format!("escalation policy \"{name}\" targets this rotation")));
     }
-    c.execute("DELETE FROM rotations WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM rotations WHERE id = ?1", [id])?;
     ctx.audit(c, "rotation.delete", "rotation", id, Some(r.group_id), json!({"name": r.name}))?;
     Ok(())
 }
@@ -379,7 +379,7 @@ fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RotationMember> {
 }
 
 pub fn get_member(c: &Connection, id: i64) -> Result<RotationMember> {
-    c.query_row(&format!("{MEMBER_SELECT} WHERE m.id = ?1"), [id], member_row)
+    c.q_row(&format!("{MEMBER_SELECT} WHERE m.id = ?1"), [id], member_row)
         .optional()?
         .ok_or_else(|| StoreError::not_found("rotation member"))
 }
@@ -406,13 +406,13 @@ pub fn add_member(c: &Connection, ctx: &Ctx, rotation_id: i64, input: MemberInpu
         Some(_) => {
             return Err(StoreError::invalid("position", "must be between 0 and 10000"));
         }
-        None => c.query_row(
+        None => c.q_row(
             "SELECT COALESCE(MAX(position) + 1, 0) FROM rotation_members WHERE rotation_id = ?1",
             [rotation_id],
             |x| x.get(0),
         )?,
     };
-    c.execute(
+    c.exec(
         "INSERT INTO rotation_members (rotation_id, user_id, position, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![rotation_id, user_id, position, ctx.now],
     )?;
@@ -439,7 +439,7 @@ pub fn update_member(c: &Connection, ctx: &Ctx, id: i64, input: MemberInput) -> 
     if !(0..=10_000).contains(&position) {
         return Err(StoreError::invalid("position", "must be between 0 and 10000"));
     }
-    c.execute("UPDATE rotation_members SET user_id = ?1, position = ?2 WHERE id = ?3", params![user_id, position, id])?;
+    c.exec("UPDATE rotation_members SET user_id = ?1, position = ?2 WHERE id = ?3", params![user_id, position, id])?;
     ctx.audit(
         c,
         "rotation_member.update",
@@ -454,7 +454,7 @@ pub fn update_member(c: &Connection, ctx: &Ctx, id: i64, input: MemberInput) -> 
 pub fn remove_member(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     let m = get_member(c, id)?;
     let r = get_plain(c, m.rotation_id)?;
-    c.execute("DELETE FROM rotation_members WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM rotation_members WHERE id = ?1", [id])?;
     ctx.audit(
         c,
         "rotation_member.delete",
@@ -510,7 +510,7 @@ fn override_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Override> {
 }
 
 pub fn get_override(c: &Connection, id: i64) -> Result<Override> {
-    c.query_row(&format!("{OVERRIDE_SELECT} WHERE o.id = ?1"), [id], override_row)
+    c.q_row(&format!("{OVERRIDE_SELECT} WHERE o.id = ?1"), [id], override_row)
         .optional()?
         .ok_or_else(|| StoreError::not_found("override"))
 }
@@ -552,7 +552,7 @@ pub fn add_override(c: &Connection, ctx: &Ctx, rotation_id: i64, input: Override
         return Err(StoreError::invalid("user_id", "is required"));
     };
     require_member_of_group(c, r.group_id, user_id, "user_id")?;
-    c.execute(
+    c.exec(
         "INSERT INTO rotation_overrides (rotation_id, user_id, starts_at, ends_at, reason, created_by, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![rotation_id, user_id, starts_at, ends_at, reason, ctx.actor.user_id, ctx.now],
@@ -572,7 +572,7 @@ pub fn add_override(c: &Connection, ctx: &Ctx, rotation_id: i64, input: Override
 pub fn delete_override(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     let o = get_override(c, id)?;
     let r = get_plain(c, o.rotation_id)?;
-    c.execute("DELETE FROM rotation_overrides WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM rotation_overrides WHERE id = ?1", [id])?;
     ctx.audit(c, "rotation_override.delete", "rotation_override", id, Some(r.group_id), json!({"rotation_id": r.id}))?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::audit::Ctx;
-use super::{Result, StoreError, json_col, placeholders, to_json};
+use super::{CachedExt, Result, StoreError, json_col, placeholders, to_json};
 use crate::crypto;
 use crate::domain::alert::Source;
 use crate::domain::matcher::Matchers;
@@ -132,11 +132,9 @@ pub fn of_team(c: &Connection, team_id: i64) -> Result<Vec<Route>> {
 }
 
 fn belongs_to_team(c: &Connection, table: &str, id: i64, team_id: i64) -> Result<bool> {
-    Ok(c.query_row(
-        &format!("SELECT EXISTS(SELECT 1 FROM {table} WHERE id = ?1 AND team_id = ?2)"),
-        [id, team_id],
-        |x| x.get(0),
-    )?)
+    Ok(c.q_row(&format!("SELECT EXISTS(SELECT 1 FROM {table} WHERE id = ?1 AND team_id = ?2)"), [id, team_id], |x| {
+        x.get(0)
+    })?)
 }
 
 fn apply(c: &Connection, r: &mut Route, input: RouteInput) -> Result<()> {
@@ -207,9 +205,9 @@ fn apply(c: &Connection, r: &mut Route, input: RouteInput) -> Result<()> {
 }
 
 fn save_channels(c: &Connection, r: &Route) -> Result<()> {
-    c.execute("DELETE FROM route_channels WHERE route_id = ?1", [r.id])?;
+    c.exec("DELETE FROM route_channels WHERE route_id = ?1", [r.id])?;
     for (pos, ch) in r.channel_ids.iter().enumerate() {
-        c.execute(
+        c.exec(
             "INSERT INTO route_channels (route_id, channel_id, position) VALUES (?1, ?2, ?3)",
             params![r.id, ch, pos as i64],
         )?;
@@ -246,7 +244,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: RouteInput) -> Result<Route> {
         signing_secret: None,
     };
     apply(c, &mut r, input)?;
-    c.execute(
+    c.exec(
         "INSERT INTO routes (team_id, name, source, rotation_id, escalation_policy_id, matchers, group_by, enabled,
                              intake_token_hash, intake_token_prefix, signing_secret, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
@@ -279,7 +277,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: RouteInput) -> Result<R
         return Err(StoreError::invalid("team_id", "a route cannot move to another team"));
     }
     apply(c, &mut r, input)?;
-    c.execute(
+    c.exec(
         "UPDATE routes SET name = ?1, source = ?2, rotation_id = ?3, escalation_policy_id = ?4, matchers = ?5, group_by = ?6,
                 enabled = ?7, signing_secret = ?8, updated_at = ?9 WHERE id = ?10",
         params![
@@ -304,7 +302,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: RouteInput) -> Result<R
 pub fn regenerate_token(c: &Connection, ctx: &Ctx, id: i64) -> Result<Route> {
     let r = get(c, id)?;
     let token = crypto::new_token("iri_")?;
-    c.execute(
+    c.exec(
         "UPDATE routes SET intake_token_hash = ?1, intake_token_prefix = ?2, updated_at = ?3 WHERE id = ?4",
         params![crypto::sha256_hex(&token), crypto::token_prefix(&token), ctx.now, id],
     )?;
@@ -316,19 +314,19 @@ pub fn regenerate_token(c: &Connection, ctx: &Ctx, id: i64) -> Result<Route> {
 
 pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     let r = get(c, id)?;
-    c.execute("DELETE FROM routes WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM routes WHERE id = ?1", [id])?;
     ctx.audit(c, "route.delete", "route", id, Some(r.group_id), json!({"name": r.name}))?;
     Ok(())
 }
 
 /// Forgets Standard Webhooks ids seen before `cutoff` (they are outside the ±5 min window).
 pub fn purge_webhook_ids_before(c: &Connection, cutoff: Ts) -> Result<usize> {
-    Ok(c.execute("DELETE FROM intake_webhook_ids WHERE seen_at < ?1", [cutoff])?)
+    Ok(c.exec("DELETE FROM intake_webhook_ids WHERE seen_at < ?1", [cutoff])?)
 }
 
 /// Remembers a Standard Webhooks `webhook-id` for a route; a second use is a replay (conflict).
 pub fn remember_webhook_id(c: &Connection, route_id: i64, webhook_id: &str, now: Ts) -> Result<()> {
-    c.execute(
+    c.exec(
         "INSERT INTO intake_webhook_ids (route_id, webhook_id, seen_at) VALUES (?1, ?2, ?3)",
         params![route_id, webhook_id, now],
     )

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::audit::Ctx;
-use super::{Result, StoreError, json_col, placeholders};
+use super::{CachedExt, Result, StoreError, json_col, placeholders};
 use crate::domain::matcher::Matchers;
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
@@ -178,7 +178,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: SilenceInput) -> Result<Silence>
         state: SilenceState::Active,
     };
     apply(&mut s, input)?;
-    c.execute(
+    c.exec(
         "INSERT INTO silences (team_id, name, reason, matchers, starts_at, ends_at, enabled, created_by, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
         params![s.team_id, s.name, s.reason, s.matchers.to_string(), s.starts_at, s.ends_at, s.enabled, s.created_by, ctx.now],
@@ -194,7 +194,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: SilenceInput) -> Result
         return Err(StoreError::invalid("team_id", "a silence cannot move to another team"));
     }
     apply(&mut s, input)?;
-    c.execute(
+    c.exec(
         "UPDATE silences SET name = ?1, reason = ?2, matchers = ?3, starts_at = ?4, ends_at = ?5, enabled = ?6, updated_at = ?7
          WHERE id = ?8",
         params![s.name, s.reason, s.matchers.to_string(), s.starts_at, s.ends_at, s.enabled, ctx.now, id],
@@ -205,7 +205,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: SilenceInput) -> Result
 
 pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     let s = get(c, id, ctx.now)?;
-    c.execute("DELETE FROM silences WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM silences WHERE id = ?1", [id])?;
     ctx.audit(c, "silence.delete", "silence", id, Some(s.group_id), json!({"name": s.name}))?;
     Ok(())
 }

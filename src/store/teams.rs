@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
-use super::{Result, StoreError, placeholders};
+use super::{CachedExt, Result, StoreError, placeholders};
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
 
@@ -53,16 +53,16 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Team> {
 }
 
 pub fn get(c: &Connection, id: i64) -> Result<Team> {
-    c.query_row("SELECT * FROM teams WHERE id = ?1", [id], row).optional()?.ok_or_else(|| StoreError::not_found("team"))
+    c.q_row("SELECT * FROM teams WHERE id = ?1", [id], row).optional()?.ok_or_else(|| StoreError::not_found("team"))
 }
 
 pub fn by_slug(c: &Connection, slug: &str) -> Result<Option<Team>> {
-    Ok(c.query_row("SELECT * FROM teams WHERE slug = ?1", [slug], row).optional()?)
+    Ok(c.q_row("SELECT * FROM teams WHERE slug = ?1", [slug], row).optional()?)
 }
 
 /// The group a team belongs to (for access checks on the team's objects).
 pub fn group_of(c: &Connection, team_id: i64) -> Result<Option<i64>> {
-    Ok(c.query_row("SELECT group_id FROM teams WHERE id = ?1", [team_id], |r| r.get(0)).optional()?)
+    Ok(c.q_row("SELECT group_id FROM teams WHERE id = ?1", [team_id], |r| r.get(0)).optional()?)
 }
 
 /// Teams in the given groups (`None` = all), optionally of one group.
@@ -127,7 +127,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: TeamInput) -> Result<Team> {
         updated_at: ctx.now,
     };
     apply(&mut t, input)?;
-    c.execute(
+    c.exec(
         "INSERT INTO teams (group_id, slug, name, description, escalation_enabled, escalation_after_reminders, active, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
         params![t.group_id, t.slug, t.name, t.description, t.escalation_enabled, t.escalation_after_reminders, t.active, ctx.now],
@@ -144,7 +144,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: TeamInput) -> Result<Te
     }
     apply(&mut t, input)?;
     t.updated_at = ctx.now;
-    c.execute(
+    c.exec(
         "UPDATE teams SET slug = ?1, name = ?2, description = ?3, escalation_enabled = ?4, escalation_after_reminders = ?5,
                 active = ?6, updated_at = ?7 WHERE id = ?8",
         params![t.slug, t.name, t.description, t.escalation_enabled, t.escalation_after_reminders, t.active, ctx.now, id],
@@ -157,13 +157,13 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: TeamInput) -> Result<Te
 pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     let t = get(c, id)?;
     let open: i64 =
-        c.query_row("SELECT COUNT(*) FROM alerts WHERE team_id = ?1 AND status <> 'resolved'", [id], |r| r.get(0))?;
+        c.q_row("SELECT COUNT(*) FROM alerts WHERE team_id = ?1 AND status <> 'resolved'", [id], |r| r.get(0))?;
     if open > 0 {
         return Err(StoreError::conflict("id", format!("the team has {open} open alert(s); resolve them first")));
     }
     // Routes restrict deleting their rotation/policy: remove routes first, then the rest cascades.
-    c.execute("DELETE FROM routes WHERE team_id = ?1", [id])?;
-    c.execute("DELETE FROM teams WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM routes WHERE team_id = ?1", [id])?;
+    c.exec("DELETE FROM teams WHERE id = ?1", [id])?;
     ctx.audit(c, "team.delete", "team", id, Some(t.group_id), json!({"slug": t.slug}))?;
     Ok(())
 }
@@ -201,7 +201,7 @@ fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TeamMember> {
 }
 
 pub fn get_member(c: &Connection, id: i64) -> Result<TeamMember> {
-    c.query_row(&format!("{MEMBER_SELECT} WHERE m.id = ?1"), [id], member_row)
+    c.q_row(&format!("{MEMBER_SELECT} WHERE m.id = ?1"), [id], member_row)
         .optional()?
         .ok_or_else(|| StoreError::not_found("team membership"))
 }
@@ -224,7 +224,7 @@ pub fn add_member(c: &Connection, ctx: &Ctx, team_id: i64, input: TeamMemberInpu
     let user_id = input.user_id.ok_or_else(|| StoreError::invalid("user_id", "is required"))?;
     let team = get(c, team_id)?;
     require_group_member(c, &team, user_id, "user_id")?;
-    c.execute(
+    c.exec(
         "INSERT INTO team_members (team_id, user_id, created_at) VALUES (?1, ?2, ?3)",
         params![team_id, user_id, ctx.now],
     )
@@ -257,7 +257,7 @@ pub fn update_member(c: &Connection, id: i64, input: TeamMemberInput) -> Result<
 pub fn remove_member(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     let m = get_member(c, id)?;
     let group_id = group_of(c, m.team_id)?;
-    c.execute("DELETE FROM team_members WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM team_members WHERE id = ?1", [id])?;
     ctx.audit(
         c,
         "team_member.delete",

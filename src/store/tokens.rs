@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
-use super::{Result, StoreError, json_col, to_json};
+use super::{CachedExt, Result, StoreError, json_col, to_json};
 use crate::domain::access::Scope;
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
@@ -31,7 +31,7 @@ pub struct NewSession<'a> {
 }
 
 pub fn create_session(c: &Connection, now: Ts, s: &NewSession<'_>) -> Result<i64> {
-    c.execute(
+    c.exec(
         "INSERT INTO sessions (user_id, token_hash, csrf_token, ip, user_agent, created_at, expires_at, last_seen_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6)",
         params![s.user_id, s.token_hash, s.csrf_token, s.ip, s.user_agent, now, s.expires_at],
@@ -62,13 +62,13 @@ pub fn session_by_hash(c: &Connection, hash: &str, now: Ts) -> Result<Option<Ses
 }
 
 pub fn delete_session(c: &Connection, id: i64) -> Result<()> {
-    c.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM sessions WHERE id = ?1", [id])?;
     Ok(())
 }
 
 pub fn purge_expired(c: &Connection, now: Ts) -> Result<usize> {
-    let a = c.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
-    let b = c.execute("DELETE FROM api_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?1", [now])?;
+    let a = c.exec("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
+    let b = c.exec("DELETE FROM api_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?1", [now])?;
     Ok(a + b)
 }
 
@@ -171,7 +171,7 @@ pub fn create_token(c: &Connection, ctx: &Ctx, user_id: i64, spec: TokenSpec, ra
         super::groups::get(c, g).map_err(|_| StoreError::invalid("group_id", "no such group"))?;
     }
     let prefix = crate::crypto::token_prefix(raw);
-    c.execute(
+    c.exec(
         "INSERT INTO api_tokens (user_id, name, token_hash, token_prefix, scopes, group_id, expires_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
@@ -194,7 +194,7 @@ pub fn create_token(c: &Connection, ctx: &Ctx, user_id: i64, spec: TokenSpec, ra
         spec.group_id,
         json!({"name": spec.name, "scopes": spec.scopes}),
     )?;
-    let mut t = c.query_row("SELECT * FROM api_tokens WHERE id = ?1", [id], token_row)?;
+    let mut t = c.q_row("SELECT * FROM api_tokens WHERE id = ?1", [id], token_row)?;
     t.token = Some(raw.to_string());
     Ok(t)
 }
@@ -216,7 +216,7 @@ pub fn token_by_hash(c: &Connection, hash: &str, now: Ts) -> Result<Option<ApiTo
 
 /// Records use, at most once a minute per token (keeps writes off the hot path).
 pub fn touch_token(c: &Connection, id: i64, now: Ts) -> Result<()> {
-    c.execute(
+    c.exec(
         "UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?3)",
         params![now, id, now.plus_secs(-60)],
     )?;
@@ -229,7 +229,7 @@ pub fn delete_token(c: &Connection, ctx: &Ctx, user_id: i64, id: i64) -> Result<
         .query_row("SELECT * FROM api_tokens WHERE id = ?1 AND user_id = ?2", [id, user_id], token_row)
         .optional()?
         .ok_or_else(|| StoreError::not_found("token"))?;
-    c.execute("DELETE FROM api_tokens WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM api_tokens WHERE id = ?1", [id])?;
     ctx.audit(c, "api_token.delete", "api_token", id, t.group_id, json!({"name": t.name}))?;
     Ok(())
 }

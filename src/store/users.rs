@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
-use super::{Result, StoreError, placeholders};
+use super::{CachedExt, Result, StoreError, placeholders};
 use crate::domain::time::Ts;
 use crate::domain::validate::{self, Problems, clean, nullable};
 
@@ -71,21 +71,21 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
 }
 
 pub fn get(c: &Connection, id: i64) -> Result<User> {
-    c.query_row("SELECT * FROM users WHERE id = ?1", [id], row).optional()?.ok_or_else(|| StoreError::not_found("user"))
+    c.q_row("SELECT * FROM users WHERE id = ?1", [id], row).optional()?.ok_or_else(|| StoreError::not_found("user"))
 }
 
 pub fn exists(c: &Connection, id: i64) -> Result<bool> {
-    Ok(c.query_row("SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1)", [id], |r| r.get(0))?)
+    Ok(c.q_row("SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1)", [id], |r| r.get(0))?)
 }
 
 /// The user and password hash for a login attempt (case-insensitive username).
 pub fn credentials(c: &Connection, username: &str) -> Result<Option<(User, String)>> {
-    Ok(c.query_row("SELECT * FROM users WHERE username = ?1", [username], |r| Ok((row(r)?, r.get("password_hash")?)))
+    Ok(c.q_row("SELECT * FROM users WHERE username = ?1", [username], |r| Ok((row(r)?, r.get("password_hash")?)))
         .optional()?)
 }
 
 pub fn password_hash(c: &Connection, id: i64) -> Result<String> {
-    Ok(c.query_row("SELECT password_hash FROM users WHERE id = ?1", [id], |r| r.get(0))?)
+    Ok(c.q_row("SELECT password_hash FROM users WHERE id = ?1", [id], |r| r.get(0))?)
 }
 
 pub fn by_chat_id(c: &Connection, column: ChatId, value: &str) -> Result<Option<User>> {
@@ -94,7 +94,7 @@ pub fn by_chat_id(c: &Connection, column: ChatId, value: &str) -> Result<Option<
         ChatId::Slack => "slack_user_id",
         ChatId::Mattermost => "mattermost_user_id",
     };
-    Ok(c.query_row(&format!("SELECT * FROM users WHERE {col} = ?1 AND active = 1"), [value], row).optional()?)
+    Ok(c.q_row(&format!("SELECT * FROM users WHERE {col} = ?1 AND active = 1"), [value], row).optional()?)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -122,7 +122,7 @@ pub fn list(c: &Connection, groups: Option<&[i64]>) -> Result<Vec<User>> {
 }
 
 pub fn count_admins(c: &Connection) -> Result<i64> {
-    Ok(c.query_row("SELECT COUNT(*) FROM users WHERE is_admin = 1 AND active = 1", [], |r| r.get(0))?)
+    Ok(c.q_row("SELECT COUNT(*) FROM users WHERE is_admin = 1 AND active = 1", [], |r| r.get(0))?)
 }
 
 /// Checks and applies a user input; returns the new password to hash, if any.
@@ -211,7 +211,7 @@ pub fn create(
     if u.display_name.is_empty() {
         u.display_name = u.username.clone();
     }
-    c.execute(
+    c.exec(
         "INSERT INTO users (username, display_name, email, phone, password_hash, is_admin, active, telegram_user_id,
                             slack_user_id, mattermost_user_id, must_change_password, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
@@ -255,7 +255,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: UserInput, password_has
         return Err(StoreError::conflict("is_admin", "this is the last active admin; make another user admin first"));
     }
     u.updated_at = ctx.now;
-    c.execute(
+    c.exec(
         "UPDATE users SET username = ?1, display_name = ?2, email = ?3, phone = ?4, is_admin = ?5, active = ?6,
                 telegram_user_id = ?7, slack_user_id = ?8, mattermost_user_id = ?9, updated_at = ?10 WHERE id = ?11",
         params![
@@ -276,7 +276,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: UserInput, password_has
         set_password(c, ctx, id, h, false, None)?;
     }
     if !u.active {
-        c.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
+        c.exec("DELETE FROM sessions WHERE user_id = ?1", [id])?;
     }
     ctx.audit(
         c,
@@ -298,20 +298,20 @@ pub fn set_password(
     must_change: bool,
     keep_session: Option<i64>,
 ) -> Result<()> {
-    let n = c.execute(
+    let n = c.exec(
         "UPDATE users SET password_hash = ?1, must_change_password = ?2, updated_at = ?3 WHERE id = ?4",
         params![hash, must_change, ctx.now, id],
     )?;
     if n == 0 {
         return Err(StoreError::not_found("user"));
     }
-    c.execute("DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2", params![id, keep_session])?;
+    c.exec("DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2", params![id, keep_session])?;
     ctx.audit(c, "user.password", "user", id, None, json!({}))?;
     Ok(())
 }
 
 pub fn set_active_group(c: &Connection, id: i64, group_id: Option<i64>) -> Result<()> {
-    c.execute("UPDATE users SET active_group_id = ?1 WHERE id = ?2", params![group_id, id])?;
+    c.exec("UPDATE users SET active_group_id = ?1 WHERE id = ?2", params![group_id, id])?;
     Ok(())
 }
 
@@ -331,7 +331,7 @@ pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     if let Some(policy) = used {
         return Err(StoreError::conflict("id", format!("the user is a target of escalation policy \"{policy}\"")));
     }
-    c.execute("DELETE FROM users WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM users WHERE id = ?1", [id])?;
     ctx.audit(c, "user.delete", "user", id, None, json!({"username": u.username}))?;
     Ok(())
 }

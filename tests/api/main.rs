@@ -3,6 +3,7 @@
 
 mod auth;
 mod cli;
+mod external;
 mod intake;
 mod lifecycle;
 mod openapi;

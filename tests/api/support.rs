@@ -196,6 +196,18 @@ pub fn send(
     body: Option<String>,
     headers: &[(&str, &str)],
 ) -> Resp {
+    try_send(agent, method, url, token, body, headers).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+/// `send` that reports connection errors instead of panicking.
+pub fn try_send(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<String>,
+    headers: &[(&str, &str)],
+) -> Result<Resp, ureq::Error> {
     let mut req = ureq::http::Request::builder().method(method).uri(url);
     if let Some(t) = token {
         req = req.header("Authorization", format!("Bearer {t}"));
@@ -206,14 +218,14 @@ pub fn send(
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let req = req.body(body.unwrap_or_default()).unwrap();
-    let mut resp = agent.run(req).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let req = req.body(body.unwrap_or_default()).map_err(ureq::Error::from)?;
+    let mut resp = agent.run(req)?;
     let status = resp.status().as_u16();
     let headers =
         resp.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())).collect();
     let text = resp.body_mut().read_to_string().unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Resp { status, body, text, headers }
+    Ok(Resp { status, body, text, headers })
 }
 
 /// A group with a viewer, a responder and an editor, a team, and an outsider in another group.

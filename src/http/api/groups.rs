@@ -33,7 +33,9 @@ pub async fn update(st: State, caller: Caller, id: web::Path<i64>, body: Body<Gr
     let id = id.into_inner();
     caller.require(id, Role::Editor, "group")?;
     let ctx = caller.ctx(&st);
-    Ok(Json(st.db.write(move |c| groups::update(c, &ctx, id, body.0)).await?))
+    let out = st.db.write(move |c| groups::update(c, &ctx, id, body.0)).await?;
+    st.routes_changed();
+    Ok(Json(out))
 }
 
 pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
@@ -42,6 +44,7 @@ pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<
     caller.require_admin()?;
     let ctx = caller.ctx(&st);
     st.db.write(move |c| groups::delete(c, &ctx, id)).await?;
+    st.routes_changed();
     Ok(deleted(id))
 }
 

@@ -20,6 +20,7 @@ pub async fn create(st: State, caller: Caller, body: Body<RouteInput>) -> ApiRes
     team_in_body(&st, &caller, input.team_id, Role::Editor).await?;
     let ctx = caller.ctx(&st);
     let r = st.db.write(move |c| routes::create(c, &ctx, input)).await?;
+    st.routes_changed();
     Ok(created(&r))
 }
 
@@ -32,7 +33,9 @@ pub async fn update(st: State, caller: Caller, id: web::Path<i64>, body: Body<Ro
     let id = id.into_inner();
     fetch(&st, &caller, Role::Editor, "route", move |c| routes::get(c, id)).await?;
     let ctx = caller.ctx(&st);
-    Ok(Json(st.db.write(move |c| routes::update(c, &ctx, id, body.0)).await?))
+    let out = st.db.write(move |c| routes::update(c, &ctx, id, body.0)).await?;
+    st.routes_changed();
+    Ok(Json(out))
 }
 
 pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
@@ -40,6 +43,7 @@ pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<
     fetch(&st, &caller, Role::Editor, "route", move |c| routes::get(c, id)).await?;
     let ctx = caller.ctx(&st);
     st.db.write(move |c| routes::delete(c, &ctx, id)).await?;
+    st.routes_changed();
     Ok(deleted(id))
 }
 
@@ -47,7 +51,9 @@ pub async fn regenerate_token(st: State, caller: Caller, id: web::Path<i64>) -> 
     let id = id.into_inner();
     fetch(&st, &caller, Role::Editor, "route", move |c| routes::get(c, id)).await?;
     let ctx = caller.ctx(&st);
-    Ok(Json(st.db.write(move |c| routes::regenerate_token(c, &ctx, id)).await?))
+    let out = st.db.write(move |c| routes::regenerate_token(c, &ctx, id)).await?;
+    st.routes_changed();
+    Ok(Json(out))
 }
 
 /// What intake would do with one alert of a simulated payload.

@@ -46,7 +46,9 @@ pub async fn update(st: State, caller: Caller, id: web::Path<i64>, body: Body<Te
     let id = id.into_inner();
     team(&st, &caller, id, Role::Editor).await?;
     let ctx = caller.ctx(&st);
-    Ok(Json(st.db.write(move |c| teams::update(c, &ctx, id, body.0)).await?))
+    let out = st.db.write(move |c| teams::update(c, &ctx, id, body.0)).await?;
+    st.routes_changed();
+    Ok(Json(out))
 }
 
 pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
@@ -54,6 +56,7 @@ pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<
     team(&st, &caller, id, Role::Editor).await?;
     let ctx = caller.ctx(&st);
     st.db.write(move |c| teams::delete(c, &ctx, id)).await?;
+    st.routes_changed();
     Ok(deleted(id))
 }
 

@@ -100,6 +100,67 @@ fn rate_limit(st: &State, req: &HttpRequest) -> ApiResult<()> {
     })
 }
 
+// --- route cache -------------------------------------------------------------------------------
+
+/// Routes by intake token hash, so that intake does not read the route, its team and its
+/// matchers on every request. Cleared whenever this process changes a route or team; entries
+/// also expire after [`ROUTE_CACHE_SECS`] so that changes made by another process are seen.
+#[derive(Debug, Default)]
+pub struct RouteCache {
+    entries: Mutex<HashMap<String, (Ts, Option<(RouteCtx, bool)>)>>,
+    /// Bumped by every clear: a load that began before a change never caches its result.
+    generation: std::sync::atomic::AtomicU64,
+}
+
+/// How long another process's route change may go unnoticed.
+pub const ROUTE_CACHE_SECS: i64 = 2;
+
+impl RouteCache {
+    pub fn clear(&self) {
+        if let Ok(mut m) = self.entries.lock() {
+            self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            m.clear();
+        }
+    }
+
+    /// The route (and whether its team is active) owning `token`, or `None` for unknown tokens.
+    pub async fn get_or_load(
+        &self,
+        db: &crate::store::Db,
+        token: &str,
+        now: Ts,
+    ) -> crate::store::Result<Option<(RouteCtx, bool)>> {
+        let hash = crate::crypto::sha256_hex(token);
+        if let Ok(m) = self.entries.lock()
+            && let Some((loaded, entry)) = m.get(&hash)
+            && now.secs_since(*loaded) < ROUTE_CACHE_SECS
+            && loaded.ms() <= now.ms()
+        {
+            return Ok(entry.clone());
+        }
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        let t = token.to_string();
+        let entry = db
+            .read(move |c| match routes::by_token(c, &t)? {
+                Some(route) => {
+                    let team = teams::get(c, route.team_id)?;
+                    Ok(Some((RouteCtx::load(c, route)?, team.active)))
+                }
+                None => Ok(None),
+            })
+            .await?;
+        if let Ok(mut m) = self.entries.lock()
+            && self.generation.load(std::sync::atomic::Ordering::SeqCst) == generation
+        {
+            if m.len() > 10_000 {
+                m.clear();
+            }
+            m.insert(hash, (now, entry.clone()));
+        }
+        Ok(entry)
+    }
+}
+
 // --- authentication ----------------------------------------------------------------------------
 
 /// The credential of an intake request: the bearer token, else `routing_key` in the body.
@@ -159,18 +220,7 @@ async fn resolve_target(
     if token.starts_with("irp_") {
         return team_target(st, req, body, endpoint, token).await;
     }
-    let t2 = token.clone();
-    let found = st
-        .db
-        .read(move |c| match routes::by_token(c, &t2)? {
-            Some(route) => {
-                let team = teams::get(c, route.team_id)?;
-                Ok(Some((RouteCtx::load(c, route)?, team.active)))
-            }
-            None => Ok(None),
-        })
-        .await
-        .map_err(ApiError::from)?;
+    let found = st.route_cache.get_or_load(&st.db, &token, st.clock.now()).await.map_err(ApiError::from)?;
     let Some((rc, team_active)) = found else {
         return Err(AuthFailure::Unauthorized("unknown intake token (regenerated or deleted route?)".into()));
     };
@@ -326,7 +376,10 @@ async fn handle(
 ) -> ApiResult<HttpResponse> {
     rate_limit(&st, &req)?;
     let body = read_body(&req, &mut payload, st.config.intake.max_body_bytes).await?;
-    let json: Option<Value> = serde_json::from_slice(&body).ok();
+    // The generic body is only needed to find `routing_key`/`team` (no Authorization header) or
+    // `event_action` (generic webhook); skip the second parse on the hot path.
+    let needs_json = endpoint == Source::Webhook || !req.headers().contains_key("Authorization");
+    let json: Option<Value> = if needs_json { serde_json::from_slice(&body).ok() } else { None };
     if endpoint == Source::Webhook && json.as_ref().is_some_and(|j| j.get("event_action").is_some()) {
         return pagerduty_answer(&st, &req, &body, json.as_ref(), false).await;
     }
