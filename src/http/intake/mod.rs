@@ -105,9 +105,12 @@ fn rate_limit(st: &State, req: &HttpRequest) -> ApiResult<()> {
 /// Routes by intake token hash, so that intake does not read the route, its team and its
 /// matchers on every request. Cleared whenever this process changes a route or team; entries
 /// also expire after [`ROUTE_CACHE_SECS`] so that changes made by another process are seen.
+/// A cached lookup: when it was loaded, and the route with its team's `active` flag.
+type CachedRoute = (Ts, Option<(RouteCtx, bool)>);
+
 #[derive(Debug, Default)]
 pub struct RouteCache {
-    entries: Mutex<HashMap<String, (Ts, Option<(RouteCtx, bool)>)>>,
+    entries: Mutex<HashMap<String, CachedRoute>>,
     /// Bumped by every clear: a load that began before a change never caches its result.
     generation: std::sync::atomic::AtomicU64,
 }
