@@ -97,8 +97,10 @@ fn main() {
     // The engine would try to deliver to the (unreachable) channel; deliveries are not part of
     // this measurement, so this process serves HTTP only.
     let workers = std::env::var("INTAKE_BENCH_WORKERS").unwrap_or_else(|_| "0".into());
+    // INTAKE_BENCH_SCHEDULER=1 runs the engine too (search indexing, timers) in the same process.
+    let scheduler = if std::env::var("INTAKE_BENCH_SCHEDULER").as_deref() == Ok("1") { "true" } else { "false" };
     let server = start(&[
-        ("INCIDENTRELAY_SCHEDULER__ENABLED", "false"),
+        ("INCIDENTRELAY_SCHEDULER__ENABLED", scheduler),
         ("INCIDENTRELAY_DATABASE__SYNCHRONOUS", "full"),
         ("INCIDENTRELAY_SERVER__WORKERS", &workers),
     ]);

@@ -256,12 +256,22 @@ CREATE UNIQUE INDEX alerts_open_dedup ON alerts(route_id, dedup_key) WHERE statu
 CREATE INDEX alerts_route_dedup ON alerts(route_id, dedup_key, resolved_at);
 CREATE INDEX alerts_group ON alerts(route_id, group_key) WHERE group_key IS NOT NULL AND status <> 'resolved';
 CREATE INDEX alerts_status ON alerts(status, id);
-CREATE INDEX alerts_team_status ON alerts(team_id, status, id);
+-- Covers every list filter within a team (team_id, status, severity, source), so filtered pages
+-- and their counts never touch the table.
+CREATE INDEX alerts_team_filters ON alerts(team_id, status, severity, source, id);
 CREATE INDEX alerts_severity ON alerts(severity, id);
 CREATE INDEX alerts_source ON alerts(source, id);
 CREATE INDEX alerts_next_action ON alerts(next_action_at) WHERE next_action_at IS NOT NULL;
 CREATE INDEX alerts_resolved_at ON alerts(resolved_at) WHERE status = 'resolved';
 CREATE INDEX alerts_assignee ON alerts(assignee_user_id, status) WHERE assignee_user_id IS NOT NULL;
+CREATE INDEX alerts_flapping ON alerts(id) WHERE flapping = 1;
+CREATE INDEX alerts_silenced ON alerts(silence_id) WHERE status = 'silenced';
+
+-- Substring search over an alert's title and label values (trigram index; rowid = alert id).
+CREATE VIRTUAL TABLE alerts_fts USING fts5(body, content='', contentless_delete=1, tokenize='trigram');
+CREATE TRIGGER alerts_fts_delete AFTER DELETE ON alerts BEGIN
+    DELETE FROM alerts_fts WHERE rowid = old.id;
+END;
 
 -- Members of alerts merged by a route's group_by (the alert's own dedup_key is the first member).
 CREATE TABLE alert_group_members (

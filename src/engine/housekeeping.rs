@@ -31,6 +31,22 @@ pub async fn run(engine: &Engine, now: Ts) -> Result<(usize, Option<Ts>), StoreE
     Ok((changed, next))
 }
 
+/// Indexes newly created alerts for search (every cycle; intake leaves this to the engine to
+/// stay fast). Returns how many were indexed.
+pub async fn index_search(engine: &Engine) -> Result<usize, StoreError> {
+    if !engine.db.read(store::alerts::search_backlog).await? {
+        return Ok(0);
+    }
+    let mut total = 0;
+    loop {
+        let n = engine.db.write(|c| store::alerts::index_new_alerts(c, 2000)).await?;
+        total += n;
+        if n < 2000 {
+            return Ok(total);
+        }
+    }
+}
+
 /// What a retention run removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
@@ -49,6 +65,8 @@ pub async fn retention(engine: &Engine, now: Ts) -> Result<Retention, StoreError
             let alerts = store::alerts::purge_resolved_before(c, alert_cutoff)?;
             let audit_logs = store::audit::purge_before(c, audit_cutoff)?;
             let webhook_ids = store::routes::purge_webhook_ids_before(c, now.plus_secs(-86_400))?;
+            // Refresh the query planner's statistics (cheap when nothing changed much).
+            c.execute_batch("PRAGMA optimize")?;
             Ok(Retention { alerts, audit_logs, webhook_ids })
         })
         .await?;

@@ -178,6 +178,78 @@ pub fn add_event(
     Ok(())
 }
 
+/// The searchable text of an alert: dedup key, title and label values (long URL labels left
+/// out).
+fn search_text(dedup_key: &str, title: &str, labels: &BTreeMap<String, String>) -> String {
+    let mut text = String::with_capacity(title.len() + 64);
+    text.push_str(dedup_key);
+    text.push(' ');
+    text.push_str(title);
+    for (k, v) in labels {
+        if !k.ends_with("_url") && v.len() <= 200 {
+            text.push(' ');
+            text.push_str(k);
+            text.push('=');
+            text.push_str(v);
+        }
+    }
+    text
+}
+
+/// New alerts are indexed for search by the engine in batches (see [`index_new_alerts`]);
+/// this watermark is the highest alert id indexed so far.
+const SEARCH_WATERMARK: &str = "search_indexed_alert_id";
+
+/// Indexes alerts created since the last run, at most `limit`; returns how many.
+pub fn index_new_alerts(c: &Connection, limit: usize) -> Result<usize> {
+    let from: i64 = super::get_setting(c, SEARCH_WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut st =
+        c.prepare_cached("SELECT id, dedup_key, title, labels FROM alerts WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+    let rows = st
+        .query_map(params![from, limit as i64], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some(last) = rows.last().map(|r| r.0) else { return Ok(0) };
+    let mut ins = c.prepare_cached("INSERT INTO alerts_fts (rowid, body) VALUES (?1, ?2)")?;
+    for (id, key, title, labels) in &rows {
+        let labels: BTreeMap<String, String> = serde_json::from_str(labels).unwrap_or_default();
+        ins.execute(params![id, search_text(key, title, &labels)])?;
+    }
+    super::set_setting(c, SEARCH_WATERMARK, &last.to_string())?;
+    Ok(rows.len())
+}
+
+/// Whether alerts wait to be indexed for search.
+pub fn search_backlog(c: &Connection) -> Result<bool> {
+    let from: i64 = super::get_setting(c, SEARCH_WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let max: i64 = c.q_row("SELECT COALESCE(MAX(id), 0) FROM alerts", [], |r| r.get(0))?;
+    Ok(max > from)
+}
+
+/// Whether alert `id` is already in the search index (content changes re-index only those).
+fn indexed(c: &Connection, id: i64) -> Result<bool> {
+    let from: i64 = super::get_setting(c, SEARCH_WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    Ok(id <= from)
+}
+
+/// Re-indexes an alert whose title or labels changed (new alerts wait for the engine).
+fn index_search(
+    c: &Connection,
+    id: i64,
+    dedup_key: &str,
+    title: &str,
+    labels: &BTreeMap<String, String>,
+) -> Result<()> {
+    if !indexed(c, id)? {
+        return Ok(());
+    }
+    c.prepare_cached("DELETE FROM alerts_fts WHERE rowid = ?1")?.execute([id])?;
+    c.prepare_cached("INSERT INTO alerts_fts (rowid, body) VALUES (?1, ?2)")?
+        .execute(params![id, search_text(dedup_key, title, labels)])?;
+    Ok(())
+}
+
 /// Repeats are one timeline entry, not one entry per repeat. During a burst the entry is
 /// refreshed at most every [`DEDUP_EVENT_REFRESH_SECS`] (each refresh dirties a page); the
 /// exact count is always the alert's `alert_count`.
@@ -234,13 +306,45 @@ pub struct Filter {
     pub page_size: i64,
 }
 
+/// Searches count at most this many matches (a search matching most alerts would otherwise
+/// scan them all just to count).
+pub const SEARCH_COUNT_CAP: i64 = 1_000;
+
+/// One page of alerts.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub items: Vec<Alert>,
+    pub total: i64,
+    /// `total` stopped at [`SEARCH_COUNT_CAP`].
+    pub capped: bool,
+}
+
 /// One page of alerts, newest first, and the total count.
-pub fn list(c: &Connection, f: &Filter) -> Result<(Vec<Alert>, i64)> {
+pub fn list(c: &Connection, f: &Filter) -> Result<Page> {
+    let empty = Page { items: Vec::new(), total: 0, capped: false };
     let mut clauses: Vec<String> = Vec::new();
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let mut from = "alerts a".to_string();
+    let mut order = "a.id";
+    let mut search = false;
+    if let Some(q) = f.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        if q.chars().count() >= 3 {
+            // Driven by the trigram index (a quoted phrase matches as a case-insensitive
+            // substring), newest first, so a page stops as soon as it is full.
+            from = "alerts_fts JOIN alerts a ON a.id = alerts_fts.rowid".into();
+            order = "alerts_fts.rowid";
+            clauses.push("alerts_fts MATCH ?".into());
+            args.push(rusqlite::types::Value::Text(format!("\"{}\"", q.replace('"', "\"\""))));
+            search = true;
+        } else {
+            let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            clauses.push("a.title LIKE ? ESCAPE '\\'".into());
+            args.push(rusqlite::types::Value::Text(like));
+        }
+    }
     if let Some(g) = &f.groups {
         if g.is_empty() {
-            return Ok((Vec::new(), 0));
+            return Ok(empty);
         }
         clauses.push(format!("a.team_id IN (SELECT id FROM teams WHERE group_id IN {})", placeholders(g.len())));
         args.extend(g.iter().map(|x| rusqlite::types::Value::Integer(*x)));
@@ -265,23 +369,33 @@ pub fn list(c: &Connection, f: &Filter) -> Result<(Vec<Alert>, i64)> {
         clauses.push("a.assignee_user_id = ?".into());
         args.push(u.into());
     }
-    if let Some(q) = f.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        clauses.push("(a.title LIKE ? ESCAPE '\\' OR a.labels LIKE ? ESCAPE '\\' OR a.dedup_key = ?)".into());
-        args.push(rusqlite::types::Value::Text(like.clone()));
-        args.push(rusqlite::types::Value::Text(like));
-        args.push(rusqlite::types::Value::Text(q.to_string()));
-    }
     let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-    let total: i64 =
-        c.q_row(&format!("SELECT COUNT(*) FROM alerts a {filter}"), rusqlite::params_from_iter(args.iter()), |r| {
-            r.get(0)
-        })?;
+    let count_sql = if search {
+        format!("SELECT COUNT(*) FROM (SELECT 1 FROM {from} {filter} LIMIT {})", SEARCH_COUNT_CAP + 1)
+    } else {
+        format!("SELECT COUNT(*) FROM {from} {filter}")
+    };
+    let mut total: i64 = c.q_row(&count_sql, rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+    let capped = search && total > SEARCH_COUNT_CAP;
+    if capped {
+        total = SEARCH_COUNT_CAP;
+    }
+    // Two phases: page through ids only (index-covered where the filters allow; sorting
+    // integers is cheap), then read the page's full rows.
     let offset = (f.page.max(1) - 1) * f.page_size;
-    let sql = format!("{SELECT} {filter} ORDER BY a.id DESC LIMIT {} OFFSET {offset}", f.page_size);
-    let mut st = c.prepare(&sql)?;
-    let items = st.query_map(rusqlite::params_from_iter(args.iter()), row)?.collect::<Result<Vec<_>, _>>()?;
-    Ok((items, total))
+    let ids_sql =
+        format!("SELECT a.id FROM {from} {filter} ORDER BY {order} DESC LIMIT {} OFFSET {offset}", f.page_size);
+    let mut st = c.prepare_cached(&ids_sql)?;
+    let ids = st
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, i64>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    if ids.is_empty() {
+        return Ok(Page { total, capped, ..empty });
+    }
+    let sql = format!("{SELECT} WHERE a.id IN {} ORDER BY a.id DESC", placeholders(ids.len()));
+    let mut st = c.prepare_cached(&sql)?;
+    let items = st.query_map(rusqlite::params_from_iter(ids.iter()), row)?.collect::<Result<Vec<_>, _>>()?;
+    Ok(Page { items, total, capped })
 }
 
 /// Open alerts per status (metrics, dashboard).
@@ -768,6 +882,9 @@ fn repeat(c: &Connection, now: Ts, alert: &Alert, a: &IncomingAlert, dedup_key: 
             a.severity.as_str(),
             alert.id
         ])?;
+        if alert.title != a.title || alert.labels != a.labels {
+            index_search(c, alert.id, &alert.dedup_key, &a.title, &a.labels)?;
+        }
     } else {
         // Unchanged content: touch only the counters (no index maintenance).
         c.prepare_cached(
@@ -864,6 +981,7 @@ fn reopen(
         "UPDATE alert_group_members SET status = 'firing' WHERE alert_id = ?1 AND dedup_key = ?2",
         params![alert.id, alert.dedup_key],
     )?;
+    index_search(c, alert.id, &alert.dedup_key, &a.title, &a.labels)?;
     add_event(c, alert.id, now, "reopened", "fired again within the reopen window", None, json!({}))?;
     let updated = get(c, alert.id)?;
     if let Some((sid, name)) = &silence {
@@ -1004,8 +1122,23 @@ pub fn acknowledge(c: &Connection, now: Ts, id: i64, actor: &Actor) -> Result<Al
 /// Returns how many alerts changed.
 pub fn apply_silences(c: &Connection, now: Ts) -> Result<usize> {
     let mut changed = 0;
-    let mut st = c.prepare(&format!("{SELECT} WHERE a.status IN ('silenced', 'firing') ORDER BY a.id"))?;
-    let open = st.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
+    // Only silenced alerts, and firing alerts of teams that have an active silence, can change.
+    let teams: Vec<i64> = c
+        .prepare_cached("SELECT DISTINCT team_id FROM silences WHERE enabled = 1 AND starts_at <= ?1 AND ends_at > ?1")?
+        .query_map([now], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut open: Vec<Alert> = c
+        .prepare_cached(&format!("{SELECT} WHERE a.status = 'silenced'"))?
+        .query_map([], row)?
+        .collect::<Result<_, _>>()?;
+    if !teams.is_empty() {
+        let sql = format!("{SELECT} WHERE a.status = 'firing' AND a.team_id IN {}", placeholders(teams.len()));
+        let firing = c
+            .prepare_cached(&sql)?
+            .query_map(rusqlite::params_from_iter(teams.iter()), row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        open.extend(firing);
+    }
     let mut by_team: BTreeMap<i64, Vec<(i64, String, Matchers)>> = BTreeMap::new();
     for alert in open {
         let silences = match by_team.get(&alert.team_id) {
@@ -1075,7 +1208,7 @@ fn unsilence(c: &Connection, now: Ts, alert: &Alert) -> Result<()> {
 
 /// Ends flapping for alerts stable for the window; a still-firing one pages again.
 pub fn end_flapping(c: &Connection, now: Ts, window_secs: i64) -> Result<usize> {
-    let mut st = c.prepare(&format!("{SELECT} WHERE a.flapping = 1"))?;
+    let mut st = c.prepare_cached(&format!("{SELECT} WHERE a.flapping = 1"))?;
     let list = st.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
     let mut n = 0;
     for alert in list {
@@ -1118,7 +1251,7 @@ pub fn next_silence_or_flap_change(c: &Connection, now: Ts, flap_window_secs: i6
         [now],
         |r| r.get(0),
     )?;
-    let mut st = c.prepare_cached("SELECT state_changes FROM alerts WHERE flapping = 1")?;
+    let mut st = c.prepare_cached("SELECT state_changes FROM alerts INDEXED BY alerts_flapping WHERE flapping = 1")?;
     let mut best = s;
     for text in st.query_map([], |r| r.get::<_, String>(0))? {
         let changes: Vec<i64> = serde_json::from_str(&text?).unwrap_or_default();

@@ -53,20 +53,22 @@ pub fn schedule_first(c: &Connection, now: Ts, alert: &Alert) -> Result<()> {
     Ok(())
 }
 
-/// Ids of firing alerts whose timer is due, in due order.
+/// Ids of alerts whose timer is due, in due order. Timers are only set on firing alerts (ack,
+/// resolve and silences clear them) and every step re-checks the status, so the query reads
+/// the small partial index alone, whatever the number of open alerts.
 pub fn due(c: &Connection, now: Ts, limit: usize) -> Result<Vec<(i64, bool)>> {
     let mut st = c.prepare_cached(
-        "SELECT id, escalation_policy_id IS NOT NULL FROM alerts
-         WHERE next_action_at IS NOT NULL AND next_action_at <= ?1 AND status = 'firing' ORDER BY next_action_at, id LIMIT ?2",
+        "SELECT id, escalation_policy_id IS NOT NULL FROM alerts INDEXED BY alerts_next_action
+         WHERE next_action_at IS NOT NULL AND next_action_at <= ?1 ORDER BY next_action_at, id LIMIT ?2",
     )?;
     let rows = st.query_map(params![now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-/// The earliest due timer of a firing alert.
+/// The earliest timer.
 pub fn next_due(c: &Connection) -> Result<Option<Ts>> {
     Ok(c.q_row(
-        "SELECT MIN(next_action_at) FROM alerts WHERE next_action_at IS NOT NULL AND status = 'firing'",
+        "SELECT MIN(next_action_at) FROM alerts INDEXED BY alerts_next_action WHERE next_action_at IS NOT NULL",
         [],
         |r| r.get(0),
     )?)

@@ -181,6 +181,7 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
             "updated_at",
         ],
     ),
+    ("alerts_fts", &["body"]),
     ("alert_group_members", &["alert_id", "route_id", "dedup_key", "status", "first_seen_at", "last_seen_at"]),
     ("alert_events", &["id", "alert_id", "event_type", "message", "actor", "data", "created_at"]),
     (
@@ -246,7 +247,8 @@ mod tests {
         db.read_blocking(|c| {
             assert_eq!(check(c)?, Vec::<String>::new());
             let mut st = c.prepare(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'refinery_schema_history'",
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'refinery_schema_history'
+                 AND name NOT LIKE 'alerts_fts_%'",
             )?;
             let tables = st.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
             for t in &tables {

@@ -108,7 +108,7 @@ receivers:
     let r = send(&http, "POST", &format!("{am_url}/api/v2/alerts"), None, Some(alert.to_string()), &[]);
     assert_eq!(r.status, 200, "{}", r.text);
     let fired = wait_for(Duration::from_secs(20), || {
-        let page = app.get("/api/alerts?search=db-9", &s.w.admin).body;
+        let page = app.get("/api/alerts?source=alertmanager", &s.w.admin).body;
         page["items"].as_array().and_then(|i| i.first().cloned()).filter(|a| a["status"] == "firing")
     })
     .expect("the alert arrived from Alertmanager");

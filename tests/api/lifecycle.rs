@@ -204,7 +204,24 @@ fn listing_filters_search_and_pagination() {
     let acked = app.get("/api/alerts?status=acknowledged", &s.w.viewer.1).expect(200);
     assert_eq!(acked["items"][0]["id"], zid);
     assert_eq!(app.get("/api/alerts?source=zabbix", &s.w.viewer.1).expect(200)["pagination"]["total_items"], 1);
+    // The engine indexes new alerts for search on its next cycle.
+    app.cycle();
     assert_eq!(app.get("/api/alerts?search=host-3", &s.w.viewer.1).expect(200)["pagination"]["total_items"], 1);
+    assert_eq!(
+        app.get("/api/alerts?search=HOST-3", &s.w.viewer.1).expect(200)["pagination"]["total_items"],
+        1,
+        "case-insensitive"
+    );
+    assert_eq!(
+        app.get("/api/alerts?search=l5", &s.w.viewer.1).expect(200)["pagination"]["total_items"],
+        1,
+        "short terms match titles"
+    );
+    assert_eq!(
+        app.get("/api/alerts?search=zabbix-event-28", &s.w.viewer.1).expect(200)["items"][0]["id"],
+        zid,
+        "dedup keys are searchable"
+    );
     assert_eq!(app.get("/api/alerts?search=alert%20l5", &s.w.viewer.1).expect(200)["pagination"]["total_items"], 1);
     assert_eq!(
         app.get(&format!("/api/alerts?team_id={}", s.w.team), &s.w.viewer.1).expect(200)["pagination"]["total_items"],

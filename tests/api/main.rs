@@ -3,6 +3,7 @@
 
 mod auth;
 mod cli;
+mod durability;
 mod external;
 mod intake;
 mod lifecycle;

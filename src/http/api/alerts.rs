@@ -23,7 +23,8 @@ pub struct AlertQuery {
     pub source: Option<String>,
     /// Only alerts assigned to this user.
     pub assignee_id: Option<i64>,
-    /// Text in the title or labels, or an exact dedup key.
+    /// Text in the title, label values or dedup key (case-insensitive substring; at least 3
+    /// characters use the search index, shorter terms match titles only).
     pub search: Option<String>,
     /// 1-based (default 1).
     pub page: Option<i64>,
@@ -37,6 +38,9 @@ pub struct Pagination {
     pub page_size: i64,
     pub total_items: i64,
     pub total_pages: i64,
+    /// Searches count at most 1,000 matches; true when there are more.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub total_capped: bool,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -106,9 +110,12 @@ pub fn filter(caller: &Caller, q: AlertQuery) -> ApiResult<Filter> {
 pub async fn list(st: State, caller: Caller, q: Query<AlertQuery>) -> ApiResult<Json<AlertPage>> {
     let f = filter(&caller, q.0)?;
     let (page, page_size) = (f.page, f.page_size);
-    let (items, total) = st.db.read(move |c| alerts::list(c, &f)).await?;
-    let total_pages = (total + page_size - 1) / page_size;
-    Ok(Json(AlertPage { items, pagination: Pagination { page, page_size, total_items: total, total_pages } }))
+    let p = st.db.read(move |c| alerts::list(c, &f)).await?;
+    let total_pages = (p.total + page_size - 1) / page_size;
+    Ok(Json(AlertPage {
+        items: p.items,
+        pagination: Pagination { page, page_size, total_items: p.total, total_pages, total_capped: p.capped },
+    }))
 }
 
 async fn load(st: &State, caller: &Caller, id: i64, role: Role) -> ApiResult<Alert> {
