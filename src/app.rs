@@ -45,6 +45,15 @@ impl Application {
             .map_err(|e| format!("database task: {e}"))?
             .map_err(|e| format!("database {}: {e}", config.database.path.display()))?;
         ensure_admin(&db, &clock, &log).await?;
+        let secret = db.write(store::server_secret).await.map_err(|e| format!("installation secret: {e}"))?;
+        let timeout = std::time::Duration::from_secs(config.delivery.timeout_seconds);
+        let mailer = crate::notify::email::Mailer::new(&config.smtp, timeout, tokio::runtime::Handle::current())?;
+        let senders = Arc::new(crate::notify::Senders {
+            http: crate::notify::Outbound::new(timeout, config.security.outbound_allowlist.clone()),
+            mailer,
+            base_url: config.public_base_url(),
+            secret,
+        });
         let handle = EngineHandle::default();
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let engine = Arc::new(Engine::new(
@@ -54,6 +63,7 @@ impl Application {
             log.clone(),
             handle.clone(),
             metrics.clone(),
+            senders.clone(),
         ));
         let openapi = serde_json::to_string(&http::openapi::document(&http::endpoints())).map_err(|e| e.to_string())?;
         let state = web::Data::new(AppState {
@@ -67,6 +77,7 @@ impl Application {
             openapi: Arc::new(openapi),
             intake_limiter: Default::default(),
             route_cache: Default::default(),
+            senders: senders.clone(),
             metrics: metrics.clone(),
         });
         engine::start(engine.clone(), roles.scheduler && config.scheduler.enabled);

@@ -124,6 +124,88 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 pub const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Vo8Yx5vYJmWq3Wm3X4aAaQm8Vq9CeJm4T0o7H1P0vLQ";
 
+/// What a signed action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Acknowledge,
+    Resolve,
+}
+
+impl Action {
+    pub fn code(self) -> &'static str {
+        match self {
+            Action::Acknowledge => "a",
+            Action::Resolve => "r",
+        }
+    }
+    pub fn from_code(s: &str) -> Option<Action> {
+        match s {
+            "a" | "ack" | "acknowledge" => Some(Action::Acknowledge),
+            "r" | "resolve" => Some(Action::Resolve),
+            _ => None,
+        }
+    }
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::Acknowledge => "acknowledge",
+            Action::Resolve => "resolve",
+        }
+    }
+}
+
+fn sig16(secret: &[u8], domain: &str, payload: &str) -> String {
+    let mut data = Vec::with_capacity(domain.len() + payload.len() + 1);
+    data.extend_from_slice(domain.as_bytes());
+    data.push(b'|');
+    data.extend_from_slice(payload.as_bytes());
+    b64url(&hmac_sha256(secret, &data)[..16])
+}
+
+/// A one-click action token for `<public_base_url>/a/<token>`: `<alert>.<a|r>.<expiry>.<sig>`.
+/// Carries no secret; the signature makes it unforgeable and the expiry bounds its life.
+pub fn action_token(secret: &[u8], alert_id: i64, action: Action, expires_secs: i64) -> String {
+    let payload = format!("{alert_id}.{}.{expires_secs}", action.code());
+    let sig = sig16(secret, "link", &payload);
+    format!("{payload}.{sig}")
+}
+
+/// Checks an action token: `(alert_id, action)` or why it is refused.
+pub fn verify_action_token(secret: &[u8], token: &str, now_secs: i64) -> Result<(i64, Action), &'static str> {
+    let mut parts = token.split('.');
+    let (Some(id), Some(code), Some(exp), Some(sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("malformed link");
+    };
+    let expected = sig16(secret, "link", &format!("{id}.{code}.{exp}"));
+    if !ct_eq(expected.as_bytes(), sig.as_bytes()) {
+        return Err("invalid signature");
+    }
+    let exp: i64 = exp.parse().map_err(|_| "malformed link")?;
+    if now_secs > exp {
+        return Err("this link has expired");
+    }
+    let id: i64 = id.parse().map_err(|_| "malformed link")?;
+    let action = Action::from_code(code).ok_or("malformed link")?;
+    Ok((id, action))
+}
+
+/// The signature of a chat button (Mattermost context, Slack value, Telegram callback data):
+/// binds channel, alert and action so that a forged click is refused.
+pub fn button_signature(secret: &[u8], channel_id: i64, alert_id: i64, action: Action) -> String {
+    sig16(secret, "button", &format!("{channel_id}.{alert_id}.{}", action.code()))[..16].to_string()
+}
+
+pub fn verify_button(secret: &[u8], channel_id: i64, alert_id: i64, action: Action, sig: &str) -> bool {
+    ct_eq(button_signature(secret, channel_id, alert_id, action).as_bytes(), sig.as_bytes())
+}
+
+/// A per-channel secret derived from the installation secret (Telegram `secret_token`, voice
+/// callbacks when the channel has none of its own).
+pub fn derived_secret(secret: &[u8], purpose: &str, channel_id: i64) -> String {
+    sig16(secret, purpose, &channel_id.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +228,23 @@ mod tests {
         assert!(!verify_password("x", "not-a-hash"));
         assert!(!verify_password("x", DUMMY_HASH));
         assert_eq!(new_password().unwrap().len(), 20);
+    }
+
+    #[test]
+    fn action_tokens_verify_and_expire() {
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let t = action_token(secret, 42, Action::Acknowledge, 1000);
+        assert_eq!(verify_action_token(secret, &t, 999), Ok((42, Action::Acknowledge)));
+        assert_eq!(verify_action_token(secret, &t, 1001), Err("this link has expired"));
+        let forged = t.replacen("42.", "43.", 1);
+        assert_eq!(verify_action_token(secret, &forged, 999), Err("invalid signature"));
+        let other = action_token(b"another secret", 42, Action::Acknowledge, 1000);
+        assert!(verify_action_token(secret, &other, 999).is_err());
+        assert!(verify_action_token(secret, "x.y", 0).is_err());
+        let b = button_signature(secret, 1, 42, Action::Resolve);
+        assert!(verify_button(secret, 1, 42, Action::Resolve, &b));
+        assert!(!verify_button(secret, 2, 42, Action::Resolve, &b));
+        assert!(!verify_button(secret, 1, 42, Action::Acknowledge, &b));
     }
 
     #[test]

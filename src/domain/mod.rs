@@ -5,6 +5,7 @@ pub mod alert;
 pub mod escalation;
 pub mod flapping;
 pub mod matcher;
+pub mod message;
 pub mod rotation;
 pub mod routing;
 pub mod time;

@@ -5,8 +5,11 @@
 //! Timers are rows (`alerts.next_action_at`, `deliveries.next_attempt_at`), so a restart or a
 //! failover loses nothing.
 
+pub mod actions;
+pub mod dispatch;
 pub mod escalate;
 pub mod housekeeping;
+pub mod telegram;
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -123,6 +126,9 @@ pub struct Engine {
     pub log: Logger,
     pub handle: EngineHandle,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub senders: Arc<crate::notify::Senders>,
+    pub dispatcher: dispatch::Dispatcher,
+    pub telegram: telegram::Registered,
     /// Cycles never overlap (the background loop and tests driving cycles share it).
     cycle: Mutex<()>,
     /// When the timed housekeeping (silence and flapping changes, expiry) runs next.
@@ -137,8 +143,32 @@ impl Engine {
         log: Logger,
         handle: EngineHandle,
         metrics: Arc<crate::metrics::Metrics>,
+        senders: Arc<crate::notify::Senders>,
     ) -> Engine {
-        Engine { db, config, clock, log, handle, metrics, cycle: Mutex::new(()), housekeeping_due: AtomicI64::new(0) }
+        Engine {
+            db,
+            config,
+            clock,
+            log,
+            handle,
+            metrics,
+            senders,
+            dispatcher: dispatch::Dispatcher::default(),
+            telegram: telegram::Registered::default(),
+            cycle: Mutex::new(()),
+            housekeeping_due: AtomicI64::new(0),
+        }
+    }
+
+    /// Waits for sends in flight (tests, shutdown).
+    pub async fn settle(&self) {
+        self.dispatcher.settle().await;
+    }
+
+    /// Puts rows a crashed process left `sending` back in the queue.
+    pub async fn requeue_interrupted(&self) -> Result<usize, store::StoreError> {
+        let now = self.clock.now();
+        self.db.write(move |c| store::outbox::requeue_sending(c, now)).await
     }
 
     /// Runs one ordered cycle now: escalate → remind → dispatch → housekeeping.
@@ -149,6 +179,7 @@ impl Engine {
         let mut report = CycleReport::default();
         report.steps.push(("escalate", escalate::escalate(self, now).await.map_err(|e| e.to_string())));
         report.steps.push(("remind", escalate::remind(self, now).await.map_err(|e| e.to_string())));
+        report.steps.push(("dispatch", dispatch::dispatch(self, now).await.map_err(|e| e.to_string())));
         let recheck = self.handle.shared.recheck.swap(false, Ordering::SeqCst);
         let hk = if recheck || now.ms() >= self.housekeeping_due.load(Ordering::SeqCst) {
             match housekeeping::run(self, now).await {
@@ -216,6 +247,11 @@ pub fn start(engine: Arc<Engine>, enabled: bool) -> tokio::task::JoinHandle<()> 
                 Ok(Some(lock)) => {
                     engine.handle.set_role(ROLE_LEADER);
                     info!(engine.log, "this process runs the engine"; "lock" => path.display().to_string());
+                    match engine.requeue_interrupted().await {
+                        Ok(0) => {}
+                        Ok(n) => info!(engine.log, "requeued deliveries interrupted by a crash"; "count" => n),
+                        Err(e) => error!(engine.log, "cannot requeue interrupted deliveries"; "error" => e.to_string()),
+                    }
                     lead(&engine).await;
                     drop(lock);
                 }
@@ -246,6 +282,16 @@ async fn lead(engine: &Arc<Engine>) {
     };
     let mut version = data_version(&watcher).await;
     let tick = Duration::from_secs(engine.config.scheduler.tick_seconds);
+    let poller = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(telegram::POLL_EVERY).await;
+                telegram::poll_once(&engine).await;
+            }
+        })
+    };
+    let _poller = AbortOnDrop(poller);
     let _cron = match start_cron(engine.clone()).await {
         Ok(s) => Some(s),
         Err(e) => {
@@ -279,6 +325,15 @@ async fn lead(engine: &Arc<Engine>) {
         if since < MIN_CYCLE_GAP {
             tokio::time::sleep(MIN_CYCLE_GAP - since).await;
         }
+    }
+}
+
+/// Stops a background task when the leader loop ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP layer. [`endpoints`] is the one route table: it registers every API handler and
 //! produces the OpenAPI document, so documentation cannot drift from the code.
 
+pub mod actions;
 pub mod api;
 pub mod assets;
 pub mod auth;
@@ -9,6 +10,7 @@ pub mod health;
 pub mod intake;
 pub mod json;
 pub mod openapi;
+pub mod ui;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -40,6 +42,7 @@ pub struct AppState {
     pub openapi: Arc<String>,
     pub intake_limiter: intake::RateLimiter,
     pub route_cache: intake::RouteCache,
+    pub senders: Arc<crate::notify::Senders>,
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -253,6 +256,30 @@ pub fn endpoints() -> Vec<Endpoint> {
         .body::<serde_json::Value>()
         .ok::<intake::EventAccepted>(202);
 
+    t.tag("callbacks");
+    t.post("/api/integrations/mattermost/actions", "Mattermost button clicks (signed context)", actions::mattermost::action)
+        .public()
+        .describe("Called by Mattermost when someone presses Acknowledge/Resolve on a bot-mode post. The context is HMAC-signed; the clicking Mattermost user must be linked (`mattermost_user_id`) and a responder.")
+        .body::<serde_json::Value>()
+        .returns(200, "application/json");
+    t.post("/api/integrations/slack/actions", "Slack interactivity (X-Slack-Signature v0)", actions::slack::action)
+        .public()
+        .describe("Slack's interactivity request URL for bot-mode channels. Verified with the channel's signing secret within 5 minutes; buttons carry a signed value; the Slack user must be linked (`slack_user_id`).")
+        .returns(200, "text/plain");
+    t.post(
+        "/api/integrations/telegram/{channel_id}",
+        "Telegram webhook for button presses (secret_token header)",
+        actions::telegram::webhook,
+    )
+    .public()
+    .describe("Registered with setWebhook for channels with `updates: webhook`; answers with answerCallbackQuery.")
+    .body::<serde_json::Value>()
+    .returns(200, "application/json");
+    t.post("/api/integrations/voice/{channel_id}/callback", "Voice provider status and keypad callbacks (signed)", actions::voice::callback)
+        .public()
+        .describe("The generic HTTP gateway posts `{call_id, status, digits}` signed with `X-IncidentRelay-Signature: sha256=HMAC(secret, timestamp.body)` and `X-IncidentRelay-Timestamp`; Twilio posts its form parameters with `X-Twilio-Signature`.")
+        .returns(200, "application/json");
+
     t.tag("auth");
     t.post("/api/auth/login", "Log in: returns a session token and sets the session cookie", auth::login)
         .public()
@@ -397,6 +424,12 @@ pub fn endpoints() -> Vec<Endpoint> {
         .body::<store::channels::ChannelInput>()
         .ok::<store::channels::Channel>(200);
     t.delete("/api/channels/{id}", "Delete a channel", channels::delete).ok::<Deleted>(200);
+    t.post(
+        "/api/channels/{id}/test",
+        "Send a test notification now; answers with the provider's reply",
+        channels::test,
+    )
+    .ok::<channels::TestResult>(200);
 
     t.tag("routes");
     t.get("/api/routes", "Routes", routes::list).query::<TeamFilter>().ok::<Vec<store::routes::Route>>(200);
@@ -477,6 +510,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         }
     }
     cfg.route("/docs", web::get().to(assets::swagger_page));
+    cfg.route("/a/{token}", web::get().to(actions::links::confirm));
+    cfg.route("/a/{token}", web::post().to(actions::links::perform));
     cfg.route("/assets/{path:.*}", web::get().to(assets::asset));
     cfg.default_service(web::to(not_found));
 }

@@ -19,3 +19,68 @@ impl Config {
         require_url(p, "webhook_url", &self.webhook_url);
     }
 }
+
+use serde_json::{Value, json};
+
+use super::text::{self, color_int, headline, status_line};
+use super::{Env, NotifyError, Sent};
+use crate::domain::message::Message;
+
+pub fn render(msg: &Message) -> Value {
+    let mut desc = status_line(msg);
+    if let Some(a) = &msg.alert
+        && !a.message.is_empty()
+    {
+        desc.push_str("\n\n");
+        desc.push_str(&text::clip(&a.message, 3000));
+    }
+    if msg.actionable()
+        && let (Some(ack), Some(res)) = (&msg.links.acknowledge, &msg.links.resolve)
+    {
+        desc.push_str(&format!("\n\n[Acknowledge]({ack}) · [Resolve]({res})"));
+    }
+    let mut fields: Vec<Value> =
+        text::facts(msg).into_iter().map(|(k, v)| json!({"name": k, "value": v, "inline": true})).collect();
+    let labels = text::shown_labels(msg, 10);
+    if !labels.is_empty() {
+        fields.push(json!({"name": "Labels", "value": labels.iter().map(|(k, v)| format!("`{k}={v}`")).collect::<Vec<_>>().join(" "), "inline": false}));
+    }
+    json!({
+        "content": "",
+        "allowed_mentions": {"parse": []},
+        "embeds": [{
+            "title": text::clip(&headline(msg), 256),
+            "url": msg.links.alert,
+            "description": text::clip(&desc, 4000),
+            "color": color_int(msg),
+            "fields": fields,
+            "timestamp": msg.timestamp.rfc3339(),
+            "footer": {"text": format!("IncidentRelay · {}", msg.team.name)},
+        }]
+    })
+}
+
+pub fn send(cfg: &Config, env: &Env<'_>, msg: &Message) -> Result<Sent, NotifyError> {
+    let url = cfg.webhook_url.as_deref().ok_or_else(|| NotifyError::Permanent("webhook_url is not set".into()))?;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let r = env.http.post_json(&format!("{url}{sep}wait=true"), &render(msg), &[])?;
+    Ok(Sent { external_id: r.json()["id"].as_str().map(str::to_string), detail: "posted".into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::message::EventKind;
+    use crate::notify::text::fixtures::message;
+
+    #[test]
+    fn embed_with_severity_color() {
+        let p = render(&message(EventKind::Triggered));
+        let e = &p["embeds"][0];
+        assert_eq!(e["title"], "[CRITICAL] Disk full on db-1 <sda>");
+        assert_eq!(e["color"], 0xD32F2F);
+        assert_eq!(e["url"], "https://oncall.example/alerts/42");
+        assert!(e["description"].as_str().unwrap().contains("[Acknowledge](https://oncall.example/a/42.a.1.sig)"));
+        assert_eq!(render(&message(EventKind::Resolved))["embeds"][0]["color"], 0x2E7D32);
+    }
+}

@@ -33,3 +33,184 @@ impl Config {
         );
     }
 }
+
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use super::text::{self, color_hex, headline, html_escape, status_line};
+use super::{Env, NotifyError, Sent};
+use crate::config::{SmtpConfig, SmtpSecurity};
+use crate::domain::message::Message;
+
+/// The SMTP transport from `[smtp]`.
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Mailer {
+    /// `None` when `smtp.host` is not set.
+    pub fn new(cfg: &SmtpConfig, timeout: Duration, runtime: tokio::runtime::Handle) -> Result<Option<Mailer>, String> {
+        let Some(host) = cfg.host.as_deref() else { return Ok(None) };
+        let from: Mailbox = cfg.from.as_deref().unwrap_or("").parse().map_err(|e| format!("smtp.from: {e}"))?;
+        let builder = match cfg.security {
+            SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+            SmtpSecurity::Starttls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(|e| format!("smtp.host: {e}"))?
+            }
+            SmtpSecurity::Tls => {
+                AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(|e| format!("smtp.host: {e}"))?
+            }
+        };
+        let mut builder = builder.port(cfg.port).timeout(Some(timeout));
+        if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+            builder = builder.credentials(Credentials::new(u.clone(), p.clone()));
+        }
+        Ok(Some(Mailer { transport: builder.build(), from, runtime }))
+    }
+
+    /// Sends one message (blocking: call it off the async workers).
+    pub fn send(
+        &self,
+        to: &[String],
+        subject: &str,
+        plain: String,
+        html: String,
+        headers: &[(&str, String)],
+    ) -> Result<(), NotifyError> {
+        let mut b = lettre::Message::builder().from(self.from.clone()).subject(subject);
+        for t in to {
+            let mb: Mailbox = t.parse().map_err(|e| NotifyError::Permanent(format!("recipient {t}: {e}")))?;
+            b = b.to(mb);
+        }
+        for (name, value) in headers {
+            let h = lettre::message::header::HeaderName::new_from_ascii(name.to_string())
+                .map_err(|e| NotifyError::Permanent(format!("header {name}: {e}")))?;
+            b = b.raw_header(lettre::message::header::HeaderValue::new(h, value.clone()));
+        }
+        let message = b
+            .multipart(MultiPart::alternative_plain_html(plain, html))
+            .map_err(|e| NotifyError::Permanent(format!("cannot build the e-mail: {e}")))?;
+        self.runtime.block_on(self.transport.send(message)).map_err(|e| {
+            if e.is_permanent() {
+                NotifyError::Permanent(format!("smtp: {e}"))
+            } else {
+                NotifyError::retry(format!("smtp: {e}"))
+            }
+        })?;
+        Ok(())
+    }
+}
+
+/// The HTML part.
+pub fn render_html(msg: &Message) -> String {
+    let mut rows = String::new();
+    for (k, v) in text::facts(msg) {
+        rows.push_str(&format!(
+            "<tr><td style=\"color:#666;padding:2px 12px 2px 0\">{}</td><td>{}</td></tr>",
+            html_escape(&k),
+            html_escape(&v)
+        ));
+    }
+    let labels = text::shown_labels(msg, 20);
+    if !labels.is_empty() {
+        let l = labels
+            .iter()
+            .map(|(k, v)| format!("<code>{}={}</code>", html_escape(k), html_escape(v)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        rows.push_str(&format!("<tr><td style=\"color:#666;padding:2px 12px 2px 0\">Labels</td><td>{l}</td></tr>"));
+    }
+    let body = msg
+        .alert
+        .as_ref()
+        .map(|a| format!("<p style=\"white-space:pre-wrap\">{}</p>", html_escape(&a.message)))
+        .unwrap_or_default();
+    let button = |label: &str, url: &str, color: &str| {
+        format!(
+            "<a href=\"{}\" style=\"display:inline-block;padding:8px 14px;margin-right:8px;background:#{color};color:#fff;text-decoration:none;border-radius:4px\">{}</a>",
+            html_escape(url),
+            html_escape(label)
+        )
+    };
+    let mut actions = String::new();
+    if msg.actionable() {
+        if let Some(l) = &msg.links.acknowledge {
+            actions.push_str(&button("Acknowledge", l, "1565C0"));
+        }
+        if let Some(l) = &msg.links.resolve {
+            actions.push_str(&button("Resolve", l, "2E7D32"));
+        }
+    }
+    actions.push_str(&button("Open in IncidentRelay", &msg.links.alert, "455A64"));
+    if let Some(l) = msg.alert.as_ref().and_then(|a| a.event_link.as_ref()) {
+        actions.push_str(&format!("<a href=\"{}\">Runbook / source</a>", html_escape(l)));
+    }
+    format!(
+        "<!doctype html><html><body style=\"font-family:-apple-system,Segoe UI,Roboto,sans-serif;font-size:14px;color:#222\">\
+         <div style=\"border-left:6px solid #{};padding:4px 12px\"><h2 style=\"margin:4px 0\">{}</h2><p style=\"margin:0;color:#555\">{}</p></div>\
+         {body}<table style=\"margin:12px 0;border-collapse:collapse\">{rows}</table><p>{actions}</p>\
+         <p style=\"color:#888;font-size:12px\">Sent by IncidentRelay to the \"{}\" channel of {}.</p></body></html>",
+        color_hex(msg),
+        html_escape(&headline(msg)),
+        html_escape(&status_line(msg)),
+        html_escape(&msg.channel_name),
+        html_escape(&msg.team.name)
+    )
+}
+
+/// Who receives it: the channel's recipients and (if set) the assignee.
+pub fn recipients(cfg: &Config, msg: &Message) -> Vec<String> {
+    let mut to: Vec<String> = cfg.recipients.clone();
+    if cfg.include_assignee
+        && let Some(e) = msg.assignee.as_ref().and_then(|u| u.email.clone())
+        && !to.contains(&e)
+    {
+        to.push(e);
+    }
+    to
+}
+
+pub fn send(cfg: &Config, env: &Env<'_>, msg: &Message) -> Result<Sent, NotifyError> {
+    let mailer = env
+        .smtp
+        .ok_or_else(|| NotifyError::Permanent("e-mail is not configured: set smtp.host and smtp.from".into()))?;
+    let to = recipients(cfg, msg);
+    if to.is_empty() {
+        return Err(NotifyError::Permanent("no recipients (and the assignee has no e-mail address)".into()));
+    }
+    // Threading: updates of one alert land in the same conversation.
+    let thread = msg.alert.as_ref().map(|a| format!("<alert-{}@incidentrelay>", a.id));
+    let mut headers = vec![("X-IncidentRelay-Event", msg.kind.as_str().to_string())];
+    if let Some(t) = &thread {
+        headers.push(("References", t.clone()));
+    }
+    mailer.send(&to, &headline(msg), text::plain(msg), render_html(msg), &headers)?;
+    Ok(Sent::ok(format!("accepted for {}", to.join(", "))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::message::EventKind;
+    use crate::notify::text::fixtures::message;
+
+    #[test]
+    fn html_part_and_recipients() {
+        let m = message(EventKind::Triggered);
+        let h = render_html(&m);
+        assert!(h.contains("[CRITICAL] Disk full on db-1 &lt;sda&gt;"));
+        assert!(h.contains("href=\"https://oncall.example/a/42.a.1.sig\""));
+        assert!(h.contains("border-left:6px solid #D32F2F"));
+        let cfg: Config = serde_json::from_value(serde_json::json!({"recipients": ["ops@example.com"]})).unwrap();
+        assert_eq!(recipients(&cfg, &m), ["ops@example.com", "alice@example.com"]);
+        let cfg: Config =
+            serde_json::from_value(serde_json::json!({"recipients": ["ops@example.com"], "include_assignee": false}))
+                .unwrap();
+        assert_eq!(recipients(&cfg, &m), ["ops@example.com"]);
+    }
+}

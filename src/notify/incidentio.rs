@@ -32,3 +32,75 @@ impl Config {
         }
     }
 }
+
+use serde_json::json;
+
+use super::{Env, NotifyError, Sent};
+use crate::domain::message::{EventKind, Message};
+
+pub fn render(cfg: &Config, msg: &Message) -> Option<serde_json::Value> {
+    let status = match msg.kind {
+        EventKind::Resolved => "resolved",
+        // incident.io alerts have no acknowledged state; nothing to send.
+        EventKind::Acknowledged => return None,
+        _ => "firing",
+    };
+    let mut metadata = cfg.metadata.clone();
+    metadata.insert("team".into(), json!(msg.team.slug));
+    if let Some(u) = &msg.assignee {
+        metadata.insert("assignee".into(), json!(u.username));
+    }
+    let (title, description, key) = match &msg.alert {
+        Some(a) => {
+            metadata.insert("severity".into(), json!(a.severity));
+            metadata.insert("source".into(), json!(a.source));
+            metadata.insert("labels".into(), json!(a.labels));
+            metadata.insert("incidentrelay_alert_id".into(), json!(a.id));
+            (a.title.clone(), a.message.clone(), format!("incidentrelay-{}", a.id))
+        }
+        None => (
+            super::text::headline(msg),
+            "A test alert from IncidentRelay".into(),
+            format!("incidentrelay-test-{}", msg.delivery_id),
+        ),
+    };
+    Some(json!({
+        "title": title,
+        "description": description,
+        "deduplication_key": key,
+        "status": status,
+        "source_url": msg.links.alert,
+        "metadata": metadata,
+    }))
+}
+
+pub fn send(cfg: &Config, env: &Env<'_>, msg: &Message) -> Result<Sent, NotifyError> {
+    let Some(body) = render(cfg, msg) else { return Ok(Sent::ok("incident.io has no acknowledged state; skipped")) };
+    let api = cfg.api_url.as_deref().unwrap_or(DEFAULT_API_URL).trim_end_matches('/');
+    let id = cfg.alert_source_config_id.as_deref().unwrap_or("");
+    let auth = format!("Bearer {}", cfg.api_token.as_deref().unwrap_or(""));
+    env.http.post_json(&format!("{api}/v2/alert_events/http/{id}"), &body, &[("Authorization", &auth)])?;
+    Ok(Sent::ok("alert event accepted"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::text::fixtures::message;
+
+    #[test]
+    fn firing_and_resolved_events() {
+        let cfg: Config = serde_json::from_value(
+            json!({"api_token": "t", "alert_source_config_id": "01H", "metadata": {"env": "prod"}}),
+        )
+        .unwrap();
+        let f = render(&cfg, &message(EventKind::Triggered)).unwrap();
+        assert_eq!((f["status"].as_str(), f["deduplication_key"].as_str()), (Some("firing"), Some("incidentrelay-42")));
+        assert_eq!(f["source_url"], "https://oncall.example/alerts/42");
+        assert_eq!(f["metadata"]["env"], "prod");
+        assert_eq!(f["metadata"]["team"], "infra");
+        let r = render(&cfg, &message(EventKind::Resolved)).unwrap();
+        assert_eq!(r["status"], "resolved");
+        assert!(render(&cfg, &message(EventKind::Acknowledged)).is_none());
+    }
+}

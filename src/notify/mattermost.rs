@@ -46,3 +46,166 @@ impl Config {
         }
     }
 }
+
+use serde_json::{Value, json};
+
+use super::text::{self, color_hex, headline, icon, status_line};
+use super::{Env, NotifyError, Sent};
+use crate::crypto::{Action, button_signature};
+use crate::domain::message::Message;
+
+/// The integration URL Mattermost posts button clicks to.
+pub fn actions_url(base_url: &str) -> String {
+    format!("{base_url}/api/integrations/mattermost/actions")
+}
+
+fn body_text(msg: &Message) -> String {
+    let mut t = String::new();
+    if let Some(a) = &msg.alert
+        && !a.message.is_empty()
+    {
+        t.push_str(&text::clip(&a.message, 2000));
+        t.push_str("\n\n");
+    }
+    let labels = text::shown_labels(msg, 12);
+    if !labels.is_empty() {
+        t.push_str(&labels.iter().map(|(k, v)| format!("`{k}={v}`")).collect::<Vec<_>>().join(" "));
+        t.push('\n');
+    }
+    if let Some(l) = msg.alert.as_ref().and_then(|a| a.event_link.as_ref()) {
+        t.push_str(&format!("[Runbook / source]({l}) · "));
+    }
+    t.push_str(&format!("[Open in IncidentRelay]({})", msg.links.alert));
+    t
+}
+
+/// The attachment; `buttons` adds Acknowledge/Resolve actions (bot mode).
+pub fn attachment(msg: &Message, env_channel: i64, base_url: &str, secret: &[u8], buttons: bool) -> Value {
+    let fields: Vec<Value> =
+        text::facts(msg).into_iter().map(|(k, v)| json!({"short": true, "title": k, "value": v})).collect();
+    let mut att = json!({
+        "fallback": headline(msg),
+        "color": format!("#{}", color_hex(msg)),
+        "title": headline(msg),
+        "title_link": msg.links.alert,
+        "text": body_text(msg),
+        "fields": fields,
+        "footer": status_line(msg),
+    });
+    if buttons && let Some(a) = msg.alert.as_ref().filter(|_| msg.actionable()) {
+        let button = |action: Action, name: &str, style: &str| {
+            json!({"id": action.verb(), "name": name, "type": "button", "style": style, "integration": {
+                "url": actions_url(base_url),
+                "context": {"channel_id": env_channel, "alert_id": a.id, "action": action.code(), "sig": button_signature(secret, env_channel, a.id, action)}
+            }})
+        };
+        let mut actions = Vec::new();
+        if a.status != crate::domain::alert::AlertStatus::Acknowledged {
+            actions.push(button(Action::Acknowledge, "Acknowledge", "primary"));
+        }
+        actions.push(button(Action::Resolve, "Resolve", "success"));
+        att["actions"] = Value::Array(actions);
+    }
+    att
+}
+
+/// The incoming-webhook payload.
+pub fn render_webhook(msg: &Message) -> Value {
+    let mut att = attachment(msg, 0, "", &[], false);
+    if msg.actionable() {
+        let mut t = att["text"].as_str().unwrap_or("").to_string();
+        if let (Some(ack), Some(res)) = (&msg.links.acknowledge, &msg.links.resolve) {
+            t.push_str(&format!(" · [Acknowledge]({ack}) · [Resolve]({res})"));
+        }
+        att["text"] = Value::String(t);
+    }
+    json!({"text": format!("{} **{}**", icon(msg), headline(msg)), "attachments": [att]})
+}
+
+/// The Bot API post (`POST /api/v4/posts`) or patch body.
+pub fn render_post(cfg: &Config, msg: &Message, env_channel: i64, base_url: &str, secret: &[u8]) -> Value {
+    json!({
+        "channel_id": cfg.channel_id,
+        "message": format!("{} **{}**", icon(msg), headline(msg)),
+        "props": {"attachments": [attachment(msg, env_channel, base_url, secret, true)]}
+    })
+}
+
+pub fn send(cfg: &Config, env: &Env<'_>, msg: &Message, edit: Option<&str>) -> Result<Sent, NotifyError> {
+    match cfg.mode {
+        Mode::Webhook => {
+            let url =
+                cfg.webhook_url.as_deref().ok_or_else(|| NotifyError::Permanent("webhook_url is not set".into()))?;
+            env.http.post_json(url, &render_webhook(msg), &[])?;
+            Ok(Sent::ok("posted to the incoming webhook"))
+        }
+        Mode::BotApi => {
+            let api = cfg.api_url.as_deref().unwrap_or("").trim_end_matches('/');
+            let auth = format!("Bearer {}", cfg.bot_token.as_deref().unwrap_or(""));
+            let secret = cfg.callback_secret.as_deref().map(str::as_bytes).unwrap_or(env.secret);
+            let body = render_post(cfg, msg, env.channel_id, env.base_url, secret);
+            match edit {
+                Some(post_id) => {
+                    let patch = json!({"message": body["message"], "props": body["props"]});
+                    env.http.request(
+                        "PUT",
+                        &format!("{api}/api/v4/posts/{post_id}/patch"),
+                        "application/json",
+                        patch.to_string().into_bytes(),
+                        &[("Authorization", &auth)],
+                    )?;
+                    Ok(Sent { external_id: Some(post_id.to_string()), detail: "post updated".into() })
+                }
+                None => {
+                    let r = env.http.post_json(&format!("{api}/api/v4/posts"), &body, &[("Authorization", &auth)])?;
+                    let id = r.json()["id"].as_str().map(str::to_string);
+                    Ok(Sent { external_id: id, detail: "posted".into() })
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::message::EventKind;
+    use crate::notify::text::fixtures::message;
+
+    #[test]
+    fn webhook_payload() {
+        let p = render_webhook(&message(EventKind::Triggered));
+        assert_eq!(p["text"], "🔴 **[CRITICAL] Disk full on db-1 <sda>**");
+        let att = &p["attachments"][0];
+        assert_eq!(att["color"], "#D32F2F");
+        assert_eq!(att["title_link"], "https://oncall.example/alerts/42");
+        assert!(att["text"].as_str().unwrap().contains("[Acknowledge](https://oncall.example/a/42.a.1.sig)"));
+        assert_eq!(att["fields"][0], json!({"short": true, "title": "Team", "value": "Infrastructure"}));
+        assert!(att.get("actions").is_none(), "webhook mode has links, not buttons");
+    }
+
+    #[test]
+    fn bot_post_has_signed_buttons_that_follow_the_state() {
+        let cfg: Config = serde_json::from_value(
+            json!({"mode": "bot_api", "api_url": "https://mm", "bot_token": "t", "channel_id": "c1"}),
+        )
+        .unwrap();
+        let secret = b"k";
+        let p = render_post(&cfg, &message(EventKind::Triggered), 9, "https://oncall.example", secret);
+        assert_eq!(p["channel_id"], "c1");
+        let actions = p["props"]["attachments"][0]["actions"].as_array().unwrap();
+        assert_eq!(actions.len(), 2);
+        assert_eq!(actions[0]["integration"]["url"], "https://oncall.example/api/integrations/mattermost/actions");
+        let ctx = &actions[0]["integration"]["context"];
+        assert_eq!((ctx["alert_id"].as_i64(), ctx["action"].as_str()), (Some(42), Some("a")));
+        assert_eq!(ctx["sig"], button_signature(secret, 9, 42, Action::Acknowledge));
+        let acked = render_post(&cfg, &message(EventKind::Acknowledged), 9, "https://oncall.example", secret);
+        let actions = acked["props"]["attachments"][0]["actions"].as_array().unwrap();
+        assert_eq!(actions.len(), 1, "acknowledged: only Resolve is left");
+        assert_eq!(actions[0]["id"], "resolve");
+        let resolved = render_post(&cfg, &message(EventKind::Resolved), 9, "https://oncall.example", secret);
+        let att = &resolved["props"]["attachments"][0];
+        assert!(att.get("actions").is_none(), "resolved: no buttons");
+        assert_eq!(att["color"], "#2E7D32", "resolved turns green");
+    }
+}

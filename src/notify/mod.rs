@@ -6,9 +6,11 @@ pub mod discord;
 pub mod email;
 pub mod incidentio;
 pub mod mattermost;
+pub mod outbound;
 pub mod slack;
 pub mod teams;
 pub mod telegram;
+pub mod text;
 pub mod voice;
 pub mod webhook;
 
@@ -17,7 +19,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::domain::message::Message;
 use crate::domain::validate::{FieldError, Problems};
+pub use outbound::{NotifyError, Outbound, Reply};
 
 /// Shown instead of a secret in API responses; sending it back keeps the stored secret.
 pub const MASK: &str = "********";
@@ -131,6 +135,65 @@ impl ChannelKind {
     }
 }
 
+/// What a successful send reports.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sent {
+    /// The provider's id of the message (for later edits), if it has one.
+    pub external_id: Option<String>,
+    /// A short description of the provider's answer.
+    pub detail: String,
+}
+
+impl Sent {
+    pub fn ok(detail: impl Into<String>) -> Sent {
+        Sent { external_id: None, detail: detail.into() }
+    }
+}
+
+/// What senders may use besides the channel config and the message.
+pub struct Env<'a> {
+    pub http: &'a Outbound,
+    pub smtp: Option<&'a email::Mailer>,
+    /// `server.public_base_url`, no trailing slash.
+    pub base_url: &'a str,
+    /// The installation secret (signs buttons and callbacks).
+    pub secret: &'a [u8],
+    pub channel_id: i64,
+}
+
+impl ChannelKind {
+    /// Sends `msg` through a channel of this kind. `edit` is the provider id of the message this
+    /// one updates (ack/resolve), when there is one; channels that cannot edit post anew.
+    pub fn send(self, config: &Value, env: &Env<'_>, msg: &Message, edit: Option<&str>) -> Result<Sent, NotifyError> {
+        fn cfg<T: DeserializeOwned>(v: &Value) -> Result<T, NotifyError> {
+            serde_json::from_value(v.clone())
+                .map_err(|e| NotifyError::Permanent(format!("invalid channel config: {e}")))
+        }
+        match self {
+            ChannelKind::Mattermost => mattermost::send(&cfg(config)?, env, msg, edit),
+            ChannelKind::Slack => slack::send(&cfg(config)?, env, msg, edit),
+            ChannelKind::Telegram => telegram::send(&cfg(config)?, env, msg, edit),
+            ChannelKind::Discord => discord::send(&cfg(config)?, env, msg),
+            ChannelKind::Teams => teams::send(&cfg(config)?, env, msg),
+            ChannelKind::Email => email::send(&cfg(config)?, env, msg),
+            ChannelKind::Webhook => webhook::send(&cfg(config)?, env, msg),
+            ChannelKind::Incidentio => incidentio::send(&cfg(config)?, env, msg),
+            ChannelKind::Voice => voice::send(&cfg(config)?, env, msg),
+        }
+    }
+
+    /// Whether the channel edits its earlier message on ack/resolve (else it posts a follow-up).
+    pub fn edits(self, config: &Value) -> bool {
+        match self {
+            ChannelKind::Mattermost | ChannelKind::Slack => {
+                config.get("mode").and_then(Value::as_str) == Some("bot_api")
+            }
+            ChannelKind::Telegram => true,
+            _ => false,
+        }
+    }
+}
+
 fn check<T: DeserializeOwned + Serialize>(
     config: &Value,
     validate: fn(&T, &mut Problems),
@@ -193,6 +256,77 @@ pub(crate) fn require_url(p: &mut Problems, field: &str, v: &Option<String>) {
 pub(crate) fn require_text(p: &mut Problems, field: &str, v: &Option<String>) {
     if v.as_deref().is_none_or(|s| s.trim().is_empty()) {
         p.add(field, "is required");
+    }
+}
+
+/// What sending needs, shared by the engine (dispatch) and the web server (channel tests).
+pub struct Senders {
+    pub http: Outbound,
+    pub mailer: Option<email::Mailer>,
+    /// `server.public_base_url`, no trailing slash.
+    pub base_url: String,
+    /// The installation secret.
+    pub secret: Vec<u8>,
+}
+
+/// One-click links stay valid this long.
+pub const ACTION_LINK_SECS: i64 = 7 * 86_400;
+
+impl Senders {
+    pub fn env(&self, channel_id: i64) -> Env<'_> {
+        Env { http: &self.http, smtp: self.mailer.as_ref(), base_url: &self.base_url, secret: &self.secret, channel_id }
+    }
+
+    /// The web UI page of an alert.
+    pub fn alert_url(&self, alert_id: i64) -> String {
+        format!("{}/alerts/{alert_id}", self.base_url)
+    }
+
+    /// A signed one-click action link.
+    pub fn action_url(&self, alert_id: i64, action: crate::crypto::Action, now: crate::domain::time::Ts) -> String {
+        let token = crate::crypto::action_token(&self.secret, alert_id, action, now.secs() + ACTION_LINK_SECS);
+        format!("{}/a/{token}", self.base_url)
+    }
+
+    /// The message of a prepared delivery.
+    pub fn message(&self, p: &crate::store::outbox::Prepared, now: crate::domain::time::Ts) -> Message {
+        use crate::crypto::Action;
+        use crate::domain::message::{AlertInfo, Links};
+        let alert = p.alert.as_ref().map(|a| AlertInfo {
+            id: a.id,
+            title: a.title.clone(),
+            message: a.message.clone(),
+            severity: a.severity,
+            status: a.status,
+            source: a.source.clone(),
+            labels: a.labels.clone(),
+            event_link: a.event_link.clone(),
+            alert_count: a.alert_count,
+            dedup_key: a.dedup_key.clone(),
+            first_seen_at: a.first_seen_at,
+            acknowledged_by: a.acknowledged_by.clone(),
+            resolved_by: a.resolved_by.clone(),
+            reminder_count: a.reminder_count,
+            escalation_level: a.escalation_level,
+        });
+        let links = match &p.alert {
+            Some(a) => Links {
+                alert: self.alert_url(a.id),
+                acknowledge: Some(self.action_url(a.id, Action::Acknowledge, now)),
+                resolve: Some(self.action_url(a.id, Action::Resolve, now)),
+            },
+            None => Links { alert: format!("{}/", self.base_url), acknowledge: None, resolve: None },
+        };
+        Message {
+            kind: p.delivery.event_type,
+            delivery_id: p.delivery.id,
+            alert,
+            team: p.team.clone(),
+            assignee: p.assignee.clone(),
+            links,
+            channel_name: p.channel_name.clone(),
+            timestamp: now,
+        }
     }
 }
 

@@ -61,3 +61,189 @@ impl Config {
         }
     }
 }
+
+use serde_json::{Value, json};
+
+use super::text::{self, headline, html_escape, icon, status_line};
+use super::{Env, NotifyError, Sent};
+use crate::crypto::{Action, button_signature};
+use crate::domain::alert::AlertStatus;
+use crate::domain::message::Message;
+
+/// Callback data (≤ 64 bytes): `<a|r>:<alert>:<signature>`.
+pub fn callback_data(secret: &[u8], channel_id: i64, alert_id: i64, action: Action) -> String {
+    format!("{}:{alert_id}:{}", action.code(), button_signature(secret, channel_id, alert_id, action))
+}
+
+/// Parses callback data back into (alert, action, signature).
+pub fn parse_callback(data: &str) -> Option<(i64, Action, &str)> {
+    let mut p = data.splitn(3, ':');
+    let action = Action::from_code(p.next()?)?;
+    let id = p.next()?.parse().ok()?;
+    Some((id, action, p.next()?))
+}
+
+pub fn render_text(msg: &Message) -> String {
+    let mut t = format!("{} <b>{}</b>\n{}", icon(msg), html_escape(&headline(msg)), html_escape(&status_line(msg)));
+    if let Some(u) = msg.assignee.as_ref().and_then(|u| u.telegram_user_id.as_ref().map(|id| (id, u))) {
+        t.push_str(&format!(
+            " (<a href=\"tg://user?id={}\">{}</a>)",
+            html_escape(u.0),
+            html_escape(u.1.display_name_or_username())
+        ));
+    }
+    if let Some(a) = &msg.alert {
+        if !a.message.is_empty() {
+            t.push_str(&format!("\n\n{}", html_escape(&text::clip(&a.message, 2500))));
+        }
+        t.push('\n');
+        for (k, v) in text::facts(msg) {
+            t.push_str(&format!("\n<b>{}</b>: {}", html_escape(&k), html_escape(&v)));
+        }
+        let labels = text::shown_labels(msg, 10);
+        if !labels.is_empty() {
+            let l = labels
+                .iter()
+                .map(|(k, v)| format!("<code>{}={}</code>", html_escape(k), html_escape(v)))
+                .collect::<Vec<_>>()
+                .join(" ");
+            t.push_str(&format!("\n{l}"));
+        }
+        if let Some(link) = &a.event_link {
+            t.push_str(&format!("\n<a href=\"{}\">Runbook / source</a>", html_escape(link)));
+        }
+    }
+    text::clip(&t, 4000)
+}
+
+/// The inline keyboard: Acknowledge/Resolve (signed callbacks) and Open (Telegram only accepts
+/// public https URLs for URL buttons).
+pub fn keyboard(cfg: &Config, msg: &Message, secret: &[u8], channel_id: i64, base_url: &str) -> Value {
+    let mut rows: Vec<Value> = Vec::new();
+    if let Some(a) = msg.alert.as_ref().filter(|_| cfg.actions_enabled && msg.actionable()) {
+        let mut row = Vec::new();
+        if a.status != AlertStatus::Acknowledged {
+            row.push(json!({"text": "✅ Acknowledge", "callback_data": callback_data(secret, channel_id, a.id, Action::Acknowledge)}));
+        }
+        row.push(json!({"text": "Resolve", "callback_data": callback_data(secret, channel_id, a.id, Action::Resolve)}));
+        rows.push(Value::Array(row));
+    }
+    if base_url.starts_with("https://") {
+        rows.push(json!([{"text": "Open", "url": msg.links.alert}]));
+    }
+    json!({"inline_keyboard": rows})
+}
+
+pub fn render(cfg: &Config, msg: &Message, secret: &[u8], channel_id: i64, base_url: &str) -> Value {
+    json!({
+        "chat_id": cfg.chat_id,
+        "text": render_text(msg),
+        "parse_mode": "HTML",
+        "disable_web_page_preview": true,
+        "reply_markup": keyboard(cfg, msg, secret, channel_id, base_url),
+    })
+}
+
+pub fn api_base(cfg: &Config) -> String {
+    format!(
+        "{}/bot{}",
+        cfg.api_url.as_deref().unwrap_or(DEFAULT_API_URL).trim_end_matches('/'),
+        cfg.bot_token.as_deref().unwrap_or("")
+    )
+}
+
+/// Telegram answers `{"ok": false, "error_code": …, "description": …}` on failure.
+fn api_result(r: Result<super::Reply, NotifyError>) -> Result<Value, NotifyError> {
+    match r {
+        Ok(reply) => Ok(reply.json()),
+        Err(NotifyError::Permanent(m)) if m.contains("message is not modified") => Ok(json!({"ok": true})),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn send(cfg: &Config, env: &Env<'_>, msg: &Message, edit: Option<&str>) -> Result<Sent, NotifyError> {
+    let mut body = render(cfg, msg, env.secret, env.channel_id, env.base_url);
+    let base = api_base(cfg);
+    match edit.and_then(|id| id.parse::<i64>().ok()) {
+        Some(message_id) => {
+            body["message_id"] = json!(message_id);
+            api_result(env.http.post_json(&format!("{base}/editMessageText"), &body, &[]))?;
+            Ok(Sent { external_id: Some(message_id.to_string()), detail: "message edited".into() })
+        }
+        None => {
+            let v = api_result(env.http.post_json(&format!("{base}/sendMessage"), &body, &[]))?;
+            let id = v["result"]["message_id"].as_i64().map(|i| i.to_string());
+            Ok(Sent { external_id: id, detail: "sent".into() })
+        }
+    }
+}
+
+/// The `secret_token` IncidentRelay registers with a channel's webhook.
+pub fn webhook_secret(secret: &[u8], channel_id: i64) -> String {
+    crate::crypto::derived_secret(secret, "telegram", channel_id)
+}
+
+/// Registers (webhook mode) or removes (polling mode) the bot's webhook.
+pub fn configure_updates(cfg: &Config, env: &Env<'_>) -> Result<(), NotifyError> {
+    let base = api_base(cfg);
+    match cfg.updates {
+        Updates::Webhook => {
+            let body = json!({
+                "url": format!("{}/api/integrations/telegram/{}", env.base_url, env.channel_id),
+                "secret_token": webhook_secret(env.secret, env.channel_id),
+                "allowed_updates": ["callback_query"],
+            });
+            env.http.post_json(&format!("{base}/setWebhook"), &body, &[]).map(|_| ())
+        }
+        Updates::Polling => env.http.post_json(&format!("{base}/deleteWebhook"), &json!({}), &[]).map(|_| ()),
+    }
+}
+
+/// Fetches pending updates after `offset` (short poll).
+pub fn get_updates(cfg: &Config, env: &Env<'_>, offset: i64) -> Result<Vec<Value>, NotifyError> {
+    let body = json!({"offset": offset, "timeout": 0, "allowed_updates": ["callback_query"]});
+    let r = env.http.post_json(&format!("{}/getUpdates", api_base(cfg)), &body, &[])?;
+    Ok(r.json()["result"].as_array().cloned().unwrap_or_default())
+}
+
+pub fn answer_callback(cfg: &Config, env: &Env<'_>, callback_query_id: &str, text: &str) -> Result<(), NotifyError> {
+    let body = json!({"callback_query_id": callback_query_id, "text": text::clip(text, 190)});
+    env.http.post_json(&format!("{}/answerCallbackQuery", api_base(cfg)), &body, &[]).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::message::EventKind;
+    use crate::notify::text::fixtures::message;
+
+    fn cfg() -> Config {
+        serde_json::from_value(json!({"bot_token": "123:ABC", "chat_id": -100123})).unwrap()
+    }
+
+    #[test]
+    fn html_is_escaped_and_the_keyboard_is_signed() {
+        let p = render(&cfg(), &message(EventKind::Triggered), b"k", 4, "https://oncall.example");
+        assert_eq!(p["chat_id"], "-100123");
+        assert_eq!(p["parse_mode"], "HTML");
+        let t = p["text"].as_str().unwrap();
+        assert!(t.starts_with("🔴 <b>[CRITICAL] Disk full on db-1 &lt;sda&gt;</b>"), "{t}");
+        assert!(t.contains("95% used &amp; rising"));
+        assert!(t.contains("<a href=\"tg://user?id=111\">Alice</a>"));
+        let kb = &p["reply_markup"]["inline_keyboard"];
+        let data = kb[0][0]["callback_data"].as_str().unwrap();
+        assert!(data.len() <= 64);
+        let (id, action, sig) = parse_callback(data).unwrap();
+        assert_eq!((id, action), (42, Action::Acknowledge));
+        assert!(crate::crypto::verify_button(b"k", 4, 42, Action::Acknowledge, sig));
+        assert_eq!(kb[1][0]["url"], "https://oncall.example/alerts/42");
+        let local = render(&cfg(), &message(EventKind::Triggered), b"k", 4, "http://127.0.0.1:8080");
+        assert_eq!(
+            local["reply_markup"]["inline_keyboard"].as_array().unwrap().len(),
+            1,
+            "no Open button for non-https URLs"
+        );
+        let resolved = render(&cfg(), &message(EventKind::Resolved), b"k", 4, "http://127.0.0.1:8080");
+        assert_eq!(resolved["reply_markup"]["inline_keyboard"], json!([]));
+    }
+}

@@ -10,48 +10,8 @@ use serde_json::json;
 use super::alerts::{Alert, add_event};
 use super::{CachedExt, Result, json_col};
 use crate::domain::alert::Severity;
+pub use crate::domain::message::EventKind;
 use crate::domain::time::Ts;
-
-/// Why a notification is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum EventKind {
-    Triggered,
-    Reminder,
-    Escalated,
-    Acknowledged,
-    Resolved,
-    Test,
-}
-
-impl EventKind {
-    pub const ALL: [EventKind; 6] = [
-        EventKind::Triggered,
-        EventKind::Reminder,
-        EventKind::Escalated,
-        EventKind::Acknowledged,
-        EventKind::Resolved,
-        EventKind::Test,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Triggered => "triggered",
-            EventKind::Reminder => "reminder",
-            EventKind::Escalated => "escalated",
-            EventKind::Acknowledged => "acknowledged",
-            EventKind::Resolved => "resolved",
-            EventKind::Test => "test",
-        }
-    }
-    pub fn parse(s: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-    /// Pages someone (as opposed to updating them).
-    pub fn is_page(self) -> bool {
-        matches!(self, EventKind::Triggered | EventKind::Reminder | EventKind::Escalated)
-    }
-}
 
 /// Where a page goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -338,41 +298,6 @@ pub struct Claimed {
     pub edit_message_id: Option<String>,
 }
 
-/// Claims up to `limit` due deliveries (status → sending), oldest due first, skipping channels
-/// listed in `busy` (at their concurrency limit).
-pub fn claim_due(c: &Connection, now: Ts, limit: usize, busy: &[i64]) -> Result<Vec<Claimed>> {
-    let exclude = if busy.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "AND (channel_id IS NULL OR channel_id NOT IN ({}))",
-            busy.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(",")
-        )
-    };
-    let sql = format!(
-        "SELECT * FROM deliveries WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?1 {exclude}
-         ORDER BY next_attempt_at, id LIMIT ?2"
-    );
-    let mut st = c.prepare(&sql)?;
-    let due = st.query_map(params![now, limit as i64], row)?.collect::<Result<Vec<_>, _>>()?;
-    let mut out = Vec::with_capacity(due.len());
-    let mut claim = c.prepare_cached(
-        "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = ?1 WHERE id = ?2",
-    )?;
-    let mut original = c.prepare_cached("SELECT external_message_id FROM deliveries WHERE id = ?1")?;
-    for mut d in due {
-        claim.execute(params![now, d.id])?;
-        d.status = DeliveryStatus::Sending;
-        d.attempts += 1;
-        let edit_message_id = match d.updates_delivery_id {
-            Some(u) => original.query_row([u], |r| r.get::<_, Option<String>>(0)).optional()?.flatten(),
-            None => None,
-        };
-        out.push(Claimed { delivery: d, edit_message_id });
-    }
-    Ok(out)
-}
-
 pub fn mark_sent(c: &Connection, now: Ts, id: i64, external_id: Option<&str>) -> Result<()> {
     c.prepare_cached(
         "UPDATE deliveries SET status = 'sent', sent_at = ?1, last_error = NULL, external_message_id = COALESCE(?2, external_message_id),
@@ -418,4 +343,153 @@ pub fn counts(c: &Connection) -> Result<Vec<(String, String, i64)>> {
     )?;
     let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+// --- what a send needs ---------------------------------------------------------------------------
+
+/// A claimed delivery with everything needed to render and send it.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub delivery: Delivery,
+    pub edit_message_id: Option<String>,
+    pub channel_kind: crate::notify::ChannelKind,
+    pub channel_name: String,
+    /// The raw channel config (secrets included).
+    pub config: serde_json::Value,
+    pub alert: Option<Alert>,
+    pub team: crate::domain::message::TeamInfo,
+    pub assignee: Option<crate::domain::message::Contact>,
+}
+
+/// Loads a user's contact details.
+pub fn contact(c: &Connection, user_id: i64) -> Result<Option<crate::domain::message::Contact>> {
+    Ok(c.q_row(
+        "SELECT id, username, display_name, email, phone, telegram_user_id, slack_user_id, mattermost_user_id FROM users WHERE id = ?1",
+        [user_id],
+        |r| {
+            Ok(crate::domain::message::Contact {
+                id: r.get(0)?,
+                username: r.get(1)?,
+                display_name: r.get(2)?,
+                email: r.get(3)?,
+                phone: r.get(4)?,
+                telegram_user_id: r.get(5)?,
+                slack_user_id: r.get(6)?,
+                mattermost_user_id: r.get(7)?,
+            })
+        },
+    )
+    .optional()?)
+}
+
+/// Everything a claimed delivery needs; `None` when its channel was deleted meanwhile.
+pub fn prepare(c: &Connection, claimed: &Claimed) -> Result<Option<Prepared>> {
+    let d = &claimed.delivery;
+    let Some(channel_id) = d.channel_id else { return Ok(None) };
+    let ch = match super::channels::get_raw(c, channel_id) {
+        Ok(ch) => ch,
+        Err(super::StoreError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let alert = match d.alert_id {
+        Some(id) => match super::alerts::get(c, id) {
+            Ok(a) => Some(a),
+            Err(super::StoreError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    let team = c.q_row("SELECT id, slug, name FROM teams WHERE id = ?1", [ch.team_id], |r| {
+        Ok(crate::domain::message::TeamInfo { id: r.get(0)?, slug: r.get(1)?, name: r.get(2)? })
+    })?;
+    let assignee = match d.user_id.or_else(|| alert.as_ref().and_then(|a| a.assignee_user_id)) {
+        Some(u) => contact(c, u)?,
+        None => None,
+    };
+    Ok(Some(Prepared {
+        delivery: d.clone(),
+        edit_message_id: claimed.edit_message_id.clone(),
+        channel_kind: ch.channel_type,
+        channel_name: ch.name,
+        config: ch.config,
+        alert,
+        team,
+        assignee,
+    }))
+}
+
+/// Claims due deliveries, at most `per_channel[channel]` more per channel (its free concurrency)
+/// and `limit` in all, oldest due first.
+/// Claims up to `limit` due rows, at most `free(channel)` per channel. Reads the oldest due rows
+/// of every channel (at most `per_channel` each), so a backlog on one channel never hides the
+/// due rows of another. An update waits while the message it edits is still being sent.
+pub fn claim(
+    c: &Connection,
+    now: Ts,
+    limit: usize,
+    per_channel: usize,
+    free: &dyn Fn(i64) -> usize,
+) -> Result<Vec<Claimed>> {
+    let mut st = c.prepare_cached(
+        "SELECT * FROM (SELECT d.*, ROW_NUMBER() OVER (PARTITION BY channel_id ORDER BY next_attempt_at, id) AS rn \
+         FROM deliveries d WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?1 AND (d.updates_delivery_id IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.id = d.updates_delivery_id AND o.status = 'sending'))) \
+         WHERE rn <= ?2 ORDER BY next_attempt_at, id",
+    )?;
+    let due = st.query_map(params![now, per_channel as i64], row)?.collect::<Result<Vec<_>, _>>()?;
+    let mut taken: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    let mut picked = Vec::new();
+    for d in due {
+        if picked.len() >= limit {
+            break;
+        }
+        let ch = d.channel_id.unwrap_or(0);
+        let n = taken.entry(ch).or_insert(0);
+        if *n < free(ch) {
+            *n += 1;
+            picked.push(d);
+        }
+    }
+    mark_claimed(c, now, picked)
+}
+
+/// The oldest due row of one channel, claimed (a sender that finished asks for its next row).
+pub fn claim_next(c: &Connection, now: Ts, channel_id: i64) -> Result<Option<Claimed>> {
+    let d = c
+        .q_row(
+            "SELECT * FROM deliveries d WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?1 \
+             AND ifnull(channel_id, 0) = ?2 AND (d.updates_delivery_id IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.id = d.updates_delivery_id AND o.status = 'sending')) ORDER BY next_attempt_at, id LIMIT 1",
+            params![now, channel_id],
+            row,
+        )
+        .optional()?;
+    Ok(mark_claimed(c, now, d.into_iter().collect())?.pop())
+}
+
+fn mark_claimed(c: &Connection, now: Ts, picked: Vec<Delivery>) -> Result<Vec<Claimed>> {
+    let mut claim = c.prepare_cached(
+        "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = ?1 WHERE id = ?2",
+    )?;
+    let mut original = c.prepare_cached("SELECT external_message_id FROM deliveries WHERE id = ?1")?;
+    let mut out = Vec::with_capacity(picked.len());
+    for mut d in picked {
+        claim.execute(params![now, d.id])?;
+        d.status = DeliveryStatus::Sending;
+        d.attempts += 1;
+        let edit_message_id = match d.updates_delivery_id {
+            Some(u) => original.query_row([u], |r| r.get::<_, Option<String>>(0)).optional()?.flatten(),
+            None => None,
+        };
+        out.push(Claimed { delivery: d, edit_message_id });
+    }
+    Ok(out)
+}
+
+/// The delivery that placed a call or posted a message, by the provider's id.
+pub fn by_external_id(c: &Connection, channel_id: i64, external_id: &str) -> Result<Option<Delivery>> {
+    Ok(c.q_row(
+        "SELECT * FROM deliveries WHERE channel_id = ?1 AND external_message_id = ?2 ORDER BY id DESC LIMIT 1",
+        params![channel_id, external_id],
+        row,
+    )
+    .optional()?)
 }

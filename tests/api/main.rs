@@ -3,8 +3,10 @@
 
 mod auth;
 mod cli;
+mod delivery;
 mod durability;
 mod external;
+mod fake;
 mod intake;
 mod lifecycle;
 mod openapi;

@@ -80,6 +80,9 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     c.scheduler.enabled = false;
     c.logging.requests = false;
     c.intake.rate_limit_per_minute = 0;
+    // Fake receivers listen on loopback: allow it explicitly, as the docs tell users to.
+    c.security.outbound_allowlist = vec!["127.0.0.1/32".parse().unwrap()];
+    c.server.public_base_url = Some("https://oncall.example".into());
     c
 }
 
@@ -176,6 +179,16 @@ impl TestApp {
     pub fn cycle(&self) -> CycleReport {
         let engine = self.engine.clone();
         self.rt.block_on(async move { engine.run_cycle().await })
+    }
+
+    /// Runs a cycle and waits for the sends it started.
+    pub fn deliver(&self) -> CycleReport {
+        let engine = self.engine.clone();
+        self.rt.block_on(async move {
+            let r = engine.run_cycle().await;
+            engine.settle().await;
+            r
+        })
     }
 
     pub fn advance(&self, secs: i64) {

@@ -9,6 +9,7 @@ use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::json::{Body, Query};
 use crate::notify::ChannelKind;
+use crate::store::CachedExt;
 use crate::store::channels::{self, Channel, ChannelInput};
 
 pub async fn types(_caller: Caller) -> Json<Vec<ChannelKind>> {
@@ -51,4 +52,58 @@ pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<
     let ctx = caller.ctx(&st);
     st.db.write(move |c| channels::delete(c, &ctx, id)).await?;
     Ok(deleted(id))
+}
+
+/// The answer of `POST /api/channels/{id}/test`.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct TestResult {
+    /// `sent`
+    pub status: String,
+    /// What the provider answered.
+    pub detail: String,
+    pub delivery_id: i64,
+}
+
+/// Sends a test message through the channel now (editors), to you as the "on-call" person so
+/// that e-mail and voice channels reach someone.
+pub async fn test(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    use crate::store::outbox;
+    let id = id.into_inner();
+    let ch = fetch(&st, &caller, Role::Editor, "channel", move |c| channels::get(c, id)).await?;
+    let (now, user) = (st.clock.now(), caller.user.id);
+    let label = format!("{} \"{}\" (test)", ch.channel_type.as_str(), ch.name);
+    let prepared = st
+        .db
+        .write(move |c| {
+            let delivery_id = outbox::queue_test(c, now, id, &label)?;
+            let claimed = outbox::Claimed { delivery: outbox::get(c, delivery_id)?, edit_message_id: None };
+            c.exec("UPDATE deliveries SET status = 'sending', attempts = 1 WHERE id = ?1", [delivery_id])?;
+            let mut p = outbox::prepare(c, &claimed)?.ok_or_else(|| crate::store::StoreError::not_found("channel"))?;
+            p.assignee = outbox::contact(c, user)?;
+            Ok(p)
+        })
+        .await?;
+    let senders = st.senders.clone();
+    let msg = senders.message(&prepared, now);
+    let (kind, config, delivery_id) = (prepared.channel_kind, prepared.config.clone(), prepared.delivery.id);
+    let outcome = tokio::task::spawn_blocking(move || kind.send(&config, &senders.env(id), &msg, None))
+        .await
+        .map_err(|e| crate::http::error::ApiError::internal(format!("test send: {e}")))?;
+    let done = st.clock.now();
+    match outcome {
+        Ok(sent) => {
+            let ext = sent.external_id.clone();
+            st.db.write(move |c| outbox::mark_sent(c, done, delivery_id, ext.as_deref())).await?;
+            Ok(HttpResponse::Ok().json(TestResult { status: "sent".into(), detail: sent.detail, delivery_id }))
+        }
+        Err(e) => {
+            let m = e.message().to_string();
+            st.db.write(move |c| outbox::mark_dead(c, done, delivery_id, &m)).await?;
+            Err(crate::http::error::ApiError::BadGateway(format!(
+                "the {} channel failed: {}",
+                kind.as_str(),
+                e.message()
+            )))
+        }
+    }
 }

@@ -1,0 +1,122 @@
+//! What a notification says: one [`Message`] per delivery, rendered by each channel.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::alert::{AlertStatus, Severity};
+use super::time::Ts;
+
+/// Why a notification is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Triggered,
+    Reminder,
+    Escalated,
+    Acknowledged,
+    Resolved,
+    Test,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 6] = [
+        EventKind::Triggered,
+        EventKind::Reminder,
+        EventKind::Escalated,
+        EventKind::Acknowledged,
+        EventKind::Resolved,
+        EventKind::Test,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Triggered => "triggered",
+            EventKind::Reminder => "reminder",
+            EventKind::Escalated => "escalated",
+            EventKind::Acknowledged => "acknowledged",
+            EventKind::Resolved => "resolved",
+            EventKind::Test => "test",
+        }
+    }
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+    /// Pages someone (as opposed to updating a message).
+    pub fn is_page(self) -> bool {
+        matches!(self, EventKind::Triggered | EventKind::Reminder | EventKind::Escalated)
+    }
+}
+
+/// The alert as a notification shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertInfo {
+    pub id: i64,
+    pub title: String,
+    pub message: String,
+    pub severity: Severity,
+    pub status: AlertStatus,
+    pub source: String,
+    pub labels: BTreeMap<String, String>,
+    pub event_link: Option<String>,
+    pub alert_count: i64,
+    pub dedup_key: String,
+    pub first_seen_at: Ts,
+    pub acknowledged_by: Option<String>,
+    pub resolved_by: Option<String>,
+    pub reminder_count: i64,
+    pub escalation_level: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TeamInfo {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+}
+
+/// The person a page is for, with the ways to reach them.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Contact {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub telegram_user_id: Option<String>,
+    pub slack_user_id: Option<String>,
+    pub mattermost_user_id: Option<String>,
+}
+
+/// Absolute links: the alert in the web UI and the signed one-click actions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Links {
+    pub alert: String,
+    pub acknowledge: Option<String>,
+    pub resolve: Option<String>,
+}
+
+/// Everything a channel needs to render one notification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub kind: EventKind,
+    /// The outbox row: stable across retries (receivers de-duplicate on it).
+    pub delivery_id: i64,
+    /// `None` for test messages.
+    pub alert: Option<AlertInfo>,
+    pub team: TeamInfo,
+    pub assignee: Option<Contact>,
+    pub links: Links,
+    pub channel_name: String,
+    pub timestamp: Ts,
+}
+
+impl Message {
+    /// Whether action buttons/links make sense (the alert is still open).
+    pub fn actionable(&self) -> bool {
+        self.alert.as_ref().is_some_and(|a| {
+            matches!(a.status, AlertStatus::Firing | AlertStatus::Silenced | AlertStatus::Acknowledged)
+        }) && !matches!(self.kind, EventKind::Resolved | EventKind::Test)
+    }
+}

@@ -1,0 +1,254 @@
+//! The dispatch step: claim due outbox rows and send each in its own task, outside any
+//! transaction, with at most `[delivery] concurrency_per_channel` in flight per channel (a slow
+//! or dead provider never holds up the others). Results are recorded as they come: sent (with
+//! the provider's message id for later edits), retry later (exponential backoff with jitter,
+//! or the provider's `Retry-After`), or dead (permanent error or out of attempts). The cycle
+//! does not wait for sends; each finished send wakes the engine.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use slog::{Logger, error, warn};
+
+use super::{Engine, EngineHandle};
+use crate::clock::SharedClock;
+use crate::domain::alert::AlertStatus;
+use crate::domain::time::Ts;
+use crate::metrics::Metrics;
+use crate::notify::{NotifyError, Senders};
+use crate::store::alerts::add_event;
+use crate::store::outbox::{self, Claimed, Prepared};
+use crate::store::{Db, StoreError};
+
+/// Claims per cycle (a finished send claims its channel's next due row itself).
+const CLAIM_BATCH: usize = 200;
+/// Longest wait between attempts.
+const MAX_BACKOFF_SECS: i64 = 3600;
+/// First retry delay; doubles per attempt.
+const BASE_BACKOFF_SECS: i64 = 10;
+
+/// Seconds until the next attempt after `attempts` failed ones.
+pub fn backoff_secs(attempts: i64, retry_after: Option<u64>, jitter: f64) -> i64 {
+    if let Some(s) = retry_after {
+        return (s as i64).clamp(1, MAX_BACKOFF_SECS);
+    }
+    let exp = BASE_BACKOFF_SECS.saturating_mul(1i64 << (attempts - 1).clamp(0, 20));
+    let jittered = (exp.min(MAX_BACKOFF_SECS) as f64 * (0.8 + 0.4 * jitter.clamp(0.0, 1.0))) as i64;
+    jittered.clamp(1, MAX_BACKOFF_SECS)
+}
+
+/// The dispatcher's in-memory state: sends in flight per channel and their tasks.
+#[derive(Default)]
+pub struct Dispatcher {
+    in_flight: Arc<Mutex<HashMap<i64, usize>>>,
+    tasks: tokio::sync::Mutex<tokio::task::JoinSet<()>>,
+}
+
+#[derive(Clone)]
+struct Ctx {
+    db: Db,
+    senders: Arc<Senders>,
+    metrics: Arc<Metrics>,
+    log: Logger,
+    handle: EngineHandle,
+    clock: SharedClock,
+    max_attempts: i64,
+    in_flight: Arc<Mutex<HashMap<i64, usize>>>,
+}
+
+impl Dispatcher {
+    /// Waits for every send in flight to finish (tests; graceful shutdown).
+    pub async fn settle(&self) {
+        let mut tasks = self.tasks.lock().await;
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// The dispatch step: returns how many deliveries were started.
+pub async fn dispatch(engine: &Engine, now: Ts) -> Result<usize, StoreError> {
+    let limit = engine.config.delivery.concurrency_per_channel;
+    let snapshot: HashMap<i64, usize> = engine.dispatcher.in_flight.lock().map(|m| m.clone()).unwrap_or_default();
+    let claimed = engine
+        .db
+        .write(move |c| {
+            outbox::claim(c, now, CLAIM_BATCH, limit, &|ch| {
+                limit.saturating_sub(snapshot.get(&ch).copied().unwrap_or(0))
+            })
+        })
+        .await?;
+    let n = claimed.len();
+    if n == 0 {
+        return Ok(0);
+    }
+    let ctx = Ctx {
+        db: engine.db.clone(),
+        senders: engine.senders.clone(),
+        metrics: engine.metrics.clone(),
+        log: engine.log.clone(),
+        handle: engine.handle.clone(),
+        clock: engine.clock.clone(),
+        max_attempts: i64::from(engine.config.delivery.max_attempts),
+        in_flight: engine.dispatcher.in_flight.clone(),
+    };
+    let mut tasks = engine.dispatcher.tasks.lock().await;
+    while tasks.try_join_next().is_some() {}
+    for c in claimed {
+        let ch = c.delivery.channel_id.unwrap_or(0);
+        if let Ok(mut m) = ctx.in_flight.lock() {
+            *m.entry(ch).or_insert(0) += 1;
+        }
+        let ctx = ctx.clone();
+        tasks.spawn(async move {
+            // The slot stays taken while this channel has due rows: a finished send picks up
+            // the channel's next one without waiting for the next engine cycle.
+            let mut next = Some(c);
+            while let Some(c) = next.take() {
+                let id = c.delivery.id;
+                if let Err(e) = deliver(&ctx, c).await {
+                    error!(ctx.log, "delivery bookkeeping failed; the row is retried"; "delivery_id" => id, "error" => e.to_string());
+                    let now = ctx.clock.now();
+                    let retry_at = now.plus_secs(BASE_BACKOFF_SECS);
+                    let _ = ctx.db.write(move |c| outbox::mark_retry(c, now, id, &format!("internal: {e}"), retry_at)).await;
+                    break;
+                }
+                let now = ctx.clock.now();
+                next = ctx.db.write(move |c| outbox::claim_next(c, now, ch)).await.unwrap_or_else(|e| {
+                    error!(ctx.log, "claiming the next delivery failed"; "channel_id" => ch, "error" => e.to_string());
+                    None
+                });
+            }
+            if let Ok(mut m) = ctx.in_flight.lock()
+                && let Some(v) = m.get_mut(&ch)
+            {
+                *v = v.saturating_sub(1);
+            }
+            ctx.handle.wake();
+        });
+    }
+    Ok(n)
+}
+
+/// Why a page must not go out any more.
+fn cancelled(p: &Prepared) -> Option<&'static str> {
+    let a = p.alert.as_ref()?;
+    if !p.delivery.event_type.is_page() {
+        return None;
+    }
+    match a.status {
+        AlertStatus::Acknowledged => Some("cancelled: the alert was acknowledged before this page went out"),
+        AlertStatus::Resolved => Some("cancelled: the alert was resolved before this page went out"),
+        AlertStatus::Silenced => Some("cancelled: the alert was silenced before this page went out"),
+        AlertStatus::Firing => None,
+    }
+}
+
+async fn deliver(ctx: &Ctx, claimed: Claimed) -> Result<(), StoreError> {
+    let id = claimed.delivery.id;
+    let prepared = ctx.db.read(move |c| outbox::prepare(c, &claimed)).await?;
+    let now = ctx.clock.now();
+    let Some(p) = prepared else {
+        return ctx.db.write(move |c| outbox::mark_dead(c, now, id, "the channel or alert was deleted")).await;
+    };
+    if let Some(why) = cancelled(&p) {
+        return ctx.db.write(move |c| outbox::mark_dead(c, now, id, why)).await;
+    }
+    let msg = ctx.senders.message(&p, now);
+    let senders = ctx.senders.clone();
+    let (kind, config, channel_id) = (p.channel_kind, p.config.clone(), p.delivery.channel_id.unwrap_or(0));
+    let edit = p.edit_message_id.clone().filter(|_| kind.edits(&config));
+    let outcome =
+        tokio::task::spawn_blocking(move || kind.send(&config, &senders.env(channel_id), &msg, edit.as_deref()))
+            .await
+            .unwrap_or_else(|e| Err(NotifyError::retry(format!("send task failed: {e}"))));
+    let done = ctx.clock.now();
+    let kind_name = kind.as_str();
+    let target = p.delivery.target.clone();
+    let event = p.delivery.event_type;
+    let alert_id = p.delivery.alert_id;
+    match outcome {
+        Ok(sent) => {
+            ctx.metrics.delivery(kind_name, "sent");
+            ctx.metrics.delivery_latency.observe(done.ms().saturating_sub(p.delivery.created_at.ms()) as f64 / 1000.0);
+            ctx.db
+                .write(move |c| {
+                    outbox::mark_sent(c, done, id, sent.external_id.as_deref())?;
+                    if let Some(a) = alert_id {
+                        let what = if event.is_page() { "notified" } else { "updated" };
+                        add_event(
+                            c,
+                            a,
+                            done,
+                            "notified",
+                            &format!("{what} via {target} ({}: {})", event.as_str(), sent.detail),
+                            None,
+                            json!({"delivery_id": id}),
+                        )?;
+                    }
+                    Ok(())
+                })
+                .await
+        }
+        Err(e) => {
+            let attempts = p.delivery.attempts;
+            let retry = match &e {
+                NotifyError::Retryable { retry_after, .. } if attempts < ctx.max_attempts => Some(*retry_after),
+                _ => None,
+            };
+            match retry {
+                Some(retry_after) => {
+                    ctx.metrics.delivery(kind_name, "retry");
+                    let jitter = f64::from(crate::crypto::random_bytes::<1>().map(|b| b[0]).unwrap_or(128)) / 255.0;
+                    let next = done.plus_secs(backoff_secs(attempts, retry_after, jitter));
+                    warn!(ctx.log, "delivery failed; will retry"; "delivery_id" => id, "channel" => &target, "attempt" => attempts, "error" => e.message(), "next_attempt_at" => next.rfc3339());
+                    let msg = e.message().to_string();
+                    ctx.db.write(move |c| outbox::mark_retry(c, done, id, &msg, next)).await
+                }
+                None => {
+                    ctx.metrics.delivery(kind_name, "dead");
+                    let why = match &e {
+                        NotifyError::Retryable { message, .. } => {
+                            format!("gave up after {attempts} attempts: {message}")
+                        }
+                        NotifyError::Permanent(m) => m.clone(),
+                    };
+                    warn!(ctx.log, "delivery failed permanently"; "delivery_id" => id, "channel" => &target, "error" => &why);
+                    ctx.db
+                        .write(move |c| {
+                            outbox::mark_dead(c, done, id, &why)?;
+                            if let Some(a) = alert_id {
+                                add_event(
+                                    c,
+                                    a,
+                                    done,
+                                    "delivery_failed",
+                                    &format!("{} via {target} failed: {why}", event.as_str()),
+                                    None,
+                                    json!({"delivery_id": id}),
+                                )?;
+                            }
+                            Ok(())
+                        })
+                        .await
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_honours_retry_after() {
+        assert_eq!(backoff_secs(1, None, 0.5), 10);
+        assert_eq!(backoff_secs(2, None, 0.5), 20);
+        assert_eq!(backoff_secs(3, None, 0.0), 32, "-20% jitter");
+        assert_eq!(backoff_secs(3, None, 1.0), 48, "+20% jitter");
+        assert_eq!(backoff_secs(30, None, 0.5), 3600, "capped");
+        assert_eq!(backoff_secs(1, Some(120), 0.5), 120);
+        assert_eq!(backoff_secs(1, Some(0), 0.5), 1);
+        assert_eq!(backoff_secs(1, Some(999_999), 0.5), 3600);
+    }
+}

@@ -1,0 +1,127 @@
+//! Voice provider callbacks: `POST /api/integrations/voice/{channel_id}/callback`. The generic
+//! HTTP gateway signs JSON bodies (`X-IncidentRelay-Signature`, ±5 min); Twilio signs form
+//! posts (`X-Twilio-Signature`). Call states go on the alert's timeline; a pressed key mapped in
+//! `dtmf_actions` acknowledges or resolves as the person called.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::act;
+use crate::crypto::{Action, ct_eq};
+use crate::http::State;
+use crate::notify::ChannelKind;
+use crate::notify::voice::{self, DtmfAction, Provider};
+use crate::store::audit::Actor;
+use crate::store::{alerts, channels, outbox};
+
+struct Callback {
+    call_id: String,
+    status: Option<String>,
+    digits: Option<String>,
+}
+
+fn twiml(text: &str) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/xml").body(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>{}</Say></Response>",
+        crate::notify::text::html_escape(text)
+    ))
+}
+
+pub async fn callback(st: State, req: HttpRequest, channel_id: web::Path<i64>, body: web::Bytes) -> HttpResponse {
+    let channel_id = channel_id.into_inner();
+    let unauthorized = |m: &str| HttpResponse::Unauthorized().json(json!({"error": "unauthorized", "message": m}));
+    let channel = match st.db.read(move |c| channels::get_raw(c, channel_id)).await {
+        Ok(ch) if ch.channel_type == ChannelKind::Voice => ch,
+        _ => return HttpResponse::NotFound().json(json!({"error": "not_found", "message": "no such voice channel"})),
+    };
+    let Ok(cfg) = serde_json::from_value::<voice::Config>(channel.config.clone()) else {
+        return HttpResponse::NotFound().json(json!({"error": "not_found", "message": "channel misconfigured"}));
+    };
+    let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let now = st.clock.now();
+    let cb = match cfg.provider {
+        Provider::Http => {
+            let Ok(ts) = header("X-IncidentRelay-Timestamp").parse::<i64>() else {
+                return unauthorized("missing timestamp");
+            };
+            if (now.secs() - ts).abs() > 300 {
+                return unauthorized("stale callback");
+            }
+            let expected = voice::http_signature(cfg.secret.as_deref().unwrap_or(""), ts, &body);
+            if !ct_eq(expected.as_bytes(), header("X-IncidentRelay-Signature").as_bytes()) {
+                return unauthorized("bad signature");
+            }
+            let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+                return HttpResponse::BadRequest()
+                    .json(json!({"error": "validation_error", "message": "expected JSON"}));
+            };
+            Callback {
+                call_id: v["call_id"].as_str().unwrap_or("").to_string(),
+                status: v["status"].as_str().map(str::to_string),
+                digits: v["digits"].as_str().map(str::to_string),
+            }
+        }
+        Provider::Twilio => {
+            let params: Vec<(String, String)> = serde_html_form::from_bytes(&body).unwrap_or_default();
+            let url = format!("{}{}", st.base_url, req.uri().path_and_query().map(|p| p.as_str()).unwrap_or(""));
+            let expected = voice::twilio_signature(cfg.auth_token.as_deref().unwrap_or(""), &url, &params);
+            if !ct_eq(expected.as_bytes(), header("X-Twilio-Signature").as_bytes()) {
+                return unauthorized("bad Twilio signature");
+            }
+            let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            Callback { call_id: get("CallSid").unwrap_or_default(), status: get("CallStatus"), digits: get("Digits") }
+        }
+    };
+    let call = cb.call_id.clone();
+    let delivery = st.db.read(move |c| outbox::by_external_id(c, channel_id, &call)).await.ok().flatten();
+    let Some(d) = delivery else {
+        return HttpResponse::NotFound().json(json!({"error": "not_found", "message": "unknown call id"}));
+    };
+    let Some(alert_id) = d.alert_id else { return HttpResponse::Ok().json(json!({"status": "ok"})) };
+    if let Some(status) = cb.status.clone() {
+        let call = cb.call_id.clone();
+        let _ = st
+            .db
+            .write(move |c| {
+                alerts::add_event(
+                    c,
+                    alert_id,
+                    now,
+                    "call_status",
+                    &format!("voice call {call}: {status}"),
+                    None,
+                    json!({"delivery_id": d.id}),
+                )
+            })
+            .await;
+    }
+    let action = cb.digits.as_deref().and_then(|k| cfg.dtmf_actions.get(k)).map(|a| match a {
+        DtmfAction::Acknowledge => Action::Acknowledge,
+        DtmfAction::Resolve => Action::Resolve,
+    });
+    let said = match action {
+        Some(action) => {
+            let who = match d.user_id {
+                Some(u) => st
+                    .db
+                    .read(move |c| crate::store::users::get(c, u))
+                    .await
+                    .ok()
+                    .map(|u| Actor::user(u.id, &format!("{} (phone)", u.username))),
+                None => None,
+            };
+            match act(&st.db, &st.engine, now, alert_id, action, who.unwrap_or_else(|| Actor::system("voice call")))
+                .await
+            {
+                Ok(o) => o.message,
+                Err(e) => format!("That did not work: {e}"),
+            }
+        }
+        None if cb.digits.is_some() => "That key does nothing. Goodbye.".to_string(),
+        None => "ok".to_string(),
+    };
+    match cfg.provider {
+        Provider::Twilio => twiml(&said),
+        Provider::Http => HttpResponse::Ok().json(json!({"status": "ok", "result": said})),
+    }
+}

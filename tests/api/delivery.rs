@@ -1,0 +1,634 @@
+//! Notification delivery: the outbox, retries and backoff, per-channel isolation, every
+//! channel against a fake provider, message edits, chat buttons, one-click links, voice
+//! callbacks and the channel test.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::fake::{Fake, Reply};
+use crate::support::{TestApp, World};
+
+/// A team with a rotation (eddie on call), and an `alertmanager` route using `channels`.
+struct Setup {
+    w: World,
+    token: String,
+    route: i64,
+}
+
+fn setup(app: &TestApp, channels: &[Value]) -> (Setup, Vec<i64>) {
+    let w = World::new(app);
+    app.put(&format!("/api/admin/users/{}", w.editor.0), &w.admin, json!({"phone": "+4930123456", "telegram_user_id": "111", "slack_user_id": "U111", "mattermost_user_id": "mm-eddie"}))
+        .expect(200);
+    let rot = app
+        .post(
+            "/api/rotations",
+            &w.editor.1,
+            json!({"team_id": w.team, "name": "R", "start_at": "2026-11-01T00:00:00Z"}),
+        )
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    app.post(&format!("/api/rotations/{rot}/members"), &w.editor.1, json!({"user_id": w.editor.0})).expect(201);
+    let mut ids = Vec::new();
+    for (i, ch) in channels.iter().enumerate() {
+        let mut body = ch.clone();
+        body["team_id"] = json!(w.team);
+        body["name"] = json!(format!("ch{i}"));
+        ids.push(app.post("/api/channels", &w.editor.1, body).expect(201)["id"].as_i64().unwrap());
+    }
+    let r = app
+        .post(
+            "/api/routes",
+            &w.editor.1,
+            json!({"team_id": w.team, "name": "am", "source": "alertmanager", "rotation_id": rot, "channel_ids": ids}),
+        )
+        .expect(201);
+    (Setup { w, token: r["intake_token"].as_str().unwrap().to_string(), route: r["id"].as_i64().unwrap() }, ids)
+}
+
+fn fire(app: &TestApp, s: &Setup, fp: &str, severity: &str) -> i64 {
+    let body = json!({"alerts": [{"status": "firing", "labels": {"alertname": "DiskFull", "instance": fp, "severity": severity},
+                                  "annotations": {"summary": format!("Disk full on {fp}")}, "fingerprint": fp}]});
+    app.post_raw("/api/integrations/alertmanager", Some(&s.token), &body.to_string()).expect(200)[0]["id"]
+        .as_i64()
+        .unwrap()
+}
+
+fn deliveries(app: &TestApp, s: &Setup, alert: i64) -> Vec<Value> {
+    app.get(&format!("/api/alerts/{alert}/deliveries"), &s.w.admin).expect(200).as_array().unwrap().clone()
+}
+
+fn webhook(url: &str) -> Value {
+    json!({"channel_type": "webhook", "config": {"webhook_url": format!("{url}/hook")}})
+}
+
+#[test]
+fn webhook_page_ack_and_recovery_are_delivered_with_signed_headers() {
+    let app = TestApp::start();
+    let fake = Fake::start();
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let (s, _) = setup(
+        &app,
+        &[
+            json!({"channel_type": "webhook", "config": {"webhook_url": format!("{}/hook", fake.url), "secret": secret, "headers": {"X-Team": "infra"}}}),
+        ],
+    );
+    let id = fire(&app, &s, "db-1", "critical");
+    let report = app.deliver();
+    assert_eq!(report.count("dispatch"), 1);
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 1);
+    let r = &reqs[0];
+    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/hook"));
+    let p = r.json();
+    assert_eq!(p["event"], "triggered");
+    assert_eq!(p["alert"]["id"], id);
+    assert_eq!(p["alert"]["title"], "Disk full on db-1");
+    assert_eq!(p["alert"]["url"], format!("https://oncall.example/alerts/{id}"));
+    assert_eq!(p["team"]["slug"], "infra");
+    assert_eq!(p["assignee"]["username"], "eddie");
+    assert!(p["links"]["acknowledge"].as_str().unwrap().starts_with("https://oncall.example/a/"));
+    assert_eq!(r.header("x-team"), Some("infra"));
+    // Standard Webhooks: verify like a receiver would.
+    use base64::Engine;
+    use hmac::{Hmac, KeyInit, Mac};
+    let key = base64::engine::general_purpose::STANDARD.decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    let (wid, ts) = (r.header("webhook-id").unwrap(), r.header("webhook-timestamp").unwrap());
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&key).unwrap();
+    mac.update(format!("{wid}.{ts}.{}", r.body).as_bytes());
+    let expected = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
+    assert_eq!(r.header("webhook-signature"), Some(expected.as_str()));
+    let d = deliveries(&app, &s, id);
+    assert_eq!((d[0]["status"].as_str(), d[0]["attempts"].as_i64()), (Some("sent"), Some(1)));
+    assert!(d[0]["sent_at"].is_string());
+    let events = app.get(&format!("/api/alerts/{id}/events"), &s.w.admin).expect(200);
+    assert!(events.as_array().unwrap().iter().any(|e| e["event_type"] == "notified"));
+
+    app.post(&format!("/api/alerts/{id}/ack"), &s.w.responder.1, json!({})).expect(200);
+    app.deliver();
+    app.post(&format!("/api/alerts/{id}/resolve"), &s.w.responder.1, json!({})).expect(200);
+    app.deliver();
+    let events: Vec<String> = fake.requests().iter().map(|r| r.json()["event"].as_str().unwrap().to_string()).collect();
+    assert_eq!(events, ["triggered", "acknowledged", "resolved"]);
+    let last = fake.requests()[2].json();
+    assert_eq!(
+        (last["alert"]["status"].as_str(), last["alert"]["resolved_by"].as_str()),
+        (Some("resolved"), Some("rick"))
+    );
+}
+
+#[test]
+fn retries_back_off_honour_retry_after_and_give_up() {
+    let app = TestApp::start_with(|c| c.delivery.max_attempts = 3);
+    let fake = Fake::start();
+    let (s, _) = setup(&app, &[webhook(&fake.url)]);
+    // 500, then success: the same delivery (same webhook-id) is retried.
+    fake.push(Reply::status(500));
+    let id = fire(&app, &s, "a", "critical");
+    app.deliver();
+    let d = &deliveries(&app, &s, id)[0];
+    assert_eq!((d["status"].as_str(), d["attempts"].as_i64()), (Some("failed"), Some(1)));
+    assert!(d["last_error"].as_str().unwrap().contains("HTTP 500"));
+    let next = incidentrelay::domain::time::Ts::parse(d["next_attempt_at"].as_str().unwrap()).unwrap();
+    let wait = next.secs_since(app.now());
+    assert!((8..=12).contains(&wait), "first backoff ~10 s with jitter, got {wait}");
+    app.deliver();
+    assert_eq!(fake.count(), 1, "not retried before its time");
+    app.advance(13);
+    app.deliver();
+    let d = &deliveries(&app, &s, id)[0];
+    assert_eq!((d["status"].as_str(), d["attempts"].as_i64()), (Some("sent"), Some(2)));
+    let ids: Vec<_> = fake.requests().iter().map(|r| r.header("webhook-id").unwrap().to_string()).collect();
+    assert_eq!(ids[0], ids[1], "a retry carries the same webhook-id");
+
+    // 429 with Retry-After.
+    fake.push(Reply::status(429).header("Retry-After", "120"));
+    let id = fire(&app, &s, "b", "critical");
+    app.deliver();
+    let d = &deliveries(&app, &s, id)[0];
+    let next = incidentrelay::domain::time::Ts::parse(d["next_attempt_at"].as_str().unwrap()).unwrap();
+    assert_eq!(next.secs_since(app.now()), 120);
+    app.advance(121);
+    app.deliver();
+    assert_eq!(deliveries(&app, &s, id)[0]["status"], "sent");
+
+    // 400 is permanent: dead at once, shown on the timeline.
+    fake.push(Reply::status(400));
+    let id = fire(&app, &s, "c", "critical");
+    app.deliver();
+    let d = &deliveries(&app, &s, id)[0];
+    assert_eq!((d["status"].as_str(), d["attempts"].as_i64()), (Some("dead"), Some(1)));
+    let events = app.get(&format!("/api/alerts/{id}/events"), &s.w.admin).expect(200);
+    let failed = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event_type"] == "delivery_failed")
+        .expect("failure on the timeline");
+    assert!(failed["message"].as_str().unwrap().contains("HTTP 400"));
+
+    // Retryable failures stop after max_attempts.
+    fake.default(Reply::status(503));
+    let id = fire(&app, &s, "d", "critical");
+    for _ in 0..3 {
+        app.deliver();
+        app.advance(3600);
+    }
+    let d = &deliveries(&app, &s, id)[0];
+    assert_eq!((d["status"].as_str(), d["attempts"].as_i64()), (Some("dead"), Some(3)));
+    assert!(d["last_error"].as_str().unwrap().starts_with("gave up after 3 attempts"));
+}
+
+#[test]
+fn timeouts_are_retried() {
+    let app = TestApp::start_with(|c| c.delivery.timeout_seconds = 1);
+    let fake = Fake::start();
+    let (s, _) = setup(&app, &[webhook(&fake.url)]);
+    fake.push(Reply::ok("{}").delayed(Duration::from_millis(2500)));
+    let id = fire(&app, &s, "slow", "critical");
+    app.deliver();
+    let d = &deliveries(&app, &s, id)[0];
+    assert_eq!(d["status"], "failed");
+    assert!(d["last_error"].as_str().unwrap().contains("timed out"), "{d}");
+}
+
+#[test]
+fn private_addresses_are_refused_unless_allowed() {
+    let app = TestApp::start_with(|c| c.security.outbound_allowlist.clear());
+    let fake = Fake::start();
+    let (s, _) = setup(&app, &[webhook(&fake.url)]);
+    let id = fire(&app, &s, "x", "critical");
+    app.deliver();
+    let d = &deliveries(&app, &s, id)[0];
+    assert_eq!(d["status"], "dead");
+    assert!(d["last_error"].as_str().unwrap().contains("outbound_allowlist"), "{d}");
+    assert_eq!(fake.count(), 0);
+}
+
+#[test]
+fn severity_filters_pick_channels() {
+    let app = TestApp::start();
+    let fake = Fake::start();
+    let mut crit = webhook(&fake.url);
+    crit["notify_on_severities"] = json!(["critical"]);
+    let (s, _) = setup(&app, &[crit, webhook(&fake.url)]);
+    let warn = fire(&app, &s, "w", "warning");
+    assert_eq!(deliveries(&app, &s, warn).len(), 1, "only the unfiltered channel");
+    let c = fire(&app, &s, "c", "critical");
+    assert_eq!(deliveries(&app, &s, c).len(), 2);
+}
+
+#[test]
+fn an_outage_of_one_channel_delays_nothing_else_and_loses_nothing() {
+    let app = TestApp::start_with(|c| c.delivery.concurrency_per_channel = 2);
+    let broken = Fake::start();
+    let healthy = Fake::start();
+    let (s, ids) = setup(&app, &[webhook(&broken.url), webhook(&healthy.url)]);
+    // The broken channel hangs for a while, then fails, for its first 6 requests.
+    for _ in 0..6 {
+        broken.push(Reply::status(500).delayed(Duration::from_millis(300)));
+    }
+    broken.default(Reply::ok("{}"));
+    let alerts: Vec<i64> = (0..6).map(|i| fire(&app, &s, &format!("o{i}"), "critical")).collect();
+    let start = Instant::now();
+    let engine = app.engine.clone();
+    app.rt.block_on(async move { engine.run_cycle().await });
+    // The healthy channel gets all six without waiting for the broken one.
+    let got = healthy.wait(6, Duration::from_secs(5));
+    assert_eq!(got.len(), 6);
+    assert!(start.elapsed() < Duration::from_millis(900), "healthy deliveries took {:?}", start.elapsed());
+    let engine = app.engine.clone();
+    app.rt.block_on(async move { engine.settle().await });
+    // Recover: retry until everything is sent.
+    for _ in 0..10 {
+        app.advance(3600);
+        app.deliver();
+    }
+    for a in &alerts {
+        for d in deliveries(&app, &s, *a) {
+            assert_eq!(d["status"], "sent", "{d}");
+        }
+    }
+    // Exactly one successful request per delivery id on the broken channel: nothing twice.
+    let ok_ids: Vec<String> =
+        broken.requests().iter().skip(6).map(|r| r.header("webhook-id").unwrap().to_string()).collect();
+    let mut unique = ok_ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(ok_ids.len(), 6);
+    assert_eq!(unique.len(), 6, "no delivery sent twice after recovery");
+    let _ = ids;
+}
+
+#[test]
+fn rows_left_sending_by_a_crash_are_requeued() {
+    let app = TestApp::start();
+    let fake = Fake::start();
+    let (s, _) = setup(&app, &[webhook(&fake.url)]);
+    let id = fire(&app, &s, "crash", "critical");
+    let db = app.dir.path().join("test.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("UPDATE deliveries SET status = 'sending', attempts = 1 WHERE alert_id = ?1", [id]).unwrap();
+    app.deliver();
+    assert_eq!(fake.count(), 0, "a row in `sending` is not picked up by a running leader");
+    let engine = app.engine.clone();
+    let n = app.rt.block_on(async move { engine.requeue_interrupted().await }).unwrap();
+    assert_eq!(n, 1);
+    app.deliver();
+    assert_eq!(deliveries(&app, &s, id)[0]["status"], "sent");
+    assert_eq!(fake.count(), 1);
+}
+
+#[test]
+fn slack_bot_posts_updates_and_verifies_button_clicks() {
+    let app = TestApp::start();
+    let slack = Fake::start();
+    slack.default(Reply::ok(r#"{"ok": true, "channel": "C42", "ts": "1700000000.000100"}"#));
+    let (s, ids) = setup(
+        &app,
+        &[
+            json!({"channel_type": "slack", "config": {"mode": "bot_api", "bot_token": "xoxb-1", "channel_id": "C42", "signing_secret": "sssh", "api_url": slack.url}}),
+        ],
+    );
+    let id = fire(&app, &s, "s1", "critical");
+    app.deliver();
+    let post = &slack.requests()[0];
+    assert_eq!(post.path, "/chat.postMessage");
+    assert_eq!(post.header("authorization"), Some("Bearer xoxb-1"));
+    let blocks = post.json()["blocks"].clone();
+    let buttons = blocks.as_array().unwrap().last().unwrap()["elements"].clone();
+    let ack_value = buttons[0]["value"].as_str().unwrap().to_string();
+    assert!(ack_value.starts_with(&format!("{}.{id}.a.", ids[0])));
+
+    let click = |value: &str, ts: i64, secret: &str, user: &str| {
+        let payload = json!({"type": "block_actions", "user": {"id": user}, "actions": [{"action_id": "incidentrelay_acknowledge", "value": value}]});
+        let body = format!("payload={}", urlencode(&payload.to_string()));
+        let sig = format!("v0={}", hex_hmac(secret, &format!("v0:{ts}:{body}")));
+        let ts = ts.to_string();
+        send_form(
+            &app,
+            "/api/integrations/slack/actions",
+            &body,
+            &[("X-Slack-Request-Timestamp", &ts), ("X-Slack-Signature", &sig)],
+        )
+    };
+    let now = app.now().secs();
+    assert_eq!(click(&ack_value, now, "wrong", "U111").status, 401, "forged signature");
+    assert_eq!(click(&ack_value, now - 301, "sssh", "U111").status, 401, "stale timestamp");
+    let forged_value = ack_value.replacen(&format!(".{id}."), ".999.", 1);
+    assert_eq!(click(&forged_value, now, "sssh", "U111").status, 401, "forged button value");
+    assert_eq!(app.get(&format!("/api/alerts/{id}"), &s.w.admin).expect(200)["status"], "firing");
+    assert_eq!(click(&ack_value, now, "sssh", "U111").status, 200);
+    let a = app.get(&format!("/api/alerts/{id}"), &s.w.admin).expect(200);
+    assert_eq!((a["status"].as_str(), a["acknowledged_by"].as_str()), (Some("acknowledged"), Some("eddie")));
+    assert_eq!(click(&ack_value, now, "sssh", "U111").status, 200, "a replayed click is harmless (idempotent)");
+    app.deliver();
+    let update = slack.requests().into_iter().find(|r| r.path == "/chat.update").expect("the message is edited");
+    let u = update.json();
+    assert_eq!((u["channel"].as_str(), u["ts"].as_str()), (Some("C42"), Some("1700000000.000100")));
+    let elements = u["blocks"].as_array().unwrap().last().unwrap()["elements"].clone();
+    assert_eq!(elements[0]["action_id"], "incidentrelay_resolve", "acknowledged: only Resolve is left");
+}
+
+#[test]
+fn mattermost_bot_edits_posts_and_checks_who_clicks() {
+    let app = TestApp::start();
+    let mm = Fake::start();
+    mm.default(Reply::ok(r#"{"id": "post-1"}"#));
+    let (s, ids) = setup(
+        &app,
+        &[
+            json!({"channel_type": "mattermost", "config": {"mode": "bot_api", "api_url": mm.url, "bot_token": "tok", "channel_id": "town"}}),
+        ],
+    );
+    let id = fire(&app, &s, "m1", "critical");
+    app.deliver();
+    let post = &mm.requests()[0];
+    assert_eq!((post.method.as_str(), post.path.as_str()), ("POST", "/api/v4/posts"));
+    let ctx = post.json()["props"]["attachments"][0]["actions"][0]["integration"]["context"].clone();
+    assert_eq!(ctx["alert_id"], id);
+    let click = |ctx: &Value, user: &str| {
+        app.post_raw(
+            "/api/integrations/mattermost/actions",
+            None,
+            &json!({"user_id": user, "context": ctx}).to_string(),
+        )
+    };
+    let mut forged = ctx.clone();
+    forged["action"] = json!("r");
+    assert_eq!(click(&forged, "mm-eddie").status, 403);
+    let r = click(&ctx, "mm-stranger");
+    assert!(r.body["ephemeral_text"].as_str().unwrap().contains("not linked"));
+    app.put(&format!("/api/admin/users/{}", s.w.viewer.0), &s.w.admin, json!({"mattermost_user_id": "mm-vera"}))
+        .expect(200);
+    let r = click(&ctx, "mm-vera");
+    assert!(r.body["ephemeral_text"].as_str().unwrap().contains("responder"), "viewers may not act: {}", r.text);
+    let r = click(&ctx, "mm-eddie");
+    assert_eq!(r.body["ephemeral_text"], format!("Alert #{id} acknowledged by eddie."));
+    app.deliver();
+    let patch = mm.requests().into_iter().find(|r| r.method == "PUT").expect("the post is edited");
+    assert_eq!(patch.path, "/api/v4/posts/post-1/patch");
+    let actions = patch.json()["props"]["attachments"][0]["actions"].clone();
+    assert_eq!(actions.as_array().unwrap().len(), 1);
+    assert_eq!(actions[0]["id"], "resolve");
+    app.post(&format!("/api/alerts/{id}/resolve"), &s.w.editor.1, json!({})).expect(200);
+    app.deliver();
+    let last = mm.requests().last().unwrap().clone();
+    assert_eq!(last.path, "/api/v4/posts/post-1/patch");
+    let att = &last.json()["props"]["attachments"][0];
+    assert!(att.get("actions").is_none(), "resolved: no buttons");
+    assert_eq!(att["color"], "#2E7D32");
+    let _ = ids;
+}
+
+#[test]
+fn telegram_sends_edits_and_takes_callbacks_by_webhook_and_polling() {
+    let app = TestApp::start();
+    let tg = Fake::start();
+    tg.default(Reply::ok(r#"{"ok": true, "result": {"message_id": 5}}"#));
+    let (s, ids) = setup(
+        &app,
+        &[
+            json!({"channel_type": "telegram", "config": {"bot_token": "123:ABC", "chat_id": -100, "api_url": tg.url, "updates": "webhook"}}),
+        ],
+    );
+    let ch = ids[0];
+    let id = fire(&app, &s, "t1", "critical");
+    app.deliver();
+    let send = &tg.requests()[0];
+    assert_eq!(send.path, "/bot123:ABC/sendMessage");
+    let data = send.json()["reply_markup"]["inline_keyboard"][0][0]["callback_data"].as_str().unwrap().to_string();
+    let update = |data: &str, from: i64| json!({"update_id": 1, "callback_query": {"id": "q1", "from": {"id": from}, "data": data}});
+    let secret = incidentrelay::notify::telegram::webhook_secret(&app.engine.senders.secret, ch);
+    let post = |token: &str, body: &Value| {
+        app.request(
+            "POST",
+            &format!("/api/integrations/telegram/{ch}"),
+            None,
+            Some(body),
+            &[("X-Telegram-Bot-Api-Secret-Token", token)],
+        )
+    };
+    assert_eq!(post("wrong", &update(&data, 111)).status, 401);
+    let forged = data.replacen(&format!(":{id}:"), ":999:", 1);
+    assert_eq!(post(&secret, &update(&forged, 111)).body["text"], "This button is not valid.");
+    let r = post(&secret, &update(&data, 111));
+    assert_eq!(r.body["method"], "answerCallbackQuery");
+    assert_eq!(r.body["text"], format!("Alert #{id} acknowledged by eddie."));
+    app.deliver();
+    let edit = tg.requests().into_iter().find(|r| r.path.ends_with("/editMessageText")).expect("edited");
+    assert_eq!(edit.json()["message_id"], 5);
+
+    // Polling mode: button presses are fetched with getUpdates.
+    app.put(&format!("/api/channels/{ch}"), &s.w.editor.1, json!({"config": {"updates": "polling"}})).expect(200);
+    let id2 = fire(&app, &s, "t2", "critical");
+    app.deliver();
+    let data2 = tg.requests().last().unwrap().json()["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    tg.push(Reply::ok("{\"ok\": true}"));
+    tg.push(Reply::ok(&json!({"ok": true, "result": [{"update_id": 77, "callback_query": {"id": "q2", "from": {"id": 111}, "data": data2}}]}).to_string()));
+    let engine = app.engine.clone();
+    let handled = app.rt.block_on(async move { incidentrelay::engine::telegram::poll_once(&engine).await });
+    assert_eq!(handled, 1);
+    assert_eq!(
+        app.get(&format!("/api/alerts/{id2}"), &s.w.admin).expect(200)["status"],
+        "resolved",
+        "the second button resolves"
+    );
+    let paths: Vec<String> = tg.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(paths.iter().any(|p| p.ends_with("/deleteWebhook")), "{paths:?}");
+    assert!(paths.iter().any(|p| p.ends_with("/answerCallbackQuery")), "{paths:?}");
+    let engine = app.engine.clone();
+    app.rt.block_on(async move { incidentrelay::engine::telegram::poll_once(&engine).await });
+    let get = tg.requests().into_iter().rfind(|r| r.path.ends_with("/getUpdates")).unwrap();
+    assert_eq!(get.json()["offset"], 78, "the offset moves past handled updates");
+}
+
+#[test]
+fn discord_teams_and_incidentio_payloads_reach_their_apis() {
+    let app = TestApp::start();
+    let fake = Fake::start();
+    fake.default(Reply::ok(r#"{"id": "m1"}"#));
+    let (s, _) = setup(
+        &app,
+        &[
+            json!({"channel_type": "discord", "config": {"webhook_url": format!("{}/discord/1/abc", fake.url)}}),
+            json!({"channel_type": "teams", "config": {"webhook_url": format!("{}/teams", fake.url)}}),
+            json!({"channel_type": "incidentio", "config": {"api_token": "inc", "alert_source_config_id": "01SRC", "api_url": fake.url, "metadata": {"env": "prod"}}}),
+        ],
+    );
+    let id = fire(&app, &s, "multi", "high");
+    app.deliver();
+    let reqs = fake.requests();
+    let discord = reqs.iter().find(|r| r.path.starts_with("/discord")).unwrap();
+    assert_eq!(discord.path, "/discord/1/abc?wait=true");
+    assert_eq!(discord.json()["embeds"][0]["color"], 0xF57C00);
+    let teams = reqs.iter().find(|r| r.path == "/teams").unwrap();
+    assert_eq!(teams.json()["attachments"][0]["contentType"], "application/vnd.microsoft.card.adaptive");
+    let inc = reqs.iter().find(|r| r.path == "/v2/alert_events/http/01SRC").unwrap();
+    assert_eq!(inc.header("authorization"), Some("Bearer inc"));
+    assert_eq!((inc.json()["status"].as_str(), inc.json()["metadata"]["env"].as_str()), (Some("firing"), Some("prod")));
+    app.post(&format!("/api/alerts/{id}/resolve"), &s.w.editor.1, json!({})).expect(200);
+    app.deliver();
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 6, "a recovery to each of the three targets");
+    let inc = reqs.iter().rfind(|r| r.path == "/v2/alert_events/http/01SRC").unwrap();
+    assert_eq!(inc.json()["status"], "resolved");
+}
+
+#[test]
+fn voice_calls_and_keypad_callbacks() {
+    let app = TestApp::start();
+    let gw = Fake::start();
+    gw.default(Reply::ok(r#"{"call_id": "call-1"}"#));
+    let (s, ids) = setup(
+        &app,
+        &[
+            json!({"channel_type": "voice", "config": {"provider": "http", "url": format!("{}/call", gw.url), "secret": "vs"}}),
+        ],
+    );
+    let ch = ids[0];
+    let id = fire(&app, &s, "v1", "critical");
+    app.deliver();
+    let call = &gw.requests()[0];
+    assert_eq!(call.json()["to"], "+4930123456");
+    assert_eq!(call.json()["callback_url"], format!("https://oncall.example/api/integrations/voice/{ch}/callback"));
+    let ts = call.header("x-incidentrelay-timestamp").unwrap().parse::<i64>().unwrap();
+    assert_eq!(
+        call.header("x-incidentrelay-signature").unwrap(),
+        format!("sha256={}", hex_hmac("vs", &format!("{ts}.{}", call.body)))
+    );
+    let callback = |body: Value, secret: &str, at: i64| {
+        let text = body.to_string();
+        let sig = format!("sha256={}", hex_hmac(secret, &format!("{at}.{text}")));
+        let at = at.to_string();
+        app.request(
+            "POST",
+            &format!("/api/integrations/voice/{ch}/callback"),
+            None,
+            Some(&body),
+            &[("X-IncidentRelay-Timestamp", &at), ("X-IncidentRelay-Signature", &sig)],
+        )
+    };
+    let now = app.now().secs();
+    assert_eq!(callback(json!({"call_id": "call-1", "digits": "1"}), "wrong", now).status, 401);
+    assert_eq!(callback(json!({"call_id": "call-1", "digits": "1"}), "vs", now - 400).status, 401, "stale");
+    callback(json!({"call_id": "call-1", "status": "answered"}), "vs", now).expect(200);
+    let r = callback(json!({"call_id": "call-1", "digits": "1"}), "vs", now).expect(200);
+    assert_eq!(r["result"], format!("Alert #{id} acknowledged by eddie (phone)."));
+    let events = app.get(&format!("/api/alerts/{id}/events"), &s.w.admin).expect(200);
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event_type"] == "call_status" && e["message"].as_str().unwrap().contains("answered"))
+    );
+    // Acknowledgements and recoveries place no call.
+    app.deliver();
+    assert_eq!(gw.count(), 1);
+}
+
+#[test]
+fn twilio_calls_and_signed_callbacks() {
+    let app = TestApp::start();
+    let tw = Fake::start();
+    tw.default(Reply::ok(r#"{"sid": "CA123"}"#));
+    let (s, ids) = setup(
+        &app,
+        &[
+            json!({"channel_type": "voice", "config": {"provider": "twilio", "account_sid": "AC1", "auth_token": "tt", "from_number": "+15550001", "api_url": tw.url}}),
+        ],
+    );
+    let ch = ids[0];
+    let id = fire(&app, &s, "tw", "critical");
+    app.deliver();
+    let call = &tw.requests()[0];
+    assert_eq!(call.path, "/2010-04-01/Accounts/AC1/Calls.json");
+    assert!(call.header("authorization").unwrap().starts_with("Basic "));
+    assert!(call.body.contains("To=%2B4930123456") && call.body.contains("Twiml="), "{}", call.body);
+    let params = [("CallSid", "CA123"), ("Digits", "2")];
+    let body = params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    let url = format!("https://oncall.example/api/integrations/voice/{ch}/callback");
+    let pairs: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let sig = incidentrelay::notify::voice::twilio_signature("tt", &url, &pairs);
+    let r = send_form(&app, &format!("/api/integrations/voice/{ch}/callback"), &body, &[("X-Twilio-Signature", "bad")]);
+    assert_eq!(r.status, 401);
+    let r = send_form(&app, &format!("/api/integrations/voice/{ch}/callback"), &body, &[("X-Twilio-Signature", &sig)]);
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("<Say>Alert #") && r.text.contains("resolved"), "{}", r.text);
+    assert_eq!(app.get(&format!("/api/alerts/{id}"), &s.w.admin).expect(200)["status"], "resolved");
+}
+
+#[test]
+fn one_click_links_confirm_on_get_and_act_on_post() {
+    let app = TestApp::start();
+    let fake = Fake::start();
+    let (s, _) = setup(&app, &[webhook(&fake.url)]);
+    let id = fire(&app, &s, "l1", "critical");
+    app.deliver();
+    let links = fake.requests()[0].json()["links"].clone();
+    let path = |l: &Value| l.as_str().unwrap().trim_start_matches("https://oncall.example").to_string();
+    let ack = path(&links["acknowledge"]);
+    let page = app.request("GET", &ack, None, None, &[]);
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("<form method=\"post\"") && page.text.contains("Disk full on l1"), "{}", page.text);
+    assert_eq!(app.get(&format!("/api/alerts/{id}"), &s.w.admin).expect(200)["status"], "firing", "GET does nothing");
+    let done = app.request("POST", &ack, None, None, &[]);
+    assert_eq!(done.status, 200);
+    assert!(done.text.contains(&format!("Alert #{id} acknowledged by one-click link")), "{}", done.text);
+    let a = app.get(&format!("/api/alerts/{id}"), &s.w.admin).expect(200);
+    assert_eq!((a["status"].as_str(), a["acknowledged_by"].as_str()), (Some("acknowledged"), Some("one-click link")));
+    let forged = ack.replacen(&format!("/a/{id}."), "/a/999.", 1);
+    assert_eq!(app.request("POST", &forged, None, None, &[]).status, 400);
+    app.advance(8 * 86_400);
+    let expired = app.request("POST", &path(&links["resolve"]), None, None, &[]);
+    assert_eq!(expired.status, 400);
+    assert!(expired.text.contains("expired"));
+}
+
+#[test]
+fn the_channel_test_reports_the_providers_answer() {
+    let app = TestApp::start();
+    let fake = Fake::start();
+    let (s, ids) = setup(&app, &[webhook(&fake.url)]);
+    let r = app.post(&format!("/api/channels/{}/test", ids[0]), &s.w.editor.1, json!({})).expect(200);
+    assert_eq!(r["status"], "sent");
+    let p = fake.requests()[0].json();
+    assert_eq!(p["event"], "test");
+    assert_eq!(p["assignee"]["username"], "eddie", "the tester is the recipient");
+    fake.push(Reply::status(404));
+    let r = app.post(&format!("/api/channels/{}/test", ids[0]), &s.w.editor.1, json!({}));
+    assert_eq!(r.status, 502);
+    assert!(r.body["message"].as_str().unwrap().contains("HTTP 404"), "{}", r.text);
+    assert_eq!(app.post(&format!("/api/channels/{}/test", ids[0]), &s.w.viewer.1, json!({})).status, 403);
+    let _ = s.route;
+}
+
+fn hex_hmac(secret: &str, data: &str) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(data.as_bytes());
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn urlencode(s: &str) -> String {
+    incidentrelay::notify::voice::form_encode(s)
+}
+
+fn send_form(app: &TestApp, path: &str, body: &str, headers: &[(&str, &str)]) -> crate::support::Resp {
+    let mut req = ureq::http::Request::builder()
+        .method("POST")
+        .uri(app.url(path))
+        .header("Content-Type", "application/x-www-form-urlencoded");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut resp = app.agent.run(req.body(body.to_string()).unwrap()).unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    crate::support::Resp { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), text, headers: vec![] }
+}
