@@ -27,6 +27,7 @@ pub enum Command {
     Migrate(Migrate),
     CreateAdmin(CreateAdmin),
     CheckSchema(CheckSchema),
+    SendTestEmail(SendTestEmail),
     Version(Version),
 }
 
@@ -97,6 +98,18 @@ pub struct CheckSchema {
     /// configuration file
     #[argh(option)]
     pub config: Option<PathBuf>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "send-test-email")]
+/// Send a test e-mail through the configured [smtp] server and report its answer.
+pub struct SendTestEmail {
+    /// configuration file
+    #[argh(option)]
+    pub config: Option<PathBuf>,
+    /// recipient address
+    #[argh(option)]
+    pub to: String,
 }
 
 #[derive(FromArgs, Debug)]
@@ -177,6 +190,7 @@ pub fn run(command: Command) -> Result<(), String> {
         Command::Migrate(m) => migrate(&load_config(m.config.as_deref())?),
         Command::CreateAdmin(a) => create_admin(&load_config(a.config.as_deref())?, a),
         Command::CheckSchema(c) => check_schema(&load_config(c.config.as_deref())?),
+        Command::SendTestEmail(t) => send_test_email(&load_config(t.config.as_deref())?, &t.to),
         Command::Version(_) => {
             println!("incidentrelay {} (database schema {})", env!("CARGO_PKG_VERSION"), store::latest_known_version());
             Ok(())
@@ -234,6 +248,28 @@ fn check_schema(config: &Config) -> Result<(), String> {
         }
         Err(format!("schema check failed: {} item(s) missing; run `incidentrelay migrate`", missing.len()))
     }
+}
+
+fn send_test_email(config: &Config, to: &str) -> Result<(), String> {
+    let rt = runtime()?;
+    let timeout = std::time::Duration::from_secs(config.delivery.timeout_seconds);
+    let mailer = crate::notify::email::Mailer::new(&config.smtp, timeout, rt.handle().clone())?
+        .ok_or("smtp.host is not set: configure [smtp] (or INCIDENTRELAY_SMTP__HOST) first")?;
+    let (host, port) = (config.smtp.host.as_deref().unwrap_or(""), config.smtp.port);
+    let plain = format!(
+        "This is a test e-mail from IncidentRelay at {}.\n\nIf you can read it, alert e-mails will arrive too.\n",
+        config.public_base_url()
+    );
+    let html = format!(
+        "<p>This is a test e-mail from IncidentRelay at <a href=\"{0}\">{0}</a>.</p><p>If you can read it, alert e-mails will arrive too.</p>",
+        crate::notify::text::html_escape(&config.public_base_url())
+    );
+    let headers = [("X-IncidentRelay-Event", "test".to_string())];
+    mailer
+        .send(&[to.to_string()], "IncidentRelay test e-mail", plain, html, &headers)
+        .map_err(|e| format!("{host}:{port} refused the test e-mail: {}", e.message()))?;
+    println!("Test e-mail to {to} accepted by {host}:{port}.");
+    Ok(())
 }
 
 fn create_admin(config: &Config, a: CreateAdmin) -> Result<(), String> {

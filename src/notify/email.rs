@@ -47,7 +47,8 @@ use crate::domain::message::Message;
 
 /// The SMTP transport from `[smtp]`.
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// Always `Some` until dropped (its connection pool must be dropped inside the runtime).
+    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
     runtime: tokio::runtime::Handle,
 }
@@ -70,7 +71,12 @@ impl Mailer {
         if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
             builder = builder.credentials(Credentials::new(u.clone(), p.clone()));
         }
-        Ok(Some(Mailer { transport: builder.build(), from, runtime }))
+        // The connection pool spawns its reaper task on the runtime.
+        let transport = {
+            let _inside = runtime.enter();
+            builder.build()
+        };
+        Ok(Some(Mailer { transport: Some(transport), from, runtime }))
     }
 
     /// Sends one message (blocking: call it off the async workers).
@@ -95,7 +101,8 @@ impl Mailer {
         let message = b
             .multipart(MultiPart::alternative_plain_html(plain, html))
             .map_err(|e| NotifyError::Permanent(format!("cannot build the e-mail: {e}")))?;
-        self.runtime.block_on(self.transport.send(message)).map_err(|e| {
+        let transport = self.transport.as_ref().ok_or_else(|| NotifyError::retry("the mailer is shutting down"))?;
+        self.runtime.block_on(transport.send(message)).map_err(|e| {
             if e.is_permanent() {
                 NotifyError::Permanent(format!("smtp: {e}"))
             } else {
@@ -103,6 +110,13 @@ impl Mailer {
             }
         })?;
         Ok(())
+    }
+}
+
+impl Drop for Mailer {
+    fn drop(&mut self) {
+        let _inside = self.runtime.enter();
+        drop(self.transport.take());
     }
 }
 

@@ -10,13 +10,13 @@ use crate::fake::{Fake, Reply};
 use crate::support::{TestApp, World};
 
 /// A team with a rotation (eddie on call), and an `alertmanager` route using `channels`.
-struct Setup {
-    w: World,
+pub struct Setup {
+    pub w: World,
     token: String,
     route: i64,
 }
 
-fn setup(app: &TestApp, channels: &[Value]) -> (Setup, Vec<i64>) {
+pub fn setup(app: &TestApp, channels: &[Value]) -> (Setup, Vec<i64>) {
     let w = World::new(app);
     app.put(&format!("/api/admin/users/{}", w.editor.0), &w.admin, json!({"phone": "+4930123456", "telegram_user_id": "111", "slack_user_id": "U111", "mattermost_user_id": "mm-eddie"}))
         .expect(200);
@@ -47,7 +47,7 @@ fn setup(app: &TestApp, channels: &[Value]) -> (Setup, Vec<i64>) {
     (Setup { w, token: r["intake_token"].as_str().unwrap().to_string(), route: r["id"].as_i64().unwrap() }, ids)
 }
 
-fn fire(app: &TestApp, s: &Setup, fp: &str, severity: &str) -> i64 {
+pub fn fire(app: &TestApp, s: &Setup, fp: &str, severity: &str) -> i64 {
     let body = json!({"alerts": [{"status": "firing", "labels": {"alertname": "DiskFull", "instance": fp, "severity": severity},
                                   "annotations": {"summary": format!("Disk full on {fp}")}, "fingerprint": fp}]});
     app.post_raw("/api/integrations/alertmanager", Some(&s.token), &body.to_string()).expect(200)[0]["id"]
@@ -55,7 +55,7 @@ fn fire(app: &TestApp, s: &Setup, fp: &str, severity: &str) -> i64 {
         .unwrap()
 }
 
-fn deliveries(app: &TestApp, s: &Setup, alert: i64) -> Vec<Value> {
+pub fn deliveries(app: &TestApp, s: &Setup, alert: i64) -> Vec<Value> {
     app.get(&format!("/api/alerts/{alert}/deliveries"), &s.w.admin).expect(200).as_array().unwrap().clone()
 }
 
@@ -631,4 +631,118 @@ fn send_form(app: &TestApp, path: &str, body: &str, headers: &[(&str, &str)]) ->
     let status = resp.status().as_u16();
     let text = resp.body_mut().read_to_string().unwrap_or_default();
     crate::support::Resp { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), text, headers: vec![] }
+}
+
+/// A channel's create body, given its fake provider's base URL.
+type ChannelAt = fn(&str) -> Value;
+
+/// Every HTTP channel against its own fake provider, all at once: 500 → retried → sent, 429
+/// honours Retry-After, 400 is dead at once, a timeout is retried.
+#[test]
+fn every_http_channel_retries_gives_up_and_times_out() {
+    let app = TestApp::start_with(|c| c.delivery.timeout_seconds = 1);
+    let kinds: Vec<(&str, &str, ChannelAt)> = vec![
+        (
+            "mattermost webhook",
+            "{}",
+            |u| json!({"channel_type": "mattermost", "config": {"webhook_url": format!("{u}/hooks/x")}}),
+        ),
+        (
+            "mattermost bot",
+            r#"{"id": "p1"}"#,
+            |u| json!({"channel_type": "mattermost", "config": {"mode": "bot_api", "api_url": u, "bot_token": "t", "channel_id": "c"}}),
+        ),
+        (
+            "slack webhook",
+            "ok",
+            |u| json!({"channel_type": "slack", "config": {"webhook_url": format!("{u}/services/x")}}),
+        ),
+        (
+            "slack bot",
+            r#"{"ok": true, "channel": "C1", "ts": "1.2"}"#,
+            |u| json!({"channel_type": "slack", "config": {"mode": "bot_api", "bot_token": "xoxb", "channel_id": "C1", "signing_secret": "s", "api_url": u}}),
+        ),
+        (
+            "telegram",
+            r#"{"ok": true, "result": {"message_id": 1}}"#,
+            |u| json!({"channel_type": "telegram", "config": {"bot_token": "1:A", "chat_id": 1, "api_url": u, "updates": "webhook"}}),
+        ),
+        (
+            "discord",
+            r#"{"id": "m"}"#,
+            |u| json!({"channel_type": "discord", "config": {"webhook_url": format!("{u}/api/webhooks/1/a")}}),
+        ),
+        ("teams", "1", |u| json!({"channel_type": "teams", "config": {"webhook_url": format!("{u}/workflow")}})),
+        ("webhook", "{}", |u| json!({"channel_type": "webhook", "config": {"webhook_url": format!("{u}/hook")}})),
+        (
+            "incident.io",
+            "{}",
+            |u| json!({"channel_type": "incidentio", "config": {"api_token": "i", "alert_source_config_id": "S", "api_url": u}}),
+        ),
+        (
+            "voice http",
+            r#"{"call_id": "c"}"#,
+            |u| json!({"channel_type": "voice", "config": {"provider": "http", "url": format!("{u}/call"), "secret": "s"}}),
+        ),
+        (
+            "twilio",
+            r#"{"sid": "CA1"}"#,
+            |u| json!({"channel_type": "voice", "config": {"provider": "twilio", "account_sid": "AC", "auth_token": "t", "from_number": "+1555", "api_url": u}}),
+        ),
+    ];
+    let fakes: Vec<Fake> = kinds.iter().map(|_| Fake::start()).collect();
+    let configs: Vec<Value> = kinds.iter().zip(&fakes).map(|((_, _, cfg), f)| cfg(&f.url)).collect();
+    let (s, _) = setup(&app, &configs);
+    let script = |replies: &dyn Fn() -> Reply| {
+        for ((_, ok, _), f) in kinds.iter().zip(&fakes) {
+            f.push(replies());
+            f.default(Reply::ok(ok));
+        }
+    };
+    let by_channel = |alert: i64| -> Vec<Value> {
+        let mut d = deliveries(&app, &s, alert);
+        d.sort_by_key(|d| d["channel_id"].as_i64());
+        d
+    };
+    let check = |alert: i64, status: &str, attempts: i64, error: &str| {
+        let d = by_channel(alert);
+        assert_eq!(d.len(), kinds.len());
+        for ((name, _, _), d) in kinds.iter().zip(&d) {
+            assert_eq!((d["status"].as_str(), d["attempts"].as_i64()), (Some(status), Some(attempts)), "{name}: {d}");
+            assert!(d["last_error"].as_str().unwrap_or("").contains(error), "{name}: {d}");
+        }
+    };
+
+    script(&|| Reply::status(500));
+    let a = fire(&app, &s, "a", "critical");
+    app.deliver();
+    check(a, "failed", 1, "HTTP 500");
+    app.advance(13);
+    app.deliver();
+    check(a, "sent", 2, "");
+
+    script(&|| Reply::status(429).header("Retry-After", "60"));
+    let b = fire(&app, &s, "b", "critical");
+    app.deliver();
+    check(b, "failed", 1, "429");
+    for d in by_channel(b) {
+        let next = incidentrelay::domain::time::Ts::parse(d["next_attempt_at"].as_str().unwrap()).unwrap();
+        assert_eq!(next.secs_since(app.now()), 60, "{d}");
+    }
+    app.advance(61);
+    app.deliver();
+    check(b, "sent", 2, "");
+
+    script(&|| Reply::status(400));
+    let c = fire(&app, &s, "c", "critical");
+    app.deliver();
+    check(c, "dead", 1, "HTTP 400");
+
+    script(&|| Reply::ok("{}").delayed(Duration::from_millis(1800)));
+    let d = fire(&app, &s, "d", "critical");
+    app.deliver();
+    check(d, "failed", 1, "timed out");
+    app.advance(13);
+    app.deliver();
+    check(d, "sent", 2, "");
 }

@@ -132,3 +132,153 @@ receivers:
     .expect("the resolved notification arrived");
     assert!(resolved["resolved_by"].as_str().unwrap().contains("alertmanager"));
 }
+
+/// A Python interpreter that can import `module` (Debian's python3-aiosmtpd lives under
+/// /usr/bin/python3 even when another python3 comes first on PATH), or `None` to skip.
+fn python_with(module: &str) -> Option<String> {
+    let found = ["python3", "/usr/bin/python3"].into_iter().find(|py| {
+        Command::new(py)
+            .args(["-c", &format!("import {module}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if found.is_none() {
+        if std::env::var("INCIDENTRELAY_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
+            panic!("python3 module {module} is required (INCIDENTRELAY_REQUIRE_EXTERNAL=1) but not installed");
+        }
+        eprintln!(
+            "SKIPPED: python3 module {module} is not installed (apt-get install python3-aiosmtpd; .ci/run does this)"
+        );
+    }
+    found.map(str::to_string)
+}
+
+/// A real SMTP server (aiosmtpd) writing every message it accepts to a Maildir.
+struct SmtpSink {
+    _guard: Guard,
+    python: String,
+    maildir: std::path::PathBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl SmtpSink {
+    fn start() -> Option<SmtpSink> {
+        let python = python_with("aiosmtpd")?;
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = dir.path().join("mail");
+        let port = free_port();
+        let child = Command::new(&python)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        let guard = Guard(child);
+        wait_for(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).ok())
+            .expect("aiosmtpd listens");
+        Some(SmtpSink { _guard: guard, python, maildir, port, _dir: dir })
+    }
+
+    /// Every message received so far, parsed by Python's e-mail package (what a mail client
+    /// would see): headers, and each part's content type and decoded text.
+    fn messages(&self) -> Vec<serde_json::Value> {
+        let script = r#"
+import email, email.policy, json, os, sys
+out = []
+new = os.path.join(sys.argv[1], "new")
+for name in sorted(os.listdir(new), key=lambda n: os.path.getmtime(os.path.join(new, n))) if os.path.isdir(new) else []:
+    with open(os.path.join(new, name), "rb") as f:
+        m = email.message_from_binary_file(f, policy=email.policy.default)
+    parts = [{"type": p.get_content_type(), "text": p.get_content()} for p in m.walk() if not p.is_multipart()]
+    out.append({"headers": {k.lower(): str(v) for k, v in m.items()}, "type": m.get_content_type(), "parts": parts})
+print(json.dumps(out))
+"#;
+        let out =
+            Command::new(&self.python).args(["-c", script]).arg(&self.maildir).output().expect("parse the maildir");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn wait(&self, n: usize) -> Vec<serde_json::Value> {
+        wait_for(Duration::from_secs(10), || Some(self.messages()).filter(|m| m.len() >= n))
+            .unwrap_or_else(|| panic!("{n} e-mail(s) arrive; got {:?}", self.messages()))
+    }
+}
+
+#[test]
+fn email_reaches_a_real_smtp_server_with_both_parts_and_action_links() {
+    let Some(sink) = SmtpSink::start() else { return };
+    let port = sink.port;
+    let app = TestApp::start_with(|c| {
+        c.smtp.host = Some("127.0.0.1".into());
+        c.smtp.port = port;
+        c.smtp.security = incidentrelay::config::SmtpSecurity::None;
+        c.smtp.from = Some("IncidentRelay <oncall@example.com>".into());
+    });
+    let (s, _) = crate::delivery::setup(
+        &app,
+        &[json!({"channel_type": "email", "config": {"recipients": ["sre@example.com"], "include_assignee": true}})],
+    );
+    let id = crate::delivery::fire(&app, &s, "db-7", "critical");
+    app.deliver();
+    let mails = sink.wait(1);
+    let m = &mails[0];
+    let h = &m["headers"];
+    assert_eq!(h["from"], "IncidentRelay <oncall@example.com>");
+    assert_eq!(h["to"], "sre@example.com, eddie@example.com", "the recipients and the assignee");
+    assert!(h["subject"].as_str().unwrap().contains("Disk full on db-7"), "{h}");
+    assert_eq!(h["x-incidentrelay-event"], "triggered");
+    assert_eq!(m["type"], "multipart/alternative");
+    let part = |t: &str| {
+        m["parts"].as_array().unwrap().iter().find(|p| p["type"] == t).unwrap()["text"].as_str().unwrap().to_string()
+    };
+    let (plain, html) = (part("text/plain"), part("text/html"));
+    for body in [&plain, &html] {
+        assert!(body.contains("Disk full on db-7"));
+        assert!(body.contains("https://oncall.example/a/"), "signed action links in every part");
+        assert!(body.contains(&format!("https://oncall.example/alerts/{id}")));
+    }
+    assert!(html.contains(">Acknowledge</a>") && html.contains(">Resolve</a>"));
+    let d = crate::delivery::deliveries(&app, &s, id);
+    assert_eq!(d[0]["status"], "sent");
+
+    // The acknowledge link in the mail works: GET confirms, POST acts.
+    let link = plain
+        .split_whitespace()
+        .find(|w| w.starts_with("https://oncall.example/a/"))
+        .unwrap()
+        .trim_start_matches("https://oncall.example")
+        .to_string();
+    let page = try_send(&agent(), "GET", &app.url(&link), None, None, &[]).unwrap();
+    assert_eq!(page.status, 200);
+    assert_eq!(app.get(&format!("/api/alerts/{id}"), &s.w.admin).expect(200)["status"], "firing", "GET does not act");
+
+    // Acknowledge: a follow-up in the same thread.
+    app.post(&format!("/api/alerts/{id}/ack"), &s.w.responder.1, json!({})).expect(200);
+    app.deliver();
+    let mails = sink.wait(2);
+    let h = &mails[1]["headers"];
+    assert_eq!(h["x-incidentrelay-event"], "acknowledged");
+    assert_eq!(h["references"], format!("<alert-{id}@incidentrelay>"));
+
+    // The CLI sends a test e-mail through the same server.
+    let bin = env!("CARGO_BIN_EXE_incidentrelay");
+    let out = Command::new(bin)
+        .args(["send-test-email", "--to", "me@example.com"])
+        .env_remove("INCIDENTRELAY_CONFIG")
+        .env("INCIDENTRELAY_SMTP__HOST", "127.0.0.1")
+        .env("INCIDENTRELAY_SMTP__PORT", port.to_string())
+        .env("INCIDENTRELAY_SMTP__SECURITY", "none")
+        .env("INCIDENTRELAY_SMTP__FROM", "oncall@example.com")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("accepted by 127.0.0.1"));
+    let mails = sink.wait(3);
+    assert_eq!(mails[2]["headers"]["to"], "me@example.com");
+    assert_eq!(mails[2]["headers"]["subject"], "IncidentRelay test e-mail");
+}
