@@ -4,6 +4,7 @@ pub mod access;
 pub mod alert;
 pub mod escalation;
 pub mod flapping;
+pub mod ical;
 pub mod matcher;
 pub mod message;
 pub mod rotation;

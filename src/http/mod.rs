@@ -411,6 +411,25 @@ pub fn endpoints() -> Vec<Endpoint> {
     .query::<rotations::OncallQuery>()
     .ok::<Vec<rotations::ShiftOut>>(200);
 
+    t.tag("calendar");
+    t.get("/api/calendar", "On-call calendar: rotation shifts split where overrides cut them", calendar::events)
+        .query::<calendar::CalendarQuery>()
+        .ok::<Vec<store::calendar::CalendarEvent>>(200);
+    t.get("/api/calendar/feeds", "Your iCalendar subscription feeds (never the token)", calendar::list_feeds)
+        .ok::<Vec<store::calendar::Feed>>(200);
+    t.post(
+        "/api/calendar/feeds",
+        "Create an iCalendar feed of a team's on-call shifts; the token and URL are in this response only",
+        calendar::create_feed,
+    )
+    .body::<store::calendar::FeedInput>()
+    .ok::<store::calendar::Feed>(201);
+    t.delete("/api/calendar/feeds/{id}", "Delete a calendar feed", calendar::delete_feed).ok::<Deleted>(200);
+    t.get("/api/calendar/feeds/{token}.ics", "The iCalendar feed (the token in the path is the credential)", calendar::ics)
+        .public()
+        .describe("RFC 5545 calendar of the team's shifts from 30 days ago to 180 days ahead, times in UTC, one stable UID per shift. Subscribe to it from Google Calendar, Outlook or Thunderbird.")
+        .returns(200, "text/calendar");
+
     t.tag("channels");
     t.get("/api/channels/types", "Supported channel types", channels::types).ok::<Vec<crate::notify::ChannelKind>>(200);
     t.get("/api/channels", "Channels (secrets masked)", channels::list)

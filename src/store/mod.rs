@@ -12,6 +12,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod calendar;
 pub mod channels;
 pub mod escalation;
 pub mod groups;

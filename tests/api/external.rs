@@ -135,7 +135,7 @@ receivers:
 
 /// A Python interpreter that can import `module` (Debian's python3-aiosmtpd lives under
 /// /usr/bin/python3 even when another python3 comes first on PATH), or `None` to skip.
-fn python_with(module: &str) -> Option<String> {
+pub fn python_with(module: &str) -> Option<String> {
     let found = ["python3", "/usr/bin/python3"].into_iter().find(|py| {
         Command::new(py)
             .args(["-c", &format!("import {module}")])

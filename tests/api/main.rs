@@ -2,6 +2,7 @@
 //! clock, fake receivers.
 
 mod auth;
+mod calendar;
 mod cli;
 mod delivery;
 mod durability;

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod calendar;
 pub mod channels;
 pub mod groups;
 pub mod policies;

@@ -1,0 +1,203 @@
+//! The team calendar (rotation shifts split where overrides cut them) and iCalendar
+//! subscription feeds (a per-user, per-team token stored as a SHA-256 hash).
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::audit::Ctx;
+use super::{CachedExt, Result, StoreError, rotations, teams};
+use crate::domain::rotation::{Schedule, ShiftKind};
+use crate::domain::time::Ts;
+use crate::domain::validate::Problems;
+
+/// One stretch of the calendar: who is on call for which rotation, from when to when.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CalendarEvent {
+    pub rotation_id: i64,
+    pub rotation_name: String,
+    pub team_id: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub start: Ts,
+    pub end: Ts,
+    /// `rotation` (the regular shift) or `override`.
+    #[serde(rename = "type")]
+    pub kind: ShiftKind,
+    /// The override's reason (empty for rotation shifts).
+    pub reason: String,
+    /// The override that decides this stretch.
+    pub override_id: Option<i64>,
+    /// Identity of the shift, the same on every computation (feeds use it as the event UID).
+    #[serde(skip)]
+    pub uid: String,
+}
+
+/// Calendar events of the enabled rotations visible in `groups` (`None` = all), optionally of
+/// one team or rotation, over `[from, to)`, ordered by start.
+pub fn events(
+    c: &Connection,
+    groups: Option<&[i64]>,
+    team_id: Option<i64>,
+    rotation_id: Option<i64>,
+    from: Ts,
+    to: Ts,
+) -> Result<Vec<CalendarEvent>> {
+    let mut out = Vec::new();
+    let mut names: HashMap<i64, (String, String)> = HashMap::new();
+    for r in rotations::list(c, groups, team_id, from)? {
+        if !r.enabled || rotation_id.is_some_and(|id| id != r.id) {
+            continue;
+        }
+        let rot = rotations::domain(c, &r)?;
+        let schedule = Schedule::new(&rot.spec);
+        let reasons: HashMap<i64, (String, Ts)> =
+            rotations::overrides(c, r.id)?.into_iter().map(|o| (o.id, (o.reason, o.starts_at))).collect();
+        for s in rot.shifts(from, to) {
+            if let std::collections::hash_map::Entry::Vacant(e) = names.entry(s.user_id) {
+                let u = rotations::user_ref(c, s.user_id)?;
+                e.insert((u.username, u.display_name));
+            }
+            let (username, display_name) = names.get(&s.user_id).cloned().unwrap_or_default();
+            // A stretch that starts where its shift starts (or where the window cuts it) is
+            // the shift itself; later pieces of a shift split by an override get their start.
+            let (base, natural_start, reason) = match (s.slot, s.override_id) {
+                (_, Some(o)) => {
+                    let (reason, starts) = reasons.get(&o).cloned().unwrap_or_default();
+                    (format!("override-{o}"), starts, reason)
+                }
+                (Some(k), None) => (format!("rotation-{}-slot-{k}", r.id), schedule.slot_range(k).0, String::new()),
+                (None, None) => (format!("rotation-{}", r.id), s.start, String::new()),
+            };
+            let uid = if s.start == natural_start || s.start == from {
+                base
+            } else {
+                format!("{base}-from-{}", s.start.secs())
+            };
+            out.push(CalendarEvent {
+                rotation_id: r.id,
+                rotation_name: r.name.clone(),
+                team_id: r.team_id,
+                user_id: s.user_id,
+                username,
+                display_name,
+                start: s.start,
+                end: s.end,
+                kind: s.kind,
+                reason,
+                override_id: s.override_id,
+                uid,
+            });
+        }
+    }
+    out.sort_by_key(|e| (e.start, e.rotation_id));
+    Ok(out)
+}
+
+// --- subscription feeds ------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Feed {
+    pub id: i64,
+    pub team_id: i64,
+    pub team_name: String,
+    pub group_id: i64,
+    /// The owner: the feed shows what this user may see, and stops when they lose access.
+    pub user_id: i64,
+    pub name: String,
+    pub token_prefix: String,
+    pub created_at: Ts,
+    /// The raw token, in the create response only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The subscription URL (it contains the token), in the create response only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// Body of `POST /api/calendar/feeds`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedInput {
+    pub team_id: Option<i64>,
+    /// Default: "On call: <team name>".
+    pub name: Option<String>,
+}
+
+const SELECT: &str =
+    "SELECT f.*, t.name AS team_name, t.group_id FROM calendar_feeds f JOIN teams t ON t.id = f.team_id";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Feed> {
+    Ok(Feed {
+        id: r.get("id")?,
+        team_id: r.get("team_id")?,
+        team_name: r.get("team_name")?,
+        group_id: r.get("group_id")?,
+        user_id: r.get("user_id")?,
+        name: r.get("name")?,
+        token_prefix: r.get("token_prefix")?,
+        created_at: r.get("created_at")?,
+        token: None,
+        url: None,
+    })
+}
+
+pub fn get(c: &Connection, id: i64) -> Result<Feed> {
+    c.q_row(&format!("{SELECT} WHERE f.id = ?1"), [id], row).optional()?.ok_or_else(|| StoreError::not_found("feed"))
+}
+
+/// The feeds a user created.
+pub fn of_user(c: &Connection, user_id: i64) -> Result<Vec<Feed>> {
+    let mut st = c.prepare_cached(&format!("{SELECT} WHERE f.user_id = ?1 ORDER BY f.id"))?;
+    Ok(st.query_map([user_id], row)?.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The feed a raw token opens.
+pub fn by_token(c: &Connection, raw: &str) -> Result<Option<Feed>> {
+    let hash = crate::crypto::sha256_hex(raw);
+    let found = c
+        .q_row(&format!("{SELECT} WHERE f.token_hash = ?1"), [&hash], |r| {
+            Ok((r.get::<_, String>("token_hash")?, row(r)?))
+        })
+        .optional()?;
+    Ok(found.filter(|(h, _)| crate::crypto::ct_eq(h.as_bytes(), hash.as_bytes())).map(|(_, f)| f))
+}
+
+/// Creates a feed for `team_id` owned by `user_id` with the raw token `raw`.
+pub fn create(c: &Connection, ctx: &Ctx, user_id: i64, input: FeedInput, raw: &str) -> Result<Feed> {
+    let mut p = Problems::new();
+    p.check(input.team_id.is_some(), "team_id", "is required");
+    let name = input.name.map(|n| n.trim().to_string()).unwrap_or_default();
+    p.check(name.chars().count() <= 200, "name", "must be at most 200 characters");
+    p.finish()?;
+    let team_id = input.team_id.unwrap_or_default();
+    let team = teams::get(c, team_id).map_err(|_| StoreError::invalid("team_id", "no such team"))?;
+    let name = if name.is_empty() { format!("On call: {}", team.name) } else { name };
+    c.exec(
+        "INSERT INTO calendar_feeds (team_id, user_id, name, token_hash, token_prefix, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![team_id, user_id, name, crate::crypto::sha256_hex(raw), crate::crypto::token_prefix(raw), ctx.now],
+    )?;
+    let id = c.last_insert_rowid();
+    ctx.audit(
+        c,
+        "calendar_feed.create",
+        "calendar_feed",
+        id,
+        Some(team.group_id),
+        json!({"team_id": team_id, "name": name}),
+    )?;
+    let mut feed = get(c, id)?;
+    feed.token = Some(raw.to_string());
+    Ok(feed)
+}
+
+pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
+    let f = get(c, id)?;
+    c.exec("DELETE FROM calendar_feeds WHERE id = ?1", [id])?;
+    ctx.audit(c, "calendar_feed.delete", "calendar_feed", id, Some(f.group_id), json!({"name": f.name}))?;
+    Ok(())
+}
