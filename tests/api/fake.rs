@@ -17,6 +17,8 @@ pub struct Recorded {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// When the request arrived.
+    pub at: Instant,
 }
 
 impl Recorded {
@@ -139,7 +141,13 @@ fn handle(stream: TcpStream, state: Arc<Mutex<State>>) {
     let _ = reader.read_exact(&mut body);
     let reply = {
         let mut s = state.lock().unwrap();
-        s.requests.push(Recorded { method, path, headers, body: String::from_utf8_lossy(&body).into_owned() });
+        s.requests.push(Recorded {
+            method,
+            path,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+            at: Instant::now(),
+        });
         s.script.pop_front().or_else(|| s.default.clone()).unwrap_or_else(|| Reply::status(200))
     };
     std::thread::sleep(reply.delay);

@@ -59,6 +59,7 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub admin_password: String,
     pub agent: ureq::Agent,
+    pub config: Config,
 }
 
 pub fn agent() -> ureq::Agent {
@@ -102,10 +103,10 @@ impl TestApp {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let log = MemoryLog::default();
         let logger = log.logger();
-        let c2 = clock.clone();
+        let (c2, config2) = (clock.clone(), config.clone());
         let app = rt
             .block_on(
-                async move { Application::build(config, c2, logger, Roles::default()).await.map(Application::spawn) },
+                async move { Application::build(config2, c2, logger, Roles::default()).await.map(Application::spawn) },
             )
             .unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
@@ -116,7 +117,18 @@ impl TestApp {
             .find_map(|v| v["password"].as_str().map(String::from))
             .unwrap_or_default();
         let engine = app.engine();
-        TestApp { rt, base, clock, engine, app, log, dir, admin_password, agent: agent() }
+        TestApp { rt, base, clock, engine, app, log, dir, admin_password, agent: agent(), config }
+    }
+
+    /// Stops this server (as a crash would: nothing is flushed beyond what was committed) and
+    /// starts a new one on the same database and clock. Sessions stay valid.
+    pub fn restart(self) -> TestApp {
+        let TestApp { rt, clock, app, dir, admin_password, config, .. } = self;
+        drop(app);
+        rt.shutdown_timeout(Duration::from_secs(5));
+        let mut next = TestApp::start_in(dir, config, clock);
+        next.admin_password = admin_password;
+        next
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,103 @@
+//! The real binary as a child process (`serve`, `scheduler`) on a given database with the real
+//! clock: for crash, failover and timing tests.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::external::{free_port, wait_for};
+use crate::support::{Resp, agent, send, try_send};
+
+pub struct Proc {
+    pub child: Child,
+    pub base: String,
+    /// The first admin's password when this process created it.
+    pub admin_password: Option<String>,
+    http: ureq::Agent,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    /// `incidentrelay <args>` on `db` with loopback deliveries allowed and `env` on top; waits
+    /// for `/readyz` when it serves HTTP.
+    pub fn start(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_incidentrelay"));
+        cmd.args(args)
+            .env_clear()
+            .env("INCIDENTRELAY_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .env("INCIDENTRELAY_DATABASE__PATH", db)
+            .env("INCIDENTRELAY_LOGGING__LEVEL", "error")
+            .env("INCIDENTRELAY_INTAKE__RATE_LIMIT_PER_MINUTE", "0")
+            .env("INCIDENTRELAY_SECURITY__OUTBOUND_ALLOWLIST", r#"["127.0.0.1/32"]"#)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start incidentrelay");
+        let stderr = child.stderr.take().expect("stderr");
+        // The first-start banner comes before readiness; read it on a thread so a process that
+        // prints none does not block us, and keep draining so it never blocks on a full pipe.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(p) = line.split("with password ").nth(1) {
+                    let _ = tx.send(p.trim().to_string());
+                }
+            }
+        });
+        let base = format!("http://127.0.0.1:{port}");
+        let http = agent();
+        let serves_http = args.first() == Some(&"serve") && !args.contains(&"--scheduler-only");
+        if serves_http {
+            wait_for(Duration::from_secs(30), || {
+                try_send(&http, "GET", &format!("{base}/readyz"), None, None, &[]).ok().filter(|r| r.status == 200)
+            })
+            .expect("server ready");
+        }
+        let admin_password = rx.recv_timeout(Duration::from_millis(if serves_http { 500 } else { 0 })).ok();
+        Proc { child, base, admin_password, http }
+    }
+
+    pub fn readyz(&self) -> Option<Value> {
+        try_send(&self.http, "GET", &format!("{}/readyz", self.base), None, None, &[]).ok().map(|r| r.body)
+    }
+
+    pub fn scheduler_role(&self) -> String {
+        self.readyz().and_then(|v| v["scheduler"].as_str().map(String::from)).unwrap_or_default()
+    }
+
+    pub fn login(&self, password: &str) -> String {
+        let r = self.call("POST", "/api/auth/login", None, Some(json!({"username": "admin", "password": password})));
+        r.body["access_token"].as_str().expect("logged in").to_string()
+    }
+
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        send(&self.http, method, &format!("{}{path}", self.base), token, body.map(|b| b.to_string()), &[])
+    }
+
+    /// POST that must succeed; the response body.
+    pub fn post(&self, path: &str, token: &str, body: Value) -> Value {
+        let r = self.call("POST", path, Some(token), Some(body));
+        assert!(r.status < 300, "POST {path}: {} {}", r.status, r.text);
+        r.body
+    }
+
+    /// Kills the process with SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
