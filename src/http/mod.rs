@@ -532,6 +532,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/a/{token}", web::get().to(actions::links::confirm));
     cfg.route("/a/{token}", web::post().to(actions::links::perform));
     cfg.route("/assets/{path:.*}", web::get().to(assets::asset));
+    ui::configure(cfg);
     cfg.default_service(web::to(not_found));
 }
 
@@ -607,8 +608,9 @@ pub fn app(
                 let res = fut.await?;
                 let status = res.status().as_u16();
                 metrics.http(method.as_str(), status, start.elapsed().as_secs_f64());
-                if let Some(ApiError::Internal { error_id, detail: cause }) =
-                    res.response().error().and_then(|e| e.as_error::<ApiError>())
+                if let Some(ApiError::Internal { error_id, detail: cause }) = res.response().error().and_then(|e| {
+                    e.as_error::<ApiError>().or_else(|| e.as_error::<ui::UiError>().and_then(ui::UiError::api))
+                })
                 {
                     let path = redact_path(res.request().path());
                     error!(log, "internal error"; "error_id" => error_id, "error" => cause, "method" => method.as_str(), "path" => path);

@@ -33,6 +33,15 @@ pub enum DeliveryStatus {
 }
 
 impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Sending => "sending",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Dead => "dead",
+        }
+    }
     pub fn parse(s: &str) -> DeliveryStatus {
         match s {
             "sending" => DeliveryStatus::Sending,
@@ -422,7 +431,8 @@ pub fn prepare(c: &Connection, claimed: &Claimed) -> Result<Option<Prepared>> {
 /// and `limit` in all, oldest due first.
 /// Claims up to `limit` due rows, at most `free(channel)` per channel. Reads the oldest due rows
 /// of every channel (at most `per_channel` each), so a backlog on one channel never hides the
-/// due rows of another. An update waits while the message it edits is still being sent.
+/// due rows of another. Messages about one alert reach one channel in order: a row waits
+/// while an earlier one for the same alert and channel is unsent (page → ack → recovery).
 pub fn claim(
     c: &Connection,
     now: Ts,
@@ -432,7 +442,7 @@ pub fn claim(
 ) -> Result<Vec<Claimed>> {
     let mut st = c.prepare_cached(
         "SELECT * FROM (SELECT d.*, ROW_NUMBER() OVER (PARTITION BY channel_id ORDER BY next_attempt_at, id) AS rn \
-         FROM deliveries d WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?1 AND (d.updates_delivery_id IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.id = d.updates_delivery_id AND o.status = 'sending'))) \
+         FROM deliveries d WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?1 AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.alert_id = d.alert_id AND o.channel_id = d.channel_id AND o.id < d.id AND o.status IN ('pending', 'failed', 'sending'))) \
          WHERE rn <= ?2 ORDER BY next_attempt_at, id",
     )?;
     let due = st.query_map(params![now, per_channel as i64], row)?.collect::<Result<Vec<_>, _>>()?;
@@ -457,7 +467,7 @@ pub fn claim_next(c: &Connection, now: Ts, channel_id: i64) -> Result<Option<Cla
     let d = c
         .q_row(
             "SELECT * FROM deliveries d WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?1 \
-             AND ifnull(channel_id, 0) = ?2 AND (d.updates_delivery_id IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.id = d.updates_delivery_id AND o.status = 'sending')) ORDER BY next_attempt_at, id LIMIT 1",
+             AND ifnull(channel_id, 0) = ?2 AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.alert_id = d.alert_id AND o.channel_id = d.channel_id AND o.id < d.id AND o.status IN ('pending', 'failed', 'sending')) ORDER BY next_attempt_at, id LIMIT 1",
             params![now, channel_id],
             row,
         )

@@ -20,6 +20,17 @@ pub enum SilenceState {
     Disabled,
 }
 
+impl SilenceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SilenceState::Active => "active",
+            SilenceState::Scheduled => "scheduled",
+            SilenceState::Expired => "expired",
+            SilenceState::Disabled => "disabled",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Silence {
     pub id: i64,

@@ -20,7 +20,7 @@ pub fn require(program: &str) -> Option<String> {
         if std::env::var("INCIDENTRELAY_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
             panic!("{program} is required (INCIDENTRELAY_REQUIRE_EXTERNAL=1) but not installed");
         }
-        eprintln!("SKIPPED: {program} is not installed (apt-get install prometheus-alertmanager; .ci/run does this)");
+        eprintln!("SKIPPED: {program} is not installed (.ci/run installs it with apt-get)");
     }
     found
 }

@@ -2,6 +2,7 @@
 //! clock, fake receivers.
 
 mod auth;
+mod browser;
 mod calendar;
 mod cli;
 mod delivery;
@@ -17,3 +18,5 @@ mod process;
 mod resources;
 mod scheduler;
 mod support;
+mod ui;
+mod webdriver;

@@ -370,6 +370,23 @@ async fn store(st: &State, source: &str, r: Request) -> ApiResult<Vec<IntakeResu
     Ok(results)
 }
 
+/// A synthetic alert through a route (the UI's "Send a test alert"): routed, stored and paged
+/// like a real one (the route's matchers may reject it, which the result says).
+pub async fn send_test_alert(st: &State, route_id: i64, by: &str) -> ApiResult<Vec<IntakeResult>> {
+    let now = st.clock.now();
+    let body = json!({
+        "title": format!("Test alert sent by {by}"),
+        "message": "Sent from the IncidentRelay web UI to check routing and delivery. Acknowledge and resolve it.",
+        "severity": "warning",
+        "fingerprint": format!("incidentrelay-test-{}", now.ms()),
+        "labels": {"alertname": "IncidentRelayTest", "test": "true"},
+    });
+    let alerts = webhook::parse_body(body.to_string().as_bytes()).map_err(ApiError::validation)?;
+    let target =
+        st.db.read(move |c| Ok(IntakeTarget::Route(Box::new(RouteCtx::load(c, routes::get(c, route_id)?)?)))).await?;
+    store(st, "test", Request { target, webhook_id: None, alerts }).await
+}
+
 async fn handle(
     st: State,
     req: HttpRequest,

@@ -1,20 +1,47 @@
-//! The HTML page frame shared by every page: head, stylesheet, optional navigation.
+//! The HTML page frame shared by every page — head, navigation, active-group selector, flash
+//! message — and small pieces used across pages (times, badges).
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-/// A bare page (login, one-click actions): no navigation.
+use super::Ui;
+use super::form::csrf;
+use crate::domain::time::Ts;
+
+const NAV: &[(&str, &str)] = &[
+    ("/", "Dashboard"),
+    ("/alerts", "Alerts"),
+    ("/calendar", "Calendar"),
+    ("/teams", "Teams"),
+    ("/rotations", "Rotations"),
+    ("/routes", "Routes"),
+    ("/channels", "Channels"),
+    ("/policies", "Escalation"),
+    ("/silences", "Silences"),
+];
+
+const ADMIN_NAV: &[(&str, &str)] =
+    &[("/admin/groups", "Groups"), ("/admin/users", "Users"), ("/admin/audit", "Audit log")];
+
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            meta name="color-scheme" content="light dark";
+            title { (title) " · IncidentRelay" }
+            link rel="stylesheet" href="/assets/app.css";
+            link rel="icon" href="/assets/icon.svg" type="image/svg+xml";
+            script src="/assets/app.js" defer {}
+        }
+    }
+}
+
+/// A bare page (login, one-click actions, errors): no navigation.
 pub fn bare(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="color-scheme" content="light dark";
-                title { (title) " · IncidentRelay" }
-                link rel="stylesheet" href="/assets/app.css";
-                link rel="icon" href="/assets/icon.svg" type="image/svg+xml";
-            }
+            (head(title))
             body.bare {
                 main.narrow { (body) }
             }
@@ -22,7 +49,116 @@ pub fn bare(title: &str, body: Markup) -> Markup {
     }
 }
 
+fn active(here: &str, href: &str) -> bool {
+    let path = here.split('?').next().unwrap_or(here);
+    if href == "/" { path == "/" } else { path == href || path.starts_with(&format!("{href}/")) }
+}
+
+/// A page with the navigation of a signed-in user.
+pub fn page(ui: &Ui, title: &str, body: Markup) -> Markup {
+    let user = &ui.caller.user;
+    let chosen = ui.active_group();
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    a.brand href="/" { img src="/assets/icon.svg" alt="" width="22" height="22"; span { "IncidentRelay" } }
+                    details.menu open {
+                        summary aria-label="Menu" { "☰" }
+                        nav aria-label="Main" {
+                            @for (href, label) in NAV {
+                                a href=(href) aria-current=[active(&ui.here, href).then_some("page")] { (label) }
+                            }
+                            @if ui.is_admin() {
+                                @for (href, label) in ADMIN_NAV {
+                                    a href=(href) aria-current=[active(&ui.here, href).then_some("page")] { (label) }
+                                }
+                            }
+                        }
+                    }
+                    form.group-select method="post" action="/ui/group" {
+                        (csrf(&ui.csrf))
+                        input type="hidden" name="back" value=(ui.here);
+                        label for="active-group" { "Group" }
+                        select id="active-group" name="group_id" data-autosubmit {
+                            option value="" selected[chosen.is_none()] { "All my groups" }
+                            @for g in &ui.groups { option value=(g.id) selected[chosen == Some(g.id)] { (g.name) } }
+                        }
+                        noscript { button type="submit" { "Show" } }
+                    }
+                    div.who {
+                        a href="/profile" { (if user.display_name.is_empty() { &user.username } else { &user.display_name }) }
+                        form.inline method="post" action="/logout" { (csrf(&ui.csrf)) button.link type="submit" { "Log out" } }
+                    }
+                }
+                main id="main" {
+                    @if user.must_change_password && !ui.here.starts_with("/profile") {
+                        div.flash.error role="alert" { "You are using a generated password. " a href="/profile#password" { "Choose your own now." } }
+                    }
+                    @if let Some((kind, msg)) = &ui.flash {
+                        div class={"flash " (kind)} role=(if kind == "error" { "alert" } else { "status" }) { (msg) }
+                    }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// A time shown relative to now, with the exact UTC time on hover.
+pub fn time(t: Ts, now: Ts) -> Markup {
+    html! { time datetime=(t.rfc3339()) title=(t.rfc3339()) { (relative(t, now)) } }
+}
+
+pub fn time_opt(t: Option<Ts>, now: Ts) -> Markup {
+    match t {
+        Some(t) => time(t, now),
+        None => html! { span.muted { "—" } },
+    }
+}
+
+/// "3 min ago", "in 2 h".
+pub fn relative(t: Ts, now: Ts) -> String {
+    let d = now.secs_since(t);
+    let a = d.abs();
+    let text = if a < 45 {
+        return if d >= 0 { "just now".into() } else { "in a moment".into() };
+    } else if a < 3600 {
+        format!("{} min", (a + 30) / 60)
+    } else if a < 86_400 {
+        format!("{} h", (a + 1800) / 3600)
+    } else {
+        format!("{} d", (a + 43_200) / 86_400)
+    };
+    if d >= 0 { format!("{text} ago") } else { format!("in {text}") }
+}
+
+pub fn status_badge(status: &str) -> Markup {
+    html! { span class={"badge status-" (status)} { (status) } }
+}
+
+pub fn severity_badge(severity: &str) -> Markup {
+    html! { span class={"badge sev-" (severity)} { (severity) } }
+}
+
 /// Inline text that must not be escaped twice (already-built HTML).
 pub fn raw(s: &str) -> PreEscaped<String> {
     PreEscaped(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times() {
+        let now = Ts::from_secs(1_000_000);
+        assert_eq!(relative(now, now), "just now");
+        assert_eq!(relative(now.plus_secs(-300), now), "5 min ago");
+        assert_eq!(relative(now.plus_secs(7200), now), "in 2 h");
+        assert_eq!(relative(now.plus_secs(-3 * 86_400), now), "3 d ago");
+    }
 }

@@ -1,0 +1,63 @@
+// IncidentRelay: progressive enhancement only. Everything works without this file.
+(function () {
+  "use strict";
+  // Phones start with the menu folded.
+  var menu = document.querySelector("details.menu");
+  if (menu && window.matchMedia("(max-width: 720px)").matches) menu.removeAttribute("open");
+
+  // Confirm destructive buttons.
+  document.addEventListener("submit", function (e) {
+    var msg = e.target.getAttribute("data-confirm");
+    if (msg && !window.confirm(msg)) e.preventDefault();
+  });
+
+  // Selects that apply themselves (the active group).
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
+    s.addEventListener("change", function () { s.form.submit(); });
+  });
+
+  // Copy buttons.
+  document.querySelectorAll("[data-copy]").forEach(function (b) {
+    b.hidden = false;
+    b.addEventListener("click", function () {
+      var el = document.getElementById(b.getAttribute("data-copy"));
+      if (!el || !navigator.clipboard) return;
+      navigator.clipboard.writeText(el.textContent.trim()).then(function () {
+        var t = b.textContent; b.textContent = "Copied"; setTimeout(function () { b.textContent = t; }, 1500);
+      });
+    });
+  });
+
+  // Relative times stay fresh.
+  function rel(t) {
+    var d = Math.round((Date.now() - Date.parse(t)) / 1000), a = Math.abs(d), s;
+    if (a < 45) return d >= 0 ? "just now" : "in a moment";
+    if (a < 3600) s = Math.round(a / 60) + " min";
+    else if (a < 86400) s = Math.round(a / 3600) + " h";
+    else s = Math.round(a / 86400) + " d";
+    return d >= 0 ? s + " ago" : "in " + s;
+  }
+  function refreshTimes(root) {
+    (root || document).querySelectorAll("time[datetime]").forEach(function (el) { el.textContent = rel(el.getAttribute("datetime")); });
+  }
+
+  // Auto-refresh a live region in place: filters, scroll position and selections survive
+  // (it pauses while something is selected or focused inside it).
+  var live = document.getElementById("live");
+  if (live && window.fetch && window.DOMParser) {
+    var every = (parseInt(live.getAttribute("data-refresh"), 10) || 30) * 1000;
+    setInterval(function () {
+      if (document.hidden) return;
+      if (live.querySelector("input:checked") || live.contains(document.activeElement)) return;
+      fetch(window.location.href, { credentials: "same-origin", headers: { "X-Requested-With": "refresh" } })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (!html) return;
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("live");
+          if (fresh) { live.innerHTML = fresh.innerHTML; refreshTimes(live); }
+        })
+        .catch(function () {});
+    }, every);
+  }
+  setInterval(function () { refreshTimes(); }, 60000);
+})();

@@ -1,0 +1,274 @@
+//! Alerts: the filtered list with bulk acknowledge/resolve, and the detail page with labels,
+//! links, the timeline and the deliveries.
+
+use actix_web::web;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::form::{Form, button, csrf, urlencode};
+use super::layout::{severity_badge, status_badge, time, time_opt};
+use super::{Ui, UiResult, redirect};
+use crate::domain::access::Role;
+use crate::http::api::alerts::{self as api, AlertQuery};
+use crate::store::alerts::{self, Alert};
+use crate::store::teams;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/alerts", web::get().to(list));
+    cfg.route("/alerts/bulk", web::post().to(bulk));
+    cfg.route("/alerts/{id}", web::get().to(detail));
+    cfg.route("/alerts/{id}/{action}", web::post().to(act));
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ListQuery {
+    /// `open` (default: firing + acknowledged), a status, or `any`.
+    status: Option<String>,
+    severity: Option<String>,
+    team_id: Option<String>,
+    source: Option<String>,
+    search: Option<String>,
+    page: Option<i64>,
+}
+
+impl ListQuery {
+    fn link(&self, page: i64) -> String {
+        let mut parts = vec![format!("page={page}")];
+        for (k, v) in [
+            ("status", &self.status),
+            ("severity", &self.severity),
+            ("team_id", &self.team_id),
+            ("source", &self.source),
+            ("search", &self.search),
+        ] {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                parts.push(format!("{k}={}", urlencode(v)));
+            }
+        }
+        format!("/alerts?{}", parts.join("&"))
+    }
+}
+
+const STATUSES: &[(&str, &str)] = &[
+    ("open", "Open (firing + acknowledged)"),
+    ("firing", "Firing"),
+    ("acknowledged", "Acknowledged"),
+    ("silenced", "Silenced"),
+    ("resolved", "Resolved"),
+    ("any", "Any status"),
+];
+const SEVERITIES: &[&str] = &["critical", "high", "warning", "info"];
+const SOURCES: &[&str] = &["alertmanager", "zabbix", "webhook", "grafana", "events"];
+
+async fn list(ui: Ui, q: web::Query<ListQuery>) -> UiResult {
+    let q = q.into_inner();
+    let status = q.status.clone().unwrap_or_else(|| "open".into());
+    let statuses = match status.as_str() {
+        "open" => vec!["firing".to_string(), "acknowledged".to_string()],
+        "any" | "" => vec![],
+        s => vec![s.to_string()],
+    };
+    let query = AlertQuery {
+        team_id: q.team_id.as_deref().and_then(|t| t.parse().ok()),
+        status: statuses,
+        severity: q.severity.clone().filter(|s| !s.is_empty()),
+        source: q.source.clone().filter(|s| !s.is_empty()),
+        assignee_id: None,
+        search: q.search.clone().filter(|s| !s.trim().is_empty()),
+        page: Some(q.page.unwrap_or(1).max(1)),
+        page_size: Some(50),
+    };
+    let mut f = api::filter(&ui.caller, query)?;
+    if let Some(g) = ui.active_group() {
+        f.groups = Some(vec![g]);
+    }
+    let groups = f.groups.clone();
+    let (page, page_size) = (f.page, f.page_size);
+    let (result, team_list) =
+        ui.st.db.read(move |c| Ok((alerts::list(c, &f)?, teams::list(c, groups.as_deref(), None)?))).await?;
+    let pages = ((result.total + page_size - 1) / page_size).max(1);
+    let can_act = ui.can_any(Role::Responder);
+    ui.page(
+        "Alerts",
+        html! {
+            h1 { "Alerts" }
+            form.filters method="get" action="/alerts" role="search" {
+                div.field { label for="q-status" { "Status" }
+                    select id="q-status" name="status" { @for (v, l) in STATUSES { option value=(v) selected[status == *v] { (l) } } } }
+                div.field { label for="q-severity" { "Severity" }
+                    select id="q-severity" name="severity" { option value="" { "Any" } @for s in SEVERITIES { option value=(s) selected[q.severity.as_deref() == Some(*s)] { (s) } } } }
+                div.field { label for="q-team" { "Team" }
+                    select id="q-team" name="team_id" { option value="" { "Any" } @for t in &team_list { option value=(t.id) selected[q.team_id.as_deref() == Some(t.id.to_string().as_str())] { (t.name) } } } }
+                div.field { label for="q-source" { "Source" }
+                    select id="q-source" name="source" { option value="" { "Any" } @for s in SOURCES { option value=(s) selected[q.source.as_deref() == Some(*s)] { (s) } } } }
+                div.field.grow { label for="q-search" { "Search" }
+                    input id="q-search" type="search" name="search" placeholder="title, label value, dedup key" value=(q.search.as_deref().unwrap_or("")); }
+                button type="submit" { "Filter" }
+            }
+            div id="live" data-refresh="30" {
+                form method="post" action="/alerts/bulk" {
+                    (csrf(&ui.csrf))
+                    input type="hidden" name="back" value=(ui.here);
+                    @if can_act && !result.items.is_empty() {
+                        div.bulk {
+                            button type="submit" name="action" value="ack" { "Acknowledge selected" }
+                            button type="submit" name="action" value="resolve" { "Resolve selected" }
+                        }
+                    }
+                    @if result.items.is_empty() { p.empty { "No alerts match." } }
+                    @else { (alert_table(&ui, &result.items, can_act)) }
+                }
+                nav.pager aria-label="Pages" {
+                    span.muted { (result.total) @if result.capped { "+" } " alert(s) · page " (page) " of " (pages) }
+                    @if page > 1 { a href=(q.link(page - 1)) rel="prev" { "← Newer" } }
+                    @if page < pages { a href=(q.link(page + 1)) rel="next" { "Older →" } }
+                }
+            }
+        },
+    )
+}
+
+/// The alerts table (list, dashboard); `select` adds checkboxes for bulk actions (the table is
+/// then inside the bulk form, which carries the CSRF token and the way back).
+pub fn alert_table(ui: &Ui, items: &[Alert], select: bool) -> Markup {
+    html! {
+        div.table-wrap { table.alerts {
+            thead { tr {
+                @if select { th { span.sr-only { "Select" } } }
+                th { "Alert" } th { "Status" } th { "Severity" } th.hide-s { "Team" } th.hide-s { "Assignee" } th { "Last seen" } th { span.sr-only { "Actions" } }
+            } }
+            tbody {
+                @for a in items {
+                    tr class={"row-" (a.status.as_str())} {
+                        @if select { td { @if ui.can(a.group_id, Role::Responder) { input type="checkbox" name="ids" value=(a.id) aria-label={"Select alert " (a.id)}; } } }
+                        td { a href={"/alerts/" (a.id)} { (a.title) } " " small.muted { "#" (a.id) @if a.alert_count > 1 { " ×" (a.alert_count) } } }
+                        td { (status_badge(a.status.as_str())) }
+                        td { (severity_badge(a.severity.as_str())) }
+                        td.hide-s { (a.team_slug) }
+                        td.hide-s { @if let Some(u) = &a.assignee { (u.username) } @else { span.muted { "—" } } }
+                        td { (time(a.last_seen_at, ui.now)) }
+                        td.actions {
+                            @if ui.can(a.group_id, Role::Responder) {
+                                // Inside the bulk form (no nested forms): the buttons post it elsewhere.
+                                @if select {
+                                    @if a.status.as_str() == "firing" { button.small.primary type="submit" formaction={"/alerts/" (a.id) "/ack"} { "Ack" } }
+                                    @if a.status.as_str() != "resolved" { button.small type="submit" formaction={"/alerts/" (a.id) "/resolve"} { "Resolve" } }
+                                } @else {
+                                    @if a.status.as_str() == "firing" { (button(&format!("/alerts/{}/ack", a.id), &ui.csrf, "Ack", "small primary", None)) }
+                                    @if a.status.as_str() != "resolved" { (button(&format!("/alerts/{}/resolve", a.id), &ui.csrf, "Resolve", "small", None)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        } }
+    }
+}
+
+async fn bulk(ui: Ui, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let back = form.get("back").filter(|b| b.starts_with("/alerts")).unwrap_or("/alerts").to_string();
+    let action = form.get("action").unwrap_or("");
+    let ids: Vec<i64> = form.all("ids").iter().filter_map(|v| v.parse().ok()).collect();
+    if ids.is_empty() {
+        return Ok(redirect(&back, "error", "Select at least one alert."));
+    }
+    let mut done = 0;
+    for id in &ids {
+        let r = match action {
+            "ack" => api::ack(ui.st.clone(), ui.caller.clone(), web::Path::from(*id)).await,
+            "resolve" => api::resolve(ui.st.clone(), ui.caller.clone(), web::Path::from(*id)).await,
+            _ => return Ok(redirect(&back, "error", "Unknown action.")),
+        };
+        if r.is_ok() {
+            done += 1;
+        }
+    }
+    let verb = if action == "ack" { "acknowledged" } else { "resolved" };
+    let kind = if done == ids.len() { "ok" } else { "error" };
+    Ok(redirect(&back, kind, &format!("{done} of {} alert(s) {verb}.", ids.len())))
+}
+
+async fn act(ui: Ui, path: web::Path<(i64, String)>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let (id, action) = path.into_inner();
+    let a = match action.as_str() {
+        "ack" => api::ack(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?,
+        "resolve" => api::resolve(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?,
+        _ => return Err(crate::http::error::ApiError::not_found("action").into()),
+    };
+    let back = form.get("back").filter(|b| b.starts_with('/') && !b.starts_with("//")).map(str::to_string);
+    let msg = format!("Alert #{id} {}.", a.status.as_str());
+    Ok(redirect(&back.unwrap_or_else(|| format!("/alerts/{id}")), "ok", &msg))
+}
+
+async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
+    let id = id.into_inner();
+    let a = api::get(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
+    let events = api::events(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
+    let deliveries = api::deliveries(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
+    let responder = ui.can(a.group_id, Role::Responder);
+    let back = format!("/alerts/{id}");
+    ui.page(
+        &format!("#{} {}", a.id, a.title),
+        html! {
+            p.crumbs { a href="/alerts" { "Alerts" } " / #" (a.id) }
+            h1 { (a.title) }
+            p { (status_badge(a.status.as_str())) " " (severity_badge(a.severity.as_str())) " "
+                span.muted { "team " (a.team_slug) " · " (a.source) " · received " (a.alert_count) "×" } }
+            @if responder && a.status.as_str() != "resolved" {
+                div.actions.big {
+                    @if a.status.as_str() == "firing" {
+                        form.inline method="post" action={"/alerts/" (id) "/ack"} { (csrf(&ui.csrf)) input type="hidden" name="back" value=(back); button.primary.large type="submit" { "Acknowledge" } }
+                    }
+                    form.inline method="post" action={"/alerts/" (id) "/resolve"} { (csrf(&ui.csrf)) input type="hidden" name="back" value=(back); button.large type="submit" { "Resolve" } }
+                    a.button href={"/silences/new?alert=" (id)} { "Silence similar…" }
+                }
+            }
+            @if !a.message.is_empty() { pre.message { (a.message) } }
+            dl.facts {
+                dt { "Assignee" } dd { @if let Some(u) = &a.assignee { (u.username) } @else { "—" } }
+                dt { "First seen" } dd { (time(a.first_seen_at, ui.now)) }
+                dt { "Last seen" } dd { (time(a.last_seen_at, ui.now)) }
+                @if let Some(by) = &a.acknowledged_by { dt { "Acknowledged" } dd { (by) " " (time_opt(a.acknowledged_at, ui.now)) } }
+                @if let Some(by) = &a.resolved_by { dt { "Resolved" } dd { (by) " " (time_opt(a.resolved_at, ui.now)) } }
+                @if let Some(n) = a.next_action_at { dt { "Next reminder / escalation" } dd { (time(n, ui.now)) } }
+                dt { "Dedup key" } dd { code { (a.dedup_key) } }
+                @if let Some(l) = &a.event_link { dt { "Link" } dd { a href=(l) rel="noopener noreferrer" target="_blank" { (l) } } }
+            }
+            @if !a.labels.is_empty() {
+                h2 { "Labels" }
+                ul.labels { @for (k, v) in &a.labels {
+                    li { code { (k) "=" (v) } }
+                } }
+            }
+            h2 { "Timeline" }
+            ol.timeline {
+                @for e in events.iter().rev() {
+                    li class={"ev-" (e.event_type)} {
+                        (time(e.created_at, ui.now)) " " strong { (e.event_type) } " — " (e.message)
+                        @if let Some(actor) = &e.actor { " " span.muted { "(" (actor) ")" } }
+                    }
+                }
+            }
+            h2 { "Deliveries" }
+            @if deliveries.is_empty() { p.muted { "No notifications for this alert." } }
+            @else {
+                div.table-wrap { table {
+                    thead { tr { th { "Event" } th { "Target" } th { "Status" } th { "Attempts" } th { "When" } th { "Error" } } }
+                    tbody { @for d in &deliveries {
+                        tr class={"del-" (d.status.as_str())} {
+                            td { (d.event_type.as_str()) }
+                            td { (d.target) }
+                            td { (status_badge(d.status.as_str())) }
+                            td { (d.attempts) }
+                            td { (time(d.sent_at.unwrap_or(d.created_at), ui.now)) }
+                            td.error { (d.last_error.as_deref().unwrap_or("")) }
+                        }
+                    } }
+                } }
+            }
+        },
+    )
+}

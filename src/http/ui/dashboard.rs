@@ -1,0 +1,116 @@
+//! The dashboard: who is on call now and next per team, open alert counts, my open alerts.
+
+use actix_web::web;
+use maud::html;
+
+use super::alerts::alert_table;
+use super::layout::time;
+use super::{Ui, UiResult};
+use crate::domain::alert::AlertStatus;
+use crate::store::{alerts, rotations, teams};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(show));
+}
+
+struct OnCall {
+    team: String,
+    team_id: i64,
+    rotation: String,
+    rotation_id: i64,
+    now: Option<(String, i64)>,
+    next: Option<(String, i64)>,
+}
+
+async fn show(ui: Ui) -> UiResult {
+    let groups: Option<Vec<i64>> = match ui.active_group() {
+        Some(g) => Some(vec![g]),
+        None => ui.caller.visible(),
+    };
+    let now = ui.now;
+    let me = ui.caller.user.id;
+    let (counts, oncall, mine) = ui
+        .st
+        .db
+        .read(move |c| {
+            let counts = alerts::open_counts(c, groups.as_deref())?;
+            let mut oncall = Vec::new();
+            for t in teams::list(c, groups.as_deref(), None)? {
+                for r in rotations::list(c, Some(&[t.group_id]), Some(t.id), now)? {
+                    if !r.enabled {
+                        continue;
+                    }
+                    let shifts = rotations::domain(c, &r)?.upcoming(now, 1);
+                    let name = |uid: i64| -> crate::store::Result<String> {
+                        let u = rotations::user_ref(c, uid)?;
+                        Ok(if u.display_name.is_empty() { u.username } else { u.display_name })
+                    };
+                    let current = shifts.first().filter(|s| s.start <= now);
+                    let next = shifts.iter().find(|s| s.start > now);
+                    oncall.push(OnCall {
+                        team: t.name.clone(),
+                        team_id: t.id,
+                        rotation: r.name.clone(),
+                        rotation_id: r.id,
+                        now: current
+                            .map(|s| Ok::<_, crate::store::StoreError>((name(s.user_id)?, s.end.secs())))
+                            .transpose()?,
+                        next: next
+                            .map(|s| Ok::<_, crate::store::StoreError>((name(s.user_id)?, s.start.secs())))
+                            .transpose()?,
+                    });
+                }
+            }
+            let mine = alerts::list(
+                c,
+                &alerts::Filter {
+                    groups: groups.clone(),
+                    statuses: vec![AlertStatus::Firing, AlertStatus::Acknowledged],
+                    assignee_id: Some(me),
+                    page: 1,
+                    page_size: 20,
+                    ..Default::default()
+                },
+            )?;
+            Ok((counts, oncall, mine))
+        })
+        .await?;
+    let count = |s: AlertStatus| counts.iter().find(|(x, _)| *x == s).map(|(_, n)| *n).unwrap_or(0);
+    let ts = crate::domain::time::Ts::from_secs;
+    ui.page(
+        "Dashboard",
+        html! {
+            h1 { "Dashboard" }
+            div.cards {
+                a.card.firing href="/alerts?status=firing" { span.big { (count(AlertStatus::Firing)) } span { "firing" } }
+                a.card.acked href="/alerts?status=acknowledged" { span.big { (count(AlertStatus::Acknowledged)) } span { "acknowledged" } }
+                a.card href="/alerts?status=silenced" { span.big { (count(AlertStatus::Silenced)) } span { "silenced" } }
+            }
+            section {
+                h2 { "On call" }
+                @if oncall.is_empty() {
+                    p.muted { "No rotations yet. " a href="/rotations" { "Create one" } "." }
+                } @else {
+                    div.table-wrap { table {
+                        thead { tr { th { "Team" } th { "Rotation" } th { "Now" } th { "Next" } } }
+                        tbody {
+                            @for o in &oncall {
+                                tr {
+                                    td { a href={"/teams/" (o.team_id)} { (o.team) } }
+                                    td { a href={"/rotations/" (o.rotation_id)} { (o.rotation) } }
+                                    td { @if let Some((who, until)) = &o.now { strong { (who) } " " small.muted { "until " (time(ts(*until), now)) } } @else { span.muted { "nobody" } } }
+                                    td { @if let Some((who, from)) = &o.next { (who) " " small.muted { (time(ts(*from), now)) } } @else { span.muted { "—" } } }
+                                }
+                            }
+                        }
+                    } }
+                }
+            }
+            section {
+                h2 { "My open alerts" }
+                @if mine.items.is_empty() { p.muted { "Nothing assigned to you is open." } }
+                @else { (alert_table(&ui, &mine.items, false)) }
+            }
+        },
+    )
+}

@@ -1,0 +1,328 @@
+//! Rotations: settings, members in order, overrides, and the coming shifts.
+
+use actix_web::http::StatusCode;
+use actix_web::web;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::form::{Errors, Form, Kind, Values, button, checkbox, csrf, form_errors, input, required, select, textarea};
+use super::layout::time;
+use super::teams::{first_error, team_options};
+use super::{Ui, UiResult, json, redirect, resp, save};
+use crate::domain::access::Role;
+use crate::http::api::{self, TeamFilter};
+use crate::http::json::{Body, Query};
+use crate::store::rotations::{MemberInput, OverrideInput, RotationInput};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/rotations", web::get().to(list));
+    cfg.route("/rotations", web::post().to(create));
+    cfg.route("/rotations/{id}", web::get().to(detail));
+    cfg.route("/rotations/{id}", web::post().to(update));
+    cfg.route("/rotations/{id}/delete", web::post().to(delete));
+    cfg.route("/rotations/{id}/members", web::post().to(add_member));
+    cfg.route("/rotations/{id}/members/{member}/{op}", web::post().to(member_op));
+    cfg.route("/rotations/{id}/overrides", web::post().to(add_override));
+    cfg.route("/rotations/{id}/overrides/{override}/delete", web::post().to(delete_override));
+}
+
+const SPEC: &[(&str, Kind)] = &[
+    ("team_id", Kind::Int),
+    ("name", Kind::Text),
+    ("description", Kind::Text),
+    ("start_at", Kind::Text),
+    ("rotation_type", Kind::Text),
+    ("interval_value", Kind::Int),
+    ("interval_unit", Kind::Text),
+    ("handoff_time", Kind::Text),
+    ("handoff_weekday", Kind::Int),
+    ("timezone", Kind::Text),
+    ("reminder_interval_seconds", Kind::Int),
+    ("enabled", Kind::Check),
+];
+
+fn opts(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+fn fields(v: &Values, e: &Errors, teams: &[(String, String)], new: bool) -> Markup {
+    let types = opts(&[("daily", "Daily"), ("weekly", "Weekly"), ("custom", "Custom interval")]);
+    let units = opts(&[("minutes", "minutes"), ("hours", "hours"), ("days", "days"), ("weeks", "weeks")]);
+    let days = opts(&[
+        ("0", "Monday"),
+        ("1", "Tuesday"),
+        ("2", "Wednesday"),
+        ("3", "Thursday"),
+        ("4", "Friday"),
+        ("5", "Saturday"),
+        ("6", "Sunday"),
+    ]);
+    html! {
+        @if new { (select("Team", "team_id", teams, v, e, None, "")) }
+        (required("Name", "name", v, e, ""))
+        (textarea("Description", "description", v.get("description"), 2, e, ""))
+        (select("Rotation type", "rotation_type", &types, v, e, None, "Daily and weekly rotations hand off at the handoff time; custom ones every interval."))
+        (input("Interval", "interval_value", "number", v, e, "Custom rotations: hand off every N units."))
+        (select("Interval unit", "interval_unit", &units, v, e, None, ""))
+        (input("Handoff time", "handoff_time", "time", v, e, "Local time in the rotation's time zone (HH:MM)."))
+        (select("Handoff weekday", "handoff_weekday", &days, v, e, None, "Weekly rotations."))
+        (input("Time zone", "timezone", "text", v, e, "IANA name, e.g. Europe/Berlin or America/New_York."))
+        (input("Starts", "start_at", "text", v, e, "When the first shift begins: RFC 3339 (2026-11-23T09:00:00Z) or a local date-time in the time zone (2026-11-23T09:00). Default: now."))
+        (input("Reminder interval (seconds)", "reminder_interval_seconds", "number", v, e, "Re-notify unacknowledged alerts this often; 0 = off, else at least 60."))
+        @if !new { (checkbox("Enabled", "enabled", v.checked("enabled"), "")) }
+        (form_errors(e, &["team_id", "name", "description", "rotation_type", "interval_value", "interval_unit", "handoff_time", "handoff_weekday", "timezone", "start_at", "reminder_interval_seconds"]))
+    }
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    team_id: Option<i64>,
+}
+
+async fn list_page(ui: &Ui, team_id: Option<i64>, v: Values, e: Errors) -> UiResult {
+    let rotations: Vec<_> = api::rotations::list(ui.st.clone(), ui.caller.clone(), Query(TeamFilter { team_id }))
+        .await?
+        .0
+        .into_iter()
+        .filter(|r| ui.shows(r.group_id))
+        .collect();
+    let teams = team_options(ui, Role::Editor).await?;
+    let status = if e.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    ui.page_status(
+        status,
+        "Rotations",
+        html! {
+            h1 { "Rotations" }
+            @if rotations.is_empty() { p.empty { "No rotations yet." } }
+            @else {
+                div.table-wrap { table {
+                    thead { tr { th { "Rotation" } th { "Type" } th { "On call now" } th.hide-s { "Reminders" } } }
+                    tbody { @for r in &rotations { tr {
+                        td { a href={"/rotations/" (r.id)} { (r.name) } @if !r.enabled { " " span.muted { "(disabled)" } } }
+                        td { (r.rotation_type.as_str()) @if r.rotation_type.as_str() == "custom" { " every " (r.interval_value) " " (r.interval_unit.as_str()) } " · " (r.handoff_time) " " (r.timezone) }
+                        td { @if let Some(u) = &r.current_oncall { strong { (u.username) } } @else { span.muted { "nobody" } } }
+                        td.hide-s { @if r.reminder_interval_seconds > 0 { "every " (r.reminder_interval_seconds / 60) " min" } @else { span.muted { "off" } } }
+                    } } }
+                } }
+            }
+            @if !teams.is_empty() {
+                details.create open[!e.is_empty()] {
+                    summary { "New rotation" }
+                    form method="post" action="/rotations" { (csrf(&ui.csrf)) (fields(&v, &e, &teams, true)) button.primary type="submit" { "Create rotation" } }
+                }
+            }
+        },
+    )
+}
+
+async fn list(ui: Ui, q: web::Query<ListQuery>) -> UiResult {
+    let v = Values::default()
+        .set("rotation_type", "weekly")
+        .set("interval_value", "1")
+        .set("interval_unit", "days")
+        .set("handoff_time", "09:00")
+        .set("handoff_weekday", "0")
+        .set("timezone", "UTC")
+        .set("reminder_interval_seconds", "300")
+        .set("team_id", &q.team_id.map(|t| t.to_string()).unwrap_or_default());
+    list_page(&ui, q.team_id, v, Errors::new()).await
+}
+
+async fn create(ui: Ui, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let (st, caller) = (ui.st.clone(), ui.caller.clone());
+    let r =
+        save(
+            &form,
+            SPEC,
+            |b: RotationInput| async move { resp(api::rotations::create(st, caller, Body(b)).await).await },
+        )
+        .await?;
+    match r {
+        Ok(r) => Ok(redirect(&format!("/rotations/{}", r["id"]), "ok", "Rotation created. Add its members in order.")),
+        Err(e) => list_page(&ui, None, form.values(), e).await,
+    }
+}
+
+async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResult {
+    let (st, caller) = (ui.st.clone(), ui.caller.clone());
+    let r = api::rotations::get(st.clone(), caller.clone(), web::Path::from(id)).await?.0;
+    let members = api::rotations::members(st.clone(), caller.clone(), web::Path::from(id)).await?.0;
+    let overrides = api::rotations::overrides(st.clone(), caller.clone(), web::Path::from(id)).await?.0;
+    let shifts = api::rotations::oncall(
+        st.clone(),
+        caller.clone(),
+        web::Path::from(id),
+        Query(api::rotations::OncallQuery { at: None, count: Some(6) }),
+    )
+    .await?
+    .0;
+    let group_members = api::groups::members(st, caller, web::Path::from(r.group_id)).await?.0;
+    let users: Vec<(String, String)> =
+        group_members.iter().map(|m| (m.user_id.to_string(), m.username.clone())).collect();
+    let editor = ui.can(r.group_id, Role::Editor);
+    let status =
+        if edit.as_ref().is_some_and(|(_, e)| !e.is_empty()) { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let (v, e) = edit.unwrap_or_else(|| {
+        let mut v = Values::of(&serde_json::to_value(&r).unwrap_or_default());
+        v = v.set("start_at", &r.start_at.rfc3339());
+        (v, Errors::new())
+    });
+    let none = Errors::new();
+    let n = members.len();
+    ui.page_status(
+        status,
+        &r.name,
+        html! {
+            p.crumbs { a href="/rotations" { "Rotations" } " / " (r.name) }
+            h1 { (r.name) }
+            p { "On call now: " @if let Some(u) = &r.current_oncall { strong { (u.username) } } @else { span.muted { "nobody" } }
+                " · " a href={"/calendar?team_id=" (r.team_id)} { "Calendar" } }
+            section {
+                h2 { "Coming shifts" }
+                @if shifts.is_empty() { p.muted { "Nobody is scheduled: add members." } }
+                ul { @for s in &shifts { li {
+                    strong { (s.username) } " " (time(s.start, ui.now)) " → " (time(s.end, ui.now))
+                    @if s.kind == crate::domain::rotation::ShiftKind::Override { " " span.badge { "override" } }
+                } } }
+            }
+            section {
+                h2 { "Members, in order" }
+                @if members.is_empty() { p.muted { "No members yet." } }
+                ol.members { @for (i, m) in members.iter().enumerate() { li {
+                    (m.username)
+                    @if editor {
+                        " "
+                        @if i > 0 { (button(&format!("/rotations/{id}/members/{}/up", m.id), &ui.csrf, "↑", "small", None)) }
+                        @if i + 1 < n { (button(&format!("/rotations/{id}/members/{}/down", m.id), &ui.csrf, "↓", "small", None)) }
+                        (button(&format!("/rotations/{id}/members/{}/remove", m.id), &ui.csrf, "Remove", "small link", Some("Remove this member from the rotation?")))
+                    }
+                } } }
+                @if editor {
+                    form.row method="post" action={"/rotations/" (id) "/members"} {
+                        (csrf(&ui.csrf))
+                        (select("Add member", "user_id", &users, &Values::default(), &none, Some("— choose —"), ""))
+                        button type="submit" { "Add" }
+                    }
+                }
+            }
+            section {
+                h2 { "Overrides" }
+                @if overrides.is_empty() { p.muted { "None." } }
+                ul { @for o in &overrides { li {
+                    strong { (o.username) } " " (time(o.starts_at, ui.now)) " → " (time(o.ends_at, ui.now))
+                    @if !o.reason.is_empty() { " — " (o.reason) }
+                    @if editor { " " (button(&format!("/rotations/{id}/overrides/{}/delete", o.id), &ui.csrf, "Delete", "small link", Some("Delete this override?"))) }
+                } } }
+                @if editor {
+                    form method="post" action={"/rotations/" (id) "/overrides"} {
+                        (csrf(&ui.csrf))
+                        (select("Who takes over", "user_id", &users, &Values::default(), &none, None, ""))
+                        (input("From", "starts_at", "datetime-local", &Values::default(), &none, "In the rotation's time zone."))
+                        (input("Until", "ends_at", "datetime-local", &Values::default(), &none, ""))
+                        (input("Reason", "reason", "text", &Values::default(), &none, ""))
+                        button type="submit" { "Add override" }
+                    }
+                }
+            }
+            @if editor {
+                section {
+                    h2 { "Settings" }
+                    form method="post" action={"/rotations/" (id)} { (csrf(&ui.csrf)) (fields(&v, &e, &[], false)) button.primary type="submit" { "Save" } }
+                    (button(&format!("/rotations/{id}/delete"), &ui.csrf, "Delete rotation", "danger", Some("Delete this rotation?")))
+                }
+            }
+        },
+    )
+}
+
+async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
+    detail_page(&ui, id.into_inner(), None).await
+}
+
+async fn update(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let id = id.into_inner();
+    let (st, caller) = (ui.st.clone(), ui.caller.clone());
+    let r = save(&form, SPEC, |b: RotationInput| async move {
+        json(api::rotations::update(st, caller, web::Path::from(id), Body(b)).await)
+    })
+    .await?;
+    match r {
+        Ok(_) => Ok(redirect(&format!("/rotations/{id}"), "ok", "Rotation saved.")),
+        Err(e) => detail_page(&ui, id, Some((form.values(), e))).await,
+    }
+}
+
+async fn delete(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let id = id.into_inner();
+    match api::rotations::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await {
+        Ok(_) => Ok(redirect("/rotations", "ok", "Rotation deleted.")),
+        Err(e) => Ok(redirect(&format!("/rotations/{id}"), "error", &e.body().message)),
+    }
+}
+
+async fn add_member(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let id = id.into_inner();
+    let (st, caller) = (ui.st.clone(), ui.caller.clone());
+    let r = save(&form, &[("user_id", Kind::Int)], |b: MemberInput| async move {
+        resp(api::rotations::add_member(st, caller, web::Path::from(id), Body(b)).await).await
+    })
+    .await?;
+    Ok(match r {
+        Ok(_) => redirect(&format!("/rotations/{id}"), "ok", "Member added."),
+        Err(e) => redirect(&format!("/rotations/{id}"), "error", &first_error(&e)),
+    })
+}
+
+/// Move a member up or down (renumbering everyone), or remove them.
+async fn member_op(ui: Ui, path: web::Path<(i64, i64, String)>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let (id, member, op) = path.into_inner();
+    let (st, caller) = (ui.st.clone(), ui.caller.clone());
+    if op == "remove" {
+        api::rotations::remove_member(st, caller, web::Path::from(member)).await?;
+        return Ok(redirect(&format!("/rotations/{id}"), "ok", "Member removed."));
+    }
+    let mut members = api::rotations::members(st.clone(), caller.clone(), web::Path::from(id)).await?.0;
+    let Some(i) = members.iter().position(|m| m.id == member) else {
+        return Err(crate::http::error::ApiError::not_found("rotation member").into());
+    };
+    let j = match op.as_str() {
+        "up" if i > 0 => i - 1,
+        "down" if i + 1 < members.len() => i + 1,
+        _ => return Ok(redirect(&format!("/rotations/{id}"), "ok", "Nothing to move.")),
+    };
+    members.swap(i, j);
+    for (pos, m) in members.iter().enumerate() {
+        if m.position != pos as i64 {
+            let input = MemberInput { user_id: None, position: Some(pos as i64) };
+            api::rotations::update_member(st.clone(), caller.clone(), web::Path::from(m.id), Body(input)).await?;
+        }
+    }
+    Ok(redirect(&format!("/rotations/{id}"), "ok", "Order saved."))
+}
+
+async fn add_override(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let id = id.into_inner();
+    let (st, caller) = (ui.st.clone(), ui.caller.clone());
+    let spec = [("user_id", Kind::Int), ("starts_at", Kind::Text), ("ends_at", Kind::Text), ("reason", Kind::Text)];
+    let r = save(&form, &spec, |b: OverrideInput| async move {
+        resp(api::rotations::add_override(st, caller, web::Path::from(id), Body(b)).await).await
+    })
+    .await?;
+    Ok(match r {
+        Ok(_) => redirect(&format!("/rotations/{id}"), "ok", "Override added."),
+        Err(e) => redirect(&format!("/rotations/{id}"), "error", &first_error(&e)),
+    })
+}
+
+async fn delete_override(ui: Ui, path: web::Path<(i64, i64)>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let (id, o) = path.into_inner();
+    api::rotations::delete_override(ui.st.clone(), ui.caller.clone(), web::Path::from(o)).await?;
+    Ok(redirect(&format!("/rotations/{id}"), "ok", "Override deleted."))
+}

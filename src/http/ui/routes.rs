@@ -1,0 +1,358 @@
+//! Routes: who gets paged for what. The intake token is shown once (on create and
+//! regenerate) with ready-to-paste Alertmanager, Zabbix, Grafana and curl snippets; a payload
+//! can be tried against the route (simulate) and a test alert sent through it.
+
+use actix_web::http::StatusCode;
+use actix_web::web;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::form::{
+    Errors, Form, Kind, Values, button, checkbox, checkboxes, csrf, form_errors, required, select, textarea,
+};
+use super::teams::team_options;
+use super::{Ui, UiResult, json, redirect, resp, save};
+use crate::domain::access::Role;
+use crate::http::api::{self, TeamFilter};
+use crate::http::intake;
+use crate::http::json::{Body, Query};
+use crate::store::routes::{Route, RouteInput};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/routes", web::get().to(list));
+    cfg.route("/routes", web::post().to(create));
+    cfg.route("/routes/{id}", web::get().to(detail));
+    cfg.route("/routes/{id}", web::post().to(update));
+    cfg.route("/routes/{id}/delete", web::post().to(delete));
+    cfg.route("/routes/{id}/token", web::post().to(regenerate));
+    cfg.route("/routes/{id}/simulate", web::post().to(simulate));
+    cfg.route("/routes/{id}/test-alert", web::post().to(test_alert));
+}
+
+const SPEC: &[(&str, Kind)] = &[
+    ("team_id", Kind::Int),
+    ("name", Kind::Text),
+    ("source", Kind::Text),
+    ("rotation_id", Kind::IntOrNull),
+    ("escalation_policy_id", Kind::IntOrNull),
+    ("channel_ids", Kind::IntList),
+    ("matchers", Kind::Json),
+    ("group_by", Kind::List),
+    ("enabled", Kind::Check),
+];
+
+const SOURCES: &[(&str, &str)] = &[
+    ("alertmanager", "Prometheus Alertmanager"),
+    ("zabbix", "Zabbix"),
+    ("grafana", "Grafana"),
+    ("webhook", "Generic webhook / curl"),
+    ("events", "PagerDuty Events API v2"),
+];
+
+/// Rotations, policies and channels of the teams the user edits, for the selects.
+struct Choices {
+    rotations: Vec<(String, String)>,
+    policies: Vec<(String, String)>,
+    channels: Vec<(String, String)>,
+}
+
+async fn choices(ui: &Ui, team_id: Option<i64>) -> UiResult<Choices> {
+    let (st, caller) = (ui.st.clone(), ui.caller.clone());
+    let f = || Query(TeamFilter { team_id });
+    let rot = api::rotations::list(st.clone(), caller.clone(), f()).await?.0;
+    let pol = api::policies::list(st.clone(), caller.clone(), f()).await?.0;
+    let ch = api::channels::list(st, caller, f()).await?.0;
+    let shown = |g: i64| ui.shows(g);
+    Ok(Choices {
+        rotations: rot.iter().filter(|r| shown(r.group_id)).map(|r| (r.id.to_string(), r.name.clone())).collect(),
+        policies: pol.iter().filter(|p| shown(p.group_id)).map(|p| (p.id.to_string(), p.name.clone())).collect(),
+        channels: ch
+            .iter()
+            .filter(|c| shown(c.group_id))
+            .map(|c| (c.id.to_string(), format!("{} ({})", c.name, c.channel_type.as_str())))
+            .collect(),
+    })
+}
+
+fn fields(v: &Values, e: &Errors, teams: &[(String, String)], c: &Choices, new: bool) -> Markup {
+    let sources: Vec<(String, String)> = SOURCES.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    html! {
+        @if new { (select("Team", "team_id", teams, v, e, None, "")) }
+        (required("Name", "name", v, e, ""))
+        @if new { (select("Source", "source", &sources, v, e, None, "Which intake endpoint uses this route's token.")) }
+        (select("Rotation", "rotation_id", &c.rotations, v, e, Some("— none —"), "Simple mode: the on-call of this rotation is paged, reminded and escalated."))
+        (select("Escalation policy", "escalation_policy_id", &c.policies, v, e, Some("— none —"), "Instead of simple mode: ordered steps with delays."))
+        (checkboxes("Channels", "channel_ids", &c.channels, v, e, "Where pages for this route are delivered."))
+        (textarea("Matchers (allow-list)", "matchers", v.get("matchers"), 4, e,
+            r#"Empty accepts everything. JSON object {"labels": {"severity": "critical", "env": {"regex": "prod|stage"}}} or a list of Alertmanager matchers ["severity=\"critical\""]."#))
+        (textarea("Group by labels", "group_by", &v.lines("group_by"), 2, e, "One label name per line: alerts with equal values merge into one within the group window."))
+        @if !new { (checkbox("Enabled", "enabled", v.checked("enabled"), "")) }
+        (form_errors(e, &["team_id", "name", "source", "rotation_id", "escalation_policy_id", "channel_ids", "matchers", "group_by"]))
+    }
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    team_id: Option<i64>,
+}
+
+async fn list_page(ui: &Ui, team_id: Option<i64>, v: Values, e: Errors) -> UiResult {
+    let routes: Vec<Route> = api::routes::list(ui.st.clone(), ui.caller.clone(), Query(TeamFilter { team_id }))
+        .await?
+        .0
+        .into_iter()
+        .filter(|r| ui.shows(r.group_id))
+        .collect();
+    let teams = team_options(ui, Role::Editor).await?;
+    let c = choices(ui, None).await?;
+    let status = if e.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    ui.page_status(
+        status,
+        "Routes",
+        html! {
+            h1 { "Routes" }
+            p.muted { "A route owns an intake token: alerts sent with it go to the route's team, rotation or escalation policy, and channels." }
+            @if routes.is_empty() { p.empty { "No routes yet." } }
+            @else {
+                div.table-wrap { table {
+                    thead { tr { th { "Route" } th { "Source" } th { "Token" } th { "Channels" } } }
+                    tbody { @for r in &routes { tr {
+                        td { a href={"/routes/" (r.id)} { (r.name) } @if !r.enabled { " " span.muted { "(disabled)" } } }
+                        td { (r.source.as_str()) }
+                        td { code { (r.intake_token_prefix) "…" } }
+                        td { (r.channel_ids.len()) }
+                    } } }
+                } }
+            }
+            @if !teams.is_empty() {
+                details.create open[!e.is_empty()] {
+                    summary { "New route" }
+                    form method="post" action="/routes" { (csrf(&ui.csrf)) (fields(&v, &e, &teams, &c, true)) button.primary type="submit" { "Create route" } }
+                }
+            }
+        },
+    )
+}
+
+async fn list(ui: Ui, q: web::Query<ListQuery>) -> UiResult {
+    let v = Values::default()
+        .set("source", "alertmanager")
+        .set("team_id", &q.team_id.map(|t| t.to_string()).unwrap_or_default());
+    list_page(&ui, q.team_id, v, Errors::new()).await
+}
+
+/// The raw token with copy button and snippets for the route's source.
+fn token_panel(base: &str, source: &str, token: &str) -> Markup {
+    let am = format!(
+        "receivers:\n  - name: incidentrelay\n    webhook_configs:\n      - url: {base}/api/integrations/alertmanager\n        send_resolved: true\n        http_config:\n          authorization:\n            type: Bearer\n            credentials: {token}\n"
+    );
+    let zabbix = format!(
+        "Media type: Webhook\nParameters:\n  url   = {base}/api/integrations/zabbix\n  token = {token}\n  (plus event_id, event_value, trigger_name, severity, host, tags… — see examples/zabbix)\n"
+    );
+    let grafana = format!(
+        "Contact point → Webhook\n  URL: {base}/api/integrations/grafana\n  HTTP method: POST\n  Authorization header: Bearer {token}\n"
+    );
+    let curl = format!(
+        "curl -X POST {base}/api/integrations/webhook \\\n  -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n  -d '{{\"title\": \"Disk full on db-1\", \"severity\": \"critical\", \"fingerprint\": \"disk-db-1\"}}'\n"
+    );
+    let events = format!(
+        "curl -X POST {base}/v2/enqueue -H 'Content-Type: application/json' \\\n  -d '{{\"routing_key\": \"{token}\", \"event_action\": \"trigger\", \"payload\": {{\"summary\": \"Disk full\", \"source\": \"db-1\", \"severity\": \"critical\"}}}}'\n"
+    );
+    let main = match source {
+        "alertmanager" => ("Alertmanager (alertmanager.yml)", am),
+        "zabbix" => ("Zabbix", zabbix),
+        "grafana" => ("Grafana", grafana),
+        "events" => ("PagerDuty Events API v2 clients", events),
+        _ => ("curl", curl.clone()),
+    };
+    html! {
+        div.flash.ok role="status" {
+            p { strong { "Intake token — shown only now. Copy it:" } }
+            p.secret { code id="intake-token" { (token) } button type="button" data-copy="intake-token" hidden { "Copy" } }
+        }
+        h3 { (main.0) }
+        pre id="snippet-main" { (main.1) }
+        button type="button" data-copy="snippet-main" hidden { "Copy snippet" }
+        @if source != "webhook" { h3 { "Or test with curl" } pre { (curl) } }
+    }
+}
+
+async fn create(ui: Ui, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let (st, caller) = (ui.st.clone(), ui.caller.clone());
+    let r =
+        save(&form, SPEC, |b: RouteInput| async move { resp(api::routes::create(st, caller, Body(b)).await).await })
+            .await?;
+    match r {
+        Ok(route) => {
+            let id = route["id"].as_i64().unwrap_or(0);
+            let token = route["intake_token"].as_str().unwrap_or("").to_string();
+            let source = route["source"].as_str().unwrap_or("webhook").to_string();
+            detail_page(&ui, id, None, Some(html! { (token_panel(&ui.st.base_url, &source, &token)) })).await
+        }
+        Err(e) => list_page(&ui, None, form.values(), e).await,
+    }
+}
+
+async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>, notice: Option<Markup>) -> UiResult {
+    let r = api::routes::get(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
+    let c = choices(ui, Some(r.team_id)).await?;
+    let editor = ui.can(r.group_id, Role::Editor);
+    let responder = ui.can(r.group_id, Role::Responder);
+    let status =
+        if edit.as_ref().is_some_and(|(_, e)| !e.is_empty()) { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let (v, e) = edit.unwrap_or_else(|| {
+        let mut v = Values::of(&serde_json::to_value(&r).unwrap_or_default());
+        let empty = r.matchers.is_null()
+            || r.matchers.as_object().is_some_and(|m| m.is_empty())
+            || r.matchers.as_array().is_some_and(|a| a.is_empty());
+        if empty {
+            v = v.set("matchers", "");
+        }
+        (v, Errors::new())
+    });
+    let sample = match r.source.as_str() {
+        "alertmanager" => {
+            r#"{"alerts": [{"status": "firing", "labels": {"alertname": "DiskFull", "severity": "critical", "instance": "db-1"}, "annotations": {"summary": "Disk full on db-1"}, "fingerprint": "abc123"}]}"#
+        }
+        "zabbix" => {
+            r#"{"event_id": "1001", "event_value": "1", "trigger_name": "Disk full", "severity": "High", "host": "db-1"}"#
+        }
+        "grafana" => {
+            r#"{"version": "1", "alerts": [{"status": "firing", "labels": {"alertname": "DiskFull"}, "annotations": {"summary": "Disk full"}, "fingerprint": "abc"}]}"#
+        }
+        "events" => {
+            r#"{"event_action": "trigger", "payload": {"summary": "Disk full", "source": "db-1", "severity": "critical"}}"#
+        }
+        _ => r#"{"title": "Disk full on db-1", "severity": "critical", "labels": {"env": "prod"}}"#,
+    };
+    ui.page_status(
+        status,
+        &r.name,
+        html! {
+            p.crumbs { a href="/routes" { "Routes" } " / " (r.name) }
+            h1 { (r.name) }
+            @if let Some(n) = notice { (n) }
+            p { "Source " strong { (r.source.as_str()) } " · token " code { (r.intake_token_prefix) "…" }
+                " · endpoint " code { (ui.st.base_url) (endpoint(r.source.as_str())) } }
+            div.actions.big {
+                @if responder { (button(&format!("/routes/{id}/test-alert"), &ui.csrf, "Send a test alert", "primary", None)) }
+                @if editor { (button(&format!("/routes/{id}/token"), &ui.csrf, "Regenerate token", "", Some("The current token stops working at once. Continue?"))) }
+            }
+            section {
+                h2 { "Try a payload" }
+                p.muted { "What intake would do with it — nothing is stored or sent." }
+                form method="post" action={"/routes/" (id) "/simulate"} {
+                    (csrf(&ui.csrf))
+                    (textarea("Payload (JSON)", "payload", sample, 6, &Errors::new(), ""))
+                    button type="submit" { "Test this payload" }
+                }
+            }
+            @if editor {
+                section {
+                    h2 { "Settings" }
+                    form method="post" action={"/routes/" (id)} { (csrf(&ui.csrf)) (fields(&v, &e, &[], &c, false)) button.primary type="submit" { "Save" } }
+                    (button(&format!("/routes/{id}/delete"), &ui.csrf, "Delete route", "danger", Some("Delete this route? Senders using its token will be refused.")))
+                }
+            }
+        },
+    )
+}
+
+fn endpoint(source: &str) -> &'static str {
+    match source {
+        "alertmanager" => "/api/integrations/alertmanager",
+        "zabbix" => "/api/integrations/zabbix",
+        "grafana" => "/api/integrations/grafana",
+        "events" => "/v2/enqueue",
+        _ => "/api/integrations/webhook",
+    }
+}
+
+async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
+    detail_page(&ui, id.into_inner(), None, None).await
+}
+
+async fn update(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let id = id.into_inner();
+    let mut form = form;
+    // An emptied matchers box means "accept everything".
+    if form.get("matchers").is_some_and(|m| m.trim().is_empty()) {
+        form.0.retain(|(k, _)| k != "matchers");
+        form.0.push(("matchers".into(), "{}".into()));
+    }
+    let (st, caller) = (ui.st.clone(), ui.caller.clone());
+    let r = save(&form, SPEC, |b: RouteInput| async move {
+        json(api::routes::update(st, caller, web::Path::from(id), Body(b)).await)
+    })
+    .await?;
+    match r {
+        Ok(_) => Ok(redirect(&format!("/routes/{id}"), "ok", "Route saved.")),
+        Err(e) => detail_page(&ui, id, Some((form.values(), e)), None).await,
+    }
+}
+
+async fn delete(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let id = id.into_inner();
+    api::routes::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?;
+    Ok(redirect("/routes", "ok", "Route deleted."))
+}
+
+async fn regenerate(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let id = id.into_inner();
+    let r = api::routes::regenerate_token(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
+    let token = r.intake_token.clone().unwrap_or_default();
+    let panel = token_panel(&ui.st.base_url, r.source.as_str(), &token);
+    detail_page(&ui, id, None, Some(html! { p { "A new token was issued; the old one no longer works." } (panel) }))
+        .await
+}
+
+async fn simulate(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let id = id.into_inner();
+    let payload = form.get("payload").unwrap_or("").to_string();
+    let result =
+        api::routes::simulate(ui.st.clone(), ui.caller.clone(), web::Path::from(id), web::Bytes::from(payload.clone()))
+            .await;
+    let shown = match result {
+        Ok(sim) => html! {
+            div.flash.ok role="status" {
+                @for a in &sim.0.alerts {
+                    p { strong { (a.alert.title) } " — " @if a.matched { "accepted" } @else { "rejected by the matchers" } ": " (a.decision) }
+                    @for f in &a.matcher_failures { p.error { (f) } }
+                }
+                @if sim.0.alerts.is_empty() { p { "The payload holds no alerts." } }
+            }
+            details { summary { "Full result" } pre { (serde_json::to_string_pretty(&sim.0).unwrap_or_default()) } }
+        },
+        Err(e) => {
+            let b = e.body();
+            html! { div.flash.error role="alert" { p { (b.message) } @for d in &b.details { p { strong { (d.field) } ": " (d.message) } } } }
+        }
+    };
+    detail_page(&ui, id, None, Some(html! { h2 { "Simulation" } (shown) })).await
+}
+
+async fn test_alert(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let id = id.into_inner();
+    let r = api::routes::get(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
+    ui.caller.require(r.group_id, Role::Responder, "route")?;
+    let results = intake::send_test_alert(&ui.st, id, &ui.caller.user.username).await?;
+    let first = results.into_iter().next();
+    Ok(match first {
+        Some(res) if res.id.is_some() => {
+            let aid = res.id.unwrap_or(0);
+            redirect(&format!("/alerts/{aid}"), "ok", &format!("Test alert #{aid} sent through route \"{}\".", r.name))
+        }
+        Some(res) => redirect(
+            &format!("/routes/{id}"),
+            "error",
+            &format!("The test alert was not routed: {}", res.routing_error.unwrap_or_default()),
+        ),
+        None => redirect(&format!("/routes/{id}"), "error", "Nothing was sent."),
+    })
+}

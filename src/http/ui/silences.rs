@@ -1,0 +1,140 @@
+//! Silences: active, scheduled and expired; created from scratch or from an alert's labels.
+
+use actix_web::http::StatusCode;
+use actix_web::web;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::form::{Errors, Form, Kind, Values, button, csrf, form_errors, input, required, select, textarea};
+use super::layout::time;
+use super::teams::team_options;
+use super::{Ui, UiResult, redirect, resp, save};
+use crate::domain::access::Role;
+use crate::http::api::{self, TeamFilter};
+use crate::http::json::{Body, Query};
+use crate::store::silences::{Silence, SilenceInput};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/silences", web::get().to(list));
+    cfg.route("/silences/new", web::get().to(new));
+    cfg.route("/silences", web::post().to(create));
+    cfg.route("/silences/{id}/delete", web::post().to(delete));
+}
+
+const SPEC: &[(&str, Kind)] = &[
+    ("team_id", Kind::Int),
+    ("name", Kind::Text),
+    ("reason", Kind::Text),
+    ("matchers", Kind::Json),
+    ("starts_at", Kind::Text),
+    ("ends_at", Kind::Text),
+];
+
+fn fields(v: &Values, e: &Errors, teams: &[(String, String)]) -> Markup {
+    html! {
+        (select("Team", "team_id", teams, v, e, None, ""))
+        (required("Name", "name", v, e, ""))
+        (input("Reason", "reason", "text", v, e, "Shown on silenced alerts."))
+        (textarea("Matchers", "matchers", v.get("matchers"), 4, e,
+            r#"Which alerts it holds: {"labels": {"instance": "db-1", "alertname": {"regex": "Disk.*"}}} or ["instance=\"db-1\""]."#))
+        (input("Starts (UTC)", "starts_at", "text", v, e, "RFC 3339 or YYYY-MM-DDTHH:MM in UTC; empty = now."))
+        (required("Ends (UTC)", "ends_at", v, e, ""))
+        (form_errors(e, &["team_id", "name", "reason", "matchers", "starts_at", "ends_at"]))
+    }
+}
+
+async fn list_page(ui: &Ui, v: Values, e: Errors, open: bool) -> UiResult {
+    let silences: Vec<Silence> =
+        api::silences::list(ui.st.clone(), ui.caller.clone(), Query(TeamFilter { team_id: None }))
+            .await?
+            .0
+            .into_iter()
+            .filter(|s| ui.shows(s.group_id))
+            .collect();
+    let teams = team_options(ui, Role::Responder).await?;
+    let status = if e.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    let section = |state: &str, title: &str| {
+        let items: Vec<&Silence> = silences.iter().filter(|s| s.state.as_str() == state).collect();
+        html! {
+            h2 { (title) " " small.muted { "(" (items.len()) ")" } }
+            @if items.is_empty() { p.muted { "None." } }
+            @else {
+                div.table-wrap { table {
+                    thead { tr { th { "Silence" } th { "Matchers" } th { "From" } th { "Until" } th {} } }
+                    tbody { @for s in items { tr {
+                        td { (s.name) @if !s.reason.is_empty() { br; small.muted { (s.reason) } } }
+                        td { code { (s.matchers.to_string()) } }
+                        td { (time(s.starts_at, ui.now)) }
+                        td { (time(s.ends_at, ui.now)) }
+                        td.actions { @if ui.can(s.group_id, Role::Responder) { (button(&format!("/silences/{}/delete", s.id), &ui.csrf, "Delete", "small", Some("Delete this silence? Held alerts page again."))) } }
+                    } } }
+                } }
+            }
+        }
+    };
+    ui.page_status(
+        status,
+        "Silences",
+        html! {
+            h1 { "Silences" }
+            (section("active", "Active"))
+            (section("scheduled", "Scheduled"))
+            (section("expired", "Expired"))
+            @if !teams.is_empty() {
+                details.create open[open || !e.is_empty()] {
+                    summary { "New silence" }
+                    form method="post" action="/silences" { (csrf(&ui.csrf)) (fields(&v, &e, &teams)) button.primary type="submit" { "Create silence" } }
+                }
+            }
+        },
+    )
+}
+
+fn defaults(ui: &Ui) -> Values {
+    Values::default().set("ends_at", &ui.now.plus_secs(2 * 3600).rfc3339()).set("matchers", r#"{"labels": {}}"#)
+}
+
+async fn list(ui: Ui) -> UiResult {
+    let v = defaults(&ui);
+    list_page(&ui, v, Errors::new(), false).await
+}
+
+#[derive(Deserialize)]
+struct NewQuery {
+    alert: Option<i64>,
+}
+
+/// The create form prefilled from an alert's labels.
+async fn new(ui: Ui, q: web::Query<NewQuery>) -> UiResult {
+    let mut v = defaults(&ui);
+    if let Some(id) = q.alert {
+        let a = api::alerts::get(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
+        let matchers = serde_json::json!({ "labels": a.labels });
+        v = v
+            .set("team_id", &a.team_id.to_string())
+            .set("name", &format!("Silence for #{} {}", a.id, a.title))
+            .set("matchers", &serde_json::to_string_pretty(&matchers).unwrap_or_default());
+    }
+    list_page(&ui, v, Errors::new(), true).await
+}
+
+async fn create(ui: Ui, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let (st, caller) = (ui.st.clone(), ui.caller.clone());
+    let r = save(
+        &form,
+        SPEC,
+        |b: SilenceInput| async move { resp(api::silences::create(st, caller, Body(b)).await).await },
+    )
+    .await?;
+    match r {
+        Ok(_) => Ok(redirect("/silences", "ok", "Silence created.")),
+        Err(e) => list_page(&ui, form.values(), e, true).await,
+    }
+}
+
+async fn delete(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    api::silences::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id.into_inner())).await?;
+    Ok(redirect("/silences", "ok", "Silence deleted."))
+}

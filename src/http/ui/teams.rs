@@ -1,0 +1,218 @@
+//! Teams and their members.
+
+use actix_web::http::StatusCode;
+use actix_web::web;
+use maud::{Markup, html};
+
+use super::form::{Errors, Form, Kind, Values, button, checkbox, csrf, form_errors, input, required, select, textarea};
+use super::{Ui, UiResult, json, redirect, resp, save};
+use crate::domain::access::Role;
+use crate::http::api;
+use crate::http::json::{Body, Query};
+use crate::store::teams::{Team, TeamInput, TeamMemberInput};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/teams", web::get().to(list));
+    cfg.route("/teams", web::post().to(create));
+    cfg.route("/teams/{id}", web::get().to(detail));
+    cfg.route("/teams/{id}", web::post().to(update));
+    cfg.route("/teams/{id}/delete", web::post().to(delete));
+    cfg.route("/teams/{id}/members", web::post().to(add_member));
+    cfg.route("/teams/members/{id}/delete", web::post().to(remove_member));
+}
+
+const SPEC: &[(&str, Kind)] = &[
+    ("group_id", Kind::Int),
+    ("slug", Kind::Text),
+    ("name", Kind::Text),
+    ("description", Kind::Text),
+    ("escalation_enabled", Kind::Check),
+    ("escalation_after_reminders", Kind::Int),
+    ("active", Kind::Check),
+];
+
+/// `(id, name)` of the groups where the user has `role`.
+pub fn group_options(ui: &Ui, role: Role) -> Vec<(String, String)> {
+    ui.groups
+        .iter()
+        .filter(|g| ui.can(g.id, role) && ui.shows(g.id))
+        .map(|g| (g.id.to_string(), g.name.clone()))
+        .collect()
+}
+
+/// `(id, name)` of the teams the user sees (in the chosen group) with at least `role`.
+pub async fn team_options(ui: &Ui, role: Role) -> UiResult<Vec<(String, String)>> {
+    let teams = api::teams::list(ui.st.clone(), ui.caller.clone(), Query(Default::default())).await?.0;
+    Ok(teams
+        .into_iter()
+        .filter(|t| ui.shows(t.group_id) && ui.can(t.group_id, role))
+        .map(|t| (t.id.to_string(), t.name))
+        .collect())
+}
+
+fn fields(v: &Values, e: &Errors, groups: &[(String, String)], new: bool) -> Markup {
+    html! {
+        @if new { (select("Group", "group_id", groups, v, e, None, "Who may see and manage the team.")) }
+        (required("Name", "name", v, e, ""))
+        (input("Slug", "slug", "text", v, e, "Short identifier (a–z, 0–9, dashes) used in URLs and the API; derived from the name when empty."))
+        (textarea("Description", "description", v.get("description"), 2, e, ""))
+        (checkbox("Escalate unacknowledged alerts to the next rotation member", "escalation_enabled", v.checked("escalation_enabled"), "Simple mode (routes without an escalation policy)."))
+        (input("…after this many reminders", "escalation_after_reminders", "number", v, e, ""))
+        @if !new { (checkbox("Active", "active", v.checked("active"), "")) }
+        (form_errors(e, &["group_id", "name", "slug", "description", "escalation_after_reminders"]))
+    }
+}
+
+async fn list_page(ui: &Ui, v: Values, e: Errors) -> UiResult {
+    let teams: Vec<Team> = api::teams::list(ui.st.clone(), ui.caller.clone(), Query(Default::default()))
+        .await?
+        .0
+        .into_iter()
+        .filter(|t| ui.shows(t.group_id))
+        .collect();
+    let groups = group_options(ui, Role::Editor);
+    let status = if e.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    ui.page_status(
+        status,
+        "Teams",
+        html! {
+            h1 { "Teams" }
+            @if teams.is_empty() { p.empty { "No teams yet." } }
+            @else {
+                div.table-wrap { table {
+                    thead { tr { th { "Team" } th { "Slug" } th { "Escalation" } th { "Active" } } }
+                    tbody { @for t in &teams { tr {
+                        td { a href={"/teams/" (t.id)} { (t.name) } }
+                        td { code { (t.slug) } }
+                        td { @if t.escalation_enabled { "after " (t.escalation_after_reminders) " reminder(s)" } @else { span.muted { "off" } } }
+                        td { @if t.active { "yes" } @else { "no" } }
+                    } } }
+                } }
+            }
+            @if !groups.is_empty() {
+                details.create open[!e.is_empty()] {
+                    summary { "New team" }
+                    form method="post" action="/teams" { (csrf(&ui.csrf)) (fields(&v, &e, &groups, true)) button.primary type="submit" { "Create team" } }
+                }
+            }
+        },
+    )
+}
+
+async fn list(ui: Ui) -> UiResult {
+    list_page(&ui, Values::default().set("escalation_after_reminders", "2"), Errors::new()).await
+}
+
+async fn create(ui: Ui, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let form = form.with_slug();
+    let (st, caller) = (ui.st.clone(), ui.caller.clone());
+    match save(&form, SPEC, |b: TeamInput| async move { resp(api::teams::create(st, caller, Body(b)).await).await })
+        .await?
+    {
+        Ok(t) => Ok(redirect(&format!("/teams/{}", t["id"]), "ok", "Team created. Add its members next.")),
+        Err(e) => list_page(&ui, form.values(), e).await,
+    }
+}
+
+async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResult {
+    let t = api::teams::get(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
+    let members = api::teams::members(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
+    let group_members = api::groups::members(ui.st.clone(), ui.caller.clone(), web::Path::from(t.group_id)).await?.0;
+    let editor = ui.can(t.group_id, Role::Editor);
+    let candidates: Vec<(String, String)> = group_members
+        .iter()
+        .filter(|m| !members.iter().any(|x| x.user_id == m.user_id))
+        .map(|m| (m.user_id.to_string(), m.username.clone()))
+        .collect();
+    let status =
+        if edit.as_ref().is_some_and(|(_, e)| !e.is_empty()) { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let (v, e) = edit.unwrap_or_else(|| (Values::of(&serde_json::to_value(&t).unwrap_or_default()), Errors::new()));
+    let no_errors = Errors::new();
+    ui.page_status(
+        status,
+        &t.name,
+        html! {
+            p.crumbs { a href="/teams" { "Teams" } " / " (t.name) }
+            h1 { (t.name) }
+            p { a href={"/rotations?team_id=" (t.id)} { "Rotations" } " · " a href={"/routes?team_id=" (t.id)} { "Routes" } " · " a href={"/channels?team_id=" (t.id)} { "Channels" } " · " a href={"/calendar?team_id=" (t.id)} { "Calendar" } " · " a href={"/alerts?team_id=" (t.id)} { "Alerts" } }
+            section {
+                h2 { "Members" }
+                @if members.is_empty() { p.muted { "No members yet." } }
+                ul.members { @for m in &members { li {
+                    (m.username) @if !m.display_name.is_empty() { " " span.muted { "(" (m.display_name) ")" } }
+                    @if editor { " " (button(&format!("/teams/members/{}/delete", m.id), &ui.csrf, "Remove", "small link", Some("Remove this member from the team?"))) }
+                } } }
+                @if editor {
+                    form.row method="post" action={"/teams/" (id) "/members"} {
+                        (csrf(&ui.csrf))
+                        (select("Add a member of the group", "user_id", &candidates, &Values::default(), &no_errors, Some("— choose —"), ""))
+                        button type="submit" { "Add" }
+                    }
+                }
+            }
+            @if editor {
+                section {
+                    h2 { "Settings" }
+                    form method="post" action={"/teams/" (id)} { (csrf(&ui.csrf)) (fields(&v, &e, &[], false)) button.primary type="submit" { "Save" } }
+                    (button(&format!("/teams/{id}/delete"), &ui.csrf, "Delete team", "danger", Some("Delete this team with its rotations, routes and channels?")))
+                }
+            }
+        },
+    )
+}
+
+async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
+    detail_page(&ui, id.into_inner(), None).await
+}
+
+async fn update(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let id = id.into_inner();
+    let (st, caller) = (ui.st.clone(), ui.caller.clone());
+    let r = save(&form, SPEC, |b: TeamInput| async move {
+        json(api::teams::update(st, caller, web::Path::from(id), Body(b)).await)
+    })
+    .await?;
+    match r {
+        Ok(_) => Ok(redirect(&format!("/teams/{id}"), "ok", "Team saved.")),
+        Err(e) => detail_page(&ui, id, Some((form.values(), e))).await,
+    }
+}
+
+async fn delete(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    match api::teams::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id.into_inner())).await {
+        Ok(_) => Ok(redirect("/teams", "ok", "Team deleted.")),
+        Err(e) => Ok(redirect(&ui.here.replace("/delete", ""), "error", &e.body().message)),
+    }
+}
+
+async fn add_member(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let id = id.into_inner();
+    let (st, caller) = (ui.st.clone(), ui.caller.clone());
+    let r = save(&form, &[("user_id", Kind::Int)], |b: TeamMemberInput| async move {
+        resp(api::teams::add_member(st, caller, web::Path::from(id), Body(b)).await).await
+    })
+    .await?;
+    Ok(match r {
+        Ok(_) => redirect(&format!("/teams/{id}"), "ok", "Member added."),
+        Err(e) => redirect(&format!("/teams/{id}"), "error", &first_error(&e)),
+    })
+}
+
+async fn remove_member(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let id = id.into_inner();
+    let m = api::teams::get_member(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
+    api::teams::remove_member(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?;
+    Ok(redirect(&format!("/teams/{}", m.team_id), "ok", &format!("{} removed from the team.", m.username)))
+}
+
+/// One line for a flash message from field errors.
+pub fn first_error(e: &Errors) -> String {
+    let mut all: Vec<String> = e.iter().map(|(k, m)| format!("{k}: {m}")).collect();
+    all.sort();
+    all.join("; ")
+}

@@ -1,0 +1,176 @@
+//! A minimal W3C WebDriver client for headless Chromium through `chromedriver` (Debian
+//! `chromium` + `chromium-driver`): enough to drive the UI like a user and take screenshots.
+
+#![allow(dead_code)]
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::external::{Guard, free_port, require, wait_for};
+use crate::support::{agent, try_send};
+
+pub struct Browser {
+    _driver: Guard,
+    base: String,
+    session: String,
+    http: ureq::Agent,
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium session, or `None` (skip) when they are
+    /// not installed.
+    pub fn start() -> Option<Browser> {
+        let driver = require("chromedriver")?;
+        let chromium = require("chromium")?;
+        let port = free_port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let guard = Guard(child);
+        let base = format!("http://127.0.0.1:{port}");
+        let http = agent();
+        wait_for(Duration::from_secs(20), || {
+            try_send(&http, "GET", &format!("{base}/status"), None, None, &[]).ok().filter(|r| r.status == 200)
+        })
+        .expect("chromedriver is ready");
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "unhandledPromptBehavior": "accept",
+            "goog:chromeOptions": {"binary": chromium, "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"
+            ]}
+        }}});
+        let r = try_send(&http, "POST", &format!("{base}/session"), None, Some(caps.to_string()), &[])
+            .expect("new session");
+        assert_eq!(r.status, 200, "{}", r.text);
+        let session = r.body["value"]["sessionId"].as_str().expect("session id").to_string();
+        Some(Browser { _driver: guard, base, session, http })
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let body = body.map(|b| b.to_string()).or_else(|| (method == "POST").then(|| "{}".to_string()));
+        let r = try_send(&self.http, method, &url, None, body, &[]).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        assert_eq!(r.status, 200, "{method} {path}: {}", r.text);
+        r.body["value"].clone()
+    }
+
+    fn try_call(&self, method: &str, path: &str, body: Value) -> Option<Value> {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let r = try_send(&self.http, method, &url, None, Some(body.to_string()), &[]).ok()?;
+        (r.status == 200).then(|| r.body["value"].clone())
+    }
+
+    pub fn goto(&self, url: &str) {
+        self.call("POST", "/url", Some(json!({"url": url})));
+    }
+
+    pub fn url(&self) -> String {
+        self.call("GET", "/url", None).as_str().unwrap_or("").to_string()
+    }
+
+    pub fn size(&self, width: u32, height: u32) {
+        self.call("POST", "/window/rect", Some(json!({"width": width, "height": height})));
+    }
+
+    /// The element matching `css`, waiting up to 10 s for it to appear.
+    pub fn find(&self, css: &str) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(v) = self.try_call("POST", "/element", json!({"using": "css selector", "value": css})) {
+                return v[ELEMENT].as_str().unwrap_or("").to_string();
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                panic!("no element {css} on {}\n{}", self.url(), self.text("main"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn exists(&self, css: &str) -> bool {
+        self.try_call("POST", "/element", json!({"using": "css selector", "value": css})).is_some()
+    }
+
+    pub fn click(&self, css: &str) {
+        let el = self.find(css);
+        self.call("POST", &format!("/element/{el}/click"), None);
+    }
+
+    /// Replaces the value of an input or textarea.
+    pub fn fill(&self, css: &str, text: &str) {
+        let el = self.find(css);
+        self.call("POST", &format!("/element/{el}/clear"), None);
+        self.call("POST", &format!("/element/{el}/value"), Some(json!({"text": text})));
+    }
+
+    /// Chooses the option of a select whose label contains `label`.
+    pub fn choose(&self, css: &str, label: &str) {
+        self.find(css);
+        let script = "const s = document.querySelector(arguments[0]);
+            const o = [...s.options].find(o => o.text.includes(arguments[1]));
+            if (!o) return null; s.value = o.value; return o.value;";
+        let v = self.call("POST", "/execute/sync", Some(json!({"script": script, "args": [css, label]})));
+        assert!(!v.is_null(), "no option {label:?} in {css}");
+    }
+
+    /// Ticks the checkbox in `container` whose label contains `label`.
+    pub fn tick(&self, container: &str, label: &str) {
+        let script = "const l = [...document.querySelectorAll(arguments[0] + ' label')].find(l => l.textContent.includes(arguments[1]));
+            if (!l) return false; const i = l.querySelector('input'); if (!i.checked) i.click(); return true;";
+        let v = self.call("POST", "/execute/sync", Some(json!({"script": script, "args": [container, label]})));
+        assert_eq!(v, json!(true), "no checkbox {label:?} in {container}");
+    }
+
+    /// The rendered text of the first element matching `css` ("" when there is none, e.g.
+    /// while a page loads).
+    pub fn text(&self, css: &str) -> String {
+        let script = "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';";
+        self.try_call("POST", "/execute/sync", json!({"script": script, "args": [css]}))
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    }
+
+    /// Waits until the text of `css` contains `want`.
+    pub fn wait_text(&self, css: &str, want: &str) -> String {
+        wait_for(Duration::from_secs(10), || Some(self.text(css)).filter(|t| t.contains(want))).unwrap_or_else(|| {
+            panic!(
+                "{css} never contained {want:?}; it has {:?} on {}\n{}",
+                self.text(css),
+                self.url(),
+                self.text("main")
+            )
+        })
+    }
+
+    /// Saves a PNG screenshot; returns its path.
+    pub fn screenshot(&self, name: &str) -> std::path::PathBuf {
+        use base64::Engine;
+        let png = self.call("GET", "/screenshot", None);
+        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap_or("")).expect("png");
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, bytes).expect("write screenshot");
+        path
+    }
+
+    /// The page's horizontal overflow in CSS pixels (0 when nothing sticks out).
+    pub fn overflow_x(&self) -> i64 {
+        let script = "return document.documentElement.scrollWidth - document.documentElement.clientWidth;";
+        self.call("POST", "/execute/sync", Some(json!({"script": script, "args": []}))).as_i64().unwrap_or(0)
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let url = format!("{}/session/{}", self.base, self.session);
+        let _ = try_send(&self.http, "DELETE", &url, None, None, &[]);
+    }
+}
