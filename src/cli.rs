@@ -28,6 +28,8 @@ pub enum Command {
     CreateAdmin(CreateAdmin),
     CheckSchema(CheckSchema),
     SendTestEmail(SendTestEmail),
+    Backup(Backup),
+    DemoData(DemoData),
     Version(Version),
 }
 
@@ -113,6 +115,29 @@ pub struct SendTestEmail {
 }
 
 #[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "backup")]
+/// Write a consistent copy of the database while `serve` keeps running (restore: stop the
+/// service, put the copy in place of database.path, start it).
+pub struct Backup {
+    /// configuration file
+    #[argh(option)]
+    pub config: Option<PathBuf>,
+    /// the new backup file (must not exist)
+    #[argh(option)]
+    pub output: PathBuf,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "demo-data")]
+/// Create demo groups, users, teams, rotations, channels, routes, a policy and alerts, and
+/// print the routes' intake tokens (safe to run again: new tokens, nothing duplicated).
+pub struct DemoData {
+    /// configuration file
+    #[argh(option)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "version")]
 /// Print the version.
 pub struct Version {}
@@ -191,6 +216,8 @@ pub fn run(command: Command) -> Result<(), String> {
         Command::CreateAdmin(a) => create_admin(&load_config(a.config.as_deref())?, a),
         Command::CheckSchema(c) => check_schema(&load_config(c.config.as_deref())?),
         Command::SendTestEmail(t) => send_test_email(&load_config(t.config.as_deref())?, &t.to),
+        Command::Backup(b) => backup(&load_config(b.config.as_deref())?, &b.output),
+        Command::DemoData(d) => crate::demo::run(&load_config(d.config.as_deref())?),
         Command::Version(_) => {
             println!("incidentrelay {} (database schema {})", env!("CARGO_PKG_VERSION"), store::latest_known_version());
             Ok(())
@@ -248,6 +275,25 @@ fn check_schema(config: &Config) -> Result<(), String> {
         }
         Err(format!("schema check failed: {} item(s) missing; run `incidentrelay migrate`", missing.len()))
     }
+}
+
+fn backup(config: &Config, output: &Path) -> Result<(), String> {
+    let src = &config.database.path;
+    if !src.exists() {
+        return Err(format!("database {} does not exist", src.display()));
+    }
+    let started = std::time::Instant::now();
+    let r = store::backup(src, output, u64::from(config.database.busy_timeout_ms)).map_err(|e| e.to_string())?;
+    println!(
+        "Backup of {} written to {} ({:.1} MB, {} alerts, schema {}) in {:.1} s.",
+        src.display(),
+        output.display(),
+        r.bytes as f64 / 1_048_576.0,
+        r.alerts,
+        r.schema,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn send_test_email(config: &Config, to: &str) -> Result<(), String> {

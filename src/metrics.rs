@@ -176,7 +176,12 @@ impl Metrics {
             "Delivery attempts by channel type and outcome (sent, retry, dead).",
         );
         self.deliveries.render(&mut out, "incidentrelay_deliveries_total", "channel_type", "outcome");
-        head(&mut out, "incidentrelay_deliveries", "gauge", "Outbox rows by channel type and status.");
+        head(
+            &mut out,
+            "incidentrelay_deliveries",
+            "gauge",
+            "Unsent outbox rows by channel type and status (pending, failed, sending).",
+        );
         for (kind, status, n) in &snap.deliveries_by_status {
             let _ =
                 writeln!(out, "incidentrelay_deliveries{{channel_type=\"{}\",status=\"{status}\"}} {n}", escape(kind));

@@ -1,6 +1,7 @@
 //! Operations endpoints: liveness, readiness, version, the OpenAPI document.
 
-use actix_web::{HttpResponse, web::Json};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web::Json};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -67,4 +68,27 @@ pub async fn version() -> Json<Version> {
 
 pub async fn openapi_json(st: State) -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(st.openapi.as_str().to_owned())
+}
+
+/// `GET /metrics` in the Prometheus text format.
+pub async fn metrics(st: State, req: HttpRequest) -> Result<HttpResponse, super::error::ApiError> {
+    if let Some(expected) = st.config.metrics.bearer_token.as_deref().filter(|t| !t.is_empty()) {
+        let got = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let got = got.strip_prefix("Bearer ").unwrap_or("");
+        if !crate::crypto::ct_eq(got.as_bytes(), expected.as_bytes()) {
+            return Err(super::error::ApiError::Unauthorized(
+                "metrics need `Authorization: Bearer <metrics.bearer_token>`".into(),
+            ));
+        }
+    }
+    let (open, deliveries) =
+        st.db.read(|c| Ok((store::alerts::open_counts(c, None)?, store::outbox::counts(c)?))).await?;
+    let status = st.engine.status();
+    let snap = crate::metrics::Snapshot {
+        open_alerts: open.into_iter().map(|(s, n)| (s.as_str().to_string(), n)).collect(),
+        deliveries_by_status: deliveries,
+        leader: status.is_leader(),
+        last_cycle_age_seconds: status.last_cycle_age_seconds(st.clock.now()),
+    };
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(st.metrics.render(&snap)))
 }

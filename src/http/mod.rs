@@ -207,6 +207,10 @@ pub fn endpoints() -> Vec<Endpoint> {
     t.get("/readyz", "Readiness: database reachable, migrations applied, scheduler leader known", health::readyz)
         .public()
         .ok::<health::Health>(200);
+    t.get("/metrics", "Prometheus metrics (bearer token when metrics.bearer_token is set)", health::metrics)
+        .public()
+        .describe("Prometheus text format: alerts received by source/outcome, open alerts by status, deliveries by channel type/outcome and unsent outbox rows, delivery latency, engine cycle duration, leader status and last-cycle age, HTTP requests and latency.")
+        .returns(200, "text/plain; version=0.0.4");
     t.get("/api/version", "Version of this binary and database schema", health::version)
         .public()
         .ok::<health::Version>(200);

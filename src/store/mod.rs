@@ -408,6 +408,57 @@ pub fn open_writer(path: &Path, cfg: &DatabaseConfig) -> Result<Connection> {
 }
 
 /// The highest migration version this binary knows.
+/// What a backup holds.
+#[derive(Debug)]
+pub struct BackupReport {
+    pub bytes: u64,
+    pub alerts: i64,
+    pub schema: i32,
+}
+
+/// A consistent online copy of the database at `src` into the new file `dest` (SQLite backup
+/// API in one step: one read transaction, so writers carry on and the copy is one snapshot).
+/// Written next to `dest` and renamed into place; the copy is integrity-checked.
+pub fn backup(src: &Path, dest: &Path, busy_timeout_ms: u64) -> Result<BackupReport> {
+    if dest.exists() {
+        return Err(StoreError::invalid("output", &format!("{} exists; choose a new file", dest.display())));
+    }
+    let open_err = |p: &Path, e: rusqlite::Error| StoreError::Unavailable(format!("cannot open {}: {e}", p.display()));
+    let source =
+        Connection::open_with_flags(src, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| open_err(src, e))?;
+    source.busy_timeout(std::time::Duration::from_millis(busy_timeout_ms))?;
+    let tmp = dest.with_extension("partial");
+    let _ = std::fs::remove_file(&tmp);
+    {
+        let mut target = Connection::open(&tmp).map_err(|e| open_err(&tmp, e))?;
+        let copy = rusqlite::backup::Backup::new(&source, &mut target)?;
+        loop {
+            match copy.step(-1)? {
+                rusqlite::backup::StepResult::Done => break,
+                rusqlite::backup::StepResult::More => continue,
+                rusqlite::backup::StepResult::Busy | rusqlite::backup::StepResult::Locked => {
+                    std::thread::sleep(std::time::Duration::from_millis(50))
+                }
+                _ => std::thread::sleep(std::time::Duration::from_millis(50)),
+            }
+        }
+    }
+    let copy = Connection::open(&tmp).map_err(|e| open_err(&tmp, e))?;
+    let check: String = copy.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    if check != "ok" {
+        return Err(StoreError::Db(format!("the copy failed its integrity check: {check}")));
+    }
+    // A single self-contained file: no -wal/-shm companions needed to restore it.
+    copy.pragma_update(None, "journal_mode", "DELETE")?;
+    let alerts: i64 = copy.query_row("SELECT COUNT(*) FROM alerts", [], |r| r.get(0))?;
+    let schema = applied_version(&copy)?;
+    drop(copy);
+    std::fs::rename(&tmp, dest)
+        .map_err(|e| StoreError::Unavailable(format!("cannot write {}: {e}", dest.display())))?;
+    let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+    Ok(BackupReport { bytes, alerts, schema })
+}
+
 pub fn latest_known_version() -> i32 {
     embedded::migrations::runner().get_migrations().iter().map(|m| m.version()).max().unwrap_or(0)
 }

@@ -345,10 +345,11 @@ pub fn next_due(c: &Connection) -> Result<Option<Ts>> {
 }
 
 /// Counts per channel type and status (metrics).
+/// Unsent outbox rows by channel type and status (sent and dead ones are counters).
 pub fn counts(c: &Connection) -> Result<Vec<(String, String, i64)>> {
     let mut st = c.prepare(
         "SELECT COALESCE(ch.channel_type, 'deleted'), d.status, COUNT(*) FROM deliveries d LEFT JOIN channels ch ON ch.id = d.channel_id
-         GROUP BY 1, 2 ORDER BY 1, 2",
+         WHERE d.status IN ('pending', 'failed', 'sending') GROUP BY 1, 2 ORDER BY 1, 2",
     )?;
     let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)

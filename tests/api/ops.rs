@@ -30,3 +30,144 @@ fn readyz_reports_the_leader_once_the_lock_is_taken() {
     }
     panic!("never became leader: {status}");
 }
+
+#[test]
+fn metrics_in_prometheus_format_with_an_optional_bearer_token() {
+    let app = crate::support::TestApp::start_with(|c| c.metrics.bearer_token = Some("scrape-me".into()));
+    let s = crate::intake::setup(&app);
+    let body = serde_json::json!({"title": "m", "fingerprint": "m1"}).to_string();
+    app.post_raw("/api/integrations/webhook", Some(&s.tokens["webhook"]), &body).expect(200);
+    app.cycle();
+    assert_eq!(app.request("GET", "/metrics", None, None, &[]).status, 401);
+    assert_eq!(app.request("GET", "/metrics", Some("wrong"), None, &[]).status, 401);
+    let r = app.request("GET", "/metrics", Some("scrape-me"), None, &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
+    for line in [
+        "incidentrelay_alerts_received_total{source=\"webhook\",outcome=\"created\"} 1",
+        "incidentrelay_open_alerts{status=\"firing\"} 1",
+        "# TYPE incidentrelay_delivery_latency_seconds histogram",
+        "# TYPE incidentrelay_engine_cycle_seconds histogram",
+        "incidentrelay_engine_leader 0",
+        "incidentrelay_http_requests_total{method=\"POST\",status=\"2xx\"}",
+    ] {
+        assert!(r.text.contains(line), "missing {line:?} in\n{}", r.text);
+    }
+}
+
+fn run_cli(db: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_incidentrelay"))
+        .args(args)
+        .env_clear()
+        .env("INCIDENTRELAY_DATABASE__PATH", db)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn demo_data_then_the_readme_curl_example_fires_an_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let server = crate::process::Proc::start(&db, &["serve"], &[]);
+    let admin = server.login(&server.admin_password.clone().unwrap());
+    let (ok, out, err) = run_cli(&db, &["demo-data"]);
+    assert!(ok, "{err}");
+    let token = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("demo-curl"))
+        .and_then(|l| l.split_whitespace().last())
+        .expect("the curl route's token is printed")
+        .to_string();
+    // Idempotent: a second run creates nothing twice and issues new tokens.
+    let (ok, again, err) = run_cli(&db, &["demo-data"]);
+    assert!(ok, "{err}");
+    assert!(again.contains("existed already"));
+    let token2 = again
+        .lines()
+        .find(|l| l.trim_start().starts_with("demo-curl"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap();
+    assert_ne!(token, token2);
+    let teams = server.call("GET", "/api/teams", Some(&admin), None).body;
+    assert_eq!(teams.as_array().unwrap().iter().filter(|t| t["slug"] == "demo-web").count(), 1);
+    // The README's curl example, with the printed token.
+    let body = serde_json::json!({"title": "Disk full on db-1", "severity": "critical", "fingerprint": "disk-db-1"});
+    let r = server.call("POST", "/api/integrations/webhook", Some(token2), Some(body));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let alerts = server.call("GET", "/api/alerts?status=firing", Some(&admin), None).body;
+    let titles: Vec<&str> = alerts["items"].as_array().unwrap().iter().filter_map(|a| a["title"].as_str()).collect();
+    assert!(titles.contains(&"Disk full on db-1"), "{alerts}");
+    assert_eq!(r.body[0]["assignee"]["username"].as_str().map(|u| u.starts_with("demo-")), Some(true));
+}
+
+#[test]
+fn backup_during_a_load_holds_every_alert_acknowledged_before_it_started() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("live.db");
+    let server = crate::process::Proc::start(&db, &["serve"], &[]);
+    let admin = server.login(&server.admin_password.clone().unwrap());
+    let g = server.post("/api/groups", &admin, serde_json::json!({"slug": "g", "name": "G"}));
+    let t = server.post("/api/teams", &admin, serde_json::json!({"group_id": g["id"], "slug": "t", "name": "T"}));
+    let route =
+        server.post("/api/routes", &admin, serde_json::json!({"team_id": t["id"], "name": "r", "source": "webhook"}));
+    let token = route["intake_token"].as_str().unwrap().to_string();
+    let acked = Arc::new(Mutex::new(Vec::<(String, std::time::Instant)>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (acked, stop, token, base) = (acked.clone(), stop.clone(), token.clone(), server.base.clone());
+            std::thread::spawn(move || {
+                let http = crate::support::agent();
+                let mut n = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    let key = format!("b-{w}-{n}");
+                    let body = serde_json::json!({"title": "backup load", "fingerprint": key}).to_string();
+                    let r = crate::support::try_send(
+                        &http,
+                        "POST",
+                        &format!("{base}/api/integrations/webhook"),
+                        Some(&token),
+                        Some(body),
+                        &[],
+                    );
+                    if r.is_ok_and(|r| r.status == 200) {
+                        acked.lock().unwrap().push((key, std::time::Instant::now()));
+                    }
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    crate::external::wait_for(std::time::Duration::from_secs(20), || {
+        (acked.lock().unwrap().len() >= 200).then_some(())
+    })
+    .expect("load is flowing");
+    let started = std::time::Instant::now();
+    let backup = dir.path().join("copy.db");
+    let (ok, out, err) = run_cli(&db, &["backup", "--output", backup.to_str().unwrap()]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    stop.store(true, Ordering::SeqCst);
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert!(ok, "{err}");
+    assert!(out.contains("Backup of"), "{out}");
+    let (ok, out, err) = run_cli(&backup, &["check-schema"]);
+    assert!(ok && out.contains("Schema check OK"), "{out}{err}");
+    let before: Vec<String> =
+        acked.lock().unwrap().iter().filter(|(_, t)| *t < started).map(|(k, _)| k.clone()).collect();
+    let conn = rusqlite::Connection::open(&backup).unwrap();
+    let mut st = conn.prepare("SELECT 1 FROM alerts WHERE dedup_key = ?1").unwrap();
+    let missing: Vec<&String> = before.iter().filter(|k| !st.exists([k.as_str()]).unwrap()).collect();
+    assert!(missing.is_empty(), "{} of {} missing from the backup", missing.len(), before.len());
+    assert!(before.len() >= 200);
+    let (ok, _, err) = run_cli(&db, &["backup", "--output", backup.to_str().unwrap()]);
+    assert!(!ok && err.contains("exists"), "never overwrites: {err}");
+}
