@@ -421,7 +421,7 @@ pub struct BackupReport {
 /// Written next to `dest` and renamed into place; the copy is integrity-checked.
 pub fn backup(src: &Path, dest: &Path, busy_timeout_ms: u64) -> Result<BackupReport> {
     if dest.exists() {
-        return Err(StoreError::invalid("output", &format!("{} exists; choose a new file", dest.display())));
+        return Err(StoreError::invalid("output", format!("{} exists; choose a new file", dest.display())));
     }
     let open_err = |p: &Path, e: rusqlite::Error| StoreError::Unavailable(format!("cannot open {}: {e}", p.display()));
     let source =
