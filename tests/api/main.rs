@@ -14,6 +14,7 @@ mod intake;
 mod lifecycle;
 mod openapi;
 mod ops;
+mod packaging;
 mod process;
 mod resources;
 mod scheduler;

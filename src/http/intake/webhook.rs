@@ -50,8 +50,13 @@ struct Event {
 fn convert(e: Event, prefix: &str) -> Result<IncomingAlert, Vec<FieldError>> {
     let mut errors = Vec::new();
     let action = match e.status.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("firing") | Some("problem") | Some("trigger") | Some("alerting") => Action::Trigger,
-        Some("resolved") | Some("ok") | Some("resolve") => Action::Resolve,
+        // Besides firing/resolved: what common senders put there (Datadog's $ALERT_TRANSITION…).
+        None
+        | Some(
+            "firing" | "problem" | "trigger" | "triggered" | "re-triggered" | "alerting" | "alert" | "warn"
+            | "renotify" | "no data",
+        ) => Action::Trigger,
+        Some("resolved" | "ok" | "resolve" | "recovered" | "recovery" | "closed") => Action::Resolve,
         Some(other) => {
             errors
                 .push(FieldError::new(format!("{prefix}status"), format!("must be firing or resolved, not {other:?}")));
@@ -119,6 +124,16 @@ pub fn parse_body(body: &[u8]) -> ParseResult {
 mod tests {
     use super::*;
     use crate::domain::alert::Severity;
+
+    #[test]
+    fn datadog_transitions_and_priorities() {
+        let a =
+            &parse_body(br#"{"title": "CPU", "status": "Triggered", "severity": "P1", "fingerprint": "datadog-1"}"#)
+                .unwrap()[0];
+        assert_eq!((a.action, a.severity), (Action::Trigger, Severity::Critical));
+        let r = &parse_body(br#"{"title": "CPU", "status": "Recovered", "fingerprint": "datadog-1"}"#).unwrap()[0];
+        assert_eq!(r.action, Action::Resolve);
+    }
 
     #[test]
     fn firing_and_resolved() {

@@ -1,0 +1,93 @@
+//! Packaging and examples: the systemd units pass `systemd-analyze verify`, the Docker image
+//! builds (when a Docker engine is available), and the example files are valid for the tools
+//! that read them.
+
+use std::path::Path;
+use std::process::Command;
+
+fn repo(p: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+fn available(program: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn systemd_units_verify() {
+    if !available("systemd-analyze") {
+        eprintln!("SKIPPED: systemd-analyze is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let units = ["incidentrelay.service", "incidentrelay-web.service", "incidentrelay-scheduler.service"];
+    let mut paths = Vec::new();
+    for u in units {
+        // The units run /usr/bin/incidentrelay; verify them against the binary just built.
+        let text = std::fs::read_to_string(repo(&format!("packaging/{u}"))).unwrap();
+        assert!(text.contains("NoNewPrivileges=yes") && text.contains("ProtectSystem=strict"), "{u} is hardened");
+        let p = dir.path().join(u);
+        std::fs::write(&p, text.replace("/usr/bin/incidentrelay", env!("CARGO_BIN_EXE_incidentrelay"))).unwrap();
+        paths.push(p);
+    }
+    let out = Command::new("systemd-analyze").arg("verify").args(&paths).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.trim().is_empty(), "systemd-analyze verify: {stderr}");
+}
+
+#[test]
+fn docker_image_builds_when_docker_is_available() {
+    let engine = Command::new("docker").arg("info").output().is_ok_and(|o| o.status.success());
+    if !engine {
+        eprintln!("SKIPPED: no Docker engine available (docker info failed)");
+        return;
+    }
+    let out = Command::new("docker")
+        .args(["build", "-q", "-f", "packaging/Dockerfile", "-t", "incidentrelay:test", "."])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "docker build: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn examples_are_valid_for_their_tools() {
+    // Alertmanager's own checker, when installed (.ci/run installs prometheus-alertmanager).
+    if available("amtool") {
+        let out = Command::new("amtool")
+            .args(["check-config"])
+            .arg(repo("examples/alertmanager/alertmanager.yml"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "amtool: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for script in ["examples/senders/curl.sh", "examples/senders/check_disk.sh"] {
+        let out = Command::new("bash").arg("-n").arg(repo(script)).output().unwrap();
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    if available("python3") {
+        for py in ["examples/senders/send_alert.py", "examples/aws/cloudwatch_sns_lambda.py"] {
+            let out = Command::new("python3")
+                .args(["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())"])
+                .arg(repo(py))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{py}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    if available("node") {
+        let out = Command::new("node")
+            .arg("--check")
+            .arg(repo("examples/zabbix/incidentrelay_media_type.js"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "zabbix media type: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let dd = std::fs::read_to_string(repo("examples/datadog/webhook-payload.json")).unwrap();
+    serde_json::from_str::<serde_json::Value>(&dd).expect("the Datadog payload template is JSON");
+}
