@@ -6,6 +6,7 @@ mod browser;
 mod calendar;
 mod cli;
 mod delivery;
+mod docs;
 mod durability;
 mod engine;
 mod external;
