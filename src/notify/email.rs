@@ -130,13 +130,8 @@ pub fn render_html(msg: &Message) -> String {
             html_escape(&v)
         ));
     }
-    let labels = text::shown_labels(msg, 20);
-    if !labels.is_empty() {
-        let l = labels
-            .iter()
-            .map(|(k, v)| format!("<code>{}={}</code>", html_escape(k), html_escape(v)))
-            .collect::<Vec<_>>()
-            .join(" ");
+    let l = text::html_labels(msg, 20);
+    if !l.is_empty() {
         rows.push_str(&format!("<tr><td style=\"color:#666;padding:2px 12px 2px 0\">Labels</td><td>{l}</td></tr>"));
     }
     let body = msg

@@ -100,13 +100,8 @@ pub fn render_text(msg: &Message) -> String {
         for (k, v) in text::facts(msg) {
             t.push_str(&format!("\n<b>{}</b>: {}", html_escape(&k), html_escape(&v)));
         }
-        let labels = text::shown_labels(msg, 10);
-        if !labels.is_empty() {
-            let l = labels
-                .iter()
-                .map(|(k, v)| format!("<code>{}={}</code>", html_escape(k), html_escape(v)))
-                .collect::<Vec<_>>()
-                .join(" ");
+        let l = text::html_labels(msg, 10);
+        if !l.is_empty() {
             t.push_str(&format!("\n{l}"));
         }
         if let Some(link) = &a.event_link {

@@ -100,6 +100,15 @@ pub fn shown_labels(msg: &Message, max: usize) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The shown labels as escaped `<code>k=v</code>` HTML (e-mail, Telegram); empty when none.
+pub fn html_labels(msg: &Message, max: usize) -> String {
+    shown_labels(msg, max)
+        .iter()
+        .map(|(k, v)| format!("<code>{}={}</code>", html_escape(k), html_escape(v)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Short facts for cards and attachments.
 pub fn facts(msg: &Message) -> Vec<(String, String)> {
     let mut f = vec![("Team".to_string(), msg.team.name.clone())];

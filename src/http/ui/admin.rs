@@ -1,11 +1,12 @@
 //! Administration: groups and their members with roles, users, the audit log.
 
-use actix_web::http::StatusCode;
 use actix_web::web;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::form::{Errors, Form, Kind, Values, button, checkbox, csrf, form_errors, input, required, select, textarea};
+use super::form::{
+    Errors, Form, Kind, Values, button, checkbox, csrf, form_errors, input, required, select, settings, textarea,
+};
 use super::layout::time;
 use super::teams::first_error;
 use super::{Ui, UiResult, json, redirect, resp, save};
@@ -63,9 +64,8 @@ fn group_fields(v: &Values, e: &Errors, new: bool) -> Markup {
 async fn groups_page(ui: &Ui, v: Values, e: Errors) -> UiResult {
     admin_only(ui)?;
     let list = api::groups::list(ui.st.clone(), ui.caller.clone()).await?.0;
-    let status = if e.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    ui.page_status(
-        status,
+    ui.form_page(
+        &e,
         "Groups",
         html! {
             h1 { "Groups" }
@@ -120,12 +120,10 @@ async fn group_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResul
         .filter(|u| !members.iter().any(|m| m.user_id == u.id))
         .map(|u| (u.id.to_string(), u.username.clone()))
         .collect();
-    let status =
-        if edit.as_ref().is_some_and(|(_, e)| !e.is_empty()) { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let (v, e) = edit.unwrap_or_else(|| (Values::of(&serde_json::to_value(&g).unwrap_or_default()), Errors::new()));
     let none = Errors::new();
-    ui.page_status(
-        status,
+    ui.form_page(
+        &e,
         &g.name,
         html! {
             p.crumbs { a href="/admin/groups" { "Groups" } " / " (g.name) }
@@ -156,11 +154,7 @@ async fn group_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResul
                     button type="submit" { "Add" }
                 }
             }
-            section {
-                h2 { "Settings" }
-                form method="post" action={"/admin/groups/" (id)} { (csrf(&ui.csrf)) (group_fields(&v, &e, false)) button.primary type="submit" { "Save" } }
-                (button(&format!("/admin/groups/{id}/delete"), &ui.csrf, "Delete group", "danger", Some("Delete this group?")))
-            }
+            (settings(&ui.csrf, &format!("/admin/groups/{id}"), group_fields(&v, &e, false), "Delete group", "Delete this group?"))
         },
     )
 }
@@ -263,9 +257,8 @@ fn user_fields(v: &Values, e: &Errors, new: bool) -> Markup {
 async fn users_page(ui: &Ui, v: Values, e: Errors) -> UiResult {
     admin_only(ui)?;
     let list = api::users::admin_list(ui.st.clone(), ui.caller.clone()).await?.0;
-    let status = if e.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    ui.page_status(
-        status,
+    ui.form_page(
+        &e,
         "Users",
         html! {
             h1 { "Users" }
@@ -310,11 +303,9 @@ async fn create_user(ui: Ui, form: Form) -> UiResult {
 async fn user_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResult {
     admin_only(ui)?;
     let u = api::users::get(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
-    let status =
-        if edit.as_ref().is_some_and(|(_, e)| !e.is_empty()) { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let (v, e) = edit.unwrap_or_else(|| (Values::of(&serde_json::to_value(&u).unwrap_or_default()), Errors::new()));
-    ui.page_status(
-        status,
+    ui.form_page(
+        &e,
         &u.username,
         html! {
             p.crumbs { a href="/admin/users" { "Users" } " / " (u.username) }

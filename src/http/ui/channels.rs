@@ -2,13 +2,12 @@
 //! with that type's fields, an example and help; secrets come back masked and are kept when
 //! sent back unchanged. A test button sends a real message and shows the provider's answer.
 
-use actix_web::http::StatusCode;
 use actix_web::web;
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::form::{
-    Errors, Form, Kind, Values, button, checkbox, checkboxes, csrf, form_errors, required, select, textarea,
+    Errors, Form, Kind, Values, button, checkbox, checkboxes, csrf, form_errors, required, select, settings, textarea,
 };
 use super::teams::team_options;
 use super::{Ui, UiResult, json, json_of, redirect, resp, save};
@@ -114,9 +113,8 @@ async fn list_page(ui: &Ui, team_id: Option<i64>, v: Values, e: Errors) -> UiRes
         .filter(|c| ui.shows(c.group_id))
         .collect();
     let teams = team_options(ui, Role::Editor).await?;
-    let status = if e.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    ui.page_status(
-        status,
+    ui.form_page(
+        &e,
         "Channels",
         html! {
             h1 { "Channels" }
@@ -172,23 +170,17 @@ async fn create(ui: Ui, form: Form) -> UiResult {
 async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResult {
     let c = api::channels::get(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
     let editor = ui.can(c.group_id, Role::Editor);
-    let status =
-        if edit.as_ref().is_some_and(|(_, e)| !e.is_empty()) { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let (v, e) = edit.unwrap_or_else(|| (Values::of(&serde_json::to_value(&c).unwrap_or_default()), Errors::new()));
     let v = v.set("channel_type", c.channel_type.as_str());
-    ui.page_status(
-        status,
+    ui.form_page(
+        &e,
         &c.name,
         html! {
             p.crumbs { a href="/channels" { "Channels" } " / " (c.name) }
             h1 { (c.name) }
             @if editor {
                 div.actions.big { (button(&format!("/channels/{id}/test"), &ui.csrf, "Send a test message", "primary", None)) }
-                section {
-                    h2 { "Settings" }
-                    form method="post" action={"/channels/" (id)} { (csrf(&ui.csrf)) (fields(&v, &e, &[], false)) button.primary type="submit" { "Save" } }
-                    (button(&format!("/channels/{id}/delete"), &ui.csrf, "Delete channel", "danger", Some("Delete this channel?")))
-                }
+                (settings(&ui.csrf, &format!("/channels/{id}"), fields(&v, &e, &[], false), "Delete channel", "Delete this channel?"))
             } @else {
                 p { "Type " strong { (c.channel_type.as_str()) } }
                 pre { (serde_json::to_string_pretty(&c.config).unwrap_or_default()) }

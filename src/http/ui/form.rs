@@ -385,3 +385,15 @@ pub fn button(action: &str, csrf_token: &str, label: &str, class: &str, confirm:
         }
     }
 }
+
+/// The edit form of an object (posting to `action`) and its delete button (posting to
+/// `<action>/delete`, confirmed in the browser).
+pub fn settings(csrf_token: &str, action: &str, fields: Markup, delete_label: &str, confirm: &str) -> Markup {
+    html! {
+        section {
+            h2 { "Settings" }
+            form method="post" action=(action) { (csrf(csrf_token)) (fields) button.primary type="submit" { "Save" } }
+            (button(&format!("{action}/delete"), csrf_token, delete_label, "danger", Some(confirm)))
+        }
+    }
+}

@@ -223,7 +223,13 @@ impl Ui {
         self.page_status(StatusCode::OK, title, body)
     }
 
-    /// The page with a status (a form shown again with errors: 400).
+    /// A page with forms: 400 when `errors` (shown next to their fields) is not empty.
+    pub fn form_page(&self, errors: &form::Errors, title: &str, body: maud::Markup) -> UiResult {
+        let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+        self.page_status(status, title, body)
+    }
+
+    /// The page with a status.
     pub fn page_status(&self, status: StatusCode, title: &str, body: maud::Markup) -> UiResult {
         let mut resp = html_response(status, layout::page(self, title, body));
         if self.flash.is_some() {

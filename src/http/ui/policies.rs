@@ -1,11 +1,10 @@
 //! Escalation policies: ordered steps (delay, then who is paged), repeats.
 
-use actix_web::http::StatusCode;
 use actix_web::web;
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
-use super::form::{Errors, Form, Values, button, checkbox, csrf, form_errors, input, required, select, textarea};
+use super::form::{Errors, Form, Values, checkbox, csrf, form_errors, input, required, select, settings, textarea};
 use super::teams::team_options;
 use super::{Ui, UiResult, json, redirect, resp, save_value};
 use crate::domain::access::Role;
@@ -141,9 +140,8 @@ async fn list_page(ui: &Ui, v: Values, steps: Vec<Step>, e: Errors) -> UiResult 
             .collect();
     let teams = team_options(ui, Role::Editor).await?;
     let all = targets(ui).await?;
-    let status = if e.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    ui.page_status(
-        status,
+    ui.form_page(
+        &e,
         "Escalation policies",
         html! {
             h1 { "Escalation policies" }
@@ -196,8 +194,6 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Vec<Step>, Errors)>
     let p = api::policies::get(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
     let editor = ui.can(p.group_id, Role::Editor);
     let all = targets(ui).await?;
-    let status =
-        if edit.as_ref().is_some_and(|(_, _, e)| !e.is_empty()) { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let (v, steps, e) = edit.unwrap_or_else(|| {
         let steps = p
             .rules
@@ -207,8 +203,8 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Vec<Step>, Errors)>
         (Values::of(&serde_json::to_value(&p).unwrap_or_default()), steps, Errors::new())
     });
     let label = |t: &str| all.iter().find(|(k, _)| k == t).map(|(_, l)| l.clone()).unwrap_or_else(|| t.to_string());
-    ui.page_status(
-        status,
+    ui.form_page(
+        &e,
         &p.name,
         html! {
             p.crumbs { a href="/policies" { "Escalation policies" } " / " (p.name) }
@@ -216,11 +212,7 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Vec<Step>, Errors)>
             ol { @for r in &p.rules { li { @if r.position == 0 { "At once" } @else { "After " (r.delay_seconds) " s" } ": " (label(&format!("{}:{}", r.target_type.as_str(), r.target_id))) } } }
             @if p.repeat_count > 0 { p { "Then repeats " (p.repeat_count) " time(s)." } }
             @if editor {
-                section {
-                    h2 { "Edit" }
-                    form method="post" action={"/policies/" (id)} { (csrf(&ui.csrf)) (fields(&v, &e, &[], &with_blanks(steps), &all, false)) button.primary type="submit" { "Save" } }
-                    (button(&format!("/policies/{id}/delete"), &ui.csrf, "Delete policy", "danger", Some("Delete this policy?")))
-                }
+                (settings(&ui.csrf, &format!("/policies/{id}"), fields(&v, &e, &[], &with_blanks(steps), &all, false), "Delete policy", "Delete this policy?"))
             }
         },
     )

@@ -1,7 +1,6 @@
 //! The user's own profile: contact fields and chat ids, password, personal API tokens (shown
 //! once, with a copy button) and calendar feeds.
 
-use actix_web::http::StatusCode;
 use actix_web::web;
 use maud::{Markup, html};
 
@@ -57,9 +56,6 @@ async fn page(ui: &Ui, s: State) -> UiResult {
     let tokens = api::profile::list_tokens(ui.st.clone(), ui.caller.clone()).await?.0;
     let feeds = api::calendar::list_feeds(ui.st.clone(), ui.caller.clone()).await?.0;
     let teams = team_options(ui, Role::Viewer).await?;
-    let failed =
-        s.profile.as_ref().is_some_and(|(_, e)| !e.is_empty()) || !s.password.is_empty() || !s.token.is_empty();
-    let status = if failed { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let (v, e) =
         s.profile.unwrap_or_else(|| (Values::of(&serde_json::to_value(&me).unwrap_or_default()), Errors::new()));
     let scopes: Vec<(String, String)> = Scope::ALL
@@ -69,8 +65,11 @@ async fn page(ui: &Ui, s: State) -> UiResult {
         .collect();
     let groups: Vec<(String, String)> = ui.groups.iter().map(|g| (g.id.to_string(), g.name.clone())).collect();
     let none = Errors::new();
-    ui.page_status(
-        status,
+    let mut all_errors = e.clone();
+    all_errors.extend(s.password.clone());
+    all_errors.extend(s.token.clone());
+    ui.form_page(
+        &all_errors,
         "Profile",
         html! {
             h1 { "Profile" }

@@ -1,11 +1,12 @@
 //! Rotations: settings, members in order, overrides, and the coming shifts.
 
-use actix_web::http::StatusCode;
 use actix_web::web;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::form::{Errors, Form, Kind, Values, button, checkbox, csrf, form_errors, input, required, select, textarea};
+use super::form::{
+    Errors, Form, Kind, Values, button, checkbox, csrf, form_errors, input, required, select, settings, textarea,
+};
 use super::layout::time;
 use super::teams::{first_error, team_options};
 use super::{Ui, UiResult, json, redirect, resp, save};
@@ -87,9 +88,8 @@ async fn list_page(ui: &Ui, team_id: Option<i64>, v: Values, e: Errors) -> UiRes
         .filter(|r| ui.shows(r.group_id))
         .collect();
     let teams = team_options(ui, Role::Editor).await?;
-    let status = if e.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    ui.page_status(
-        status,
+    ui.form_page(
+        &e,
         "Rotations",
         html! {
             h1 { "Rotations" }
@@ -161,8 +161,6 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResu
     let users: Vec<(String, String)> =
         group_members.iter().map(|m| (m.user_id.to_string(), m.username.clone())).collect();
     let editor = ui.can(r.group_id, Role::Editor);
-    let status =
-        if edit.as_ref().is_some_and(|(_, e)| !e.is_empty()) { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let (v, e) = edit.unwrap_or_else(|| {
         let mut v = Values::of(&serde_json::to_value(&r).unwrap_or_default());
         v = v.set("start_at", &r.start_at.rfc3339());
@@ -170,8 +168,8 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResu
     });
     let none = Errors::new();
     let n = members.len();
-    ui.page_status(
-        status,
+    ui.form_page(
+        &e,
         &r.name,
         html! {
             p.crumbs { a href="/rotations" { "Rotations" } " / " (r.name) }
@@ -226,11 +224,7 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResu
                 }
             }
             @if editor {
-                section {
-                    h2 { "Settings" }
-                    form method="post" action={"/rotations/" (id)} { (csrf(&ui.csrf)) (fields(&v, &e, &[], false)) button.primary type="submit" { "Save" } }
-                    (button(&format!("/rotations/{id}/delete"), &ui.csrf, "Delete rotation", "danger", Some("Delete this rotation?")))
-                }
+                (settings(&ui.csrf, &format!("/rotations/{id}"), fields(&v, &e, &[], false), "Delete rotation", "Delete this rotation?"))
             }
         },
     )

@@ -2,13 +2,12 @@
 //! regenerate) with ready-to-paste Alertmanager, Zabbix, Grafana and curl snippets; a payload
 //! can be tried against the route (simulate) and a test alert sent through it.
 
-use actix_web::http::StatusCode;
 use actix_web::web;
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::form::{
-    Errors, Form, Kind, Values, button, checkbox, checkboxes, csrf, form_errors, required, select, textarea,
+    Errors, Form, Kind, Values, button, checkbox, checkboxes, csrf, form_errors, required, select, settings, textarea,
 };
 use super::teams::team_options;
 use super::{Ui, UiResult, json, redirect, resp, save};
@@ -105,9 +104,8 @@ async fn list_page(ui: &Ui, team_id: Option<i64>, v: Values, e: Errors) -> UiRes
         .collect();
     let teams = team_options(ui, Role::Editor).await?;
     let c = choices(ui, None).await?;
-    let status = if e.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    ui.page_status(
-        status,
+    ui.form_page(
+        &e,
         "Routes",
         html! {
             h1 { "Routes" }
@@ -199,8 +197,6 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>, notice: O
     let c = choices(ui, Some(r.team_id)).await?;
     let editor = ui.can(r.group_id, Role::Editor);
     let responder = ui.can(r.group_id, Role::Responder);
-    let status =
-        if edit.as_ref().is_some_and(|(_, e)| !e.is_empty()) { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let (v, e) = edit.unwrap_or_else(|| {
         let mut v = Values::of(&serde_json::to_value(&r).unwrap_or_default());
         let empty = r.matchers.is_null()
@@ -226,8 +222,8 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>, notice: O
         }
         _ => r#"{"title": "Disk full on db-1", "severity": "critical", "labels": {"env": "prod"}}"#,
     };
-    ui.page_status(
-        status,
+    ui.form_page(
+        &e,
         &r.name,
         html! {
             p.crumbs { a href="/routes" { "Routes" } " / " (r.name) }
@@ -249,11 +245,7 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>, notice: O
                 }
             }
             @if editor {
-                section {
-                    h2 { "Settings" }
-                    form method="post" action={"/routes/" (id)} { (csrf(&ui.csrf)) (fields(&v, &e, &[], &c, false)) button.primary type="submit" { "Save" } }
-                    (button(&format!("/routes/{id}/delete"), &ui.csrf, "Delete route", "danger", Some("Delete this route? Senders using its token will be refused.")))
-                }
+                (settings(&ui.csrf, &format!("/routes/{id}"), fields(&v, &e, &[], &c, false), "Delete route", "Delete this route? Senders using its token will be refused."))
             }
         },
     )

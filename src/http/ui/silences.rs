@@ -1,6 +1,5 @@
 //! Silences: active, scheduled and expired; created from scratch or from an alert's labels.
 
-use actix_web::http::StatusCode;
 use actix_web::web;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -52,7 +51,6 @@ async fn list_page(ui: &Ui, v: Values, e: Errors, open: bool) -> UiResult {
             .filter(|s| ui.shows(s.group_id))
             .collect();
     let teams = team_options(ui, Role::Responder).await?;
-    let status = if e.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     let section = |state: &str, title: &str| {
         let items: Vec<&Silence> = silences.iter().filter(|s| s.state.as_str() == state).collect();
         html! {
@@ -72,8 +70,8 @@ async fn list_page(ui: &Ui, v: Values, e: Errors, open: bool) -> UiResult {
             }
         }
     };
-    ui.page_status(
-        status,
+    ui.form_page(
+        &e,
         "Silences",
         html! {
             h1 { "Silences" }

@@ -1,10 +1,11 @@
 //! Teams and their members.
 
-use actix_web::http::StatusCode;
 use actix_web::web;
 use maud::{Markup, html};
 
-use super::form::{Errors, Form, Kind, Values, button, checkbox, csrf, form_errors, input, required, select, textarea};
+use super::form::{
+    Errors, Form, Kind, Values, button, checkbox, csrf, form_errors, input, required, select, settings, textarea,
+};
 use super::{Ui, UiResult, json, redirect, resp, save};
 use crate::domain::access::Role;
 use crate::http::api;
@@ -71,9 +72,8 @@ async fn list_page(ui: &Ui, v: Values, e: Errors) -> UiResult {
         .filter(|t| ui.shows(t.group_id))
         .collect();
     let groups = group_options(ui, Role::Editor);
-    let status = if e.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    ui.page_status(
-        status,
+    ui.form_page(
+        &e,
         "Teams",
         html! {
             h1 { "Teams" }
@@ -125,12 +125,10 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResu
         .filter(|m| !members.iter().any(|x| x.user_id == m.user_id))
         .map(|m| (m.user_id.to_string(), m.username.clone()))
         .collect();
-    let status =
-        if edit.as_ref().is_some_and(|(_, e)| !e.is_empty()) { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let (v, e) = edit.unwrap_or_else(|| (Values::of(&serde_json::to_value(&t).unwrap_or_default()), Errors::new()));
     let no_errors = Errors::new();
-    ui.page_status(
-        status,
+    ui.form_page(
+        &e,
         &t.name,
         html! {
             p.crumbs { a href="/teams" { "Teams" } " / " (t.name) }
@@ -152,11 +150,7 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResu
                 }
             }
             @if editor {
-                section {
-                    h2 { "Settings" }
-                    form method="post" action={"/teams/" (id)} { (csrf(&ui.csrf)) (fields(&v, &e, &[], false)) button.primary type="submit" { "Save" } }
-                    (button(&format!("/teams/{id}/delete"), &ui.csrf, "Delete team", "danger", Some("Delete this team with its rotations, routes and channels?")))
-                }
+                (settings(&ui.csrf, &format!("/teams/{id}"), fields(&v, &e, &[], false), "Delete team", "Delete this team with its rotations, routes and channels?"))
             }
         },
     )
