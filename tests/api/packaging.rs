@@ -91,3 +91,22 @@ fn examples_are_valid_for_their_tools() {
     let dd = std::fs::read_to_string(repo("examples/datadog/webhook-payload.json")).unwrap();
     serde_json::from_str::<serde_json::Value>(&dd).expect("the Datadog payload template is JSON");
 }
+
+#[test]
+fn intake_examples_parse_with_their_formats() {
+    use incidentrelay::http::intake::{alertmanager, grafana, pagerduty, webhook, zabbix};
+    let read = |f: &str| std::fs::read(repo(&format!("examples/intake/{f}"))).unwrap();
+    let count = |r: Result<Vec<incidentrelay::domain::alert::IncomingAlert>, _>, f: &str| match r {
+        Ok(v) => v.len(),
+        Err(e) => panic!("{f}: {e:?}"),
+    };
+    assert_eq!(count(alertmanager::parse_body(&read("alertmanager-firing.json")), "am"), 1);
+    assert_eq!(count(alertmanager::parse_body(&read("alertmanager-mixed.json")), "am mixed"), 2);
+    assert_eq!(count(zabbix::parse_body(&read("zabbix-problem.json")), "zabbix"), 1);
+    assert_eq!(count(zabbix::parse_body(&read("zabbix-recovery.json")), "zabbix recovery"), 1);
+    assert_eq!(count(grafana::parse_body(&read("grafana-firing.json")), "grafana"), 2);
+    assert_eq!(count(webhook::parse_body(&read("webhook.json")), "webhook"), 1);
+    for f in ["pagerduty-trigger.json", "pagerduty-resolve.json"] {
+        pagerduty::parse_event(&read(f)).unwrap_or_else(|e| panic!("{f}: {e:?}"));
+    }
+}
