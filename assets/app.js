@@ -28,6 +28,22 @@
     });
   });
 
+  // New channel: choosing a type puts its example configuration in the box, unless the box
+  // holds something other than an example.
+  var kind = document.getElementById("f-channel_type"), config = document.getElementById("f-config");
+  if (kind && config) {
+    var examples = {};
+    document.querySelectorAll("[data-example-for]").forEach(function (a) {
+      examples[a.getAttribute("data-example-for")] = a.getAttribute("data-example");
+    });
+    var isExample = function (text) {
+      return text.trim() === "" || Object.keys(examples).some(function (k) { return examples[k] === text.trim(); });
+    };
+    kind.addEventListener("change", function () {
+      if (examples[kind.value] && isExample(config.value)) config.value = examples[kind.value];
+    });
+  }
+
   // Relative times stay fresh.
   function rel(t) {
     var d = Math.round((Date.now() - Date.parse(t)) / 1000), a = Math.abs(d), s;

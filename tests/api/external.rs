@@ -1,5 +1,5 @@
 //! End-to-end tests against real programs users run (installed by `.ci/run`). When a program is
-//! missing they skip with a message, unless INCIDENTRELAY_REQUIRE_EXTERNAL=1 (CI) makes that a
+//! missing they skip with a message, unless IRTEST_REQUIRE_EXTERNAL=1 (CI) makes that a
 //! failure.
 
 use std::net::TcpListener;
@@ -17,8 +17,8 @@ pub fn require(program: &str) -> Option<String> {
         std::env::split_paths(&paths).map(|p| p.join(program)).find(|p| p.is_file()).map(|p| p.display().to_string())
     });
     if found.is_none() {
-        if std::env::var("INCIDENTRELAY_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
-            panic!("{program} is required (INCIDENTRELAY_REQUIRE_EXTERNAL=1) but not installed");
+        if std::env::var("IRTEST_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
+            panic!("{program} is required (IRTEST_REQUIRE_EXTERNAL=1) but not installed");
         }
         eprintln!("SKIPPED: {program} is not installed (.ci/run installs it with apt-get)");
     }
@@ -145,8 +145,8 @@ pub fn python_with(module: &str) -> Option<String> {
             .is_ok_and(|s| s.success())
     });
     if found.is_none() {
-        if std::env::var("INCIDENTRELAY_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
-            panic!("python3 module {module} is required (INCIDENTRELAY_REQUIRE_EXTERNAL=1) but not installed");
+        if std::env::var("IRTEST_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
+            panic!("python3 module {module} is required (IRTEST_REQUIRE_EXTERNAL=1) but not installed");
         }
         eprintln!(
             "SKIPPED: python3 module {module} is not installed (apt-get install python3-aiosmtpd; .ci/run does this)"

@@ -88,7 +88,11 @@ fn fields(v: &Values, e: &Errors, teams: &[(String, String)], new: bool) -> Mark
     html! {
         @if new { (select("Team", "team_id", teams, v, e, None, "")) }
         (required("Name", "name", v, e, ""))
-        @if new { (select("Type", "channel_type", &kinds, v, e, None, "Changing the type? The example below updates when you reload with the new type.")) }
+        @if new {
+            (select("Type", "channel_type", &kinds, v, e, None, ""))
+            p.help { "Start from a type's example: "
+                @for k in ChannelKind::ALL { a href={"/channels?channel_type=" (k.as_str()) "#new"} data-example-for=(k.as_str()) data-example=(guide(k.as_str()).0) { (k.as_str()) } " " } }
+        }
         @else { p { "Type: " strong { (kind) } } }
         (textarea("Configuration (JSON)", "config", v.get("config"), 6, e, help))
         @if new { details { summary { "Examples for every type" } dl { @for k in ChannelKind::ALL { dt { code { (k.as_str()) } } dd { code { (guide(k.as_str()).0) } br; small.help { (guide(k.as_str()).1) } } } } } }
@@ -105,7 +109,7 @@ struct ListQuery {
     channel_type: Option<String>,
 }
 
-async fn list_page(ui: &Ui, team_id: Option<i64>, v: Values, e: Errors) -> UiResult {
+async fn list_page(ui: &Ui, team_id: Option<i64>, v: Values, e: Errors, open: bool) -> UiResult {
     let channels: Vec<Channel> = api::channels::list(ui.st.clone(), ui.caller.clone(), Query(TeamFilter { team_id }))
         .await?
         .0
@@ -132,7 +136,7 @@ async fn list_page(ui: &Ui, team_id: Option<i64>, v: Values, e: Errors) -> UiRes
                 } }
             }
             @if !teams.is_empty() {
-                details.create open[!e.is_empty()] {
+                details.create id="new" open[open || !e.is_empty()] {
                     summary { "New channel" }
                     form method="post" action="/channels" { (csrf(&ui.csrf)) (fields(&v, &e, &teams, true)) button.primary type="submit" { "Create channel" } }
                 }
@@ -147,7 +151,7 @@ async fn list(ui: Ui, q: web::Query<ListQuery>) -> UiResult {
         .set("channel_type", &kind)
         .set("config", guide(&kind).0)
         .set("team_id", &q.team_id.map(|t| t.to_string()).unwrap_or_default());
-    list_page(&ui, q.team_id, v, Errors::new()).await
+    list_page(&ui, q.team_id, v, Errors::new(), q.channel_type.is_some()).await
 }
 
 async fn create(ui: Ui, form: Form) -> UiResult {
@@ -163,7 +167,7 @@ async fn create(ui: Ui, form: Form) -> UiResult {
         Ok(c) => {
             Ok(redirect(&format!("/channels/{}", c["id"]), "ok", "Channel created. Send a test message to check it."))
         }
-        Err(e) => list_page(&ui, None, form.values(), e).await,
+        Err(e) => list_page(&ui, None, form.values(), e, true).await,
     }
 }
 
