@@ -28,19 +28,13 @@
     });
   });
 
-  // New channel: choosing a type puts its example configuration in the box, unless the box
-  // holds something other than an example.
-  var kind = document.getElementById("f-channel_type"), config = document.getElementById("f-config");
-  if (kind && config) {
-    var examples = {};
-    document.querySelectorAll("[data-example-for]").forEach(function (a) {
-      examples[a.getAttribute("data-example-for")] = a.getAttribute("data-example");
-    });
-    var isExample = function (text) {
-      return text.trim() === "" || Object.keys(examples).some(function (k) { return examples[k] === text.trim(); });
-    };
+  // New channel: each type has its own fields — choosing another type loads its form.
+  var kind = document.querySelector("form[action='/channels'] #f-channel_type");
+  if (kind) {
     kind.addEventListener("change", function () {
-      if (examples[kind.value] && isExample(config.value)) config.value = examples[kind.value];
+      var team = kind.form.querySelector("[name=team_id]");
+      window.location = "/channels?channel_type=" + encodeURIComponent(kind.value) +
+        (team && team.value ? "&team_id=" + encodeURIComponent(team.value) : "") + "#new";
     });
   }
 

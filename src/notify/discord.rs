@@ -7,9 +7,10 @@ use crate::domain::validate::Problems;
 
 pub const SECRETS: &[&str] = &["webhook_url"];
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// Channel webhook URL, https://discord.com/api/webhooks/….
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
 }

@@ -10,9 +10,10 @@ fn default_true() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// Addresses that get every message (one per line).
     #[serde(default)]
     pub recipients: Vec<String>,
     /// Also mail the alert's assignee (their profile e-mail).

@@ -9,16 +9,19 @@ use crate::domain::validate::Problems;
 pub const SECRETS: &[&str] = &["api_token"];
 pub const DEFAULT_API_URL: &str = "https://api.incident.io";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// incident.io API key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_token: Option<String>,
+    /// The HTTP alert source's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_source_config_id: Option<String>,
     /// Merged into every event's `metadata`.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub metadata: Map<String, Value>,
+    /// API base URL (default https://api.incident.io).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_url: Option<String>,
 }

@@ -7,7 +7,7 @@ use crate::domain::validate::Problems;
 
 pub const SECRETS: &[&str] = &["webhook_url", "bot_token", "callback_secret"];
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     #[default]
@@ -15,18 +15,22 @@ pub enum Mode {
     BotApi,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// `webhook` (incoming webhook) or `bot_api` (posts with Acknowledge/Resolve buttons, edited on ack/resolve).
     #[serde(default)]
     pub mode: Mode,
+    /// Incoming webhook URL (webhook mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
     /// Server base URL for bot mode, e.g. `https://mattermost.example.com`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_url: Option<String>,
+    /// Bot access token (bot mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot_token: Option<String>,
+    /// Channel id to post to (bot mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel_id: Option<String>,
     /// Key for signing button contexts; the installation secret is used when absent.

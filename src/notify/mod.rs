@@ -88,6 +88,23 @@ impl ChannelKind {
 
     /// Validates a channel config; returns it normalised (as the typed struct serialises it).
     /// Errors name the field as `config.<key>`.
+    /// The JSON Schema of this type's configuration (its fields, their doc comments as help,
+    /// enums and defaults) — the web UI renders the channel form from it.
+    pub fn config_schema(self) -> Value {
+        let schema = match self {
+            ChannelKind::Mattermost => schemars::schema_for!(mattermost::Config),
+            ChannelKind::Slack => schemars::schema_for!(slack::Config),
+            ChannelKind::Telegram => schemars::schema_for!(telegram::Config),
+            ChannelKind::Discord => schemars::schema_for!(discord::Config),
+            ChannelKind::Teams => schemars::schema_for!(teams::Config),
+            ChannelKind::Email => schemars::schema_for!(email::Config),
+            ChannelKind::Webhook => schemars::schema_for!(webhook::Config),
+            ChannelKind::Incidentio => schemars::schema_for!(incidentio::Config),
+            ChannelKind::Voice => schemars::schema_for!(voice::Config),
+        };
+        serde_json::to_value(schema).unwrap_or_default()
+    }
+
     pub fn check_config(self, config: &Value) -> Result<Value, Vec<FieldError>> {
         match self {
             ChannelKind::Mattermost => check::<mattermost::Config>(config, mattermost::Config::validate),
@@ -334,6 +351,13 @@ impl Senders {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn config_schemas_describe_the_fields() {
+        let s = ChannelKind::Slack.config_schema();
+        println!("{}", serde_json::to_string_pretty(&s).unwrap());
+        assert!(s["properties"]["bot_token"].is_object());
+    }
 
     #[test]
     fn every_kind_round_trips_its_name() {

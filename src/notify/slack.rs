@@ -9,7 +9,7 @@ use crate::domain::validate::Problems;
 pub const SECRETS: &[&str] = &["webhook_url", "bot_token", "signing_secret"];
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     #[default]
@@ -17,19 +17,25 @@ pub enum Mode {
     BotApi,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// `webhook` (incoming webhook, Block Kit) or `bot_api` (chat.postMessage with buttons, chat.update on ack/resolve).
     #[serde(default)]
     pub mode: Mode,
+    /// Incoming webhook URL, https://hooks.slack.com/services/… (webhook mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
+    /// Bot token `xoxb-…` (bot mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot_token: Option<String>,
+    /// Channel id, e.g. C0123ABCD (bot mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel_id: Option<String>,
+    /// The Slack app's signing secret: verifies button clicks at /api/integrations/slack/actions (bot mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_secret: Option<String>,
+    /// Slack API base URL (default https://slack.com/api; for tests and proxies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_url: Option<String>,
 }

@@ -8,7 +8,7 @@ use crate::domain::validate::Problems;
 
 pub const SECRETS: &[&str] = &["webhook_url"];
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     #[default]
@@ -16,11 +16,13 @@ pub enum Format {
     MessageCard,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// Workflows (Power Automate) webhook URL, or a legacy Office 365 connector URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
+    /// `adaptive_card` (Workflows) or `message_card` (legacy connector).
     #[serde(default)]
     pub format: Format,
 }

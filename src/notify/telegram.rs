@@ -9,7 +9,7 @@ use crate::domain::validate::Problems;
 pub const SECRETS: &[&str] = &["bot_token"];
 pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Updates {
     /// `POST /api/integrations/telegram/{channel_id}` receives button presses (needs a public URL).
@@ -37,17 +37,22 @@ fn chat_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> 
     }))
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// Bot token from @BotFather, e.g. 123456:ABC-DEF….
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot_token: Option<String>,
+    /// Chat, group or channel id, e.g. -1001234567890.
     #[serde(default, deserialize_with = "chat_id", skip_serializing_if = "Option::is_none")]
     pub chat_id: Option<String>,
+    /// Bot API base URL (default https://api.telegram.org).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_url: Option<String>,
+    /// Add Acknowledge / Resolve / Open buttons.
     #[serde(default = "default_true")]
     pub actions_enabled: bool,
+    /// How button presses arrive: `polling` (getUpdates, no public URL needed) or `webhook` (<public_base_url>/api/integrations/telegram/<channel id>).
     #[serde(default)]
     pub updates: Updates,
 }

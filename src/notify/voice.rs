@@ -10,14 +10,14 @@ use crate::domain::validate::Problems;
 pub const SECRETS: &[&str] = &["secret", "auth_token"];
 pub const TWILIO_API_URL: &str = "https://api.twilio.com";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
     Http,
     Twilio,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DtmfAction {
     Acknowledge,
@@ -28,9 +28,10 @@ fn default_dtmf() -> BTreeMap<String, DtmfAction> {
     BTreeMap::from([("1".to_string(), DtmfAction::Acknowledge), ("2".to_string(), DtmfAction::Resolve)])
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// `twilio` or `http` (a generic gateway).
     pub provider: Provider,
     /// http: where IncidentRelay POSTs call requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,14 +39,19 @@ pub struct Config {
     /// http: shared secret for signing requests and verifying callbacks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// twilio: account SID (AC…).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
+    /// twilio: auth token (also verifies callbacks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_token: Option<String>,
+    /// twilio: caller id in E.164, e.g. +15550001111.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_number: Option<String>,
+    /// twilio: API base URL (default https://api.twilio.com).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_url: Option<String>,
+    /// Keys the callee presses, e.g. {"1": "acknowledge", "2": "resolve"}.
     #[serde(default = "default_dtmf")]
     pub dtmf_actions: BTreeMap<String, DtmfAction>,
 }

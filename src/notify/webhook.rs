@@ -10,14 +10,16 @@ use crate::domain::validate::Problems;
 
 pub const SECRETS: &[&str] = &["secret", "headers"];
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// Where to POST the JSON event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
     /// `whsec_<base64>`: sign requests (Standard Webhooks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// Extra request headers, e.g. {"X-Env": "prod"}.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
 }

@@ -27,17 +27,17 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
     // First login with the printed password; the UI asks for a new one.
     b.fill("#username", "admin");
     b.fill("#password", &app.admin_password);
-    b.click("form button[type=submit]");
+    b.submit("form button[type=submit]");
     b.wait_text("#password", "generated password");
     b.fill("#f-old_password", &app.admin_password);
     b.fill("#f-new_password", "a much better password");
-    b.click("#password button[type=submit]");
+    b.submit("#password button[type=submit]");
     b.wait_text(".flash", "Password changed");
 
     // A group, two users, their roles.
     b.goto(&url("/admin/groups"));
     b.fill("#f-name", "Operations");
-    b.click("details.create button[type=submit]");
+    b.submit("details.create button[type=submit]");
     b.wait_text(".flash", "Group created");
     let group_page = b.url();
     for (name, role) in [("alice", "responder"), ("bob", "editor")] {
@@ -46,12 +46,12 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
         b.fill("#f-username", name);
         b.fill("#f-email", &format!("{name}@example.com"));
         b.fill("#f-password", &format!("{name}-password-123"));
-        b.click("details.create button[type=submit]");
+        b.submit("details.create button[type=submit]");
         b.wait_text(".flash", "created");
         b.goto(&group_page);
         b.choose("form[action$='/members'] select[name=user_id]", name);
         b.choose("form[action$='/members'] select[name=role]", role);
-        b.click("form[action$='/members'] button[type=submit]");
+        b.submit("form[action$='/members'] button[type=submit]");
         b.wait_text(".flash", "Member added");
     }
 
@@ -59,11 +59,11 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
     b.goto(&url("/teams"));
     b.click("details.create summary");
     b.fill("#f-name", "Infrastructure");
-    b.click("details.create button[type=submit]");
+    b.submit("details.create button[type=submit]");
     b.wait_text(".flash", "Team created");
     for name in ["alice", "bob"] {
         b.choose("select[name=user_id]", name);
-        b.click("form[action$='/members'] button[type=submit]");
+        b.submit("form[action$='/members'] button[type=submit]");
         b.wait_text(".flash", "Member added");
     }
     b.wait_text("ul.members", "bob");
@@ -73,24 +73,29 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
     b.click("details.create summary");
     b.fill("#f-name", "Primary");
     b.fill("#f-start_at", "2026-11-23T09:00:00Z");
-    b.click("details.create button[type=submit]");
+    b.submit("details.create button[type=submit]");
     b.wait_text(".flash", "Rotation created");
     for name in ["alice", "bob"] {
         b.choose("form[action$='/members'] select[name=user_id]", name);
-        b.click("form[action$='/members'] button[type=submit]");
+        b.submit("form[action$='/members'] button[type=submit]");
         b.wait_text(".flash", "Member added");
     }
+    b.wait_text("ol.members", "bob");
     b.wait_text("main", "On call now: alice");
 
     // A webhook channel, tested.
     b.goto(&url("/channels"));
     b.click("details.create summary");
-    b.fill("#f-name", "ops-hook");
+    b.submit("a[href='/channels?channel_type=slack#new']");
+    b.wait_text("form[action='/channels'] fieldset", "Settings for slack");
     b.choose("#f-channel_type", "webhook");
-    b.fill("#f-config", &json!({"webhook_url": format!("{}/hook", fake.url)}).to_string());
-    b.click("details.create button[type=submit]");
+    b.submit("a[href='/channels?channel_type=webhook#new']");
+    b.wait_text("form[action='/channels'] fieldset", "Settings for webhook");
+    b.fill("#f-name", "ops-hook");
+    b.fill("[id='f-config.webhook_url']", &format!("{}/hook", fake.url));
+    b.submit("details.create button[type=submit]");
     b.wait_text(".flash", "Channel created");
-    b.click("form[action$='/test'] button");
+    b.submit("form[action$='/test'] button");
     b.wait_text(".flash", "Test message sent");
     assert_eq!(fake.requests().last().map(|r| r.json()["event"].clone()), Some(json!("test")));
 
@@ -101,18 +106,18 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
     b.choose("#f-source", "Generic webhook");
     b.choose("#f-rotation_id", "Primary");
     b.tick("fieldset", "ops-hook");
-    b.click("details.create button[type=submit]");
+    b.submit("details.create button[type=submit]");
     let token = b.wait_text("#intake-token", "iri_");
     assert!(b.text("#snippet-main").contains(&token), "the snippet carries the token");
 
     // A test alert from the route page, acknowledged and resolved in the UI.
-    b.click("form[action$='/test-alert'] button");
+    b.submit("form[action$='/test-alert'] button");
     b.wait_text(".flash", "Test alert");
     b.wait_text("main", "Test alert sent by admin");
     app.deliver();
-    b.click("form[action$='/ack'] button");
+    b.submit("form[action$='/ack'] button");
     b.wait_text(".flash", "acknowledged");
-    b.click("form[action$='/resolve'] button");
+    b.submit("form[action$='/resolve'] button");
     b.wait_text(".flash", "resolved");
     app.deliver();
     let events: Vec<String> =
@@ -124,7 +129,7 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
     app.post_raw("/api/integrations/webhook", Some(&token), &body.to_string()).expect(200);
     b.goto(&url("/alerts"));
     b.wait_text("table.alerts", "Disk full on db-7");
-    b.click("table.alerts tr.row-firing button[formaction$='/ack']");
+    b.submit("table.alerts tr.row-firing button[formaction$='/ack']");
     b.wait_text(".flash", "acknowledged");
     b.goto(&url("/alerts?status=acknowledged"));
     b.wait_text("table.alerts", "Disk full on db-7");

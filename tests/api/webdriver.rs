@@ -103,6 +103,18 @@ impl Browser {
         self.call("POST", &format!("/element/{el}/click"), None);
     }
 
+    /// Clicks something that loads a new page (a submit button, a link) and waits until the new
+    /// document replaced the old one, so later steps never see the page before.
+    pub fn submit(&self, css: &str) {
+        self.call("POST", "/execute/sync", Some(json!({"script": "window.__irOld = true;", "args": []})));
+        self.click(css);
+        let gone = "return window.__irOld === undefined && document.readyState !== 'loading';";
+        wait_for(Duration::from_secs(10), || {
+            self.try_call("POST", "/execute/sync", json!({"script": gone, "args": []})).filter(|v| v == &json!(true))
+        })
+        .unwrap_or_else(|| panic!("clicking {css} did not load a page ({})", self.url()));
+    }
+
     /// Replaces the value of an input or textarea.
     pub fn fill(&self, css: &str, text: &str) {
         let el = self.find(css);

@@ -7,10 +7,11 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::form::{
-    Errors, Form, Kind, Values, button, checkbox, checkboxes, csrf, form_errors, required, select, settings, textarea,
+    Errors, Form, Kind, Values, button, checkbox, checkboxes, csrf, form_errors, input, required, select, settings,
+    textarea,
 };
 use super::teams::team_options;
-use super::{Ui, UiResult, json, json_of, redirect, resp, save};
+use super::{Ui, UiResult, json, json_of, redirect, resp, save_value};
 use crate::domain::access::Role;
 use crate::http::api::{self, TeamFilter};
 use crate::http::json::{Body, Query};
@@ -26,80 +27,200 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/channels/{id}/test", web::post().to(test));
 }
 
+/// The fields besides the configuration (built by [`config_of`]).
 const SPEC: &[(&str, Kind)] = &[
     ("team_id", Kind::Int),
     ("name", Kind::Text),
     ("channel_type", Kind::Text),
-    ("config", Kind::Json),
     ("notify_on_severities", Kind::List),
     ("enabled", Kind::Check),
 ];
 
-/// An example configuration and what the fields mean, per channel type.
-pub fn guide(kind: &str) -> (&'static str, &'static str) {
+/// What a channel type does and what it needs outside IncidentRelay.
+pub fn guide(kind: &str) -> &'static str {
     match kind {
-        "mattermost" => (
-            r#"{"webhook_url": "https://chat.example.com/hooks/xxxxxxxx"}"#,
-            r#"Incoming webhook: webhook_url. Bot mode with Acknowledge/Resolve buttons and edited posts: {"mode": "bot_api", "api_url": "https://chat.example.com", "bot_token": "…", "channel_id": "…"}; link users by their Mattermost user id in their profile."#,
-        ),
-        "slack" => (
-            r#"{"webhook_url": "https://hooks.slack.com/services/T000/B000/XXXX"}"#,
-            r#"Incoming webhook (Block Kit): webhook_url. Bot mode with buttons and chat.update: {"mode": "bot_api", "bot_token": "xoxb-…", "channel_id": "C0123", "signing_secret": "…"}; set the app's interactivity URL to <base>/api/integrations/slack/actions."#,
-        ),
-        "telegram" => (
-            r#"{"bot_token": "123456:ABC-DEF", "chat_id": "-1001234567890"}"#,
-            r#"Bot API sendMessage with Acknowledge/Resolve/Open buttons. "updates": "polling" (default, no public URL needed) or "webhook"; "actions_enabled": false for read-only messages."#,
-        ),
-        "discord" => (
-            r#"{"webhook_url": "https://discord.com/api/webhooks/123/abc"}"#,
-            "Channel webhook; embeds with severity colours.",
-        ),
-        "teams" => (
-            r#"{"webhook_url": "https://prod-00.westeurope.logic.azure.com/workflows/…"}"#,
-            r#"Workflows (Power Automate) webhook with an Adaptive Card; "format": "message_card" for a legacy Office 365 connector."#,
-        ),
-        "email" => (
-            r#"{"recipients": ["oncall@example.com"], "include_assignee": true}"#,
-            "Sent through the server's [smtp] settings (check them with `incidentrelay send-test-email --to you@example.com`). include_assignee adds the paged user's address.",
-        ),
-        "webhook" => (
-            r#"{"webhook_url": "https://automation.example.com/hook", "secret": "whsec_…", "headers": {"X-Env": "prod"}}"#,
-            "JSON with event, alert, team, assignee and links; signed with Standard Webhooks headers when secret is set.",
-        ),
-        "incidentio" => (
-            r#"{"api_token": "…", "alert_source_config_id": "01H…", "metadata": {"env": "prod"}}"#,
-            "incident.io alert events API (HTTP alert source): firing and resolved events with deduplication_key.",
-        ),
-        "voice" => (
-            r#"{"provider": "twilio", "account_sid": "AC…", "auth_token": "…", "from_number": "+15550001111"}"#,
-            r#"Calls the paged user's phone. Twilio (TwiML Say + Gather: 1 acknowledges, 2 resolves), or {"provider": "http", "url": "https://gateway.example/call", "secret": "…"} for a generic gateway posting signed callbacks to <base>/api/integrations/voice/<channel id>/callback."#,
-        ),
-        _ => ("{}", ""),
+        "mattermost" => {
+            "Webhook mode posts through an incoming webhook. Bot mode posts with Acknowledge/Resolve buttons and edits the post \
+             on ack/resolve; people acting from Mattermost need their Mattermost user id in their profile."
+        }
+        "slack" => {
+            "Webhook mode posts Block Kit messages. Bot mode adds buttons and updates the message; set the Slack app's \
+             interactivity request URL to <public_base_url>/api/integrations/slack/actions and link users by Slack user id."
+        }
+        "telegram" => {
+            "Messages with Acknowledge/Resolve/Open buttons, edited on ack/resolve; link users by Telegram user id."
+        }
+        "discord" => "Embeds with the severity colour.",
+        "teams" => "An Adaptive Card for Workflows webhooks, or a MessageCard for legacy Office 365 connectors.",
+        "email" => {
+            "Sent through the server's [smtp] settings (check them with `incidentrelay send-test-email --to you@example.com`)."
+        }
+        "webhook" => {
+            "JSON with event, alert, team, assignee and links; signed with Standard Webhooks headers when a whsec_ secret is set."
+        }
+        "incidentio" => "incident.io alert events (HTTP alert source): firing and resolved, deduplicated per alert.",
+        "voice" => {
+            "Calls the paged user's phone: Twilio (Say + Gather: 1 acknowledges, 2 resolves) or a generic HTTP gateway \
+             posting signed callbacks to <public_base_url>/api/integrations/voice/<channel id>/callback."
+        }
+        _ => "",
     }
 }
 
-fn fields(v: &Values, e: &Errors, teams: &[(String, String)], new: bool) -> Markup {
+/// How a configuration field is edited.
+#[derive(Debug, Clone, PartialEq)]
+enum Input {
+    Text,
+    Check,
+    Choice(Vec<String>),
+    Lines,
+    Json,
+}
+
+/// A field of a channel type's configuration, from its JSON Schema.
+struct ConfigField {
+    name: String,
+    input: Input,
+    help: String,
+    default: Option<serde_json::Value>,
+    secret: bool,
+}
+
+fn config_fields(kind: ChannelKind) -> Vec<ConfigField> {
+    let schema = kind.config_schema();
+    let defs = schema["$defs"].clone();
+    let mut out = Vec::new();
+    if let Some(props) = schema["properties"].as_object() {
+        for (name, p) in props {
+            let resolved = match p["$ref"].as_str().and_then(|r| r.strip_prefix("#/$defs/")) {
+                Some(def) => defs[def].clone(),
+                None => p.clone(),
+            };
+            let types: Vec<&str> = match &resolved["type"] {
+                serde_json::Value::String(t) => vec![t.as_str()],
+                serde_json::Value::Array(ts) => ts.iter().filter_map(|t| t.as_str()).collect(),
+                _ => vec![],
+            };
+            let input = if let Some(options) = resolved["enum"].as_array() {
+                Input::Choice(options.iter().filter_map(|o| o.as_str().map(String::from)).collect())
+            } else if types.contains(&"boolean") {
+                Input::Check
+            } else if types.contains(&"array") {
+                Input::Lines
+            } else if types.contains(&"object") {
+                Input::Json
+            } else {
+                Input::Text
+            };
+            out.push(ConfigField {
+                name: name.clone(),
+                input,
+                help: p["description"].as_str().or(resolved["description"].as_str()).unwrap_or("").to_string(),
+                default: p.get("default").cloned(),
+                secret: kind.secret_keys().contains(&name.as_str()),
+            });
+        }
+    }
+    // Choices (modes, providers) first, overrides of API base URLs last.
+    out.sort_by_key(|f| (!matches!(f.input, Input::Choice(_)), f.name.ends_with("api_url"), f.input == Input::Check));
+    out
+}
+
+/// Form values for a stored (masked) configuration, as `config.<field>`.
+fn config_values(v: Values, config: &serde_json::Value) -> Values {
+    let mut v = v;
+    for (k, vals) in Values::of(config).0 {
+        v.0.insert(format!("config.{k}"), vals);
+    }
+    v
+}
+
+/// The inputs of a channel type's configuration.
+fn config_inputs(kind: ChannelKind, v: &Values, e: &Errors, new: bool) -> Markup {
+    html! {
+        fieldset.field {
+            legend { "Settings for " (kind.as_str()) }
+            p.help { (guide(kind.as_str())) }
+            @for f in config_fields(kind) {
+                @let name = format!("config.{}", f.name);
+                @let label = f.name.replace('_', " ");
+                @let shown = if new && v.get(&name).is_empty() {
+                    match &f.default { Some(serde_json::Value::String(s)) => s.clone(), Some(serde_json::Value::Bool(b)) => b.to_string(), _ => String::new() }
+                } else { v.get(&name).to_string() };
+                @match &f.input {
+                    Input::Choice(options) => {
+                        @let opts: Vec<(String, String)> = options.iter().map(|o| (o.clone(), o.clone())).collect();
+                        (select(&label, &name, &opts, &Values::default().set(&name, &shown), e, None, &f.help))
+                    }
+                    Input::Check => (checkbox(&label, &name, shown == "true", &f.help)),
+                    Input::Lines => (textarea(&label, &name, &v.lines(&name), 3, e, &f.help)),
+                    Input::Json => (textarea(&label, &name, &shown, 3, e, &format!("{} (JSON object)", f.help))),
+                    Input::Text => (input(&label, &name, if f.secret { "password" } else { "text" }, &Values::default().set(&name, &shown), e,
+                        &if f.secret && !new { format!("{} Shown masked; leave it as it is to keep the stored value.", f.help) } else { f.help.clone() })),
+                }
+            }
+        }
+    }
+}
+
+/// The `config` object of a posted form. Empty fields are left out of a new channel and
+/// cleared (`null`) on an existing one.
+fn config_of(kind: ChannelKind, form: &Form, new: bool) -> Result<serde_json::Value, Errors> {
+    let mut out = serde_json::Map::new();
+    let mut errors = Errors::new();
+    let empty = || if new { None } else { Some(serde_json::Value::Null) };
+    for f in config_fields(kind) {
+        let name = format!("config.{}", f.name);
+        let raw = form.get(&name).map(str::trim).unwrap_or("");
+        let value = match f.input {
+            Input::Check => {
+                form.all("_checks").contains(&name.as_str()).then(|| serde_json::Value::Bool(raw == "true"))
+            }
+            Input::Lines => Some(serde_json::Value::Array(
+                raw.split(['\n', ','])
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(|l| serde_json::Value::String(l.into()))
+                    .collect(),
+            )),
+            Input::Json if raw.is_empty() => empty(),
+            Input::Json => match serde_json::from_str::<serde_json::Value>(raw) {
+                Ok(j) => Some(j),
+                Err(err) => {
+                    errors.insert(name.clone(), format!("is not valid JSON: {err}"));
+                    None
+                }
+            },
+            Input::Text | Input::Choice(_) if raw.is_empty() => empty(),
+            Input::Text | Input::Choice(_) => Some(serde_json::Value::String(raw.to_string())),
+        };
+        if let Some(v) = value {
+            out.insert(f.name, v);
+        }
+    }
+    if errors.is_empty() { Ok(serde_json::Value::Object(out)) } else { Err(errors) }
+}
+
+fn fields(kind: ChannelKind, v: &Values, e: &Errors, teams: &[(String, String)], new: bool) -> Markup {
     let kinds: Vec<(String, String)> =
         ChannelKind::ALL.iter().map(|k| (k.as_str().to_string(), k.as_str().to_string())).collect();
     let sev: Vec<(String, String)> =
         ["critical", "high", "warning", "info"].iter().map(|s| (s.to_string(), s.to_string())).collect();
-    let kind = v.get("channel_type");
-    let (example, help) = guide(kind);
+    let shown: Vec<String> = config_fields(kind).iter().map(|f| format!("config.{}", f.name)).collect();
+    let mut known: Vec<&str> = shown.iter().map(String::as_str).collect();
+    known.extend(["team_id", "name", "channel_type", "notify_on_severities"]);
     html! {
         @if new { (select("Team", "team_id", teams, v, e, None, "")) }
         (required("Name", "name", v, e, ""))
         @if new {
             (select("Type", "channel_type", &kinds, v, e, None, ""))
-            p.help { "Start from a type's example: "
-                @for k in ChannelKind::ALL { a href={"/channels?channel_type=" (k.as_str()) "#new"} data-example-for=(k.as_str()) data-example=(guide(k.as_str()).0) { (k.as_str()) } " " } }
+            p.help { "Other types: "
+                @for k in ChannelKind::ALL { a href={"/channels?channel_type=" (k.as_str()) "#new"} { (k.as_str()) } " " } }
         }
-        @else { p { "Type: " strong { (kind) } } }
-        (textarea("Configuration (JSON)", "config", v.get("config"), 6, e, help))
-        @if new { details { summary { "Examples for every type" } dl { @for k in ChannelKind::ALL { dt { code { (k.as_str()) } } dd { code { (guide(k.as_str()).0) } br; small.help { (guide(k.as_str()).1) } } } } } }
-        @else if !example.is_empty() { small.help { "Example: " code { (example) } } }
+        (config_inputs(kind, v, e, new))
         (checkboxes("Only for severities", "notify_on_severities", &sev, v, e, "None ticked: every severity."))
         @if !new { (checkbox("Enabled", "enabled", v.checked("enabled"), "")) }
-        (form_errors(e, &["team_id", "name", "channel_type", "config", "notify_on_severities"]))
+        (form_errors(e, &known))
     }
 }
 
@@ -110,6 +231,7 @@ struct ListQuery {
 }
 
 async fn list_page(ui: &Ui, team_id: Option<i64>, v: Values, e: Errors, open: bool) -> UiResult {
+    let kind = ChannelKind::parse(v.get("channel_type")).unwrap_or(ChannelKind::Webhook);
     let channels: Vec<Channel> = api::channels::list(ui.st.clone(), ui.caller.clone(), Query(TeamFilter { team_id }))
         .await?
         .0
@@ -138,7 +260,7 @@ async fn list_page(ui: &Ui, team_id: Option<i64>, v: Values, e: Errors, open: bo
             @if !teams.is_empty() {
                 details.create id="new" open[open || !e.is_empty()] {
                     summary { "New channel" }
-                    form method="post" action="/channels" { (csrf(&ui.csrf)) (fields(&v, &e, &teams, true)) button.primary type="submit" { "Create channel" } }
+                    form method="post" action="/channels" { (csrf(&ui.csrf)) (fields(kind, &v, &e, &teams, true)) button.primary type="submit" { "Create channel" } }
                 }
             }
         },
@@ -149,20 +271,25 @@ async fn list(ui: Ui, q: web::Query<ListQuery>) -> UiResult {
     let kind = q.channel_type.clone().filter(|k| ChannelKind::parse(k).is_some()).unwrap_or_else(|| "webhook".into());
     let v = Values::default()
         .set("channel_type", &kind)
-        .set("config", guide(&kind).0)
         .set("team_id", &q.team_id.map(|t| t.to_string()).unwrap_or_default());
     list_page(&ui, q.team_id, v, Errors::new(), q.channel_type.is_some()).await
 }
 
 async fn create(ui: Ui, form: Form) -> UiResult {
     ui.verify(&form)?;
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
-    let r = save(
-        &form,
-        SPEC,
-        |b: ChannelInput| async move { resp(api::channels::create(st, caller, Body(b)).await).await },
-    )
-    .await?;
+    let kind = ChannelKind::parse(form.get("channel_type").unwrap_or("")).unwrap_or(ChannelKind::Webhook);
+    let r = match (form.json(SPEC), config_of(kind, &form, true)) {
+        (Ok(mut body), Ok(config)) => {
+            body["config"] = config;
+            let (st, caller) = (ui.st.clone(), ui.caller.clone());
+            save_value(
+                body,
+                |b: ChannelInput| async move { resp(api::channels::create(st, caller, Body(b)).await).await },
+            )
+            .await?
+        }
+        (a, b) => Err(a.err().unwrap_or_default().into_iter().chain(b.err().unwrap_or_default()).collect()),
+    };
     match r {
         Ok(c) => {
             Ok(redirect(&format!("/channels/{}", c["id"]), "ok", "Channel created. Send a test message to check it."))
@@ -174,7 +301,9 @@ async fn create(ui: Ui, form: Form) -> UiResult {
 async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResult {
     let c = api::channels::get(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
     let editor = ui.can(c.group_id, Role::Editor);
-    let (v, e) = edit.unwrap_or_else(|| (Values::of(&serde_json::to_value(&c).unwrap_or_default()), Errors::new()));
+    let (v, e) = edit.unwrap_or_else(|| {
+        (config_values(Values::of(&serde_json::to_value(&c).unwrap_or_default()), &c.config), Errors::new())
+    });
     let v = v.set("channel_type", c.channel_type.as_str());
     ui.form_page(
         &e,
@@ -184,7 +313,7 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResu
             h1 { (c.name) }
             @if editor {
                 div.actions.big { (button(&format!("/channels/{id}/test"), &ui.csrf, "Send a test message", "primary", None)) }
-                (settings(&ui.csrf, &format!("/channels/{id}"), fields(&v, &e, &[], false), "Delete channel", "Delete this channel?"))
+                (settings(&ui.csrf, &format!("/channels/{id}"), fields(c.channel_type, &v, &e, &[], false), "Delete channel", "Delete this channel?"))
             } @else {
                 p { "Type " strong { (c.channel_type.as_str()) } }
                 pre { (serde_json::to_string_pretty(&c.config).unwrap_or_default()) }
@@ -200,13 +329,20 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
 async fn update(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let id = id.into_inner();
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
+    let kind = api::channels::get(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0.channel_type;
     let spec: Vec<(&str, Kind)> =
-        SPEC.iter().copied().filter(|(n, _)| *n != "channel_type" && *n != "team_id").collect();
-    let r = save(&form, &spec, |b: ChannelInput| async move {
-        json(api::channels::update(st, caller, web::Path::from(id), Body(b)).await)
-    })
-    .await?;
+        SPEC.iter().copied().filter(|(n, _)| !matches!(*n, "channel_type" | "team_id")).collect();
+    let r = match (form.json(&spec), config_of(kind, &form, false)) {
+        (Ok(mut body), Ok(config)) => {
+            body["config"] = config;
+            let (st, caller) = (ui.st.clone(), ui.caller.clone());
+            save_value(body, |b: ChannelInput| async move {
+                json(api::channels::update(st, caller, web::Path::from(id), Body(b)).await)
+            })
+            .await?
+        }
+        (a, b) => Err(a.err().unwrap_or_default().into_iter().chain(b.err().unwrap_or_default()).collect()),
+    };
     match r {
         Ok(_) => Ok(redirect(&format!("/channels/{id}"), "ok", "Channel saved.")),
         Err(e) => detail_page(&ui, id, Some((form.values(), e))).await,
