@@ -354,9 +354,14 @@ mod tests {
 
     #[test]
     fn config_schemas_describe_the_fields() {
-        let s = ChannelKind::Slack.config_schema();
-        println!("{}", serde_json::to_string_pretty(&s).unwrap());
-        assert!(s["properties"]["bot_token"].is_object());
+        for k in ChannelKind::ALL {
+            let s = k.config_schema();
+            let props = s["properties"].as_object().unwrap_or_else(|| panic!("{k:?} has properties"));
+            for (name, p) in props {
+                assert!(p["description"].is_string(), "{}.{name} has help text (a doc comment)", k.as_str());
+            }
+        }
+        assert_eq!(ChannelKind::Slack.config_schema()["$defs"]["Mode"]["enum"], serde_json::json!(["webhook", "bot_api"]));
     }
 
     #[test]
