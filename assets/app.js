@@ -38,6 +38,33 @@
     });
   }
 
+  // Routes: "Try a payload" answers as you type, through the simulate endpoint (nothing is
+  // stored). Without JavaScript the form posts and the page shows the result.
+  document.querySelectorAll("form[data-simulate]").forEach(function (form) {
+    var box = form.querySelector("textarea[name=payload]"), out = form.querySelector(".simulation");
+    var csrf = form.querySelector("input[name=csrf]").value, timer = null;
+    var esc = function (t) { var d = document.createElement("div"); d.textContent = t; return d.innerHTML; };
+    var run = function () {
+      fetch(form.getAttribute("data-simulate"), {
+        method: "POST", credentials: "same-origin", body: box.value,
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }
+      }).then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
+        .then(function (res) {
+          if (!res.ok) {
+            var details = (res.j.details || []).map(function (d) { return "<p>" + esc(d.field + ": " + d.message) + "</p>"; }).join("");
+            out.innerHTML = '<div class="flash error">' + esc(res.j.message || "invalid") + details + "</div>";
+            return;
+          }
+          out.innerHTML = '<div class="flash ok">' + (res.j.alerts || []).map(function (a) {
+            return "<p><strong>" + esc(a.alert.title) + "</strong> — " + (a.matched ? "accepted" : "rejected by the matchers") +
+              ": " + esc(a.decision) + "</p>" + a.matcher_failures.map(function (f) { return '<p class="error">' + esc(f) + "</p>"; }).join("");
+          }).join("") + "</div>";
+        }).catch(function () {});
+    };
+    form.addEventListener("submit", function (e) { e.preventDefault(); run(); });
+    box.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(run, 400); });
+  });
+
   // Relative times stay fresh.
   function rel(t) {
     var d = Math.round((Date.now() - Date.parse(t)) / 1000), a = Math.abs(d), s;

@@ -109,6 +109,9 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
     b.submit("details.create button[type=submit]");
     let token = b.wait_text("#intake-token", "iri_");
     assert!(b.text("#snippet-main").contains(&token), "the snippet carries the token");
+    // Try a payload: the answer appears as you type (nothing stored).
+    b.fill("textarea[name=payload]", r#"{"title": "Simulated disk alert", "severity": "critical"}"#);
+    b.wait_text(".simulation", "Simulated disk alert — accepted");
 
     // A test alert from the route page, acknowledged and resolved in the UI.
     b.submit("form[action$='/test-alert'] button");

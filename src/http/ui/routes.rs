@@ -238,10 +238,11 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>, notice: O
             section {
                 h2 { "Try a payload" }
                 p.muted { "What intake would do with it — nothing is stored or sent." }
-                form method="post" action={"/routes/" (id) "/simulate"} {
+                form method="post" action={"/routes/" (id) "/simulate"} data-simulate={"/api/routes/" (id) "/simulate"} {
                     (csrf(&ui.csrf))
-                    (textarea("Payload (JSON)", "payload", sample, 6, &Errors::new(), ""))
+                    (textarea("Payload (JSON)", "payload", sample, 6, &Errors::new(), "With JavaScript on, the result updates as you type."))
                     button type="submit" { "Test this payload" }
+                    div.simulation aria-live="polite" {}
                 }
             }
             @if editor {
