@@ -72,9 +72,7 @@ pub async fn dispatch(engine: &Engine, now: Ts) -> Result<usize, StoreError> {
     let claimed = engine
         .db
         .write(move |c| {
-            outbox::claim(c, now, CLAIM_BATCH, limit, &|ch| {
-                limit.saturating_sub(snapshot.get(&ch).copied().unwrap_or(0))
-            })
+            outbox::claim(c, now, CLAIM_BATCH, &|ch| limit.saturating_sub(snapshot.get(&ch).copied().unwrap_or(0)))
         })
         .await?;
     let n = claimed.len();

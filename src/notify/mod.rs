@@ -361,7 +361,10 @@ mod tests {
                 assert!(p["description"].is_string(), "{}.{name} has help text (a doc comment)", k.as_str());
             }
         }
-        assert_eq!(ChannelKind::Slack.config_schema()["$defs"]["Mode"]["enum"], serde_json::json!(["webhook", "bot_api"]));
+        assert_eq!(
+            ChannelKind::Slack.config_schema()["$defs"]["Mode"]["enum"],
+            serde_json::json!(["webhook", "bot_api"])
+        );
     }
 
     #[test]

@@ -214,6 +214,11 @@ pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     if let Some(name) = policy {
         return Err(StoreError::conflict("id", format!("escalation policy \"{name}\" targets this channel")));
     }
+    c.exec(
+        "UPDATE deliveries SET status = 'dead', last_error = 'the channel was deleted', updated_at = ?1
+         WHERE channel_id = ?2 AND status IN ('pending', 'failed')",
+        rusqlite::params![ctx.now, id],
+    )?;
     c.exec("DELETE FROM channels WHERE id = ?1", [id])?;
     ctx.audit(c, "channel.delete", "channel", id, Some(ch.group_id), json!({"name": ch.name}))?;
     Ok(())

@@ -430,50 +430,50 @@ pub fn prepare(c: &Connection, claimed: &Claimed) -> Result<Option<Prepared>> {
 
 /// Claims due deliveries, at most `per_channel[channel]` more per channel (its free concurrency)
 /// and `limit` in all, oldest due first.
-/// Claims up to `limit` due rows, at most `free(channel)` per channel. Reads the oldest due rows
-/// of every channel (at most `per_channel` each), so a backlog on one channel never hides the
-/// due rows of another. Messages about one alert reach one channel in order: a row waits
-/// while an earlier one for the same alert and channel is unsent (page → ack → recovery).
-pub fn claim(
-    c: &Connection,
-    now: Ts,
-    limit: usize,
-    per_channel: usize,
-    free: &dyn Fn(i64) -> usize,
-) -> Result<Vec<Claimed>> {
-    let mut st = c.prepare_cached(
-        "SELECT * FROM (SELECT d.*, ROW_NUMBER() OVER (PARTITION BY channel_id ORDER BY next_attempt_at, id) AS rn \
-         FROM deliveries d WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?1 AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.alert_id = d.alert_id AND o.channel_id = d.channel_id AND o.id < d.id AND o.status IN ('pending', 'failed', 'sending'))) \
-         WHERE rn <= ?2 ORDER BY next_attempt_at, id",
-    )?;
-    let due = st.query_map(params![now, per_channel as i64], row)?.collect::<Result<Vec<_>, _>>()?;
-    let mut taken: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+/// Claims up to `limit` due rows, at most `free(channel)` per channel, oldest first within each
+/// channel: one index range scan per channel (a backlog on one channel never hides the due rows
+/// of another, and a large backlog costs nothing per cycle). Messages about one alert reach one
+/// channel in order: a row waits while an earlier one for the same alert and channel is unsent
+/// (page → ack → recovery).
+pub fn claim(c: &Connection, now: Ts, limit: usize, free: &dyn Fn(i64) -> usize) -> Result<Vec<Claimed>> {
+    let mut channels: Vec<i64> =
+        c.prepare_cached("SELECT id FROM channels")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    // Rows whose channel was deleted meanwhile (they are marked dead when prepared).
+    channels.push(0);
     let mut picked = Vec::new();
-    for d in due {
-        if picked.len() >= limit {
-            break;
-        }
-        let ch = d.channel_id.unwrap_or(0);
-        let n = taken.entry(ch).or_insert(0);
-        if *n < free(ch) {
-            *n += 1;
-            picked.push(d);
+    for ch in channels {
+        let room = free(ch).min(limit.saturating_sub(picked.len()));
+        if room > 0 {
+            picked.extend(due_of_channel(c, now, ch, room)?);
         }
     }
+    picked.sort_by_key(|d: &Delivery| (d.next_attempt_at, d.id));
     mark_claimed(c, now, picked)
+}
+
+/// The oldest due rows of one channel (`0`: rows whose channel is gone) that may go out now.
+fn due_of_channel(c: &Connection, now: Ts, channel_id: i64, limit: usize) -> Result<Vec<Delivery>> {
+    const IN_ORDER: &str = "NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.alert_id = d.alert_id AND o.channel_id = d.channel_id \
+                            AND o.id < d.id AND o.status IN ('pending', 'failed', 'sending'))";
+    let sql = if channel_id == 0 {
+        "SELECT * FROM deliveries d WHERE status IN ('pending', 'failed') AND channel_id IS NULL AND next_attempt_at <= ?1 \
+         ORDER BY next_attempt_at, id LIMIT ?3"
+            .to_string()
+    } else {
+        format!(
+            "SELECT * FROM deliveries d INDEXED BY deliveries_channel_due WHERE status IN ('pending', 'failed') AND channel_id = ?2 \
+             AND next_attempt_at <= ?1 AND {IN_ORDER} ORDER BY next_attempt_at, id LIMIT ?3"
+        )
+    };
+    let mut st = c.prepare_cached(&sql)?;
+    let rows = st.query_map(params![now, channel_id, limit as i64], row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// The oldest due row of one channel, claimed (a sender that finished asks for its next row).
 pub fn claim_next(c: &Connection, now: Ts, channel_id: i64) -> Result<Option<Claimed>> {
-    let d = c
-        .q_row(
-            "SELECT * FROM deliveries d WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?1 \
-             AND ifnull(channel_id, 0) = ?2 AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.alert_id = d.alert_id AND o.channel_id = d.channel_id AND o.id < d.id AND o.status IN ('pending', 'failed', 'sending')) ORDER BY next_attempt_at, id LIMIT 1",
-            params![now, channel_id],
-            row,
-        )
-        .optional()?;
-    Ok(mark_claimed(c, now, d.into_iter().collect())?.pop())
+    let d = due_of_channel(c, now, channel_id, 1)?;
+    Ok(mark_claimed(c, now, d)?.pop())
 }
 
 fn mark_claimed(c: &Connection, now: Ts, picked: Vec<Delivery>) -> Result<Vec<Claimed>> {
