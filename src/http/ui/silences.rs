@@ -52,7 +52,11 @@ async fn list_page(ui: &Ui, v: Values, e: Errors, open: bool) -> UiResult {
             .collect();
     let teams = team_options(ui, Role::Responder).await?;
     let section = |state: &str, title: &str| {
-        let items: Vec<&Silence> = silences.iter().filter(|s| s.state.as_str() == state).collect();
+        // Disabled silences are listed with the expired ones: neither holds alerts.
+        let items: Vec<&Silence> = silences
+            .iter()
+            .filter(|s| s.state.as_str() == state || (state == "expired" && s.state.as_str() == "disabled"))
+            .collect();
         html! {
             h2 { (title) " " small.muted { "(" (items.len()) ")" } }
             @if items.is_empty() { p.muted { "None." } }
@@ -77,7 +81,7 @@ async fn list_page(ui: &Ui, v: Values, e: Errors, open: bool) -> UiResult {
             h1 { "Silences" }
             (section("active", "Active"))
             (section("scheduled", "Scheduled"))
-            (section("expired", "Expired"))
+            (section("expired", "Expired or disabled"))
             @if !teams.is_empty() {
                 details.create open[open || !e.is_empty()] {
                     summary { "New silence" }
