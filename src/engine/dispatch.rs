@@ -103,18 +103,18 @@ pub async fn dispatch(engine: &Engine, now: Ts) -> Result<usize, StoreError> {
             let mut next = Some(c);
             while let Some(c) = next.take() {
                 let id = c.delivery.id;
-                if let Err(e) = deliver(&ctx, c).await {
-                    error!(ctx.log, "delivery bookkeeping failed; the row is retried"; "delivery_id" => id, "error" => e.to_string());
-                    let now = ctx.clock.now();
-                    let retry_at = now.plus_secs(BASE_BACKOFF_SECS);
-                    let _ = ctx.db.write(move |c| outbox::mark_retry(c, now, id, &format!("internal: {e}"), retry_at)).await;
-                    break;
+                match deliver(&ctx, c, ch).await {
+                    Ok(following) => next = following,
+                    Err(e) => {
+                        error!(ctx.log, "delivery bookkeeping failed; the row is retried"; "delivery_id" => id, "error" => e.to_string());
+                        let now = ctx.clock.now();
+                        let retry_at = now.plus_secs(BASE_BACKOFF_SECS);
+                        let _ = ctx
+                            .db
+                            .write(move |c| outbox::mark_retry(c, now, id, &format!("internal: {e}"), retry_at))
+                            .await;
+                    }
                 }
-                let now = ctx.clock.now();
-                next = ctx.db.write(move |c| outbox::claim_next(c, now, ch)).await.unwrap_or_else(|e| {
-                    error!(ctx.log, "claiming the next delivery failed"; "channel_id" => ch, "error" => e.to_string());
-                    None
-                });
             }
             if let Ok(mut m) = ctx.in_flight.lock()
                 && let Some(v) = m.get_mut(&ch)
@@ -141,15 +141,34 @@ fn cancelled(p: &Prepared) -> Option<&'static str> {
     }
 }
 
-async fn deliver(ctx: &Ctx, claimed: Claimed) -> Result<(), StoreError> {
+impl Ctx {
+    /// Records what became of a delivery and claims the channel's next due row, in one write.
+    async fn record(
+        &self,
+        channel_id: i64,
+        result: impl FnOnce(&rusqlite::Connection) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<Option<Claimed>, StoreError> {
+        let clock = self.clock.clone();
+        self.db
+            .write(move |c| {
+                result(c)?;
+                outbox::claim_next(c, clock.now(), channel_id)
+            })
+            .await
+    }
+}
+
+/// Sends one claimed delivery and records the outcome; returns the channel's next due row,
+/// already claimed, for the same sender to take.
+async fn deliver(ctx: &Ctx, claimed: Claimed, ch: i64) -> Result<Option<Claimed>, StoreError> {
     let id = claimed.delivery.id;
     let prepared = ctx.db.read(move |c| outbox::prepare(c, &claimed)).await?;
     let now = ctx.clock.now();
     let Some(p) = prepared else {
-        return ctx.db.write(move |c| outbox::mark_dead(c, now, id, "the channel or alert was deleted")).await;
+        return ctx.record(ch, move |c| outbox::mark_dead(c, now, id, "the channel or alert was deleted")).await;
     };
     if let Some(why) = cancelled(&p) {
-        return ctx.db.write(move |c| outbox::mark_dead(c, now, id, why)).await;
+        return ctx.record(ch, move |c| outbox::mark_dead(c, now, id, why)).await;
     }
     let msg = ctx.senders.message(&p, now);
     let senders = ctx.senders.clone();
@@ -168,24 +187,23 @@ async fn deliver(ctx: &Ctx, claimed: Claimed) -> Result<(), StoreError> {
         Ok(sent) => {
             ctx.metrics.delivery(kind_name, "sent");
             ctx.metrics.delivery_latency.observe(done.ms().saturating_sub(p.delivery.created_at.ms()) as f64 / 1000.0);
-            ctx.db
-                .write(move |c| {
-                    outbox::mark_sent(c, done, id, sent.external_id.as_deref())?;
-                    if let Some(a) = alert_id {
-                        let what = if event.is_page() { "notified" } else { "updated" };
-                        add_event(
-                            c,
-                            a,
-                            done,
-                            "notified",
-                            &format!("{what} via {target} ({}: {})", event.as_str(), sent.detail),
-                            None,
-                            json!({"delivery_id": id}),
-                        )?;
-                    }
-                    Ok(())
-                })
-                .await
+            ctx.record(ch, move |c| {
+                outbox::mark_sent(c, done, id, sent.external_id.as_deref())?;
+                if let Some(a) = alert_id {
+                    let what = if event.is_page() { "notified" } else { "updated" };
+                    add_event(
+                        c,
+                        a,
+                        done,
+                        "notified",
+                        &format!("{what} via {target} ({}: {})", event.as_str(), sent.detail),
+                        None,
+                        json!({"delivery_id": id}),
+                    )?;
+                }
+                Ok(())
+            })
+            .await
         }
         Err(e) => {
             let attempts = p.delivery.attempts;
@@ -200,7 +218,7 @@ async fn deliver(ctx: &Ctx, claimed: Claimed) -> Result<(), StoreError> {
                     let next = done.plus_secs(backoff_secs(attempts, retry_after, jitter));
                     warn!(ctx.log, "delivery failed; will retry"; "delivery_id" => id, "channel" => &target, "attempt" => attempts, "error" => e.message(), "next_attempt_at" => next.rfc3339());
                     let msg = e.message().to_string();
-                    ctx.db.write(move |c| outbox::mark_retry(c, done, id, &msg, next)).await
+                    ctx.record(ch, move |c| outbox::mark_retry(c, done, id, &msg, next)).await
                 }
                 None => {
                     ctx.metrics.delivery(kind_name, "dead");
@@ -211,23 +229,22 @@ async fn deliver(ctx: &Ctx, claimed: Claimed) -> Result<(), StoreError> {
                         NotifyError::Permanent(m) => m.clone(),
                     };
                     warn!(ctx.log, "delivery failed permanently"; "delivery_id" => id, "channel" => &target, "error" => &why);
-                    ctx.db
-                        .write(move |c| {
-                            outbox::mark_dead(c, done, id, &why)?;
-                            if let Some(a) = alert_id {
-                                add_event(
-                                    c,
-                                    a,
-                                    done,
-                                    "delivery_failed",
-                                    &format!("{} via {target} failed: {why}", event.as_str()),
-                                    None,
-                                    json!({"delivery_id": id}),
-                                )?;
-                            }
-                            Ok(())
-                        })
-                        .await
+                    ctx.record(ch, move |c| {
+                        outbox::mark_dead(c, done, id, &why)?;
+                        if let Some(a) = alert_id {
+                            add_event(
+                                c,
+                                a,
+                                done,
+                                "delivery_failed",
+                                &format!("{} via {target} failed: {why}", event.as_str()),
+                                None,
+                                json!({"delivery_id": id}),
+                            )?;
+                        }
+                        Ok(())
+                    })
+                    .await
                 }
             }
         }
