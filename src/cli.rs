@@ -217,7 +217,7 @@ pub fn run(command: Command) -> Result<(), String> {
         Command::CheckSchema(c) => check_schema(&load_config(c.config.as_deref())?),
         Command::SendTestEmail(t) => send_test_email(&load_config(t.config.as_deref())?, &t.to),
         Command::Backup(b) => backup(&load_config(b.config.as_deref())?, &b.output),
-        Command::DemoData(d) => crate::demo::run(&load_config(d.config.as_deref())?),
+        Command::DemoData(d) => crate::demo::run(&load_config(d.config.as_deref())?, SystemClock.now()),
         Command::Version(_) => {
             println!("incidentrelay {} (database schema {})", env!("CARGO_PKG_VERSION"), store::latest_known_version());
             Ok(())

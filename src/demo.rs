@@ -6,10 +6,10 @@
 
 use serde_json::json;
 
-use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::domain::alert::Source;
 use crate::domain::escalation::TargetType;
+use crate::domain::time::Ts;
 use crate::store::alerts::{IntakeTarget, Options, RouteCtx};
 use crate::store::audit::{Actor, Ctx};
 use crate::store::{self, Db, StoreError, channels, groups, policies, rotations, routes, teams, users};
@@ -25,7 +25,8 @@ struct Printed {
     routes: Vec<(String, String, String)>,
 }
 
-pub fn run(config: &Config) -> Result<(), String> {
+/// Creates the demo data at `now` (the CLI passes the system clock).
+pub fn run(config: &Config, now: Ts) -> Result<(), String> {
     let db = Db::open(&config.database).map_err(|e| e.to_string())?;
     // Passwords for new users, hashed before the write transaction.
     let mut fresh = Vec::new();
@@ -34,13 +35,7 @@ pub fn run(config: &Config) -> Result<(), String> {
         let hash = crate::crypto::hash_password(&pw).map_err(|e| e.to_string())?;
         fresh.push((name.to_string(), pw, hash));
     }
-    let now = SystemClock.now();
-    let opts = Options {
-        reopen_window_secs: config.alerts.reopen_window_seconds,
-        group_window_secs: config.alerts.group_window_seconds,
-        flap_threshold: config.alerts.flap_threshold,
-        flap_window_secs: config.alerts.flap_window_seconds,
-    };
+    let opts = Options::from_config(&config.alerts);
     let printed = db.write_blocking(move |c| create(c, now, &fresh, &opts)).map_err(|e| e.to_string())?;
     let base = config.public_base_url();
     println!("Demo data is ready. Log in at {base} — as admin, or as:");
@@ -67,7 +62,7 @@ pub fn run(config: &Config) -> Result<(), String> {
 
 fn create(
     c: &rusqlite::Connection,
-    now: crate::domain::time::Ts,
+    now: Ts,
     fresh: &[(String, String, String)],
     opts: &Options,
 ) -> store::Result<Printed> {

@@ -433,6 +433,17 @@ pub struct Options {
     pub flap_window_secs: i64,
 }
 
+impl Options {
+    pub fn from_config(a: &crate::config::AlertsConfig) -> Options {
+        Options {
+            reopen_window_secs: a.reopen_window_seconds,
+            group_window_secs: a.group_window_seconds,
+            flap_threshold: a.flap_threshold,
+            flap_window_secs: a.flap_window_seconds,
+        }
+    }
+}
+
 /// A route ready for intake: its settings and compiled matchers.
 #[derive(Debug, Clone)]
 pub struct RouteCtx {

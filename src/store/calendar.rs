@@ -48,7 +48,7 @@ pub fn events(
     to: Ts,
 ) -> Result<Vec<CalendarEvent>> {
     let mut out = Vec::new();
-    let mut names: HashMap<i64, (String, String)> = HashMap::new();
+    let mut names = rotations::Names::default();
     for r in rotations::list(c, groups, team_id, from)? {
         if !r.enabled || rotation_id.is_some_and(|id| id != r.id) {
             continue;
@@ -58,11 +58,7 @@ pub fn events(
         let reasons: HashMap<i64, (String, Ts)> =
             rotations::overrides(c, r.id)?.into_iter().map(|o| (o.id, (o.reason, o.starts_at))).collect();
         for s in rot.shifts(from, to) {
-            if let std::collections::hash_map::Entry::Vacant(e) = names.entry(s.user_id) {
-                let u = rotations::user_ref(c, s.user_id)?;
-                e.insert((u.username, u.display_name));
-            }
-            let (username, display_name) = names.get(&s.user_id).cloned().unwrap_or_default();
+            let u = names.get(c, s.user_id)?;
             // A stretch that starts where its shift starts (or where the window cuts it) is
             // the shift itself; later pieces of a shift split by an override get their start.
             let (base, natural_start, reason) = match (s.slot, s.override_id) {
@@ -83,8 +79,8 @@ pub fn events(
                 rotation_name: r.name.clone(),
                 team_id: r.team_id,
                 user_id: s.user_id,
-                username,
-                display_name,
+                username: u.username,
+                display_name: u.display_name,
                 start: s.start,
                 end: s.end,
                 kind: s.kind,

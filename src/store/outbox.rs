@@ -280,9 +280,11 @@ pub fn on_resolve(c: &Connection, now: Ts, alert: &Alert, quiet: bool) -> Result
     update_notified(c, now, alert.id, EventKind::Resolved)
 }
 
-/// Queues a test message for a channel (no alert).
-pub fn queue_test(c: &Connection, now: Ts, channel_id: i64, label: &str) -> Result<i64> {
-    insert(
+/// A test message for a channel (no alert), for `user_id` as the "on-call" person: recorded
+/// in the outbox already claimed (`sending`), so the dispatcher leaves it to the caller, who
+/// sends it now and records the outcome with [`mark_sent`] / [`mark_dead`].
+pub fn start_test(c: &Connection, now: Ts, channel_id: i64, label: &str, user_id: i64) -> Result<Prepared> {
+    let id = insert(
         c,
         now,
         New {
@@ -294,7 +296,12 @@ pub fn queue_test(c: &Connection, now: Ts, channel_id: i64, label: &str) -> Resu
             updates: None,
             level: None,
         },
-    )
+    )?;
+    let claimed =
+        mark_claimed(c, now, vec![get(c, id)?])?.pop().ok_or_else(|| super::StoreError::not_found("delivery"))?;
+    let mut p = prepare(c, &claimed)?.ok_or_else(|| super::StoreError::not_found("channel"))?;
+    p.assignee = contact(c, user_id)?;
+    Ok(p)
 }
 
 // --- dispatcher side ---------------------------------------------------------------------------

@@ -157,6 +157,28 @@ pub fn user_ref(c: &Connection, user_id: i64) -> Result<OncallUser> {
     })?)
 }
 
+impl OncallUser {
+    /// The display name, or the username when there is none.
+    pub fn label(&self) -> &str {
+        if self.display_name.is_empty() { &self.username } else { &self.display_name }
+    }
+}
+
+/// Users looked up once each, for lists that name many shifts (calendars, shift lists).
+#[derive(Debug, Default)]
+pub struct Names(std::collections::HashMap<i64, OncallUser>);
+
+impl Names {
+    pub fn get(&mut self, c: &Connection, user_id: i64) -> Result<OncallUser> {
+        if let Some(u) = self.0.get(&user_id) {
+            return Ok(u.clone());
+        }
+        let u = user_ref(c, user_id)?;
+        self.0.insert(user_id, u.clone());
+        Ok(u)
+    }
+}
+
 fn oncall_user(c: &Connection, r: &Rotation, now: Ts) -> Result<Option<OncallUser>> {
     match domain(c, r)?.oncall_at(now) {
         Some(shift) => Ok(Some(user_ref(c, shift.user_id)?)),

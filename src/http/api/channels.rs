@@ -9,7 +9,6 @@ use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::json::{Body, Query};
 use crate::notify::ChannelKind;
-use crate::store::CachedExt;
 use crate::store::channels::{self, Channel, ChannelInput};
 
 pub async fn types(_caller: Caller) -> Json<Vec<ChannelKind>> {
@@ -72,17 +71,7 @@ pub async fn test(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Ht
     let ch = fetch(&st, &caller, Role::Editor, "channel", move |c| channels::get(c, id)).await?;
     let (now, user) = (st.clock.now(), caller.user.id);
     let label = format!("{} \"{}\" (test)", ch.channel_type.as_str(), ch.name);
-    let prepared = st
-        .db
-        .write(move |c| {
-            let delivery_id = outbox::queue_test(c, now, id, &label)?;
-            let claimed = outbox::Claimed { delivery: outbox::get(c, delivery_id)?, edit_message_id: None };
-            c.exec("UPDATE deliveries SET status = 'sending', attempts = 1 WHERE id = ?1", [delivery_id])?;
-            let mut p = outbox::prepare(c, &claimed)?.ok_or_else(|| crate::store::StoreError::not_found("channel"))?;
-            p.assignee = outbox::contact(c, user)?;
-            Ok(p)
-        })
-        .await?;
+    let prepared = st.db.write(move |c| outbox::start_test(c, now, id, &label, user)).await?;
     let senders = st.senders.clone();
     let msg = senders.message(&prepared, now);
     let (kind, config, delivery_id) = (prepared.channel_kind, prepared.config.clone(), prepared.delivery.id);

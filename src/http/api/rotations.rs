@@ -1,7 +1,5 @@
 //! Rotations, members, overrides and the on-call query.
 
-use std::collections::HashMap;
-
 use actix_web::{HttpResponse, web, web::Json};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -189,18 +187,14 @@ pub async fn oncall(
         .db
         .read(move |c| {
             let shifts = rotations::domain(c, &r)?.upcoming(at, count);
-            let mut names: HashMap<i64, (String, String)> = HashMap::new();
+            let mut names = rotations::Names::default();
             let mut out = Vec::with_capacity(shifts.len());
             for s in shifts {
-                if let std::collections::hash_map::Entry::Vacant(e) = names.entry(s.user_id) {
-                    let u = rotations::user_ref(c, s.user_id)?;
-                    e.insert((u.username, u.display_name));
-                }
-                let (username, display_name) = names.get(&s.user_id).cloned().unwrap_or_default();
+                let u = names.get(c, s.user_id)?;
                 out.push(ShiftOut {
                     user_id: s.user_id,
-                    username,
-                    display_name,
+                    username: u.username,
+                    display_name: u.display_name,
                     start: s.start,
                     end: s.end,
                     kind: s.kind,

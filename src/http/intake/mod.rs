@@ -47,13 +47,7 @@ pub(crate) fn first_link(map: &BTreeMap<String, String>, keys: &[&str]) -> Optio
 
 /// The intake options from `[alerts]`.
 pub fn options(st: &State) -> Options {
-    let a = &st.config.alerts;
-    Options {
-        reopen_window_secs: a.reopen_window_seconds,
-        group_window_secs: a.group_window_seconds,
-        flap_threshold: a.flap_threshold,
-        flap_window_secs: a.flap_window_seconds,
-    }
+    Options::from_config(&st.config.alerts)
 }
 
 // --- rate limiting ---------------------------------------------------------------------------

@@ -34,32 +34,28 @@ async fn show(ui: Ui) -> UiResult {
         .db
         .read(move |c| {
             let counts = alerts::open_counts(c, groups.as_deref())?;
+            let team_names: std::collections::HashMap<i64, String> =
+                teams::list(c, groups.as_deref(), None)?.into_iter().map(|t| (t.id, t.name)).collect();
+            let mut names = rotations::Names::default();
             let mut oncall = Vec::new();
-            for t in teams::list(c, groups.as_deref(), None)? {
-                for r in rotations::list(c, Some(&[t.group_id]), Some(t.id), now)? {
-                    if !r.enabled {
-                        continue;
-                    }
-                    let shifts = rotations::domain(c, &r)?.upcoming(now, 1);
-                    let name = |uid: i64| -> crate::store::Result<String> {
-                        let u = rotations::user_ref(c, uid)?;
-                        Ok(if u.display_name.is_empty() { u.username } else { u.display_name })
-                    };
-                    let current = shifts.first().filter(|s| s.start <= now);
-                    let next = shifts.iter().find(|s| s.start > now);
-                    oncall.push(OnCall {
-                        team: t.name.clone(),
-                        team_id: t.id,
-                        rotation: r.name.clone(),
-                        rotation_id: r.id,
-                        now: current
-                            .map(|s| Ok::<_, crate::store::StoreError>((name(s.user_id)?, s.end.secs())))
-                            .transpose()?,
-                        next: next
-                            .map(|s| Ok::<_, crate::store::StoreError>((name(s.user_id)?, s.start.secs())))
-                            .transpose()?,
-                    });
-                }
+            for r in rotations::list(c, groups.as_deref(), None, now)?.into_iter().filter(|r| r.enabled) {
+                let shifts = rotations::domain(c, &r)?.upcoming(now, 1);
+                let current = shifts.first().filter(|s| s.start <= now);
+                let next = shifts.iter().find(|s| s.start > now);
+                oncall.push(OnCall {
+                    team: team_names.get(&r.team_id).cloned().unwrap_or_default(),
+                    team_id: r.team_id,
+                    rotation: r.name.clone(),
+                    rotation_id: r.id,
+                    now: match current {
+                        Some(s) => Some((names.get(c, s.user_id)?.label().to_string(), s.end.secs())),
+                        None => None,
+                    },
+                    next: match next {
+                        Some(s) => Some((names.get(c, s.user_id)?.label().to_string(), s.start.secs())),
+                        None => None,
+                    },
+                });
             }
             let mine = alerts::list(
                 c,
