@@ -17,12 +17,18 @@ pub fn require(program: &str) -> Option<String> {
         std::env::split_paths(&paths).map(|p| p.join(program)).find(|p| p.is_file()).map(|p| p.display().to_string())
     });
     if found.is_none() {
-        if std::env::var("IRTEST_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
-            panic!("{program} is required (IRTEST_REQUIRE_EXTERNAL=1) but not installed");
-        }
-        eprintln!("SKIPPED: {program} is not installed (.ci/run installs it with apt-get)");
+        missing(program);
     }
     found
+}
+
+/// Skips a test whose external component is not installed, or fails it in CI
+/// (IRTEST_REQUIRE_EXTERNAL=1), where `.ci/run` installs everything.
+fn missing(what: &str) {
+    if std::env::var("IRTEST_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
+        panic!("{what} is required (IRTEST_REQUIRE_EXTERNAL=1) but not installed");
+    }
+    eprintln!("SKIPPED: {what} is not installed (.ci/run installs it with apt-get)");
 }
 
 pub fn free_port() -> u16 {
@@ -145,12 +151,7 @@ pub fn python_with(module: &str) -> Option<String> {
             .is_ok_and(|s| s.success())
     });
     if found.is_none() {
-        if std::env::var("IRTEST_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
-            panic!("python3 module {module} is required (IRTEST_REQUIRE_EXTERNAL=1) but not installed");
-        }
-        eprintln!(
-            "SKIPPED: python3 module {module} is not installed (apt-get install python3-aiosmtpd; .ci/run does this)"
-        );
+        missing(&format!("python3 module {module}"));
     }
     found.map(str::to_string)
 }

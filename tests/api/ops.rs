@@ -107,62 +107,23 @@ fn demo_data_then_the_readme_curl_example_fires_an_alert() {
 
 #[test]
 fn backup_during_a_load_holds_every_alert_acknowledged_before_it_started() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Mutex};
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("live.db");
     let server = crate::process::Proc::start(&db, &["serve"], &[]);
     let admin = server.login(&server.admin_password.clone().unwrap());
-    let g = server.post("/api/groups", &admin, serde_json::json!({"slug": "g", "name": "G"}));
-    let t = server.post("/api/teams", &admin, serde_json::json!({"group_id": g["id"], "slug": "t", "name": "T"}));
-    let route =
-        server.post("/api/routes", &admin, serde_json::json!({"team_id": t["id"], "name": "r", "source": "webhook"}));
-    let token = route["intake_token"].as_str().unwrap().to_string();
-    let acked = Arc::new(Mutex::new(Vec::<(String, std::time::Instant)>::new()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let writers: Vec<_> = (0..4)
-        .map(|w| {
-            let (acked, stop, token, base) = (acked.clone(), stop.clone(), token.clone(), server.base.clone());
-            std::thread::spawn(move || {
-                let http = crate::support::agent();
-                let mut n = 0;
-                while !stop.load(Ordering::SeqCst) {
-                    let key = format!("b-{w}-{n}");
-                    let body = serde_json::json!({"title": "backup load", "fingerprint": key}).to_string();
-                    let r = crate::support::try_send(
-                        &http,
-                        "POST",
-                        &format!("{base}/api/integrations/webhook"),
-                        Some(&token),
-                        Some(body),
-                        &[],
-                    );
-                    if r.is_ok_and(|r| r.status == 200) {
-                        acked.lock().unwrap().push((key, std::time::Instant::now()));
-                    }
-                    n += 1;
-                }
-            })
-        })
-        .collect();
-    crate::external::wait_for(std::time::Duration::from_secs(20), || {
-        (acked.lock().unwrap().len() >= 200).then_some(())
-    })
-    .expect("load is flowing");
+    let token = server.webhook_route(&admin);
+    let load = crate::process::Load::start(&server.base, &token, 4, "b");
+    load.wait_for(200);
     let started = std::time::Instant::now();
     let backup = dir.path().join("copy.db");
     let (ok, out, err) = run_cli(&db, &["backup", "--output", backup.to_str().unwrap()]);
     std::thread::sleep(std::time::Duration::from_millis(200));
-    stop.store(true, Ordering::SeqCst);
-    for w in writers {
-        w.join().unwrap();
-    }
+    let acked = load.stop();
     assert!(ok, "{err}");
     assert!(out.contains("Backup of"), "{out}");
     let (ok, out, err) = run_cli(&backup, &["check-schema"]);
     assert!(ok && out.contains("Schema check OK"), "{out}{err}");
-    let before: Vec<String> =
-        acked.lock().unwrap().iter().filter(|(_, t)| *t < started).map(|(k, _)| k.clone()).collect();
+    let before: Vec<String> = acked.iter().filter(|(_, t)| *t < started).map(|(k, _)| k.clone()).collect();
     let conn = rusqlite::Connection::open(&backup).unwrap();
     let mut st = conn.prepare("SELECT 1 FROM alerts WHERE dedup_key = ?1").unwrap();
     let missing: Vec<&String> = before.iter().filter(|k| !st.exists([k.as_str()]).unwrap()).collect();

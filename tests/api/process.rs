@@ -6,7 +6,9 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -99,5 +101,67 @@ impl Proc {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    /// A group, team and generic-webhook route created as `admin`; the route's intake token.
+    pub fn webhook_route(&self, admin: &str) -> String {
+        let g = self.post("/api/groups", admin, json!({"slug": "g", "name": "G"}));
+        let t = self.post("/api/teams", admin, json!({"group_id": g["id"], "slug": "t", "name": "T"}));
+        let route = self.post("/api/routes", admin, json!({"team_id": t["id"], "name": "r", "source": "webhook"}));
+        route["intake_token"].as_str().expect("intake token").to_string()
+    }
+}
+
+/// Writers posting one generic-webhook alert per request (dedup key `<prefix>-<writer>-<n>`)
+/// until stopped or the server goes away, recording every key acknowledged with a 2xx and when.
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<Vec<(String, Instant)>>>,
+    writers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    pub fn start(base: &str, token: &str, writers: usize, prefix: &str) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let writers = (0..writers)
+            .map(|w| {
+                let (stop, acked) = (stop.clone(), acked.clone());
+                let (url, token, prefix) =
+                    (format!("{base}/api/integrations/webhook"), token.to_string(), prefix.to_string());
+                std::thread::spawn(move || {
+                    let http = agent();
+                    for n in 0.. {
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let key = format!("{prefix}-{w}-{n}");
+                        let body = json!({"title": "load", "fingerprint": key}).to_string();
+                        match try_send(&http, "POST", &url, Some(&token), Some(body), &[]) {
+                            Ok(r) if r.status == 200 => acked.lock().unwrap().push((key, Instant::now())),
+                            _ => break,
+                        }
+                    }
+                })
+            })
+            .collect();
+        Load { stop, acked, writers }
+    }
+
+    /// Waits until `n` alerts were acknowledged.
+    pub fn wait_for(&self, n: usize) {
+        wait_for(Duration::from_secs(30), || (self.acked.lock().unwrap().len() >= n).then_some(()))
+            .expect("load is flowing");
+    }
+
+    /// Stops the writers; every acknowledged key with the time of its 2xx.
+    pub fn stop(self) -> Vec<(String, Instant)> {
+        self.stop.store(true, Ordering::SeqCst);
+        for w in self.writers {
+            w.join().unwrap();
+        }
+        self.acked.lock().unwrap().clone()
     }
 }
