@@ -140,6 +140,13 @@ fn feeds_serve_valid_icalendar_with_stable_uids_to_whoever_holds_the_token() {
     assert_eq!(app.get("/api/calendar/feeds", &w.editor.1).expect(200), json!([]), "feeds are personal");
     let r = app.post("/api/calendar/feeds", &w.outsider.1, json!({"team_id": w.team}));
     assert_eq!((r.status, r.fields()), (400, vec!["team_id".to_string()]));
+    let r = app.post("/api/calendar/feeds", &w.viewer.1, json!({}));
+    assert_eq!((r.status, r.fields()), (400, vec!["team_id".to_string()]), "{}", r.text);
+    let r = app.post("/api/calendar/feeds", &w.viewer.1, json!({"team_id": w.team, "name": "x".repeat(201)}));
+    assert_eq!((r.status, r.fields()), (400, vec!["name".to_string()]), "{}", r.text);
+    let r = app.post("/api/calendar/feeds", &w.viewer.1, json!({"team_id": w.team, "colour": "red"}));
+    assert_eq!(r.status, 400, "unknown fields are refused: {}", r.text);
+    assert_eq!(app.delete("/api/calendar/feeds/9999", &w.viewer.1).status, 404);
 
     let path = format!("/api/calendar/feeds/{token}.ics");
     let fetch = |app: &TestApp| app.request("GET", &path, None, None, &[]);

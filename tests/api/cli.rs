@@ -2,13 +2,13 @@
 
 use std::process::Command;
 
-fn bin() -> Command {
+pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_incidentrelay"));
     c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
     c
 }
 
-fn run(c: &mut Command) -> (i32, String, String) {
+pub fn run(c: &mut Command) -> (i32, String, String) {
     let out = c.output().expect("run the binary");
     (
         out.status.code().unwrap_or(-1),
@@ -129,4 +129,31 @@ fn a_newer_database_is_refused() {
     let (code, _, err) = run(bin().arg("migrate").env(env.0, env.1));
     assert_eq!(code, 1);
     assert!(err.contains("newer IncidentRelay"), "{err}");
+}
+
+#[test]
+fn backup_and_send_test_email_fail_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("none.db");
+    let env = ("INCIDENTRELAY_DATABASE__PATH", db.to_str().unwrap());
+    let (code, _, err) = run(bin().args(["backup", "--output", "/tmp/never.db"]).env(env.0, env.1));
+    assert_eq!(code, 1);
+    assert!(err.contains("does not exist"), "{err}");
+    let (code, _, err) = run(bin().arg("backup").env(env.0, env.1));
+    assert_eq!(code, 2, "--output is required: {err}");
+    // No [smtp] host: the command says which setting is missing.
+    let (code, _, err) = run(bin().args(["send-test-email", "--to", "me@example.com"]));
+    assert_eq!(code, 1);
+    assert!(err.contains("smtp.host") && err.contains("INCIDENTRELAY_SMTP__HOST"), "{err}");
+    // A server that is not there: the error names it.
+    let port = crate::external::free_port().to_string();
+    let (code, _, err) = run(bin()
+        .args(["send-test-email", "--to", "me@example.com"])
+        .env("INCIDENTRELAY_SMTP__HOST", "127.0.0.1")
+        .env("INCIDENTRELAY_SMTP__PORT", &port)
+        .env("INCIDENTRELAY_SMTP__SECURITY", "none")
+        .env("INCIDENTRELAY_SMTP__FROM", "oncall@example.com")
+        .env("INCIDENTRELAY_DELIVERY__TIMEOUT_SECONDS", "2"));
+    assert_eq!(code, 1);
+    assert!(err.contains(&format!("127.0.0.1:{port} refused the test e-mail")), "{err}");
 }

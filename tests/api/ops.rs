@@ -55,18 +55,10 @@ fn metrics_in_prometheus_format_with_an_optional_bearer_token() {
     }
 }
 
+/// `incidentrelay <args>` on the database `db`: (success, stdout, stderr).
 fn run_cli(db: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_incidentrelay"))
-        .args(args)
-        .env_clear()
-        .env("INCIDENTRELAY_DATABASE__PATH", db)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, out, err) = crate::cli::run(crate::cli::bin().args(args).env("INCIDENTRELAY_DATABASE__PATH", db));
+    (code == 0, out, err)
 }
 
 #[test]

@@ -300,3 +300,86 @@ fn channel_forms_have_the_fields_of_their_type_and_keep_secrets() {
     let config: String = db.query_row("SELECT config FROM channels WHERE id = ?1", [id], |r| r.get(0)).unwrap();
     assert!(config.contains("123456:SECRET-TOKEN-VALUE"), "kept: {config}");
 }
+
+#[test]
+fn the_login_form_refuses_wrong_passwords_forged_posts_and_floods() {
+    let app = TestApp::start_with(|c| c.auth.max_failed_logins_per_account = 2);
+    let form = |cookie: &str, csrf: &str, password: &str| {
+        send(
+            &app.agent,
+            "POST",
+            &app.url("/login?next=/alerts"),
+            None,
+            Some(format!("csrf={csrf}&username=admin&password={}", urlencode(password))),
+            &[("Cookie", cookie), ("Content-Type", "application/x-www-form-urlencoded")],
+        )
+    };
+    let page = app.request("GET", "/login", None, None, &[]);
+    let cookie = page.header("set-cookie").unwrap().split(';').next().unwrap().to_string();
+    let csrf = cookie.trim_start_matches("ir_login=").to_string();
+    // Without the login cookie the form is refused, whatever the password.
+    let r = form("", &csrf, &app.admin_password);
+    assert_eq!(r.status, 403);
+    assert!(r.text.contains("expired"));
+    // A wrong password: 401 with a message, the username kept, no session.
+    let r = form(&cookie, &csrf, "wrong password");
+    assert_eq!(r.status, 401);
+    assert!(r.text.contains("Wrong username or password") && r.text.contains(r#"value="admin""#));
+    assert!(r.header("set-cookie").is_none_or(|c| !c.contains("ir_session")));
+    form(&cookie, &csrf, "wrong again");
+    let r = form(&cookie, &csrf, &app.admin_password);
+    assert_eq!(r.status, 429, "locked after repeated failures: {}", r.text);
+    assert!(r.text.contains("Too many failed logins"));
+}
+
+#[test]
+fn bulk_actions_need_a_selection_and_report_what_they_did() {
+    let app = TestApp::start();
+    let (w, ids) = populated(&app);
+    let s = session(&app, "rick", "password-rick");
+    let r = post_form(&app, &s, "/alerts/bulk", &[("csrf", &s.csrf), ("action", "ack"), ("back", "/alerts")]);
+    assert_eq!((r.status, r.header("location")), (303, Some("/alerts")));
+    assert_eq!(flash_of(&r), "error\nSelect at least one alert.");
+    assert_eq!(app.get(&format!("/api/alerts/{}", ids["alert"]), &w.admin).expect(200)["status"], "firing");
+    let id = ids["alert"].to_string();
+    let r = post_form(
+        &app,
+        &s,
+        "/alerts/bulk",
+        &[("csrf", &s.csrf), ("action", "resolve"), ("ids", &id), ("back", "/alerts")],
+    );
+    assert_eq!(r.status, 303);
+    let flash = r
+        .headers
+        .iter()
+        .find(|(k, v)| k == "set-cookie" && v.starts_with("ir_flash="))
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let page = app.request(
+        "GET",
+        "/alerts",
+        None,
+        None,
+        &[("Cookie", &format!("{}; {}", s.cookie, flash.split(';').next().unwrap()))],
+    );
+    assert!(page.text.contains("1 of 1 alert(s) resolved."), "{}", page.text);
+    assert_eq!(app.get(&format!("/api/alerts/{}", ids["alert"]), &w.admin).expect(200)["status"], "resolved");
+    // A viewer's bulk action changes nothing.
+    let vera = session(&app, "vera", "password-vera");
+    let r = post_form(
+        &app,
+        &vera,
+        "/alerts/bulk",
+        &[("csrf", &vera.csrf), ("action", "ack"), ("ids", &id), ("back", "/alerts")],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(flash_of(&r), "error\n0 of 1 alert(s) acknowledged.", "a viewer may not acknowledge");
+}
+
+/// The flash message a redirect sets, as `kind\nmessage`.
+fn flash_of(r: &Resp) -> String {
+    let cookie =
+        r.headers.iter().find(|(k, v)| k == "set-cookie" && v.starts_with("ir_flash=")).map(|(_, v)| v.as_str());
+    let raw = cookie.expect("a flash cookie").trim_start_matches("ir_flash=").split(';').next().unwrap_or("");
+    String::from_utf8(incidentrelay::crypto::b64url_decode(raw).expect("base64url")).unwrap()
+}
