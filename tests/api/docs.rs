@@ -158,3 +158,27 @@ fn the_mkdocs_navigation_names_existing_pages() {
     }
     assert!(pages >= 10);
 }
+
+#[test]
+fn the_channels_page_documents_every_config_field() {
+    use incidentrelay::notify::ChannelKind;
+    let text = std::fs::read_to_string(repo().join("docs/src/channels.md")).unwrap();
+    let sections: Vec<&str> = text.split("\n## ").collect();
+    for (kind, heading) in [
+        (ChannelKind::Mattermost, "Mattermost"),
+        (ChannelKind::Slack, "Slack"),
+        (ChannelKind::Telegram, "Telegram"),
+        (ChannelKind::Discord, "Discord"),
+        (ChannelKind::Teams, "Microsoft Teams"),
+        (ChannelKind::Email, "E-mail"),
+        (ChannelKind::Webhook, "Webhook"),
+        (ChannelKind::Incidentio, "incident.io"),
+        (ChannelKind::Voice, "Voice calls"),
+    ] {
+        let section = sections.iter().find(|s| s.starts_with(heading)).unwrap_or_else(|| panic!("no section {heading}"));
+        let schema = kind.config_schema();
+        for field in schema["properties"].as_object().unwrap().keys() {
+            assert!(section.contains(&format!("`{field}`")), "docs/src/channels.md, {heading}: `{field}` is not documented");
+        }
+    }
+}
