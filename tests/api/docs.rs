@@ -175,10 +175,14 @@ fn the_channels_page_documents_every_config_field() {
         (ChannelKind::Incidentio, "incident.io"),
         (ChannelKind::Voice, "Voice calls"),
     ] {
-        let section = sections.iter().find(|s| s.starts_with(heading)).unwrap_or_else(|| panic!("no section {heading}"));
+        let section =
+            sections.iter().find(|s| s.starts_with(heading)).unwrap_or_else(|| panic!("no section {heading}"));
         let schema = kind.config_schema();
         for field in schema["properties"].as_object().unwrap().keys() {
-            assert!(section.contains(&format!("`{field}`")), "docs/src/channels.md, {heading}: `{field}` is not documented");
+            assert!(
+                section.contains(&format!("`{field}`")),
+                "docs/src/channels.md, {heading}: `{field}` is not documented"
+            );
         }
     }
 }
