@@ -443,10 +443,27 @@ pub fn prepare(c: &Connection, claimed: &Claimed) -> Result<Option<Prepared>> {
 /// channel in order: a row waits while an earlier one for the same alert and channel is unsent
 /// (page → ack → recovery).
 pub fn claim(c: &Connection, now: Ts, limit: usize, free: &dyn Fn(i64) -> usize) -> Result<Vec<Claimed>> {
-    let mut channels: Vec<i64> =
-        c.prepare_cached("SELECT id FROM channels")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-    // Rows whose channel was deleted meanwhile (they are marked dead when prepared).
-    channels.push(0);
+    // The channels with unsent rows, one index seek each (cheap whatever the backlog); `0`
+    // stands for rows whose channel was deleted (marked dead when prepared).
+    let mut channels = Vec::new();
+    let orphans: bool = c.q_row(
+        "SELECT EXISTS (SELECT 1 FROM deliveries INDEXED BY deliveries_channel_due \
+             WHERE status IN ('pending', 'failed') AND channel_id IS NULL)",
+        [],
+        |r| r.get(0),
+    )?;
+    if orphans {
+        channels.push(0);
+    }
+    let mut next = c.prepare_cached(
+        "SELECT MIN(channel_id) FROM deliveries INDEXED BY deliveries_channel_due \
+         WHERE status IN ('pending', 'failed') AND channel_id > ?1",
+    )?;
+    let mut last = 0;
+    while let Some(ch) = next.query_row([last], |r| r.get::<_, Option<i64>>(0))? {
+        channels.push(ch);
+        last = ch;
+    }
     let mut picked = Vec::new();
     for ch in channels {
         let room = free(ch).min(limit.saturating_sub(picked.len()));
