@@ -383,3 +383,27 @@ fn flash_of(r: &Resp) -> String {
     let raw = cookie.expect("a flash cookie").trim_start_matches("ir_flash=").split(';').next().unwrap_or("");
     String::from_utf8(incidentrelay::crypto::b64url_decode(raw).expect("base64url")).unwrap()
 }
+
+#[test]
+fn deleting_something_still_in_use_explains_why_and_a_missing_one_is_a_404_page() {
+    let app = TestApp::start();
+    let (w, ids) = populated(&app);
+    let s = session(&app, "eddie", "password-eddie");
+    let rot = ids["rotation"].to_string();
+    // The route still pages this rotation: back to the rotation, with the reason.
+    let r = post_form(&app, &s, &format!("/rotations/{rot}/delete"), &[("csrf", &s.csrf)]);
+    assert_eq!((r.status, r.header("location")), (303, Some(format!("/rotations/{rot}").as_str())));
+    assert_eq!(flash_of(&r), "error\nroute \"am\" uses this rotation; change the route first");
+    assert_eq!(app.get(&format!("/api/rotations/{rot}"), &w.editor.1).status, 200);
+    // Once the route is gone the rotation can go.
+    let r = post_form(&app, &s, &format!("/routes/{}/delete", ids["route"]), &[("csrf", &s.csrf)]);
+    assert_eq!((r.status, flash_of(&r).as_str()), (303, "ok\nRoute deleted."));
+    let r = post_form(&app, &s, &format!("/rotations/{rot}/delete"), &[("csrf", &s.csrf)]);
+    assert_eq!(
+        (r.status, r.header("location"), flash_of(&r).as_str()),
+        (303, Some("/rotations"), "ok\nRotation deleted.")
+    );
+    // Deleting it again is a "not found" page, not a redirect that hides the answer.
+    let r = post_form(&app, &s, &format!("/rotations/{rot}/delete"), &[("csrf", &s.csrf)]);
+    assert_eq!(r.status, 404, "{}", r.text);
+}

@@ -9,7 +9,7 @@ use super::form::{
 };
 use super::layout::time;
 use super::teams::first_error;
-use super::{Ui, UiResult, json, redirect, resp, save};
+use super::{Ui, UiResult, deleted, json, redirect, resp, save};
 use crate::http::api::{self, users::AuditQuery};
 use crate::http::error::ApiError;
 use crate::http::json::{Body, Query};
@@ -180,10 +180,8 @@ async fn update_group(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
 async fn delete_group(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let id = id.into_inner();
-    match api::groups::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await {
-        Ok(_) => Ok(redirect("/admin/groups", "ok", "Group deleted.")),
-        Err(e) => Ok(redirect(&format!("/admin/groups/{id}"), "error", &e.body().message)),
-    }
+    let r = api::groups::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await;
+    deleted(r, "/admin/groups", "Group deleted.", &format!("/admin/groups/{id}"))
 }
 
 const MEMBER_SPEC: &[(&str, Kind)] = &[("user_id", Kind::Int), ("role", Kind::Text)];
@@ -219,8 +217,9 @@ async fn update_member(ui: Ui, path: web::Path<(i64, i64)>, form: Form) -> UiRes
 async fn remove_member(ui: Ui, path: web::Path<(i64, i64)>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let (id, m) = path.into_inner();
-    api::groups::remove_member(ui.st.clone(), ui.caller.clone(), web::Path::from(m)).await?;
-    Ok(redirect(&format!("/admin/groups/{id}"), "ok", "Member removed."))
+    let r = api::groups::remove_member(ui.st.clone(), ui.caller.clone(), web::Path::from(m)).await;
+    let group = format!("/admin/groups/{id}");
+    deleted(r, &group, "Member removed.", &group)
 }
 
 // --- users -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ use super::form::{
     textarea,
 };
 use super::teams::team_options;
-use super::{Ui, UiResult, json, json_of, redirect, resp, save_value};
+use super::{Ui, UiResult, deleted, json, json_of, redirect, resp, save_value};
 use crate::domain::access::Role;
 use crate::http::api::{self, TeamFilter};
 use crate::http::json::{Body, Query};
@@ -352,10 +352,8 @@ async fn update(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
 async fn delete(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let id = id.into_inner();
-    match api::channels::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await {
-        Ok(_) => Ok(redirect("/channels", "ok", "Channel deleted.")),
-        Err(e) => Ok(redirect(&format!("/channels/{id}"), "error", &e.body().message)),
-    }
+    let r = api::channels::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await;
+    deleted(r, "/channels", "Channel deleted.", &format!("/channels/{id}"))
 }
 
 async fn test(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {

@@ -255,6 +255,19 @@ pub fn redirect(to: &str, kind: &str, message: &str) -> HttpResponse {
         .finish()
 }
 
+/// The answer to a delete or remove button: to `done_to` with `done` as the flash or, when the
+/// API refuses (a conflict such as "still used by…", or a validation error), back to `back` with
+/// its reason. Other errors (404, 5xx) become error pages, so a 5xx keeps its logged error_id.
+pub fn deleted<T>(r: Result<T, ApiError>, done_to: &str, done: &str, back: &str) -> UiResult {
+    match r {
+        Ok(_) => Ok(redirect(done_to, "ok", done)),
+        Err(e @ (ApiError::Conflict { .. } | ApiError::Validation { .. })) => {
+            Ok(redirect(back, "error", &e.body().message))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn decode_flash(v: &str) -> Option<(String, String)> {
     let raw = crate::crypto::b64url_decode(v)?;
     let s = String::from_utf8(raw).ok()?;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::form::{Errors, Form, Values, checkbox, csrf, form_errors, input, required, select, settings, textarea};
 use super::teams::team_options;
-use super::{Ui, UiResult, json, redirect, resp, save_value};
+use super::{Ui, UiResult, deleted, json, redirect, resp, save_value};
 use crate::domain::access::Role;
 use crate::http::api::{self, TeamFilter};
 use crate::http::json::{Body, Query};
@@ -245,8 +245,6 @@ async fn update(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
 async fn delete(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let id = id.into_inner();
-    match api::policies::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await {
-        Ok(_) => Ok(redirect("/policies", "ok", "Policy deleted.")),
-        Err(e) => Ok(redirect(&format!("/policies/{id}"), "error", &e.body().message)),
-    }
+    let r = api::policies::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await;
+    deleted(r, "/policies", "Policy deleted.", &format!("/policies/{id}"))
 }

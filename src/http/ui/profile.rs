@@ -7,7 +7,7 @@ use maud::{Markup, html};
 use super::form::{Errors, Form, Kind, Values, button, checkboxes, csrf, form_errors, input, select};
 use super::layout::{time, time_opt};
 use super::teams::{first_error, team_options};
-use super::{Ui, UiResult, json, redirect, resp, save};
+use super::{Ui, UiResult, deleted, json, redirect, resp, save};
 use crate::domain::access::{Role, Scope};
 use crate::http::api::{self, profile::ProfileInput};
 use crate::http::json::Body;
@@ -203,8 +203,8 @@ async fn create_token(ui: Ui, form: Form) -> UiResult {
 
 async fn delete_token(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
-    api::profile::delete_token(ui.st.clone(), ui.caller.clone(), web::Path::from(id.into_inner())).await?;
-    Ok(redirect("/profile#tokens", "ok", "Token revoked."))
+    let r = api::profile::delete_token(ui.st.clone(), ui.caller.clone(), web::Path::from(id.into_inner())).await;
+    deleted(r, "/profile#tokens", "Token revoked.", "/profile#tokens")
 }
 
 async fn create_feed(ui: Ui, form: Form) -> UiResult {
@@ -227,6 +227,6 @@ async fn create_feed(ui: Ui, form: Form) -> UiResult {
 
 async fn delete_feed(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
-    api::calendar::delete_feed(ui.st.clone(), ui.caller.clone(), web::Path::from(id.into_inner())).await?;
-    Ok(redirect("/profile#calendar", "ok", "Feed deleted."))
+    let r = api::calendar::delete_feed(ui.st.clone(), ui.caller.clone(), web::Path::from(id.into_inner())).await;
+    deleted(r, "/profile#calendar", "Feed deleted.", "/profile#calendar")
 }

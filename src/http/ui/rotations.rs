@@ -9,7 +9,7 @@ use super::form::{
 };
 use super::layout::time;
 use super::teams::{first_error, team_options};
-use super::{Ui, UiResult, json, redirect, resp, save};
+use super::{Ui, UiResult, deleted, json, redirect, resp, save};
 use crate::domain::access::Role;
 use crate::http::api::{self, TeamFilter};
 use crate::http::json::{Body, Query};
@@ -251,10 +251,8 @@ async fn update(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
 async fn delete(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let id = id.into_inner();
-    match api::rotations::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await {
-        Ok(_) => Ok(redirect("/rotations", "ok", "Rotation deleted.")),
-        Err(e) => Ok(redirect(&format!("/rotations/{id}"), "error", &e.body().message)),
-    }
+    let r = api::rotations::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await;
+    deleted(r, "/rotations", "Rotation deleted.", &format!("/rotations/{id}"))
 }
 
 async fn add_member(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
@@ -317,6 +315,7 @@ async fn add_override(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
 async fn delete_override(ui: Ui, path: web::Path<(i64, i64)>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let (id, o) = path.into_inner();
-    api::rotations::delete_override(ui.st.clone(), ui.caller.clone(), web::Path::from(o)).await?;
-    Ok(redirect(&format!("/rotations/{id}"), "ok", "Override deleted."))
+    let r = api::rotations::delete_override(ui.st.clone(), ui.caller.clone(), web::Path::from(o)).await;
+    let rotation = format!("/rotations/{id}");
+    deleted(r, &rotation, "Override deleted.", &rotation)
 }

@@ -10,7 +10,7 @@ use super::form::{
     Errors, Form, Kind, Values, button, checkbox, checkboxes, csrf, form_errors, required, select, settings, textarea,
 };
 use super::teams::team_options;
-use super::{Ui, UiResult, json, redirect, resp, save};
+use super::{Ui, UiResult, deleted, json, redirect, resp, save};
 use crate::domain::access::Role;
 use crate::http::api::{self, TeamFilter};
 use crate::http::intake;
@@ -289,8 +289,8 @@ async fn update(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
 async fn delete(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let id = id.into_inner();
-    api::routes::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?;
-    Ok(redirect("/routes", "ok", "Route deleted."))
+    let r = api::routes::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await;
+    deleted(r, "/routes", "Route deleted.", &format!("/routes/{id}"))
 }
 
 async fn regenerate(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::form::{Errors, Form, Kind, Values, button, csrf, form_errors, input, required, select, textarea};
 use super::layout::time;
 use super::teams::team_options;
-use super::{Ui, UiResult, redirect, resp, save};
+use super::{Ui, UiResult, deleted, redirect, resp, save};
 use crate::domain::access::Role;
 use crate::http::api::{self, TeamFilter};
 use crate::http::json::{Body, Query};
@@ -137,6 +137,6 @@ async fn create(ui: Ui, form: Form) -> UiResult {
 
 async fn delete(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
-    api::silences::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id.into_inner())).await?;
-    Ok(redirect("/silences", "ok", "Silence deleted."))
+    let r = api::silences::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id.into_inner())).await;
+    deleted(r, "/silences", "Silence deleted.", "/silences")
 }

@@ -6,7 +6,7 @@ use maud::{Markup, html};
 use super::form::{
     Errors, Form, Kind, Values, button, checkbox, csrf, form_errors, input, required, select, settings, textarea,
 };
-use super::{Ui, UiResult, json, redirect, resp, save};
+use super::{Ui, UiResult, deleted, json, redirect, resp, save};
 use crate::domain::access::Role;
 use crate::http::api;
 use crate::http::json::{Body, Query};
@@ -176,10 +176,9 @@ async fn update(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
 
 async fn delete(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
-    match api::teams::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id.into_inner())).await {
-        Ok(_) => Ok(redirect("/teams", "ok", "Team deleted.")),
-        Err(e) => Ok(redirect(&ui.here.replace("/delete", ""), "error", &e.body().message)),
-    }
+    let id = id.into_inner();
+    let r = api::teams::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await;
+    deleted(r, "/teams", "Team deleted.", &format!("/teams/{id}"))
 }
 
 async fn add_member(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
@@ -200,8 +199,9 @@ async fn remove_member(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let id = id.into_inner();
     let m = api::teams::get_member(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
-    api::teams::remove_member(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?;
-    Ok(redirect(&format!("/teams/{}", m.team_id), "ok", &format!("{} removed from the team.", m.username)))
+    let r = api::teams::remove_member(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await;
+    let team = format!("/teams/{}", m.team_id);
+    deleted(r, &team, &format!("{} removed from the team.", m.username), &team)
 }
 
 /// One line for a flash message from field errors.
