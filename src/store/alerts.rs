@@ -483,6 +483,14 @@ pub struct IntakeResult {
     pub message: String,
 }
 
+impl IntakeResult {
+    /// Whether the engine has work from this result: a page, an update message or search
+    /// indexing. Repeats and group members change counters only and leave it asleep.
+    pub fn wakes_engine(&self) -> bool {
+        matches!(self.outcome.as_str(), "created" | "reopened" | "acknowledged" | "resolved")
+    }
+}
+
 /// What intake would do with one incoming alert.
 #[derive(Debug, Clone)]
 pub enum Decision {

@@ -353,7 +353,7 @@ async fn store(st: &State, source: &str, r: Request) -> ApiResult<Vec<IntakeResu
             alerts::ingest_all(c, now, &target, &alerts, &opts)
         })
         .await?;
-    if results.iter().any(|r| r.id.is_some()) {
+    if results.iter().any(IntakeResult::wakes_engine) {
         st.engine.wake();
     }
     for r in results.iter().filter(|r| r.routing_error.is_some()) {
