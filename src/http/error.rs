@@ -14,18 +14,34 @@ use crate::store::StoreError;
 
 #[derive(Debug)]
 pub enum ApiError {
-    Validation { message: String, details: Vec<FieldError> },
+    Validation {
+        message: String,
+        details: Vec<FieldError>,
+    },
     Unauthorized(String),
     Forbidden(String),
     MissingScopes(String),
     NotFound(String),
-    MethodNotAllowed(String),
-    Conflict { message: String, details: Vec<FieldError> },
+    /// The message, and the methods the path does accept (the `Allow` header).
+    MethodNotAllowed {
+        message: String,
+        allow: String,
+    },
+    Conflict {
+        message: String,
+        details: Vec<FieldError>,
+    },
     PayloadTooLarge(usize),
-    RateLimited { retry_after: u64, message: String },
+    RateLimited {
+        retry_after: u64,
+        message: String,
+    },
     BadGateway(String),
     Unavailable(String),
-    Internal { error_id: String, detail: String },
+    Internal {
+        error_id: String,
+        detail: String,
+    },
 }
 
 /// The error body, as documented in the OpenAPI document.
@@ -35,7 +51,8 @@ pub struct ErrorBody {
     /// `conflict`, `payload_too_large`, `rate_limited`, `internal`…
     pub error: String,
     pub message: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// One entry per wrong field (validation errors and conflicts only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<FieldError>,
     /// Present on 5xx: quote it when reporting; the server log has the cause.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,7 +82,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::MissingScopes(_) => "missing_scopes",
             ApiError::NotFound(_) => "not_found",
-            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict { .. } => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
@@ -84,13 +101,14 @@ impl ApiError {
             | ApiError::Forbidden(m)
             | ApiError::MissingScopes(m)
             | ApiError::NotFound(m)
-            | ApiError::MethodNotAllowed(m)
             | ApiError::BadGateway(m)
             | ApiError::Unavailable(m) => (m.clone(), vec![], None),
             ApiError::PayloadTooLarge(limit) => {
                 (format!("the request body is larger than {limit} bytes"), vec![], None)
             }
-            ApiError::RateLimited { message, .. } => (message.clone(), vec![], None),
+            ApiError::RateLimited { message, .. } | ApiError::MethodNotAllowed { message, .. } => {
+                (message.clone(), vec![], None)
+            }
             ApiError::Internal { error_id, .. } => (
                 format!("internal error (error_id {error_id}); the server log has the details"),
                 vec![],
@@ -119,7 +137,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::MissingScopes(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -139,6 +157,11 @@ impl ResponseError for ApiError {
             }
             ApiError::Unauthorized(_) => {
                 resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::MethodNotAllowed { allow, .. } => {
+                if let Ok(v) = HeaderValue::from_str(allow) {
+                    resp.headers_mut().insert(header::ALLOW, v);
+                }
             }
             _ => {}
         }

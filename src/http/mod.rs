@@ -91,6 +91,8 @@ pub struct Endpoint {
     pub body: Option<SchemaFn>,
     pub query: Option<SchemaFn>,
     pub ok: (u16, Option<SchemaFn>),
+    /// An error answer with its own body (the PagerDuty-compatible 400); others are `ErrorBody`.
+    pub rejected: Option<(u16, SchemaFn)>,
     pub content_type: &'static str,
     route: Option<Route>,
 }
@@ -106,6 +108,10 @@ impl Endpoint {
     }
     pub fn ok<T: JsonSchema>(&mut self, status: u16) -> &mut Self {
         self.ok = (status, Some(referenced::<T>));
+        self
+    }
+    pub fn rejects<T: JsonSchema>(&mut self, status: u16) -> &mut Self {
+        self.rejected = Some((status, referenced::<T>));
         self
     }
     pub fn returns(&mut self, status: u16, content_type: &'static str) -> &mut Self {
@@ -155,6 +161,7 @@ impl Table {
             body: None,
             query: None,
             ok: (200, None),
+            rejected: None,
             content_type: "application/json",
             route: Some(route),
         });
@@ -253,12 +260,14 @@ pub fn endpoints() -> Vec<Endpoint> {
         .route_token()
         .describe(EVENTS)
         .body::<serde_json::Value>()
-        .ok::<intake::EventAccepted>(202);
+        .ok::<intake::EventAccepted>(202)
+        .rejects::<intake::InvalidEvent>(400);
     t.post("/v2/enqueue", "PagerDuty Events API v2 (point events.pagerduty.com clients here)", intake::events)
         .route_token()
         .describe(EVENTS)
         .body::<serde_json::Value>()
-        .ok::<intake::EventAccepted>(202);
+        .ok::<intake::EventAccepted>(202)
+        .rejects::<intake::InvalidEvent>(400);
 
     t.tag("callbacks");
     t.post("/api/integrations/mattermost/actions", "Mattermost button clicks (signed context)", actions::mattermost::action)
@@ -548,7 +557,8 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(if methods.is_empty() {
         ApiError::NotFound(format!("no such endpoint: {path}"))
     } else {
-        ApiError::MethodNotAllowed(format!("{} is not allowed here; use {}", req.method(), methods.join(", ")))
+        let allow = methods.join(", ");
+        ApiError::MethodNotAllowed { message: format!("{} is not allowed here; use {allow}", req.method()), allow }
     })
 }
 

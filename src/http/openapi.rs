@@ -123,6 +123,16 @@ fn operation(ep: &Endpoint, generator: &mut SchemaGenerator) -> Operation {
             ..Response::default()
         }),
     );
+    if let Some((status, schema)) = ep.rejected {
+        responses.responses.insert(
+            StatusCode::Code(status),
+            ReferenceOr::Item(Response {
+                description: "Rejected".into(),
+                content: media("application/json", Some(schema(generator))),
+                ..Response::default()
+            }),
+        );
+    }
     responses.default = Some(ReferenceOr::Item(Response {
         description: "Error: `{error, message, details}`; see the error codes in the API contract".into(),
         content: media("application/json", Some(generator.subschema_for::<ErrorBody>())),

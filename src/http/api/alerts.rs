@@ -39,7 +39,7 @@ pub struct Pagination {
     pub total_items: i64,
     pub total_pages: i64,
     /// Searches count at most 1,000 matches; true when there are more.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub total_capped: bool,
 }
 

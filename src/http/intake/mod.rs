@@ -438,10 +438,23 @@ pub struct EventAccepted {
     pub incident_id: Option<i64>,
 }
 
-fn invalid_event(status: u16, errors: Vec<String>) -> HttpResponse {
-    let code = actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
-    HttpResponse::build(code)
-        .json(json!({"status": "invalid event", "message": "Event object is invalid", "errors": errors}))
+/// PagerDuty Events API v2 error body (400).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct InvalidEvent {
+    /// `invalid event`
+    pub status: String,
+    /// `Event object is invalid`
+    pub message: String,
+    /// What is wrong, one entry per problem (`'payload.summary' is missing`, `Invalid routing key`).
+    pub errors: Vec<String>,
+}
+
+fn invalid_event(errors: Vec<String>) -> HttpResponse {
+    HttpResponse::BadRequest().json(InvalidEvent {
+        status: "invalid event".into(),
+        message: "Event object is invalid".into(),
+        errors,
+    })
 }
 
 /// `/api/events/ingest` and `/v2/enqueue`: PagerDuty Events API v2.
@@ -462,9 +475,9 @@ async fn pagerduty_answer(
     let target = match resolve_target(st, req, json, Source::Events).await {
         Ok(t) => t,
         Err(AuthFailure::Unauthorized(_)) if pd_auth_errors => {
-            return Ok(invalid_event(400, vec!["Invalid routing key".into()]));
+            return Ok(invalid_event(vec!["Invalid routing key".into()]));
         }
-        Err(AuthFailure::Forbidden(m)) if pd_auth_errors => return Ok(invalid_event(400, vec![m])),
+        Err(AuthFailure::Forbidden(m)) if pd_auth_errors => return Ok(invalid_event(vec![m])),
         Err(f) => return Err(f.into()),
     };
     let webhook_id = match &target {
@@ -477,7 +490,7 @@ async fn pagerduty_answer(
     let mut alert = match pagerduty::parse_event(body) {
         Ok(a) => a,
         Err(errs) => {
-            return Ok(invalid_event(400, errs.into_iter().map(|e| format!("'{}' {}", e.field, e.message)).collect()));
+            return Ok(invalid_event(errs.into_iter().map(|e| format!("'{}' {}", e.field, e.message)).collect()));
         }
     };
     if alert.dedup_key.is_none() {
