@@ -446,3 +446,131 @@ fn standard_webhooks_signatures_are_verified() {
     assert_eq!(send("msg_4", now + 301, &sign("msg_4", now + 301)).status, 401, "too far in the future");
     assert_eq!(send("msg_5", now - 299, &sign("msg_5", now - 299)).status, 200);
 }
+
+/// A small deterministic generator (xorshift64*), so a failure names a reproducible seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+/// Values that break naive parsers: wrong types, extremes, control and astral characters.
+fn weird(rng: &mut Rng) -> Value {
+    let choices = [
+        Value::Null,
+        json!(true),
+        json!(0),
+        json!(-1),
+        json!(1e308),
+        json!(u64::MAX),
+        json!(i64::MIN),
+        json!(""),
+        json!("x".repeat(5000)),
+        json!("\u{0}\u{7}"),
+        json!("💥\u{202e}"),
+        json!([]),
+        json!({}),
+        json!([1, "a", null]),
+        json!({"a": {"b": []}}),
+        json!("2026-13-45T99:99:99Z"),
+        json!("resolved"),
+        json!("PROBLEM"),
+    ];
+    choices[rng.below(choices.len())].clone()
+}
+
+/// Drops keys and items, swaps values for weird ones, adds stray keys and repeats list items.
+fn mutate(v: &Value, rng: &mut Rng) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in map {
+                match rng.below(100) {
+                    0..10 => {}
+                    10..25 => {
+                        out.insert(k.clone(), weird(rng));
+                    }
+                    _ => {
+                        out.insert(k.clone(), mutate(v, rng));
+                    }
+                }
+            }
+            if rng.chance(10) {
+                let keys = ["status", "labels", "tags", "severity", "payload", "alerts", "event_action", "extra"];
+                out.insert(keys[rng.below(keys.len())].to_string(), weird(rng));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => {
+            let mut out = Vec::new();
+            for item in items {
+                if !rng.chance(10) {
+                    out.push(mutate(item, rng));
+                }
+            }
+            if !out.is_empty() && rng.chance(10) {
+                let times = 2 + rng.below(40);
+                out = out.iter().cycle().take(out.len() * times).cloned().collect();
+            }
+            Value::Array(out)
+        }
+        _ if rng.chance(15) => weird(rng),
+        other => other.clone(),
+    }
+}
+
+/// Mangled versions of every real example payload get a 2xx or a 4xx with a JSON body,
+/// never a 5xx, a panic or a dropped connection.
+#[test]
+fn mangled_payloads_of_every_format_never_cause_a_server_error() {
+    let app = TestApp::start();
+    let s = setup(&app);
+    let dir = format!("{}/examples/intake", env!("CARGO_MANIFEST_DIR"));
+    let mut samples = Vec::new();
+    for (file, path, source) in [
+        ("alertmanager-firing.json", "/api/integrations/alertmanager", "alertmanager"),
+        ("alertmanager-mixed.json", "/api/integrations/alertmanager", "alertmanager"),
+        ("zabbix-problem.json", "/api/integrations/zabbix", "zabbix"),
+        ("zabbix-recovery.json", "/api/integrations/zabbix", "zabbix"),
+        ("grafana-firing.json", "/api/integrations/grafana", "grafana"),
+        ("webhook.json", "/api/integrations/webhook", "webhook"),
+        ("pagerduty-trigger.json", "/v2/enqueue", "events"),
+        ("pagerduty-resolve.json", "/v2/enqueue", "events"),
+    ] {
+        let body: Value = serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{file}")).unwrap()).unwrap();
+        samples.push((file, path, s.tokens[source].clone(), body));
+    }
+    let seed = 0x1D_5EED;
+    let mut rng = Rng(seed);
+    let mut answers = std::collections::BTreeMap::new();
+    for n in 0..600 {
+        let (file, path, token, body) = &samples[rng.below(samples.len())];
+        let mut text = mutate(body, &mut rng).to_string();
+        if rng.chance(3) {
+            let cut = rng.below(text.len() + 1);
+            text = text.chars().take(cut).collect();
+        }
+        let r = post_intake(&app, path, token, &text);
+        assert!(
+            r.status < 500 && (r.body.is_object() || r.body.is_array()),
+            "case {n} (seed {seed:#x}) from {file}: {} {}\n{text}",
+            r.status,
+            r.text
+        );
+        *answers.entry(r.status).or_insert(0) += 1;
+    }
+    // Both kinds of answer occur: the mutations are neither all harmless nor all fatal.
+    eprintln!("answers by status: {answers:?}");
+    assert!(answers.keys().any(|s| *s < 300) && answers.keys().any(|s| *s >= 400), "{answers:?}");
+}
