@@ -141,6 +141,11 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
         b.goto(&url("/alerts?status=acknowledged"));
         b.find("table.alerts");
         assert!(b.overflow_x() <= 0, "alerts page scrolls sideways at {w}px");
+        // Status, severity and time stay whole words, and show once (in a column, or folded
+        // under the title on a phone).
+        assert!(b.one_line("table.alerts .badge, table.alerts time, table.alerts th"), "text wraps mid-word at {w}px");
+        let row = b.text("table.alerts tbody tr");
+        assert_eq!(row.matches("acknowledged").count(), 1, "at {w}px: {row:?}");
         eprintln!("screenshot: {}", b.screenshot(&format!("alerts-{w}")).display());
         b.goto(&url("/calendar"));
         b.wait_text(".cal", "alice");

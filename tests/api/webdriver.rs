@@ -173,6 +173,15 @@ impl Browser {
         path
     }
 
+    /// Whether every visible element matching `css` renders on one line (a badge or time that
+    /// wraps mid-word is taller than two of its lines).
+    pub fn one_line(&self, css: &str) -> bool {
+        let script = "return [...document.querySelectorAll(arguments[0])].filter(e => e.offsetParent) \
+            .every(e => e.offsetHeight < 2 * parseFloat(getComputedStyle(e).lineHeight || 0) \
+                     || e.offsetHeight < 2.2 * parseFloat(getComputedStyle(e).fontSize));";
+        self.call("POST", "/execute/sync", Some(json!({"script": script, "args": [css]}))) == json!(true)
+    }
+
     /// The page's horizontal overflow in CSS pixels (0 when nothing sticks out).
     pub fn overflow_x(&self) -> i64 {
         let script = "return document.documentElement.scrollWidth - document.documentElement.clientWidth;";

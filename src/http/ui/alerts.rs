@@ -135,18 +135,22 @@ pub fn alert_table(ui: &Ui, items: &[Alert], select: bool) -> Markup {
         div.table-wrap { table.alerts {
             thead { tr {
                 @if select { th { span.sr-only { "Select" } } }
-                th { "Alert" } th { "Status" } th { "Severity" } th.hide-s { "Team" } th.hide-s { "Assignee" } th { "Last seen" } th { span.sr-only { "Actions" } }
+                th { "Alert" } th.hide-s { "Status" } th.hide-s { "Severity" } th.hide-s { "Team" } th.hide-s { "Assignee" } th.hide-s { "Last seen" } th { span.sr-only { "Actions" } }
             } }
             tbody {
                 @for a in items {
                     tr class={"row-" (a.status.as_str())} {
                         @if select { td { @if ui.can(a.group_id, Role::Responder) { input type="checkbox" name="ids" value=(a.id) aria-label={"Select alert " (a.id)}; } } }
-                        td { a href={"/alerts/" (a.id)} { (a.title) } " " small.muted { "#" (a.id) @if a.alert_count > 1 { " ×" (a.alert_count) } } }
-                        td { (status_badge(a.status.as_str())) }
-                        td { (severity_badge(a.severity.as_str())) }
+                        td {
+                            a href={"/alerts/" (a.id)} { (a.title) } " " small.muted { "#" (a.id) @if a.alert_count > 1 { " ×" (a.alert_count) } }
+                            // On a phone the status, severity and time columns fold in here.
+                            div.show-s.meta { (status_badge(a.status.as_str())) " " (severity_badge(a.severity.as_str())) " " (time(a.last_seen_at, ui.now)) }
+                        }
+                        td.hide-s { (status_badge(a.status.as_str())) }
+                        td.hide-s { (severity_badge(a.severity.as_str())) }
                         td.hide-s { (a.team_slug) }
                         td.hide-s { @if let Some(u) = &a.assignee { (u.username) } @else { span.muted { "—" } } }
-                        td { (time(a.last_seen_at, ui.now)) }
+                        td.hide-s { (time(a.last_seen_at, ui.now)) }
                         td.actions {
                             @if ui.can(a.group_id, Role::Responder) {
                                 // Inside the bulk form (no nested forms): the buttons post it elsewhere.
