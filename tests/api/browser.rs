@@ -1,5 +1,5 @@
 //! The web UI in headless Chromium: the whole first-login setup through the UI only, an alert
-//! posted with an HTTP client and acknowledged from the alerts page, and the login, alerts and
+//! posted with an HTTP client and acknowledged from the alerts page, and the login, alerts, alert and
 //! calendar pages at 360 px and 1280 px (screenshots in target/tmp/ui-screenshots).
 
 use serde_json::json;
@@ -147,6 +147,10 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
         let row = b.text("table.alerts tbody tr");
         assert_eq!(row.matches("acknowledged").count(), 1, "at {w}px: {row:?}");
         eprintln!("screenshot: {}", b.screenshot(&format!("alerts-{w}")).display());
+        b.click("table.alerts tbody td a");
+        b.wait_text("main", "Timeline");
+        assert!(b.overflow_x() <= 0, "the alert page scrolls sideways at {w}px");
+        eprintln!("screenshot: {}", b.screenshot(&format!("alert-{w}")).display());
         b.goto(&url("/calendar"));
         b.wait_text(".cal", "alice");
         assert!(b.overflow_x() <= 0, "calendar scrolls sideways at {w}px");
