@@ -9,12 +9,10 @@ use super::form::{
 };
 use super::layout::time;
 use super::teams::first_error;
-use super::{Ui, UiResult, deleted, json, redirect, resp, save};
+use super::{Ui, UiResult, deleted, redirect};
 use crate::http::api::{self, users::AuditQuery};
 use crate::http::error::ApiError;
-use crate::http::json::{Body, Query};
-use crate::store::groups::{GroupInput, MembershipInput};
-use crate::store::users::UserInput;
+use crate::http::json::Query;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/groups", web::get().to(groups));
@@ -96,14 +94,7 @@ async fn groups(ui: Ui) -> UiResult {
 async fn create_group(ui: Ui, form: Form) -> UiResult {
     ui.verify(&form)?;
     let form = form.with_slug();
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
-    let r =
-        save(
-            &form,
-            GROUP_SPEC,
-            |b: GroupInput| async move { resp(api::groups::create(st, caller, Body(b)).await).await },
-        )
-        .await?;
+    let r = ui.save(&form, GROUP_SPEC, api::groups::create).await?;
     match r {
         Ok(g) => Ok(redirect(&format!("/admin/groups/{}", g["id"]), "ok", "Group created. Add its members next.")),
         Err(e) => groups_page(&ui, form.values(), e).await,
@@ -166,11 +157,7 @@ async fn group(ui: Ui, id: web::Path<i64>) -> UiResult {
 async fn update_group(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let id = id.into_inner();
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
-    let r = save(&form, GROUP_SPEC, |b: GroupInput| async move {
-        json(api::groups::update(st, caller, web::Path::from(id), Body(b)).await)
-    })
-    .await?;
+    let r = ui.save(&form, GROUP_SPEC, |st, who, b| api::groups::update(st, who, web::Path::from(id), b)).await?;
     match r {
         Ok(_) => Ok(redirect(&format!("/admin/groups/{id}"), "ok", "Group saved.")),
         Err(e) => group_page(&ui, id, Some((form.values(), e))).await,
@@ -189,11 +176,7 @@ const MEMBER_SPEC: &[(&str, Kind)] = &[("user_id", Kind::Int), ("role", Kind::Te
 async fn add_member(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let id = id.into_inner();
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
-    let r = save(&form, MEMBER_SPEC, |b: MembershipInput| async move {
-        resp(api::groups::add_member(st, caller, web::Path::from(id), Body(b)).await).await
-    })
-    .await?;
+    let r = ui.save(&form, MEMBER_SPEC, |st, who, b| api::groups::add_member(st, who, web::Path::from(id), b)).await?;
     Ok(match r {
         Ok(_) => redirect(&format!("/admin/groups/{id}"), "ok", "Member added."),
         Err(e) => redirect(&format!("/admin/groups/{id}"), "error", &first_error(&e)),
@@ -203,11 +186,9 @@ async fn add_member(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
 async fn update_member(ui: Ui, path: web::Path<(i64, i64)>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let (id, m) = path.into_inner();
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
-    let r = save(&form, &[("role", Kind::Text)], |b: MembershipInput| async move {
-        json(api::groups::update_member(st, caller, web::Path::from(m), Body(b)).await)
-    })
-    .await?;
+    let r = ui
+        .save(&form, &[("role", Kind::Text)], |st, who, b| api::groups::update_member(st, who, web::Path::from(m), b))
+        .await?;
     Ok(match r {
         Ok(_) => redirect(&format!("/admin/groups/{id}"), "ok", "Role changed."),
         Err(e) => redirect(&format!("/admin/groups/{id}"), "error", &first_error(&e)),
@@ -285,10 +266,8 @@ async fn users(ui: Ui) -> UiResult {
 
 async fn create_user(ui: Ui, form: Form) -> UiResult {
     ui.verify(&form)?;
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
     let spec: Vec<(&str, Kind)> = USER_SPEC.iter().copied().filter(|(n, _)| *n != "active").collect();
-    let r = save(&form, &spec, |b: UserInput| async move { resp(api::users::create(st, caller, Body(b)).await).await })
-        .await?;
+    let r = ui.save(&form, &spec, api::users::create).await?;
     match r {
         Ok(u) => Ok(redirect(
             "/admin/users",
@@ -321,12 +300,8 @@ async fn user(ui: Ui, id: web::Path<i64>) -> UiResult {
 async fn update_user(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let id = id.into_inner();
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
     let spec: Vec<(&str, Kind)> = USER_SPEC.iter().copied().filter(|(n, _)| *n != "username").collect();
-    let r = save(&form, &spec, |b: UserInput| async move {
-        json(api::users::update(st, caller, web::Path::from(id), Body(b)).await)
-    })
-    .await?;
+    let r = ui.save(&form, &spec, |st, who, b| api::users::update(st, who, web::Path::from(id), b)).await?;
     match r {
         Ok(_) => Ok(redirect(&format!("/admin/users/{id}"), "ok", "User saved.")),
         Err(e) => user_page(&ui, id, Some((form.values(), e))).await,

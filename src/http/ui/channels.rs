@@ -11,12 +11,12 @@ use super::form::{
     textarea,
 };
 use super::teams::team_options;
-use super::{Ui, UiResult, deleted, json, json_of, redirect, resp, save_value};
+use super::{Ui, UiResult, deleted, json_of, redirect};
 use crate::domain::access::Role;
 use crate::http::api::{self, TeamFilter};
-use crate::http::json::{Body, Query};
+use crate::http::json::Query;
 use crate::notify::ChannelKind;
-use crate::store::channels::{Channel, ChannelInput};
+use crate::store::channels::Channel;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/channels", web::get().to(list));
@@ -281,12 +281,7 @@ async fn create(ui: Ui, form: Form) -> UiResult {
     let r = match (form.json(SPEC), config_of(kind, &form, true)) {
         (Ok(mut body), Ok(config)) => {
             body["config"] = config;
-            let (st, caller) = (ui.st.clone(), ui.caller.clone());
-            save_value(
-                body,
-                |b: ChannelInput| async move { resp(api::channels::create(st, caller, Body(b)).await).await },
-            )
-            .await?
+            ui.save_value(body, api::channels::create).await?
         }
         (a, b) => Err(a.err().unwrap_or_default().into_iter().chain(b.err().unwrap_or_default()).collect()),
     };
@@ -335,11 +330,7 @@ async fn update(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     let r = match (form.json(&spec), config_of(kind, &form, false)) {
         (Ok(mut body), Ok(config)) => {
             body["config"] = config;
-            let (st, caller) = (ui.st.clone(), ui.caller.clone());
-            save_value(body, |b: ChannelInput| async move {
-                json(api::channels::update(st, caller, web::Path::from(id), Body(b)).await)
-            })
-            .await?
+            ui.save_value(body, |st, who, b| api::channels::update(st, who, web::Path::from(id), b)).await?
         }
         (a, b) => Err(a.err().unwrap_or_default().into_iter().chain(b.err().unwrap_or_default()).collect()),
     };

@@ -32,6 +32,7 @@ use maud::html;
 use super::State;
 use super::auth::{Caller, SESSION_COOKIE, authenticate};
 use super::error::ApiError;
+use super::json::Body;
 use crate::domain::access::Role;
 use crate::domain::time::Ts;
 use crate::store::groups::{self, Group};
@@ -293,52 +294,69 @@ pub async fn id_of(resp: HttpResponse) -> i64 {
     json_of(resp).await["id"].as_i64().unwrap_or(0)
 }
 
-/// Submits a form through an API handler: converts the fields by `spec`, deserialises them
-/// into the handler's body type and calls it. `Ok(Err(errors))` means "show the form again"
-/// (conversion, validation or conflict errors); other API errors become error pages.
-pub async fn save<T, Fut>(
-    form: &Form,
-    spec: &[(&str, form::Kind)],
-    call: impl FnOnce(T) -> Fut,
-) -> UiResult<Result<serde_json::Value, form::Errors>>
-where
-    T: serde::de::DeserializeOwned,
-    Fut: Future<Output = Result<serde_json::Value, ApiError>>,
-{
-    match form.json(spec) {
-        Ok(j) => save_value(j, call).await,
-        Err(errors) => Ok(Err(errors)),
+/// What an API handler answers, as JSON: creates answer `HttpResponse` (201 + body), updates
+/// `Json<T>`.
+pub trait Answer {
+    fn value(self) -> impl Future<Output = serde_json::Value>;
+}
+
+impl Answer for HttpResponse {
+    async fn value(self) -> serde_json::Value {
+        json_of(self).await
     }
 }
 
-/// [`save`] for a body the page built itself.
-pub async fn save_value<T, Fut>(
-    json: serde_json::Value,
-    call: impl FnOnce(T) -> Fut,
-) -> UiResult<Result<serde_json::Value, form::Errors>>
-where
-    T: serde::de::DeserializeOwned,
-    Fut: Future<Output = Result<serde_json::Value, ApiError>>,
-{
-    let body = match form::body::<T>(json) {
-        Ok(b) => b,
-        Err(errors) => return Ok(Err(errors)),
-    };
-    match call(body).await {
-        Ok(v) => Ok(Ok(v)),
-        Err(e) => match form::field_errors(&e) {
-            Some(errors) => Ok(Err(errors)),
-            None => Err(e.into()),
-        },
+impl<T: serde::Serialize> Answer for web::Json<T> {
+    async fn value(self) -> serde_json::Value {
+        serde_json::to_value(self.0).unwrap_or_default()
     }
 }
 
-/// The JSON of a handler answering `HttpResponse` (creates).
-pub async fn resp(r: Result<HttpResponse, ApiError>) -> Result<serde_json::Value, ApiError> {
-    Ok(json_of(r?).await)
-}
+impl Ui {
+    /// Submits a form through an API handler, called as the signed-in user: converts the
+    /// fields by `spec` and deserialises them into the handler's body type.
+    /// `Ok(Err(errors))` means "show the form again" (conversion, validation or conflict
+    /// errors); other API errors become error pages. `call` is the handler itself
+    /// (`api::teams::create`) or a closure adding its path (`|st, who, b| api::teams::update(st,
+    /// who, web::Path::from(id), b)`).
+    pub async fn save<T, A, Fut>(
+        &self,
+        form: &Form,
+        spec: &[(&str, form::Kind)],
+        call: impl FnOnce(State, Caller, Body<T>) -> Fut,
+    ) -> UiResult<Result<serde_json::Value, form::Errors>>
+    where
+        T: serde::de::DeserializeOwned,
+        A: Answer,
+        Fut: Future<Output = Result<A, ApiError>>,
+    {
+        match form.json(spec) {
+            Ok(j) => self.save_value(j, call).await,
+            Err(errors) => Ok(Err(errors)),
+        }
+    }
 
-/// The JSON of a handler answering `Json<T>` (updates).
-pub fn json<T: serde::Serialize>(r: Result<web::Json<T>, ApiError>) -> Result<serde_json::Value, ApiError> {
-    Ok(serde_json::to_value(r?.0).unwrap_or_default())
+    /// [`Ui::save`] for a body the page built itself.
+    pub async fn save_value<T, A, Fut>(
+        &self,
+        json: serde_json::Value,
+        call: impl FnOnce(State, Caller, Body<T>) -> Fut,
+    ) -> UiResult<Result<serde_json::Value, form::Errors>>
+    where
+        T: serde::de::DeserializeOwned,
+        A: Answer,
+        Fut: Future<Output = Result<A, ApiError>>,
+    {
+        let body = match form::body::<T>(json) {
+            Ok(b) => b,
+            Err(errors) => return Ok(Err(errors)),
+        };
+        match call(self.st.clone(), self.caller.clone(), Body(body)).await {
+            Ok(answer) => Ok(Ok(answer.value().await)),
+            Err(e) => match form::field_errors(&e) {
+                Some(errors) => Ok(Err(errors)),
+                None => Err(e.into()),
+            },
+        }
+    }
 }

@@ -6,11 +6,11 @@ use serde_json::{Value, json};
 
 use super::form::{Errors, Form, Values, checkbox, csrf, form_errors, input, required, select, settings, textarea};
 use super::teams::team_options;
-use super::{Ui, UiResult, deleted, json, redirect, resp, save_value};
+use super::{Ui, UiResult, deleted, redirect};
 use crate::domain::access::Role;
 use crate::http::api::{self, TeamFilter};
-use crate::http::json::{Body, Query};
-use crate::store::policies::{Policy, PolicyInput};
+use crate::http::json::Query;
+use crate::store::policies::Policy;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/policies", web::get().to(list));
@@ -175,11 +175,7 @@ async fn create(ui: Ui, form: Form) -> UiResult {
     ui.verify(&form)?;
     let (steps, body) = body_of(&form, true);
     let r = match body {
-        Ok(b) => {
-            let (st, caller) = (ui.st.clone(), ui.caller.clone());
-            save_value(b, |b: PolicyInput| async move { resp(api::policies::create(st, caller, Body(b)).await).await })
-                .await?
-        }
+        Ok(b) => ui.save_value(b, api::policies::create).await?,
         Err(e) => Err(e),
     };
     match r {
@@ -227,13 +223,7 @@ async fn update(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     let id = id.into_inner();
     let (steps, body) = body_of(&form, false);
     let r = match body {
-        Ok(b) => {
-            let (st, caller) = (ui.st.clone(), ui.caller.clone());
-            save_value(b, |b: PolicyInput| async move {
-                json(api::policies::update(st, caller, web::Path::from(id), Body(b)).await)
-            })
-            .await?
-        }
+        Ok(b) => ui.save_value(b, |st, who, b| api::policies::update(st, who, web::Path::from(id), b)).await?,
         Err(e) => Err(e),
     };
     match r {

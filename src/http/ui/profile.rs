@@ -7,12 +7,9 @@ use maud::{Markup, html};
 use super::form::{Errors, Form, Kind, Values, button, checkboxes, csrf, form_errors, input, select};
 use super::layout::{time, time_opt};
 use super::teams::{first_error, team_options};
-use super::{Ui, UiResult, deleted, json, redirect, resp, save};
+use super::{Ui, UiResult, deleted, redirect};
 use crate::domain::access::{Role, Scope};
-use crate::http::api::{self, profile::ProfileInput};
-use crate::http::json::Body;
-use crate::store::calendar::FeedInput;
-use crate::store::tokens::TokenInput;
+use crate::http::api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/profile", web::get().to(show));
@@ -156,10 +153,7 @@ async fn show(ui: Ui) -> UiResult {
 
 async fn update(ui: Ui, form: Form) -> UiResult {
     ui.verify(&form)?;
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
-    match save(&form, SPEC, |b: ProfileInput| async move { json(api::profile::update(st, caller, Body(b)).await) })
-        .await?
-    {
+    match ui.save(&form, SPEC, api::profile::update).await? {
         Ok(_) => Ok(redirect("/profile", "ok", "Profile saved.")),
         Err(e) => page(&ui, State { profile: Some((form.values(), e)), ..Default::default() }).await,
     }
@@ -167,17 +161,12 @@ async fn update(ui: Ui, form: Form) -> UiResult {
 
 async fn password(ui: Ui, form: Form) -> UiResult {
     ui.verify(&form)?;
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
     // Passwords are taken as typed (no trimming).
     let body = serde_json::json!({
         "old_password": form.get("old_password").unwrap_or(""),
         "new_password": form.get("new_password").unwrap_or(""),
     });
-    match super::save_value(body, |b: api::profile::ChangePassword| async move {
-        resp(api::profile::change_password(st, caller, Body(b)).await).await
-    })
-    .await?
-    {
+    match ui.save_value(body, api::profile::change_password).await? {
         Ok(_) => Ok(redirect("/profile", "ok", "Password changed. Your other sessions were logged out.")),
         Err(e) => page(&ui, State { password: e, ..Default::default() }).await,
     }
@@ -185,13 +174,8 @@ async fn password(ui: Ui, form: Form) -> UiResult {
 
 async fn create_token(ui: Ui, form: Form) -> UiResult {
     ui.verify(&form)?;
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
     let spec = [("name", Kind::Text), ("scopes", Kind::List), ("days", Kind::Int), ("group_id", Kind::Int)];
-    match save(&form, &spec, |b: TokenInput| async move {
-        resp(api::profile::create_token(st, caller, Body(b)).await).await
-    })
-    .await?
-    {
+    match ui.save(&form, &spec, api::profile::create_token).await? {
         Ok(t) => {
             let raw = t["token"].as_str().unwrap_or("").to_string();
             let notice = secret("Your new API token — shown only now. Copy it:", "new-token", &raw);
@@ -209,12 +193,7 @@ async fn delete_token(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
 
 async fn create_feed(ui: Ui, form: Form) -> UiResult {
     ui.verify(&form)?;
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
-    match save(&form, &[("team_id", Kind::Int)], |b: FeedInput| async move {
-        resp(api::calendar::create_feed(st, caller, Body(b)).await).await
-    })
-    .await?
-    {
+    match ui.save(&form, &[("team_id", Kind::Int)], api::calendar::create_feed).await? {
         Ok(f) => {
             let url = f["url"].as_str().unwrap_or("").to_string();
             let notice =

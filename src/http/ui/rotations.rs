@@ -9,11 +9,11 @@ use super::form::{
 };
 use super::layout::time;
 use super::teams::{first_error, team_options};
-use super::{Ui, UiResult, deleted, json, redirect, resp, save};
+use super::{Ui, UiResult, deleted, redirect};
 use crate::domain::access::Role;
 use crate::http::api::{self, TeamFilter};
 use crate::http::json::{Body, Query};
-use crate::store::rotations::{MemberInput, OverrideInput, RotationInput};
+use crate::store::rotations::MemberInput;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/rotations", web::get().to(list));
@@ -130,14 +130,7 @@ async fn list(ui: Ui, q: web::Query<ListQuery>) -> UiResult {
 
 async fn create(ui: Ui, form: Form) -> UiResult {
     ui.verify(&form)?;
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
-    let r =
-        save(
-            &form,
-            SPEC,
-            |b: RotationInput| async move { resp(api::rotations::create(st, caller, Body(b)).await).await },
-        )
-        .await?;
+    let r = ui.save(&form, SPEC, api::rotations::create).await?;
     match r {
         Ok(r) => Ok(redirect(&format!("/rotations/{}", r["id"]), "ok", "Rotation created. Add its members in order.")),
         Err(e) => list_page(&ui, None, form.values(), e).await,
@@ -237,11 +230,7 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
 async fn update(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let id = id.into_inner();
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
-    let r = save(&form, SPEC, |b: RotationInput| async move {
-        json(api::rotations::update(st, caller, web::Path::from(id), Body(b)).await)
-    })
-    .await?;
+    let r = ui.save(&form, SPEC, |st, who, b| api::rotations::update(st, who, web::Path::from(id), b)).await?;
     match r {
         Ok(_) => Ok(redirect(&format!("/rotations/{id}"), "ok", "Rotation saved.")),
         Err(e) => detail_page(&ui, id, Some((form.values(), e))).await,
@@ -258,11 +247,11 @@ async fn delete(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
 async fn add_member(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let id = id.into_inner();
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
-    let r = save(&form, &[("user_id", Kind::Int)], |b: MemberInput| async move {
-        resp(api::rotations::add_member(st, caller, web::Path::from(id), Body(b)).await).await
-    })
-    .await?;
+    let r = ui
+        .save(&form, &[("user_id", Kind::Int)], |st, who, b| {
+            api::rotations::add_member(st, who, web::Path::from(id), b)
+        })
+        .await?;
     Ok(match r {
         Ok(_) => redirect(&format!("/rotations/{id}"), "ok", "Member added."),
         Err(e) => redirect(&format!("/rotations/{id}"), "error", &first_error(&e)),
@@ -300,12 +289,8 @@ async fn member_op(ui: Ui, path: web::Path<(i64, i64, String)>, form: Form) -> U
 async fn add_override(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let id = id.into_inner();
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
     let spec = [("user_id", Kind::Int), ("starts_at", Kind::Text), ("ends_at", Kind::Text), ("reason", Kind::Text)];
-    let r = save(&form, &spec, |b: OverrideInput| async move {
-        resp(api::rotations::add_override(st, caller, web::Path::from(id), Body(b)).await).await
-    })
-    .await?;
+    let r = ui.save(&form, &spec, |st, who, b| api::rotations::add_override(st, who, web::Path::from(id), b)).await?;
     Ok(match r {
         Ok(_) => redirect(&format!("/rotations/{id}"), "ok", "Override added."),
         Err(e) => redirect(&format!("/rotations/{id}"), "error", &first_error(&e)),

@@ -10,12 +10,12 @@ use super::form::{
     Errors, Form, Kind, Values, button, checkbox, checkboxes, csrf, form_errors, required, select, settings, textarea,
 };
 use super::teams::team_options;
-use super::{Ui, UiResult, deleted, json, redirect, resp, save};
+use super::{Ui, UiResult, deleted, redirect};
 use crate::domain::access::Role;
 use crate::http::api::{self, TeamFilter};
 use crate::http::intake;
-use crate::http::json::{Body, Query};
-use crate::store::routes::{Route, RouteInput};
+use crate::http::json::Query;
+use crate::store::routes::Route;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/routes", web::get().to(list));
@@ -177,10 +177,7 @@ fn token_panel(base: &str, source: &str, token: &str) -> Markup {
 
 async fn create(ui: Ui, form: Form) -> UiResult {
     ui.verify(&form)?;
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
-    let r =
-        save(&form, SPEC, |b: RouteInput| async move { resp(api::routes::create(st, caller, Body(b)).await).await })
-            .await?;
+    let r = ui.save(&form, SPEC, api::routes::create).await?;
     match r {
         Ok(route) => {
             let id = route["id"].as_i64().unwrap_or(0);
@@ -275,11 +272,7 @@ async fn update(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
         form.0.retain(|(k, _)| k != "matchers");
         form.0.push(("matchers".into(), "{}".into()));
     }
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
-    let r = save(&form, SPEC, |b: RouteInput| async move {
-        json(api::routes::update(st, caller, web::Path::from(id), Body(b)).await)
-    })
-    .await?;
+    let r = ui.save(&form, SPEC, |st, who, b| api::routes::update(st, who, web::Path::from(id), b)).await?;
     match r {
         Ok(_) => Ok(redirect(&format!("/routes/{id}"), "ok", "Route saved.")),
         Err(e) => detail_page(&ui, id, Some((form.values(), e)), None).await,

@@ -7,11 +7,11 @@ use serde::Deserialize;
 use super::form::{Errors, Form, Kind, Values, button, csrf, form_errors, input, required, select, textarea};
 use super::layout::time;
 use super::teams::team_options;
-use super::{Ui, UiResult, deleted, redirect, resp, save};
+use super::{Ui, UiResult, deleted, redirect};
 use crate::domain::access::Role;
 use crate::http::api::{self, TeamFilter};
-use crate::http::json::{Body, Query};
-use crate::store::silences::{Silence, SilenceInput};
+use crate::http::json::Query;
+use crate::store::silences::Silence;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/silences", web::get().to(list));
@@ -122,13 +122,7 @@ async fn new(ui: Ui, q: web::Query<NewQuery>) -> UiResult {
 
 async fn create(ui: Ui, form: Form) -> UiResult {
     ui.verify(&form)?;
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
-    let r = save(
-        &form,
-        SPEC,
-        |b: SilenceInput| async move { resp(api::silences::create(st, caller, Body(b)).await).await },
-    )
-    .await?;
+    let r = ui.save(&form, SPEC, api::silences::create).await?;
     match r {
         Ok(_) => Ok(redirect("/silences", "ok", "Silence created.")),
         Err(e) => list_page(&ui, form.values(), e, true).await,

@@ -6,11 +6,11 @@ use maud::{Markup, html};
 use super::form::{
     Errors, Form, Kind, Values, button, checkbox, csrf, form_errors, input, required, select, settings, textarea,
 };
-use super::{Ui, UiResult, deleted, json, redirect, resp, save};
+use super::{Ui, UiResult, deleted, redirect};
 use crate::domain::access::Role;
 use crate::http::api;
-use crate::http::json::{Body, Query};
-use crate::store::teams::{Team, TeamInput, TeamMemberInput};
+use crate::http::json::Query;
+use crate::store::teams::Team;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/teams", web::get().to(list));
@@ -106,10 +106,7 @@ async fn list(ui: Ui) -> UiResult {
 async fn create(ui: Ui, form: Form) -> UiResult {
     ui.verify(&form)?;
     let form = form.with_slug();
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
-    match save(&form, SPEC, |b: TeamInput| async move { resp(api::teams::create(st, caller, Body(b)).await).await })
-        .await?
-    {
+    match ui.save(&form, SPEC, api::teams::create).await? {
         Ok(t) => Ok(redirect(&format!("/teams/{}", t["id"]), "ok", "Team created. Add its members next.")),
         Err(e) => list_page(&ui, form.values(), e).await,
     }
@@ -163,11 +160,7 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
 async fn update(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let id = id.into_inner();
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
-    let r = save(&form, SPEC, |b: TeamInput| async move {
-        json(api::teams::update(st, caller, web::Path::from(id), Body(b)).await)
-    })
-    .await?;
+    let r = ui.save(&form, SPEC, |st, who, b| api::teams::update(st, who, web::Path::from(id), b)).await?;
     match r {
         Ok(_) => Ok(redirect(&format!("/teams/{id}"), "ok", "Team saved.")),
         Err(e) => detail_page(&ui, id, Some((form.values(), e))).await,
@@ -184,11 +177,9 @@ async fn delete(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
 async fn add_member(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let id = id.into_inner();
-    let (st, caller) = (ui.st.clone(), ui.caller.clone());
-    let r = save(&form, &[("user_id", Kind::Int)], |b: TeamMemberInput| async move {
-        resp(api::teams::add_member(st, caller, web::Path::from(id), Body(b)).await).await
-    })
-    .await?;
+    let r = ui
+        .save(&form, &[("user_id", Kind::Int)], |st, who, b| api::teams::add_member(st, who, web::Path::from(id), b))
+        .await?;
     Ok(match r {
         Ok(_) => redirect(&format!("/teams/{id}"), "ok", "Member added."),
         Err(e) => redirect(&format!("/teams/{id}"), "error", &first_error(&e)),
