@@ -15,16 +15,18 @@ use crate::http::{self, AppState};
 use crate::store::audit::{Actor, Ctx};
 use crate::store::{self, Db, users};
 
-/// Which parts this process runs.
+/// Which parts this process runs, and whether it may start a new database where an earlier
+/// one vanished (`--init`).
 #[derive(Debug, Clone, Copy)]
 pub struct Roles {
     pub http: bool,
     pub scheduler: bool,
+    pub init: bool,
 }
 
 impl Default for Roles {
     fn default() -> Self {
-        Roles { http: true, scheduler: true }
+        Roles { http: true, scheduler: true, init: false }
     }
 }
 
@@ -40,14 +42,28 @@ impl Application {
     pub async fn build(config: Config, clock: SharedClock, log: Logger, roles: Roles) -> Result<Application, String> {
         let config = Arc::new(config);
         let db_cfg = config.database.clone();
-        let db = tokio::task::spawn_blocking(move || Db::open(&db_cfg))
+        let missing = if roles.init { store::Missing::Create } else { store::Missing::FirstStartOnly };
+        let db = tokio::task::spawn_blocking(move || Db::open_with(&db_cfg, missing))
             .await
             .map_err(|e| format!("database task: {e}"))?
             .map_err(|e| format!("database {}: {e}", config.database.path.display()))?;
+        let path = config.database.path.display().to_string();
+        match (db.created(), roles.init) {
+            (true, false) => {
+                info!(log, "first start: created a new database (nothing of an earlier one was there)"; "path" => path)
+            }
+            (true, true) => warn!(log, "created a new, empty database as --init asked"; "path" => path),
+            (false, _) => info!(log, "opened the database"; "path" => path),
+        }
         ensure_admin(&db, &clock, &log).await?;
         let secret = db.write(store::server_secret).await.map_err(|e| format!("installation secret: {e}"))?;
         let timeout = std::time::Duration::from_secs(config.delivery.timeout_seconds);
-        let mailer = crate::notify::email::Mailer::new(&config.smtp, timeout, tokio::runtime::Handle::current())?;
+        let mailer = crate::notify::email::Mailer::new(
+            &config.smtp,
+            &config.public_base_url(),
+            timeout,
+            tokio::runtime::Handle::current(),
+        )?;
         let senders = Arc::new(crate::notify::Senders {
             http: crate::notify::Outbound::new(timeout, config.security.outbound_allowlist.clone()),
             mailer,
@@ -117,22 +133,24 @@ impl Application {
         self.engine.clone()
     }
 
-    /// Serves until SIGINT/SIGTERM, then stops gracefully.
+    /// Serves until SIGINT/SIGTERM, then stops gracefully: no new delivery is claimed, HTTP
+    /// requests in progress finish, and sends in flight finish and record their results
+    /// (within `delivery.timeout_seconds`), so that the next start sends nothing twice.
     pub async fn run_until_stopped(self) -> Result<(), String> {
         let stop = shutdown_signal();
-        match self.server {
-            Some(server) => {
-                let handle = server.handle();
-                let task = tokio::spawn(server);
-                stop.await;
-                info!(self.log, "shutting down");
-                handle.stop(true).await;
-                let _ = task.await;
-            }
-            None => {
-                stop.await;
-                info!(self.log, "shutting down");
-            }
+        let server = self.server.map(|s| (s.handle(), tokio::spawn(s)));
+        stop.await;
+        info!(self.log, "shutting down: no new deliveries; waiting for the ones in flight");
+        let grace = std::time::Duration::from_secs(self.state.config.delivery.timeout_seconds + 2);
+        let engine = self.engine.clone();
+        let sends = tokio::spawn(async move { engine.shutdown(grace).await });
+        if let Some((handle, task)) = server {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
+        match sends.await {
+            Ok(true) => info!(self.log, "stopped"),
+            _ => warn!(self.log, "stopped with sends still in flight; they are retried on the next start"),
         }
         Ok(())
     }

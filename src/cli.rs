@@ -49,6 +49,10 @@ pub struct Serve {
     /// run the engine only, without HTTP (same as `incidentrelay scheduler`)
     #[argh(switch)]
     pub scheduler_only: bool,
+    /// create a new, empty database even though files of an earlier one are next to
+    /// database.path (it was deleted or moved: restoring a backup is usually what you want)
+    #[argh(switch)]
+    pub init: bool,
 }
 
 #[derive(FromArgs, Debug)]
@@ -67,6 +71,10 @@ pub struct Migrate {
     /// configuration file
     #[argh(option)]
     pub config: Option<PathBuf>,
+    /// create a new, empty database even though files of an earlier one are next to
+    /// database.path
+    #[argh(switch)]
+    pub init: bool,
 }
 
 #[derive(FromArgs, Debug)]
@@ -208,11 +216,13 @@ pub fn run(command: Command) -> Result<(), String> {
             if s.no_scheduler && s.scheduler_only {
                 return Err("--no-scheduler and --scheduler-only exclude each other".into());
             }
-            let roles = Roles { http: !s.scheduler_only, scheduler: !s.no_scheduler };
+            let roles = Roles { http: !s.scheduler_only, scheduler: !s.no_scheduler, init: s.init };
             serve(config, roles)
         }
-        Command::Scheduler(s) => serve(load_config(s.config.as_deref())?, Roles { http: false, scheduler: true }),
-        Command::Migrate(m) => migrate(&load_config(m.config.as_deref())?),
+        Command::Scheduler(s) => {
+            serve(load_config(s.config.as_deref())?, Roles { http: false, scheduler: true, init: false })
+        }
+        Command::Migrate(m) => migrate(&load_config(m.config.as_deref())?, m.init),
         Command::CreateAdmin(a) => create_admin(&load_config(a.config.as_deref())?, a),
         Command::CheckSchema(c) => check_schema(&load_config(c.config.as_deref())?),
         Command::SendTestEmail(t) => send_test_email(&load_config(t.config.as_deref())?, &t.to),
@@ -235,10 +245,11 @@ fn serve(config: Config, roles: Roles) -> Result<(), String> {
     })
 }
 
-fn migrate(config: &Config) -> Result<(), String> {
+fn migrate(config: &Config, init: bool) -> Result<(), String> {
     let path = &config.database.path;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let missing = if init { store::Missing::Create } else { store::Missing::FirstStartOnly };
+    if store::ensure_file(path, missing).map_err(|e| e.to_string())? {
+        println!("Created a new database at {}.", path.display());
     }
     let mut conn = store::open_writer(path, &config.database).map_err(|e| e.to_string())?;
     let applied = store::migrate(&mut conn, path).map_err(|e| e.to_string())?;
@@ -299,8 +310,9 @@ fn backup(config: &Config, output: &Path) -> Result<(), String> {
 fn send_test_email(config: &Config, to: &str) -> Result<(), String> {
     let rt = runtime()?;
     let timeout = std::time::Duration::from_secs(config.delivery.timeout_seconds);
-    let mailer = crate::notify::email::Mailer::new(&config.smtp, timeout, rt.handle().clone())?
-        .ok_or("smtp.host is not set: configure [smtp] (or INCIDENTRELAY_SMTP__HOST) first")?;
+    let mailer =
+        crate::notify::email::Mailer::new(&config.smtp, &config.public_base_url(), timeout, rt.handle().clone())?
+            .ok_or("smtp.host is not set: configure [smtp] (or INCIDENTRELAY_SMTP__HOST) first")?;
     let (host, port) = (config.smtp.host.as_deref().unwrap_or(""), config.smtp.port);
     let plain = format!(
         "This is a test e-mail from IncidentRelay at {}.\n\nIf you can read it, alert e-mails will arrive too.\n",
@@ -311,8 +323,10 @@ fn send_test_email(config: &Config, to: &str) -> Result<(), String> {
         crate::notify::text::html_escape(&config.public_base_url())
     );
     let headers = [("X-IncidentRelay-Event", "test".to_string())];
+    let id = crate::store::outbox::new_message_id();
+    let ids = crate::notify::email::MailIds { message_id: &id, thread_root: None };
     mailer
-        .send(&[to.to_string()], "IncidentRelay test e-mail", plain, html, &headers)
+        .send(&[to.to_string()], "IncidentRelay test e-mail", (plain, html), &headers, ids)
         .map_err(|e| format!("{host}:{port} refused the test e-mail: {}", e.message()))?;
     println!("Test e-mail to {to} accepted by {host}:{port}.");
     Ok(())

@@ -147,6 +147,9 @@ impl Default for RetentionConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliveryConfig {
+    /// How long a failing notification is retried, counted from when it was queued.
+    pub retry_for_seconds: u64,
+    /// Give up sooner, after this many attempts (0: no limit, the time budget decides).
     pub max_attempts: u32,
     pub timeout_seconds: u64,
     /// Requests in flight at once per channel.
@@ -155,7 +158,7 @@ pub struct DeliveryConfig {
 
 impl Default for DeliveryConfig {
     fn default() -> Self {
-        DeliveryConfig { max_attempts: 8, timeout_seconds: 10, concurrency_per_channel: 4 }
+        DeliveryConfig { retry_for_seconds: 86_400, max_attempts: 0, timeout_seconds: 10, concurrency_per_channel: 4 }
     }
 }
 
@@ -170,7 +173,13 @@ pub struct SecurityConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     pub session_hours: u32,
+    /// Failed logins for one account from one client address before that address is locked
+    /// out of that account.
     pub max_failed_logins_per_account: u32,
+    /// Failed logins for one account from all addresses together before the account is locked
+    /// (a slower brake on distributed guessing; the real user elsewhere is not locked out by a
+    /// stranger's few tries).
+    pub max_failed_logins_per_account_total: u32,
     pub max_failed_logins_per_ip: u32,
     pub login_lockout_seconds: u64,
 }
@@ -180,6 +189,7 @@ impl Default for AuthConfig {
         AuthConfig {
             session_hours: 168,
             max_failed_logins_per_account: 5,
+            max_failed_logins_per_account_total: 50,
             max_failed_logins_per_ip: 20,
             login_lockout_seconds: 900,
         }
@@ -438,11 +448,12 @@ impl Config {
         check(self.alerts.flap_threshold >= 1, "alerts", "flap_threshold", "must be at least 1");
         check(self.alerts.flap_window_seconds >= 1, "alerts", "flap_window_seconds", "must be at least 1");
         check(self.retention.resolved_alert_days >= 1, "retention", "resolved_alert_days", "must be at least 1");
+        check(self.delivery.max_attempts <= 1000, "delivery", "max_attempts", "must be between 0 (no limit) and 1000");
         check(
-            self.delivery.max_attempts >= 1 && self.delivery.max_attempts <= 100,
+            (60..=30 * 86_400).contains(&self.delivery.retry_for_seconds),
             "delivery",
-            "max_attempts",
-            "must be between 1 and 100",
+            "retry_for_seconds",
+            "must be between 60 and 2592000 (30 days)",
         );
         check(
             self.delivery.timeout_seconds >= 1 && self.delivery.timeout_seconds <= 300,
@@ -460,6 +471,12 @@ impl Config {
             "must be at least 1",
         );
         check(self.auth.max_failed_logins_per_ip >= 1, "auth", "max_failed_logins_per_ip", "must be at least 1");
+        check(
+            self.auth.max_failed_logins_per_account_total >= self.auth.max_failed_logins_per_account,
+            "auth",
+            "max_failed_logins_per_account_total",
+            "must be at least max_failed_logins_per_account",
+        );
         if self.smtp.host.is_some() {
             check(
                 self.smtp.from.as_deref().is_some_and(|f| f.contains('@')),
@@ -555,7 +572,8 @@ mod tests {
         assert_eq!(c.intake.rate_limit_per_minute, 120);
         assert_eq!(c.intake.max_body_bytes, 524288);
         assert_eq!(c.alerts.reopen_window_seconds, 3600);
-        assert_eq!(c.delivery.max_attempts, 8);
+        assert_eq!(c.delivery.retry_for_seconds, 86_400);
+        assert_eq!(c.delivery.max_attempts, 0, "no attempt limit: the time budget decides");
         assert_eq!(c.retention.resolved_alert_days, 90);
     }
 

@@ -161,43 +161,58 @@ fn sig16(secret: &[u8], domain: &str, payload: &str) -> String {
     b64url(&hmac_sha256(secret, &data)[..16])
 }
 
-/// A one-click action token for `<public_base_url>/a/<token>`: `<alert>.<a|r>.<expiry>.<sig>`.
-/// Carries no secret; the signature makes it unforgeable and the expiry bounds its life.
-pub fn action_token(secret: &[u8], alert_id: i64, action: Action, expires_secs: i64) -> String {
-    let payload = format!("{alert_id}.{}.{expires_secs}", action.code());
+/// What a signed link or button acts on: one episode of one alert (an episode ends when the
+/// alert is resolved; a reopen starts the next one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    pub alert_id: i64,
+    pub episode: i64,
+    pub action: Action,
+}
+
+/// A one-click action token for `<public_base_url>/a/<token>`:
+/// `<alert>.<episode>.<a|r>.<expiry>.<sig>`. Carries no secret; the signature makes it
+/// unforgeable, the episode ties it to one firing of the alert and the expiry bounds its life.
+pub fn action_token(secret: &[u8], t: Target, expires_secs: i64) -> String {
+    let payload = format!("{}.{}.{}.{expires_secs}", t.alert_id, t.episode, t.action.code());
     let sig = sig16(secret, "link", &payload);
     format!("{payload}.{sig}")
 }
 
-/// Checks an action token: `(alert_id, action)` or why it is refused.
-pub fn verify_action_token(secret: &[u8], token: &str, now_secs: i64) -> Result<(i64, Action), &'static str> {
-    let mut parts = token.split('.');
-    let (Some(id), Some(code), Some(exp), Some(sig), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err("malformed link");
+/// Checks an action token: what it acts on, or why it is refused. Tokens from before episodes
+/// existed (`<alert>.<a|r>.<expiry>.<sig>`) belong to the first episode.
+pub fn verify_action_token(secret: &[u8], token: &str, now_secs: i64) -> Result<Target, &'static str> {
+    let parts: Vec<&str> = token.split('.').collect();
+    let (id, episode, code, exp, sig) = match parts[..] {
+        [id, episode, code, exp, sig] => (id, Some(episode), code, exp, sig),
+        [id, code, exp, sig] => (id, None, code, exp, sig),
+        _ => return Err("malformed link"),
     };
-    let expected = sig16(secret, "link", &format!("{id}.{code}.{exp}"));
-    if !ct_eq(expected.as_bytes(), sig.as_bytes()) {
+    let payload = match episode {
+        Some(e) => format!("{id}.{e}.{code}.{exp}"),
+        None => format!("{id}.{code}.{exp}"),
+    };
+    if !ct_eq(sig16(secret, "link", &payload).as_bytes(), sig.as_bytes()) {
         return Err("invalid signature");
     }
     let exp: i64 = exp.parse().map_err(|_| "malformed link")?;
     if now_secs > exp {
         return Err("this link has expired");
     }
-    let id: i64 = id.parse().map_err(|_| "malformed link")?;
+    let alert_id: i64 = id.parse().map_err(|_| "malformed link")?;
+    let episode: i64 = episode.map_or(Ok(0), str::parse).map_err(|_| "malformed link")?;
     let action = Action::from_code(code).ok_or("malformed link")?;
-    Ok((id, action))
+    Ok(Target { alert_id, episode, action })
 }
 
 /// The signature of a chat button (Mattermost context, Slack value, Telegram callback data):
-/// binds channel, alert and action so that a forged click is refused.
-pub fn button_signature(secret: &[u8], channel_id: i64, alert_id: i64, action: Action) -> String {
-    sig16(secret, "button", &format!("{channel_id}.{alert_id}.{}", action.code()))[..16].to_string()
+/// binds channel, alert, episode and action so that a forged or stale click is refused.
+pub fn button_signature(secret: &[u8], channel_id: i64, t: Target) -> String {
+    sig16(secret, "button", &format!("{channel_id}.{}.{}.{}", t.alert_id, t.episode, t.action.code()))[..16].to_string()
 }
 
-pub fn verify_button(secret: &[u8], channel_id: i64, alert_id: i64, action: Action, sig: &str) -> bool {
-    ct_eq(button_signature(secret, channel_id, alert_id, action).as_bytes(), sig.as_bytes())
+pub fn verify_button(secret: &[u8], channel_id: i64, t: Target, sig: &str) -> bool {
+    ct_eq(button_signature(secret, channel_id, t).as_bytes(), sig.as_bytes())
 }
 
 /// A per-channel secret derived from the installation secret (Telegram `secret_token`, voice
@@ -233,18 +248,27 @@ mod tests {
     #[test]
     fn action_tokens_verify_and_expire() {
         let secret = b"0123456789abcdef0123456789abcdef";
-        let t = action_token(secret, 42, Action::Acknowledge, 1000);
-        assert_eq!(verify_action_token(secret, &t, 999), Ok((42, Action::Acknowledge)));
+        let ack = Target { alert_id: 42, episode: 3, action: Action::Acknowledge };
+        let t = action_token(secret, ack, 1000);
+        assert!(t.starts_with("42.3.a.1000."), "{t}");
+        assert_eq!(verify_action_token(secret, &t, 999), Ok(ack));
         assert_eq!(verify_action_token(secret, &t, 1001), Err("this link has expired"));
         let forged = t.replacen("42.", "43.", 1);
         assert_eq!(verify_action_token(secret, &forged, 999), Err("invalid signature"));
-        let other = action_token(b"another secret", 42, Action::Acknowledge, 1000);
+        let other_episode = t.replacen(".3.", ".4.", 1);
+        assert_eq!(verify_action_token(secret, &other_episode, 999), Err("invalid signature"));
+        let other = action_token(b"another secret", ack, 1000);
         assert!(verify_action_token(secret, &other, 999).is_err());
         assert!(verify_action_token(secret, "x.y", 0).is_err());
-        let b = button_signature(secret, 1, 42, Action::Resolve);
-        assert!(verify_button(secret, 1, 42, Action::Resolve, &b));
-        assert!(!verify_button(secret, 2, 42, Action::Resolve, &b));
-        assert!(!verify_button(secret, 1, 42, Action::Acknowledge, &b));
+        // A link from before episodes existed is one of the first episode.
+        let old = format!("42.a.1000.{}", sig16(secret, "link", "42.a.1000"));
+        assert_eq!(verify_action_token(secret, &old, 999), Ok(Target { episode: 0, ..ack }));
+        let res = Target { alert_id: 42, episode: 0, action: Action::Resolve };
+        let b = button_signature(secret, 1, res);
+        assert!(verify_button(secret, 1, res, &b));
+        assert!(!verify_button(secret, 2, res, &b));
+        assert!(!verify_button(secret, 1, Target { action: Action::Acknowledge, ..res }, &b));
+        assert!(!verify_button(secret, 1, Target { episode: 1, ..res }, &b));
     }
 
     #[test]

@@ -103,6 +103,7 @@ fn create(
                 &ctx,
                 group.id,
                 groups::MembershipInput { user_id: Some(user.id), role: Some(role) },
+                None,
             )?;
         }
         printed.users.push((name.to_string(), role.to_string(), new_pw));

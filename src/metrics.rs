@@ -90,6 +90,7 @@ const OUTCOMES: &[&str] =
 const CHANNELS: &[&str] =
     &["mattermost", "slack", "telegram", "discord", "teams", "email", "webhook", "incidentio", "voice", "other"];
 const DELIVERY_OUTCOMES: &[&str] = &["sent", "retry", "dead", "other"];
+const PAGE_EVENTS: &[&str] = &["triggered", "reminder", "escalated", "other"];
 const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "HEAD", "other"];
 const STATUS_CLASSES: &[&str] = &["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
 
@@ -101,6 +102,7 @@ fn escape(v: &str) -> String {
 pub struct Metrics {
     alerts_received: Grid,
     deliveries: Grid,
+    undelivered: Grid,
     http_requests: Grid,
     pub delivery_latency: Histogram,
     pub http_latency: Histogram,
@@ -112,6 +114,7 @@ impl Default for Metrics {
         Metrics {
             alerts_received: Grid::new(SOURCES, OUTCOMES),
             deliveries: Grid::new(CHANNELS, DELIVERY_OUTCOMES),
+            undelivered: Grid::new(CHANNELS, PAGE_EVENTS),
             http_requests: Grid::new(METHODS, STATUS_CLASSES),
             delivery_latency: Histogram::new(LATENCY_BUCKETS),
             http_latency: Histogram::new(LATENCY_BUCKETS),
@@ -138,6 +141,11 @@ impl Metrics {
 
     pub fn delivery(&self, channel_type: &str, outcome: &str) {
         self.deliveries.add(channel_type, outcome);
+    }
+
+    /// A page was given up on.
+    pub fn undelivered(&self, channel_type: &str, event: &str) {
+        self.undelivered.add(channel_type, event);
     }
 
     pub fn http(&self, method: &str, status: u16, secs: f64) {
@@ -176,6 +184,13 @@ impl Metrics {
             "Delivery attempts by channel type and outcome (sent, retry, dead).",
         );
         self.deliveries.render(&mut out, "incidentrelay_deliveries_total", "channel_type", "outcome");
+        head(
+            &mut out,
+            "incidentrelay_pages_undelivered_total",
+            "counter",
+            "Pages given up on (permanent error or retry budget spent), by channel type and event.",
+        );
+        self.undelivered.render(&mut out, "incidentrelay_pages_undelivered_total", "channel_type", "event");
         head(
             &mut out,
             "incidentrelay_deliveries",

@@ -172,6 +172,22 @@ pub fn scope_allows(granted: &[Scope], needed: Scope) -> bool {
     granted.iter().any(|g| *g == Scope::All || *g == needed)
 }
 
+/// The most a token created with another token may have: a token never mints more than it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenLimits {
+    pub scopes: Vec<Scope>,
+    /// The group the creating token is restricted to.
+    pub group_id: Option<i64>,
+    pub expires_at: Option<crate::domain::time::Ts>,
+}
+
+impl TokenLimits {
+    /// Whether `wanted` is within the creating token's scopes (`*` only from `*`).
+    pub fn allows_scope(&self, wanted: Scope) -> bool {
+        self.scopes.contains(&Scope::All) || self.scopes.contains(&wanted)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +213,16 @@ mod tests {
         let viewer = Access::new(false, [(1, Role::Viewer)]).restricted_to(2);
         assert_eq!(viewer.check(2, Role::Viewer), Err(Denied::Invisible));
         assert_eq!(viewer.check(1, Role::Viewer), Err(Denied::Invisible));
+    }
+
+    #[test]
+    fn token_limits_cover_only_their_own_scopes() {
+        let l = TokenLimits { scopes: vec![Scope::ProfileWrite], group_id: Some(1), expires_at: None };
+        assert!(l.allows_scope(Scope::ProfileWrite));
+        assert!(!l.allows_scope(Scope::All));
+        assert!(!l.allows_scope(Scope::ResourcesWrite));
+        let all = TokenLimits { scopes: vec![Scope::All], group_id: None, expires_at: None };
+        assert!(Scope::ALL.iter().all(|s| all.allows_scope(*s)));
     }
 
     #[test]

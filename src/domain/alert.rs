@@ -83,6 +83,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_http_links_stay_links() {
+        let with = |link: &str| {
+            let mut a = IncomingAlert::new(Action::Trigger, "t".into());
+            a.event_link = Some(link.into());
+            a.clamp()
+        };
+        assert_eq!(with("https://grafana.example/d/1").event_link.as_deref(), Some("https://grafana.example/d/1"));
+        assert_eq!(
+            with("http://zabbix.example/tr_events.php?e=1").event_link.as_deref(),
+            Some("http://zabbix.example/tr_events.php?e=1")
+        );
+        for bad in [
+            "javascript:alert(document.cookie)",
+            "JavaScript:alert(1)",
+            "data:text/html,<script>",
+            "//evil.example",
+            "file:///etc/passwd",
+            " https://x",
+        ] {
+            let a = with(bad);
+            assert_eq!(a.event_link, None, "{bad}");
+            assert_eq!(a.labels.get("event_link").map(String::as_str), Some(bad), "kept as text");
+        }
+    }
+
+    #[test]
     fn severity_aliases() {
         assert_eq!(Severity::normalize("CRITICAL"), Some(Severity::Critical));
         assert_eq!(Severity::normalize("error"), Some(Severity::Critical));
@@ -203,8 +229,18 @@ impl IncomingAlert {
         }
     }
 
-    /// Trims oversized fields so that one bad sender cannot bloat the database.
+    /// The last step of every intake parser: trims oversized fields so that one bad sender
+    /// cannot bloat the database, and keeps `event_link` only when it is an http(s) URL. Any
+    /// other link (`javascript:`, `data:`, `file:`…) becomes the text label `event_link`: it is
+    /// shown, never followed.
     pub fn clamp(mut self) -> IncomingAlert {
+        if let Some(link) = self.event_link.take() {
+            if crate::domain::validate::is_http_url(&link) {
+                self.event_link = Some(link);
+            } else if !link.trim().is_empty() {
+                self.labels.entry("event_link".into()).or_insert(link);
+            }
+        }
         truncate(&mut self.title, MAX_TITLE);
         truncate(&mut self.message, MAX_MESSAGE);
         if self.title.trim().is_empty() {

@@ -18,16 +18,19 @@ pub enum EventKind {
     Acknowledged,
     Resolved,
     Test,
+    /// A page to another channel of the team could not be delivered (the note says which).
+    Undelivered,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 7] = [
         EventKind::Triggered,
         EventKind::Reminder,
         EventKind::Escalated,
         EventKind::Acknowledged,
         EventKind::Resolved,
         EventKind::Test,
+        EventKind::Undelivered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +41,7 @@ impl EventKind {
             EventKind::Acknowledged => "acknowledged",
             EventKind::Resolved => "resolved",
             EventKind::Test => "test",
+            EventKind::Undelivered => "undelivered",
         }
     }
     pub fn parse(s: &str) -> Option<EventKind> {
@@ -67,6 +71,8 @@ pub struct AlertInfo {
     pub resolved_by: Option<String>,
     pub reminder_count: i64,
     pub escalation_level: i64,
+    /// 0 when it opened, +1 per reopen (signed buttons carry it).
+    pub episode: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -101,8 +107,16 @@ pub struct Links {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     pub kind: EventKind,
-    /// The outbox row: stable across retries (receivers de-duplicate on it).
+    /// The outbox row.
     pub delivery_id: i64,
+    /// Globally unique and stable across retries (`webhook-id`, e-mail `Message-ID`):
+    /// receivers de-duplicate on it.
+    pub message_id: String,
+    /// The `message_id` of the first message about this alert on this channel, when this one
+    /// follows it (e-mail threading).
+    pub thread_root: Option<String>,
+    /// What a notice says beyond the alert (`Undelivered`: which page failed, and why).
+    pub note: Option<String>,
     /// `None` for test messages.
     pub alert: Option<AlertInfo>,
     pub team: TeamInfo,

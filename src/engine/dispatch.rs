@@ -2,8 +2,10 @@
 //! transaction, with at most `[delivery] concurrency_per_channel` in flight per channel (a slow
 //! or dead provider never holds up the others). Results are recorded as they come: sent (with
 //! the provider's message id for later edits), retry later (exponential backoff with jitter,
-//! or the provider's `Retry-After`), or dead (permanent error or out of attempts). The cycle
-//! does not wait for sends; each finished send wakes the engine.
+//! never sooner than the provider's `Retry-After`), or dead (a permanent error, or the retry
+//! time budget `delivery.retry_for_seconds` spent). A page given up on is shown on the alert and
+//! announced to the team's other channels. The cycle does not wait for sends; each finished
+//! send wakes the engine.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -28,14 +30,55 @@ const MAX_BACKOFF_SECS: i64 = 3600;
 /// First retry delay; doubles per attempt.
 const BASE_BACKOFF_SECS: i64 = 10;
 
-/// Seconds until the next attempt after `attempts` failed ones.
+/// Seconds until the next attempt after `attempts` failed ones: 10 s × 2ⁿ ±20 % up to an hour,
+/// and never sooner than the provider's `Retry-After` (a short one is honoured, but it does not
+/// make the retries come faster than the backoff).
 pub fn backoff_secs(attempts: i64, retry_after: Option<u64>, jitter: f64) -> i64 {
-    if let Some(s) = retry_after {
-        return (s as i64).clamp(1, MAX_BACKOFF_SECS);
-    }
     let exp = BASE_BACKOFF_SECS.saturating_mul(1i64 << (attempts - 1).clamp(0, 20));
     let jittered = (exp.min(MAX_BACKOFF_SECS) as f64 * (0.8 + 0.4 * jitter.clamp(0.0, 1.0))) as i64;
-    jittered.clamp(1, MAX_BACKOFF_SECS)
+    let asked = retry_after.map_or(0, |s| s.min(MAX_BACKOFF_SECS as u64) as i64);
+    jittered.max(asked).clamp(1, MAX_BACKOFF_SECS)
+}
+
+/// How long failing notifications are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// The time budget from queueing (`delivery.retry_for_seconds`).
+    pub retry_for_secs: i64,
+    /// An attempt limit (`delivery.max_attempts`; 0 = none).
+    pub max_attempts: i64,
+}
+
+/// What follows a failed attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AfterFailure {
+    Retry(Ts),
+    GiveUp(String),
+}
+
+/// Decides what follows the `attempts`-th failed attempt of a message queued at `queued`:
+/// permanent errors give up at once; retryable ones back off until the time budget (or the
+/// attempt limit) is spent.
+pub fn after_failure(
+    err: &NotifyError,
+    queued: Ts,
+    now: Ts,
+    attempts: i64,
+    policy: RetryPolicy,
+    jitter: f64,
+) -> AfterFailure {
+    let (message, retry_after) = match err {
+        NotifyError::Permanent(m) => return AfterFailure::GiveUp(m.clone()),
+        NotifyError::Retryable { message, retry_after } => (message, *retry_after),
+    };
+    let spent = now.secs_since(queued);
+    if spent >= policy.retry_for_secs {
+        return AfterFailure::GiveUp(format!("gave up after {attempts} attempts in {spent} s: {message}"));
+    }
+    if policy.max_attempts > 0 && attempts >= policy.max_attempts {
+        return AfterFailure::GiveUp(format!("gave up after {attempts} attempts: {message}"));
+    }
+    AfterFailure::Retry(now.plus_secs(backoff_secs(attempts, retry_after, jitter)))
 }
 
 /// The dispatcher's in-memory state: sends in flight per channel and their tasks.
@@ -53,8 +96,10 @@ struct Ctx {
     log: Logger,
     handle: EngineHandle,
     clock: SharedClock,
-    max_attempts: i64,
+    retry: RetryPolicy,
     in_flight: Arc<Mutex<HashMap<i64, usize>>>,
+    /// Shutdown began: a finished send records its result but claims nothing more.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Dispatcher {
@@ -67,6 +112,9 @@ impl Dispatcher {
 
 /// The dispatch step: returns how many deliveries were started.
 pub async fn dispatch(engine: &Engine, now: Ts) -> Result<usize, StoreError> {
+    if engine.stopping() {
+        return Ok(0);
+    }
     let limit = engine.config.delivery.concurrency_per_channel;
     let snapshot: HashMap<i64, usize> = engine.dispatcher.in_flight.lock().map(|m| m.clone()).unwrap_or_default();
     let claimed = engine
@@ -86,8 +134,12 @@ pub async fn dispatch(engine: &Engine, now: Ts) -> Result<usize, StoreError> {
         log: engine.log.clone(),
         handle: engine.handle.clone(),
         clock: engine.clock.clone(),
-        max_attempts: i64::from(engine.config.delivery.max_attempts),
+        retry: RetryPolicy {
+            retry_for_secs: engine.config.delivery.retry_for_seconds as i64,
+            max_attempts: i64::from(engine.config.delivery.max_attempts),
+        },
         in_flight: engine.dispatcher.in_flight.clone(),
+        stopping: engine.stopping.clone(),
     };
     let mut tasks = engine.dispatcher.tasks.lock().await;
     while tasks.try_join_next().is_some() {}
@@ -148,10 +200,13 @@ impl Ctx {
         channel_id: i64,
         result: impl FnOnce(&rusqlite::Connection) -> Result<(), StoreError> + Send + 'static,
     ) -> Result<Option<Claimed>, StoreError> {
-        let clock = self.clock.clone();
+        let (clock, stopping) = (self.clock.clone(), self.stopping.clone());
         self.db
             .write(move |c| {
                 result(c)?;
+                if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Ok(None);
+                }
                 outbox::claim_next(c, clock.now(), channel_id)
             })
             .await
@@ -207,39 +262,38 @@ async fn deliver(ctx: &Ctx, claimed: Claimed, ch: i64) -> Result<Option<Claimed>
         }
         Err(e) => {
             let attempts = p.delivery.attempts;
-            let retry = match &e {
-                NotifyError::Retryable { retry_after, .. } if attempts < ctx.max_attempts => Some(*retry_after),
-                _ => None,
-            };
-            match retry {
-                Some(retry_after) => {
+            let jitter = f64::from(crate::crypto::random_bytes::<1>().map(|b| b[0]).unwrap_or(128)) / 255.0;
+            match after_failure(&e, p.delivery.created_at, done, attempts, ctx.retry, jitter) {
+                AfterFailure::Retry(next) => {
                     ctx.metrics.delivery(kind_name, "retry");
-                    let jitter = f64::from(crate::crypto::random_bytes::<1>().map(|b| b[0]).unwrap_or(128)) / 255.0;
-                    let next = done.plus_secs(backoff_secs(attempts, retry_after, jitter));
                     warn!(ctx.log, "delivery failed; will retry"; "delivery_id" => id, "channel" => &target, "attempt" => attempts, "error" => e.message(), "next_attempt_at" => next.rfc3339());
                     let msg = e.message().to_string();
                     ctx.record(ch, move |c| outbox::mark_retry(c, done, id, &msg, next)).await
                 }
-                None => {
+                AfterFailure::GiveUp(why) => {
                     ctx.metrics.delivery(kind_name, "dead");
-                    let why = match &e {
-                        NotifyError::Retryable { message, .. } => {
-                            format!("gave up after {attempts} attempts: {message}")
-                        }
-                        NotifyError::Permanent(m) => m.clone(),
-                    };
+                    if event.is_page() {
+                        ctx.metrics.undelivered(kind_name, event.as_str());
+                    }
                     warn!(ctx.log, "delivery failed permanently"; "delivery_id" => id, "channel" => &target, "error" => &why);
+                    let failed = p.delivery;
                     ctx.record(ch, move |c| {
                         outbox::mark_dead(c, done, id, &why)?;
                         if let Some(a) = alert_id {
+                            let notices = outbox::notify_undelivered(c, done, &failed, &why)?;
+                            let told = match (event.is_page(), notices) {
+                                (false, _) => String::new(),
+                                (true, 0) => "; the team has no other channel to tell".into(),
+                                (true, n) => format!("; {n} other channel(s) of the team are told"),
+                            };
                             add_event(
                                 c,
                                 a,
                                 done,
                                 "delivery_failed",
-                                &format!("{} via {target} failed: {why}", event.as_str()),
+                                &format!("{} via {target} failed: {why}{told}", event.as_str()),
                                 None,
-                                json!({"delivery_id": id}),
+                                json!({"delivery_id": id, "notices": notices}),
                             )?;
                         }
                         Ok(())
@@ -263,7 +317,42 @@ mod tests {
         assert_eq!(backoff_secs(3, None, 1.0), 48, "+20% jitter");
         assert_eq!(backoff_secs(30, None, 0.5), 3600, "capped");
         assert_eq!(backoff_secs(1, Some(120), 0.5), 120);
-        assert_eq!(backoff_secs(1, Some(0), 0.5), 1);
+        assert_eq!(backoff_secs(1, Some(0), 0.5), 10, "a short Retry-After never speeds retries up");
+        assert_eq!(backoff_secs(3, Some(1), 0.5), 40);
         assert_eq!(backoff_secs(1, Some(999_999), 0.5), 3600);
+    }
+
+    #[test]
+    fn retries_last_for_the_time_budget_not_a_number_of_attempts() {
+        let policy = RetryPolicy { retry_for_secs: 86_400, max_attempts: 0 };
+        let queued = Ts::from_secs(1_000_000);
+        let busy = NotifyError::Retryable { message: "HTTP 503".into(), retry_after: Some(1) };
+        // A provider answering 503 + Retry-After: 1 for a day: retried all along, then given up.
+        let (mut now, mut attempts) = (queued, 1);
+        while let AfterFailure::Retry(next) = after_failure(&busy, queued, now, attempts, policy, 0.5) {
+            assert!(next.secs_since(now) >= 10, "never faster than the backoff");
+            now = next;
+            attempts += 1;
+        }
+        assert!(now.secs_since(queued) >= 86_400, "the whole budget is used");
+        assert!((25..=40).contains(&attempts), "about 30 attempts in a day, got {attempts}");
+        let gave_up = after_failure(&busy, queued, now, attempts, policy, 0.5);
+        assert!(
+            matches!(&gave_up, AfterFailure::GiveUp(m) if m.starts_with(&format!("gave up after {attempts} attempts in ")))
+        );
+        // An 8-second outage is nowhere near the budget.
+        assert_eq!(
+            after_failure(&busy, queued, queued.plus_secs(8), 8, policy, 0.5),
+            AfterFailure::Retry(queued.plus_secs(8 + 1280))
+        );
+        // Permanent errors give up at once; an attempt limit, when set, gives up sooner.
+        let bad = NotifyError::Permanent("HTTP 400: no such channel".into());
+        assert_eq!(
+            after_failure(&bad, queued, queued, 1, policy, 0.5),
+            AfterFailure::GiveUp("HTTP 400: no such channel".into())
+        );
+        let limited = RetryPolicy { max_attempts: 3, ..policy };
+        assert!(matches!(after_failure(&busy, queued, queued, 3, limited, 0.5), AfterFailure::GiveUp(_)));
+        assert!(matches!(after_failure(&busy, queued, queued, 2, limited, 0.5), AfterFailure::Retry(_)));
     }
 }

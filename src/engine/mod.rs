@@ -14,7 +14,7 @@ pub mod telegram;
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use slog::{Logger, error, info, warn};
@@ -133,6 +133,8 @@ pub struct Engine {
     cycle: Mutex<()>,
     /// When the timed housekeeping (silence and flapping changes, expiry) runs next.
     housekeeping_due: AtomicI64,
+    /// Set on shutdown: no delivery is claimed any more.
+    pub(crate) stopping: Arc<AtomicBool>,
 }
 
 impl Engine {
@@ -157,7 +159,22 @@ impl Engine {
             telegram: telegram::Registered::default(),
             cycle: Mutex::new(()),
             housekeeping_due: AtomicI64::new(0),
+            stopping: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Whether shutdown began (nothing new is claimed).
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// A graceful stop (SIGTERM): claims no more deliveries and lets the sends in flight finish
+    /// and record their results, for at most `grace`. A restart then sends nothing twice;
+    /// only a send still running after `grace` (or a crash) is retried, with the same
+    /// `webhook-id`. Returns whether every send finished in time.
+    pub async fn shutdown(&self, grace: Duration) -> bool {
+        self.stopping.store(true, Ordering::SeqCst);
+        tokio::time::timeout(grace, self.settle()).await.is_ok()
     }
 
     /// Waits for sends in flight (tests, shutdown).
@@ -224,7 +241,7 @@ impl Engine {
 
 /// Tries to become the leader: `Some(file)` holds the lock until dropped (or the process dies).
 pub fn try_lock(path: &std::path::Path) -> std::io::Result<Option<File>> {
-    let file = File::options().create(true).truncate(false).write(true).open(path)?;
+    let file = store::open_private(path)?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),

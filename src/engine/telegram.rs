@@ -48,7 +48,8 @@ pub async fn poll_once(engine: &Engine) -> usize {
                     }
                 }
                 Ok(Err(e)) => {
-                    warn!(engine.log, "telegram: cannot configure updates"; "channel_id" => id, "error" => e.message())
+                    let error = ChannelKind::Telegram.redact(&raw.config, e.message());
+                    warn!(engine.log, "telegram: cannot configure updates"; "channel_id" => id, "error" => error)
                 }
                 Err(_) => {}
             }
@@ -69,7 +70,8 @@ pub async fn poll_once(engine: &Engine) -> usize {
             match tokio::task::spawn_blocking(move || telegram::get_updates(&c2, &senders.env(id), offset)).await {
                 Ok(Ok(u)) => u,
                 Ok(Err(e)) => {
-                    warn!(engine.log, "telegram: getUpdates failed"; "channel_id" => id, "error" => e.message());
+                    let error = ChannelKind::Telegram.redact(&raw.config, e.message());
+                    warn!(engine.log, "telegram: getUpdates failed"; "channel_id" => id, "error" => error);
                     continue;
                 }
                 Err(_) => continue,

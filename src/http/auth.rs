@@ -15,7 +15,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use super::AppState;
 use super::error::{ApiError, denied};
 use crate::config::Cidr;
-use crate::domain::access::{Access, Role, Scope, required_scope, scope_allows};
+use crate::domain::access::{Access, Role, Scope, TokenLimits, required_scope, scope_allows};
 use crate::domain::time::Ts;
 use crate::store::audit::{Actor, Ctx};
 use crate::store::{groups, tokens, users};
@@ -29,7 +29,7 @@ pub enum Via {
     /// A session, by `Authorization: Bearer` (`cookie == false`) or by the browser cookie.
     Session { id: i64, csrf: String, cookie: bool },
     /// A personal API token.
-    Token { id: i64, scopes: Vec<Scope>, group_id: Option<i64> },
+    Token { id: i64, scopes: Vec<Scope>, group_id: Option<i64>, expires_at: Option<Ts> },
 }
 
 /// The authenticated user of a request with their effective rights.
@@ -80,6 +80,18 @@ impl Caller {
             Via::Token { .. } => None,
         }
     }
+
+    /// What a token created by this caller may have at most: a personal token mints only
+    /// tokens within its own scopes, group restriction and lifetime (`None`: a session, which
+    /// is bounded by the user's rights alone).
+    pub fn token_limits(&self) -> Option<TokenLimits> {
+        match &self.via {
+            Via::Session { .. } => None,
+            Via::Token { scopes, group_id, expires_at, .. } => {
+                Some(TokenLimits { scopes: scopes.clone(), group_id: *group_id, expires_at: *expires_at })
+            }
+        }
+    }
 }
 
 /// The credential a request carries.
@@ -100,7 +112,9 @@ impl FromRequest for Caller {
         let st = req.app_data::<web::Data<AppState>>().cloned();
         let cred = credential(req);
         let method = req.method().as_str().to_string();
-        let path = req.path().to_string();
+        // The scope follows the route the router matched (`/api/alerts/{id}`), never the raw
+        // path: `/api/%61lerts/2` matches the alerts route and needs the alerts scope.
+        let pattern = req.match_pattern();
         let csrf = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
         Box::pin(async move {
             let st = st.ok_or_else(|| ApiError::internal("application state missing"))?;
@@ -109,7 +123,9 @@ impl FromRequest for Caller {
             })?;
             let caller = authenticate(&st, token, cookie).await?;
             if let Via::Token { id, scopes, .. } = &caller.via {
-                let needed = required_scope(&method, &path)
+                let needed = pattern
+                    .as_deref()
+                    .and_then(|p| required_scope(&method, p))
                     .ok_or_else(|| ApiError::Forbidden("API tokens cannot be used for this path".into()))?;
                 if !scope_allows(scopes, needed) {
                     return Err(ApiError::MissingScopes(format!("this token lacks the `{}` scope", needed.as_str())));
@@ -143,7 +159,10 @@ pub async fn authenticate(st: &AppState, token: String, cookie: bool) -> Result<
         .read(move |c| {
             let (user_id, via) = if is_api_token {
                 match tokens::token_by_hash(c, &hash, now)? {
-                    Some(t) => (t.user_id, Via::Token { id: t.id, scopes: t.scopes, group_id: t.group_id }),
+                    Some(t) => (
+                        t.user_id,
+                        Via::Token { id: t.id, scopes: t.scopes, group_id: t.group_id, expires_at: t.expires_at },
+                    ),
                     None => return Ok(None),
                 }
             } else {

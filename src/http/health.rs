@@ -27,12 +27,14 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok".into(), reason: None, scheduler: None, last_cycle_age_seconds: None })
 }
 
+/// Below this much free space the database's disk counts as full: writes are about to fail.
+const MIN_FREE_BYTES: u64 = 1 << 20;
+
+/// Ready when the database answers reads, takes a write (file not deleted or replaced), has
+/// room to grow (at least 1 MiB free), has the current schema, and the scheduler's leader is
+/// known.
 pub async fn readyz(st: State) -> HttpResponse {
-    let db = st.db.read(|c| {
-        c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
-        store::applied_version(c)
-    });
-    let reason = match db.await {
+    let reason = match st.db.read(store::ready_to_read).await {
         Err(e) => Some(format!("database: {e}")),
         Ok(v) if v < store::latest_known_version() => Some(format!(
             "database schema is version {v}, expected {}: run `incidentrelay migrate`",
@@ -40,6 +42,16 @@ pub async fn readyz(st: State) -> HttpResponse {
         )),
         Ok(_) => None,
     };
+    let now = st.clock.now();
+    let reason = match reason {
+        Some(r) => Some(r),
+        None => st.db.write(move |c| store::ready_to_write(c, now)).await.err().map(|e| format!("database: {e}")),
+    };
+    let reason = reason.or_else(|| {
+        st.db.disk_free().filter(|free| *free < MIN_FREE_BYTES).map(|free| {
+            format!("database: the disk is full ({free} bytes free on the file system of {})", st.db.path().display())
+        })
+    });
     let status = st.engine.status();
     let reason = reason.or_else(|| (!status.known()).then(|| "scheduler: leader not known yet".to_string()));
     let body = Health {

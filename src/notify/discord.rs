@@ -6,6 +6,8 @@ use super::require_url;
 use crate::domain::validate::Problems;
 
 pub const SECRETS: &[&str] = &["webhook_url"];
+/// Where messages (and with them the secrets) go: changing one asks for the secrets again.
+pub const DESTINATIONS: &[&str] = &["webhook_url"];
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -27,13 +29,26 @@ use super::text::{self, color_int, headline, status_line};
 use super::{Env, NotifyError, Sent};
 use crate::domain::message::Message;
 
+/// Alert text as inert Discord markdown: no masked links, formatting or mention syntax (the
+/// webhook also allows no mentions at all).
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if matches!(c, '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '<' | '[' | ']' | '(' | ')' | '#' | '@') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub fn render(msg: &Message) -> Value {
-    let mut desc = status_line(msg);
+    let mut desc = escape(&status_line(msg));
     if let Some(a) = &msg.alert
         && !a.message.is_empty()
     {
         desc.push_str("\n\n");
-        desc.push_str(&text::clip(&a.message, 3000));
+        desc.push_str(&escape(&text::clip(&a.message, 3000)));
     }
     if msg.actionable()
         && let (Some(ack), Some(res)) = (&msg.links.acknowledge, &msg.links.resolve)
@@ -41,10 +56,11 @@ pub fn render(msg: &Message) -> Value {
         desc.push_str(&format!("\n\n[Acknowledge]({ack}) · [Resolve]({res})"));
     }
     let mut fields: Vec<Value> =
-        text::facts(msg).into_iter().map(|(k, v)| json!({"name": k, "value": v, "inline": true})).collect();
+        text::facts(msg).into_iter().map(|(k, v)| json!({"name": k, "value": escape(&v), "inline": true})).collect();
     let labels = text::shown_labels(msg, 10);
     if !labels.is_empty() {
-        fields.push(json!({"name": "Labels", "value": labels.iter().map(|(k, v)| format!("`{k}={v}`")).collect::<Vec<_>>().join(" "), "inline": false}));
+        let code = |s: String| format!("`{}`", s.replace('`', "'"));
+        fields.push(json!({"name": "Labels", "value": labels.iter().map(|(k, v)| code(format!("{k}={v}"))).collect::<Vec<_>>().join(" "), "inline": false}));
     }
     json!({
         "content": "",

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::validate::Problems;
 
 pub const SECRETS: &[&str] = &[];
+/// Where messages (and with them the secrets) go: changing one asks for the secrets again.
+pub const DESTINATIONS: &[&str] = &[];
 
 fn default_true() -> bool {
     true
@@ -51,14 +53,41 @@ pub struct Mailer {
     /// Always `Some` until dropped (its connection pool must be dropped inside the runtime).
     transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
+    /// The right-hand side of every `Message-ID`: a domain this installation owns.
+    id_domain: String,
     runtime: tokio::runtime::Handle,
+}
+
+/// The identity of one e-mail: its own `Message-ID` and the thread it continues.
+pub struct MailIds<'a> {
+    /// A globally unique id (`msg_…`); it becomes `<id@domain>`.
+    pub message_id: &'a str,
+    /// The id of the first mail of the thread (`In-Reply-To`, `References`).
+    pub thread_root: Option<&'a str>,
+}
+
+/// The `Message-ID` domain: the host of `server.public_base_url`, else the domain of
+/// `smtp.from` (never a made-up one: big providers check it).
+pub fn id_domain(public_base_url: &str, from: &Mailbox) -> String {
+    let host = public_base_url.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+    let host = host.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host);
+    let host = if host.starts_with('[') { "" } else { host.split(':').next().unwrap_or("") };
+    let is_name = host.contains('.') && host.parse::<std::net::IpAddr>().is_err();
+    if is_name { host.to_ascii_lowercase() } else { from.email.domain().to_ascii_lowercase() }
 }
 
 impl Mailer {
     /// `None` when `smtp.host` is not set.
-    pub fn new(cfg: &SmtpConfig, timeout: Duration, runtime: tokio::runtime::Handle) -> Result<Option<Mailer>, String> {
+    pub fn new(
+        cfg: &SmtpConfig,
+        public_base_url: &str,
+        timeout: Duration,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Option<Mailer>, String> {
         let Some(host) = cfg.host.as_deref() else { return Ok(None) };
         let from: Mailbox = cfg.from.as_deref().unwrap_or("").parse().map_err(|e| format!("smtp.from: {e}"))?;
+        let id_domain = id_domain(public_base_url, &from);
         let builder = match cfg.security {
             SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
             SmtpSecurity::Starttls => {
@@ -77,7 +106,12 @@ impl Mailer {
             let _inside = runtime.enter();
             builder.build()
         };
-        Ok(Some(Mailer { transport: Some(transport), from, runtime }))
+        Ok(Some(Mailer { transport: Some(transport), from, id_domain, runtime }))
+    }
+
+    /// `<id@domain>` for one of our message ids.
+    pub fn message_id(&self, id: &str) -> String {
+        format!("<{id}@{}>", self.id_domain)
     }
 
     /// Sends one message (blocking: call it off the async workers).
@@ -85,11 +119,17 @@ impl Mailer {
         &self,
         to: &[String],
         subject: &str,
-        plain: String,
-        html: String,
+        (plain, html): (String, String),
         headers: &[(&str, String)],
+        ids: MailIds<'_>,
     ) -> Result<(), NotifyError> {
-        let mut b = lettre::Message::builder().from(self.from.clone()).subject(subject);
+        let mut b = lettre::Message::builder()
+            .from(self.from.clone())
+            .subject(subject)
+            .message_id(Some(self.message_id(ids.message_id)));
+        if let Some(root) = ids.thread_root {
+            b = b.in_reply_to(self.message_id(root)).references(self.message_id(root));
+        }
         for t in to {
             let mb: Mailbox = t.parse().map_err(|e| NotifyError::Permanent(format!("recipient {t}: {e}")))?;
             b = b.to(mb);
@@ -193,13 +233,11 @@ pub fn send(cfg: &Config, env: &Env<'_>, msg: &Message) -> Result<Sent, NotifyEr
     if to.is_empty() {
         return Err(NotifyError::Permanent("no recipients (and the assignee has no e-mail address)".into()));
     }
-    // Threading: updates of one alert land in the same conversation.
-    let thread = msg.alert.as_ref().map(|a| format!("<alert-{}@incidentrelay>", a.id));
-    let mut headers = vec![("X-IncidentRelay-Event", msg.kind.as_str().to_string())];
-    if let Some(t) = &thread {
-        headers.push(("References", t.clone()));
-    }
-    mailer.send(&to, &headline(msg), text::plain(msg), render_html(msg), &headers)?;
+    // Threading: the first mail about an alert starts the conversation; the ones after it
+    // (reminders, escalations, acknowledgement, recovery) reply to it.
+    let headers = [("X-IncidentRelay-Event", msg.kind.as_str().to_string())];
+    let ids = MailIds { message_id: &msg.message_id, thread_root: msg.thread_root.as_deref() };
+    mailer.send(&to, &headline(msg), (text::plain(msg), render_html(msg)), &headers, ids)?;
     Ok(Sent::ok(format!("accepted for {}", to.join(", "))))
 }
 
@@ -222,5 +260,14 @@ mod tests {
             serde_json::from_value(serde_json::json!({"recipients": ["ops@example.com"], "include_assignee": false}))
                 .unwrap();
         assert_eq!(recipients(&cfg, &m), ["ops@example.com"]);
+    }
+
+    #[test]
+    fn message_ids_use_a_domain_of_ours() {
+        let from: Mailbox = "IncidentRelay <oncall@mail.example.org>".parse().unwrap();
+        assert_eq!(id_domain("https://OnCall.example.com:8443/x", &from), "oncall.example.com");
+        assert_eq!(id_domain("http://127.0.0.1:8080", &from), "mail.example.org", "an address is no domain");
+        assert_eq!(id_domain("http://localhost:8080", &from), "mail.example.org");
+        assert_eq!(id_domain("http://[::1]:8080", &from), "mail.example.org");
     }
 }

@@ -7,6 +7,8 @@ use super::require_text;
 use crate::domain::validate::Problems;
 
 pub const SECRETS: &[&str] = &["api_token"];
+/// Where messages (and with them the secrets) go: changing one asks for the secrets again.
+pub const DESTINATIONS: &[&str] = &["api_url"];
 pub const DEFAULT_API_URL: &str = "https://api.incident.io";
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -45,7 +47,7 @@ pub fn render(cfg: &Config, msg: &Message) -> Option<serde_json::Value> {
     let status = match msg.kind {
         EventKind::Resolved => "resolved",
         // incident.io alerts have no acknowledged state; nothing to send.
-        EventKind::Acknowledged => return None,
+        EventKind::Acknowledged | EventKind::Undelivered => return None,
         _ => "firing",
     };
     let mut metadata = cfg.metadata.clone();

@@ -6,6 +6,8 @@ use super::{require_text, require_url};
 use crate::domain::validate::Problems;
 
 pub const SECRETS: &[&str] = &["webhook_url", "bot_token", "callback_secret"];
+/// Where messages (and with them the secrets) go: changing one asks for the secrets again.
+pub const DESTINATIONS: &[&str] = &["webhook_url", "api_url"];
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -55,8 +57,33 @@ use serde_json::{Value, json};
 
 use super::text::{self, color_hex, headline, icon, status_line};
 use super::{Env, NotifyError, Sent};
-use crate::crypto::{Action, button_signature};
+use crate::crypto::{Action, Target, button_signature};
 use crate::domain::message::Message;
+
+/// Alert text as inert Mattermost markdown: it reads the same, but nothing in it is live — no
+/// `@channel`/`@all`/`@user` mention (a zero-width space follows every `@`; Mattermost's server
+/// finds mentions in the raw text, so escaping alone would not do), no image, link, autolink or
+/// emoji (markdown punctuation and `:` are backslash-escaped, `www.` too).
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '(' | ')' | '<' | '>' | '!' | '#' | '|' | ':' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '@' => out.push_str("@\u{200B}"),
+            c => out.push(c),
+        }
+    }
+    out.replace("www.", "www\\.").replace("WWW.", "WWW\\.")
+}
+
+/// Text inside a code span (`` `k=v` ``): no escapes apply there, so backticks are replaced
+/// and mentions broken.
+fn code(s: &str) -> String {
+    format!("`{}`", s.replace('`', "'").replace('@', "@\u{200B}"))
+}
 
 /// The integration URL Mattermost posts button clicks to.
 pub fn actions_url(base_url: &str) -> String {
@@ -68,12 +95,12 @@ fn body_text(msg: &Message) -> String {
     if let Some(a) = &msg.alert
         && !a.message.is_empty()
     {
-        t.push_str(&text::clip(&a.message, 2000));
+        t.push_str(&escape(&text::clip(&a.message, 2000)));
         t.push_str("\n\n");
     }
     let labels = text::shown_labels(msg, 12);
     if !labels.is_empty() {
-        t.push_str(&labels.iter().map(|(k, v)| format!("`{k}={v}`")).collect::<Vec<_>>().join(" "));
+        t.push_str(&labels.iter().map(|(k, v)| code(&format!("{k}={v}"))).collect::<Vec<_>>().join(" "));
         t.push('\n');
     }
     if let Some(l) = msg.alert.as_ref().and_then(|a| a.event_link.as_ref()) {
@@ -86,7 +113,7 @@ fn body_text(msg: &Message) -> String {
 /// The attachment; `buttons` adds Acknowledge/Resolve actions (bot mode).
 pub fn attachment(msg: &Message, env_channel: i64, base_url: &str, secret: &[u8], buttons: bool) -> Value {
     let fields: Vec<Value> =
-        text::facts(msg).into_iter().map(|(k, v)| json!({"short": true, "title": k, "value": v})).collect();
+        text::facts(msg).into_iter().map(|(k, v)| json!({"short": true, "title": k, "value": escape(&v)})).collect();
     let mut att = json!({
         "fallback": headline(msg),
         "color": format!("#{}", color_hex(msg)),
@@ -98,9 +125,11 @@ pub fn attachment(msg: &Message, env_channel: i64, base_url: &str, secret: &[u8]
     });
     if buttons && let Some(a) = msg.alert.as_ref().filter(|_| msg.actionable()) {
         let button = |action: Action, name: &str, style: &str| {
+            let t = Target { alert_id: a.id, episode: a.episode, action };
             json!({"id": action.verb(), "name": name, "type": "button", "style": style, "integration": {
                 "url": actions_url(base_url),
-                "context": {"channel_id": env_channel, "alert_id": a.id, "action": action.code(), "sig": button_signature(secret, env_channel, a.id, action)}
+                "context": {"channel_id": env_channel, "alert_id": a.id, "episode": a.episode, "action": action.code(),
+                            "sig": button_signature(secret, env_channel, t)}
             }})
         };
         let mut actions = Vec::new();
@@ -123,14 +152,14 @@ pub fn render_webhook(msg: &Message) -> Value {
         }
         att["text"] = Value::String(t);
     }
-    json!({"text": format!("{} **{}**", icon(msg), headline(msg)), "attachments": [att]})
+    json!({"text": format!("{} **{}**", icon(msg), escape(&headline(msg))), "attachments": [att]})
 }
 
 /// The Bot API post (`POST /api/v4/posts`) or patch body.
 pub fn render_post(cfg: &Config, msg: &Message, env_channel: i64, base_url: &str, secret: &[u8]) -> Value {
     json!({
         "channel_id": cfg.channel_id,
-        "message": format!("{} **{}**", icon(msg), headline(msg)),
+        "message": format!("{} **{}**", icon(msg), escape(&headline(msg))),
         "props": {"attachments": [attachment(msg, env_channel, base_url, secret, true)]}
     })
 }
@@ -179,7 +208,7 @@ mod tests {
     #[test]
     fn webhook_payload() {
         let p = render_webhook(&message(EventKind::Triggered));
-        assert_eq!(p["text"], "🔴 **[CRITICAL] Disk full on db-1 <sda>**");
+        assert_eq!(p["text"], "🔴 **\\[CRITICAL\\] Disk full on db-1 \\<sda\\>**");
         let att = &p["attachments"][0];
         assert_eq!(att["color"], "#D32F2F");
         assert_eq!(att["title_link"], "https://oncall.example/alerts/42");
@@ -202,7 +231,8 @@ mod tests {
         assert_eq!(actions[0]["integration"]["url"], "https://oncall.example/api/integrations/mattermost/actions");
         let ctx = &actions[0]["integration"]["context"];
         assert_eq!((ctx["alert_id"].as_i64(), ctx["action"].as_str()), (Some(42), Some("a")));
-        assert_eq!(ctx["sig"], button_signature(secret, 9, 42, Action::Acknowledge));
+        let t = Target { alert_id: 42, episode: 0, action: Action::Acknowledge };
+        assert_eq!(ctx["sig"], button_signature(secret, 9, t));
         let acked = render_post(&cfg, &message(EventKind::Acknowledged), 9, "https://oncall.example", secret);
         let actions = acked["props"]["attachments"][0]["actions"].as_array().unwrap();
         assert_eq!(actions.len(), 1, "acknowledged: only Resolve is left");

@@ -86,8 +86,21 @@ impl ChannelKind {
         }
     }
 
-    /// Validates a channel config; returns it normalised (as the typed struct serialises it).
-    /// Errors name the field as `config.<key>`.
+    /// Config keys that say where messages go (URLs, the provider).
+    pub fn destination_keys(self) -> &'static [&'static str] {
+        match self {
+            ChannelKind::Mattermost => mattermost::DESTINATIONS,
+            ChannelKind::Slack => slack::DESTINATIONS,
+            ChannelKind::Telegram => telegram::DESTINATIONS,
+            ChannelKind::Discord => discord::DESTINATIONS,
+            ChannelKind::Teams => teams::DESTINATIONS,
+            ChannelKind::Email => email::DESTINATIONS,
+            ChannelKind::Webhook => webhook::DESTINATIONS,
+            ChannelKind::Incidentio => incidentio::DESTINATIONS,
+            ChannelKind::Voice => voice::DESTINATIONS,
+        }
+    }
+
     /// The JSON Schema of this type's configuration (its fields, their doc comments as help,
     /// enums and defaults) — the web UI renders the channel form from it.
     pub fn config_schema(self) -> Value {
@@ -105,6 +118,8 @@ impl ChannelKind {
         serde_json::to_value(schema).unwrap_or_default()
     }
 
+    /// Validates a channel config; returns it normalised (as the typed struct serialises it).
+    /// Errors name the field as `config.<key>`.
     pub fn check_config(self, config: &Value) -> Result<Value, Vec<FieldError>> {
         match self {
             ChannelKind::Mattermost => check::<mattermost::Config>(config, mattermost::Config::validate),
@@ -133,10 +148,12 @@ impl ChannelKind {
     }
 
     /// Applies a partial config on top of the stored one: keys given replace, `null` removes,
-    /// and a secret sent back masked keeps the stored value.
-    pub fn merge(self, stored: &Value, update: &Value) -> Value {
+    /// and a secret sent back masked keeps the stored value. Secrets stay with their
+    /// destination: when a destination key changes (a URL, the provider), every stored secret
+    /// must be entered again, or the answer names the ones that were not.
+    pub fn merge(self, stored: &Value, update: &Value) -> Result<Value, Vec<FieldError>> {
         let (Value::Object(old), Value::Object(new)) = (stored, update) else {
-            return update.clone();
+            return Ok(update.clone());
         };
         let mut out: Map<String, Value> = old.clone();
         for (k, v) in new {
@@ -148,7 +165,26 @@ impl ChannelKind {
                 out.insert(k.clone(), v.clone());
             }
         }
-        Value::Object(out)
+        let moved: Vec<&str> = self.destination_keys().iter().copied().filter(|k| old.get(*k) != out.get(*k)).collect();
+        if moved.is_empty() {
+            return Ok(Value::Object(out));
+        }
+        let kept: Vec<FieldError> = self
+            .secret_keys()
+            .iter()
+            .filter(|k| !self.destination_keys().contains(k))
+            .filter(|k| old.get(**k).is_some_and(is_set) && out.get(**k) == old.get(**k))
+            .map(|k| {
+                FieldError::new(
+                    format!("config.{k}"),
+                    format!(
+                        "enter it again: config.{} changed, and a stored secret never follows a new destination",
+                        moved[0]
+                    ),
+                )
+            })
+            .collect();
+        if kept.is_empty() { Ok(Value::Object(out)) } else { Err(kept) }
     }
 }
 
@@ -186,7 +222,7 @@ impl ChannelKind {
             serde_json::from_value(v.clone())
                 .map_err(|e| NotifyError::Permanent(format!("invalid channel config: {e}")))
         }
-        match self {
+        let sent = match self {
             ChannelKind::Mattermost => mattermost::send(&cfg(config)?, env, msg, edit),
             ChannelKind::Slack => slack::send(&cfg(config)?, env, msg, edit),
             ChannelKind::Telegram => telegram::send(&cfg(config)?, env, msg, edit),
@@ -196,7 +232,29 @@ impl ChannelKind {
             ChannelKind::Webhook => webhook::send(&cfg(config)?, env, msg),
             ChannelKind::Incidentio => incidentio::send(&cfg(config)?, env, msg),
             ChannelKind::Voice => voice::send(&cfg(config)?, env, msg),
+        };
+        sent.map_err(|e| e.map_message(|m| self.redact(config, m)))
+    }
+
+    /// `text` with every secret of `config` masked: error texts end up in `last_error` (which
+    /// viewers read), the timeline and the log, and a provider's or the HTTP library's message
+    /// may quote a URL with a token in it. Secrets are matched as stored and percent-encoded.
+    pub fn redact(self, config: &Value, text: &str) -> String {
+        let mut secrets = Vec::new();
+        for key in self.secret_keys() {
+            collect_strings(config.get(*key), &mut secrets);
         }
+        // Longest first, so that a secret inside another is masked as part of the longer one.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let mut out = text.to_string();
+        for s in secrets.iter().filter(|s| s.chars().count() >= 4) {
+            for form in [s.clone(), voice::form_encode(s), s.replace(' ', "%20")] {
+                if out.contains(&form) {
+                    out = out.replace(&form, MASK);
+                }
+            }
+        }
+        out
     }
 
     /// Whether the channel edits its earlier message on ack/resolve (else it posts a follow-up).
@@ -227,6 +285,26 @@ fn check<T: DeserializeOwned + Serialize>(
         errs.into_iter().map(|e| FieldError::new(format!("config.{}", e.field), e.message)).collect::<Vec<_>>()
     })?;
     serde_json::to_value(&typed).map_err(|e| vec![FieldError::new("config", e.to_string())])
+}
+
+/// Every string in a secret value (a token, or a map of header values).
+fn collect_strings(v: Option<&Value>, out: &mut Vec<String>) {
+    match v {
+        Some(Value::String(s)) if !s.is_empty() => out.push(s.clone()),
+        Some(Value::Object(m)) => m.values().for_each(|x| collect_strings(Some(x), out)),
+        Some(Value::Array(a)) => a.iter().for_each(|x| collect_strings(Some(x), out)),
+        _ => {}
+    }
+}
+
+/// A secret that holds something (not null, empty text or an empty map).
+fn is_set(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Object(m) => !m.is_empty(),
+        _ => true,
+    }
 }
 
 fn mask_value(v: &Value) -> Value {
@@ -299,15 +377,15 @@ impl Senders {
         format!("{}/alerts/{alert_id}", self.base_url)
     }
 
-    /// A signed one-click action link.
-    pub fn action_url(&self, alert_id: i64, action: crate::crypto::Action, now: crate::domain::time::Ts) -> String {
-        let token = crate::crypto::action_token(&self.secret, alert_id, action, now.secs() + ACTION_LINK_SECS);
+    /// A signed one-click action link for one episode of an alert.
+    pub fn action_url(&self, target: crate::crypto::Target, now: crate::domain::time::Ts) -> String {
+        let token = crate::crypto::action_token(&self.secret, target, now.secs() + ACTION_LINK_SECS);
         format!("{}/a/{token}", self.base_url)
     }
 
     /// The message of a prepared delivery.
     pub fn message(&self, p: &crate::store::outbox::Prepared, now: crate::domain::time::Ts) -> Message {
-        use crate::crypto::Action;
+        use crate::crypto::{Action, Target};
         use crate::domain::message::{AlertInfo, Links};
         let alert = p.alert.as_ref().map(|a| AlertInfo {
             id: a.id,
@@ -325,18 +403,26 @@ impl Senders {
             resolved_by: a.resolved_by.clone(),
             reminder_count: a.reminder_count,
             escalation_level: a.escalation_level,
+            episode: a.episode,
         });
         let links = match &p.alert {
             Some(a) => Links {
                 alert: self.alert_url(a.id),
-                acknowledge: Some(self.action_url(a.id, Action::Acknowledge, now)),
-                resolve: Some(self.action_url(a.id, Action::Resolve, now)),
+                acknowledge: Some(
+                    self.action_url(Target { alert_id: a.id, episode: a.episode, action: Action::Acknowledge }, now),
+                ),
+                resolve: Some(
+                    self.action_url(Target { alert_id: a.id, episode: a.episode, action: Action::Resolve }, now),
+                ),
             },
             None => Links { alert: format!("{}/", self.base_url), acknowledge: None, resolve: None },
         };
         Message {
             kind: p.delivery.event_type,
             delivery_id: p.delivery.id,
+            message_id: p.delivery.message_id.clone(),
+            thread_root: p.thread_root.clone(),
+            note: p.delivery.note.clone(),
             alert,
             team: p.team.clone(),
             assignee: p.assignee.clone(),
@@ -392,13 +478,59 @@ mod tests {
         let stored = json!({"webhook_url": "https://hooks.slack.com/services/T/B/X"});
         let masked = ChannelKind::Slack.mask(&stored);
         assert_eq!(masked["webhook_url"], json!("https://hooks.slack.com/********"));
-        assert_eq!(ChannelKind::Slack.merge(&stored, &masked), stored);
+        assert_eq!(ChannelKind::Slack.merge(&stored, &masked), Ok(stored.clone()));
         let changed =
             ChannelKind::Slack.merge(&stored, &json!({"webhook_url": "https://hooks.slack.com/services/T/B/Y"}));
-        assert_eq!(changed["webhook_url"], json!("https://hooks.slack.com/services/T/B/Y"));
+        assert_eq!(changed.unwrap()["webhook_url"], json!("https://hooks.slack.com/services/T/B/Y"));
         let hook = json!({"webhook_url": "https://x.example/h", "headers": {"Authorization": "Bearer s3cret"}});
         let masked = ChannelKind::Webhook.mask(&hook);
         assert_eq!(masked["headers"]["Authorization"], json!(MASK));
-        assert_eq!(ChannelKind::Webhook.merge(&hook, &masked), hook);
+        assert_eq!(ChannelKind::Webhook.merge(&hook, &masked), Ok(hook));
+    }
+
+    #[test]
+    fn errors_never_show_a_secret() {
+        let tg = json!({"bot_token": "123:AB C", "chat_id": "-1"});
+        let text = "network error: invalid uri https://api.telegram.org/bot123:AB C/sendMessage (bot123%3AAB+C, bot123:AB%20C)";
+        let r = ChannelKind::Telegram.redact(&tg, text);
+        assert!(!r.contains("AB C") && !r.contains("AB+C") && !r.contains("AB%20C"), "{r}");
+        assert!(r.starts_with("network error: invalid uri https://api.telegram.org/bot********/sendMessage"), "{r}");
+        let hook = json!({"webhook_url": "https://x.example/h", "headers": {"Authorization": "Bearer s3cret-value"}});
+        assert_eq!(ChannelKind::Webhook.redact(&hook, "HTTP 401: bad Bearer s3cret-value"), "HTTP 401: bad ********");
+        let slack = json!({"webhook_url": "https://hooks.slack.com/services/T/B/X"});
+        assert_eq!(
+            ChannelKind::Slack.redact(&slack, "error sending to https://hooks.slack.com/services/T/B/X: 404"),
+            "error sending to ********: 404"
+        );
+    }
+
+    #[test]
+    fn secrets_never_follow_a_new_destination() {
+        let fields = |r: Result<Value, Vec<FieldError>>| -> Vec<String> {
+            r.err().unwrap_or_default().into_iter().map(|e| e.field).collect()
+        };
+        let tg = json!({"bot_token": "123:ABC", "chat_id": "-1"});
+        assert_eq!(
+            fields(ChannelKind::Telegram.merge(&tg, &json!({"api_url": "https://evil.example"}))),
+            ["config.bot_token"]
+        );
+        let again = ChannelKind::Telegram.merge(&tg, &json!({"api_url": "https://tg.example", "bot_token": "9:NEW"}));
+        assert_eq!(again.unwrap()["bot_token"], "9:NEW", "entered again: fine");
+        assert!(ChannelKind::Telegram.merge(&tg, &json!({"chat_id": "-2"})).is_ok(), "same destination: kept");
+        let hook = json!({"webhook_url": "https://x.example/h", "secret": "whsec_a", "headers": {"X-Key": "k"}});
+        let masked = ChannelKind::Webhook.mask(&hook);
+        let mut moved = masked.clone();
+        moved["webhook_url"] = json!("https://evil.example/h");
+        assert_eq!(fields(ChannelKind::Webhook.merge(&hook, &moved)), ["config.secret", "config.headers"]);
+        let bare = json!({"webhook_url": "https://x.example/h", "headers": {}});
+        assert!(
+            ChannelKind::Webhook.merge(&bare, &json!({"webhook_url": "https://y.example/h"})).is_ok(),
+            "no secret to keep"
+        );
+        let tw = json!({"provider": "twilio", "account_sid": "AC1", "auth_token": "t0k"});
+        assert_eq!(
+            fields(ChannelKind::Voice.merge(&tw, &json!({"api_url": "https://evil.example"}))),
+            ["config.auth_token"]
+        );
     }
 }

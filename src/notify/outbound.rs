@@ -30,6 +30,15 @@ impl NotifyError {
             NotifyError::Permanent(m) => m,
         }
     }
+    /// The same error with its message rewritten (secrets masked).
+    pub fn map_message(self, f: impl FnOnce(&str) -> String) -> NotifyError {
+        match self {
+            NotifyError::Retryable { message, retry_after } => {
+                NotifyError::Retryable { message: f(&message), retry_after }
+            }
+            NotifyError::Permanent(m) => NotifyError::Permanent(f(&m)),
+        }
+    }
 }
 
 impl std::fmt::Display for NotifyError {
@@ -65,15 +74,40 @@ pub fn is_internal(ip: &IpAddr) -> bool {
                 || v4.octets()[0] == 0
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_internal(&IpAddr::V4(v4));
-            }
-            v6.is_loopback()
+            let s = v6.segments();
+            let embedded = embedded_ipv4(v6);
+            !embedded.is_empty() && embedded.iter().any(|v4| is_internal(&IpAddr::V4(*v4)))
+                || v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link local
+                || (s[0] & 0xffc0) == 0xfec0 // site local (deprecated)
+                || s[..3] == [0x64, 0xff9b, 1] // local-use NAT64 (RFC 8215)
+                || s[..2] == [0x2001, 0xdb8] // documentation
+                || s[..4] == [0x100, 0, 0, 0] // discard only
         }
+    }
+}
+
+/// The IPv4 addresses an IPv6 address carries, which are what it reaches: IPv4-compatible
+/// (`::a.b.c.d`), -mapped (`::ffff:a.b.c.d`) and -translated (`::ffff:0:a.b.c.d`) forms, NAT64
+/// (`64:ff9b::/96`), 6to4 (`2002::/16`) and Teredo (server and client).
+fn embedded_ipv4(v6: &std::net::Ipv6Addr) -> Vec<std::net::Ipv4Addr> {
+    let (s, o) = (v6.segments(), v6.octets());
+    let at = |i: usize| std::net::Ipv4Addr::new(o[i], o[i + 1], o[i + 2], o[i + 3]);
+    let compatible_or_mapped = s[..5] == [0; 5] && (s[5] == 0 || s[5] == 0xffff);
+    let translated = s[..4] == [0; 4] && s[4] == 0xffff && s[5] == 0;
+    let nat64 = s[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
+    if compatible_or_mapped || translated || nat64 {
+        vec![at(12)]
+    } else if s[0] == 0x2002 {
+        vec![at(2)]
+    } else if s[..2] == [0x2001, 0] {
+        let client = at(12).octets().map(|b| !b);
+        vec![at(4), std::net::Ipv4Addr::from(client)]
+    } else {
+        Vec::new()
     }
 }
 
@@ -94,10 +128,14 @@ impl Resolver for GuardedResolver {
         let blocked: Option<SocketAddr> =
             addrs.iter().find(|a| is_internal(&a.ip()) && !self.allow.iter().any(|c| c.contains(&a.ip()))).copied();
         if let Some(a) = blocked {
+            let carried = match a.ip() {
+                IpAddr::V6(v6) => embedded_ipv4(&v6).iter().map(|v4| format!(" (it carries {v4})")).collect(),
+                IpAddr::V4(_) => String::new(),
+            };
             return Err(ureq::Error::Io(std::io::Error::new(
                 std::io::ErrorKind::PermissionDenied,
                 format!(
-                    "refused: {} resolves to the internal address {}; allow it in security.outbound_allowlist",
+                    "refused: {} resolves to the internal address {}{carried}; allow it in security.outbound_allowlist",
                     uri.host().unwrap_or(""),
                     a.ip()
                 ),
@@ -208,10 +246,20 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "0.0.0.0",
+            "::127.0.0.2",
+            "::ffff:0:10.0.0.1",
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "2002:7f00:1::1",
+            "2002:c0a8:101::",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
+            "fec0::1",
+            "2001:db8::1",
         ] {
             assert!(is_internal(&ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
+        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8"] {
             assert!(!is_internal(&ip.parse().unwrap()), "{ip}");
         }
     }

@@ -7,6 +7,8 @@ use super::{require_text, require_url};
 use crate::domain::validate::Problems;
 
 pub const SECRETS: &[&str] = &["webhook_url", "bot_token", "signing_secret"];
+/// Where messages (and with them the secrets) go: changing one asks for the secrets again.
+pub const DESTINATIONS: &[&str] = &["webhook_url", "api_url"];
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -60,7 +62,7 @@ use serde_json::{Value, json};
 
 use super::text::{self, headline, icon, status_line};
 use super::{Env, NotifyError, Sent};
-use crate::crypto::{Action, button_signature};
+use crate::crypto::{Action, Target, button_signature};
 use crate::domain::alert::AlertStatus;
 use crate::domain::message::Message;
 
@@ -69,9 +71,20 @@ pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// The button value: `<channel>.<alert>.<a|r>.<signature>`.
-pub fn button_value(secret: &[u8], channel_id: i64, alert_id: i64, action: Action) -> String {
-    format!("{channel_id}.{alert_id}.{}.{}", action.code(), button_signature(secret, channel_id, alert_id, action))
+/// The button value: `<channel>.<alert>.<episode>.<a|r>.<signature>`.
+pub fn button_value(secret: &[u8], channel_id: i64, t: Target) -> String {
+    let sig = button_signature(secret, channel_id, t);
+    format!("{channel_id}.{}.{}.{}.{sig}", t.alert_id, t.episode, t.action.code())
+}
+
+/// Parses a button value back into its channel, what it acts on, and its signature.
+pub fn parse_button_value(v: &str) -> Option<(i64, Target, &str)> {
+    let mut p = v.splitn(5, '.');
+    let channel = p.next()?.parse().ok()?;
+    let alert_id = p.next()?.parse().ok()?;
+    let episode = p.next()?.parse().ok()?;
+    let action = Action::from_code(p.next()?)?;
+    Some((channel, Target { alert_id, episode, action }, p.next()?))
 }
 
 /// Block Kit blocks. `interactive` (bot mode) adds signed buttons; otherwise buttons link to the
@@ -102,12 +115,13 @@ pub fn blocks(msg: &Message, interactive: Option<(&[u8], i64)>) -> Vec<Value> {
         let acked = a.status == AlertStatus::Acknowledged;
         match interactive {
             Some((secret, channel)) => {
+                let target = |action| Target { alert_id: a.id, episode: a.episode, action };
                 if !acked {
                     elements.push(json!({"type": "button", "style": "primary", "action_id": "incidentrelay_acknowledge",
-                        "text": {"type": "plain_text", "text": "Acknowledge"}, "value": button_value(secret, channel, a.id, Action::Acknowledge)}));
+                        "text": {"type": "plain_text", "text": "Acknowledge"}, "value": button_value(secret, channel, target(Action::Acknowledge))}));
                 }
                 elements.push(json!({"type": "button", "action_id": "incidentrelay_resolve",
-                    "text": {"type": "plain_text", "text": "Resolve"}, "value": button_value(secret, channel, a.id, Action::Resolve)}));
+                    "text": {"type": "plain_text", "text": "Resolve"}, "value": button_value(secret, channel, target(Action::Resolve))}));
             }
             None => {
                 if let (false, Some(l)) = (acked, &msg.links.acknowledge) {
@@ -129,11 +143,12 @@ pub fn blocks(msg: &Message, interactive: Option<(&[u8], i64)>) -> Vec<Value> {
 }
 
 pub fn render_webhook(msg: &Message) -> Value {
-    json!({"text": headline(msg), "blocks": blocks(msg, None)})
+    json!({"text": escape(&headline(msg)), "blocks": blocks(msg, None), "unfurl_links": false, "unfurl_media": false})
 }
 
 pub fn render_bot(cfg: &Config, msg: &Message, secret: &[u8], channel: i64) -> Value {
-    json!({"channel": cfg.channel_id, "text": headline(msg), "blocks": blocks(msg, Some((secret, channel))), "unfurl_links": false})
+    json!({"channel": cfg.channel_id, "text": escape(&headline(msg)), "blocks": blocks(msg, Some((secret, channel))),
+           "unfurl_links": false, "unfurl_media": false})
 }
 
 /// Slack's Web API answers 200 with `{"ok": false, "error": …}` on failure.
@@ -207,7 +222,7 @@ mod tests {
     #[test]
     fn webhook_blocks_link_to_action_pages() {
         let p = render_webhook(&message(EventKind::Triggered));
-        assert_eq!(p["text"], "[CRITICAL] Disk full on db-1 <sda>");
+        assert_eq!(p["text"], "[CRITICAL] Disk full on db-1 &lt;sda&gt;", "escaped like the blocks");
         let first = p["blocks"][0]["text"]["text"].as_str().unwrap();
         assert!(
             first.contains("*<https://oncall.example/alerts/42|[CRITICAL] Disk full on db-1 &lt;sda&gt;>*"),
@@ -227,7 +242,9 @@ mod tests {
         let p = render_bot(&cfg, &message(EventKind::Triggered), b"k", 3);
         let actions = p["blocks"].as_array().unwrap().last().unwrap().clone();
         assert_eq!(actions["elements"][0]["action_id"], "incidentrelay_acknowledge");
-        assert_eq!(actions["elements"][0]["value"], button_value(b"k", 3, 42, Action::Acknowledge));
+        let t = Target { alert_id: 42, episode: 0, action: Action::Acknowledge };
+        assert_eq!(actions["elements"][0]["value"], button_value(b"k", 3, t));
+        assert_eq!(parse_button_value(&button_value(b"k", 3, t)).map(|(c, x, _)| (c, x)), Some((3, t)));
         let r = render_bot(&cfg, &message(EventKind::Resolved), b"k", 3);
         let actions = r["blocks"].as_array().unwrap().last().unwrap().clone();
         assert_eq!(actions["elements"][0]["text"]["text"], "Open");

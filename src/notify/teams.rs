@@ -7,6 +7,8 @@ use super::require_url;
 use crate::domain::validate::Problems;
 
 pub const SECRETS: &[&str] = &["webhook_url"];
+/// Where messages (and with them the secrets) go: changing one asks for the secrets again.
+pub const DESTINATIONS: &[&str] = &["webhook_url"];
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]

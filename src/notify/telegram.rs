@@ -7,6 +7,8 @@ use super::require_text;
 use crate::domain::validate::Problems;
 
 pub const SECRETS: &[&str] = &["bot_token"];
+/// Where messages (and with them the secrets) go: changing one asks for the secrets again.
+pub const DESTINATIONS: &[&str] = &["api_url"];
 pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -71,25 +73,63 @@ use serde_json::{Value, json};
 
 use super::text::{self, headline, html_escape, icon, status_line};
 use super::{Env, NotifyError, Sent};
-use crate::crypto::{Action, button_signature};
+use crate::crypto::{Action, Target, button_signature};
 use crate::domain::alert::AlertStatus;
 use crate::domain::message::Message;
 
-/// Callback data (≤ 64 bytes): `<a|r>:<alert>:<signature>`.
-pub fn callback_data(secret: &[u8], channel_id: i64, alert_id: i64, action: Action) -> String {
-    format!("{}:{alert_id}:{}", action.code(), button_signature(secret, channel_id, alert_id, action))
+/// Callback data (≤ 64 bytes): `<a|r>:<alert>:<episode>:<signature>`.
+pub fn callback_data(secret: &[u8], channel_id: i64, t: Target) -> String {
+    format!("{}:{}:{}:{}", t.action.code(), t.alert_id, t.episode, button_signature(secret, channel_id, t))
 }
 
-/// Parses callback data back into (alert, action, signature).
-pub fn parse_callback(data: &str) -> Option<(i64, Action, &str)> {
-    let mut p = data.splitn(3, ':');
+/// Parses callback data back into what it acts on and its signature.
+pub fn parse_callback(data: &str) -> Option<(Target, &str)> {
+    let mut p = data.splitn(4, ':');
     let action = Action::from_code(p.next()?)?;
-    let id = p.next()?.parse().ok()?;
-    Some((id, action, p.next()?))
+    let alert_id = p.next()?.parse().ok()?;
+    let episode = p.next()?.parse().ok()?;
+    Some((Target { alert_id, episode, action }, p.next()?))
 }
 
+/// Telegram's limit on a message's text (after its HTML is parsed).
+const MAX_TEXT: usize = 4096;
+
+/// The message text as Telegram HTML, within Telegram's length limit. Cutting the HTML itself
+/// could split a tag or an entity and get the whole page refused, so the alert's message is
+/// shortened instead (and, for absurd titles, the headline).
 pub fn render_text(msg: &Message) -> String {
-    let mut t = format!("{} <b>{}</b>\n{}", icon(msg), html_escape(&headline(msg)), html_escape(&status_line(msg)));
+    for (message_max, title_max) in [(2500, 1024), (1000, 1024), (200, 1024), (0, 512), (0, 100)] {
+        let t = render_text_within(msg, message_max, title_max);
+        if visible_len(&t) <= MAX_TEXT {
+            return t;
+        }
+    }
+    html_escape(&text::clip(&headline(msg), 100))
+}
+
+/// How many characters Telegram counts: tags are not text, an entity is one character.
+fn visible_len(html: &str) -> usize {
+    let (mut n, mut in_tag, mut in_entity) = (0, false, false);
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if in_tag => {}
+            '&' => {
+                in_entity = true;
+                n += 1;
+            }
+            ';' if in_entity => in_entity = false,
+            _ if in_entity => {}
+            _ => n += 1,
+        }
+    }
+    n
+}
+
+fn render_text_within(msg: &Message, message_max: usize, title_max: usize) -> String {
+    let head = html_escape(&text::clip(&headline(msg), title_max));
+    let mut t = format!("{} <b>{head}</b>\n{}", icon(msg), html_escape(&status_line(msg)));
     if let Some(u) = msg.assignee.as_ref().and_then(|u| u.telegram_user_id.as_ref().map(|id| (id, u))) {
         t.push_str(&format!(
             " (<a href=\"tg://user?id={}\">{}</a>)",
@@ -98,8 +138,8 @@ pub fn render_text(msg: &Message) -> String {
         ));
     }
     if let Some(a) = &msg.alert {
-        if !a.message.is_empty() {
-            t.push_str(&format!("\n\n{}", html_escape(&text::clip(&a.message, 2500))));
+        if !a.message.is_empty() && message_max > 0 {
+            t.push_str(&format!("\n\n{}", html_escape(&text::clip(&a.message, message_max))));
         }
         t.push('\n');
         for (k, v) in text::facts(msg) {
@@ -113,7 +153,7 @@ pub fn render_text(msg: &Message) -> String {
             t.push_str(&format!("\n<a href=\"{}\">Runbook / source</a>", html_escape(link)));
         }
     }
-    text::clip(&t, 4000)
+    t
 }
 
 /// The inline keyboard: Acknowledge/Resolve (signed callbacks) and Open (Telegram only accepts
@@ -122,10 +162,13 @@ pub fn keyboard(cfg: &Config, msg: &Message, secret: &[u8], channel_id: i64, bas
     let mut rows: Vec<Value> = Vec::new();
     if let Some(a) = msg.alert.as_ref().filter(|_| cfg.actions_enabled && msg.actionable()) {
         let mut row = Vec::new();
+        let target = |action| Target { alert_id: a.id, episode: a.episode, action };
         if a.status != AlertStatus::Acknowledged {
-            row.push(json!({"text": "✅ Acknowledge", "callback_data": callback_data(secret, channel_id, a.id, Action::Acknowledge)}));
+            row.push(json!({"text": "✅ Acknowledge", "callback_data": callback_data(secret, channel_id, target(Action::Acknowledge))}));
         }
-        row.push(json!({"text": "Resolve", "callback_data": callback_data(secret, channel_id, a.id, Action::Resolve)}));
+        row.push(
+            json!({"text": "Resolve", "callback_data": callback_data(secret, channel_id, target(Action::Resolve))}),
+        );
         rows.push(Value::Array(row));
     }
     if base_url.starts_with("https://") {
@@ -233,15 +276,26 @@ mod tests {
         let kb = &p["reply_markup"]["inline_keyboard"];
         let data = kb[0][0]["callback_data"].as_str().unwrap();
         assert!(data.len() <= 64);
-        let (id, action, sig) = parse_callback(data).unwrap();
-        assert_eq!((id, action), (42, Action::Acknowledge));
-        assert!(crate::crypto::verify_button(b"k", 4, 42, Action::Acknowledge, sig));
+        let (target, sig) = parse_callback(data).unwrap();
+        assert_eq!(target, Target { alert_id: 42, episode: 0, action: Action::Acknowledge });
+        assert!(crate::crypto::verify_button(b"k", 4, target, sig));
         assert_eq!(kb[1][0]["url"], "https://oncall.example/alerts/42");
         let local = render(&cfg(), &message(EventKind::Triggered), b"k", 4, "http://127.0.0.1:8080");
         assert_eq!(
             local["reply_markup"]["inline_keyboard"].as_array().unwrap().len(),
             1,
             "no Open button for non-https URLs"
+        );
+        let mut long = message(EventKind::Triggered);
+        if let Some(a) = long.alert.as_mut() {
+            a.title = "<&>".repeat(300);
+            a.message = "&".repeat(16_000);
+        }
+        let t = render_text(&long);
+        assert!(visible_len(&t) <= MAX_TEXT, "{}", visible_len(&t));
+        assert!(
+            t.contains("</b>") && !t.contains("&am…") && t.matches('<').count() == t.matches('>').count(),
+            "tags and entities stay whole"
         );
         let resolved = render(&cfg(), &message(EventKind::Resolved), b"k", 4, "http://127.0.0.1:8080");
         assert_eq!(resolved["reply_markup"]["inline_keyboard"], json!([]));

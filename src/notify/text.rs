@@ -63,6 +63,7 @@ pub fn headline(msg: &Message) -> String {
         EventKind::Acknowledged => format!("[ACKNOWLEDGED] {}", a.title),
         EventKind::Resolved => format!("[RESOLVED] {}", a.title),
         EventKind::Test => format!("[TEST] {}", a.title),
+        EventKind::Undelivered => format!("[UNDELIVERED] {}", a.title),
     }
 }
 
@@ -71,6 +72,9 @@ pub fn status_line(msg: &Message) -> String {
     let Some(a) = &msg.alert else {
         return "If you can read this, the channel works.".into();
     };
+    if let (EventKind::Undelivered, Some(note)) = (msg.kind, &msg.note) {
+        return note.clone();
+    }
     let who =
         msg.assignee.as_ref().map(|u| format!(" · assigned to {}", u.display_name_or_username())).unwrap_or_default();
     match a.status {
@@ -209,6 +213,9 @@ pub(crate) mod fixtures {
         Message {
             kind,
             delivery_id: 77,
+            message_id: "msg_0192f0c1a2b37c4d8e9f00112233aabb".into(),
+            thread_root: None,
+            note: None,
             alert: Some(AlertInfo {
                 id: 42,
                 title: "Disk full on db-1 <sda>".into(),
@@ -229,6 +236,7 @@ pub(crate) mod fixtures {
                 resolved_by: (kind == EventKind::Resolved).then(|| "alertmanager".to_string()),
                 reminder_count: 0,
                 escalation_level: 0,
+                episode: 0,
             }),
             team: TeamInfo { id: 1, slug: "infra".into(), name: "Infrastructure".into() },
             assignee: Some(Contact {

@@ -8,6 +8,8 @@ use super::{require_text, require_url};
 use crate::domain::validate::Problems;
 
 pub const SECRETS: &[&str] = &["secret", "auth_token"];
+/// Where messages (and with them the secrets) go: changing one asks for the secrets again.
+pub const DESTINATIONS: &[&str] = &["provider", "url", "api_url"];
 pub const TWILIO_API_URL: &str = "https://api.twilio.com";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -9,6 +9,8 @@ use super::require_url;
 use crate::domain::validate::Problems;
 
 pub const SECRETS: &[&str] = &["secret", "headers"];
+/// Where messages (and with them the secrets) go: changing one asks for the secrets again.
+pub const DESTINATIONS: &[&str] = &["webhook_url"];
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -73,8 +75,8 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<Strin
 pub fn send(cfg: &Config, env: &Env<'_>, msg: &Message) -> Result<Sent, NotifyError> {
     let url = cfg.webhook_url.as_deref().ok_or_else(|| NotifyError::Permanent("webhook_url is not set".into()))?;
     let body = render(msg).to_string().into_bytes();
-    // Stable across retries, so receivers can de-duplicate.
-    let id = format!("msg_{}", msg.delivery_id);
+    // Globally unique, and stable across retries so that receivers can de-duplicate.
+    let id = msg.message_id.clone();
     let ts = msg.timestamp.secs().to_string();
     let mut headers: Vec<(String, String)> = cfg.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     headers.push(("webhook-id".into(), id.clone()));

@@ -70,6 +70,10 @@ pub struct Alert {
     #[serde(skip)]
     #[schemars(skip)]
     pub assignee_user_id: Option<i64>,
+    /// 0 when it opened, +1 per reopen: signed links and buttons act within one episode only.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub episode: i64,
 }
 
 impl Alert {
@@ -90,7 +94,7 @@ const SELECT: &str = "SELECT a.id, a.team_id, t.slug, t.group_id, a.route_id, a.
             a.assignee_user_id, u.username, u.display_name, a.source, a.dedup_key, a.title, a.message, a.severity, a.status,
             a.labels, a.event_link, a.alert_count, a.first_seen_at, a.last_seen_at, a.acknowledged_by, a.acknowledged_at,
             a.resolved_by, a.resolved_at, a.reminder_count, a.escalation_level, a.next_action_at, a.flapping, a.silence_id,
-            a.escalation_cycle, a.group_key, a.state_changes
+            a.escalation_cycle, a.group_key, a.state_changes, a.episode
      FROM alerts a JOIN teams t ON t.id = a.team_id LEFT JOIN users u ON u.id = a.assignee_user_id";
 
 fn json_at<T: serde::de::DeserializeOwned>(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<T> {
@@ -140,6 +144,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
         group_key: r.get(31)?,
         state_changes: json_at(r, 32)?,
         assignee_user_id,
+        episode: r.get(33)?,
     })
 }
 
@@ -981,7 +986,8 @@ fn reopen(
         "UPDATE alerts SET status = ?1, resolved_at = NULL, resolved_by = NULL, acknowledged_at = NULL, acknowledged_by = NULL,
                 acknowledged_by_user_id = NULL, alert_count = alert_count + 1, last_seen_at = ?2, title = ?3, message = ?4, labels = ?5,
                 severity = ?6, reminder_count = 0, escalation_level = 0, escalation_cycle = 0, next_action_at = NULL,
-                flapping = ?7, state_changes = ?8, silence_id = ?9, assignee_user_id = ?10, updated_at = ?2 WHERE id = ?11",
+                flapping = ?7, state_changes = ?8, silence_id = ?9, assignee_user_id = ?10, episode = episode + 1, updated_at = ?2
+         WHERE id = ?11",
     )?
     .execute(params![
         status.as_str(),

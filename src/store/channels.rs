@@ -137,7 +137,7 @@ fn apply(ch: &mut Channel, input: ChannelInput, creating: bool) -> Result<()> {
     p.finish()?;
     let config = match input.config {
         Some(new) if creating || kind_changed => new,
-        Some(new) => ch.channel_type.merge(&ch.config, &new),
+        Some(new) => ch.channel_type.merge(&ch.config, &new)?,
         None if kind_changed => {
             return Err(StoreError::invalid("config", "is required when channel_type changes"));
         }

@@ -187,6 +187,17 @@ pub fn memberships_of_user(c: &Connection, user_id: i64) -> Result<Vec<Membershi
 }
 
 /// The roles a user holds in active groups: the input of access checks.
+/// Whether the user is a member of one of `groups`.
+pub fn shares_group(c: &Connection, user_id: i64, groups: &[i64]) -> Result<bool> {
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM group_memberships WHERE user_id = ?1 AND group_id IN {})",
+        super::placeholders(groups.len())
+    );
+    let mut args = vec![user_id];
+    args.extend_from_slice(groups);
+    Ok(c.q_row(&sql, rusqlite::params_from_iter(args), |r| r.get(0))?)
+}
+
 pub fn active_roles(c: &Connection, user_id: i64) -> Result<Vec<(i64, Role)>> {
     let mut st = c.prepare_cached(
         "SELECT m.group_id, m.role FROM group_memberships m JOIN groups g ON g.id = m.group_id
@@ -211,7 +222,16 @@ pub fn is_member(c: &Connection, group_id: i64, user_id: i64) -> Result<bool> {
     )?)
 }
 
-pub fn add_member(c: &Connection, ctx: &Ctx, group_id: i64, input: MembershipInput) -> Result<Membership> {
+/// Adds a user to a group. `among`: the groups of a caller who is not an admin; the user must
+/// already be a member of one of them (editors cannot enrol strangers, whose contact details
+/// they would then read).
+pub fn add_member(
+    c: &Connection,
+    ctx: &Ctx,
+    group_id: i64,
+    input: MembershipInput,
+    among: Option<&[i64]>,
+) -> Result<Membership> {
     let mut p = Problems::new();
     let user_id = p.required(input.user_id, "user_id");
     let role = p.required(input.role, "role");
@@ -222,6 +242,14 @@ pub fn add_member(c: &Connection, ctx: &Ctx, group_id: i64, input: MembershipInp
     get(c, group_id)?;
     if !super::users::exists(c, user_id)? {
         return Err(StoreError::invalid("user_id", "no such user"));
+    }
+    if let Some(groups) = among
+        && !shares_group(c, user_id, groups)?
+    {
+        return Err(StoreError::invalid(
+            "user_id",
+            "no such user among the people of your groups; an administrator adds new people",
+        ));
     }
     c.exec(
         "INSERT INTO group_memberships (group_id, user_id, role, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",

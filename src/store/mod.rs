@@ -119,6 +119,19 @@ impl From<rusqlite::Error> for StoreError {
                     StoreError::Db(msg)
                 }
             }
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    ErrorCode::DiskFull
+                        | ErrorCode::SystemIoFailure
+                        | ErrorCode::ReadOnly
+                        | ErrorCode::CannotOpen
+                        | ErrorCode::DatabaseBusy
+                        | ErrorCode::DatabaseLocked
+                ) =>
+            {
+                StoreError::Unavailable(format!("the database is unavailable: {e}"))
+            }
             _ => StoreError::Db(e.to_string()),
         }
     }
@@ -235,6 +248,79 @@ struct Inner {
     writer: mpsc::Sender<Box<dyn WriteJob>>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     path: PathBuf,
+    created: bool,
+}
+
+/// What opening may do when the database file does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// Create it only on a genuine first start: nothing of an earlier database (its `-wal`,
+    /// `-shm` or lock files) is next to where it should be. A database that vanished is an
+    /// error, never silently a new empty one with a new admin.
+    FirstStartOnly,
+    /// Create it anyway (`--init`).
+    Create,
+}
+
+/// Makes sure the database file exists, creating it (and its directory) on a first start, or
+/// with `Missing::Create`. Returns whether it was created.
+pub fn ensure_file(path: &Path, missing: Missing) -> Result<bool> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    if path.exists() {
+        return Ok(false);
+    }
+    let traces = traces_of_earlier(path);
+    if missing == Missing::FirstStartOnly && !traces.is_empty() {
+        let names: Vec<String> = traces.iter().map(|p| p.display().to_string()).collect();
+        return Err(StoreError::Unavailable(format!(
+            "the database {} is missing, but {} of an earlier one is still there: restore the database from a backup, \
+             or start once with --init to create a new, empty one",
+            path.display(),
+            names.join(", ")
+        )));
+    }
+    open_private(path).map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", path.display())))?;
+    Ok(true)
+}
+
+/// Files an earlier database at `path` leaves next to it.
+fn traces_of_earlier(path: &Path) -> Vec<PathBuf> {
+    ["-wal", "-shm"]
+        .iter()
+        .map(|s| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(s);
+            PathBuf::from(p)
+        })
+        .chain(["migrate.lock", "scheduler.lock"].iter().map(|s| sidecar(path, s)))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+/// Opens `path` for writing, creating it readable and writable by this user only (0600):
+/// the database, its backups and lock files hold hashes and channel secrets.
+pub fn open_private(path: &Path) -> std::io::Result<File> {
+    let mut o = File::options();
+    o.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+}
+
+/// Which file a path is (device and inode): a database deleted or replaced under a running
+/// server is noticed by comparing these.
+#[cfg(unix)]
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    path.exists().then_some((0, 0))
 }
 
 /// The database handle; cheap to clone.
@@ -247,14 +333,17 @@ pub struct Db {
 const MAX_BATCH: usize = 512;
 
 impl Db {
-    /// Opens (creating if needed) the database, applies pending migrations when `auto_migrate`
-    /// is set, and starts the writer thread.
+    /// Opens the database (creating it on a genuine first start), applies pending migrations
+    /// when `auto_migrate` is set, and starts the writer thread.
     pub fn open(cfg: &DatabaseConfig) -> Result<Db> {
-        if let Some(dir) = cfg.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
-        }
+        Db::open_with(cfg, Missing::FirstStartOnly)
+    }
+
+    pub fn open_with(cfg: &DatabaseConfig, missing: Missing) -> Result<Db> {
+        let created = ensure_file(&cfg.path, missing)?;
         let mut conn = open_writer(&cfg.path, cfg)?;
+        let file = identity(&cfg.path)
+            .ok_or_else(|| StoreError::Unavailable(format!("{} vanished while opening it", cfg.path.display())))?;
         if cfg.auto_migrate {
             migrate(&mut conn, &cfg.path)?;
         } else {
@@ -266,9 +355,10 @@ impl Db {
             }
         }
         let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>();
+        let path = cfg.path.clone();
         std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, &path, file))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
         let busy = cfg.busy_timeout_ms;
         let manager = SqliteConnectionManager::file(&cfg.path)
@@ -283,11 +373,29 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| StoreError::Unavailable(format!("cannot open read connections: {e}")))?;
-        Ok(Db { inner: Arc::new(Inner { writer: tx, readers, path: cfg.path.clone() }) })
+        Ok(Db { inner: Arc::new(Inner { writer: tx, readers, path: cfg.path.clone(), created }) })
     }
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Bytes free for this user on the database's file system (`None` where unknown).
+    pub fn disk_free(&self) -> Option<u64> {
+        #[cfg(unix)]
+        {
+            let dir = self.inner.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            rustix::fs::statvfs(dir).ok().map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
+    }
+
+    /// Whether opening created the database (a first start, or `--init`).
+    pub fn created(&self) -> bool {
+        self.inner.created
     }
 
     fn submit<T, F>(&self, f: F) -> Result<tokio::sync::oneshot::Receiver<Result<T>>>
@@ -349,7 +457,10 @@ fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteJob>>) {
+/// The writer thread. Before each transaction it checks that the database file is still the
+/// one it opened: writes into a file that was deleted or replaced would be acknowledged and
+/// then lost, so they are refused instead (503) until the database is restored.
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteJob>>, path: &Path, file: (u64, u64)) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -358,8 +469,15 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteJob>>) {
                 Err(_) => break,
             }
         }
-        if let Err(e) = control(&conn, "BEGIN IMMEDIATE") {
-            let err = StoreError::from(e);
+        let began = if identity(path) != Some(file) {
+            Err(StoreError::Unavailable(format!(
+                "the database file {} was deleted or replaced while running; writes are refused until it is restored and the server restarted",
+                path.display()
+            )))
+        } else {
+            control(&conn, "BEGIN IMMEDIATE").map_err(StoreError::from)
+        };
+        if let Err(err) = began {
             for job in jobs {
                 job.finish(Err(err.clone()));
             }
@@ -429,6 +547,7 @@ pub fn backup(src: &Path, dest: &Path, busy_timeout_ms: u64) -> Result<BackupRep
     source.busy_timeout(std::time::Duration::from_millis(busy_timeout_ms))?;
     let tmp = dest.with_extension("partial");
     let _ = std::fs::remove_file(&tmp);
+    open_private(&tmp).map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", tmp.display())))?;
     {
         let mut target = Connection::open(&tmp).map_err(|e| open_err(&tmp, e))?;
         let copy = rusqlite::backup::Backup::new(&source, &mut target)?;
@@ -499,11 +618,7 @@ pub fn pending_migrations(conn: &mut Connection) -> Result<Vec<i32>> {
 /// together do not race. Returns the versions applied.
 pub fn migrate(conn: &mut Connection, db_path: &Path) -> Result<Vec<i32>> {
     let lock_path = sidecar(db_path, "migrate.lock");
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
+    let lock = open_private(&lock_path)
         .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", lock_path.display())))?;
     lock.lock().map_err(|e| StoreError::Unavailable(format!("cannot lock {}: {e}", lock_path.display())))?;
     refuse_newer(conn)?;
@@ -521,6 +636,22 @@ pub fn sidecar(db_path: &Path, suffix: &str) -> PathBuf {
     s.push(".");
     s.push(suffix);
     PathBuf::from(s)
+}
+
+/// Readiness, read side: the database answers; returns the applied schema version.
+pub fn ready_to_read(conn: &Connection) -> Result<i32> {
+    conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+    applied_version(conn)
+}
+
+/// Readiness, write side: a real (tiny) committed write, so that a full disk or a deleted
+/// database file shows as not ready.
+pub fn ready_to_write(conn: &Connection, now: Ts) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO settings (key, value) VALUES ('ready_probe', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([now.ms().to_string()])?;
+    Ok(())
 }
 
 /// Reads a value from the `settings` table.

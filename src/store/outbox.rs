@@ -76,13 +76,23 @@ pub struct Delivery {
     #[serde(skip)]
     #[schemars(skip)]
     pub external_message_id: Option<String>,
+    /// This message's globally unique id: the `webhook-id` header, the e-mail `Message-ID`.
+    /// The same on every retry.
+    pub message_id: String,
+    /// The alert's episode when this was queued.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub episode: i64,
+    /// What a notice says beyond the alert (which page could not be delivered, and why).
+    pub note: Option<String>,
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
     let ev: String = r.get("event_type")?;
     let status: String = r.get("status")?;
+    let id: i64 = r.get("id")?;
     Ok(Delivery {
-        id: r.get("id")?,
+        id,
         alert_id: r.get("alert_id")?,
         channel_id: r.get("channel_id")?,
         user_id: r.get("user_id")?,
@@ -96,7 +106,15 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
         sent_at: r.get("sent_at")?,
         updates_delivery_id: r.get("updates_delivery_id")?,
         external_message_id: r.get("external_message_id")?,
+        message_id: r.get::<_, Option<String>>("message_id")?.unwrap_or_else(|| format!("msg_{id}")),
+        episode: r.get("episode")?,
+        note: r.get("note")?,
     })
+}
+
+/// A new globally unique message id: `msg_` and a UUIDv7 (time-ordered, 74 random bits).
+pub fn new_message_id() -> String {
+    format!("msg_{}", uuid::Uuid::now_v7().simple())
 }
 
 pub fn get(c: &Connection, id: i64) -> Result<Delivery> {
@@ -154,15 +172,29 @@ struct New<'a> {
     /// The delivery whose message this one updates.
     updates: Option<i64>,
     level: Option<i64>,
+    episode: i64,
+    note: Option<&'a str>,
 }
 
 fn insert(c: &Connection, now: Ts, d: New<'_>) -> Result<i64> {
     let mut st = c.prepare_cached(
         "INSERT INTO deliveries (alert_id, channel_id, user_id, target, event_type, status, attempts, next_attempt_at,
-                                 updates_delivery_id, escalation_level, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?7, ?8, ?6, ?6)",
+                                 updates_delivery_id, escalation_level, episode, message_id, note, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?7, ?8, ?9, ?10, ?11, ?6, ?6)",
     )?;
-    st.execute(params![d.alert_id, d.channel_id, d.user_id, d.target, d.kind.as_str(), now, d.updates, d.level])?;
+    st.execute(params![
+        d.alert_id,
+        d.channel_id,
+        d.user_id,
+        d.target,
+        d.kind.as_str(),
+        now,
+        d.updates,
+        d.level,
+        d.episode,
+        new_message_id(),
+        d.note
+    ])?;
     Ok(c.last_insert_rowid())
 }
 
@@ -205,10 +237,49 @@ pub fn page(
             kind,
             updates: None,
             level: Some(alert.escalation_level),
+            episode: alert.episode,
+            note: None,
         };
         insert(c, now, d)?;
     }
     Ok(targets.len())
+}
+
+/// A page that was given up on: tells the team's other enabled channels that it could not be
+/// delivered (an `undelivered` notice naming the failed target and why), each channel at most
+/// once per alert episode, so that an outage of several channels is no storm. Returns how many
+/// notices were queued. Updates and notices themselves never cause notices.
+pub fn notify_undelivered(c: &Connection, now: Ts, failed: &Delivery, why: &str) -> Result<usize> {
+    let (Some(alert_id), true) = (failed.alert_id, failed.event_type.is_page()) else { return Ok(0) };
+    let alert = super::alerts::get(c, alert_id)?;
+    let mut st = c.prepare_cached(
+        "SELECT ch.id, ch.name, ch.channel_type FROM channels ch
+         WHERE ch.team_id = ?1 AND ch.enabled = 1 AND ch.id IS NOT ?2
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = ?3 AND d.channel_id = ch.id
+                           AND d.episode = ?4 AND d.event_type = 'undelivered')
+         ORDER BY ch.id",
+    )?;
+    let others = st
+        .query_map(params![alert.team_id, failed.channel_id, alert_id, alert.episode], |r| {
+            Ok((r.get::<_, i64>(0)?, format!("{} \"{}\"", r.get::<_, String>(2)?, r.get::<_, String>(1)?)))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let note = format!("Could not deliver the {} via {}: {why}", failed.event_type.as_str(), failed.target);
+    for (channel_id, label) in &others {
+        let d = New {
+            alert_id: Some(alert_id),
+            channel_id: *channel_id,
+            user_id: failed.user_id,
+            target: label,
+            kind: EventKind::Undelivered,
+            updates: None,
+            level: None,
+            episode: alert.episode,
+            note: Some(&note),
+        };
+        insert(c, now, d)?;
+    }
+    Ok(others.len())
 }
 
 /// Marks unsent pages of an alert dead (they must not go out any more).
@@ -236,17 +307,19 @@ fn notified(c: &Connection, alert_id: i64) -> Result<Vec<Notified>> {
 }
 
 /// Queues one `kind` update per notified target.
-fn update_notified(c: &Connection, now: Ts, alert_id: i64, kind: EventKind) -> Result<usize> {
-    let targets = notified(c, alert_id)?;
+fn update_notified(c: &Connection, now: Ts, alert: &Alert, kind: EventKind) -> Result<usize> {
+    let targets = notified(c, alert.id)?;
     for t in &targets {
         let d = New {
-            alert_id: Some(alert_id),
+            alert_id: Some(alert.id),
             channel_id: t.channel_id,
             user_id: t.user_id,
             target: &t.target,
             kind,
             updates: Some(t.page_id),
             level: None,
+            episode: alert.episode,
+            note: None,
         };
         insert(c, now, d)?;
     }
@@ -267,7 +340,7 @@ pub fn on_acknowledge(c: &Connection, now: Ts, alert: &Alert) -> Result<usize> {
             json!({}),
         )?;
     }
-    update_notified(c, now, alert.id, EventKind::Acknowledged)
+    update_notified(c, now, alert, EventKind::Acknowledged)
 }
 
 /// On resolve: cancels unsent pages and queues a recovery to every target notified before
@@ -277,7 +350,7 @@ pub fn on_resolve(c: &Connection, now: Ts, alert: &Alert, quiet: bool) -> Result
     if quiet {
         return Ok(0);
     }
-    update_notified(c, now, alert.id, EventKind::Resolved)
+    update_notified(c, now, alert, EventKind::Resolved)
 }
 
 /// A test message for a channel (no alert), for `user_id` as the "on-call" person: recorded
@@ -295,6 +368,8 @@ pub fn start_test(c: &Connection, now: Ts, channel_id: i64, label: &str, user_id
             kind: EventKind::Test,
             updates: None,
             level: None,
+            episode: 0,
+            note: None,
         },
     )?;
     let claimed =
@@ -376,6 +451,9 @@ pub struct Prepared {
     pub alert: Option<Alert>,
     pub team: crate::domain::message::TeamInfo,
     pub assignee: Option<crate::domain::message::Contact>,
+    /// The `message_id` of the first delivery about this alert on this channel, when that is
+    /// an earlier one (e-mail threading).
+    pub thread_root: Option<String>,
 }
 
 /// Loads a user's contact details.
@@ -423,6 +501,18 @@ pub fn prepare(c: &Connection, claimed: &Claimed) -> Result<Option<Prepared>> {
         Some(u) => contact(c, u)?,
         None => None,
     };
+    let thread_root = match d.alert_id {
+        Some(alert_id) => c
+            .prepare_cached(
+                "SELECT id, COALESCE(message_id, 'msg_' || id) FROM deliveries WHERE alert_id = ?1 AND channel_id = ?2
+                 ORDER BY id LIMIT 1",
+            )?
+            .query_row(params![alert_id, channel_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .optional()?
+            .filter(|(first, _)| *first != d.id)
+            .map(|(_, id)| id),
+        None => None,
+    };
     Ok(Some(Prepared {
         delivery: d.clone(),
         edit_message_id: claimed.edit_message_id.clone(),
@@ -432,6 +522,7 @@ pub fn prepare(c: &Connection, claimed: &Claimed) -> Result<Option<Prepared>> {
         alert,
         team,
         assignee,
+        thread_root,
     }))
 }
 
@@ -517,6 +608,16 @@ fn mark_claimed(c: &Connection, now: Ts, picked: Vec<Delivery>) -> Result<Vec<Cl
         out.push(Claimed { delivery: d, edit_message_id });
     }
     Ok(out)
+}
+
+/// Whether a message about `episode` of the alert went out through the channel (chat buttons
+/// act only on alerts their channel was paged for).
+pub fn delivered(c: &Connection, channel_id: i64, alert_id: i64, episode: i64) -> Result<bool> {
+    Ok(c.q_row(
+        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE alert_id = ?1 AND channel_id = ?2 AND episode = ?3 AND status = 'sent')",
+        params![alert_id, channel_id, episode],
+        |r| r.get(0),
+    )?)
 }
 
 /// The delivery that placed a call or posted a message, by the provider's id.

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::audit::Ctx;
 use super::{CachedExt, Result, StoreError, json_col, to_json};
-use crate::domain::access::Scope;
+use crate::domain::access::{Scope, TokenLimits};
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
 
@@ -129,7 +129,14 @@ pub struct TokenSpec {
 }
 
 /// Checks a token request against the owner's rights (`is_admin`, `member_of`).
-pub fn check_input(input: TokenInput, now: Ts, is_admin: bool, member_of: &[i64]) -> Result<TokenSpec> {
+/// `limits` are those of the token making the request, if one does.
+pub fn check_input(
+    input: TokenInput,
+    now: Ts,
+    is_admin: bool,
+    member_of: &[i64],
+    limits: Option<&TokenLimits>,
+) -> Result<TokenSpec> {
     let mut p = Problems::new();
     let name = input.name.unwrap_or_default().trim().to_string();
     p.name("name", &name, 100);
@@ -141,6 +148,12 @@ pub fn check_input(input: TokenInput, now: Ts, is_admin: bool, member_of: &[i64]
             for (i, s) in list.iter().enumerate() {
                 match Scope::parse(s) {
                     Some(Scope::All) if !is_admin => p.add(format!("scopes[{i}]"), "`*` is for admins only"),
+                    Some(sc) if limits.is_some_and(|l| !l.allows_scope(sc)) => p.add(
+                        format!("scopes[{i}]"),
+                        format!(
+                            "the token making this request lacks `{s}`: a token cannot create one with more rights"
+                        ),
+                    ),
                     Some(sc) if !scopes.contains(&sc) => scopes.push(sc),
                     Some(_) => {}
                     None => p.add(
@@ -151,7 +164,7 @@ pub fn check_input(input: TokenInput, now: Ts, is_admin: bool, member_of: &[i64]
             }
         }
     }
-    let expires_at = match input.days {
+    let mut expires_at = match input.days {
         None => None,
         Some(d) if (1..=3650).contains(&d) => Some(now.plus_secs(d * 86_400)),
         Some(_) => {
@@ -159,11 +172,26 @@ pub fn check_input(input: TokenInput, now: Ts, is_admin: bool, member_of: &[i64]
             None
         }
     };
-    if let Some(g) = input.group_id {
+    let mut group_id = input.group_id;
+    if let Some(l) = limits {
+        // Never outlives, nor reaches beyond, the token that creates it.
+        if let Some(end) = l.expires_at {
+            expires_at = Some(expires_at.map_or(end, |e| e.min(end)));
+        }
+        match (l.group_id, group_id) {
+            (Some(g), None) => group_id = Some(g),
+            (Some(g), Some(wanted)) if wanted != g => {
+                p.add("group_id", format!("the token making this request is restricted to group {g}"));
+                group_id = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(g) = group_id {
         p.check(is_admin || member_of.contains(&g), "group_id", "you are not a member of this group");
     }
     p.finish()?;
-    Ok(TokenSpec { name, scopes, expires_at, group_id: input.group_id })
+    Ok(TokenSpec { name, scopes, expires_at, group_id })
 }
 
 pub fn create_token(c: &Connection, ctx: &Ctx, user_id: i64, spec: TokenSpec, raw: &str) -> Result<ApiToken> {

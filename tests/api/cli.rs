@@ -43,7 +43,7 @@ fn migrate_check_schema_and_create_admin() {
     assert_eq!(code, 1, "no database yet: {err}");
     let (code, out, err) = run(bin().arg("migrate").env(env.0, env.1));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("Applied migrations V1, V2"), "{out}");
+    assert!(out.contains("Applied migrations V1, V2, V3"), "{out}");
     let (code, out, _) = run(bin().arg("migrate").env(env.0, env.1));
     assert_eq!(code, 0);
     assert!(out.contains("up to date"), "migrate is idempotent: {out}");
@@ -104,7 +104,7 @@ fn migrate_check_schema_and_create_admin() {
 fn bad_configuration_fails_with_one_message_per_problem() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.toml");
-    std::fs::write(&cfg, "[server]\nlisten = \"nowhere\"\n[delivery]\nmax_attempts = 0\n").unwrap();
+    std::fs::write(&cfg, "[server]\nlisten = \"nowhere\"\n[delivery]\nmax_attempts = 5000\n").unwrap();
     let (code, _, err) =
         run(bin().args(["serve", "--config", cfg.to_str().unwrap()]).env("INCIDENTRELAY_LOGGING__FORMAT", "xml"));
     assert_eq!(code, 1);

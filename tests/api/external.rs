@@ -24,7 +24,7 @@ pub fn require(program: &str) -> Option<String> {
 
 /// Skips a test whose external component is not installed, or fails it in CI
 /// (IRTEST_REQUIRE_EXTERNAL=1), where `.ci/run` installs everything.
-fn missing(what: &str) {
+pub fn missing(what: &str) {
     if std::env::var("IRTEST_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
         panic!("{what} is required (IRTEST_REQUIRE_EXTERNAL=1) but not installed");
     }
@@ -229,6 +229,9 @@ fn email_reaches_a_real_smtp_server_with_both_parts_and_action_links() {
     let mails = sink.wait(1);
     let m = &mails[0];
     let h = &m["headers"];
+    let first_id = h["message-id"].as_str().unwrap_or_else(|| panic!("every mail has a Message-ID: {h}")).to_string();
+    assert!(first_id.starts_with("<msg_") && first_id.ends_with("@oncall.example>"), "{first_id}: our domain");
+    assert!(h.get("in-reply-to").is_none_or(serde_json::Value::is_null), "the first mail starts the thread");
     assert_eq!(h["from"], "IncidentRelay <oncall@example.com>");
     assert_eq!(h["to"], "sre@example.com, eddie@example.com", "the recipients and the assignee");
     assert!(h["subject"].as_str().unwrap().contains("Disk full on db-7"), "{h}");
@@ -264,7 +267,11 @@ fn email_reaches_a_real_smtp_server_with_both_parts_and_action_links() {
     let mails = sink.wait(2);
     let h = &mails[1]["headers"];
     assert_eq!(h["x-incidentrelay-event"], "acknowledged");
-    assert_eq!(h["references"], format!("<alert-{id}@incidentrelay>"));
+    assert_ne!(h["message-id"], first_id, "each mail has its own Message-ID");
+    assert_eq!(
+        (h["in-reply-to"].as_str(), h["references"].as_str()),
+        (Some(first_id.as_str()), Some(first_id.as_str()))
+    );
 
     // The CLI sends a test e-mail through the same server.
     let bin = env!("CARGO_BIN_EXE_incidentrelay");

@@ -20,5 +20,6 @@ mod process;
 mod resources;
 mod scheduler;
 mod support;
+mod trust;
 mod ui;
 mod webdriver;

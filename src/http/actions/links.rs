@@ -4,11 +4,10 @@
 use actix_web::{HttpResponse, web};
 use maud::html;
 
-use super::act;
+use super::{Origin, act, admissible};
 use crate::crypto::{Action, verify_action_token};
 use crate::http::State;
 use crate::http::ui::layout::bare;
-use crate::store::alerts;
 use crate::store::audit::Actor;
 
 fn page(status: u16, title: &str, body: maud::Markup) -> HttpResponse {
@@ -24,21 +23,21 @@ fn refused(why: &str) -> HttpResponse {
     page(
         400,
         "Link not valid",
-        html! { h1 { "This link cannot be used" } p { (why) "." } p { a href="/" { "Open IncidentRelay" } } },
+        html! { h1 { "This link cannot be used" } p { (why.trim_end_matches('.')) "." } p { a href="/" { "Open IncidentRelay" } } },
     )
 }
 
 pub async fn confirm(st: State, token: web::Path<String>) -> HttpResponse {
     let now = st.clock.now();
-    let (alert_id, action) = match verify_action_token(&st.senders.secret, &token, now.secs()) {
+    let target = match verify_action_token(&st.senders.secret, &token, now.secs()) {
         Ok(v) => v,
         Err(why) => return refused(why),
     };
-    let alert = match st.db.read(move |c| alerts::get(c, alert_id)).await {
+    let alert = match admissible(&st.db, target, Origin::Link).await {
         Ok(a) => a,
-        Err(_) => return refused("the alert no longer exists"),
+        Err(why) => return refused(&why),
     };
-    let verb = match action {
+    let verb = match target.action {
         Action::Acknowledge => "Acknowledge",
         Action::Resolve => "Resolve",
     };
@@ -59,11 +58,15 @@ pub async fn confirm(st: State, token: web::Path<String>) -> HttpResponse {
 
 pub async fn perform(st: State, token: web::Path<String>) -> HttpResponse {
     let now = st.clock.now();
-    let (alert_id, action) = match verify_action_token(&st.senders.secret, &token, now.secs()) {
+    let target = match verify_action_token(&st.senders.secret, &token, now.secs()) {
         Ok(v) => v,
         Err(why) => return refused(why),
     };
-    match act(&st.db, &st.engine, now, alert_id, action, Actor::system("one-click link")).await {
+    let alert_id = match admissible(&st.db, target, Origin::Link).await {
+        Ok(a) => a.id,
+        Err(why) => return refused(&why),
+    };
+    match act(&st.db, &st.engine, now, alert_id, target.action, Actor::system("one-click link")).await {
         Ok(outcome) => page(
             200,
             "Done",

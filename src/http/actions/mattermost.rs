@@ -4,8 +4,8 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{act, chat_user};
-use crate::crypto::{Action, verify_button};
+use super::chat_act;
+use crate::crypto::{Action, Target, verify_button};
 use crate::http::State;
 use crate::notify::ChannelKind;
 use crate::store::channels;
@@ -25,6 +25,8 @@ struct Context {
     channel_id: i64,
     #[serde(default)]
     alert_id: i64,
+    #[serde(default)]
+    episode: i64,
     #[serde(default)]
     action: String,
     #[serde(default)]
@@ -49,15 +51,10 @@ pub async fn action(st: State, body: web::Bytes) -> HttpResponse {
         _ => return HttpResponse::Forbidden().json(json!({"ephemeral_text": "This button is not valid."})),
     };
     let own = channel.config.get("callback_secret").and_then(|v| v.as_str()).map(str::as_bytes);
-    if !verify_button(own.unwrap_or(&st.senders.secret), channel_id, ctx.alert_id, action, &ctx.sig) {
+    let target = Target { alert_id: ctx.alert_id, episode: ctx.episode, action };
+    if !verify_button(own.unwrap_or(&st.senders.secret), channel_id, target, &ctx.sig) {
         return HttpResponse::Forbidden().json(json!({"ephemeral_text": "This button's signature is not valid."}));
     }
-    let actor = match chat_user(&st.db, ChatId::Mattermost, click.user_id, ctx.alert_id).await {
-        Ok(a) => a,
-        Err(why) => return ephemeral(&why),
-    };
-    match act(&st.db, &st.engine, st.clock.now(), ctx.alert_id, action, actor).await {
-        Ok(outcome) => ephemeral(&outcome.message),
-        Err(e) => ephemeral(&format!("IncidentRelay could not do that: {e}")),
-    }
+    let who = (ChatId::Mattermost, click.user_id);
+    ephemeral(&chat_act(&st.db, &st.engine, st.clock.now(), channel_id, target, who).await)
 }

@@ -4,18 +4,13 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::{act, chat_user};
-use crate::crypto::{Action, verify_button};
+use super::chat_act;
+use crate::crypto::verify_button;
 use crate::http::State;
 use crate::notify::ChannelKind;
+use crate::notify::slack::parse_button_value;
 use crate::store::channels;
 use crate::store::users::ChatId;
-
-/// Parses `<channel>.<alert>.<a|r>.<sig>`.
-fn parse_value(v: &str) -> Option<(i64, i64, Action, String)> {
-    let mut p = v.splitn(4, '.');
-    Some((p.next()?.parse().ok()?, p.next()?.parse().ok()?, Action::from_code(p.next()?)?, p.next()?.to_string()))
-}
 
 fn form_field(body: &[u8], name: &str) -> Option<String> {
     let pairs: Vec<(String, String)> = serde_html_form::from_bytes(body).ok()?;
@@ -42,7 +37,8 @@ pub async fn action(st: State, req: HttpRequest, body: web::Bytes) -> HttpRespon
             .json(json!({"error": "validation_error", "message": "expected a Slack interaction payload"}));
     };
     let value = payload["actions"][0]["value"].as_str().unwrap_or("");
-    let Some((channel_id, alert_id, action, sig)) = parse_value(value) else { return HttpResponse::Ok().finish() };
+    let Some((channel_id, target, sig)) = parse_button_value(value) else { return HttpResponse::Ok().finish() };
+    let sig = sig.to_string();
     let channel = match st.db.read(move |c| channels::get_raw(c, channel_id)).await {
         Ok(ch) if ch.channel_type == ChannelKind::Slack => ch,
         _ => return forbidden("unknown channel"),
@@ -61,21 +57,12 @@ pub async fn action(st: State, req: HttpRequest, body: web::Bytes) -> HttpRespon
     {
         return forbidden("bad or stale Slack signature");
     }
-    if !verify_button(&st.senders.secret, channel_id, alert_id, action, &sig) {
+    if !verify_button(&st.senders.secret, channel_id, target, &sig) {
         return forbidden("bad button signature");
     }
     let response_url = payload["response_url"].as_str().map(str::to_string);
     let user = payload["user"]["id"].as_str().unwrap_or("").to_string();
-    let actor = match chat_user(&st.db, ChatId::Slack, user, alert_id).await {
-        Ok(a) => a,
-        Err(why) => {
-            reply(&st, response_url, why);
-            return HttpResponse::Ok().finish();
-        }
-    };
-    match act(&st.db, &st.engine, now, alert_id, action, actor).await {
-        Ok(o) => reply(&st, response_url, o.message),
-        Err(e) => reply(&st, response_url, format!("IncidentRelay could not do that: {e}")),
-    }
+    let said = chat_act(&st.db, &st.engine, now, channel_id, target, (ChatId::Slack, user)).await;
+    reply(&st, response_url, said);
     HttpResponse::Ok().finish()
 }

@@ -6,13 +6,12 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::act;
-use crate::crypto::{Action, ct_eq};
+use super::{Origin, act, admissible, responder};
+use crate::crypto::{Action, Target, ct_eq};
 use crate::http::State;
 use crate::notify::ChannelKind;
 use crate::notify::voice::{self, DtmfAction, Provider};
-use crate::store::audit::Actor;
-use crate::store::{alerts, channels, outbox};
+use crate::store::{alerts, channels, groups, outbox, users};
 
 struct Callback {
     call_id: String,
@@ -101,21 +100,8 @@ pub async fn callback(st: State, req: HttpRequest, channel_id: web::Path<i64>, b
     });
     let said = match action {
         Some(action) => {
-            let who = match d.user_id {
-                Some(u) => st
-                    .db
-                    .read(move |c| crate::store::users::get(c, u))
-                    .await
-                    .ok()
-                    .map(|u| Actor::user(u.id, &format!("{} (phone)", u.username))),
-                None => None,
-            };
-            match act(&st.db, &st.engine, now, alert_id, action, who.unwrap_or_else(|| Actor::system("voice call")))
-                .await
-            {
-                Ok(o) => o.message,
-                Err(e) => format!("That did not work: {e}"),
-            }
+            let target = Target { alert_id, episode: d.episode, action };
+            keypress(&st, now, channel_id, target, d.user_id).await
         }
         None if cb.digits.is_some() => "That key does nothing. Goodbye.".to_string(),
         None => "ok".to_string(),
@@ -123,5 +109,27 @@ pub async fn callback(st: State, req: HttpRequest, channel_id: web::Path<i64>, b
     match cfg.provider {
         Provider::Twilio => twiml(&said),
         Provider::Http => HttpResponse::Ok().json(json!({"status": "ok", "result": said})),
+    }
+}
+
+/// A mapped key pressed during a call: acts as the person called, when the call was about the
+/// alert's current episode and they are a responder of its group. Returns what to say.
+async fn keypress(st: &State, now: crate::domain::time::Ts, channel_id: i64, t: Target, callee: Option<i64>) -> String {
+    let alert = match admissible(&st.db, t, Origin::Channel(channel_id)).await {
+        Ok(a) => a,
+        Err(why) => return why,
+    };
+    let Some(user_id) = callee else { return "This call was not placed to a person. Goodbye.".into() };
+    let found = st.db.read(move |c| Ok((users::get(c, user_id)?, groups::active_roles(c, user_id)?))).await;
+    let actor = match found.map_err(|e| e.to_string()).and_then(|(u, roles)| responder(u, roles, alert.group_id)) {
+        Ok(mut a) => {
+            a.name = format!("{} (phone)", a.name);
+            a
+        }
+        Err(why) => return why,
+    };
+    match act(&st.db, &st.engine, now, alert.id, t.action, actor).await {
+        Ok(o) => o.message,
+        Err(e) => format!("That did not work: {e}"),
     }
 }

@@ -67,15 +67,17 @@ pub async fn start_session(st: &State, req: &HttpRequest, user_id: i64) -> ApiRe
     Ok((token, csrf, expires_at))
 }
 
-/// Checks a username and password with throttling per client address and per account.
-/// Returns the user on success.
+/// Checks a username and password with throttling per client address, per account and client
+/// address, and (slower) per account: a stranger's failures lock the stranger out, not the
+/// real user at another address. Returns the user on success.
 pub async fn verify_login(st: &State, req: &HttpRequest, username: &str, password: &str) -> ApiResult<User> {
     let now = st.clock.now();
     let cfg = &st.config.auth;
-    let ip_key =
-        format!("ip:{}", client_ip(req, &st.config.server.trusted_proxies).map(|i| i.to_string()).unwrap_or_default());
+    let ip = client_ip(req, &st.config.server.trusted_proxies).map(|i| i.to_string()).unwrap_or_default();
+    let ip_key = format!("ip:{ip}");
     let user_key = format!("user:{}", username.to_lowercase());
-    for key in [&ip_key, &user_key] {
+    let pair_key = format!("{user_key}@{ip}");
+    for key in [&ip_key, &pair_key, &user_key] {
         if let Err(retry_after) = st.throttle.check(key, now) {
             return Err(ApiError::RateLimited {
                 retry_after,
@@ -95,13 +97,15 @@ pub async fn verify_login(st: &State, req: &HttpRequest, username: &str, passwor
     .map_err(|e| ApiError::internal(format!("login task: {e}")))??;
     match found.filter(|u| u.active) {
         Some(user) => {
+            st.throttle.success(&pair_key);
             st.throttle.success(&user_key);
             Ok(user)
         }
         None => {
             let lock = cfg.login_lockout_seconds as i64;
             st.throttle.fail(&ip_key, now, cfg.max_failed_logins_per_ip, lock);
-            st.throttle.fail(&user_key, now, cfg.max_failed_logins_per_account, lock);
+            st.throttle.fail(&pair_key, now, cfg.max_failed_logins_per_account, lock);
+            st.throttle.fail(&user_key, now, cfg.max_failed_logins_per_account_total, lock);
             Err(ApiError::Unauthorized("invalid username or password".into()))
         }
     }

@@ -63,7 +63,8 @@ pub async fn add_member(
     let id = id.into_inner();
     caller.require(id, Role::Editor, "group")?;
     let ctx = caller.ctx(&st);
-    let m = st.db.write(move |c| groups::add_member(c, &ctx, id, body.0)).await?;
+    let among = caller.visible();
+    let m = st.db.write(move |c| groups::add_member(c, &ctx, id, body.0, among.as_deref())).await?;
     Ok(created(&m))
 }
 

@@ -85,7 +85,8 @@ pub async fn list_tokens(st: State, caller: Caller) -> ApiResult<Json<Vec<ApiTok
 pub async fn create_token(st: State, caller: Caller, body: Body<TokenInput>) -> ApiResult<HttpResponse> {
     let now = st.clock.now();
     let member_of: Vec<i64> = caller.visible().unwrap_or_default();
-    let spec = tokens::check_input(body.0, now, caller.access.is_admin(), &member_of)?;
+    let limits = caller.token_limits();
+    let spec = tokens::check_input(body.0, now, caller.access.is_admin(), &member_of, limits.as_ref())?;
     let raw = crypto::new_token("irp_")?;
     let (ctx, id) = (caller.ctx(&st), caller.user.id);
     let token = st.db.write(move |c| tokens::create_token(c, &ctx, id, spec, &raw)).await?;

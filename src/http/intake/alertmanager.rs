@@ -12,7 +12,7 @@ use crate::domain::validate::FieldError;
 #[derive(Debug, Deserialize)]
 pub(super) struct Webhook {
     #[serde(default)]
-    pub alerts: Vec<Item>,
+    pub alerts: Option<Vec<Item>>,
     #[serde(default, rename = "externalURL")]
     pub external_url: Option<String>,
 }
@@ -73,12 +73,27 @@ pub(super) fn convert(item: Item, index: usize, external_url: Option<&str>) -> R
     Ok(a.clamp())
 }
 
+/// The `alerts` list of an Alertmanager-shaped body: a body without one, or with an empty one,
+/// is refused (a 2xx that stored nothing would look like success to the sender).
+pub(super) fn required_alerts<T>(alerts: Option<Vec<T>>) -> Result<Vec<T>, Vec<FieldError>> {
+    match alerts {
+        None => Err(vec![FieldError::new(
+            "alerts",
+            "is required: this endpoint takes Alertmanager's webhook format ({\"alerts\": [{\"status\": \"firing\", \"labels\": {…}}]}); \
+             other JSON goes to /api/integrations/webhook",
+        )]),
+        Some(list) if list.is_empty() => Err(vec![FieldError::new("alerts", "is empty: there is nothing to store")]),
+        Some(list) => Ok(list),
+    }
+}
+
 pub fn parse_body(body: &[u8]) -> ParseResult {
     let w: Webhook = parse(body)?;
     let ext = w.external_url;
-    let mut out = Vec::with_capacity(w.alerts.len());
+    let alerts = required_alerts(w.alerts)?;
+    let mut out = Vec::with_capacity(alerts.len());
     let mut errors = Vec::new();
-    for (i, item) in w.alerts.into_iter().enumerate() {
+    for (i, item) in alerts.into_iter().enumerate() {
         match convert(item, i, ext.as_deref()) {
             Ok(a) => out.push(a),
             Err(e) => errors.push(e),
@@ -147,7 +162,9 @@ mod tests {
         assert_eq!(errs[0].field, "alerts[1].status");
         let errs = parse_body(br#"{"alerts": [{"status": "firing", "labels": {"a": 1}}]}"#).unwrap_err();
         assert_eq!(errs[0].field, "alerts[0].labels.a");
-        assert!(parse_body(b"{}").unwrap().is_empty());
+        assert_eq!(parse_body(b"{}").unwrap_err()[0].field, "alerts", "no alerts: nothing would be stored");
+        assert_eq!(parse_body(br#"{"alerts": []}"#).unwrap_err()[0].field, "alerts");
+        assert_eq!(parse_body(br#"{"title": "generic"}"#).unwrap_err()[0].field, "alerts");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::{ParseResult, parse};
 #[derive(Debug, Deserialize)]
 struct Webhook {
     #[serde(default)]
-    alerts: Vec<GrafanaItem>,
+    alerts: Option<Vec<GrafanaItem>>,
     #[serde(default, rename = "externalURL")]
     external_url: Option<String>,
 }
@@ -35,9 +35,10 @@ struct GrafanaItem {
 
 pub fn parse_body(body: &[u8]) -> ParseResult {
     let w: Webhook = parse(body)?;
-    let mut out = Vec::with_capacity(w.alerts.len());
+    let alerts = alertmanager::required_alerts(w.alerts)?;
+    let mut out = Vec::with_capacity(alerts.len());
     let mut errors = Vec::new();
-    for (i, g) in w.alerts.into_iter().enumerate() {
+    for (i, g) in alerts.into_iter().enumerate() {
         let has_description =
             g.item.annotations.contains_key("description") || g.item.annotations.contains_key("message");
         let mut a = match alertmanager::convert(g.item, i, None) {

@@ -30,10 +30,19 @@ struct Next {
     next: Option<String>,
 }
 
-/// Only local paths: never redirect off-site after login.
-fn safe_next(next: Option<&str>) -> String {
+/// Only paths on this origin: never redirect off-site after login. Browsers drop tabs and
+/// newlines from a `Location` and read `\` as `/`, so `/\t/evil` or `/\\evil` would lead to
+/// `//evil`; a path with a control character, a backslash or whitespace is refused outright
+/// (a CR/LF could not go into a header anyway).
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') =>
+        {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }
@@ -151,6 +160,10 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/", "browsers drop the tab: //evil.example");
+        assert_eq!(safe_next(Some("/a\\b")), "/");
+        assert_eq!(safe_next(Some("/\r\nSet-Cookie: x=1")), "/");
+        assert_eq!(safe_next(Some("/ /evil")), "/");
         assert_eq!(safe_next(None), "/");
     }
 }
