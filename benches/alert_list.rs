@@ -18,7 +18,10 @@ fn main() {
     let cfg = DatabaseConfig { path: dir.path().join("list.db"), ..DatabaseConfig::default() };
     let db = Db::open(&cfg).expect("open");
     let t = Instant::now();
-    db.write_blocking(|c| {
+    // Seeded with plain SQL on a connection of its own (the store's API makes one alert at a time).
+    let mut raw = rusqlite::Connection::open(&cfg.path).expect("open for seeding");
+    let seed = |raw: &mut rusqlite::Connection| -> rusqlite::Result<()> {
+        let c = raw.transaction()?;
         c.execute_batch(
             "INSERT INTO groups (id, slug, name, created_at, updated_at) VALUES (1, 'a', 'A', 0, 0), (2, 'b', 'B', 0, 0);",
         )?;
@@ -60,10 +63,11 @@ fn main() {
             "INSERT INTO alerts_fts (rowid, body)
              SELECT id, dedup_key || ' ' || title || ' instance=' || json_extract(labels, '$.instance') || ' job=node' FROM alerts",
         )?;
-        Ok(())
-    })
-    .expect("load");
-    db.write_blocking(|c| Ok(c.execute_batch("ANALYZE")?)).expect("analyze");
+        drop(st);
+        c.commit()
+    };
+    seed(&mut raw).expect("load");
+    raw.execute_batch("ANALYZE").expect("analyze");
     println!("loaded {ROWS} alerts in {:.1} s", t.elapsed().as_secs_f64());
 
     let base = Filter { page: 1, page_size: 50, ..Filter::default() };

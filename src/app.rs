@@ -217,7 +217,7 @@ async fn ensure_admin(db: &Db, clock: &SharedClock, log: &Logger) -> Result<(), 
             Ok(())
         }
         Ok(false) => Ok(()),
-        Err(store::StoreError::Conflict(..)) => Err(
+        Err(store::StoreError::Conflict { .. }) => Err(
             "no active admin exists but a user named \"admin\" does; run `incidentrelay create-admin --username <name> --email <e> --update`".into(),
         ),
         Err(e) => Err(e.to_string()),

@@ -248,11 +248,10 @@ fn serve(config: Config, roles: Roles) -> Result<(), String> {
 fn migrate(config: &Config, init: bool) -> Result<(), String> {
     let path = &config.database.path;
     let missing = if init { store::Missing::Create } else { store::Missing::FirstStartOnly };
-    if store::ensure_file(path, missing).map_err(|e| e.to_string())? {
+    let (created, applied) = store::migrate_database(&config.database, missing).map_err(|e| e.to_string())?;
+    if created {
         println!("Created a new database at {}.", path.display());
     }
-    let mut conn = store::open_writer(path, &config.database).map_err(|e| e.to_string())?;
-    let applied = store::migrate(&mut conn, path).map_err(|e| e.to_string())?;
     if applied.is_empty() {
         println!("Database {} is up to date (schema {}).", path.display(), store::latest_known_version());
     } else {
@@ -270,15 +269,9 @@ fn check_schema(config: &Config) -> Result<(), String> {
             path.display()
         ));
     }
-    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let missing = store::schema::check(&conn).map_err(|e| e.to_string())?;
+    let (version, missing) = store::schema::check_file(path).map_err(|e| e.to_string())?;
     if missing.is_empty() {
-        println!(
-            "Schema check OK ({}, schema {}).",
-            path.display(),
-            store::applied_version(&conn).map_err(|e| e.to_string())?
-        );
+        println!("Schema check OK ({}, schema {version}).", path.display());
         Ok(())
     } else {
         for m in &missing {
@@ -374,7 +367,9 @@ fn create_admin(config: &Config, a: CreateAdmin) -> Result<(), String> {
             }
         })
         .map_err(|e| match e {
-            store::StoreError::Conflict(..) => format!("user {} already exists (use --update to reset it)", a.username),
+            store::StoreError::Conflict { .. } => {
+                format!("user {} already exists (use --update to reset it)", a.username)
+            }
             other => other.to_string(),
         })?;
     println!("Admin {} {outcome}.", a.username);

@@ -9,9 +9,10 @@ use serde_json::json;
 use crate::config::Config;
 use crate::domain::alert::Source;
 use crate::domain::escalation::TargetType;
+use crate::domain::lifecycle::Options;
 use crate::domain::time::Ts;
-use crate::store::alerts::{IntakeTarget, Options, RouteCtx};
 use crate::store::audit::{Actor, Ctx};
+use crate::store::intake::{IntakeTarget, RouteCtx};
 use crate::store::{self, Db, StoreError, channels, groups, policies, rotations, routes, teams, users};
 
 const GROUP: &str = "demo";
@@ -61,7 +62,7 @@ pub fn run(config: &Config, now: Ts) -> Result<(), String> {
 }
 
 fn create(
-    c: &rusqlite::Connection,
+    c: &crate::store::Tx<'_>,
     now: Ts,
     fresh: &[(String, String, String)],
     opts: &Options,
@@ -156,17 +157,17 @@ fn create(
     };
     let channel = match channels::list(c, None, Some(team.id))?.into_iter().find(|ch| ch.name == "demo-webhook") {
         Some(ch) => ch,
-        None => channels::create(
-            c,
-            &ctx,
-            channels::ChannelInput {
-                team_id: Some(team.id),
-                name: Some("demo-webhook".into()),
-                channel_type: Some("webhook".into()),
-                config: Some(json!({"webhook_url": CHANNEL_URL})),
-                ..Default::default()
-            },
-        )?,
+        None => {
+            let kind = crate::domain::channel::ChannelKind::Webhook;
+            let spec = crate::domain::channel::ChannelSpec {
+                name: "demo-webhook".into(),
+                channel_type: kind,
+                config: kind.check_config(&json!({"webhook_url": CHANNEL_URL}))?,
+                notify_on_severities: Vec::new(),
+                enabled: true,
+            };
+            channels::create(c, &ctx, team.id, spec)?
+        }
     };
     if !policies::list(c, None, Some(team.id))?.iter().any(|p| p.name == "Demo escalation") {
         policies::create(
@@ -229,7 +230,7 @@ fn create(
         let alerts =
             crate::http::intake::webhook::parse_body(body.to_string().as_bytes()).map_err(StoreError::Invalid)?;
         let target = IntakeTarget::Route(Box::new(RouteCtx::load(c, route)?));
-        crate::store::alerts::ingest_all(c, now, &target, &alerts, opts)?;
+        crate::store::intake::ingest_all(c, now, &target, &alerts, opts)?;
     }
     Ok(printed)
 }

@@ -5,7 +5,10 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::store::alerts::IntakeResult;
+use crate::domain::alert::Source;
+use crate::domain::channel::ChannelKind;
+use crate::domain::lifecycle::{IntakeResult, Outcome};
+use crate::domain::message::EventKind;
 
 /// A histogram with fixed buckets (seconds).
 #[derive(Debug)]
@@ -57,14 +60,20 @@ impl Histogram {
 /// Counters over two fixed label sets: a grid of atomics, no allocation or lock per update.
 #[derive(Debug)]
 struct Grid {
-    rows: &'static [&'static str],
-    cols: &'static [&'static str],
+    rows: Vec<&'static str>,
+    cols: Vec<&'static str>,
     cells: Vec<AtomicU64>,
 }
 
+/// A label's values: every name an enum has, and `other` for anything else.
+fn values<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> Vec<&'static str> {
+    all.iter().map(|x| name(*x)).chain(["other"]).collect()
+}
+
 impl Grid {
-    fn new(rows: &'static [&'static str], cols: &'static [&'static str]) -> Grid {
-        Grid { rows, cols, cells: (0..rows.len() * cols.len()).map(|_| AtomicU64::new(0)).collect() }
+    fn new(rows: Vec<&'static str>, cols: Vec<&'static str>) -> Grid {
+        let cells = (0..rows.len() * cols.len()).map(|_| AtomicU64::new(0)).collect();
+        Grid { rows, cols, cells }
     }
     /// Counts one under (`row`, `col`); unknown names count under the last entry ("other").
     fn add(&self, row: &str, col: &str) {
@@ -84,13 +93,7 @@ impl Grid {
     }
 }
 
-const SOURCES: &[&str] = &["alertmanager", "zabbix", "webhook", "grafana", "events", "other"];
-const OUTCOMES: &[&str] =
-    &["created", "deduplicated", "grouped", "reopened", "acknowledged", "resolved", "ignored", "rejected", "other"];
-const CHANNELS: &[&str] =
-    &["mattermost", "slack", "telegram", "discord", "teams", "email", "webhook", "incidentio", "voice", "other"];
 const DELIVERY_OUTCOMES: &[&str] = &["sent", "retry", "dead", "other"];
-const PAGE_EVENTS: &[&str] = &["triggered", "reminder", "escalated", "other"];
 const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "HEAD", "other"];
 const STATUS_CLASSES: &[&str] = &["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
 
@@ -112,10 +115,13 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
-            alerts_received: Grid::new(SOURCES, OUTCOMES),
-            deliveries: Grid::new(CHANNELS, DELIVERY_OUTCOMES),
-            undelivered: Grid::new(CHANNELS, PAGE_EVENTS),
-            http_requests: Grid::new(METHODS, STATUS_CLASSES),
+            alerts_received: Grid::new(values(&Source::ALL, Source::as_str), values(&Outcome::ALL, Outcome::as_str)),
+            deliveries: Grid::new(values(&ChannelKind::ALL, ChannelKind::as_str), DELIVERY_OUTCOMES.to_vec()),
+            undelivered: Grid::new(
+                values(&ChannelKind::ALL, ChannelKind::as_str),
+                values(&EventKind::PAGES, EventKind::as_str),
+            ),
+            http_requests: Grid::new(METHODS.to_vec(), STATUS_CLASSES.to_vec()),
             delivery_latency: Histogram::new(LATENCY_BUCKETS),
             http_latency: Histogram::new(LATENCY_BUCKETS),
             engine_cycle: Histogram::new(LATENCY_BUCKETS),
@@ -135,7 +141,7 @@ pub struct Snapshot {
 impl Metrics {
     pub fn intake(&self, source: &str, results: &[IntakeResult]) {
         for r in results {
-            self.alerts_received.add(source, &r.outcome);
+            self.alerts_received.add(source, r.outcome.as_str());
         }
     }
 

@@ -33,6 +33,9 @@ impl EventKind {
         EventKind::Undelivered,
     ];
 
+    /// The kinds that page someone.
+    pub const PAGES: [EventKind; 3] = [EventKind::Triggered, EventKind::Reminder, EventKind::Escalated];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Triggered => "triggered",
@@ -49,7 +52,7 @@ impl EventKind {
     }
     /// Pages someone (as opposed to updating a message).
     pub fn is_page(self) -> bool {
-        matches!(self, EventKind::Triggered | EventKind::Reminder | EventKind::Escalated)
+        EventKind::PAGES.contains(&self)
     }
 }
 

@@ -2,9 +2,11 @@
 
 pub mod access;
 pub mod alert;
+pub mod channel;
 pub mod escalation;
 pub mod flapping;
 pub mod ical;
+pub mod lifecycle;
 pub mod matcher;
 pub mod message;
 pub mod rotation;

@@ -9,7 +9,7 @@ use crate::store::Db;
 use crate::store::alerts::{self, Alert};
 use crate::store::audit::Actor;
 use crate::store::users::{self, ChatId};
-use crate::store::{StoreError, channels, groups, outbox};
+use crate::store::{StoreError, channels, groups, lifecycle, outbox};
 
 /// What an action did, in words for the person who clicked.
 pub struct Outcome {
@@ -30,8 +30,8 @@ pub async fn act(
     let name = actor.name.clone();
     let alert = db
         .write(move |c| match action {
-            Action::Acknowledge => alerts::acknowledge(c, now, alert_id, &actor),
-            Action::Resolve => alerts::resolve(c, now, alert_id, &actor),
+            Action::Acknowledge => lifecycle::acknowledge(c, now, alert_id, &actor),
+            Action::Resolve => lifecycle::resolve(c, now, alert_id, &actor),
         })
         .await?;
     engine.wake();
@@ -72,7 +72,7 @@ pub async fn admissible(db: &Db, target: Target, origin: Origin) -> Result<Alert
             let paged = match origin {
                 Origin::Link => true,
                 Origin::Channel(channel_id) => {
-                    let same_team = match channels::get_raw(c, channel_id) {
+                    let same_team = match channels::get(c, channel_id) {
                         Ok(ch) => ch.team_id == alert.team_id,
                         Err(StoreError::NotFound(_)) => false,
                         Err(e) => return Err(e),

@@ -19,8 +19,8 @@ use crate::domain::alert::AlertStatus;
 use crate::domain::time::Ts;
 use crate::metrics::Metrics;
 use crate::notify::{NotifyError, Senders};
-use crate::store::alerts::add_event;
 use crate::store::outbox::{self, Claimed, Prepared};
+use crate::store::timeline::add_event;
 use crate::store::{Db, StoreError};
 
 /// Claims per cycle (a finished send claims its channel's next due row itself).
@@ -198,7 +198,7 @@ impl Ctx {
     async fn record(
         &self,
         channel_id: i64,
-        result: impl FnOnce(&rusqlite::Connection) -> Result<(), StoreError> + Send + 'static,
+        result: impl FnOnce(&crate::store::Tx<'_>) -> Result<(), StoreError> + Send + 'static,
     ) -> Result<Option<Claimed>, StoreError> {
         let (clock, stopping) = (self.clock.clone(), self.stopping.clone());
         self.db
@@ -225,7 +225,7 @@ async fn deliver(ctx: &Ctx, claimed: Claimed, ch: i64) -> Result<Option<Claimed>
     if let Some(why) = cancelled(&p) {
         return ctx.record(ch, move |c| outbox::mark_dead(c, now, id, why)).await;
     }
-    let msg = ctx.senders.message(&p, now);
+    let msg = super::message::message(&ctx.senders, &p, now);
     let senders = ctx.senders.clone();
     let (kind, config, channel_id) = (p.channel_kind, p.config.clone(), p.delivery.channel_id.unwrap_or(0));
     let edit = p.edit_message_id.clone().filter(|_| kind.edits(&config));

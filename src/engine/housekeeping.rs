@@ -18,8 +18,8 @@ pub async fn run(engine: &Engine, now: Ts) -> Result<(usize, Option<Ts>), StoreE
     let changed = engine
         .db
         .write(move |c| {
-            let a = store::alerts::apply_silences(c, now)?;
-            let b = store::alerts::end_flapping(c, now, window)?;
+            let a = store::lifecycle::apply_silences(c, now)?;
+            let b = store::lifecycle::end_flapping(c, now, window)?;
             store::tokens::purge_expired(c, now)?;
             Ok(a + b)
         })
@@ -65,8 +65,7 @@ pub async fn retention(engine: &Engine, now: Ts) -> Result<Retention, StoreError
             let alerts = store::alerts::purge_resolved_before(c, alert_cutoff)?;
             let audit_logs = store::audit::purge_before(c, audit_cutoff)?;
             let webhook_ids = store::routes::purge_webhook_ids_before(c, now.plus_secs(-86_400))?;
-            // Refresh the query planner's statistics (cheap when nothing changed much).
-            c.execute_batch("PRAGMA optimize")?;
+            store::optimize(c)?;
             Ok(Retention { alerts, audit_logs, webhook_ids })
         })
         .await?;

@@ -9,10 +9,9 @@ pub mod actions;
 pub mod dispatch;
 pub mod escalate;
 pub mod housekeeping;
+pub mod message;
 pub mod telegram;
 
-use std::fs::File;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
@@ -233,20 +232,6 @@ impl Engine {
         let (alerts, deliveries) = timers.unwrap_or((None, None));
         [Some(hk), alerts, deliveries].into_iter().flatten().min()
     }
-
-    fn lock_path(&self) -> PathBuf {
-        store::sidecar(self.db.path(), "scheduler.lock")
-    }
-}
-
-/// Tries to become the leader: `Some(file)` holds the lock until dropped (or the process dies).
-pub fn try_lock(path: &std::path::Path) -> std::io::Result<Option<File>> {
-    let file = store::open_private(path)?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => Err(e),
-    }
 }
 
 /// Starts the engine loop in the background (`enabled = false`: this process never leads).
@@ -257,10 +242,10 @@ pub fn start(engine: Arc<Engine>, enabled: bool) -> tokio::task::JoinHandle<()> 
             info!(engine.log, "scheduler disabled in this process: it serves HTTP only");
             return;
         }
-        let path = engine.lock_path();
+        let path = engine.db.leader_lock_path();
         let mut told_standby = false;
         loop {
-            match try_lock(&path) {
+            match engine.db.try_lead() {
                 Ok(Some(lock)) => {
                     engine.handle.set_role(ROLE_LEADER);
                     info!(engine.log, "this process runs the engine"; "lock" => path.display().to_string());
@@ -290,8 +275,8 @@ pub fn start(engine: Arc<Engine>, enabled: bool) -> tokio::task::JoinHandle<()> 
 
 /// The leader's loop; returns only if the data_version watcher cannot be opened.
 async fn lead(engine: &Arc<Engine>) {
-    let watcher = match open_watcher(engine) {
-        Ok(w) => Arc::new(std::sync::Mutex::new(w)),
+    let watcher = match engine.db.watch_changes() {
+        Ok(w) => Arc::new(w),
         Err(e) => {
             error!(engine.log, "cannot open the change watcher"; "error" => e.to_string());
             return;
@@ -386,18 +371,7 @@ async fn sleep_for(engine: &Engine, tick: Duration) -> Duration {
     }
 }
 
-fn open_watcher(engine: &Engine) -> rusqlite::Result<rusqlite::Connection> {
-    rusqlite::Connection::open_with_flags(
-        engine.db.path(),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-}
-
-async fn data_version(conn: &Arc<std::sync::Mutex<rusqlite::Connection>>) -> i64 {
-    let conn = conn.clone();
-    tokio::task::spawn_blocking(move || {
-        conn.lock().ok().and_then(|c| c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).ok()).unwrap_or(0)
-    })
-    .await
-    .unwrap_or(0)
+async fn data_version(watcher: &Arc<store::ChangeWatcher>) -> i64 {
+    let watcher = watcher.clone();
+    tokio::task::spawn_blocking(move || watcher.version()).await.unwrap_or(0)
 }

@@ -34,7 +34,7 @@ pub async fn poll_once(engine: &Engine) -> usize {
     let mut handled = 0;
     for ch in list.into_iter().filter(|c| c.channel_type == ChannelKind::Telegram && c.enabled) {
         let id = ch.id;
-        let Ok(raw) = engine.db.read(move |c| channels::get_raw(c, id)).await else { continue };
+        let Ok(raw) = engine.db.read(move |c| channels::get(c, id)).await else { continue };
         let Ok(cfg) = serde_json::from_value::<telegram::Config>(raw.config.clone()) else { continue };
         let fingerprint = raw.config.to_string();
         let known = engine.telegram.0.lock().ok().and_then(|m| m.get(&id).cloned());

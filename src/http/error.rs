@@ -173,10 +173,11 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::NotFound(what) => ApiError::not_found(&what),
-            StoreError::Conflict(field, message) => {
+            StoreError::Conflict { field, message, .. } => {
                 let details = if field.is_empty() { vec![] } else { vec![FieldError::new(field, message.clone())] };
                 ApiError::Conflict { message, details }
             }
+            StoreError::Busy(m) => ApiError::Unavailable(m),
             StoreError::Invalid(errs) => ApiError::validation(errs),
             StoreError::Db(m) => ApiError::internal(m),
             StoreError::Unavailable(m) => ApiError::Unavailable(m),

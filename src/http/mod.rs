@@ -449,11 +449,11 @@ pub fn endpoints() -> Vec<Endpoint> {
         .query::<TeamFilter>()
         .ok::<Vec<store::channels::Channel>>(200);
     t.post("/api/channels", "Create a channel", channels::create)
-        .body::<store::channels::ChannelInput>()
+        .body::<crate::domain::channel::ChannelInput>()
         .ok::<store::channels::Channel>(201);
     t.get("/api/channels/{id}", "A channel (secrets masked)", channels::get).ok::<store::channels::Channel>(200);
     t.put("/api/channels/{id}", "Update a channel (partial config is merged)", channels::update)
-        .body::<store::channels::ChannelInput>()
+        .body::<crate::domain::channel::ChannelInput>()
         .ok::<store::channels::Channel>(200);
     t.delete("/api/channels/{id}", "Delete a channel", channels::delete).ok::<Deleted>(200);
     t.post(
@@ -514,7 +514,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         alerts::resolve,
     )
     .ok::<store::alerts::Alert>(200);
-    t.get("/api/alerts/{id}/events", "The alert's timeline", alerts::events).ok::<Vec<store::alerts::AlertEvent>>(200);
+    t.get("/api/alerts/{id}/events", "The alert's timeline", alerts::events)
+        .ok::<Vec<store::timeline::AlertEvent>>(200);
     t.get("/api/alerts/{id}/deliveries", "The alert's notifications (outbox rows) with failures", alerts::deliveries)
         .ok::<Vec<store::outbox::Delivery>>(200);
 

@@ -14,9 +14,8 @@ pub mod text;
 pub mod voice;
 pub mod webhook;
 
-use schemars::JsonSchema;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::domain::message::Message;
@@ -26,51 +25,9 @@ pub use outbound::{NotifyError, Outbound, Reply};
 /// Shown instead of a secret in API responses; sending it back keeps the stored secret.
 pub const MASK: &str = "********";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ChannelKind {
-    Mattermost,
-    Slack,
-    Telegram,
-    Discord,
-    Teams,
-    Email,
-    Webhook,
-    Incidentio,
-    Voice,
-}
+pub use crate::domain::channel::ChannelKind;
 
 impl ChannelKind {
-    pub const ALL: [ChannelKind; 9] = [
-        ChannelKind::Mattermost,
-        ChannelKind::Slack,
-        ChannelKind::Telegram,
-        ChannelKind::Discord,
-        ChannelKind::Teams,
-        ChannelKind::Email,
-        ChannelKind::Webhook,
-        ChannelKind::Incidentio,
-        ChannelKind::Voice,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChannelKind::Mattermost => "mattermost",
-            ChannelKind::Slack => "slack",
-            ChannelKind::Telegram => "telegram",
-            ChannelKind::Discord => "discord",
-            ChannelKind::Teams => "teams",
-            ChannelKind::Email => "email",
-            ChannelKind::Webhook => "webhook",
-            ChannelKind::Incidentio => "incidentio",
-            ChannelKind::Voice => "voice",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ChannelKind> {
-        ChannelKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
     /// Config keys whose values are secrets (write-only).
     pub fn secret_keys(self) -> &'static [&'static str] {
         match self {
@@ -145,6 +102,22 @@ impl ChannelKind {
             }
         }
         out
+    }
+
+    /// The config a create or change ends with: `given` checked (a new channel, or a new kind),
+    /// or merged onto `stored` and checked (see [`ChannelKind::merge`]).
+    pub fn settle_config(
+        self,
+        stored: Option<(ChannelKind, &Value)>,
+        given: Option<Value>,
+    ) -> Result<Value, Vec<FieldError>> {
+        let config = match (stored, given) {
+            (Some((kind, old)), Some(new)) if kind == self => self.merge(old, &new)?,
+            (_, Some(new)) => new,
+            (Some((_, old)), None) => old.clone(),
+            (None, None) => Value::Object(Map::new()),
+        };
+        self.check_config(&config)
     }
 
     /// Applies a partial config on top of the stored one: keys given replace, `null` removes,
@@ -381,55 +354,6 @@ impl Senders {
     pub fn action_url(&self, target: crate::crypto::Target, now: crate::domain::time::Ts) -> String {
         let token = crate::crypto::action_token(&self.secret, target, now.secs() + ACTION_LINK_SECS);
         format!("{}/a/{token}", self.base_url)
-    }
-
-    /// The message of a prepared delivery.
-    pub fn message(&self, p: &crate::store::outbox::Prepared, now: crate::domain::time::Ts) -> Message {
-        use crate::crypto::{Action, Target};
-        use crate::domain::message::{AlertInfo, Links};
-        let alert = p.alert.as_ref().map(|a| AlertInfo {
-            id: a.id,
-            title: a.title.clone(),
-            message: a.message.clone(),
-            severity: a.severity,
-            status: a.status,
-            source: a.source.clone(),
-            labels: a.labels.clone(),
-            event_link: a.event_link.clone(),
-            alert_count: a.alert_count,
-            dedup_key: a.dedup_key.clone(),
-            first_seen_at: a.first_seen_at,
-            acknowledged_by: a.acknowledged_by.clone(),
-            resolved_by: a.resolved_by.clone(),
-            reminder_count: a.reminder_count,
-            escalation_level: a.escalation_level,
-            episode: a.episode,
-        });
-        let links = match &p.alert {
-            Some(a) => Links {
-                alert: self.alert_url(a.id),
-                acknowledge: Some(
-                    self.action_url(Target { alert_id: a.id, episode: a.episode, action: Action::Acknowledge }, now),
-                ),
-                resolve: Some(
-                    self.action_url(Target { alert_id: a.id, episode: a.episode, action: Action::Resolve }, now),
-                ),
-            },
-            None => Links { alert: format!("{}/", self.base_url), acknowledge: None, resolve: None },
-        };
-        Message {
-            kind: p.delivery.event_type,
-            delivery_id: p.delivery.id,
-            message_id: p.delivery.message_id.clone(),
-            thread_root: p.thread_root.clone(),
-            note: p.delivery.note.clone(),
-            alert,
-            team: p.team.clone(),
-            assignee: p.assignee.clone(),
-            links,
-            channel_name: p.channel_name.clone(),
-            timestamp: now,
-        }
     }
 }
 

@@ -1,27 +1,22 @@
-//! Alerts, their timeline, and every lifecycle transition. Each mutation runs inside the
-//! caller's write transaction and writes the alert row, its timeline events, its outbox rows
-//! and its timer (`next_action_at`) together, so a 2xx means all of it is durable.
-//!
-//! Intake is split in two: [`decide`] only reads (it also powers the route simulator) and
-//! [`apply`] carries the decision out.
+//! Alert rows: reading them (one, a filtered page, the facts the lifecycle decides on), writing
+//! the changes a lifecycle plan asks for, and the search index. What to change is decided in
+//! `domain::lifecycle`; `store::intake` and `store::lifecycle` load, decide and apply, all in
+//! the caller's write transaction, so a 2xx means all of it is durable.
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{Value, json};
 
-use super::audit::Actor;
-use super::outbox::{self, PageTarget};
 use super::routes::Route;
 use super::users::UserRef;
-use super::{CachedExt, Result, StoreError, json_col, placeholders, to_json};
-use crate::domain::alert::{Action, AlertStatus, IncomingAlert, Severity};
-use crate::domain::escalation::TargetType;
-use crate::domain::matcher::{Matchers, Subject};
+use super::{Read, Result, StoreError, Tx, placeholders, to_json};
+use crate::domain::alert::{AlertStatus, IncomingAlert, Severity};
+use crate::domain::flapping;
+use crate::domain::lifecycle::{AlertState, Flap};
+use crate::domain::matcher::Subject;
 use crate::domain::time::Ts;
-use crate::domain::{flapping, routing};
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Alert {
@@ -77,6 +72,25 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// What lifecycle decisions read of it.
+    pub fn state(&self) -> AlertState {
+        AlertState {
+            id: self.id,
+            status: self.status,
+            dedup_key: self.dedup_key.clone(),
+            group_key: self.group_key.clone(),
+            title: self.title.clone(),
+            message: self.message.clone(),
+            severity: self.severity,
+            labels: self.labels.clone(),
+            event_link: self.event_link.clone(),
+            alert_count: self.alert_count,
+            flapping: self.flapping,
+            state_changes: self.state_changes.clone(),
+            silence_id: self.silence_id,
+        }
+    }
+
     pub fn subject(&self) -> Subject<'_> {
         Subject {
             labels: &self.labels,
@@ -148,40 +162,12 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
     })
 }
 
-pub fn get(c: &Connection, id: i64) -> Result<Alert> {
+pub fn get(c: &Read<'_>, id: i64) -> Result<Alert> {
     let mut st = c.prepare_cached(&format!("{SELECT} WHERE a.id = ?1"))?;
     st.query_row([id], row).optional()?.ok_or_else(|| StoreError::not_found("alert"))
 }
 
-// --- timeline ----------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct AlertEvent {
-    pub id: i64,
-    /// received, deduplicated, grouped, reopened, silenced, unsilenced, flapping, stable,
-    /// notified, delivery_failed, reminder, escalated, escalation_stopped, acknowledged, resolved…
-    pub event_type: String,
-    pub message: String,
-    pub actor: Option<String>,
-    pub created_at: Ts,
-    pub data: Value,
-}
-
-pub fn add_event(
-    c: &Connection,
-    alert_id: i64,
-    now: Ts,
-    event_type: &str,
-    message: &str,
-    actor: Option<&str>,
-    data: Value,
-) -> Result<()> {
-    let mut st = c.prepare_cached(
-        "INSERT INTO alert_events (alert_id, event_type, message, actor, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    st.execute(params![alert_id, event_type, message, actor, data.to_string(), now])?;
-    Ok(())
-}
+// --- search ---------------------------------------------------------------------------------------
 
 /// The searchable text of an alert: dedup key, title and label values (long URL labels left
 /// out).
@@ -206,7 +192,7 @@ fn search_text(dedup_key: &str, title: &str, labels: &BTreeMap<String, String>) 
 const SEARCH_WATERMARK: &str = "search_indexed_alert_id";
 
 /// Indexes alerts created since the last run, at most `limit`; returns how many.
-pub fn index_new_alerts(c: &Connection, limit: usize) -> Result<usize> {
+pub fn index_new_alerts(c: &Tx<'_>, limit: usize) -> Result<usize> {
     let from: i64 = super::get_setting(c, SEARCH_WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
     let mut st =
         c.prepare_cached("SELECT id, dedup_key, title, labels FROM alerts WHERE id > ?1 ORDER BY id LIMIT ?2")?;
@@ -226,26 +212,20 @@ pub fn index_new_alerts(c: &Connection, limit: usize) -> Result<usize> {
 }
 
 /// Whether alerts wait to be indexed for search.
-pub fn search_backlog(c: &Connection) -> Result<bool> {
+pub fn search_backlog(c: &Read<'_>) -> Result<bool> {
     let from: i64 = super::get_setting(c, SEARCH_WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
     let max: i64 = c.q_row("SELECT COALESCE(MAX(id), 0) FROM alerts", [], |r| r.get(0))?;
     Ok(max > from)
 }
 
 /// Whether alert `id` is already in the search index (content changes re-index only those).
-fn indexed(c: &Connection, id: i64) -> Result<bool> {
+fn indexed(c: &Read<'_>, id: i64) -> Result<bool> {
     let from: i64 = super::get_setting(c, SEARCH_WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
     Ok(id <= from)
 }
 
 /// Re-indexes an alert whose title or labels changed (new alerts wait for the engine).
-fn index_search(
-    c: &Connection,
-    id: i64,
-    dedup_key: &str,
-    title: &str,
-    labels: &BTreeMap<String, String>,
-) -> Result<()> {
+fn index_search(c: &Tx<'_>, id: i64, dedup_key: &str, title: &str, labels: &BTreeMap<String, String>) -> Result<()> {
     if !indexed(c, id)? {
         return Ok(());
     }
@@ -253,47 +233,6 @@ fn index_search(
     c.prepare_cached("INSERT INTO alerts_fts (rowid, body) VALUES (?1, ?2)")?
         .execute(params![id, search_text(dedup_key, title, labels)])?;
     Ok(())
-}
-
-/// Repeats are one timeline entry, not one entry per repeat. During a burst the entry is
-/// refreshed at most every [`DEDUP_EVENT_REFRESH_SECS`] (each refresh dirties a page); the
-/// exact count is always the alert's `alert_count`.
-fn dedup_event(c: &Connection, alert_id: i64, now: Ts, count: i64, why: &str) -> Result<()> {
-    let message = format!("received again ({count} in total); {why}");
-    let data = json!({"alert_count": count}).to_string();
-    let latest: Option<(i64, String, Ts)> = c
-        .prepare_cached(
-            "SELECT id, event_type, created_at FROM alert_events WHERE alert_id = ?1 ORDER BY id DESC LIMIT 1",
-        )?
-        .query_row([alert_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    match latest {
-        Some((_, t, at)) if t == "deduplicated" && now.secs_since(at) < DEDUP_EVENT_REFRESH_SECS => Ok(()),
-        Some((id, t, _)) if t == "deduplicated" => {
-            c.prepare_cached("UPDATE alert_events SET message = ?1, data = ?2, created_at = ?3 WHERE id = ?4")?
-                .execute(params![message, data, now, id])?;
-            Ok(())
-        }
-        _ => add_event(c, alert_id, now, "deduplicated", &message, None, json!({"alert_count": count})),
-    }
-}
-
-/// How often a burst of repeats refreshes the alert's "deduplicated" timeline entry.
-pub const DEDUP_EVENT_REFRESH_SECS: i64 = 10;
-
-pub fn events(c: &Connection, alert_id: i64) -> Result<Vec<AlertEvent>> {
-    let mut st = c.prepare("SELECT * FROM alert_events WHERE alert_id = ?1 ORDER BY id")?;
-    let rows = st.query_map([alert_id], |r| {
-        Ok(AlertEvent {
-            id: r.get("id")?,
-            event_type: r.get("event_type")?,
-            message: r.get("message")?,
-            actor: r.get("actor")?,
-            created_at: r.get("created_at")?,
-            data: json_col(r, "data")?,
-        })
-    })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 // --- listing -----------------------------------------------------------------------------------
@@ -325,7 +264,7 @@ pub struct Page {
 }
 
 /// One page of alerts, newest first, and the total count.
-pub fn list(c: &Connection, f: &Filter) -> Result<Page> {
+pub fn list(c: &Read<'_>, f: &Filter) -> Result<Page> {
     let empty = Page { items: Vec::new(), total: 0, capped: false };
     let mut clauses: Vec<String> = Vec::new();
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
@@ -404,7 +343,7 @@ pub fn list(c: &Connection, f: &Filter) -> Result<Page> {
 }
 
 /// Open alerts per status (metrics, dashboard).
-pub fn open_counts(c: &Connection, groups: Option<&[i64]>) -> Result<Vec<(AlertStatus, i64)>> {
+pub fn open_counts(c: &Read<'_>, groups: Option<&[i64]>) -> Result<Vec<(AlertStatus, i64)>> {
     let (sql, args): (String, Vec<i64>) = match groups {
         None => ("SELECT status, COUNT(*) FROM alerts WHERE status <> 'resolved' GROUP BY status".into(), vec![]),
         Some(g) => (
@@ -427,120 +366,10 @@ pub fn open_counts(c: &Connection, groups: Option<&[i64]>) -> Result<Vec<(AlertS
     Ok(out)
 }
 
-// --- intake ------------------------------------------------------------------------------------
-
-/// `[alerts]` settings intake needs.
-#[derive(Debug, Clone, Copy)]
-pub struct Options {
-    pub reopen_window_secs: i64,
-    pub group_window_secs: i64,
-    pub flap_threshold: u32,
-    pub flap_window_secs: i64,
-}
-
-impl Options {
-    pub fn from_config(a: &crate::config::AlertsConfig) -> Options {
-        Options {
-            reopen_window_secs: a.reopen_window_seconds,
-            group_window_secs: a.group_window_seconds,
-            flap_threshold: a.flap_threshold,
-            flap_window_secs: a.flap_window_seconds,
-        }
-    }
-}
-
-/// A route ready for intake: its settings and compiled matchers.
-#[derive(Debug, Clone)]
-pub struct RouteCtx {
-    pub route: Route,
-    pub matchers: Matchers,
-    pub team_slug: String,
-}
-
-impl RouteCtx {
-    pub fn load(c: &Connection, route: Route) -> Result<RouteCtx> {
-        let matchers = Matchers::parse(&route.matchers, "matchers").map_err(StoreError::Invalid)?;
-        let team_slug: String = c.q_row("SELECT slug FROM teams WHERE id = ?1", [route.team_id], |r| r.get(0))?;
-        Ok(RouteCtx { route, matchers, team_slug })
-    }
-}
-
-/// The answer for one incoming alert (`/api/integrations/*` returns one per alert).
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct IntakeResult {
-    /// The alert this event landed on (`null` when nothing was stored).
-    pub id: Option<i64>,
-    /// A new alert was opened (not a repeat, group member or reopen).
-    pub created: bool,
-    /// The alert's status afterwards.
-    pub status: Option<AlertStatus>,
-    pub team_id: Option<i64>,
-    pub team_slug: Option<String>,
-    pub route_id: Option<i64>,
-    pub rotation_id: Option<i64>,
-    pub assignee: Option<UserRef>,
-    /// Why the alert was not routed (nothing was stored or paged).
-    pub routing_error: Option<String>,
-    pub dedup_key: Option<String>,
-    /// created, deduplicated, grouped, reopened, acknowledged, resolved, ignored, rejected.
-    pub outcome: String,
-    /// What happened, in words.
-    pub message: String,
-}
-
-impl IntakeResult {
-    /// Whether the engine has work from this result: a page, an update message or search
-    /// indexing. Repeats and group members change counters only and leave it asleep.
-    pub fn wakes_engine(&self) -> bool {
-        matches!(self.outcome.as_str(), "created" | "reopened" | "acknowledged" | "resolved")
-    }
-}
-
-/// What intake would do with one incoming alert.
-#[derive(Debug, Clone)]
-pub enum Decision {
-    /// The route's matchers reject it.
-    Reject(String),
-    /// Open a new alert; `silence` holds it when a silence matches.
-    Create {
-        silence: Option<(i64, String)>,
-    },
-    /// A repeat of an open alert.
-    Dedup(Box<Alert>),
-    /// A new member of an open group alert.
-    Group(Box<Alert>),
-    /// A recently resolved alert fires again.
-    Reopen(Box<Alert>, Option<(i64, String)>),
-    Resolve(Box<Alert>),
-    Acknowledge(Box<Alert>),
-    /// Nothing to do (resolve or acknowledge for an unknown key…).
-    Ignore(String),
-}
-
-impl Decision {
-    pub fn describe(&self) -> String {
-        match self {
-            Decision::Reject(why) => format!("not routed: {why}"),
-            Decision::Create { silence: Some((_, name)) } => {
-                format!("would open a new alert, silenced by \"{name}\" (nobody paged)")
-            }
-            Decision::Create { silence: None } => "would open a new alert and page".into(),
-            Decision::Dedup(a) => {
-                format!("would update open alert #{} (repeat; no new page)", a.id)
-            }
-            Decision::Group(a) => format!("would join open group alert #{} (no new page)", a.id),
-            Decision::Reopen(a, _) => {
-                format!("would reopen alert #{} resolved recently, and page", a.id)
-            }
-            Decision::Resolve(a) => format!("would resolve alert #{}", a.id),
-            Decision::Acknowledge(a) => format!("would acknowledge alert #{}", a.id),
-            Decision::Ignore(why) => format!("nothing to do: {why}"),
-        }
-    }
-}
+// --- the facts intake decides on ----------------------------------------------------------------
 
 /// The open alert for a key: by its own key, or (on grouping routes) as a group member.
-fn find_open(c: &Connection, route_id: i64, dedup_key: &str, grouping: bool) -> Result<Option<Alert>> {
+pub fn find_open(c: &Read<'_>, route_id: i64, dedup_key: &str, grouping: bool) -> Result<Option<Alert>> {
     let mut st =
         c.prepare_cached(&format!("{SELECT} WHERE a.route_id = ?1 AND a.dedup_key = ?2 AND a.status <> 'resolved'"))?;
     if let Some(a) = st.query_row(params![route_id, dedup_key], row).optional()? {
@@ -556,7 +385,8 @@ fn find_open(c: &Connection, route_id: i64, dedup_key: &str, grouping: bool) -> 
     Ok(st.query_row(params![route_id, dedup_key], row).optional()?)
 }
 
-fn find_recently_resolved(c: &Connection, route_id: i64, dedup_key: &str, since: Ts) -> Result<Option<Alert>> {
+/// The alert with this key resolved at or after `since`.
+pub fn find_recently_resolved(c: &Read<'_>, route_id: i64, dedup_key: &str, since: Ts) -> Result<Option<Alert>> {
     let mut st = c.prepare_cached(&format!(
         "{SELECT} WHERE a.route_id = ?1 AND a.dedup_key = ?2 AND a.status = 'resolved' AND a.resolved_at >= ?3
          ORDER BY a.id DESC LIMIT 1"
@@ -564,595 +394,33 @@ fn find_recently_resolved(c: &Connection, route_id: i64, dedup_key: &str, since:
     Ok(st.query_row(params![route_id, dedup_key, since], row).optional()?)
 }
 
-fn find_group(c: &Connection, route_id: i64, group_key: &str, since: Ts) -> Result<Option<Alert>> {
+/// The open alert of a group that new members may join (its group is open: see
+/// `alerts_open_group` in migration V4), first seen at or after `since`.
+pub fn find_group(c: &Read<'_>, route_id: i64, group_key: &str, since: Ts) -> Result<Option<Alert>> {
     let mut st = c.prepare_cached(&format!(
-        "{SELECT} WHERE a.route_id = ?1 AND a.group_key = ?2 AND a.status <> 'resolved' AND a.first_seen_at >= ?3
-         ORDER BY a.id DESC LIMIT 1"
+        "{SELECT} WHERE a.route_id = ?1 AND a.group_key = ?2 AND a.status <> 'resolved' AND a.group_open = 1
+         AND a.first_seen_at >= ?3 ORDER BY a.id DESC LIMIT 1"
     ))?;
     Ok(st.query_row(params![route_id, group_key, since], row).optional()?)
 }
 
-/// The first active silence of the team that matches.
-fn matching_silence(c: &Connection, team_id: i64, now: Ts, subject: &Subject<'_>) -> Result<Option<(i64, String)>> {
-    for s in super::silences::active_for_team(c, team_id, now)? {
-        if let Ok(m) = Matchers::parse(&s.matchers, "matchers")
-            && m.matches(subject)
-        {
-            return Ok(Some((s.id, s.name)));
-        }
-    }
-    Ok(None)
+/// The dedup keys of a group alert's members that are still firing.
+pub fn firing_members(c: &Read<'_>, alert_id: i64) -> Result<Vec<String>> {
+    let mut st =
+        c.prepare_cached("SELECT dedup_key FROM alert_group_members WHERE alert_id = ?1 AND status = 'firing'")?;
+    let rows = st.query_map([alert_id], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-/// Decides what intake does with `a` on route `rc` (reads only).
-pub fn decide(
-    c: &Connection,
-    now: Ts,
-    rc: &RouteCtx,
-    a: &IncomingAlert,
-    dedup_key: &str,
-    opts: &Options,
-) -> Result<Decision> {
-    let route = &rc.route;
-    let source = route.source.as_str();
-    let open = find_open(c, route.id, dedup_key, !route.group_by.is_empty())?;
-    match a.action {
-        Action::Resolve => {
-            return Ok(match open {
-                Some(alert) => Decision::Resolve(Box::new(alert)),
-                None => Decision::Ignore(format!("no open alert with dedup key {dedup_key:?}")),
-            });
-        }
-        Action::Acknowledge => {
-            return Ok(match open {
-                Some(alert) if alert.status == AlertStatus::Acknowledged => {
-                    Decision::Ignore(format!("alert #{} is already acknowledged", alert.id))
-                }
-                Some(alert) => Decision::Acknowledge(Box::new(alert)),
-                None => Decision::Ignore(format!("no open alert with dedup key {dedup_key:?}")),
-            });
-        }
-        Action::Trigger => {}
-    }
-    if let Some(alert) = open {
-        return Ok(Decision::Dedup(Box::new(alert)));
-    }
-    if let Err(why) = routing::accept(&rc.matchers, a, source) {
-        return Ok(Decision::Reject(why));
-    }
-    if let Some(key) = routing::group_key(&route.group_by, &a.labels)
-        && let Some(alert) = find_group(c, route.id, &key, now.plus_secs(-opts.group_window_secs))?
-    {
-        return Ok(Decision::Group(Box::new(alert)));
-    }
-    let silence = matching_silence(c, route.team_id, now, &routing::subject(a, source))?;
-    if a.reopen
-        && let Some(alert) = find_recently_resolved(c, route.id, dedup_key, now.plus_secs(-opts.reopen_window_secs))?
-    {
-        return Ok(Decision::Reopen(Box::new(alert), silence));
-    }
-    Ok(Decision::Create { silence })
+/// How many members a group alert has.
+pub fn member_count(c: &Read<'_>, alert_id: i64) -> Result<i64> {
+    Ok(c.q_row("SELECT COUNT(*) FROM alert_group_members WHERE alert_id = ?1", [alert_id], |r| r.get(0))?)
 }
 
-/// The dedup key intake uses: the sender's, or one derived from the alert's content.
-pub fn dedup_key_for(a: &IncomingAlert) -> String {
-    match &a.dedup_key {
-        Some(k) if !k.is_empty() => k.clone(),
-        _ => crate::crypto::sha256_hex(&a.content_key())[..32].to_string(),
-    }
-}
-
-fn result(
-    rc: &RouteCtx,
-    alert: Option<&Alert>,
-    created: bool,
-    outcome: &str,
-    dedup_key: &str,
-    message: String,
-) -> IntakeResult {
-    IntakeResult {
-        id: alert.map(|a| a.id),
-        created,
-        status: alert.map(|a| a.status),
-        team_id: Some(rc.route.team_id),
-        team_slug: Some(rc.team_slug.clone()),
-        route_id: Some(rc.route.id),
-        rotation_id: alert.and_then(|a| a.rotation_id).or(rc.route.rotation_id),
-        assignee: alert.and_then(|a| a.assignee.clone()),
-        routing_error: None,
-        dedup_key: Some(dedup_key.to_string()),
-        outcome: outcome.to_string(),
-        message,
-    }
-}
-
-/// A result for an alert that found no route.
-pub fn unrouted(rc: Option<&RouteCtx>, why: String, dedup_key: Option<String>) -> IntakeResult {
-    IntakeResult {
-        id: None,
-        created: false,
-        status: None,
-        team_id: rc.map(|r| r.route.team_id),
-        team_slug: rc.map(|r| r.team_slug.clone()),
-        route_id: rc.map(|r| r.route.id),
-        rotation_id: rc.and_then(|r| r.route.rotation_id),
-        assignee: None,
-        message: format!("not routed: {why}"),
-        routing_error: Some(why),
-        dedup_key,
-        outcome: "rejected".into(),
-    }
-}
-
-/// Decides and applies one incoming alert.
-pub fn ingest(c: &Connection, now: Ts, rc: &RouteCtx, a: &IncomingAlert, opts: &Options) -> Result<IntakeResult> {
-    let dedup_key = dedup_key_for(a);
-    let decision = decide(c, now, rc, a, &dedup_key, opts)?;
-    apply(c, now, rc, a, &dedup_key, decision, opts)
-}
-
-fn integration_actor(rc: &RouteCtx) -> String {
-    format!("{} (route {})", rc.route.source.as_str(), rc.route.name)
-}
-
-/// Carries out a decision.
-pub fn apply(
-    c: &Connection,
-    now: Ts,
-    rc: &RouteCtx,
-    a: &IncomingAlert,
-    dedup_key: &str,
-    decision: Decision,
-    opts: &Options,
-) -> Result<IntakeResult> {
-    let actor = integration_actor(rc);
-    match decision {
-        Decision::Reject(why) => Ok(unrouted(Some(rc), why, Some(dedup_key.to_string()))),
-        Decision::Ignore(why) => Ok(result(rc, None, false, "ignored", dedup_key, why)),
-        Decision::Create { silence } => {
-            let msg = match &silence {
-                Some((_, name)) => format!("new alert, silenced by \"{name}\""),
-                None => "new alert".to_string(),
-            };
-            let alert = create(c, now, rc, a, dedup_key, silence)?;
-            Ok(result(rc, Some(&alert), true, "created", dedup_key, msg))
-        }
-        Decision::Dedup(alert) => {
-            let alert = repeat(c, now, &alert, a, dedup_key)?;
-            let msg = format!("repeat of open alert #{} ({} in total); no new page", alert.id, alert.alert_count);
-            Ok(result(rc, Some(&alert), false, "deduplicated", dedup_key, msg))
-        }
-        Decision::Group(alert) => {
-            let alert = join_group(c, now, &alert, a, dedup_key)?;
-            let msg = format!("joined group alert #{}; no new page", alert.id);
-            Ok(result(rc, Some(&alert), false, "grouped", dedup_key, msg))
-        }
-        Decision::Reopen(alert, silence) => {
-            let alert = reopen(c, now, &alert, a, silence, opts)?;
-            let msg = format!("alert #{} fired again within the reopen window and was reopened", alert.id);
-            Ok(result(rc, Some(&alert), false, "reopened", dedup_key, msg))
-        }
-        Decision::Resolve(alert) => {
-            let alert = resolve_from_source(c, now, &alert, dedup_key, &actor, opts)?;
-            let msg = match alert.status {
-                AlertStatus::Resolved => format!("alert #{} resolved", alert.id),
-                _ => format!("member of group alert #{} resolved; others still firing", alert.id),
-            };
-            Ok(result(rc, Some(&alert), false, "resolved", dedup_key, msg))
-        }
-        Decision::Acknowledge(alert) => {
-            let alert = acknowledge(c, now, alert.id, &Actor::system(&actor))?;
-            let msg = format!("alert #{} acknowledged", alert.id);
-            Ok(result(rc, Some(&alert), false, "acknowledged", dedup_key, msg))
-        }
-    }
-}
-
-/// Who is paged first: the route's rotation (simple mode) or the policy's first rule.
-fn initial_target(c: &Connection, now: Ts, route: &Route) -> Result<(Option<i64>, PageTarget)> {
-    if let Some(pid) = route.escalation_policy_id {
-        let policy = super::policies::get(c, pid)?;
-        if policy.enabled
-            && let Some(rule) = policy.rules.first()
-        {
-            return rule_target(c, now, rule.target_type, rule.target_id);
-        }
-    }
-    let assignee = match route.rotation_id {
-        Some(rid) => oncall(c, rid, now)?,
-        None => None,
-    };
-    Ok((assignee, PageTarget::RouteChannels))
-}
-
-/// The assignee and page target for one escalation rule.
-pub fn rule_target(
-    c: &Connection,
-    now: Ts,
-    target_type: TargetType,
-    target_id: i64,
-) -> Result<(Option<i64>, PageTarget)> {
-    Ok(match target_type {
-        TargetType::Rotation => (oncall(c, target_id, now)?, PageTarget::RouteChannels),
-        TargetType::User => (Some(target_id), PageTarget::RouteChannels),
-        TargetType::Channel => (None, PageTarget::Channel(target_id)),
-    })
-}
-
-/// The on-call user of a rotation at `now`.
-pub fn oncall(c: &Connection, rotation_id: i64, now: Ts) -> Result<Option<i64>> {
-    let r = match super::rotations::get_plain(c, rotation_id) {
-        Ok(r) => r,
-        Err(StoreError::NotFound(_)) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    Ok(super::rotations::domain(c, &r)?.oncall_at(now).map(|s| s.user_id))
-}
-
-fn create(
-    c: &Connection,
-    now: Ts,
-    rc: &RouteCtx,
-    a: &IncomingAlert,
-    dedup_key: &str,
-    silence: Option<(i64, String)>,
-) -> Result<Alert> {
-    let route = &rc.route;
-    let (assignee, target) = initial_target(c, now, route)?;
-    let status = if silence.is_some() { AlertStatus::Silenced } else { AlertStatus::Firing };
-    let group_key = routing::group_key(&route.group_by, &a.labels);
-    let mut st = c.prepare_cached(
-        "INSERT INTO alerts (team_id, route_id, rotation_id, escalation_policy_id, source, dedup_key, group_key, title, message, severity,
-                             status, labels, event_link, alert_count, first_seen_at, last_seen_at, assignee_user_id, silence_id,
-                             created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?14, ?14, ?15, ?16, ?14, ?14)",
-    )?;
-    st.execute(params![
-        route.team_id,
-        route.id,
-        route.rotation_id,
-        route.escalation_policy_id,
-        route.source.as_str(),
-        dedup_key,
-        group_key,
-        a.title,
-        a.message,
-        a.severity.as_str(),
-        status.as_str(),
-        to_json(&a.labels),
-        a.event_link,
-        now,
-        assignee,
-        silence.as_ref().map(|s| s.0),
-    ])?;
-    let id = c.last_insert_rowid();
-    if group_key.is_some() {
-        add_member(c, id, route.id, dedup_key, now)?;
-    }
-    let actor = integration_actor(rc);
-    match &silence {
-        Some((sid, name)) => {
-            add_event(
-                c,
-                id,
-                now,
-                "received",
-                &format!("new alert from {}", route.source.as_str()),
-                Some(&actor),
-                json!({"dedup_key": dedup_key}),
-            )?;
-            add_event(
-                c,
-                id,
-                now,
-                "silenced",
-                &format!("silenced by \"{name}\"; nobody is paged while it lasts"),
-                None,
-                json!({"silence_id": sid}),
-            )?;
-        }
-        None => {
-            let alert = get(c, id)?;
-            let queued = outbox::page(c, now, &alert, outbox::EventKind::Triggered, &target, assignee)?;
-            let who = alert
-                .assignee
-                .as_ref()
-                .map(|u| format!("paging {}", u.username))
-                .unwrap_or_else(|| "no on-call user".into());
-            add_event(
-                c,
-                id,
-                now,
-                "received",
-                &format!("new alert from {}; {who}; {queued} notification(s) queued", route.source.as_str()),
-                Some(&actor),
-                json!({"dedup_key": dedup_key, "deliveries": queued}),
-            )?;
-            super::escalation::schedule_first(c, now, &alert)?;
-        }
-    }
-    get(c, id)
-}
-
-fn add_member(c: &Connection, alert_id: i64, route_id: i64, dedup_key: &str, now: Ts) -> Result<()> {
-    let mut st = c.prepare_cached(
-        "INSERT INTO alert_group_members (alert_id, route_id, dedup_key, status, first_seen_at, last_seen_at) VALUES (?1, ?2, ?3, 'firing', ?4, ?4)
-         ON CONFLICT(alert_id, dedup_key) DO UPDATE SET status = 'firing', last_seen_at = excluded.last_seen_at",
-    )?;
-    st.execute(params![alert_id, route_id, dedup_key, now])?;
-    Ok(())
-}
-
-/// A repeat of an open alert: refresh its content, count it, never page again.
-fn repeat(c: &Connection, now: Ts, alert: &Alert, a: &IncomingAlert, dedup_key: &str) -> Result<Alert> {
-    let grouped = alert.group_key.is_some() && alert.dedup_key != dedup_key;
-    let changed = !grouped
-        && (alert.title != a.title
-            || alert.message != a.message
-            || alert.labels != a.labels
-            || alert.severity != a.severity
-            || (a.event_link.is_some() && alert.event_link != a.event_link));
-    if changed {
-        c.prepare_cached(
-            "UPDATE alerts SET alert_count = alert_count + 1, last_seen_at = ?1, title = ?2, message = ?3, labels = ?4,
-                    event_link = COALESCE(?5, event_link), severity = ?6, updated_at = ?1 WHERE id = ?7",
-        )?
-        .execute(params![
-            now,
-            a.title,
-            a.message,
-            to_json(&a.labels),
-            a.event_link,
-            a.severity.as_str(),
-            alert.id
-        ])?;
-        if alert.title != a.title || alert.labels != a.labels {
-            index_search(c, alert.id, &alert.dedup_key, &a.title, &a.labels)?;
-        }
-    } else {
-        // Unchanged content: touch only the counters (no index maintenance).
-        c.prepare_cached(
-            "UPDATE alerts SET alert_count = alert_count + 1, last_seen_at = ?1, updated_at = ?1 WHERE id = ?2",
-        )?
-        .execute(params![now, alert.id])?;
-    }
-    if grouped {
-        add_member(c, alert.id, alert.route_id.unwrap_or_default(), dedup_key, now)?;
-    }
-    let why = match alert.status {
-        AlertStatus::Acknowledged => "already acknowledged; no new page",
-        AlertStatus::Silenced => "silenced; no page",
-        _ => "still open; no new page",
-    };
-    dedup_event(c, alert.id, now, alert.alert_count + 1, why)?;
-    // The row as just written, without reading it back.
-    let mut updated = alert.clone();
-    updated.alert_count += 1;
-    updated.last_seen_at = now;
-    if !grouped {
-        updated.title = a.title.clone();
-        updated.message = a.message.clone();
-        updated.labels = a.labels.clone();
-        updated.severity = a.severity;
-        updated.event_link = a.event_link.clone().or(updated.event_link);
-    }
-    Ok(updated)
-}
-
-fn join_group(c: &Connection, now: Ts, alert: &Alert, a: &IncomingAlert, dedup_key: &str) -> Result<Alert> {
-    c.prepare_cached(
-        "UPDATE alerts SET alert_count = alert_count + 1, last_seen_at = ?1, updated_at = ?1 WHERE id = ?2",
-    )?
-    .execute(params![now, alert.id])?;
-    add_member(c, alert.id, alert.route_id.unwrap_or_default(), dedup_key, now)?;
-    let members: i64 =
-        c.q_row("SELECT COUNT(*) FROM alert_group_members WHERE alert_id = ?1", [alert.id], |r| r.get(0))?;
-    add_event(
-        c,
-        alert.id,
-        now,
-        "grouped",
-        &format!("\"{}\" joined the group ({members} members); no new page", a.title),
-        None,
-        json!({"dedup_key": dedup_key, "members": members}),
-    )?;
-    get(c, alert.id)
-}
-
-/// Records a firing↔resolved change; returns (changes, flapping).
-fn flap(alert: &Alert, now: Ts, opts: &Options) -> (Vec<i64>, bool) {
-    flapping::record_change(&alert.state_changes, now, opts.flap_window_secs, opts.flap_threshold)
-}
-
-fn reopen(
-    c: &Connection,
-    now: Ts,
-    alert: &Alert,
-    a: &IncomingAlert,
-    silence: Option<(i64, String)>,
-    opts: &Options,
-) -> Result<Alert> {
-    let (changes, flapping) = flap(alert, now, opts);
-    let status = if silence.is_some() { AlertStatus::Silenced } else { AlertStatus::Firing };
-    let route = match alert.route_id {
-        Some(rid) => Some(super::routes::get(c, rid)?),
-        None => None,
-    };
-    let (assignee, target) = match &route {
-        Some(r) => initial_target(c, now, r)?,
-        None => (None, PageTarget::RouteChannels),
-    };
-    c.prepare_cached(
-        "UPDATE alerts SET status = ?1, resolved_at = NULL, resolved_by = NULL, acknowledged_at = NULL, acknowledged_by = NULL,
-                acknowledged_by_user_id = NULL, alert_count = alert_count + 1, last_seen_at = ?2, title = ?3, message = ?4, labels = ?5,
-                severity = ?6, reminder_count = 0, escalation_level = 0, escalation_cycle = 0, next_action_at = NULL,
-                flapping = ?7, state_changes = ?8, silence_id = ?9, assignee_user_id = ?10, episode = episode + 1, updated_at = ?2
-         WHERE id = ?11",
-    )?
-    .execute(params![
-        status.as_str(),
-        now,
-        a.title,
-        a.message,
-        to_json(&a.labels),
-        a.severity.as_str(),
-        flapping,
-        to_json(&changes),
-        silence.as_ref().map(|s| s.0),
-        assignee,
-        alert.id
-    ])?;
-    c.exec(
-        "UPDATE alert_group_members SET status = 'firing' WHERE alert_id = ?1 AND dedup_key = ?2",
-        params![alert.id, alert.dedup_key],
-    )?;
-    index_search(c, alert.id, &alert.dedup_key, &a.title, &a.labels)?;
-    add_event(c, alert.id, now, "reopened", "fired again within the reopen window", None, json!({}))?;
-    let updated = get(c, alert.id)?;
-    if let Some((sid, name)) = &silence {
-        add_event(c, alert.id, now, "silenced", &format!("silenced by \"{name}\""), None, json!({"silence_id": sid}))?;
-    } else if flapping {
-        if !alert.flapping {
-            add_event(
-                c,
-                alert.id,
-                now,
-                "flapping",
-                &format!(
-                    "more than {} state changes in {} s: notifications paused until it is stable",
-                    opts.flap_threshold, opts.flap_window_secs
-                ),
-                None,
-                json!({"changes": changes.len()}),
-            )?;
-        }
-    } else {
-        outbox::page(c, now, &updated, outbox::EventKind::Triggered, &target, assignee)?;
-        super::escalation::schedule_first(c, now, &updated)?;
-    }
-    get(c, alert.id)
-}
-
-fn resolve_from_source(
-    c: &Connection,
-    now: Ts,
-    alert: &Alert,
-    dedup_key: &str,
-    actor: &str,
-    opts: &Options,
-) -> Result<Alert> {
-    if alert.group_key.is_some() {
-        c.prepare_cached("UPDATE alert_group_members SET status = 'resolved', last_seen_at = ?1 WHERE alert_id = ?2 AND dedup_key = ?3")?
-            .execute(params![now, alert.id, dedup_key])?;
-        let firing: i64 = c.q_row(
-            "SELECT COUNT(*) FROM alert_group_members WHERE alert_id = ?1 AND status = 'firing'",
-            [alert.id],
-            |r| r.get(0),
-        )?;
-        if firing > 0 {
-            add_event(
-                c,
-                alert.id,
-                now,
-                "grouped",
-                &format!("member {dedup_key:?} resolved; {firing} still firing"),
-                None,
-                json!({"dedup_key": dedup_key}),
-            )?;
-            return get(c, alert.id);
-        }
-    }
-    close(c, now, alert, actor, "resolved by the monitoring system", Some(opts))
-}
-
-/// Resolves an open alert (idempotent for resolved ones).
-pub fn resolve(c: &Connection, now: Ts, id: i64, actor: &Actor) -> Result<Alert> {
-    let alert = get(c, id)?;
-    if alert.status == AlertStatus::Resolved {
-        return Ok(alert);
-    }
-    c.exec("UPDATE alert_group_members SET status = 'resolved' WHERE alert_id = ?1", [id])?;
-    close(c, now, &alert, &actor.name, &format!("resolved by {}", actor.name), None)
-}
-
-fn close(c: &Connection, now: Ts, alert: &Alert, actor: &str, message: &str, opts: Option<&Options>) -> Result<Alert> {
-    let (changes, flapping) = match opts {
-        Some(o) => flap(alert, now, o),
-        None => (alert.state_changes.clone(), alert.flapping),
-    };
-    c.prepare_cached(
-        "UPDATE alerts SET status = 'resolved', resolved_at = ?1, resolved_by = ?2, next_action_at = NULL, state_changes = ?3,
-                flapping = ?4, updated_at = ?1 WHERE id = ?5",
-    )?
-    .execute(params![now, actor, to_json(&changes), flapping, alert.id])?;
-    add_event(c, alert.id, now, "resolved", message, Some(actor), json!({}))?;
-    let resolved = get(c, alert.id)?;
-    let quiet = flapping && alert.flapping;
-    let sent = outbox::on_resolve(c, now, &resolved, quiet)?;
-    if sent > 0 {
-        add_event(
-            c,
-            alert.id,
-            now,
-            "recovery_queued",
-            &format!("recovery notification to {sent} target(s) notified before"),
-            None,
-            json!({"deliveries": sent}),
-        )?;
-    }
-    if flapping
-        && !alert.flapping
-        && let Some(o) = opts
-    {
-        {
-            add_event(
-                c,
-                alert.id,
-                now,
-                "flapping",
-                &format!(
-                    "more than {} state changes in {} s: notifications paused until it is stable",
-                    o.flap_threshold, o.flap_window_secs
-                ),
-                None,
-                json!({"changes": changes.len()}),
-            )?;
-        }
-    }
-    Ok(resolved)
-}
-
-/// Acknowledges an open alert: stops reminders and escalation at once and cancels pages not yet
-/// sent (idempotent; a resolved alert is returned unchanged).
-pub fn acknowledge(c: &Connection, now: Ts, id: i64, actor: &Actor) -> Result<Alert> {
-    let alert = get(c, id)?;
-    if matches!(alert.status, AlertStatus::Acknowledged | AlertStatus::Resolved) {
-        return Ok(alert);
-    }
-    c.prepare_cached(
-        "UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?1, acknowledged_by = ?2, acknowledged_by_user_id = ?3,
-                next_action_at = NULL, silence_id = NULL, updated_at = ?1 WHERE id = ?4",
-    )?
-    .execute(params![now, actor.name, actor.user_id, id])?;
-    add_event(c, id, now, "acknowledged", &format!("acknowledged by {}", actor.name), Some(&actor.name), json!({}))?;
-    let acked = get(c, id)?;
-    outbox::on_acknowledge(c, now, &acked)?;
-    Ok(acked)
-}
-
-// --- silences and flapping over time (engine) --------------------------------------------------
-
-/// Re-evaluates silences: silenced alerts whose silence ended (and that no other silence
-/// matches) fire and page; firing, unacknowledged alerts matching a new silence are silenced.
-/// Returns how many alerts changed.
-pub fn apply_silences(c: &Connection, now: Ts) -> Result<usize> {
-    let mut changed = 0;
-    // Only silenced alerts, and firing alerts of teams that have an active silence, can change.
-    let teams: Vec<i64> = c
-        .prepare_cached("SELECT DISTINCT team_id FROM silences WHERE enabled = 1 AND starts_at <= ?1 AND ends_at > ?1")?
-        .query_map([now], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let mut open: Vec<Alert> = c
+/// Open alerts the silence re-evaluation looks at: every silenced one, and the firing ones of
+/// `teams` (those with an active silence).
+pub fn silenced_or_firing_in(c: &Read<'_>, teams: &[i64]) -> Result<Vec<Alert>> {
+    let mut out: Vec<Alert> = c
         .prepare_cached(&format!("{SELECT} WHERE a.status = 'silenced'"))?
         .query_map([], row)?
         .collect::<Result<_, _>>()?;
@@ -1162,114 +430,216 @@ pub fn apply_silences(c: &Connection, now: Ts) -> Result<usize> {
             .prepare_cached(&sql)?
             .query_map(rusqlite::params_from_iter(teams.iter()), row)?
             .collect::<Result<Vec<_>, _>>()?;
-        open.extend(firing);
+        out.extend(firing);
     }
-    let mut by_team: BTreeMap<i64, Vec<(i64, String, Matchers)>> = BTreeMap::new();
-    for alert in open {
-        let silences = match by_team.get(&alert.team_id) {
-            Some(s) => s,
-            None => {
-                let list = super::silences::active_for_team(c, alert.team_id, now)?
-                    .into_iter()
-                    .filter_map(|s| Matchers::parse(&s.matchers, "matchers").ok().map(|m| (s.id, s.name, m)))
-                    .collect();
-                by_team.entry(alert.team_id).or_insert(list)
-            }
-        };
-        let hit = silences.iter().find(|(_, _, m)| m.matches(&alert.subject()));
-        match (alert.status, hit) {
-            (AlertStatus::Silenced, None) => {
-                unsilence(c, now, &alert)?;
-                changed += 1;
-            }
-            (AlertStatus::Firing, Some((sid, name, _))) => {
-                c.exec(
-                    "UPDATE alerts SET status = 'silenced', silence_id = ?1, next_action_at = NULL, updated_at = ?2 WHERE id = ?3",
-                    params![sid, now, alert.id],
-                )?;
-                outbox::cancel_pages(c, now, alert.id, "cancelled: the alert was silenced")?;
-                add_event(
-                    c,
-                    alert.id,
-                    now,
-                    "silenced",
-                    &format!("silenced by \"{name}\""),
-                    None,
-                    json!({"silence_id": sid}),
-                )?;
-                changed += 1;
-            }
-            (AlertStatus::Silenced, Some((sid, _, _))) if alert.silence_id != Some(*sid) => {
-                c.exec("UPDATE alerts SET silence_id = ?1 WHERE id = ?2", params![sid, alert.id])?;
-            }
-            _ => {}
-        }
-    }
-    Ok(changed)
+    Ok(out)
 }
 
-fn unsilence(c: &Connection, now: Ts, alert: &Alert) -> Result<()> {
-    let route = match alert.route_id {
-        Some(rid) => Some(super::routes::get(c, rid)?),
-        None => None,
-    };
-    let (assignee, target) = match &route {
-        Some(r) => initial_target(c, now, r)?,
-        None => (None, PageTarget::RouteChannels),
-    };
-    c.exec(
-        "UPDATE alerts SET status = 'firing', silence_id = NULL, assignee_user_id = COALESCE(?1, assignee_user_id),
-                reminder_count = 0, escalation_level = 0, escalation_cycle = 0, updated_at = ?2 WHERE id = ?3",
-        params![assignee, now, alert.id],
+/// Alerts marked flapping.
+pub fn flapping(c: &Read<'_>) -> Result<Vec<Alert>> {
+    let mut st = c.prepare_cached(&format!("{SELECT} WHERE a.flapping = 1"))?;
+    Ok(st.query_map([], row)?.collect::<Result<Vec<_>, _>>()?)
+}
+
+// --- the changes plans ask for ------------------------------------------------------------------
+
+/// A new alert row (its group open for members when it has a group key); returns its id.
+#[allow(clippy::too_many_arguments)]
+pub fn insert(
+    c: &Tx<'_>,
+    now: Ts,
+    route: &Route,
+    a: &IncomingAlert,
+    dedup_key: &str,
+    group_key: Option<&str>,
+    status: AlertStatus,
+    silence_id: Option<i64>,
+    assignee: Option<i64>,
+) -> Result<i64> {
+    if let Some(key) = group_key {
+        // The schema allows one open group per route and key: a group past its window closes
+        // for new members before the next one opens.
+        c.prepare_cached(
+            "UPDATE alerts SET group_open = 0 WHERE route_id = ?1 AND group_key = ?2 AND status <> 'resolved' AND group_open = 1",
+        )?
+        .execute(params![route.id, key])?;
+    }
+    let mut st = c.prepare_cached(
+        "INSERT INTO alerts (team_id, route_id, rotation_id, escalation_policy_id, source, dedup_key, group_key, group_open, title, message,
+                             severity, status, labels, event_link, alert_count, first_seen_at, last_seen_at, assignee_user_id, silence_id,
+                             created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?15, ?15, ?16, ?17, ?15, ?15)",
     )?;
-    add_event(c, alert.id, now, "unsilenced", "the silence ended and the alert is still firing", None, json!({}))?;
-    let updated = get(c, alert.id)?;
-    if !updated.flapping {
-        outbox::page(c, now, &updated, outbox::EventKind::Triggered, &target, assignee)?;
-        super::escalation::schedule_first(c, now, &updated)?;
+    st.execute(params![
+        route.team_id,
+        route.id,
+        route.rotation_id,
+        route.escalation_policy_id,
+        route.source.as_str(),
+        dedup_key,
+        group_key,
+        group_key.is_some(),
+        a.title,
+        a.message,
+        a.severity.as_str(),
+        status.as_str(),
+        to_json(&a.labels),
+        a.event_link,
+        now,
+        assignee,
+        silence_id,
+    ])?;
+    let id = c.last_insert_rowid();
+    if group_key.is_some() {
+        add_member(c, id, route.id, dedup_key, now)?;
+    }
+    Ok(id)
+}
+
+/// Records a key as a (firing) member of a group alert.
+pub fn add_member(c: &Tx<'_>, alert_id: i64, route_id: i64, dedup_key: &str, now: Ts) -> Result<()> {
+    let mut st = c.prepare_cached(
+        "INSERT INTO alert_group_members (alert_id, route_id, dedup_key, status, first_seen_at, last_seen_at) VALUES (?1, ?2, ?3, 'firing', ?4, ?4)
+         ON CONFLICT(alert_id, dedup_key) DO UPDATE SET status = 'firing', last_seen_at = excluded.last_seen_at",
+    )?;
+    st.execute(params![alert_id, route_id, dedup_key, now])?;
+    Ok(())
+}
+
+/// A member of a group alert resolved.
+pub fn resolve_member(c: &Tx<'_>, now: Ts, alert_id: i64, dedup_key: &str) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE alert_group_members SET status = 'resolved', last_seen_at = ?1 WHERE alert_id = ?2 AND dedup_key = ?3",
+    )?
+    .execute(params![now, alert_id, dedup_key])?;
+    Ok(())
+}
+
+/// Every member of a group alert resolved (a person resolved the alert).
+pub fn resolve_members(c: &Tx<'_>, alert_id: i64) -> Result<()> {
+    c.exec("UPDATE alert_group_members SET status = 'resolved' WHERE alert_id = ?1", [alert_id])?;
+    Ok(())
+}
+
+/// Counts a repeat (or a new group member): the count and last-seen time only.
+pub fn count_repeat(c: &Tx<'_>, now: Ts, alert_id: i64) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE alerts SET alert_count = alert_count + 1, last_seen_at = ?1, updated_at = ?1 WHERE id = ?2",
+    )?
+    .execute(params![now, alert_id])?;
+    Ok(())
+}
+
+/// Counts a repeat that brings new content: title, message, labels, severity and (when given)
+/// the link are replaced, and the search index follows the title and labels.
+pub fn repeat_with_content(c: &Tx<'_>, now: Ts, alert: &Alert, a: &IncomingAlert) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE alerts SET alert_count = alert_count + 1, last_seen_at = ?1, title = ?2, message = ?3, labels = ?4,
+                event_link = COALESCE(?5, event_link), severity = ?6, updated_at = ?1 WHERE id = ?7",
+    )?
+    .execute(params![now, a.title, a.message, to_json(&a.labels), a.event_link, a.severity.as_str(), alert.id])?;
+    if alert.title != a.title || alert.labels != a.labels {
+        index_search(c, alert.id, &alert.dedup_key, &a.title, &a.labels)?;
     }
     Ok(())
 }
 
-/// Ends flapping for alerts stable for the window; a still-firing one pages again.
-pub fn end_flapping(c: &Connection, now: Ts, window_secs: i64) -> Result<usize> {
-    let mut st = c.prepare_cached(&format!("{SELECT} WHERE a.flapping = 1"))?;
-    let list = st.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
-    let mut n = 0;
-    for alert in list {
-        if !flapping::stable(&alert.state_changes, now, window_secs) {
-            continue;
-        }
-        c.exec("UPDATE alerts SET flapping = 0, updated_at = ?1 WHERE id = ?2", params![now, alert.id])?;
-        add_event(
-            c,
-            alert.id,
-            now,
-            "stable",
-            &format!("no state change for {window_secs} s: notifications resume"),
-            None,
-            json!({}),
-        )?;
-        if alert.status == AlertStatus::Firing {
-            let updated = get(c, alert.id)?;
-            let route = match alert.route_id {
-                Some(rid) => Some(super::routes::get(c, rid)?),
-                None => None,
-            };
-            let (assignee, target) = match &route {
-                Some(r) => initial_target(c, now, r)?,
-                None => (None, PageTarget::RouteChannels),
-            };
-            outbox::page(c, now, &updated, outbox::EventKind::Triggered, &target, assignee)?;
-            super::escalation::schedule_first(c, now, &updated)?;
-        }
-        n += 1;
-    }
-    Ok(n)
+/// A resolved alert opens again with the incoming content, a new episode and fresh counters.
+#[allow(clippy::too_many_arguments)]
+pub fn reopen(
+    c: &Tx<'_>,
+    now: Ts,
+    alert: &Alert,
+    a: &IncomingAlert,
+    status: AlertStatus,
+    flap: &Flap,
+    silence_id: Option<i64>,
+    assignee: Option<i64>,
+) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE alerts SET status = ?1, resolved_at = NULL, resolved_by = NULL, acknowledged_at = NULL, acknowledged_by = NULL,
+                acknowledged_by_user_id = NULL, alert_count = alert_count + 1, last_seen_at = ?2, title = ?3, message = ?4, labels = ?5,
+                severity = ?6, reminder_count = 0, escalation_level = 0, escalation_cycle = 0, next_action_at = NULL,
+                flapping = ?7, state_changes = ?8, silence_id = ?9, assignee_user_id = ?10, episode = episode + 1, updated_at = ?2,
+                group_open = (group_key IS NOT NULL AND NOT EXISTS (
+                    SELECT 1 FROM alerts o WHERE o.route_id = alerts.route_id AND o.group_key = alerts.group_key
+                    AND o.status <> 'resolved' AND o.group_open = 1 AND o.id <> alerts.id))
+         WHERE id = ?11",
+    )?
+    .execute(params![
+        status.as_str(),
+        now,
+        a.title,
+        a.message,
+        to_json(&a.labels),
+        a.severity.as_str(),
+        flap.flapping,
+        to_json(&flap.changes),
+        silence_id,
+        assignee,
+        alert.id
+    ])?;
+    c.exec(
+        "UPDATE alert_group_members SET status = 'firing' WHERE alert_id = ?1 AND dedup_key = ?2",
+        params![alert.id, alert.dedup_key],
+    )?;
+    index_search(c, alert.id, &alert.dedup_key, &a.title, &a.labels)?;
+    Ok(())
+}
+
+/// Marks an alert resolved (no timer any more) with its flap record.
+pub fn close(c: &Tx<'_>, now: Ts, alert_id: i64, actor: &str, flap: &Flap) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE alerts SET status = 'resolved', resolved_at = ?1, resolved_by = ?2, next_action_at = NULL, state_changes = ?3,
+                flapping = ?4, updated_at = ?1 WHERE id = ?5",
+    )?
+    .execute(params![now, actor, to_json(&flap.changes), flap.flapping, alert_id])?;
+    Ok(())
+}
+
+/// Marks an alert acknowledged: no timer, no silence any more.
+pub fn acknowledge(c: &Tx<'_>, now: Ts, id: i64, actor: &str, actor_user_id: Option<i64>) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?1, acknowledged_by = ?2, acknowledged_by_user_id = ?3,
+                next_action_at = NULL, silence_id = NULL, updated_at = ?1 WHERE id = ?4",
+    )?
+    .execute(params![now, actor, actor_user_id, id])?;
+    Ok(())
+}
+
+/// A silence holds a firing alert now: no timer while it lasts.
+pub fn silence(c: &Tx<'_>, now: Ts, id: i64, silence_id: i64) -> Result<()> {
+    c.exec(
+        "UPDATE alerts SET status = 'silenced', silence_id = ?1, next_action_at = NULL, updated_at = ?2 WHERE id = ?3",
+        params![silence_id, now, id],
+    )?;
+    Ok(())
+}
+
+/// Another silence holds a silenced alert.
+pub fn switch_silence(c: &Tx<'_>, id: i64, silence_id: i64) -> Result<()> {
+    c.exec("UPDATE alerts SET silence_id = ?1 WHERE id = ?2", params![silence_id, id])?;
+    Ok(())
+}
+
+/// A silenced alert fires again, paged from the start (keeps its assignee when none is on call).
+pub fn lift_silence(c: &Tx<'_>, now: Ts, id: i64, assignee: Option<i64>) -> Result<()> {
+    c.exec(
+        "UPDATE alerts SET status = 'firing', silence_id = NULL, assignee_user_id = COALESCE(?1, assignee_user_id),
+                reminder_count = 0, escalation_level = 0, escalation_cycle = 0, updated_at = ?2 WHERE id = ?3",
+        params![assignee, now, id],
+    )?;
+    Ok(())
+}
+
+/// A flapping alert is stable again.
+pub fn end_flapping(c: &Tx<'_>, now: Ts, id: i64) -> Result<()> {
+    c.exec("UPDATE alerts SET flapping = 0, updated_at = ?1 WHERE id = ?2", params![now, id])?;
+    Ok(())
 }
 
 /// The earliest instant a silence starts or ends, or a flapping alert becomes stable, after `now`.
-pub fn next_silence_or_flap_change(c: &Connection, now: Ts, flap_window_secs: i64) -> Result<Option<Ts>> {
+pub fn next_silence_or_flap_change(c: &Read<'_>, now: Ts, flap_window_secs: i64) -> Result<Option<Ts>> {
     let s: Option<Ts> = c.q_row(
         "SELECT MIN(t) FROM (SELECT starts_at AS t FROM silences WHERE enabled = 1 AND starts_at > ?1
                              UNION ALL SELECT ends_at FROM silences WHERE enabled = 1 AND ends_at > ?1)",
@@ -1289,56 +659,9 @@ pub fn next_silence_or_flap_change(c: &Connection, now: Ts, flap_window_secs: i6
 
 /// Deletes resolved alerts (with their events and deliveries) resolved before `cutoff`.
 /// Open alerts are never deleted.
-pub fn purge_resolved_before(c: &Connection, cutoff: Ts) -> Result<usize> {
+pub fn purge_resolved_before(c: &Tx<'_>, cutoff: Ts) -> Result<usize> {
     Ok(c.exec(
         "DELETE FROM alerts WHERE status = 'resolved' AND resolved_at IS NOT NULL AND resolved_at < ?1",
         [cutoff],
     )?)
-}
-
-/// Where an intake request's alerts go: the route owning the token, or (personal API token
-/// with a team hint) the first of the team's routes whose matchers accept each alert.
-#[derive(Debug, Clone)]
-pub enum IntakeTarget {
-    Route(Box<RouteCtx>),
-    Team { team_id: i64, team_slug: String, routes: Vec<RouteCtx> },
-}
-
-/// Ingests a request's alerts in the caller's transaction.
-pub fn ingest_all(
-    c: &Connection,
-    now: Ts,
-    target: &IntakeTarget,
-    alerts: &[IncomingAlert],
-    opts: &Options,
-) -> Result<Vec<IntakeResult>> {
-    let mut out = Vec::with_capacity(alerts.len());
-    for a in alerts {
-        let r = match target {
-            IntakeTarget::Route(rc) => ingest(c, now, rc, a, opts)?,
-            IntakeTarget::Team { team_id, team_slug, routes } => {
-                let source = routes.first().map(|r| r.route.source.as_str()).unwrap_or("");
-                let chosen = routes.iter().find(|rc| {
-                    let key = dedup_key_for(a);
-                    find_open(c, rc.route.id, &key, !rc.route.group_by.is_empty()).ok().flatten().is_some()
-                        || routing::accept(&rc.matchers, a, source).is_ok()
-                });
-                match chosen {
-                    Some(rc) => ingest(c, now, rc, a, opts)?,
-                    None => {
-                        let mut r = unrouted(
-                            None,
-                            format!("no enabled {source} route of team {team_slug} matches this alert"),
-                            Some(dedup_key_for(a)),
-                        );
-                        r.team_id = Some(*team_id);
-                        r.team_slug = Some(team_slug.clone());
-                        r
-                    }
-                }
-            }
-        };
-        out.push(r);
-    }
-    Ok(out)
 }

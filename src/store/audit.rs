@@ -1,11 +1,11 @@
 //! The audit log: every mutation records who did what to which object, and when.
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{CachedExt, Result, json_col};
+use super::{Read, Result, Tx, json_col};
 use crate::domain::time::Ts;
 
 /// Who is acting. `user_id` is `None` for the system itself (CLI, engine, integrations).
@@ -39,7 +39,7 @@ impl Ctx {
     /// Writes one audit row, e.g. `ctx.audit(c, "team.create", "team", id, Some(group), json!({..}))`.
     pub fn audit(
         &self,
-        c: &Connection,
+        c: &Tx<'_>,
         action: &str,
         object_type: &str,
         object_id: i64,
@@ -79,7 +79,7 @@ pub struct AuditFilter {
 }
 
 /// Newest first.
-pub fn list(c: &Connection, f: &AuditFilter) -> Result<Vec<AuditLog>> {
+pub fn list(c: &Read<'_>, f: &AuditFilter) -> Result<Vec<AuditLog>> {
     let mut st = c.prepare_cached(
         "SELECT * FROM audit_logs
          WHERE (?1 IS NULL OR object_type = ?1) AND (?2 IS NULL OR object_id = ?2)
@@ -104,6 +104,6 @@ pub fn list(c: &Connection, f: &AuditFilter) -> Result<Vec<AuditLog>> {
 }
 
 /// Deletes rows older than `cutoff`; returns how many.
-pub fn purge_before(c: &Connection, cutoff: Ts) -> Result<usize> {
+pub fn purge_before(c: &Tx<'_>, cutoff: Ts) -> Result<usize> {
     Ok(c.exec("DELETE FROM audit_logs WHERE created_at < ?1", [cutoff])?)
 }

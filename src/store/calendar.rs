@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
-use super::{CachedExt, Result, StoreError, rotations, teams};
+use super::{Read, Result, StoreError, Tx, rotations, teams};
 use crate::domain::rotation::{Schedule, ShiftKind};
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
@@ -40,7 +40,7 @@ pub struct CalendarEvent {
 /// Calendar events of the enabled rotations visible in `groups` (`None` = all), optionally of
 /// one team or rotation, over `[from, to)`, ordered by start.
 pub fn events(
-    c: &Connection,
+    c: &Read<'_>,
     groups: Option<&[i64]>,
     team_id: Option<i64>,
     rotation_id: Option<i64>,
@@ -142,18 +142,18 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Feed> {
     })
 }
 
-pub fn get(c: &Connection, id: i64) -> Result<Feed> {
+pub fn get(c: &Read<'_>, id: i64) -> Result<Feed> {
     c.q_row(&format!("{SELECT} WHERE f.id = ?1"), [id], row).optional()?.ok_or_else(|| StoreError::not_found("feed"))
 }
 
 /// The feeds a user created.
-pub fn of_user(c: &Connection, user_id: i64) -> Result<Vec<Feed>> {
+pub fn of_user(c: &Read<'_>, user_id: i64) -> Result<Vec<Feed>> {
     let mut st = c.prepare_cached(&format!("{SELECT} WHERE f.user_id = ?1 ORDER BY f.id"))?;
     Ok(st.query_map([user_id], row)?.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// The feed a raw token opens.
-pub fn by_token(c: &Connection, raw: &str) -> Result<Option<Feed>> {
+pub fn by_token(c: &Read<'_>, raw: &str) -> Result<Option<Feed>> {
     let hash = crate::crypto::sha256_hex(raw);
     let found = c
         .q_row(&format!("{SELECT} WHERE f.token_hash = ?1"), [&hash], |r| {
@@ -164,7 +164,7 @@ pub fn by_token(c: &Connection, raw: &str) -> Result<Option<Feed>> {
 }
 
 /// Creates a feed for `team_id` owned by `user_id` with the raw token `raw`.
-pub fn create(c: &Connection, ctx: &Ctx, user_id: i64, input: FeedInput, raw: &str) -> Result<Feed> {
+pub fn create(c: &Tx<'_>, ctx: &Ctx, user_id: i64, input: FeedInput, raw: &str) -> Result<Feed> {
     let mut p = Problems::new();
     p.check(input.team_id.is_some(), "team_id", "is required");
     let name = input.name.map(|n| n.trim().to_string()).unwrap_or_default();
@@ -191,7 +191,7 @@ pub fn create(c: &Connection, ctx: &Ctx, user_id: i64, input: FeedInput, raw: &s
     Ok(feed)
 }
 
-pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
+pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let f = get(c, id)?;
     c.exec("DELETE FROM calendar_feeds WHERE id = ?1", [id])?;
     ctx.audit(c, "calendar_feed.delete", "calendar_feed", id, Some(f.group_id), json!({"name": f.name}))?;

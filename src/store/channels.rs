@@ -1,17 +1,16 @@
 //! Channels: where notifications go. Configs are validated by the channel's notifier; secrets
 //! in them are returned masked.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::audit::Ctx;
-use super::{CachedExt, Result, StoreError, json_col, placeholders, to_json};
+use super::{Read, Result, StoreError, Tx, json_col, placeholders, to_json};
 use crate::domain::alert::Severity;
+use crate::domain::channel::{ChannelKind, ChannelSpec};
 use crate::domain::time::Ts;
-use crate::domain::validate::Problems;
-use crate::notify::ChannelKind;
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Channel {
@@ -20,26 +19,14 @@ pub struct Channel {
     pub group_id: i64,
     pub name: String,
     pub channel_type: ChannelKind,
-    /// The channel's settings; secrets are masked (`********`). Sending a masked value back
-    /// keeps the stored secret.
+    /// The channel's settings. The API shows secrets masked (`********`); sending a masked
+    /// value back keeps the stored secret.
     pub config: Value,
     /// Only alerts of these severities are sent here; empty = all.
     pub notify_on_severities: Vec<Severity>,
     pub enabled: bool,
     pub created_at: Ts,
     pub updated_at: Ts,
-}
-
-/// Body of `POST /api/channels` (`team_id`, `name`, `channel_type`, `config` required) and
-/// `PUT /api/channels/{id}` (a partial `config` is merged into the stored one).
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-pub struct ChannelInput {
-    pub team_id: Option<i64>,
-    pub name: Option<String>,
-    pub channel_type: Option<String>,
-    pub config: Option<Value>,
-    pub notify_on_severities: Option<Vec<String>>,
-    pub enabled: Option<bool>,
 }
 
 const SELECT: &str = "SELECT ch.*, t.group_id FROM channels ch JOIN teams t ON t.id = ch.team_id";
@@ -68,24 +55,27 @@ fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Channel> {
     })
 }
 
-fn masked(mut ch: Channel) -> Channel {
-    ch.config = ch.channel_type.mask(&ch.config);
-    ch
+impl Channel {
+    /// Its settings as a spec, to apply a change to.
+    pub fn spec(&self) -> ChannelSpec {
+        ChannelSpec {
+            name: self.name.clone(),
+            channel_type: self.channel_type,
+            config: self.config.clone(),
+            notify_on_severities: self.notify_on_severities.clone(),
+            enabled: self.enabled,
+        }
+    }
 }
 
-/// The channel with secrets in `config` (for notifiers only; never return it from the API).
-pub fn get_raw(c: &Connection, id: i64) -> Result<Channel> {
+/// The channel, secrets in clear (the API masks them: see `http::api::channels`).
+pub fn get(c: &Read<'_>, id: i64) -> Result<Channel> {
     c.q_row(&format!("{SELECT} WHERE ch.id = ?1"), [id], raw_row)
         .optional()?
         .ok_or_else(|| StoreError::not_found("channel"))
 }
 
-/// The channel as the API shows it.
-pub fn get(c: &Connection, id: i64) -> Result<Channel> {
-    get_raw(c, id).map(masked)
-}
-
-pub fn list(c: &Connection, groups: Option<&[i64]>, team_id: Option<i64>) -> Result<Vec<Channel>> {
+pub fn list(c: &Read<'_>, groups: Option<&[i64]>, team_id: Option<i64>) -> Result<Vec<Channel>> {
     let mut sql = format!("{SELECT} WHERE (?1 IS NULL OR ch.team_id = ?1)");
     let mut args: Vec<rusqlite::types::Value> = vec![team_id.into()];
     if let Some(g) = groups {
@@ -95,84 +85,15 @@ pub fn list(c: &Connection, groups: Option<&[i64]>, team_id: Option<i64>) -> Res
     sql.push_str(" ORDER BY ch.team_id, ch.name");
     let mut st = c.prepare(&sql)?;
     let rows = st.query_map(rusqlite::params_from_iter(args), raw_row)?;
-    Ok(rows.map(|r| r.map(masked)).collect::<Result<Vec<_>, _>>()?)
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-fn apply(ch: &mut Channel, input: ChannelInput, creating: bool) -> Result<()> {
-    let mut p = Problems::new();
-    if let Some(v) = input.name {
-        ch.name = v.trim().to_string();
-    }
-    if let Some(v) = input.enabled {
-        ch.enabled = v;
-    }
-    let mut kind_changed = false;
-    if let Some(t) = input.channel_type {
-        match ChannelKind::parse(t.trim()) {
-            Some(k) => {
-                kind_changed = k != ch.channel_type;
-                ch.channel_type = k;
-            }
-            None => p.add(
-                "channel_type",
-                format!(
-                    "unknown channel type; expected one of {}",
-                    ChannelKind::ALL.map(ChannelKind::as_str).join(", ")
-                ),
-            ),
-        }
-    }
-    if let Some(list) = input.notify_on_severities {
-        let mut out = Vec::new();
-        for (i, s) in list.iter().enumerate() {
-            match Severity::parse(s) {
-                Some(sev) if !out.contains(&sev) => out.push(sev),
-                Some(_) => {}
-                None => p.add(format!("notify_on_severities[{i}]"), "must be one of critical, high, warning, info"),
-            }
-        }
-        ch.notify_on_severities = out;
-    }
-    p.name("name", &ch.name, 200);
-    p.finish()?;
-    let config = match input.config {
-        Some(new) if creating || kind_changed => new,
-        Some(new) => ch.channel_type.merge(&ch.config, &new)?,
-        None if kind_changed => {
-            return Err(StoreError::invalid("config", "is required when channel_type changes"));
-        }
-        None => ch.config.clone(),
-    };
-    ch.config = ch.channel_type.check_config(&config)?;
-    Ok(())
-}
-
-pub fn create(c: &Connection, ctx: &Ctx, input: ChannelInput) -> Result<Channel> {
-    let mut p = Problems::new();
-    let team_id = p.required(input.team_id, "team_id");
-    p.required(input.name.as_ref(), "name");
-    p.required(input.channel_type.as_ref(), "channel_type");
-    p.required(input.config.as_ref(), "config");
-    p.finish()?;
-    let team = super::teams::get(c, team_id.unwrap_or_default())
-        .map_err(|_| StoreError::invalid("team_id", "no such team"))?;
-    let mut ch = Channel {
-        id: 0,
-        team_id: team.id,
-        group_id: team.group_id,
-        name: String::new(),
-        channel_type: ChannelKind::Webhook,
-        config: json!({}),
-        notify_on_severities: Vec::new(),
-        enabled: true,
-        created_at: ctx.now,
-        updated_at: ctx.now,
-    };
-    apply(&mut ch, input, true)?;
+pub fn create(c: &Tx<'_>, ctx: &Ctx, team_id: i64, spec: ChannelSpec) -> Result<Channel> {
+    let team = super::teams::get(c, team_id).map_err(|_| StoreError::invalid("team_id", "no such team"))?;
     c.exec(
         "INSERT INTO channels (team_id, name, channel_type, config, notify_on_severities, enabled, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-        params![ch.team_id, ch.name, ch.channel_type.as_str(), ch.config.to_string(), to_json(&ch.notify_on_severities), ch.enabled, ctx.now],
+        params![team.id, spec.name, spec.channel_type.as_str(), spec.config.to_string(), to_json(&spec.notify_on_severities), spec.enabled, ctx.now],
     )?;
     let id = c.last_insert_rowid();
     ctx.audit(
@@ -181,28 +102,24 @@ pub fn create(c: &Connection, ctx: &Ctx, input: ChannelInput) -> Result<Channel>
         "channel",
         id,
         Some(team.group_id),
-        json!({"name": ch.name, "channel_type": ch.channel_type}),
+        json!({"name": spec.name, "channel_type": spec.channel_type}),
     )?;
     get(c, id)
 }
 
-pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: ChannelInput) -> Result<Channel> {
-    let mut ch = get_raw(c, id)?;
-    if input.team_id.is_some_and(|t| t != ch.team_id) {
-        return Err(StoreError::invalid("team_id", "a channel cannot move to another team"));
-    }
-    apply(&mut ch, input, false)?;
+pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, spec: ChannelSpec) -> Result<Channel> {
+    let ch = get(c, id)?;
     c.exec(
         "UPDATE channels SET name = ?1, channel_type = ?2, config = ?3, notify_on_severities = ?4, enabled = ?5, updated_at = ?6
          WHERE id = ?7",
-        params![ch.name, ch.channel_type.as_str(), ch.config.to_string(), to_json(&ch.notify_on_severities), ch.enabled, ctx.now, id],
+        params![spec.name, spec.channel_type.as_str(), spec.config.to_string(), to_json(&spec.notify_on_severities), spec.enabled, ctx.now, id],
     )?;
-    ctx.audit(c, "channel.update", "channel", id, Some(ch.group_id), json!({"name": ch.name}))?;
+    ctx.audit(c, "channel.update", "channel", id, Some(ch.group_id), json!({"name": spec.name}))?;
     get(c, id)
 }
 
-pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
-    let ch = get_raw(c, id)?;
+pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
+    let ch = get(c, id)?;
     let policy: Option<String> = c
         .query_row(
             "SELECT p.name FROM escalation_rules e JOIN escalation_policies p ON p.id = e.policy_id

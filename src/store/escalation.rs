@@ -2,18 +2,19 @@
 //! `next_action_at`; the engine's escalate and remind steps pick up due ones. The decisions
 //! themselves are pure (`domain::escalation`); this module loads their inputs and applies them.
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 use serde_json::json;
 
-use super::alerts::{self, Alert, add_event};
+use super::alerts::{self, Alert};
 use super::outbox::{self, EventKind, PageTarget};
-use super::{CachedExt, Result, StoreError};
+use super::timeline::add_event;
+use super::{Read, Result, StoreError, Tx};
 use crate::domain::alert::AlertStatus;
 use crate::domain::escalation::{self as esc, PolicyStep, SimpleStep};
 use crate::domain::time::Ts;
 
 /// The reminder interval of the alert's rotation (simple mode), if reminders are on.
-fn reminder_interval(c: &Connection, alert: &Alert) -> Result<Option<i64>> {
+fn reminder_interval(c: &Read<'_>, alert: &Alert) -> Result<Option<i64>> {
     let Some(rid) = alert.rotation_id else {
         return Ok(None);
     };
@@ -27,7 +28,7 @@ fn reminder_interval(c: &Connection, alert: &Alert) -> Result<Option<i64>> {
 }
 
 /// The policy in force for an alert, if it is enabled and has rules.
-fn policy(c: &Connection, alert: &Alert) -> Result<Option<super::policies::Policy>> {
+fn policy(c: &Read<'_>, alert: &Alert) -> Result<Option<super::policies::Policy>> {
     let Some(pid) = alert.escalation_policy_id else {
         return Ok(None);
     };
@@ -43,7 +44,7 @@ fn delays(p: &super::policies::Policy) -> Vec<i64> {
 }
 
 /// Sets the first timer after an alert was paged at level 0 (intake, reopen, unsilence).
-pub fn schedule_first(c: &Connection, now: Ts, alert: &Alert) -> Result<()> {
+pub fn schedule_first(c: &Tx<'_>, now: Ts, alert: &Alert) -> Result<()> {
     let next = match policy(c, alert)? {
         Some(p) => esc::next_after(&delays(&p), p.repeat_count, 0, 0).map(|secs| now.plus_secs(secs)),
         None => reminder_interval(c, alert)?.map(|secs| now.plus_secs(secs)),
@@ -56,7 +57,7 @@ pub fn schedule_first(c: &Connection, now: Ts, alert: &Alert) -> Result<()> {
 /// Ids of alerts whose timer is due, in due order. Timers are only set on firing alerts (ack,
 /// resolve and silences clear them) and every step re-checks the status, so the query reads
 /// the small partial index alone, whatever the number of open alerts.
-pub fn due(c: &Connection, now: Ts, limit: usize) -> Result<Vec<(i64, bool)>> {
+pub fn due(c: &Read<'_>, now: Ts, limit: usize) -> Result<Vec<(i64, bool)>> {
     let mut st = c.prepare_cached(
         "SELECT id, escalation_policy_id IS NOT NULL FROM alerts INDEXED BY alerts_next_action
          WHERE next_action_at IS NOT NULL AND next_action_at <= ?1 ORDER BY next_action_at, id LIMIT ?2",
@@ -66,7 +67,7 @@ pub fn due(c: &Connection, now: Ts, limit: usize) -> Result<Vec<(i64, bool)>> {
 }
 
 /// The earliest timer.
-pub fn next_due(c: &Connection) -> Result<Option<Ts>> {
+pub fn next_due(c: &Read<'_>) -> Result<Option<Ts>> {
     Ok(c.q_row(
         "SELECT MIN(next_action_at) FROM alerts INDEXED BY alerts_next_action WHERE next_action_at IS NOT NULL",
         [],
@@ -76,7 +77,7 @@ pub fn next_due(c: &Connection) -> Result<Option<Ts>> {
 
 /// Runs one due policy step for an alert (escalate step). Returns whether anything was done.
 /// Re-checks inside the transaction: an alert acknowledged meanwhile is left alone.
-pub fn escalate_one(c: &Connection, now: Ts, id: i64) -> Result<bool> {
+pub fn escalate_one(c: &Tx<'_>, now: Ts, id: i64) -> Result<bool> {
     let alert = alerts::get(c, id)?;
     if alert.status != AlertStatus::Firing || alert.next_action_at.is_none_or(|t| t > now) || alert.flapping {
         return Ok(false);
@@ -89,7 +90,8 @@ pub fn escalate_one(c: &Connection, now: Ts, id: i64) -> Result<bool> {
     match step {
         PolicyStep::Fire { level, cycle, next_in } => {
             let rule = &p.rules[level as usize];
-            let (assignee, target) = alerts::rule_target(c, now, rule.target_type, rule.target_id)?;
+            let step = super::lifecycle::rule_step(c, now, rule.target_type, rule.target_id)?;
+            let (assignee, target) = crate::domain::lifecycle::page_for(step);
             let next = next_in.map(|s| now.plus_secs(s));
             c.exec(
                 "UPDATE alerts SET escalation_level = ?1, escalation_cycle = ?2, next_action_at = ?3,
@@ -139,7 +141,7 @@ pub fn escalate_one(c: &Connection, now: Ts, id: i64) -> Result<bool> {
 }
 
 /// Runs one due reminder or simple escalation for an alert (remind step).
-pub fn remind_one(c: &Connection, now: Ts, id: i64) -> Result<bool> {
+pub fn remind_one(c: &Tx<'_>, now: Ts, id: i64) -> Result<bool> {
     let alert = alerts::get(c, id)?;
     if alert.status != AlertStatus::Firing || alert.next_action_at.is_none_or(|t| t > now) || alert.flapping {
         return Ok(false);
@@ -219,7 +221,7 @@ pub fn remind_one(c: &Connection, now: Ts, id: i64) -> Result<bool> {
 }
 
 /// Simple mode: the on-call user now, moved `level` members further for escalations.
-fn assignee_at_level(c: &Connection, now: Ts, alert: &Alert, level: i64) -> Result<Option<i64>> {
+fn assignee_at_level(c: &Read<'_>, now: Ts, alert: &Alert, level: i64) -> Result<Option<i64>> {
     let Some(rid) = alert.rotation_id else {
         return Ok(None);
     };
@@ -236,11 +238,11 @@ fn assignee_at_level(c: &Connection, now: Ts, alert: &Alert, level: i64) -> Resu
     Ok(who)
 }
 
-fn current_assignee(c: &Connection, now: Ts, alert: &Alert) -> Result<Option<i64>> {
+fn current_assignee(c: &Read<'_>, now: Ts, alert: &Alert) -> Result<Option<i64>> {
     assignee_at_level(c, now, alert, alert.escalation_level)
 }
 
-fn describe_target(c: &Connection, t: crate::domain::escalation::TargetType, id: i64) -> Result<String> {
+fn describe_target(c: &Read<'_>, t: crate::domain::escalation::TargetType, id: i64) -> Result<String> {
     use crate::domain::escalation::TargetType;
     let name = |sql: &str| -> Result<String> {
         match c.q_row(sql, [id], |r| r.get::<_, String>(0)) {

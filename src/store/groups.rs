@@ -1,12 +1,12 @@
 //! Groups (the access boundary) and group memberships.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
-use super::{CachedExt, Result, StoreError, placeholders};
+use super::{Read, Result, StoreError, Tx, placeholders};
 use crate::domain::access::Role;
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
@@ -43,12 +43,12 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
     })
 }
 
-pub fn get(c: &Connection, id: i64) -> Result<Group> {
+pub fn get(c: &Read<'_>, id: i64) -> Result<Group> {
     c.q_row("SELECT * FROM groups WHERE id = ?1", [id], row).optional()?.ok_or_else(|| StoreError::not_found("group"))
 }
 
 /// Groups by id; `None` lists all.
-pub fn list(c: &Connection, only: Option<&[i64]>) -> Result<Vec<Group>> {
+pub fn list(c: &Read<'_>, only: Option<&[i64]>) -> Result<Vec<Group>> {
     let (sql, ids): (String, Vec<i64>) = match only {
         None => ("SELECT * FROM groups ORDER BY name".into(), vec![]),
         Some(ids) => {
@@ -80,7 +80,7 @@ fn apply(g: &mut Group, input: GroupInput) -> Result<()> {
     Ok(p.finish()?)
 }
 
-pub fn create(c: &Connection, ctx: &Ctx, input: GroupInput) -> Result<Group> {
+pub fn create(c: &Tx<'_>, ctx: &Ctx, input: GroupInput) -> Result<Group> {
     let mut p = Problems::new();
     p.required(input.slug.as_ref(), "slug");
     p.required(input.name.as_ref(), "name");
@@ -104,7 +104,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: GroupInput) -> Result<Group> {
     Ok(g)
 }
 
-pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: GroupInput) -> Result<Group> {
+pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: GroupInput) -> Result<Group> {
     let mut g = get(c, id)?;
     apply(&mut g, input)?;
     g.updated_at = ctx.now;
@@ -116,7 +116,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: GroupInput) -> Result<G
     Ok(g)
 }
 
-pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
+pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let g = get(c, id)?;
     let teams: i64 = c.q_row("SELECT COUNT(*) FROM teams WHERE group_id = ?1", [id], |r| r.get(0))?;
     if teams > 0 {
@@ -168,19 +168,19 @@ fn membership_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Membership> {
     })
 }
 
-pub fn get_membership(c: &Connection, id: i64) -> Result<Membership> {
+pub fn get_membership(c: &Read<'_>, id: i64) -> Result<Membership> {
     c.q_row(&format!("{MEMBERSHIP_SELECT} WHERE m.id = ?1"), [id], membership_row)
         .optional()?
         .ok_or_else(|| StoreError::not_found("membership"))
 }
 
-pub fn memberships_of_group(c: &Connection, group_id: i64) -> Result<Vec<Membership>> {
+pub fn memberships_of_group(c: &Read<'_>, group_id: i64) -> Result<Vec<Membership>> {
     let mut st = c.prepare(&format!("{MEMBERSHIP_SELECT} WHERE m.group_id = ?1 ORDER BY u.username"))?;
     let rows = st.query_map([group_id], membership_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-pub fn memberships_of_user(c: &Connection, user_id: i64) -> Result<Vec<Membership>> {
+pub fn memberships_of_user(c: &Read<'_>, user_id: i64) -> Result<Vec<Membership>> {
     let mut st = c.prepare(&format!("{MEMBERSHIP_SELECT} WHERE m.user_id = ?1 ORDER BY m.group_id"))?;
     let rows = st.query_map([user_id], membership_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -188,7 +188,7 @@ pub fn memberships_of_user(c: &Connection, user_id: i64) -> Result<Vec<Membershi
 
 /// The roles a user holds in active groups: the input of access checks.
 /// Whether the user is a member of one of `groups`.
-pub fn shares_group(c: &Connection, user_id: i64, groups: &[i64]) -> Result<bool> {
+pub fn shares_group(c: &Read<'_>, user_id: i64, groups: &[i64]) -> Result<bool> {
     let sql = format!(
         "SELECT EXISTS (SELECT 1 FROM group_memberships WHERE user_id = ?1 AND group_id IN {})",
         super::placeholders(groups.len())
@@ -198,7 +198,7 @@ pub fn shares_group(c: &Connection, user_id: i64, groups: &[i64]) -> Result<bool
     Ok(c.q_row(&sql, rusqlite::params_from_iter(args), |r| r.get(0))?)
 }
 
-pub fn active_roles(c: &Connection, user_id: i64) -> Result<Vec<(i64, Role)>> {
+pub fn active_roles(c: &Read<'_>, user_id: i64) -> Result<Vec<(i64, Role)>> {
     let mut st = c.prepare_cached(
         "SELECT m.group_id, m.role FROM group_memberships m JOIN groups g ON g.id = m.group_id
          WHERE m.user_id = ?1 AND g.active = 1",
@@ -214,7 +214,7 @@ pub fn active_roles(c: &Connection, user_id: i64) -> Result<Vec<(i64, Role)>> {
     Ok(out)
 }
 
-pub fn is_member(c: &Connection, group_id: i64, user_id: i64) -> Result<bool> {
+pub fn is_member(c: &Read<'_>, group_id: i64, user_id: i64) -> Result<bool> {
     Ok(c.q_row(
         "SELECT EXISTS(SELECT 1 FROM group_memberships WHERE group_id = ?1 AND user_id = ?2)",
         [group_id, user_id],
@@ -226,7 +226,7 @@ pub fn is_member(c: &Connection, group_id: i64, user_id: i64) -> Result<bool> {
 /// already be a member of one of them (editors cannot enrol strangers, whose contact details
 /// they would then read).
 pub fn add_member(
-    c: &Connection,
+    c: &Tx<'_>,
     ctx: &Ctx,
     group_id: i64,
     input: MembershipInput,
@@ -256,7 +256,7 @@ pub fn add_member(
         params![group_id, user_id, role.as_str(), ctx.now],
     )
     .map_err(|e| match StoreError::from(e) {
-        StoreError::Conflict(..) => StoreError::conflict("user_id", "the user is already a member of this group"),
+        StoreError::Conflict { .. } => StoreError::conflict("user_id", "the user is already a member of this group"),
         other => other,
     })?;
     let id = c.last_insert_rowid();
@@ -271,7 +271,7 @@ pub fn add_member(
     get_membership(c, id)
 }
 
-pub fn update_member(c: &Connection, ctx: &Ctx, id: i64, input: MembershipInput) -> Result<Membership> {
+pub fn update_member(c: &Tx<'_>, ctx: &Ctx, id: i64, input: MembershipInput) -> Result<Membership> {
     let m = get_membership(c, id)?;
     if input.user_id.is_some_and(|u| u != m.user_id) {
         return Err(StoreError::invalid("user_id", "cannot be changed; remove the membership and add another"));
@@ -286,7 +286,7 @@ pub fn update_member(c: &Connection, ctx: &Ctx, id: i64, input: MembershipInput)
 }
 
 /// Removes a membership, and with it the user's team memberships in that group.
-pub fn remove_member(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
+pub fn remove_member(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let m = get_membership(c, id)?;
     c.exec(
         "DELETE FROM team_members WHERE user_id = ?1 AND team_id IN (SELECT id FROM teams WHERE group_id = ?2)",

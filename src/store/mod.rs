@@ -16,6 +16,8 @@ pub mod calendar;
 pub mod channels;
 pub mod escalation;
 pub mod groups;
+pub mod intake;
+pub mod lifecycle;
 pub mod outbox;
 pub mod policies;
 pub mod rotations;
@@ -23,6 +25,7 @@ pub mod routes;
 pub mod schema;
 pub mod silences;
 pub mod teams;
+pub mod timeline;
 pub mod tokens;
 pub mod users;
 
@@ -52,11 +55,15 @@ mod embedded {
 pub enum StoreError {
     /// The object does not exist (or is not visible).
     NotFound(String),
-    /// A uniqueness or "still in use" conflict: `(field, message)`.
-    Conflict(String, String),
+    /// A uniqueness conflict, or an object still in use. `constraint` names what was violated
+    /// (`groups.slug` for a unique key, `foreign_key`, `rule` for a store rule), `field` the
+    /// input field at fault (empty when none), `message` says it for people.
+    Conflict { constraint: String, field: String, message: String },
     /// Input that only the database can judge (references to other teams' objects…).
     Invalid(Vec<FieldError>),
-    /// SQLite failed.
+    /// Another writer held the database longer than `busy_timeout`: try again.
+    Busy(String),
+    /// The database failed.
     Db(String),
     /// The database is not usable (writer gone, pool exhausted, schema too new…).
     Unavailable(String),
@@ -66,7 +73,8 @@ impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreError::NotFound(what) => write!(f, "{what} not found"),
-            StoreError::Conflict(field, msg) => write!(f, "conflict on {field}: {msg}"),
+            StoreError::Conflict { constraint, message, .. } => write!(f, "conflict ({constraint}): {message}"),
+            StoreError::Busy(m) => write!(f, "database busy: {m}"),
             StoreError::Invalid(errs) => {
                 let parts: Vec<_> = errs.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
                 write!(f, "invalid: {}", parts.join("; "))
@@ -86,8 +94,9 @@ impl StoreError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> StoreError {
         StoreError::Invalid(vec![FieldError::new(field, message)])
     }
+    /// A conflict with a store rule ("the last admin", "still used by…"), naming the field.
     pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> StoreError {
-        StoreError::Conflict(field.into(), message.into())
+        StoreError::Conflict { constraint: "rule".into(), field: field.into(), message: message.into() }
     }
 }
 
@@ -107,27 +116,37 @@ impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
         match &e {
             rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound("object".into()),
-            rusqlite::Error::SqliteFailure(f, msg) if f.code == ErrorCode::ConstraintViolation => {
-                let msg = msg.clone().unwrap_or_default();
-                if let Some(cols) = msg.strip_prefix("UNIQUE constraint failed: ") {
-                    let field = cols.rsplit(", ").next().and_then(|c| c.rsplit('.').next()).unwrap_or("").to_string();
-                    let message = format!("an object with this {field} already exists");
-                    StoreError::Conflict(field, message)
-                } else if msg.contains("FOREIGN KEY") {
-                    StoreError::Conflict(String::new(), "the object is still referenced by other objects".into())
-                } else {
-                    StoreError::Db(msg)
+            // Classified by SQLite's extended result codes. For a unique key SQLite names the
+            // violated columns only in the message (`UNIQUE constraint failed: groups.slug`),
+            // so that is where the constraint's name comes from.
+            rusqlite::Error::SqliteFailure(f, msg)
+                if matches!(
+                    f.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                ) =>
+            {
+                let constraint =
+                    msg.as_deref().and_then(|m| m.split_once(": ")).map(|(_, cols)| cols).unwrap_or("unique");
+                let field = constraint.rsplit(", ").next().and_then(|c| c.rsplit('.').next()).unwrap_or("").to_string();
+                let message = format!("an object with this {field} already exists");
+                StoreError::Conflict { constraint: constraint.to_string(), field, message }
+            }
+            rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => {
+                StoreError::Conflict {
+                    constraint: "foreign_key".into(),
+                    field: String::new(),
+                    message: "the object is still referenced by other objects".into(),
                 }
+            }
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) =>
+            {
+                StoreError::Busy(e.to_string())
             }
             rusqlite::Error::SqliteFailure(f, _)
                 if matches!(
                     f.code,
-                    ErrorCode::DiskFull
-                        | ErrorCode::SystemIoFailure
-                        | ErrorCode::ReadOnly
-                        | ErrorCode::CannotOpen
-                        | ErrorCode::DatabaseBusy
-                        | ErrorCode::DatabaseLocked
+                    ErrorCode::DiskFull | ErrorCode::SystemIoFailure | ErrorCode::ReadOnly | ErrorCode::CannotOpen
                 ) =>
             {
                 StoreError::Unavailable(format!("the database is unavailable: {e}"))
@@ -157,30 +176,63 @@ impl FromSql for Ts {
     }
 }
 
-/// `query_row` and `execute` through the connection's prepared-statement cache: SQL is
-/// compiled once per connection, not once per call (the hot path runs the same few statements
-/// thousands of times a second).
-pub trait CachedExt {
-    fn q_row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+// ---------------------------------------------------------------------------------------------
+// The handles store functions take
+
+/// What a store function that only reads takes: a connection in a read transaction (from the
+/// read pool) or in the write transaction. Nothing outside `store/` sees the driver: callers get
+/// one from [`Db::read`] or, as a [`Tx`], from [`Db::write`].
+pub struct Read<'a> {
+    pub(in crate::store) conn: &'a Connection,
+}
+
+/// What a store function that writes takes: the write transaction (one job's savepoint inside
+/// the writer's group commit). It reads too (`&Tx` coerces to `&Read`).
+pub struct Tx<'a> {
+    read: Read<'a>,
+}
+
+impl<'a> std::ops::Deref for Tx<'a> {
+    type Target = Read<'a>;
+    fn deref(&self) -> &Read<'a> {
+        &self.read
+    }
+}
+
+// SQL goes through these, inside `store/` only. `q_row` and `exec` use the connection's
+// prepared-statement cache: SQL is compiled once per connection, not once per call (the hot
+// path runs the same few statements thousands of times a second).
+impl<'a> Read<'a> {
+    fn prepare(&self, sql: &str) -> rusqlite::Result<rusqlite::Statement<'a>> {
+        self.conn.prepare(sql)
+    }
+    fn prepare_cached(&self, sql: &str) -> rusqlite::Result<rusqlite::CachedStatement<'a>> {
+        self.conn.prepare_cached(sql)
+    }
+    fn query_row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
         &self,
         sql: &str,
         params: P,
         f: F,
-    ) -> rusqlite::Result<T>;
-    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
-}
-
-impl CachedExt for Connection {
+    ) -> rusqlite::Result<T> {
+        self.conn.query_row(sql, params, f)
+    }
     fn q_row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
         &self,
         sql: &str,
         params: P,
         f: F,
     ) -> rusqlite::Result<T> {
-        self.prepare_cached(sql)?.query_row(params, f)
+        self.conn.prepare_cached(sql)?.query_row(params, f)
     }
+}
+
+impl Tx<'_> {
     fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
-        self.prepare_cached(sql)?.execute(params)
+        self.read.conn.prepare_cached(sql)?.execute(params)
+    }
+    fn last_insert_rowid(&self) -> i64 {
+        self.read.conn.last_insert_rowid()
     }
 }
 
@@ -209,7 +261,7 @@ pub fn bad_json(e: serde_json::Error) -> FromSqlError {
 
 trait WriteJob: Send {
     /// Runs inside the open transaction; true when the job succeeded (keep its savepoint).
-    fn run(&mut self, conn: &Connection) -> bool;
+    fn run(&mut self, tx: &Tx<'_>) -> bool;
     /// Answers the caller once the transaction's fate is known.
     fn finish(self: Box<Self>, commit: Result<()>);
 }
@@ -223,11 +275,11 @@ struct TypedJob<T, F> {
 impl<T, F> WriteJob for TypedJob<T, F>
 where
     T: Send + 'static,
-    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
 {
-    fn run(&mut self, conn: &Connection) -> bool {
+    fn run(&mut self, tx: &Tx<'_>) -> bool {
         let Some(f) = self.f.take() else { return false };
-        let outcome = catch_unwind(AssertUnwindSafe(|| f(conn)))
+        let outcome = catch_unwind(AssertUnwindSafe(|| f(tx)))
             .unwrap_or_else(|_| Err(StoreError::Db("a write job panicked; it was rolled back".into())));
         let ok = outcome.is_ok();
         self.result = Some(outcome);
@@ -241,6 +293,27 @@ where
             (Ok(()), None) => Err(StoreError::Db("write job did not run".into())),
         };
         let _ = self.reply.send(out);
+    }
+}
+
+/// Held by the process that runs the engine for this database.
+pub struct Leadership {
+    _file: File,
+}
+
+/// Notices commits made by other processes (see [`Db::watch_changes`]).
+pub struct ChangeWatcher {
+    conn: std::sync::Mutex<Connection>,
+}
+
+impl ChangeWatcher {
+    /// A number that changes whenever another connection commits (blocking; 0 when unknown).
+    pub fn version(&self) -> i64 {
+        self.conn
+            .lock()
+            .ok()
+            .and_then(|c| c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).ok())
+            .unwrap_or(0)
     }
 }
 
@@ -393,6 +466,34 @@ impl Db {
         }
     }
 
+    /// Where the engine's leadership lock lives (`<database>.scheduler.lock`).
+    pub fn leader_lock_path(&self) -> PathBuf {
+        sidecar(&self.inner.path, "scheduler.lock")
+    }
+
+    /// Tries to become the process that runs the engine for this database: `Some` holds an
+    /// exclusive lock on [`Db::leader_lock_path`] until dropped, or until the process dies (the
+    /// kernel releases it), so a standby takes over within its retry interval.
+    pub fn try_lead(&self) -> std::io::Result<Option<Leadership>> {
+        let file = open_private(&self.leader_lock_path())?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Leadership { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    /// A cheap way to notice commits made by other processes (`PRAGMA data_version` on a
+    /// connection of its own).
+    pub fn watch_changes(&self) -> Result<ChangeWatcher> {
+        let conn = Connection::open_with_flags(
+            &self.inner.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| StoreError::Unavailable(format!("cannot open the change watcher: {e}")))?;
+        Ok(ChangeWatcher { conn: std::sync::Mutex::new(conn) })
+    }
+
     /// Whether opening created the database (a first start, or `--init`).
     pub fn created(&self) -> bool {
         self.inner.created
@@ -401,7 +502,7 @@ impl Db {
     fn submit<T, F>(&self, f: F) -> Result<tokio::sync::oneshot::Receiver<Result<T>>>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
         let (reply, rx) = tokio::sync::oneshot::channel();
         let job = Box::new(TypedJob { f: Some(f), result: None, reply });
@@ -413,7 +514,7 @@ impl Db {
     pub async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
         self.submit(f)?.await.map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?
     }
@@ -422,7 +523,7 @@ impl Db {
     pub fn write_blocking<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
         self.submit(f)?.blocking_recv().map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?
     }
@@ -431,12 +532,12 @@ impl Db {
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&Read<'_>) -> Result<T> + Send + 'static,
     {
         let pool = self.inner.readers.clone();
         tokio::task::spawn_blocking(move || {
             let conn = pool.get()?;
-            f(&conn)
+            f(&Read { conn: &conn })
         })
         .await
         .map_err(|e| StoreError::Db(format!("read task failed: {e}")))?
@@ -445,10 +546,10 @@ impl Db {
     /// `read` for synchronous callers.
     pub fn read_blocking<T, F>(&self, f: F) -> Result<T>
     where
-        F: FnOnce(&Connection) -> Result<T>,
+        F: FnOnce(&Read<'_>) -> Result<T>,
     {
         let conn = self.inner.readers.get()?;
-        f(&conn)
+        f(&Read { conn: &conn })
     }
 }
 
@@ -487,7 +588,7 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteJob>>, path: &P
             if control(&conn, "SAVEPOINT job").is_err() {
                 continue;
             }
-            let ok = job.run(&conn);
+            let ok = job.run(&Tx { read: Read { conn: &conn } });
             let end = if ok {
                 control(&conn, "RELEASE job")
             } else {
@@ -614,6 +715,14 @@ pub fn pending_migrations(conn: &mut Connection) -> Result<Vec<i32>> {
     Ok(embedded::migrations::runner().get_migrations().iter().map(|m| m.version()).filter(|v| *v > applied).collect())
 }
 
+/// `incidentrelay migrate`: makes sure the database exists (see [`Missing`]) and applies pending
+/// migrations. Returns whether it was created and which versions were applied.
+pub fn migrate_database(cfg: &DatabaseConfig, missing: Missing) -> Result<(bool, Vec<i32>)> {
+    let created = ensure_file(&cfg.path, missing)?;
+    let mut conn = open_writer(&cfg.path, cfg)?;
+    Ok((created, migrate(&mut conn, &cfg.path)?))
+}
+
 /// Applies pending migrations (idempotent) under a file lock so that two processes starting
 /// together do not race. Returns the versions applied.
 pub fn migrate(conn: &mut Connection, db_path: &Path) -> Result<Vec<i32>> {
@@ -639,29 +748,35 @@ pub fn sidecar(db_path: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Readiness, read side: the database answers; returns the applied schema version.
-pub fn ready_to_read(conn: &Connection) -> Result<i32> {
-    conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
-    applied_version(conn)
+pub fn ready_to_read(r: &Read<'_>) -> Result<i32> {
+    r.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+    applied_version(r.conn)
 }
 
 /// Readiness, write side: a real (tiny) committed write, so that a full disk or a deleted
 /// database file shows as not ready.
-pub fn ready_to_write(conn: &Connection, now: Ts) -> Result<()> {
-    conn.prepare_cached(
+pub fn ready_to_write(tx: &Tx<'_>, now: Ts) -> Result<()> {
+    tx.prepare_cached(
         "INSERT INTO settings (key, value) VALUES ('ready_probe', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     )?
     .execute([now.ms().to_string()])?;
     Ok(())
 }
 
-/// Reads a value from the `settings` table.
-pub fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>> {
-    use rusqlite::OptionalExtension;
-    Ok(conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+/// Refreshes the query planner's statistics (cheap when little changed; run after retention).
+pub fn optimize(tx: &Tx<'_>) -> Result<()> {
+    tx.read.conn.execute_batch("PRAGMA optimize")?;
+    Ok(())
 }
 
-pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<()> {
-    conn.execute(
+/// Reads a value from the `settings` table.
+pub fn get_setting(r: &Read<'_>, key: &str) -> Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    Ok(r.q_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+}
+
+pub fn set_setting(tx: &Tx<'_>, key: &str, value: &str) -> Result<()> {
+    tx.exec(
         "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         [key, value],
     )?;
@@ -669,14 +784,14 @@ pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<()> {
 }
 
 /// The installation's secret for signing action links and callbacks, created on first use.
-pub fn server_secret(conn: &Connection) -> Result<Vec<u8>> {
-    if let Some(v) = get_setting(conn, "server_secret")?
+pub fn server_secret(tx: &Tx<'_>) -> Result<Vec<u8>> {
+    if let Some(v) = get_setting(tx, "server_secret")?
         && let Some(bytes) = crate::crypto::b64url_decode(&v)
     {
         return Ok(bytes);
     }
     let bytes = crate::crypto::random_bytes::<32>()?;
-    set_setting(conn, "server_secret", &crate::crypto::b64url(&bytes))?;
+    set_setting(tx, "server_secret", &crate::crypto::b64url(&bytes))?;
     Ok(bytes.to_vec())
 }
 
@@ -715,16 +830,16 @@ mod tests {
         let (db, _dir) = testing::db();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
-            let ok = db.write(|c| Ok(c.execute("INSERT INTO settings (key, value) VALUES ('a', '1')", [])?));
+            let ok = db.write(|c| Ok(c.exec("INSERT INTO settings (key, value) VALUES ('a', '1')", [])?));
             let bad = db.write(|c| {
-                c.execute("INSERT INTO settings (key, value) VALUES ('b', '2')", [])?;
+                c.exec("INSERT INTO settings (key, value) VALUES ('b', '2')", [])?;
                 Err::<(), _>(StoreError::invalid("x", "no"))
             });
-            let dup = db.write(|c| Ok(c.execute("INSERT INTO settings (key, value) VALUES ('a', '3')", [])?));
+            let dup = db.write(|c| Ok(c.exec("INSERT INTO settings (key, value) VALUES ('a', '3')", [])?));
             let (ok, bad, dup) = tokio::join!(ok, bad, dup);
             assert_eq!(ok.unwrap(), 1);
             assert!(matches!(bad, Err(StoreError::Invalid(_))));
-            assert!(matches!(dup, Err(StoreError::Conflict(ref f, _)) if f == "key"));
+            assert!(matches!(dup, Err(StoreError::Conflict { ref constraint, ref field, .. }) if constraint == "settings.key" && field == "key"));
             let keys = db
                 .read(|c| {
                     let mut st = c.prepare("SELECT key || value FROM settings ORDER BY key")?;

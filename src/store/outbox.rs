@@ -2,25 +2,19 @@
 //! as the decision that caused it. The dispatcher claims due rows, sends them outside any
 //! transaction and records the result here.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::alerts::{Alert, add_event};
-use super::{CachedExt, Result, json_col};
+use super::alerts::Alert;
+use super::timeline::add_event;
+use super::{Read, Result, Tx, json_col};
 use crate::domain::alert::Severity;
 pub use crate::domain::message::EventKind;
 use crate::domain::time::Ts;
 
-/// Where a page goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PageTarget {
-    /// The alert's route channels, naming the assignee.
-    RouteChannels,
-    /// One channel (an escalation rule's target).
-    Channel(i64),
-}
+pub use crate::domain::lifecycle::PageTarget;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -117,11 +111,11 @@ pub fn new_message_id() -> String {
     format!("msg_{}", uuid::Uuid::now_v7().simple())
 }
 
-pub fn get(c: &Connection, id: i64) -> Result<Delivery> {
+pub fn get(c: &Read<'_>, id: i64) -> Result<Delivery> {
     Ok(c.q_row("SELECT * FROM deliveries WHERE id = ?1", [id], row)?)
 }
 
-pub fn for_alert(c: &Connection, alert_id: i64) -> Result<Vec<Delivery>> {
+pub fn for_alert(c: &Read<'_>, alert_id: i64) -> Result<Vec<Delivery>> {
     let mut st = c.prepare("SELECT * FROM deliveries WHERE alert_id = ?1 ORDER BY id")?;
     let rows = st.query_map([alert_id], row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -133,7 +127,7 @@ struct Target {
 }
 
 /// Channels a page for `alert` goes to (enabled, severity filter passed).
-fn channels_for(c: &Connection, alert: &Alert, target: &PageTarget) -> Result<Vec<Target>> {
+fn channels_for(c: &Read<'_>, alert: &Alert, target: &PageTarget) -> Result<Vec<Target>> {
     let (sql, id) = match target {
         PageTarget::RouteChannels => match alert.route_id {
             Some(r) => (
@@ -176,7 +170,7 @@ struct New<'a> {
     note: Option<&'a str>,
 }
 
-fn insert(c: &Connection, now: Ts, d: New<'_>) -> Result<i64> {
+fn insert(c: &Tx<'_>, now: Ts, d: New<'_>) -> Result<i64> {
     let mut st = c.prepare_cached(
         "INSERT INTO deliveries (alert_id, channel_id, user_id, target, event_type, status, attempts, next_attempt_at,
                                  updates_delivery_id, escalation_level, episode, message_id, note, created_at, updated_at)
@@ -206,7 +200,7 @@ struct Notified {
     target: String,
 }
 
-fn username(c: &Connection, user_id: Option<i64>) -> Result<Option<String>> {
+fn username(c: &Read<'_>, user_id: Option<i64>) -> Result<Option<String>> {
     match user_id {
         Some(u) => Ok(c.q_row("SELECT username FROM users WHERE id = ?1", [u], |r| r.get(0)).optional()?),
         None => Ok(None),
@@ -215,7 +209,7 @@ fn username(c: &Connection, user_id: Option<i64>) -> Result<Option<String>> {
 
 /// Queues a page (triggered, reminder, escalated) for `alert`; returns how many deliveries.
 pub fn page(
-    c: &Connection,
+    c: &Tx<'_>,
     now: Ts,
     alert: &Alert,
     kind: EventKind,
@@ -249,7 +243,7 @@ pub fn page(
 /// delivered (an `undelivered` notice naming the failed target and why), each channel at most
 /// once per alert episode, so that an outage of several channels is no storm. Returns how many
 /// notices were queued. Updates and notices themselves never cause notices.
-pub fn notify_undelivered(c: &Connection, now: Ts, failed: &Delivery, why: &str) -> Result<usize> {
+pub fn notify_undelivered(c: &Tx<'_>, now: Ts, failed: &Delivery, why: &str) -> Result<usize> {
     let (Some(alert_id), true) = (failed.alert_id, failed.event_type.is_page()) else { return Ok(0) };
     let alert = super::alerts::get(c, alert_id)?;
     let mut st = c.prepare_cached(
@@ -283,7 +277,7 @@ pub fn notify_undelivered(c: &Connection, now: Ts, failed: &Delivery, why: &str)
 }
 
 /// Marks unsent pages of an alert dead (they must not go out any more).
-pub fn cancel_pages(c: &Connection, now: Ts, alert_id: i64, reason: &str) -> Result<usize> {
+pub fn cancel_pages(c: &Tx<'_>, now: Ts, alert_id: i64, reason: &str) -> Result<usize> {
     let mut st = c.prepare_cached(
         "UPDATE deliveries SET status = 'dead', last_error = ?1, updated_at = ?2
          WHERE alert_id = ?3 AND status IN ('pending', 'failed') AND event_type IN ('triggered', 'reminder', 'escalated')",
@@ -292,7 +286,7 @@ pub fn cancel_pages(c: &Connection, now: Ts, alert_id: i64, reason: &str) -> Res
 }
 
 /// The latest page per channel that went out (or is going out) for an alert.
-fn notified(c: &Connection, alert_id: i64) -> Result<Vec<Notified>> {
+fn notified(c: &Read<'_>, alert_id: i64) -> Result<Vec<Notified>> {
     let mut st = c.prepare_cached(
         "SELECT d.id, d.channel_id, d.user_id, d.target FROM deliveries d
          WHERE d.id IN (SELECT MAX(id) FROM deliveries WHERE alert_id = ?1 AND channel_id IS NOT NULL
@@ -307,7 +301,7 @@ fn notified(c: &Connection, alert_id: i64) -> Result<Vec<Notified>> {
 }
 
 /// Queues one `kind` update per notified target.
-fn update_notified(c: &Connection, now: Ts, alert: &Alert, kind: EventKind) -> Result<usize> {
+fn update_notified(c: &Tx<'_>, now: Ts, alert: &Alert, kind: EventKind) -> Result<usize> {
     let targets = notified(c, alert.id)?;
     for t in &targets {
         let d = New {
@@ -327,7 +321,7 @@ fn update_notified(c: &Connection, now: Ts, alert: &Alert, kind: EventKind) -> R
 }
 
 /// On acknowledge: cancels unsent pages and queues an update for every page already sent.
-pub fn on_acknowledge(c: &Connection, now: Ts, alert: &Alert) -> Result<usize> {
+pub fn on_acknowledge(c: &Tx<'_>, now: Ts, alert: &Alert) -> Result<usize> {
     let cancelled = cancel_pages(c, now, alert.id, "cancelled: acknowledged before delivery")?;
     if cancelled > 0 {
         add_event(
@@ -345,7 +339,7 @@ pub fn on_acknowledge(c: &Connection, now: Ts, alert: &Alert) -> Result<usize> {
 
 /// On resolve: cancels unsent pages and queues a recovery to every target notified before
 /// (`quiet`: flapping, no recovery messages).
-pub fn on_resolve(c: &Connection, now: Ts, alert: &Alert, quiet: bool) -> Result<usize> {
+pub fn on_resolve(c: &Tx<'_>, now: Ts, alert: &Alert, quiet: bool) -> Result<usize> {
     cancel_pages(c, now, alert.id, "cancelled: resolved before delivery")?;
     if quiet {
         return Ok(0);
@@ -356,7 +350,7 @@ pub fn on_resolve(c: &Connection, now: Ts, alert: &Alert, quiet: bool) -> Result
 /// A test message for a channel (no alert), for `user_id` as the "on-call" person: recorded
 /// in the outbox already claimed (`sending`), so the dispatcher leaves it to the caller, who
 /// sends it now and records the outcome with [`mark_sent`] / [`mark_dead`].
-pub fn start_test(c: &Connection, now: Ts, channel_id: i64, label: &str, user_id: i64) -> Result<Prepared> {
+pub fn start_test(c: &Tx<'_>, now: Ts, channel_id: i64, label: &str, user_id: i64) -> Result<Prepared> {
     let id = insert(
         c,
         now,
@@ -389,7 +383,7 @@ pub struct Claimed {
     pub edit_message_id: Option<String>,
 }
 
-pub fn mark_sent(c: &Connection, now: Ts, id: i64, external_id: Option<&str>) -> Result<()> {
+pub fn mark_sent(c: &Tx<'_>, now: Ts, id: i64, external_id: Option<&str>) -> Result<()> {
     c.prepare_cached(
         "UPDATE deliveries SET status = 'sent', sent_at = ?1, last_error = NULL, external_message_id = COALESCE(?2, external_message_id),
                 updated_at = ?1 WHERE id = ?3",
@@ -398,7 +392,7 @@ pub fn mark_sent(c: &Connection, now: Ts, id: i64, external_id: Option<&str>) ->
     Ok(())
 }
 
-pub fn mark_retry(c: &Connection, now: Ts, id: i64, error: &str, next_at: Ts) -> Result<()> {
+pub fn mark_retry(c: &Tx<'_>, now: Ts, id: i64, error: &str, next_at: Ts) -> Result<()> {
     c.prepare_cached(
         "UPDATE deliveries SET status = 'failed', last_error = ?1, next_attempt_at = ?2, updated_at = ?3 WHERE id = ?4",
     )?
@@ -406,14 +400,14 @@ pub fn mark_retry(c: &Connection, now: Ts, id: i64, error: &str, next_at: Ts) ->
     Ok(())
 }
 
-pub fn mark_dead(c: &Connection, now: Ts, id: i64, error: &str) -> Result<()> {
+pub fn mark_dead(c: &Tx<'_>, now: Ts, id: i64, error: &str) -> Result<()> {
     c.prepare_cached("UPDATE deliveries SET status = 'dead', last_error = ?1, updated_at = ?2 WHERE id = ?3")?
         .execute(params![error, now, id])?;
     Ok(())
 }
 
 /// Rows left `sending` by a crash go back to the queue (at-least-once delivery).
-pub fn requeue_sending(c: &Connection, now: Ts) -> Result<usize> {
+pub fn requeue_sending(c: &Tx<'_>, now: Ts) -> Result<usize> {
     Ok(c.exec(
         "UPDATE deliveries SET status = 'failed', next_attempt_at = ?1, last_error = COALESCE(last_error, 'interrupted while sending; retrying'),
                 updated_at = ?1 WHERE status = 'sending'",
@@ -422,13 +416,13 @@ pub fn requeue_sending(c: &Connection, now: Ts) -> Result<usize> {
 }
 
 /// When the next delivery attempt is due, if any.
-pub fn next_due(c: &Connection) -> Result<Option<Ts>> {
+pub fn next_due(c: &Read<'_>) -> Result<Option<Ts>> {
     Ok(c.q_row("SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'failed')", [], |r| r.get(0))?)
 }
 
 /// Counts per channel type and status (metrics).
 /// Unsent outbox rows by channel type and status (sent and dead ones are counters).
-pub fn counts(c: &Connection) -> Result<Vec<(String, String, i64)>> {
+pub fn counts(c: &Read<'_>) -> Result<Vec<(String, String, i64)>> {
     let mut st = c.prepare(
         "SELECT COALESCE(ch.channel_type, 'deleted'), d.status, COUNT(*) FROM deliveries d LEFT JOIN channels ch ON ch.id = d.channel_id
          WHERE d.status IN ('pending', 'failed', 'sending') GROUP BY 1, 2 ORDER BY 1, 2",
@@ -444,7 +438,7 @@ pub fn counts(c: &Connection) -> Result<Vec<(String, String, i64)>> {
 pub struct Prepared {
     pub delivery: Delivery,
     pub edit_message_id: Option<String>,
-    pub channel_kind: crate::notify::ChannelKind,
+    pub channel_kind: crate::domain::channel::ChannelKind,
     pub channel_name: String,
     /// The raw channel config (secrets included).
     pub config: serde_json::Value,
@@ -457,7 +451,7 @@ pub struct Prepared {
 }
 
 /// Loads a user's contact details.
-pub fn contact(c: &Connection, user_id: i64) -> Result<Option<crate::domain::message::Contact>> {
+pub fn contact(c: &Read<'_>, user_id: i64) -> Result<Option<crate::domain::message::Contact>> {
     Ok(c.q_row(
         "SELECT id, username, display_name, email, phone, telegram_user_id, slack_user_id, mattermost_user_id FROM users WHERE id = ?1",
         [user_id],
@@ -478,10 +472,10 @@ pub fn contact(c: &Connection, user_id: i64) -> Result<Option<crate::domain::mes
 }
 
 /// Everything a claimed delivery needs; `None` when its channel was deleted meanwhile.
-pub fn prepare(c: &Connection, claimed: &Claimed) -> Result<Option<Prepared>> {
+pub fn prepare(c: &Read<'_>, claimed: &Claimed) -> Result<Option<Prepared>> {
     let d = &claimed.delivery;
     let Some(channel_id) = d.channel_id else { return Ok(None) };
-    let ch = match super::channels::get_raw(c, channel_id) {
+    let ch = match super::channels::get(c, channel_id) {
         Ok(ch) => ch,
         Err(super::StoreError::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e),
@@ -533,7 +527,7 @@ pub fn prepare(c: &Connection, claimed: &Claimed) -> Result<Option<Prepared>> {
 /// of another, and a large backlog costs nothing per cycle). Messages about one alert reach one
 /// channel in order: a row waits while an earlier one for the same alert and channel is unsent
 /// (page → ack → recovery).
-pub fn claim(c: &Connection, now: Ts, limit: usize, free: &dyn Fn(i64) -> usize) -> Result<Vec<Claimed>> {
+pub fn claim(c: &Tx<'_>, now: Ts, limit: usize, free: &dyn Fn(i64) -> usize) -> Result<Vec<Claimed>> {
     // The channels with unsent rows, one index seek each (cheap whatever the backlog); `0`
     // stands for rows whose channel was deleted (marked dead when prepared).
     let mut channels = Vec::new();
@@ -567,7 +561,7 @@ pub fn claim(c: &Connection, now: Ts, limit: usize, free: &dyn Fn(i64) -> usize)
 }
 
 /// The oldest due rows of one channel (`0`: rows whose channel is gone) that may go out now.
-fn due_of_channel(c: &Connection, now: Ts, channel_id: i64, limit: usize) -> Result<Vec<Delivery>> {
+fn due_of_channel(c: &Read<'_>, now: Ts, channel_id: i64, limit: usize) -> Result<Vec<Delivery>> {
     const IN_ORDER: &str = "NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.alert_id = d.alert_id AND o.channel_id = d.channel_id \
                             AND o.id < d.id AND o.status IN ('pending', 'failed', 'sending'))";
     let sql = if channel_id == 0 {
@@ -586,12 +580,12 @@ fn due_of_channel(c: &Connection, now: Ts, channel_id: i64, limit: usize) -> Res
 }
 
 /// The oldest due row of one channel, claimed (a sender that finished asks for its next row).
-pub fn claim_next(c: &Connection, now: Ts, channel_id: i64) -> Result<Option<Claimed>> {
+pub fn claim_next(c: &Tx<'_>, now: Ts, channel_id: i64) -> Result<Option<Claimed>> {
     let d = due_of_channel(c, now, channel_id, 1)?;
     Ok(mark_claimed(c, now, d)?.pop())
 }
 
-fn mark_claimed(c: &Connection, now: Ts, picked: Vec<Delivery>) -> Result<Vec<Claimed>> {
+fn mark_claimed(c: &Tx<'_>, now: Ts, picked: Vec<Delivery>) -> Result<Vec<Claimed>> {
     let mut claim = c.prepare_cached(
         "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = ?1 WHERE id = ?2",
     )?;
@@ -612,7 +606,7 @@ fn mark_claimed(c: &Connection, now: Ts, picked: Vec<Delivery>) -> Result<Vec<Cl
 
 /// Whether a message about `episode` of the alert went out through the channel (chat buttons
 /// act only on alerts their channel was paged for).
-pub fn delivered(c: &Connection, channel_id: i64, alert_id: i64, episode: i64) -> Result<bool> {
+pub fn delivered(c: &Read<'_>, channel_id: i64, alert_id: i64, episode: i64) -> Result<bool> {
     Ok(c.q_row(
         "SELECT EXISTS (SELECT 1 FROM deliveries WHERE alert_id = ?1 AND channel_id = ?2 AND episode = ?3 AND status = 'sent')",
         params![alert_id, channel_id, episode],
@@ -621,7 +615,7 @@ pub fn delivered(c: &Connection, channel_id: i64, alert_id: i64, episode: i64) -
 }
 
 /// The delivery that placed a call or posted a message, by the provider's id.
-pub fn by_external_id(c: &Connection, channel_id: i64, external_id: &str) -> Result<Option<Delivery>> {
+pub fn by_external_id(c: &Read<'_>, channel_id: i64, external_id: &str) -> Result<Option<Delivery>> {
     Ok(c.q_row(
         "SELECT * FROM deliveries WHERE channel_id = ?1 AND external_message_id = ?2 ORDER BY id DESC LIMIT 1",
         params![channel_id, external_id],

@@ -1,12 +1,12 @@
 //! Escalation policies and their ordered rules.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
-use super::{CachedExt, Result, StoreError, placeholders};
+use super::{Read, Result, StoreError, Tx, placeholders};
 use crate::domain::escalation::TargetType;
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
@@ -74,7 +74,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Policy> {
     })
 }
 
-fn with_rules(c: &Connection, mut p: Policy) -> Result<Policy> {
+fn with_rules(c: &Read<'_>, mut p: Policy) -> Result<Policy> {
     let mut st = c.prepare_cached("SELECT * FROM escalation_rules WHERE policy_id = ?1 ORDER BY position, id")?;
     p.rules = st
         .query_map([p.id], |r| {
@@ -91,7 +91,7 @@ fn with_rules(c: &Connection, mut p: Policy) -> Result<Policy> {
     Ok(p)
 }
 
-pub fn get(c: &Connection, id: i64) -> Result<Policy> {
+pub fn get(c: &Read<'_>, id: i64) -> Result<Policy> {
     let p = c
         .query_row(&format!("{SELECT} WHERE p.id = ?1"), [id], row)
         .optional()?
@@ -99,7 +99,7 @@ pub fn get(c: &Connection, id: i64) -> Result<Policy> {
     with_rules(c, p)
 }
 
-pub fn list(c: &Connection, groups: Option<&[i64]>, team_id: Option<i64>) -> Result<Vec<Policy>> {
+pub fn list(c: &Read<'_>, groups: Option<&[i64]>, team_id: Option<i64>) -> Result<Vec<Policy>> {
     let mut sql = format!("{SELECT} WHERE (?1 IS NULL OR p.team_id = ?1)");
     let mut args: Vec<rusqlite::types::Value> = vec![team_id.into()];
     if let Some(g) = groups {
@@ -113,7 +113,7 @@ pub fn list(c: &Connection, groups: Option<&[i64]>, team_id: Option<i64>) -> Res
 }
 
 fn check_rules(
-    c: &Connection,
+    c: &Read<'_>,
     team_id: i64,
     group_id: i64,
     repeat_count: i64,
@@ -183,7 +183,7 @@ fn check_rules(
     Ok(rules)
 }
 
-fn save_rules(c: &Connection, policy_id: i64, rules: &[Rule]) -> Result<()> {
+fn save_rules(c: &Tx<'_>, policy_id: i64, rules: &[Rule]) -> Result<()> {
     c.exec("DELETE FROM escalation_rules WHERE policy_id = ?1", [policy_id])?;
     for (i, r) in rules.iter().enumerate() {
         c.exec(
@@ -214,7 +214,7 @@ fn apply(p: &mut Policy, input: &PolicyInput) -> Result<()> {
     Ok(pr.finish()?)
 }
 
-pub fn create(c: &Connection, ctx: &Ctx, input: PolicyInput) -> Result<Policy> {
+pub fn create(c: &Tx<'_>, ctx: &Ctx, input: PolicyInput) -> Result<Policy> {
     let mut pr = Problems::new();
     let team_id = pr.required(input.team_id, "team_id");
     pr.required(input.name.as_ref(), "name");
@@ -254,7 +254,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: PolicyInput) -> Result<Policy> {
     get(c, p.id)
 }
 
-pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: PolicyInput) -> Result<Policy> {
+pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: PolicyInput) -> Result<Policy> {
     let mut p = get(c, id)?;
     if input.team_id.is_some_and(|t| t != p.team_id) {
         return Err(StoreError::invalid("team_id", "a policy cannot move to another team"));
@@ -281,7 +281,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: PolicyInput) -> Result<
     get(c, id)
 }
 
-pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
+pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let p = get(c, id)?;
     let route: Option<String> = c
         .query_row("SELECT name FROM routes WHERE escalation_policy_id = ?1 LIMIT 1", [id], |x| x.get(0))

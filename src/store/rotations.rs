@@ -1,13 +1,13 @@
 //! Rotations, their members and overrides. The on-call computation itself is
 //! `domain::rotation`; this module loads its inputs.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
-use super::{CachedExt, Result, StoreError, placeholders};
+use super::{Read, Result, StoreError, Tx, placeholders};
 use crate::domain::rotation::{
     self, IntervalUnit, Override as DomainOverride, RotationSpec, RotationType, parse_handoff_time,
 };
@@ -92,21 +92,21 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Rotation> {
 }
 
 /// The rotation row without `current_oncall`.
-pub fn get_plain(c: &Connection, id: i64) -> Result<Rotation> {
+pub fn get_plain(c: &Read<'_>, id: i64) -> Result<Rotation> {
     c.q_row(&format!("{SELECT} WHERE r.id = ?1"), [id], row)
         .optional()?
         .ok_or_else(|| StoreError::not_found("rotation"))
 }
 
 /// The rotation with `current_oncall` at `now`.
-pub fn get(c: &Connection, id: i64, now: Ts) -> Result<Rotation> {
+pub fn get(c: &Read<'_>, id: i64, now: Ts) -> Result<Rotation> {
     let mut r = get_plain(c, id)?;
     r.current_oncall = oncall_user(c, &r, now)?;
     Ok(r)
 }
 
 /// Rotations visible in `groups` (`None` = all), optionally of one team, with `current_oncall`.
-pub fn list(c: &Connection, groups: Option<&[i64]>, team_id: Option<i64>, now: Ts) -> Result<Vec<Rotation>> {
+pub fn list(c: &Read<'_>, groups: Option<&[i64]>, team_id: Option<i64>, now: Ts) -> Result<Vec<Rotation>> {
     let mut sql = format!("{SELECT} WHERE (?1 IS NULL OR r.team_id = ?1)");
     let mut args: Vec<rusqlite::types::Value> = vec![team_id.into()];
     if let Some(g) = groups {
@@ -123,7 +123,7 @@ pub fn list(c: &Connection, groups: Option<&[i64]>, team_id: Option<i64>, now: T
 }
 
 /// The domain input for on-call computation.
-pub fn domain(c: &Connection, r: &Rotation) -> Result<rotation::Rotation> {
+pub fn domain(c: &Read<'_>, r: &Rotation) -> Result<rotation::Rotation> {
     let tz = zone(&r.timezone).map_err(|e| StoreError::Db(format!("rotation {}: {e}", r.id)))?;
     let mut st =
         c.prepare_cached("SELECT user_id FROM rotation_members WHERE rotation_id = ?1 ORDER BY position, id")?;
@@ -151,7 +151,7 @@ pub fn domain(c: &Connection, r: &Rotation) -> Result<rotation::Rotation> {
     })
 }
 
-pub fn user_ref(c: &Connection, user_id: i64) -> Result<OncallUser> {
+pub fn user_ref(c: &Read<'_>, user_id: i64) -> Result<OncallUser> {
     Ok(c.q_row("SELECT id, username, display_name FROM users WHERE id = ?1", [user_id], |x| {
         Ok(OncallUser { user_id: x.get(0)?, username: x.get(1)?, display_name: x.get(2)? })
     })?)
@@ -169,7 +169,7 @@ impl OncallUser {
 pub struct Names(std::collections::HashMap<i64, OncallUser>);
 
 impl Names {
-    pub fn get(&mut self, c: &Connection, user_id: i64) -> Result<OncallUser> {
+    pub fn get(&mut self, c: &Read<'_>, user_id: i64) -> Result<OncallUser> {
         if let Some(u) = self.0.get(&user_id) {
             return Ok(u.clone());
         }
@@ -179,7 +179,7 @@ impl Names {
     }
 }
 
-fn oncall_user(c: &Connection, r: &Rotation, now: Ts) -> Result<Option<OncallUser>> {
+fn oncall_user(c: &Read<'_>, r: &Rotation, now: Ts) -> Result<Option<OncallUser>> {
     match domain(c, r)?.oncall_at(now) {
         Some(shift) => Ok(Some(user_ref(c, shift.user_id)?)),
         None => Ok(None),
@@ -252,7 +252,7 @@ fn apply(r: &mut Rotation, input: RotationInput, now: Ts) -> Result<()> {
     Ok(p.finish()?)
 }
 
-pub fn create(c: &Connection, ctx: &Ctx, input: RotationInput) -> Result<Rotation> {
+pub fn create(c: &Tx<'_>, ctx: &Ctx, input: RotationInput) -> Result<Rotation> {
     let mut p = Problems::new();
     let team_id = p.required(input.team_id, "team_id");
     p.required(input.name.as_ref(), "name");
@@ -311,7 +311,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: RotationInput) -> Result<Rotatio
     get(c, id, ctx.now)
 }
 
-pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: RotationInput) -> Result<Rotation> {
+pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: RotationInput) -> Result<Rotation> {
     let mut r = get_plain(c, id)?;
     if input.team_id.is_some_and(|t| t != r.team_id) {
         return Err(StoreError::invalid("team_id", "a rotation cannot move to another team"));
@@ -341,7 +341,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: RotationInput) -> Resul
     get(c, id, ctx.now)
 }
 
-pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
+pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let r = get_plain(c, id)?;
     let route: Option<String> =
         c.q_row("SELECT name FROM routes WHERE rotation_id = ?1 LIMIT 1", [id], |x| x.get(0)).optional()?;
@@ -400,26 +400,26 @@ fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RotationMember> {
     })
 }
 
-pub fn get_member(c: &Connection, id: i64) -> Result<RotationMember> {
+pub fn get_member(c: &Read<'_>, id: i64) -> Result<RotationMember> {
     c.q_row(&format!("{MEMBER_SELECT} WHERE m.id = ?1"), [id], member_row)
         .optional()?
         .ok_or_else(|| StoreError::not_found("rotation member"))
 }
 
-pub fn members(c: &Connection, rotation_id: i64) -> Result<Vec<RotationMember>> {
+pub fn members(c: &Read<'_>, rotation_id: i64) -> Result<Vec<RotationMember>> {
     let mut st = c.prepare(&format!("{MEMBER_SELECT} WHERE m.rotation_id = ?1 ORDER BY m.position, m.id"))?;
     let rows = st.query_map([rotation_id], member_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-fn require_member_of_group(c: &Connection, group_id: i64, user_id: i64, field: &str) -> Result<()> {
+fn require_member_of_group(c: &Read<'_>, group_id: i64, user_id: i64, field: &str) -> Result<()> {
     if !super::groups::is_member(c, group_id, user_id)? {
         return Err(StoreError::invalid(field, "the user is not a member of the rotation's group"));
     }
     Ok(())
 }
 
-pub fn add_member(c: &Connection, ctx: &Ctx, rotation_id: i64, input: MemberInput) -> Result<RotationMember> {
+pub fn add_member(c: &Tx<'_>, ctx: &Ctx, rotation_id: i64, input: MemberInput) -> Result<RotationMember> {
     let r = get_plain(c, rotation_id)?;
     let user_id = input.user_id.ok_or_else(|| StoreError::invalid("user_id", "is required"))?;
     require_member_of_group(c, r.group_id, user_id, "user_id")?;
@@ -450,7 +450,7 @@ pub fn add_member(c: &Connection, ctx: &Ctx, rotation_id: i64, input: MemberInpu
     get_member(c, id)
 }
 
-pub fn update_member(c: &Connection, ctx: &Ctx, id: i64, input: MemberInput) -> Result<RotationMember> {
+pub fn update_member(c: &Tx<'_>, ctx: &Ctx, id: i64, input: MemberInput) -> Result<RotationMember> {
     let m = get_member(c, id)?;
     let r = get_plain(c, m.rotation_id)?;
     let user_id = input.user_id.unwrap_or(m.user_id);
@@ -473,7 +473,7 @@ pub fn update_member(c: &Connection, ctx: &Ctx, id: i64, input: MemberInput) -> 
     get_member(c, id)
 }
 
-pub fn remove_member(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
+pub fn remove_member(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let m = get_member(c, id)?;
     let r = get_plain(c, m.rotation_id)?;
     c.exec("DELETE FROM rotation_members WHERE id = ?1", [id])?;
@@ -531,19 +531,19 @@ fn override_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Override> {
     })
 }
 
-pub fn get_override(c: &Connection, id: i64) -> Result<Override> {
+pub fn get_override(c: &Read<'_>, id: i64) -> Result<Override> {
     c.q_row(&format!("{OVERRIDE_SELECT} WHERE o.id = ?1"), [id], override_row)
         .optional()?
         .ok_or_else(|| StoreError::not_found("override"))
 }
 
-pub fn overrides(c: &Connection, rotation_id: i64) -> Result<Vec<Override>> {
+pub fn overrides(c: &Read<'_>, rotation_id: i64) -> Result<Vec<Override>> {
     let mut st = c.prepare(&format!("{OVERRIDE_SELECT} WHERE o.rotation_id = ?1 ORDER BY o.starts_at, o.id"))?;
     let rows = st.query_map([rotation_id], override_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-pub fn add_override(c: &Connection, ctx: &Ctx, rotation_id: i64, input: OverrideInput) -> Result<Override> {
+pub fn add_override(c: &Tx<'_>, ctx: &Ctx, rotation_id: i64, input: OverrideInput) -> Result<Override> {
     let r = get_plain(c, rotation_id)?;
     let tz = zone(&r.timezone).map_err(StoreError::Db)?;
     let mut p = Problems::new();
@@ -591,7 +591,7 @@ pub fn add_override(c: &Connection, ctx: &Ctx, rotation_id: i64, input: Override
     get_override(c, id)
 }
 
-pub fn delete_override(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
+pub fn delete_override(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let o = get_override(c, id)?;
     let r = get_plain(c, o.rotation_id)?;
     c.exec("DELETE FROM rotation_overrides WHERE id = ?1", [id])?;

@@ -1,13 +1,13 @@
 //! Routes: each owns an intake token and decides team, rotation/escalation policy and
 //! channels for the alerts it accepts.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::audit::Ctx;
-use super::{CachedExt, Result, StoreError, json_col, placeholders, to_json};
+use super::{Read, Result, StoreError, Tx, json_col, placeholders, to_json};
 use crate::crypto;
 use crate::domain::alert::Source;
 use crate::domain::matcher::Matchers;
@@ -88,13 +88,13 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Route> {
     })
 }
 
-fn with_channels(c: &Connection, mut r: Route) -> Result<Route> {
+fn with_channels(c: &Read<'_>, mut r: Route) -> Result<Route> {
     let mut st = c.prepare_cached("SELECT channel_id FROM route_channels WHERE route_id = ?1 ORDER BY position")?;
     r.channel_ids = st.query_map([r.id], |x| x.get(0))?.collect::<Result<Vec<i64>, _>>()?;
     Ok(r)
 }
 
-pub fn get(c: &Connection, id: i64) -> Result<Route> {
+pub fn get(c: &Read<'_>, id: i64) -> Result<Route> {
     let r = c
         .query_row(&format!("{SELECT} WHERE r.id = ?1"), [id], row)
         .optional()?
@@ -103,7 +103,7 @@ pub fn get(c: &Connection, id: i64) -> Result<Route> {
 }
 
 /// The route owning an intake token (by its SHA-256), if any.
-pub fn by_token(c: &Connection, raw_token: &str) -> Result<Option<Route>> {
+pub fn by_token(c: &Read<'_>, raw_token: &str) -> Result<Option<Route>> {
     let hash = crypto::sha256_hex(raw_token);
     let mut st = c.prepare_cached(&format!("{SELECT} WHERE r.intake_token_hash = ?1"))?;
     let found = st.query_row([&hash], |x| Ok((x.get::<_, String>("intake_token_hash")?, row(x)?))).optional()?;
@@ -113,7 +113,7 @@ pub fn by_token(c: &Connection, raw_token: &str) -> Result<Option<Route>> {
     }
 }
 
-pub fn list(c: &Connection, groups: Option<&[i64]>, team_id: Option<i64>) -> Result<Vec<Route>> {
+pub fn list(c: &Read<'_>, groups: Option<&[i64]>, team_id: Option<i64>) -> Result<Vec<Route>> {
     let mut sql = format!("{SELECT} WHERE (?1 IS NULL OR r.team_id = ?1)");
     let mut args: Vec<rusqlite::types::Value> = vec![team_id.into()];
     if let Some(g) = groups {
@@ -127,17 +127,17 @@ pub fn list(c: &Connection, groups: Option<&[i64]>, team_id: Option<i64>) -> Res
 }
 
 /// Routes of a team (intake by personal API token routes among these).
-pub fn of_team(c: &Connection, team_id: i64) -> Result<Vec<Route>> {
+pub fn of_team(c: &Read<'_>, team_id: i64) -> Result<Vec<Route>> {
     list(c, None, Some(team_id))
 }
 
-fn belongs_to_team(c: &Connection, table: &str, id: i64, team_id: i64) -> Result<bool> {
+fn belongs_to_team(c: &Read<'_>, table: &str, id: i64, team_id: i64) -> Result<bool> {
     Ok(c.q_row(&format!("SELECT EXISTS(SELECT 1 FROM {table} WHERE id = ?1 AND team_id = ?2)"), [id, team_id], |x| {
         x.get(0)
     })?)
 }
 
-fn apply(c: &Connection, r: &mut Route, input: RouteInput) -> Result<()> {
+fn apply(c: &Read<'_>, r: &mut Route, input: RouteInput) -> Result<()> {
     let mut p = Problems::new();
     if let Some(v) = input.name {
         r.name = v.trim().to_string();
@@ -204,7 +204,7 @@ fn apply(c: &Connection, r: &mut Route, input: RouteInput) -> Result<()> {
     Ok(p.finish()?)
 }
 
-fn save_channels(c: &Connection, r: &Route) -> Result<()> {
+fn save_channels(c: &Tx<'_>, r: &Route) -> Result<()> {
     c.exec("DELETE FROM route_channels WHERE route_id = ?1", [r.id])?;
     for (pos, ch) in r.channel_ids.iter().enumerate() {
         c.exec(
@@ -215,7 +215,7 @@ fn save_channels(c: &Connection, r: &Route) -> Result<()> {
     Ok(())
 }
 
-pub fn create(c: &Connection, ctx: &Ctx, input: RouteInput) -> Result<Route> {
+pub fn create(c: &Tx<'_>, ctx: &Ctx, input: RouteInput) -> Result<Route> {
     let mut p = Problems::new();
     let team_id = p.required(input.team_id, "team_id");
     p.required(input.name.as_ref(), "name");
@@ -271,7 +271,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: RouteInput) -> Result<Route> {
     Ok(out)
 }
 
-pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: RouteInput) -> Result<Route> {
+pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: RouteInput) -> Result<Route> {
     let mut r = get(c, id)?;
     if input.team_id.is_some_and(|t| t != r.team_id) {
         return Err(StoreError::invalid("team_id", "a route cannot move to another team"));
@@ -299,7 +299,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: RouteInput) -> Result<R
 }
 
 /// Replaces the intake token; the old one stops working when this commits.
-pub fn regenerate_token(c: &Connection, ctx: &Ctx, id: i64) -> Result<Route> {
+pub fn regenerate_token(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<Route> {
     let r = get(c, id)?;
     let token = crypto::new_token("iri_")?;
     c.exec(
@@ -312,7 +312,7 @@ pub fn regenerate_token(c: &Connection, ctx: &Ctx, id: i64) -> Result<Route> {
     Ok(out)
 }
 
-pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
+pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let r = get(c, id)?;
     c.exec("DELETE FROM routes WHERE id = ?1", [id])?;
     ctx.audit(c, "route.delete", "route", id, Some(r.group_id), json!({"name": r.name}))?;
@@ -320,18 +320,18 @@ pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
 }
 
 /// Forgets Standard Webhooks ids seen before `cutoff` (they are outside the ±5 min window).
-pub fn purge_webhook_ids_before(c: &Connection, cutoff: Ts) -> Result<usize> {
+pub fn purge_webhook_ids_before(c: &Tx<'_>, cutoff: Ts) -> Result<usize> {
     Ok(c.exec("DELETE FROM intake_webhook_ids WHERE seen_at < ?1", [cutoff])?)
 }
 
 /// Remembers a Standard Webhooks `webhook-id` for a route; a second use is a replay (conflict).
-pub fn remember_webhook_id(c: &Connection, route_id: i64, webhook_id: &str, now: Ts) -> Result<()> {
+pub fn remember_webhook_id(c: &Tx<'_>, route_id: i64, webhook_id: &str, now: Ts) -> Result<()> {
     c.exec(
         "INSERT INTO intake_webhook_ids (route_id, webhook_id, seen_at) VALUES (?1, ?2, ?3)",
         params![route_id, webhook_id, now],
     )
     .map_err(|e| match StoreError::from(e) {
-        StoreError::Conflict(..) => {
+        StoreError::Conflict { .. } => {
             StoreError::conflict("webhook-id", "this webhook-id was already processed (replay)")
         }
         other => other,

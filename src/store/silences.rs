@@ -1,12 +1,12 @@
 //! Silences: matching alerts are recorded but nobody is paged while the silence is active.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::audit::Ctx;
-use super::{CachedExt, Result, StoreError, json_col, placeholders};
+use super::{Read, Result, StoreError, Tx, json_col, placeholders};
 use crate::domain::matcher::Matchers;
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
@@ -96,7 +96,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Silence> {
     })
 }
 
-pub fn get(c: &Connection, id: i64, now: Ts) -> Result<Silence> {
+pub fn get(c: &Read<'_>, id: i64, now: Ts) -> Result<Silence> {
     let mut s = c
         .query_row(&format!("{SELECT} WHERE s.id = ?1"), [id], row)
         .optional()?
@@ -105,7 +105,7 @@ pub fn get(c: &Connection, id: i64, now: Ts) -> Result<Silence> {
     Ok(s)
 }
 
-pub fn list(c: &Connection, groups: Option<&[i64]>, team_id: Option<i64>, now: Ts) -> Result<Vec<Silence>> {
+pub fn list(c: &Read<'_>, groups: Option<&[i64]>, team_id: Option<i64>, now: Ts) -> Result<Vec<Silence>> {
     let mut sql = format!("{SELECT} WHERE (?1 IS NULL OR s.team_id = ?1)");
     let mut args: Vec<rusqlite::types::Value> = vec![team_id.into()];
     if let Some(g) = groups {
@@ -122,7 +122,16 @@ pub fn list(c: &Connection, groups: Option<&[i64]>, team_id: Option<i64>, now: T
 }
 
 /// Enabled silences of a team that are active at `now`.
-pub fn active_for_team(c: &Connection, team_id: i64, now: Ts) -> Result<Vec<Silence>> {
+/// Teams with a silence active at `now`.
+pub fn teams_with_active(c: &Read<'_>, now: Ts) -> Result<Vec<i64>> {
+    let mut st = c.prepare_cached(
+        "SELECT DISTINCT team_id FROM silences WHERE enabled = 1 AND starts_at <= ?1 AND ends_at > ?1",
+    )?;
+    let rows = st.query_map([now], |r| r.get(0))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+pub fn active_for_team(c: &Read<'_>, team_id: i64, now: Ts) -> Result<Vec<Silence>> {
     let mut st = c.prepare_cached(&format!(
         "{SELECT} WHERE s.team_id = ?1 AND s.enabled = 1 AND s.starts_at <= ?2 AND s.ends_at > ?2 ORDER BY s.id"
     ))?;
@@ -164,7 +173,7 @@ fn apply(s: &mut Silence, input: SilenceInput) -> Result<()> {
     Ok(p.finish()?)
 }
 
-pub fn create(c: &Connection, ctx: &Ctx, input: SilenceInput) -> Result<Silence> {
+pub fn create(c: &Tx<'_>, ctx: &Ctx, input: SilenceInput) -> Result<Silence> {
     let mut p = Problems::new();
     let team_id = p.required(input.team_id, "team_id");
     p.required(input.name.as_ref(), "name");
@@ -199,7 +208,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: SilenceInput) -> Result<Silence>
     get(c, id, ctx.now)
 }
 
-pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: SilenceInput) -> Result<Silence> {
+pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: SilenceInput) -> Result<Silence> {
     let mut s = get(c, id, ctx.now)?;
     if input.team_id.is_some_and(|t| t != s.team_id) {
         return Err(StoreError::invalid("team_id", "a silence cannot move to another team"));
@@ -214,7 +223,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: SilenceInput) -> Result
     get(c, id, ctx.now)
 }
 
-pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
+pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let s = get(c, id, ctx.now)?;
     c.exec("DELETE FROM silences WHERE id = ?1", [id])?;
     ctx.audit(c, "silence.delete", "silence", id, Some(s.group_id), json!({"name": s.name}))?;

@@ -1,12 +1,12 @@
 //! Teams and their members.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
-use super::{CachedExt, Result, StoreError, placeholders};
+use super::{Read, Result, StoreError, Tx, placeholders};
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
 
@@ -52,21 +52,21 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Team> {
     })
 }
 
-pub fn get(c: &Connection, id: i64) -> Result<Team> {
+pub fn get(c: &Read<'_>, id: i64) -> Result<Team> {
     c.q_row("SELECT * FROM teams WHERE id = ?1", [id], row).optional()?.ok_or_else(|| StoreError::not_found("team"))
 }
 
-pub fn by_slug(c: &Connection, slug: &str) -> Result<Option<Team>> {
+pub fn by_slug(c: &Read<'_>, slug: &str) -> Result<Option<Team>> {
     Ok(c.q_row("SELECT * FROM teams WHERE slug = ?1", [slug], row).optional()?)
 }
 
 /// The group a team belongs to (for access checks on the team's objects).
-pub fn group_of(c: &Connection, team_id: i64) -> Result<Option<i64>> {
+pub fn group_of(c: &Read<'_>, team_id: i64) -> Result<Option<i64>> {
     Ok(c.q_row("SELECT group_id FROM teams WHERE id = ?1", [team_id], |r| r.get(0)).optional()?)
 }
 
 /// Teams in the given groups (`None` = all), optionally of one group.
-pub fn list(c: &Connection, groups: Option<&[i64]>, group_id: Option<i64>) -> Result<Vec<Team>> {
+pub fn list(c: &Read<'_>, groups: Option<&[i64]>, group_id: Option<i64>) -> Result<Vec<Team>> {
     let mut sql = "SELECT * FROM teams WHERE (?1 IS NULL OR group_id = ?1)".to_string();
     let mut args: Vec<rusqlite::types::Value> = vec![group_id.into()];
     if let Some(g) = groups {
@@ -106,7 +106,7 @@ fn apply(t: &mut Team, input: TeamInput) -> Result<()> {
     Ok(p.finish()?)
 }
 
-pub fn create(c: &Connection, ctx: &Ctx, input: TeamInput) -> Result<Team> {
+pub fn create(c: &Tx<'_>, ctx: &Ctx, input: TeamInput) -> Result<Team> {
     let mut p = Problems::new();
     let group_id = p.required(input.group_id, "group_id");
     p.required(input.slug.as_ref(), "slug");
@@ -137,7 +137,7 @@ pub fn create(c: &Connection, ctx: &Ctx, input: TeamInput) -> Result<Team> {
     Ok(t)
 }
 
-pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: TeamInput) -> Result<Team> {
+pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: TeamInput) -> Result<Team> {
     let mut t = get(c, id)?;
     if input.group_id.is_some_and(|g| g != t.group_id) {
         return Err(StoreError::invalid("group_id", "a team cannot move to another group"));
@@ -154,7 +154,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: TeamInput) -> Result<Te
 }
 
 /// Deletes a team and everything it owns; refused while it has open alerts.
-pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
+pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let t = get(c, id)?;
     let open: i64 =
         c.q_row("SELECT COUNT(*) FROM alerts WHERE team_id = ?1 AND status <> 'resolved'", [id], |r| r.get(0))?;
@@ -200,27 +200,27 @@ fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TeamMember> {
     })
 }
 
-pub fn get_member(c: &Connection, id: i64) -> Result<TeamMember> {
+pub fn get_member(c: &Read<'_>, id: i64) -> Result<TeamMember> {
     c.q_row(&format!("{MEMBER_SELECT} WHERE m.id = ?1"), [id], member_row)
         .optional()?
         .ok_or_else(|| StoreError::not_found("team membership"))
 }
 
-pub fn members(c: &Connection, team_id: i64) -> Result<Vec<TeamMember>> {
+pub fn members(c: &Read<'_>, team_id: i64) -> Result<Vec<TeamMember>> {
     let mut st = c.prepare(&format!("{MEMBER_SELECT} WHERE m.team_id = ?1 ORDER BY u.username"))?;
     let rows = st.query_map([team_id], member_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Checks that `user_id` is a member of the team's group (field name for the error).
-pub fn require_group_member(c: &Connection, team: &Team, user_id: i64, field: &str) -> Result<()> {
+pub fn require_group_member(c: &Read<'_>, team: &Team, user_id: i64, field: &str) -> Result<()> {
     if !super::groups::is_member(c, team.group_id, user_id)? {
         return Err(StoreError::invalid(field, "the user is not a member of the team's group"));
     }
     Ok(())
 }
 
-pub fn add_member(c: &Connection, ctx: &Ctx, team_id: i64, input: TeamMemberInput) -> Result<TeamMember> {
+pub fn add_member(c: &Tx<'_>, ctx: &Ctx, team_id: i64, input: TeamMemberInput) -> Result<TeamMember> {
     let user_id = input.user_id.ok_or_else(|| StoreError::invalid("user_id", "is required"))?;
     let team = get(c, team_id)?;
     require_group_member(c, &team, user_id, "user_id")?;
@@ -229,7 +229,7 @@ pub fn add_member(c: &Connection, ctx: &Ctx, team_id: i64, input: TeamMemberInpu
         params![team_id, user_id, ctx.now],
     )
     .map_err(|e| match StoreError::from(e) {
-        StoreError::Conflict(..) => StoreError::conflict("user_id", "the user is already a member of this team"),
+        StoreError::Conflict { .. } => StoreError::conflict("user_id", "the user is already a member of this team"),
         other => other,
     })?;
     let id = c.last_insert_rowid();
@@ -246,7 +246,7 @@ pub fn add_member(c: &Connection, ctx: &Ctx, team_id: i64, input: TeamMemberInpu
 
 /// `PUT /api/teams/users/{id}`: a membership has no settings besides its user; changing the
 /// user is refused, anything else returns it unchanged.
-pub fn update_member(c: &Connection, id: i64, input: TeamMemberInput) -> Result<TeamMember> {
+pub fn update_member(c: &Read<'_>, id: i64, input: TeamMemberInput) -> Result<TeamMember> {
     let m = get_member(c, id)?;
     if input.user_id.is_some_and(|u| u != m.user_id) {
         return Err(StoreError::invalid("user_id", "cannot be changed; remove the member and add another"));
@@ -254,7 +254,7 @@ pub fn update_member(c: &Connection, id: i64, input: TeamMemberInput) -> Result<
     Ok(m)
 }
 
-pub fn remove_member(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
+pub fn remove_member(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let m = get_member(c, id)?;
     let group_id = group_of(c, m.team_id)?;
     c.exec("DELETE FROM team_members WHERE id = ?1", [id])?;

@@ -1,12 +1,12 @@
 //! Login sessions and personal API tokens. Only SHA-256 hashes of the secrets are stored.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
-use super::{CachedExt, Result, StoreError, json_col, to_json};
+use super::{Read, Result, StoreError, Tx, json_col, to_json};
 use crate::domain::access::{Scope, TokenLimits};
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
@@ -30,7 +30,7 @@ pub struct NewSession<'a> {
     pub expires_at: Ts,
 }
 
-pub fn create_session(c: &Connection, now: Ts, s: &NewSession<'_>) -> Result<i64> {
+pub fn create_session(c: &Tx<'_>, now: Ts, s: &NewSession<'_>) -> Result<i64> {
     c.exec(
         "INSERT INTO sessions (user_id, token_hash, csrf_token, ip, user_agent, created_at, expires_at, last_seen_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6)",
@@ -40,7 +40,7 @@ pub fn create_session(c: &Connection, now: Ts, s: &NewSession<'_>) -> Result<i64
 }
 
 /// A live session by token hash.
-pub fn session_by_hash(c: &Connection, hash: &str, now: Ts) -> Result<Option<Session>> {
+pub fn session_by_hash(c: &Read<'_>, hash: &str, now: Ts) -> Result<Option<Session>> {
     let mut st = c.prepare_cached(
         "SELECT id, user_id, token_hash, csrf_token, expires_at FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
     )?;
@@ -61,12 +61,12 @@ pub fn session_by_hash(c: &Connection, hash: &str, now: Ts) -> Result<Option<Ses
     Ok(found.filter(|(h, _)| crate::crypto::ct_eq(h.as_bytes(), hash.as_bytes())).map(|(_, s)| s))
 }
 
-pub fn delete_session(c: &Connection, id: i64) -> Result<()> {
+pub fn delete_session(c: &Tx<'_>, id: i64) -> Result<()> {
     c.exec("DELETE FROM sessions WHERE id = ?1", [id])?;
     Ok(())
 }
 
-pub fn purge_expired(c: &Connection, now: Ts) -> Result<usize> {
+pub fn purge_expired(c: &Tx<'_>, now: Ts) -> Result<usize> {
     let a = c.exec("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
     let b = c.exec("DELETE FROM api_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?1", [now])?;
     Ok(a + b)
@@ -194,7 +194,7 @@ pub fn check_input(
     Ok(TokenSpec { name, scopes, expires_at, group_id })
 }
 
-pub fn create_token(c: &Connection, ctx: &Ctx, user_id: i64, spec: TokenSpec, raw: &str) -> Result<ApiToken> {
+pub fn create_token(c: &Tx<'_>, ctx: &Ctx, user_id: i64, spec: TokenSpec, raw: &str) -> Result<ApiToken> {
     if let Some(g) = spec.group_id {
         super::groups::get(c, g).map_err(|_| StoreError::invalid("group_id", "no such group"))?;
     }
@@ -227,14 +227,14 @@ pub fn create_token(c: &Connection, ctx: &Ctx, user_id: i64, spec: TokenSpec, ra
     Ok(t)
 }
 
-pub fn tokens_of_user(c: &Connection, user_id: i64) -> Result<Vec<ApiToken>> {
+pub fn tokens_of_user(c: &Read<'_>, user_id: i64) -> Result<Vec<ApiToken>> {
     let mut st = c.prepare("SELECT * FROM api_tokens WHERE user_id = ?1 ORDER BY id")?;
     let rows = st.query_map([user_id], token_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// A live token by hash.
-pub fn token_by_hash(c: &Connection, hash: &str, now: Ts) -> Result<Option<ApiToken>> {
+pub fn token_by_hash(c: &Read<'_>, hash: &str, now: Ts) -> Result<Option<ApiToken>> {
     let mut st =
         c.prepare_cached("SELECT * FROM api_tokens WHERE token_hash = ?1 AND (expires_at IS NULL OR expires_at > ?2)")?;
     let found =
@@ -243,7 +243,7 @@ pub fn token_by_hash(c: &Connection, hash: &str, now: Ts) -> Result<Option<ApiTo
 }
 
 /// Records use, at most once a minute per token (keeps writes off the hot path).
-pub fn touch_token(c: &Connection, id: i64, now: Ts) -> Result<()> {
+pub fn touch_token(c: &Tx<'_>, id: i64, now: Ts) -> Result<()> {
     c.exec(
         "UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?3)",
         params![now, id, now.plus_secs(-60)],
@@ -252,7 +252,7 @@ pub fn touch_token(c: &Connection, id: i64, now: Ts) -> Result<()> {
 }
 
 /// Deletes one of the user's tokens.
-pub fn delete_token(c: &Connection, ctx: &Ctx, user_id: i64, id: i64) -> Result<()> {
+pub fn delete_token(c: &Tx<'_>, ctx: &Ctx, user_id: i64, id: i64) -> Result<()> {
     let t = c
         .query_row("SELECT * FROM api_tokens WHERE id = ?1 AND user_id = ?2", [id, user_id], token_row)
         .optional()?

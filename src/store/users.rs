@@ -1,12 +1,12 @@
 //! Users. Password hashes never leave this module except to the login check.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
-use super::{CachedExt, Result, StoreError, placeholders};
+use super::{Read, Result, StoreError, Tx, placeholders};
 use crate::domain::time::Ts;
 use crate::domain::validate::{self, Problems, clean, nullable};
 
@@ -70,25 +70,25 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-pub fn get(c: &Connection, id: i64) -> Result<User> {
+pub fn get(c: &Read<'_>, id: i64) -> Result<User> {
     c.q_row("SELECT * FROM users WHERE id = ?1", [id], row).optional()?.ok_or_else(|| StoreError::not_found("user"))
 }
 
-pub fn exists(c: &Connection, id: i64) -> Result<bool> {
+pub fn exists(c: &Read<'_>, id: i64) -> Result<bool> {
     Ok(c.q_row("SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1)", [id], |r| r.get(0))?)
 }
 
 /// The user and password hash for a login attempt (case-insensitive username).
-pub fn credentials(c: &Connection, username: &str) -> Result<Option<(User, String)>> {
+pub fn credentials(c: &Read<'_>, username: &str) -> Result<Option<(User, String)>> {
     Ok(c.q_row("SELECT * FROM users WHERE username = ?1", [username], |r| Ok((row(r)?, r.get("password_hash")?)))
         .optional()?)
 }
 
-pub fn password_hash(c: &Connection, id: i64) -> Result<String> {
+pub fn password_hash(c: &Read<'_>, id: i64) -> Result<String> {
     Ok(c.q_row("SELECT password_hash FROM users WHERE id = ?1", [id], |r| r.get(0))?)
 }
 
-pub fn by_chat_id(c: &Connection, column: ChatId, value: &str) -> Result<Option<User>> {
+pub fn by_chat_id(c: &Read<'_>, column: ChatId, value: &str) -> Result<Option<User>> {
     let col = match column {
         ChatId::Telegram => "telegram_user_id",
         ChatId::Slack => "slack_user_id",
@@ -105,7 +105,7 @@ pub enum ChatId {
 }
 
 /// All users (`None`) or those sharing a group with the caller.
-pub fn list(c: &Connection, groups: Option<&[i64]>) -> Result<Vec<User>> {
+pub fn list(c: &Read<'_>, groups: Option<&[i64]>) -> Result<Vec<User>> {
     let (sql, ids): (String, Vec<i64>) = match groups {
         None => ("SELECT * FROM users ORDER BY username".into(), vec![]),
         Some(g) => (
@@ -121,7 +121,7 @@ pub fn list(c: &Connection, groups: Option<&[i64]>) -> Result<Vec<User>> {
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-pub fn count_admins(c: &Connection) -> Result<i64> {
+pub fn count_admins(c: &Read<'_>) -> Result<i64> {
     Ok(c.q_row("SELECT COUNT(*) FROM users WHERE is_admin = 1 AND active = 1", [], |r| r.get(0))?)
 }
 
@@ -182,7 +182,7 @@ fn apply(u: &mut User, input: UserInput, p: &mut Problems) -> Option<String> {
 
 /// Creates a user; `password_hash` is computed by the caller off the async workers.
 pub fn create(
-    c: &Connection,
+    c: &Tx<'_>,
     ctx: &Ctx,
     input: UserInput,
     password_hash: &str,
@@ -245,7 +245,7 @@ pub fn precheck(input: &UserInput) -> Result<()> {
 }
 
 /// Updates a user. `password_hash` replaces the password when given.
-pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: UserInput, password_hash: Option<&str>) -> Result<User> {
+pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: UserInput, password_hash: Option<&str>) -> Result<User> {
     let mut u = get(c, id)?;
     let was_admin_active = u.is_admin && u.active;
     let mut p = Problems::new();
@@ -291,7 +291,7 @@ pub fn update(c: &Connection, ctx: &Ctx, id: i64, input: UserInput, password_has
 
 /// Replaces the password hash and ends every session of the user except `keep_session`.
 pub fn set_password(
-    c: &Connection,
+    c: &Tx<'_>,
     ctx: &Ctx,
     id: i64,
     hash: &str,
@@ -310,12 +310,12 @@ pub fn set_password(
     Ok(())
 }
 
-pub fn set_active_group(c: &Connection, id: i64, group_id: Option<i64>) -> Result<()> {
+pub fn set_active_group(c: &Tx<'_>, id: i64, group_id: Option<i64>) -> Result<()> {
     c.exec("UPDATE users SET active_group_id = ?1 WHERE id = ?2", params![group_id, id])?;
     Ok(())
 }
 
-pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
+pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let u = get(c, id)?;
     if u.is_admin && u.active && count_admins(c)? <= 1 {
         return Err(StoreError::conflict("id", "this is the last active admin and cannot be deleted"));
@@ -336,10 +336,4 @@ pub fn delete(c: &Connection, ctx: &Ctx, id: i64) -> Result<()> {
     Ok(())
 }
 
-/// A short reference to a user, as embedded in alerts and notifications.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
-pub struct UserRef {
-    pub id: i64,
-    pub username: String,
-    pub display_name: String,
-}
+pub use crate::domain::lifecycle::UserRef;

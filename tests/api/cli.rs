@@ -43,7 +43,7 @@ fn migrate_check_schema_and_create_admin() {
     assert_eq!(code, 1, "no database yet: {err}");
     let (code, out, err) = run(bin().arg("migrate").env(env.0, env.1));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("Applied migrations V1, V2, V3"), "{out}");
+    assert!(out.contains("Applied migrations V1, V2, V3, V4"), "{out}");
     let (code, out, _) = run(bin().arg("migrate").env(env.0, env.1));
     assert_eq!(code, 0);
     assert!(out.contains("up to date"), "migrate is idempotent: {out}");

@@ -46,7 +46,7 @@ pub async fn action(st: State, body: web::Bytes) -> HttpResponse {
     let ctx = click.context;
     let Some(action) = Action::from_code(&ctx.action) else { return ephemeral("Unknown action.") };
     let channel_id = ctx.channel_id;
-    let channel = match st.db.read(move |c| channels::get_raw(c, channel_id)).await {
+    let channel = match st.db.read(move |c| channels::get(c, channel_id)).await {
         Ok(ch) if ch.channel_type == ChannelKind::Mattermost => ch,
         _ => return HttpResponse::Forbidden().json(json!({"ephemeral_text": "This button is not valid."})),
     };

@@ -39,7 +39,7 @@ pub async fn action(st: State, req: HttpRequest, body: web::Bytes) -> HttpRespon
     let value = payload["actions"][0]["value"].as_str().unwrap_or("");
     let Some((channel_id, target, sig)) = parse_button_value(value) else { return HttpResponse::Ok().finish() };
     let sig = sig.to_string();
-    let channel = match st.db.read(move |c| channels::get_raw(c, channel_id)).await {
+    let channel = match st.db.read(move |c| channels::get(c, channel_id)).await {
         Ok(ch) if ch.channel_type == ChannelKind::Slack => ch,
         _ => return forbidden("unknown channel"),
     };

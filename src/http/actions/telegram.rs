@@ -20,7 +20,7 @@ pub async fn webhook(st: State, req: HttpRequest, channel_id: web::Path<i64>, bo
     if !ct_eq(expected.as_bytes(), got.as_bytes()) {
         return HttpResponse::Unauthorized().json(json!({"error": "unauthorized", "message": "bad secret token"}));
     }
-    match st.db.read(move |c| channels::get_raw(c, channel_id)).await {
+    match st.db.read(move |c| channels::get(c, channel_id)).await {
         Ok(ch) if ch.channel_type == ChannelKind::Telegram => {}
         _ => {
             return HttpResponse::NotFound().json(json!({"error": "not_found", "message": "no such Telegram channel"}));

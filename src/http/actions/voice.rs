@@ -11,7 +11,7 @@ use crate::crypto::{Action, Target, ct_eq};
 use crate::http::State;
 use crate::notify::ChannelKind;
 use crate::notify::voice::{self, DtmfAction, Provider};
-use crate::store::{alerts, channels, groups, outbox, users};
+use crate::store::{channels, groups, outbox, timeline, users};
 
 struct Callback {
     call_id: String,
@@ -29,7 +29,7 @@ fn twiml(text: &str) -> HttpResponse {
 pub async fn callback(st: State, req: HttpRequest, channel_id: web::Path<i64>, body: web::Bytes) -> HttpResponse {
     let channel_id = channel_id.into_inner();
     let unauthorized = |m: &str| HttpResponse::Unauthorized().json(json!({"error": "unauthorized", "message": m}));
-    let channel = match st.db.read(move |c| channels::get_raw(c, channel_id)).await {
+    let channel = match st.db.read(move |c| channels::get(c, channel_id)).await {
         Ok(ch) if ch.channel_type == ChannelKind::Voice => ch,
         _ => return HttpResponse::NotFound().json(json!({"error": "not_found", "message": "no such voice channel"})),
     };
@@ -82,7 +82,7 @@ pub async fn callback(st: State, req: HttpRequest, channel_id: web::Path<i64>, b
         let _ = st
             .db
             .write(move |c| {
-                alerts::add_event(
+                timeline::add_event(
                     c,
                     alert_id,
                     now,

@@ -10,8 +10,10 @@ use crate::http::State;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::Query;
-use crate::store::alerts::{self, Alert, AlertEvent, Filter};
+use crate::store::alerts::{self, Alert, Filter};
+use crate::store::lifecycle;
 use crate::store::outbox::{self, Delivery};
+use crate::store::timeline::{self, AlertEvent};
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct AlertQuery {
@@ -132,7 +134,7 @@ pub async fn ack(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Jso
     let id = id.into_inner();
     load(&st, &caller, id, Role::Responder).await?;
     let (now, actor) = (st.clock.now(), caller.actor());
-    let a = st.db.write(move |c| alerts::acknowledge(c, now, id, &actor)).await?;
+    let a = st.db.write(move |c| lifecycle::acknowledge(c, now, id, &actor)).await?;
     st.engine.wake();
     Ok(Json(a))
 }
@@ -141,7 +143,7 @@ pub async fn resolve(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult
     let id = id.into_inner();
     load(&st, &caller, id, Role::Responder).await?;
     let (now, actor) = (st.clock.now(), caller.actor());
-    let a = st.db.write(move |c| alerts::resolve(c, now, id, &actor)).await?;
+    let a = st.db.write(move |c| lifecycle::resolve(c, now, id, &actor)).await?;
     st.engine.wake();
     Ok(Json(a))
 }
@@ -149,7 +151,7 @@ pub async fn resolve(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult
 pub async fn events(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Vec<AlertEvent>>> {
     let id = id.into_inner();
     load(&st, &caller, id, Role::Viewer).await?;
-    Ok(Json(st.db.read(move |c| alerts::events(c, id)).await?))
+    Ok(Json(st.db.read(move |c| timeline::events(c, id)).await?))
 }
 
 pub async fn deliveries(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Vec<Delivery>>> {

@@ -4,12 +4,31 @@ use actix_web::{HttpResponse, web, web::Json};
 
 use super::{TeamFilter, created, deleted, fetch, team_in_body};
 use crate::domain::access::Role;
+use crate::domain::channel::{ChannelInput, ChannelSpec};
+use crate::domain::validate::FieldError;
 use crate::http::State;
 use crate::http::auth::Caller;
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::{Body, Query};
 use crate::notify::ChannelKind;
-use crate::store::channels::{self, Channel, ChannelInput};
+use crate::store::StoreError;
+use crate::store::channels::{self, Channel};
+
+/// A channel as the API shows it: secrets masked (`********`; URLs keep scheme and host).
+fn masked(mut ch: Channel) -> Channel {
+    ch.config = ch.channel_type.mask(&ch.config);
+    ch
+}
+
+/// Applies a request to a channel's settings (a new channel when `current` is `None`): the
+/// fields, then the config as the kind's notifier merges and checks it.
+fn settle(current: Option<&Channel>, input: ChannelInput) -> Result<ChannelSpec, Vec<FieldError>> {
+    let stored = current.map(Channel::spec);
+    let (mut spec, given) = ChannelSpec::apply(stored.as_ref(), input)?;
+    let old = current.map(|c| (c.channel_type, &c.config));
+    spec.config = spec.channel_type.settle_config(old, given)?;
+    Ok(spec)
+}
 
 pub async fn types(_caller: Caller) -> Json<Vec<ChannelKind>> {
     Json(ChannelKind::ALL.to_vec())
@@ -17,20 +36,32 @@ pub async fn types(_caller: Caller) -> Json<Vec<ChannelKind>> {
 
 pub async fn list(st: State, caller: Caller, q: Query<TeamFilter>) -> ApiResult<Json<Vec<Channel>>> {
     let (groups, team) = (caller.visible(), q.0.team_id);
-    Ok(Json(st.db.read(move |c| channels::list(c, groups.as_deref(), team)).await?))
+    let list = st.db.read(move |c| channels::list(c, groups.as_deref(), team)).await?;
+    Ok(Json(list.into_iter().map(masked).collect()))
 }
 
 pub async fn create(st: State, caller: Caller, body: Body<ChannelInput>) -> ApiResult<HttpResponse> {
     let input = body.0;
     team_in_body(&st, &caller, input.team_id, Role::Editor).await?;
+    let team_id = input.team_id;
+    let spec = settle(None, input);
+    let (team_id, spec) = match (team_id, spec) {
+        (Some(t), Ok(spec)) => (t, spec),
+        (t, spec) => {
+            let mut errs =
+                t.is_none().then(|| FieldError::new("team_id", "is required")).into_iter().collect::<Vec<_>>();
+            errs.extend(spec.err().unwrap_or_default());
+            return Err(ApiError::validation(errs));
+        }
+    };
     let ctx = caller.ctx(&st);
-    let ch = st.db.write(move |c| channels::create(c, &ctx, input)).await?;
-    Ok(created(&ch))
+    let ch = st.db.write(move |c| channels::create(c, &ctx, team_id, spec)).await?;
+    Ok(created(&masked(ch)))
 }
 
 pub async fn get(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Channel>> {
     let id = id.into_inner();
-    Ok(Json(fetch(&st, &caller, Role::Viewer, "channel", move |c| channels::get(c, id)).await?))
+    Ok(Json(masked(fetch(&st, &caller, Role::Viewer, "channel", move |c| channels::get(c, id)).await?)))
 }
 
 pub async fn update(
@@ -42,7 +73,19 @@ pub async fn update(
     let id = id.into_inner();
     fetch(&st, &caller, Role::Editor, "channel", move |c| channels::get(c, id)).await?;
     let ctx = caller.ctx(&st);
-    Ok(Json(st.db.write(move |c| channels::update(c, &ctx, id, body.0)).await?))
+    let input = body.0;
+    let ch = st
+        .db
+        .write(move |c| {
+            let current = channels::get(c, id)?;
+            if input.team_id.is_some_and(|t| t != current.team_id) {
+                return Err(StoreError::invalid("team_id", "a channel cannot move to another team"));
+            }
+            let spec = settle(Some(&current), input)?;
+            channels::update(c, &ctx, id, spec)
+        })
+        .await?;
+    Ok(Json(masked(ch)))
 }
 
 pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
@@ -73,7 +116,7 @@ pub async fn test(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Ht
     let label = format!("{} \"{}\" (test)", ch.channel_type.as_str(), ch.name);
     let prepared = st.db.write(move |c| outbox::start_test(c, now, id, &label, user)).await?;
     let senders = st.senders.clone();
-    let msg = senders.message(&prepared, now);
+    let msg = crate::engine::message::message(&senders, &prepared, now);
     let (kind, config, delivery_id) = (prepared.channel_kind, prepared.config.clone(), prepared.delivery.id);
     let outcome = tokio::task::spawn_blocking(move || kind.send(&config, &senders.env(id), &msg, None))
         .await

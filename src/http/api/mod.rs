@@ -92,7 +92,7 @@ in_group!(
 pub async fn fetch<T, F>(st: &State, caller: &Caller, role: Role, what: &str, load: F) -> ApiResult<T>
 where
     T: InGroup + Send + 'static,
-    F: FnOnce(&rusqlite::Connection) -> crate::store::Result<T> + Send + 'static,
+    F: FnOnce(&crate::store::Read<'_>) -> crate::store::Result<T> + Send + 'static,
 {
     let obj = st.db.read(load).await?;
     caller.require(obj.group_id(), role, what)?;

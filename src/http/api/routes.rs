@@ -101,13 +101,13 @@ pub async fn simulate(st: State, caller: Caller, id: web::Path<i64>, body: web::
     let alerts = st
         .db
         .read(move |c| {
-            let rc = crate::store::alerts::RouteCtx::load(c, route)?;
+            let rc = crate::store::intake::RouteCtx::load(c, route)?;
             let mut out = Vec::new();
             for a in incoming {
-                let key = crate::store::alerts::dedup_key_for(&a);
                 let subject = crate::domain::routing::subject(&a, rc.route.source.as_str());
                 let failures = rc.matchers.explain(&subject);
-                let decision = crate::store::alerts::decide(c, now, &rc, &a, &key, &opts)?.describe();
+                let (key, plan) = crate::store::intake::simulate(c, now, &rc, &a, &opts)?;
+                let decision = plan.describe();
                 out.push(SimulatedAlert {
                     matched: failures.is_empty(),
                     matcher_failures: failures,

@@ -28,9 +28,10 @@ use super::error::{ApiError, ApiResult};
 use super::json::read_body;
 use crate::domain::access::{Role, Scope, scope_allows};
 use crate::domain::alert::{IncomingAlert, Source};
+use crate::domain::lifecycle::{IntakeResult, Options};
 use crate::domain::time::Ts;
 use crate::domain::validate::FieldError;
-use crate::store::alerts::{self, IntakeResult, IntakeTarget, Options, RouteCtx};
+use crate::store::intake::{self, IntakeTarget, RouteCtx};
 use crate::store::{routes, teams};
 
 pub type ParseResult = Result<Vec<IncomingAlert>, Vec<FieldError>>;
@@ -350,7 +351,7 @@ async fn store(st: &State, source: &str, r: Request) -> ApiResult<Vec<IntakeResu
             if let (Some(id), Some(route)) = (&webhook_id, route_id) {
                 routes::remember_webhook_id(c, route, id, now)?;
             }
-            alerts::ingest_all(c, now, &target, &alerts, &opts)
+            intake::ingest_all(c, now, &target, &alerts, &opts)
         })
         .await?;
     if results.iter().any(IntakeResult::wakes_engine) {

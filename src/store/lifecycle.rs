@@ -1,0 +1,218 @@
+//! Carrying out lifecycle decisions on open alerts: acknowledging, resolving, silences that
+//! start or end, flapping that ends, and paging from the first step. Each function loads what
+//! `domain::lifecycle` decides on, asks it, and writes the result with its timeline entries,
+//! outbox rows and timer in the caller's transaction.
+
+use serde_json::json;
+
+use super::alerts::{self, Alert};
+use super::audit::Actor;
+use super::outbox::{self, EventKind};
+use super::timeline::add_event;
+use super::{Read, Result, StoreError, Tx, policies, routes, silences};
+use crate::domain::escalation::TargetType;
+use crate::domain::lifecycle::{self, Close, FirstStep, Options, PageTarget, SilenceChange, SilenceRule, text};
+use crate::domain::matcher::Matchers;
+use crate::domain::time::Ts;
+
+// --- who is paged --------------------------------------------------------------------------------
+
+/// The on-call user of a rotation at `now` (none for a rotation that is gone).
+pub fn oncall(c: &Read<'_>, rotation_id: i64, now: Ts) -> Result<Option<i64>> {
+    let r = match super::rotations::get_plain(c, rotation_id) {
+        Ok(r) => r,
+        Err(StoreError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(super::rotations::domain(c, &r)?.oncall_at(now).map(|s| s.user_id))
+}
+
+/// An escalation rule's target as a step, with the on-call of its rotation when it has one.
+pub fn rule_step(c: &Read<'_>, now: Ts, target_type: TargetType, target_id: i64) -> Result<FirstStep> {
+    let oncall = match target_type {
+        TargetType::Rotation => oncall(c, target_id, now)?,
+        TargetType::User | TargetType::Channel => None,
+    };
+    Ok(FirstStep::Rule { target_type, target_id, oncall })
+}
+
+/// Who a route pages first, and where: its enabled policy's first rule, else its rotation.
+pub fn first_page(c: &Read<'_>, now: Ts, route_id: Option<i64>) -> Result<(Option<i64>, PageTarget)> {
+    let Some(route_id) = route_id else { return Ok((None, PageTarget::RouteChannels)) };
+    let route = routes::get(c, route_id)?;
+    let step = match route.escalation_policy_id.map(|pid| policies::get(c, pid)).transpose()? {
+        Some(p) if p.enabled && !p.rules.is_empty() => rule_step(c, now, p.rules[0].target_type, p.rules[0].target_id)?,
+        _ => FirstStep::Rotation {
+            oncall: match route.rotation_id {
+                Some(rid) => oncall(c, rid, now)?,
+                None => None,
+            },
+        },
+    };
+    Ok(lifecycle::page_for(step))
+}
+
+/// Pages an alert from the first step (new, reopened, no longer silenced or flapping) and sets
+/// its first reminder or escalation timer. Returns how many notifications were queued.
+pub fn page_from_start(
+    c: &Tx<'_>,
+    now: Ts,
+    alert_id: i64,
+    target: &PageTarget,
+    assignee: Option<i64>,
+) -> Result<usize> {
+    let alert = alerts::get(c, alert_id)?;
+    let queued = outbox::page(c, now, &alert, EventKind::Triggered, target, assignee)?;
+    super::escalation::schedule_first(c, now, &alert)?;
+    Ok(queued)
+}
+
+// --- acting on an alert --------------------------------------------------------------------------
+
+/// Acknowledges an open alert: stops reminders and escalation at once and cancels pages not yet
+/// sent (idempotent; a resolved alert is returned unchanged).
+pub fn acknowledge(c: &Tx<'_>, now: Ts, id: i64, actor: &Actor) -> Result<Alert> {
+    let alert = alerts::get(c, id)?;
+    if !lifecycle::can_acknowledge(alert.status) {
+        return Ok(alert);
+    }
+    alerts::acknowledge(c, now, id, &actor.name, actor.user_id)?;
+    add_event(c, id, now, "acknowledged", &format!("acknowledged by {}", actor.name), Some(&actor.name), json!({}))?;
+    let acked = alerts::get(c, id)?;
+    outbox::on_acknowledge(c, now, &acked)?;
+    Ok(acked)
+}
+
+/// Resolves an open alert, by a person (idempotent for resolved ones).
+pub fn resolve(c: &Tx<'_>, now: Ts, id: i64, actor: &Actor) -> Result<Alert> {
+    let alert = alerts::get(c, id)?;
+    if !lifecycle::can_resolve(alert.status) {
+        return Ok(alert);
+    }
+    alerts::resolve_members(c, id)?;
+    let plan = lifecycle::close(&alert.state(), now, None);
+    close(c, now, &alert, &actor.name, &format!("resolved by {}", actor.name), &plan, None)
+}
+
+/// Closes an alert as `plan` says: resolved with its flap record, unsent pages cancelled, a
+/// recovery to every target notified before (unless quiet), and the timeline entries.
+pub fn close(
+    c: &Tx<'_>,
+    now: Ts,
+    alert: &Alert,
+    actor: &str,
+    message: &str,
+    plan: &Close,
+    opts: Option<&Options>,
+) -> Result<Alert> {
+    alerts::close(c, now, alert.id, actor, &plan.flap)?;
+    add_event(c, alert.id, now, "resolved", message, Some(actor), json!({}))?;
+    let resolved = alerts::get(c, alert.id)?;
+    let sent = outbox::on_resolve(c, now, &resolved, plan.quiet)?;
+    if sent > 0 {
+        add_event(
+            c,
+            alert.id,
+            now,
+            "recovery_queued",
+            &format!("recovery notification to {sent} target(s) notified before"),
+            None,
+            json!({"deliveries": sent}),
+        )?;
+    }
+    if let (true, Some(o)) = (plan.flap.started, opts) {
+        flapping_started(c, now, alert.id, o, plan.flap.changes.len())?;
+    }
+    Ok(resolved)
+}
+
+/// The timeline entry of an alert that starts flapping.
+pub fn flapping_started(c: &Tx<'_>, now: Ts, alert_id: i64, o: &Options, changes: usize) -> Result<()> {
+    add_event(
+        c,
+        alert_id,
+        now,
+        "flapping",
+        &text::flapping(o.flap_threshold, o.flap_window_secs),
+        None,
+        json!({"changes": changes}),
+    )
+}
+
+// --- silences and flapping over time (engine) --------------------------------------------------
+
+/// The active silences of a team, compiled.
+pub fn silence_rules(c: &Read<'_>, team_id: i64, now: Ts) -> Result<Vec<SilenceRule>> {
+    Ok(silences::active_for_team(c, team_id, now)?
+        .into_iter()
+        .filter_map(|s| {
+            Matchers::parse(&s.matchers, "matchers").ok().map(|m| SilenceRule { id: s.id, name: s.name, matchers: m })
+        })
+        .collect())
+}
+
+/// Re-evaluates silences: silenced alerts whose silence ended (and that no other silence
+/// matches) fire and page; firing, unacknowledged alerts matching a new silence are silenced.
+/// Returns how many alerts changed.
+pub fn apply_silences(c: &Tx<'_>, now: Ts) -> Result<usize> {
+    let mut changed = 0;
+    // Only silenced alerts, and firing alerts of teams that have an active silence, can change.
+    let teams = silences::teams_with_active(c, now)?;
+    let mut rules: std::collections::BTreeMap<i64, Vec<SilenceRule>> = std::collections::BTreeMap::new();
+    for alert in alerts::silenced_or_firing_in(c, &teams)? {
+        let team_rules = match rules.entry(alert.team_id) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => e.insert(silence_rules(c, alert.team_id, now)?),
+        };
+        let hit = lifecycle::matching_silence(team_rules.as_slice(), &alert.subject());
+        match lifecycle::silence_change(&alert.state(), hit) {
+            SilenceChange::Lift => {
+                lift_silence(c, now, &alert)?;
+                changed += 1;
+            }
+            SilenceChange::Apply(s) => {
+                alerts::silence(c, now, alert.id, s.id)?;
+                outbox::cancel_pages(c, now, alert.id, "cancelled: the alert was silenced")?;
+                add_event(
+                    c,
+                    alert.id,
+                    now,
+                    "silenced",
+                    &text::silenced(&s.name, false),
+                    None,
+                    json!({"silence_id": s.id}),
+                )?;
+                changed += 1;
+            }
+            SilenceChange::Switch(sid) => alerts::switch_silence(c, alert.id, sid)?,
+            SilenceChange::Keep => {}
+        }
+    }
+    Ok(changed)
+}
+
+fn lift_silence(c: &Tx<'_>, now: Ts, alert: &Alert) -> Result<()> {
+    let (assignee, target) = first_page(c, now, alert.route_id)?;
+    alerts::lift_silence(c, now, alert.id, assignee)?;
+    add_event(c, alert.id, now, "unsilenced", "the silence ended and the alert is still firing", None, json!({}))?;
+    if lifecycle::pages_when_lifted(&alert.state()) {
+        page_from_start(c, now, alert.id, &target, assignee)?;
+    }
+    Ok(())
+}
+
+/// Ends flapping for alerts stable for the window; a still-firing one pages again.
+pub fn end_flapping(c: &Tx<'_>, now: Ts, window_secs: i64) -> Result<usize> {
+    let mut n = 0;
+    for alert in alerts::flapping(c)? {
+        let Some(page_again) = lifecycle::end_flapping(&alert.state(), now, window_secs) else { continue };
+        alerts::end_flapping(c, now, alert.id)?;
+        add_event(c, alert.id, now, "stable", &text::stable(window_secs), None, json!({}))?;
+        if page_again {
+            let (assignee, target) = first_page(c, now, alert.route_id)?;
+            page_from_start(c, now, alert.id, &target, assignee)?;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
