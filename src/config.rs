@@ -131,6 +131,18 @@ impl Default for AlertsConfig {
     }
 }
 
+impl AlertsConfig {
+    /// The lifecycle's options from these settings.
+    pub fn lifecycle(&self) -> crate::domain::lifecycle::Options {
+        crate::domain::lifecycle::Options {
+            reopen_window_secs: self.reopen_window_seconds,
+            group_window_secs: self.group_window_seconds,
+            flap_threshold: self.flap_threshold,
+            flap_window_secs: self.flap_window_seconds,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionConfig {

@@ -36,7 +36,7 @@ pub fn run(config: &Config, now: Ts) -> Result<(), String> {
         let hash = crate::crypto::hash_password(&pw).map_err(|e| e.to_string())?;
         fresh.push((name.to_string(), pw, hash));
     }
-    let opts = Options::from_config(&config.alerts);
+    let opts = config.alerts.lifecycle();
     let printed = db.write_blocking(move |c| create(c, now, &fresh, &opts)).map_err(|e| e.to_string())?;
     let base = config.public_base_url();
     println!("Demo data is ready. Log in at {base} — as admin, or as:");

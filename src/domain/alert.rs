@@ -151,6 +151,17 @@ impl Source {
         Source::ALL.into_iter().find(|x| x.as_str() == s)
     }
 
+    /// What people call it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Alertmanager => "Prometheus Alertmanager",
+            Source::Zabbix => "Zabbix",
+            Source::Webhook => "Generic webhook / curl",
+            Source::Grafana => "Grafana",
+            Source::Events => "PagerDuty Events API v2",
+        }
+    }
+
     /// The intake path for this source.
     pub fn intake_path(self) -> &'static str {
         match self {

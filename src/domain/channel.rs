@@ -50,6 +50,21 @@ impl ChannelKind {
         }
     }
 
+    /// What people call it (UI, docs headings).
+    pub fn label(self) -> &'static str {
+        match self {
+            ChannelKind::Mattermost => "Mattermost",
+            ChannelKind::Slack => "Slack",
+            ChannelKind::Telegram => "Telegram",
+            ChannelKind::Discord => "Discord",
+            ChannelKind::Teams => "Microsoft Teams",
+            ChannelKind::Email => "E-mail",
+            ChannelKind::Webhook => "Webhook",
+            ChannelKind::Incidentio => "incident.io",
+            ChannelKind::Voice => "Voice calls",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<ChannelKind> {
         ChannelKind::ALL.into_iter().find(|k| k.as_str() == s)
     }

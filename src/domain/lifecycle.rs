@@ -39,17 +39,6 @@ pub struct Options {
     pub flap_window_secs: i64,
 }
 
-impl Options {
-    pub fn from_config(a: &crate::config::AlertsConfig) -> Options {
-        Options {
-            reopen_window_secs: a.reopen_window_seconds,
-            group_window_secs: a.group_window_seconds,
-            flap_threshold: a.flap_threshold,
-            flap_window_secs: a.flap_window_seconds,
-        }
-    }
-}
-
 /// What became of one incoming event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]

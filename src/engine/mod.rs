@@ -1,7 +1,7 @@
 //! The engine: the one process holding `<database>.scheduler.lock` runs an ordered cycle —
 //! escalate → remind → dispatch → housekeeping — each step isolated (a failing step is logged
 //! by name and the others still run). It sleeps until the earliest due timer, a wake from this
-//! process, a change committed by another process (`PRAGMA data_version`), or `tick_seconds`.
+//! process, a change committed by another process (`Db::watch_changes`), or `tick_seconds`.
 //! Timers are rows (`alerts.next_action_at`, `deliveries.next_attempt_at`), so a restart or a
 //! failover loses nothing.
 

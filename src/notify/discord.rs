@@ -8,6 +8,8 @@ use crate::domain::validate::Problems;
 pub const SECRETS: &[&str] = &["webhook_url"];
 /// Where messages (and with them the secrets) go: changing one asks for the secrets again.
 pub const DESTINATIONS: &[&str] = &["webhook_url"];
+/// What this channel type does and what it needs outside IncidentRelay (the channel form shows it).
+pub const GUIDE: &str = "Embeds with the severity colour.";
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -7,6 +7,9 @@ use crate::domain::validate::Problems;
 pub const SECRETS: &[&str] = &[];
 /// Where messages (and with them the secrets) go: changing one asks for the secrets again.
 pub const DESTINATIONS: &[&str] = &[];
+/// What this channel type does and what it needs outside IncidentRelay (the channel form shows it).
+pub const GUIDE: &str =
+    "Sent through the server's [smtp] settings (check them with `incidentrelay send-test-email --to you@example.com`).";
 
 fn default_true() -> bool {
     true

@@ -9,6 +9,8 @@ use crate::domain::validate::Problems;
 pub const SECRETS: &[&str] = &["api_token"];
 /// Where messages (and with them the secrets) go: changing one asks for the secrets again.
 pub const DESTINATIONS: &[&str] = &["api_url"];
+/// What this channel type does and what it needs outside IncidentRelay (the channel form shows it).
+pub const GUIDE: &str = "incident.io alert events (HTTP alert source): firing and resolved, deduplicated per alert.";
 pub const DEFAULT_API_URL: &str = "https://api.incident.io";
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]

@@ -8,6 +8,9 @@ use crate::domain::validate::Problems;
 pub const SECRETS: &[&str] = &["webhook_url", "bot_token", "callback_secret"];
 /// Where messages (and with them the secrets) go: changing one asks for the secrets again.
 pub const DESTINATIONS: &[&str] = &["webhook_url", "api_url"];
+/// What this channel type does and what it needs outside IncidentRelay (the channel form shows it).
+pub const GUIDE: &str = "Webhook mode posts through an incoming webhook. Bot mode posts with Acknowledge/Resolve buttons and edits the post \
+     on ack/resolve; people acting from Mattermost need their Mattermost user id in their profile.";
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -58,6 +58,21 @@ impl ChannelKind {
         }
     }
 
+    /// What this type does and needs (help on the channel form).
+    pub fn guide(self) -> &'static str {
+        match self {
+            ChannelKind::Mattermost => mattermost::GUIDE,
+            ChannelKind::Slack => slack::GUIDE,
+            ChannelKind::Telegram => telegram::GUIDE,
+            ChannelKind::Discord => discord::GUIDE,
+            ChannelKind::Teams => teams::GUIDE,
+            ChannelKind::Email => email::GUIDE,
+            ChannelKind::Webhook => webhook::GUIDE,
+            ChannelKind::Incidentio => incidentio::GUIDE,
+            ChannelKind::Voice => voice::GUIDE,
+        }
+    }
+
     /// The JSON Schema of this type's configuration (its fields, their doc comments as help,
     /// enums and defaults) — the web UI renders the channel form from it.
     pub fn config_schema(self) -> Value {

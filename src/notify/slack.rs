@@ -9,6 +9,9 @@ use crate::domain::validate::Problems;
 pub const SECRETS: &[&str] = &["webhook_url", "bot_token", "signing_secret"];
 /// Where messages (and with them the secrets) go: changing one asks for the secrets again.
 pub const DESTINATIONS: &[&str] = &["webhook_url", "api_url"];
+/// What this channel type does and what it needs outside IncidentRelay (the channel form shows it).
+pub const GUIDE: &str = "Webhook mode posts Block Kit messages. Bot mode adds buttons and updates the message; set the Slack app's \
+     interactivity request URL to <public_base_url>/api/integrations/slack/actions and link users by Slack user id.";
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

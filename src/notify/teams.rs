@@ -9,6 +9,8 @@ use crate::domain::validate::Problems;
 pub const SECRETS: &[&str] = &["webhook_url"];
 /// Where messages (and with them the secrets) go: changing one asks for the secrets again.
 pub const DESTINATIONS: &[&str] = &["webhook_url"];
+/// What this channel type does and what it needs outside IncidentRelay (the channel form shows it).
+pub const GUIDE: &str = "An Adaptive Card for Workflows webhooks, or a MessageCard for legacy Office 365 connectors.";
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -9,6 +9,9 @@ use crate::domain::validate::Problems;
 pub const SECRETS: &[&str] = &["bot_token"];
 /// Where messages (and with them the secrets) go: changing one asks for the secrets again.
 pub const DESTINATIONS: &[&str] = &["api_url"];
+/// What this channel type does and what it needs outside IncidentRelay (the channel form shows it).
+pub const GUIDE: &str =
+    "Messages with Acknowledge/Resolve/Open buttons, edited on ack/resolve; link users by Telegram user id.";
 pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

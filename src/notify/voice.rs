@@ -10,6 +10,9 @@ use crate::domain::validate::Problems;
 pub const SECRETS: &[&str] = &["secret", "auth_token"];
 /// Where messages (and with them the secrets) go: changing one asks for the secrets again.
 pub const DESTINATIONS: &[&str] = &["provider", "url", "api_url"];
+/// What this channel type does and what it needs outside IncidentRelay (the channel form shows it).
+pub const GUIDE: &str = "Calls the paged user's phone: Twilio (Say + Gather: 1 acknowledges, 2 resolves) or a generic HTTP gateway \
+     posting signed callbacks to <public_base_url>/api/integrations/voice/<channel id>/callback.";
 pub const TWILIO_API_URL: &str = "https://api.twilio.com";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -11,6 +11,8 @@ use crate::domain::validate::Problems;
 pub const SECRETS: &[&str] = &["secret", "headers"];
 /// Where messages (and with them the secrets) go: changing one asks for the secrets again.
 pub const DESTINATIONS: &[&str] = &["webhook_url"];
+/// What this channel type does and what it needs outside IncidentRelay (the channel form shows it).
+pub const GUIDE: &str = "JSON with event, alert, team, assignee and links; signed with Standard Webhooks headers when a whsec_ secret is set.";
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -7,8 +7,12 @@
 //! - a small **pool of read-only connections**, used through `spawn_blocking`, so no SQLite call
 //!   ever runs on an async worker thread.
 //!
-//! Store functions are plain `fn(&Connection, ...) -> Result<T, StoreError>`; the caller picks
-//! `Db::read` or `Db::write` to run them.
+//! Store functions are plain `fn(&Read<'_>, ...)` (they only read) or `fn(&Tx<'_>, ...)` (they
+//! write) returning `Result<T, StoreError>`; the caller picks `Db::read` or `Db::write` to run
+//! them. These handle types are the seam: nothing outside `store/` names the driver, holds SQL
+//! or matches on a driver's error text — errors arrive typed (`StoreError::Conflict { constraint,
+//! .. }`, `Busy`, `Unavailable`…). The alert lifecycle is decided in `domain::lifecycle` and
+//! applied here (`intake`, `lifecycle`, `escalation`), in the caller's transaction.
 
 pub mod alerts;
 pub mod audit;
@@ -850,6 +854,16 @@ mod tests {
                 .unwrap();
             assert_eq!(keys, ["a1"], "the failed job's insert was rolled back, the others kept");
         });
+    }
+
+    #[test]
+    fn migrations_are_numbered_one_after_another() {
+        let mut versions: Vec<i32> =
+            embedded::migrations::runner().get_migrations().iter().map(|m| m.version()).collect();
+        versions.sort_unstable();
+        let expected: Vec<i32> = (1..=versions.len() as i32).collect();
+        assert_eq!(versions, expected, "migrations are V1, V2, … without gaps or repeats");
+        assert_eq!(latest_known_version(), versions.len() as i32);
     }
 
     #[test]

@@ -66,13 +66,22 @@ const SELECT: &str = "SELECT r.*, t.group_id FROM routes r JOIN teams t ON t.id 
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Route> {
     let source: String = r.get("source")?;
+    // No CHECK constraint holds sources to a list (they are `Source`); a source this binary
+    // does not know (a newer version wrote it) is an error, never silently another one.
+    let source = Source::parse(&source).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("unknown source {source:?}").into(),
+        )
+    })?;
     let signing_secret: Option<String> = r.get("signing_secret")?;
     Ok(Route {
         id: r.get("id")?,
         team_id: r.get("team_id")?,
         group_id: r.get("group_id")?,
         name: r.get("name")?,
-        source: Source::parse(&source).unwrap_or(Source::Webhook),
+        source,
         rotation_id: r.get("rotation_id")?,
         escalation_policy_id: r.get("escalation_policy_id")?,
         channel_ids: Vec::new(),

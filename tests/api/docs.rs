@@ -160,21 +160,22 @@ fn the_mkdocs_navigation_names_existing_pages() {
 }
 
 #[test]
+fn the_integrations_page_names_every_source_and_its_endpoint() {
+    use incidentrelay::domain::alert::Source;
+    let text = std::fs::read_to_string(repo().join("docs/src/integrations/index.md")).unwrap();
+    for source in Source::ALL {
+        assert!(text.contains(&format!("`{}`", source.as_str())), "integrations/index.md lacks the source {source:?}");
+        assert!(text.contains(source.intake_path()), "integrations/index.md lacks {}", source.intake_path());
+    }
+}
+
+#[test]
 fn the_channels_page_documents_every_config_field() {
     use incidentrelay::notify::ChannelKind;
     let text = std::fs::read_to_string(repo().join("docs/src/channels.md")).unwrap();
     let sections: Vec<&str> = text.split("\n## ").collect();
-    for (kind, heading) in [
-        (ChannelKind::Mattermost, "Mattermost"),
-        (ChannelKind::Slack, "Slack"),
-        (ChannelKind::Telegram, "Telegram"),
-        (ChannelKind::Discord, "Discord"),
-        (ChannelKind::Teams, "Microsoft Teams"),
-        (ChannelKind::Email, "E-mail"),
-        (ChannelKind::Webhook, "Webhook"),
-        (ChannelKind::Incidentio, "incident.io"),
-        (ChannelKind::Voice, "Voice calls"),
-    ] {
+    for kind in ChannelKind::ALL {
+        let heading = kind.label();
         let section =
             sections.iter().find(|s| s.starts_with(heading)).unwrap_or_else(|| panic!("no section {heading}"));
         let schema = kind.config_schema();

@@ -19,6 +19,7 @@ mod packaging;
 mod process;
 mod resources;
 mod scheduler;
+mod store;
 mod support;
 mod trust;
 mod ui;

@@ -407,3 +407,50 @@ fn deleting_something_still_in_use_explains_why_and_a_missing_one_is_a_404_page(
     let r = post_form(&app, &s, &format!("/rotations/{rot}/delete"), &[("csrf", &s.csrf)]);
     assert_eq!(r.status, 404, "{}", r.text);
 }
+
+/// The curl command in a route page's snippet, as (URL, headers, body), HTML unescaped.
+fn curl_of(html: &str, id: &str) -> (String, Vec<(String, String)>, String) {
+    let start = html.find(&format!("<pre id=\"{id}\">")).unwrap_or_else(|| panic!("no {id} snippet"));
+    let text = html[start..].split_once('>').unwrap().1.split("</pre>").next().unwrap();
+    let text = text
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+        .replace("\\\n", " ");
+    let url = text.split("POST ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let quoted = |flag: &str| -> Vec<String> {
+        text.split(&format!("{flag} '")).skip(1).map(|s| s.split('\'').next().unwrap().to_string()).collect()
+    };
+    let headers = quoted("-H").iter().map(|h| h.split_once(": ").unwrap()).map(|(k, v)| (k.into(), v.into())).collect();
+    (url, headers, quoted("-d").remove(0))
+}
+
+#[test]
+fn every_route_snippet_posts_a_body_its_own_endpoint_accepts() {
+    use incidentrelay::domain::alert::Source;
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let s = session(&app, "eddie", "password-eddie");
+    for source in Source::ALL {
+        let team = w.team.to_string();
+        let name = format!("r-{}", source.as_str());
+        let page = post_form(
+            &app,
+            &s,
+            "/routes",
+            &[("csrf", &s.csrf), ("team_id", &team), ("name", &name), ("source", source.as_str()), ("enabled", "on")],
+        );
+        assert_eq!(page.status, 200, "{}", page.text);
+        let snippet = if page.text.contains("id=\"snippet-curl\"") { "snippet-curl" } else { "snippet-main" };
+        let (url, headers, body) = curl_of(&page.text, snippet);
+        assert!(url.ends_with(source.intake_path()), "{source:?}: {url}");
+        let path = url.trim_start_matches("https://oncall.example");
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let r = send(&app.agent, "POST", &app.url(path), None, Some(body.clone()), &headers);
+        assert!(r.status < 300, "{source:?}: {path} {body} → {} {}", r.status, r.text);
+    }
+    let alerts = app.get("/api/alerts", &w.admin).expect(200);
+    assert_eq!(alerts["items"].as_array().unwrap().len(), Source::ALL.len(), "one alert per source's snippet");
+}

@@ -85,17 +85,7 @@ pub async fn simulate(st: State, caller: Caller, id: web::Path<i64>, body: web::
     let route = fetch(&st, &caller, Role::Viewer, "route", move |c| routes::get(c, id)).await?;
     let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
     let is_pd = json.as_ref().is_some_and(|j| j.get("event_action").is_some());
-    let parsed = if is_pd {
-        intake::pagerduty::parse_event(&body).map(|a| vec![a])
-    } else {
-        match route.source {
-            Source::Alertmanager => intake::alertmanager::parse_body(&body),
-            Source::Zabbix => intake::zabbix::parse_body(&body),
-            Source::Webhook => intake::webhook::parse_body(&body),
-            Source::Grafana => intake::grafana::parse_body(&body),
-            Source::Events => intake::pagerduty::parse_event(&body).map(|a| vec![a]),
-        }
-    };
+    let parsed = intake::parser(if is_pd { Source::Events } else { route.source })(&body);
     let incoming = parsed.map_err(crate::http::error::ApiError::validation)?;
     let (now, opts, source) = (st.clock.now(), intake::options(&st), route.source);
     let alerts = st

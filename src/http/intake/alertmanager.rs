@@ -87,6 +87,9 @@ pub(super) fn required_alerts<T>(alerts: Option<Vec<T>>) -> Result<Vec<T>, Vec<F
     }
 }
 
+/// A small valid body of this format (route page examples, snippets).
+pub const EXAMPLE: &str = r#"{"alerts": [{"status": "firing", "labels": {"alertname": "DiskFull", "severity": "critical", "instance": "db-1"}, "annotations": {"summary": "Disk full on db-1"}, "fingerprint": "disk-db-1"}]}"#;
+
 pub fn parse_body(body: &[u8]) -> ParseResult {
     let w: Webhook = parse(body)?;
     let ext = w.external_url;

@@ -33,6 +33,9 @@ struct GrafanaItem {
     values: Option<BTreeMap<String, Value>>,
 }
 
+/// A small valid body of this format (route page examples, snippets).
+pub const EXAMPLE: &str = r#"{"version": "1", "alerts": [{"status": "firing", "labels": {"alertname": "DiskFull", "instance": "db-1"}, "annotations": {"summary": "Disk full on db-1"}, "fingerprint": "disk-db-1"}]}"#;
+
 pub fn parse_body(body: &[u8]) -> ParseResult {
     let w: Webhook = parse(body)?;
     let alerts = alertmanager::required_alerts(w.alerts)?;

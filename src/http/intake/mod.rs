@@ -41,6 +41,28 @@ pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Vec<FieldErro
     super::json::decode(body).map_err(|e| vec![e])
 }
 
+/// The parser of each source's format: one place that knows them all.
+pub fn parser(source: Source) -> fn(&[u8]) -> ParseResult {
+    match source {
+        Source::Alertmanager => alertmanager::parse_body,
+        Source::Zabbix => zabbix::parse_body,
+        Source::Webhook => webhook::parse_body,
+        Source::Grafana => grafana::parse_body,
+        Source::Events => pagerduty::parse_body,
+    }
+}
+
+/// A small valid body of each source's format.
+pub fn example(source: Source) -> &'static str {
+    match source {
+        Source::Alertmanager => alertmanager::EXAMPLE,
+        Source::Zabbix => zabbix::EXAMPLE,
+        Source::Webhook => webhook::EXAMPLE,
+        Source::Grafana => grafana::EXAMPLE,
+        Source::Events => pagerduty::EXAMPLE,
+    }
+}
+
 /// The first non-empty value among `keys`.
 pub(crate) fn first_link(map: &BTreeMap<String, String>, keys: &[&str]) -> Option<String> {
     keys.iter().find_map(|k| map.get(*k).filter(|v| crate::domain::validate::is_http_url(v)).cloned())
@@ -48,7 +70,7 @@ pub(crate) fn first_link(map: &BTreeMap<String, String>, keys: &[&str]) -> Optio
 
 /// The intake options from `[alerts]`.
 pub fn options(st: &State) -> Options {
-    Options::from_config(&st.config.alerts)
+    st.config.alerts.lifecycle()
 }
 
 // --- rate limiting ---------------------------------------------------------------------------
@@ -382,13 +404,7 @@ pub async fn send_test_alert(st: &State, route_id: i64, by: &str) -> ApiResult<V
     store(st, "test", Request { target, webhook_id: None, alerts }).await
 }
 
-async fn handle(
-    st: State,
-    req: HttpRequest,
-    mut payload: web::Payload,
-    endpoint: Source,
-    parser: fn(&[u8]) -> ParseResult,
-) -> ApiResult<HttpResponse> {
+async fn handle(st: State, req: HttpRequest, mut payload: web::Payload, endpoint: Source) -> ApiResult<HttpResponse> {
     rate_limit(&st, &req)?;
     let body = read_body(&req, &mut payload, st.config.intake.max_body_bytes).await?;
     // The generic body is only needed to find `routing_key`/`team` (no Authorization header) or
@@ -406,25 +422,25 @@ async fn handle(
         },
         IntakeTarget::Team { .. } => None,
     };
-    let alerts = parser(&body).map_err(ApiError::validation)?;
+    let alerts = parser(endpoint)(&body).map_err(ApiError::validation)?;
     let results = store(&st, endpoint.as_str(), Request { target, webhook_id, alerts }).await?;
     Ok(HttpResponse::Ok().json(results))
 }
 
 pub async fn alertmanager(st: State, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
-    handle(st, req, payload, Source::Alertmanager, alertmanager::parse_body).await
+    handle(st, req, payload, Source::Alertmanager).await
 }
 
 pub async fn zabbix(st: State, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
-    handle(st, req, payload, Source::Zabbix, zabbix::parse_body).await
+    handle(st, req, payload, Source::Zabbix).await
 }
 
 pub async fn webhook(st: State, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
-    handle(st, req, payload, Source::Webhook, webhook::parse_body).await
+    handle(st, req, payload, Source::Webhook).await
 }
 
 pub async fn grafana(st: State, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
-    handle(st, req, payload, Source::Grafana, grafana::parse_body).await
+    handle(st, req, payload, Source::Grafana).await
 }
 
 /// PagerDuty Events API v2 success body.
@@ -511,6 +527,15 @@ async fn pagerduty_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_source_has_a_parser_and_an_example_it_accepts() {
+        for source in Source::ALL {
+            let alerts = parser(source)(example(source).as_bytes()).unwrap_or_else(|e| panic!("{source:?}: {e:?}"));
+            assert_eq!(alerts.len(), 1, "{source:?}");
+            assert_eq!(alerts[0].title, "Disk full on db-1", "{source:?}");
+        }
+    }
 
     #[test]
     fn rate_limiter_refills_over_time() {

@@ -75,6 +75,15 @@ fn details_text(v: &Value) -> (String, BTreeMap<String, String>) {
 }
 
 /// Parses one event. Errors use PagerDuty's wording, e.g. `'payload.summary' is missing or blank`.
+/// A small valid body of this format (route page examples, snippets); the intake token goes
+/// into `routing_key`.
+pub const EXAMPLE: &str = r#"{"event_action": "trigger", "dedup_key": "disk-db-1", "payload": {"summary": "Disk full on db-1", "source": "db-1", "severity": "critical"}}"#;
+
+/// One event, as the other formats' parsers answer.
+pub fn parse_body(body: &[u8]) -> super::ParseResult {
+    parse_event(body).map(|a| vec![a])
+}
+
 pub fn parse_event(body: &[u8]) -> Result<IncomingAlert, Vec<FieldError>> {
     let e: Event = super::parse(body)?;
     let mut errors = Vec::new();

@@ -98,6 +98,10 @@ fn convert(e: Event, prefix: &str) -> Result<IncomingAlert, Vec<FieldError>> {
     Ok(a.clamp())
 }
 
+/// A small valid body of this format (route page examples, snippets).
+pub const EXAMPLE: &str =
+    r#"{"title": "Disk full on db-1", "severity": "critical", "fingerprint": "disk-db-1", "labels": {"env": "prod"}}"#;
+
 pub fn parse_body(body: &[u8]) -> ParseResult {
     match parse::<Body>(body) {
         Ok(Body::One(e)) => convert(*e, "").map(|a| vec![a]),

@@ -78,6 +78,9 @@ fn tags(v: &Value, field: &str) -> Result<BTreeMap<String, String>, FieldError> 
     Ok(out)
 }
 
+/// A small valid body of this format (route page examples, snippets).
+pub const EXAMPLE: &str = r#"{"event_id": "1001", "event_value": "1", "event_name": "Disk full on db-1", "event_severity": "High", "host_name": "db-1"}"#;
+
 pub fn parse_body(body: &[u8]) -> ParseResult {
     let v: Value = parse(body)?;
     let Value::Object(obj) = v else {

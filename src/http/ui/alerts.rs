@@ -9,6 +9,7 @@ use super::form::{Form, button, csrf, urlencode};
 use super::layout::{severity_badge, status_badge, time, time_opt};
 use super::{Ui, UiResult, redirect};
 use crate::domain::access::Role;
+use crate::domain::alert::{Severity, Source};
 use crate::http::api::alerts::{self as api, AlertQuery};
 use crate::store::alerts::{self, Alert};
 use crate::store::teams;
@@ -57,8 +58,6 @@ const STATUSES: &[(&str, &str)] = &[
     ("resolved", "Resolved"),
     ("any", "Any status"),
 ];
-const SEVERITIES: &[&str] = &["critical", "high", "warning", "info"];
-const SOURCES: &[&str] = &["alertmanager", "zabbix", "webhook", "grafana", "events"];
 
 async fn list(ui: Ui, q: web::Query<ListQuery>) -> UiResult {
     let q = q.into_inner();
@@ -96,11 +95,11 @@ async fn list(ui: Ui, q: web::Query<ListQuery>) -> UiResult {
                 div.field { label for="q-status" { "Status" }
                     select id="q-status" name="status" { @for (v, l) in STATUSES { option value=(v) selected[status == *v] { (l) } } } }
                 div.field { label for="q-severity" { "Severity" }
-                    select id="q-severity" name="severity" { option value="" { "Any" } @for s in SEVERITIES { option value=(s) selected[q.severity.as_deref() == Some(*s)] { (s) } } } }
+                    select id="q-severity" name="severity" { option value="" { "Any" } @for s in Severity::ALL { option value=(s.as_str()) selected[q.severity.as_deref() == Some(s.as_str())] { (s.as_str()) } } } }
                 div.field { label for="q-team" { "Team" }
                     select id="q-team" name="team_id" { option value="" { "Any" } @for t in &team_list { option value=(t.id) selected[q.team_id.as_deref() == Some(t.id.to_string().as_str())] { (t.name) } } } }
                 div.field { label for="q-source" { "Source" }
-                    select id="q-source" name="source" { option value="" { "Any" } @for s in SOURCES { option value=(s) selected[q.source.as_deref() == Some(*s)] { (s) } } } }
+                    select id="q-source" name="source" { option value="" { "Any" } @for s in Source::ALL { option value=(s.as_str()) selected[q.source.as_deref() == Some(s.as_str())] { (s.label()) } } } }
                 div.field.grow { label for="q-search" { "Search" }
                     input id="q-search" type="search" name="search" placeholder="title, label value, dedup key" value=(q.search.as_deref().unwrap_or("")); }
                 button type="submit" { "Filter" }

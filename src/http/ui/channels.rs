@@ -36,37 +36,6 @@ const SPEC: &[(&str, Kind)] = &[
     ("enabled", Kind::Check),
 ];
 
-/// What a channel type does and what it needs outside IncidentRelay.
-pub fn guide(kind: &str) -> &'static str {
-    match kind {
-        "mattermost" => {
-            "Webhook mode posts through an incoming webhook. Bot mode posts with Acknowledge/Resolve buttons and edits the post \
-             on ack/resolve; people acting from Mattermost need their Mattermost user id in their profile."
-        }
-        "slack" => {
-            "Webhook mode posts Block Kit messages. Bot mode adds buttons and updates the message; set the Slack app's \
-             interactivity request URL to <public_base_url>/api/integrations/slack/actions and link users by Slack user id."
-        }
-        "telegram" => {
-            "Messages with Acknowledge/Resolve/Open buttons, edited on ack/resolve; link users by Telegram user id."
-        }
-        "discord" => "Embeds with the severity colour.",
-        "teams" => "An Adaptive Card for Workflows webhooks, or a MessageCard for legacy Office 365 connectors.",
-        "email" => {
-            "Sent through the server's [smtp] settings (check them with `incidentrelay send-test-email --to you@example.com`)."
-        }
-        "webhook" => {
-            "JSON with event, alert, team, assignee and links; signed with Standard Webhooks headers when a whsec_ secret is set."
-        }
-        "incidentio" => "incident.io alert events (HTTP alert source): firing and resolved, deduplicated per alert.",
-        "voice" => {
-            "Calls the paged user's phone: Twilio (Say + Gather: 1 acknowledges, 2 resolves) or a generic HTTP gateway \
-             posting signed callbacks to <public_base_url>/api/integrations/voice/<channel id>/callback."
-        }
-        _ => "",
-    }
-}
-
 /// How a configuration field is edited.
 #[derive(Debug, Clone, PartialEq)]
 enum Input {
@@ -140,7 +109,7 @@ fn config_inputs(kind: ChannelKind, v: &Values, e: &Errors, new: bool) -> Markup
     html! {
         fieldset.field {
             legend { "Settings for " (kind.as_str()) }
-            p.help { (guide(kind.as_str())) }
+            p.help { (kind.guide()) }
             @for f in config_fields(kind) {
                 @let name = format!("config.{}", f.name);
                 @let label = f.name.replace('_', " ");
@@ -203,7 +172,7 @@ fn config_of(kind: ChannelKind, form: &Form, new: bool) -> Result<serde_json::Va
 
 fn fields(kind: ChannelKind, v: &Values, e: &Errors, teams: &[(String, String)], new: bool) -> Markup {
     let kinds: Vec<(String, String)> =
-        ChannelKind::ALL.iter().map(|k| (k.as_str().to_string(), k.as_str().to_string())).collect();
+        ChannelKind::ALL.iter().map(|k| (k.as_str().to_string(), k.label().to_string())).collect();
     let sev: Vec<(String, String)> =
         ["critical", "high", "warning", "info"].iter().map(|s| (s.to_string(), s.to_string())).collect();
     let shown: Vec<String> = config_fields(kind).iter().map(|f| format!("config.{}", f.name)).collect();

@@ -12,6 +12,7 @@ use super::form::{
 use super::teams::team_options;
 use super::{Ui, UiResult, deleted, redirect};
 use crate::domain::access::Role;
+use crate::domain::alert::Source;
 use crate::http::api::{self, TeamFilter};
 use crate::http::intake;
 use crate::http::json::Query;
@@ -40,14 +41,6 @@ const SPEC: &[(&str, Kind)] = &[
     ("enabled", Kind::Check),
 ];
 
-const SOURCES: &[(&str, &str)] = &[
-    ("alertmanager", "Prometheus Alertmanager"),
-    ("zabbix", "Zabbix"),
-    ("grafana", "Grafana"),
-    ("webhook", "Generic webhook / curl"),
-    ("events", "PagerDuty Events API v2"),
-];
-
 /// Rotations, policies and channels of the teams the user edits, for the selects.
 struct Choices {
     rotations: Vec<(String, String)>,
@@ -74,7 +67,8 @@ async fn choices(ui: &Ui, team_id: Option<i64>) -> UiResult<Choices> {
 }
 
 fn fields(v: &Values, e: &Errors, teams: &[(String, String)], c: &Choices, new: bool) -> Markup {
-    let sources: Vec<(String, String)> = SOURCES.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let sources: Vec<(String, String)> =
+        Source::ALL.iter().map(|s| (s.as_str().to_string(), s.label().to_string())).collect();
     html! {
         @if new { (select("Team", "team_id", teams, v, e, None, "")) }
         (required("Name", "name", v, e, ""))
@@ -139,30 +133,59 @@ async fn list(ui: Ui, q: web::Query<ListQuery>) -> UiResult {
     list_page(&ui, q.team_id, v, Errors::new()).await
 }
 
+/// A curl command that sends the source's example body to its own intake endpoint.
+pub fn curl_snippet(base: &str, source: Source, token: &str) -> String {
+    let body = intake::example(source);
+    match source {
+        // PagerDuty senders put the token in the body.
+        Source::Events => {
+            let body = body.replacen('{', &format!("{{\"routing_key\": \"{token}\", "), 1);
+            format!(
+                "curl -X POST {base}{} -H 'Content-Type: application/json' \\\n  -d '{body}'\n",
+                source.intake_path()
+            )
+        }
+        _ => format!(
+            "curl -X POST {base}{} \\\n  -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n  -d '{body}'\n",
+            source.intake_path()
+        ),
+    }
+}
+
+/// How to point the source at this route (its main snippet).
+pub fn source_snippet(base: &str, source: Source, token: &str) -> (&'static str, String) {
+    let path = source.intake_path();
+    match source {
+        Source::Alertmanager => (
+            "Alertmanager (alertmanager.yml)",
+            format!(
+                "route:\n  receiver: incidentrelay\n  group_by: ['alertname']\n  group_wait: 30s\n  group_interval: 5m\n  repeat_interval: 4h\n\
+                 receivers:\n  - name: incidentrelay\n    webhook_configs:\n      - url: {base}{path}\n        send_resolved: true\n\
+                 \x20       http_config:\n          authorization:\n            type: Bearer\n            credentials: {token}\n"
+            ),
+        ),
+        Source::Zabbix => (
+            "Zabbix",
+            format!(
+                "Media type: Webhook\nParameters:\n  url   = {base}{path}\n  token = {token}\n  (plus event_id, event_value, trigger_name, severity, host, tags… — see examples/zabbix)\n"
+            ),
+        ),
+        Source::Grafana => (
+            "Grafana",
+            format!(
+                "Contact point → Webhook\n  URL: {base}{path}\n  HTTP method: POST\n  Authorization header: Bearer {token}\n"
+            ),
+        ),
+        Source::Events => ("PagerDuty Events API v2 clients", curl_snippet(base, source, token)),
+        Source::Webhook => ("curl", curl_snippet(base, source, token)),
+    }
+}
+
 /// The raw token with copy button and snippets for the route's source.
-fn token_panel(base: &str, source: &str, token: &str) -> Markup {
-    let am = format!(
-        "receivers:\n  - name: incidentrelay\n    webhook_configs:\n      - url: {base}/api/integrations/alertmanager\n        send_resolved: true\n        http_config:\n          authorization:\n            type: Bearer\n            credentials: {token}\n"
-    );
-    let zabbix = format!(
-        "Media type: Webhook\nParameters:\n  url   = {base}/api/integrations/zabbix\n  token = {token}\n  (plus event_id, event_value, trigger_name, severity, host, tags… — see examples/zabbix)\n"
-    );
-    let grafana = format!(
-        "Contact point → Webhook\n  URL: {base}/api/integrations/grafana\n  HTTP method: POST\n  Authorization header: Bearer {token}\n"
-    );
-    let curl = format!(
-        "curl -X POST {base}/api/integrations/webhook \\\n  -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n  -d '{{\"title\": \"Disk full on db-1\", \"severity\": \"critical\", \"fingerprint\": \"disk-db-1\"}}'\n"
-    );
-    let events = format!(
-        "curl -X POST {base}/v2/enqueue -H 'Content-Type: application/json' \\\n  -d '{{\"routing_key\": \"{token}\", \"event_action\": \"trigger\", \"payload\": {{\"summary\": \"Disk full\", \"source\": \"db-1\", \"severity\": \"critical\"}}}}'\n"
-    );
-    let main = match source {
-        "alertmanager" => ("Alertmanager (alertmanager.yml)", am),
-        "zabbix" => ("Zabbix", zabbix),
-        "grafana" => ("Grafana", grafana),
-        "events" => ("PagerDuty Events API v2 clients", events),
-        _ => ("curl", curl.clone()),
-    };
+fn token_panel(base: &str, source: Source, token: &str) -> Markup {
+    let main = source_snippet(base, source, token);
+    let curl = matches!(source, Source::Alertmanager | Source::Zabbix | Source::Grafana)
+        .then(|| curl_snippet(base, source, token));
     html! {
         div.flash.ok role="status" {
             p { strong { "Intake token — shown only now. Copy it:" } }
@@ -171,7 +194,7 @@ fn token_panel(base: &str, source: &str, token: &str) -> Markup {
         h3 { (main.0) }
         pre id="snippet-main" { (main.1) }
         button type="button" data-copy="snippet-main" hidden { "Copy snippet" }
-        @if source != "webhook" { h3 { "Or test with curl" } pre { (curl) } }
+        @if let Some(curl) = curl { h3 { "Or test with curl" } pre id="snippet-curl" { (curl) } }
     }
 }
 
@@ -182,8 +205,8 @@ async fn create(ui: Ui, form: Form) -> UiResult {
         Ok(route) => {
             let id = route["id"].as_i64().unwrap_or(0);
             let token = route["intake_token"].as_str().unwrap_or("").to_string();
-            let source = route["source"].as_str().unwrap_or("webhook").to_string();
-            detail_page(&ui, id, None, Some(html! { (token_panel(&ui.st.base_url, &source, &token)) })).await
+            let source = route["source"].as_str().and_then(Source::parse).unwrap_or(Source::Webhook);
+            detail_page(&ui, id, None, Some(html! { (token_panel(&ui.st.base_url, source, &token)) })).await
         }
         Err(e) => list_page(&ui, None, form.values(), e).await,
     }
@@ -204,21 +227,7 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>, notice: O
         }
         (v, Errors::new())
     });
-    let sample = match r.source.as_str() {
-        "alertmanager" => {
-            r#"{"alerts": [{"status": "firing", "labels": {"alertname": "DiskFull", "severity": "critical", "instance": "db-1"}, "annotations": {"summary": "Disk full on db-1"}, "fingerprint": "abc123"}]}"#
-        }
-        "zabbix" => {
-            r#"{"event_id": "1001", "event_value": "1", "trigger_name": "Disk full", "severity": "High", "host": "db-1"}"#
-        }
-        "grafana" => {
-            r#"{"version": "1", "alerts": [{"status": "firing", "labels": {"alertname": "DiskFull"}, "annotations": {"summary": "Disk full"}, "fingerprint": "abc"}]}"#
-        }
-        "events" => {
-            r#"{"event_action": "trigger", "payload": {"summary": "Disk full", "source": "db-1", "severity": "critical"}}"#
-        }
-        _ => r#"{"title": "Disk full on db-1", "severity": "critical", "labels": {"env": "prod"}}"#,
-    };
+    let sample = intake::example(r.source);
     ui.form_page(
         &e,
         &r.name,
@@ -227,7 +236,7 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>, notice: O
             h1 { (r.name) }
             @if let Some(n) = notice { (n) }
             p { "Source " strong { (r.source.as_str()) } " · token " code { (r.intake_token_prefix) "…" }
-                " · endpoint " code { (ui.st.base_url) (endpoint(r.source.as_str())) } }
+                " · endpoint " code { (ui.st.base_url) (r.source.intake_path()) } }
             div.actions.big {
                 @if responder { (button(&format!("/routes/{id}/test-alert"), &ui.csrf, "Send a test alert", "primary", None)) }
                 @if editor { (button(&format!("/routes/{id}/token"), &ui.csrf, "Regenerate token", "", Some("The current token stops working at once. Continue?"))) }
@@ -247,16 +256,6 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>, notice: O
             }
         },
     )
-}
-
-fn endpoint(source: &str) -> &'static str {
-    match source {
-        "alertmanager" => "/api/integrations/alertmanager",
-        "zabbix" => "/api/integrations/zabbix",
-        "grafana" => "/api/integrations/grafana",
-        "events" => "/v2/enqueue",
-        _ => "/api/integrations/webhook",
-    }
 }
 
 async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
@@ -291,7 +290,7 @@ async fn regenerate(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     let id = id.into_inner();
     let r = api::routes::regenerate_token(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
     let token = r.intake_token.clone().unwrap_or_default();
-    let panel = token_panel(&ui.st.base_url, r.source.as_str(), &token);
+    let panel = token_panel(&ui.st.base_url, r.source, &token);
     detail_page(&ui, id, None, Some(html! { p { "A new token was issued; the old one no longer works." } (panel) }))
         .await
 }

@@ -1,0 +1,260 @@
+//! The store's contract, through its API alone (no HTTP): what the lifecycle relies on from
+//! any backend. `Backend::open` gives a fresh, migrated database; everything else is the
+//! public store API, so the same scenarios run against every backend the store supports.
+
+use std::sync::Arc;
+
+use incidentrelay::config::DatabaseConfig;
+use incidentrelay::domain::alert::{Action, IncomingAlert, Source};
+use incidentrelay::domain::channel::{ChannelKind, ChannelSpec};
+use incidentrelay::domain::lifecycle::{Options, Outcome};
+use incidentrelay::domain::time::Ts;
+use incidentrelay::store::audit::{Actor, Ctx};
+use incidentrelay::store::intake::{IntakeTarget, RouteCtx};
+use incidentrelay::store::outbox::{self, DeliveryStatus};
+use incidentrelay::store::{Db, StoreError, alerts, channels, groups, intake, lifecycle, routes, teams};
+use serde_json::json;
+
+const T0: i64 = 1_795_338_000;
+
+/// A fresh database of the backend under test.
+struct Backend {
+    db: Db,
+    _dir: tempfile::TempDir,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Backend {
+    fn open() -> Backend {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&DatabaseConfig { path: dir.path().join("store.db"), ..DatabaseConfig::default() }).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        Backend { db, _dir: dir, rt }
+    }
+}
+
+fn opts() -> Options {
+    Options { reopen_window_secs: 3600, group_window_secs: 300, flap_threshold: 5, flap_window_secs: 600 }
+}
+
+fn at(secs: i64) -> Ts {
+    Ts::from_secs(T0 + secs)
+}
+
+/// A group, a team, a webhook channel and a route (grouping by `group_by` when given).
+fn route(b: &Backend, group_by: &[&str]) -> (RouteCtx, i64) {
+    let group_by: Vec<String> = group_by.iter().map(|s| s.to_string()).collect();
+    b.db.write_blocking(move |c| {
+        let ctx = Ctx::new(Actor::system("test"), at(0));
+        let g = groups::create(
+            c,
+            &ctx,
+            groups::GroupInput { slug: Some("g".into()), name: Some("G".into()), ..Default::default() },
+        )?;
+        let t = teams::create(
+            c,
+            &ctx,
+            teams::TeamInput {
+                group_id: Some(g.id),
+                slug: Some("t".into()),
+                name: Some("T".into()),
+                ..Default::default()
+            },
+        )?;
+        let spec = ChannelSpec {
+            name: "hook".into(),
+            channel_type: ChannelKind::Webhook,
+            config: json!({"webhook_url": "https://hooks.example/x"}),
+            notify_on_severities: Vec::new(),
+            enabled: true,
+        };
+        let ch = channels::create(c, &ctx, t.id, spec)?;
+        let r = routes::create(
+            c,
+            &ctx,
+            routes::RouteInput {
+                team_id: Some(t.id),
+                name: Some("r".into()),
+                source: Some(Source::Webhook),
+                channel_ids: Some(vec![ch.id]),
+                group_by: Some(group_by),
+                ..Default::default()
+            },
+        )?;
+        Ok((RouteCtx::load(c, r)?, ch.id))
+    })
+    .unwrap()
+}
+
+fn event(action: Action, key: &str, labels: &[(&str, &str)]) -> IncomingAlert {
+    let mut a = IncomingAlert::new(action, format!("alert {key}"));
+    a.dedup_key = Some(key.to_string());
+    a.labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    a
+}
+
+fn ingest(b: &Backend, rc: &RouteCtx, now: Ts, a: IncomingAlert) -> incidentrelay::domain::lifecycle::IntakeResult {
+    let target = IntakeTarget::Route(Box::new(rc.clone()));
+    b.db.write_blocking(move |c| intake::ingest_all(c, now, &target, &[a], &opts())).unwrap().remove(0)
+}
+
+#[test]
+fn the_store_dedups_repeats_and_reopens_within_the_window() {
+    let b = Backend::open();
+    let (rc, _) = route(&b, &[]);
+    let first = ingest(&b, &rc, at(0), event(Action::Trigger, "k", &[]));
+    assert_eq!(first.outcome, Outcome::Created);
+    let id = first.id.unwrap();
+    let again = ingest(&b, &rc, at(10), event(Action::Trigger, "k", &[]));
+    assert_eq!((again.outcome, again.id), (Outcome::Deduplicated, Some(id)));
+    let a = b.db.read_blocking(|c| alerts::get(c, id)).unwrap();
+    assert_eq!(a.alert_count, 2);
+    assert_eq!(ingest(&b, &rc, at(20), event(Action::Resolve, "k", &[])).outcome, Outcome::Resolved);
+    let reopened = ingest(&b, &rc, at(30), event(Action::Trigger, "k", &[]));
+    assert_eq!((reopened.outcome, reopened.id), (Outcome::Reopened, Some(id)));
+    assert_eq!(b.db.read_blocking(|c| alerts::get(c, id)).unwrap().episode, 1, "a reopen starts the next episode");
+    ingest(&b, &rc, at(40), event(Action::Resolve, "k", &[]));
+    let later = ingest(&b, &rc, at(40 + 3601), event(Action::Trigger, "k", &[]));
+    assert_eq!(later.outcome, Outcome::Created, "past the reopen window: a new alert");
+    assert_ne!(later.id, Some(id));
+    assert_eq!(ingest(&b, &rc, at(5000), event(Action::Resolve, "nope", &[])).outcome, Outcome::Ignored);
+}
+
+#[test]
+fn the_store_groups_members_within_the_window_and_opens_one_group_at_a_time() {
+    let b = Backend::open();
+    let (rc, _) = route(&b, &["alertname"]);
+    let first = ingest(&b, &rc, at(0), event(Action::Trigger, "a", &[("alertname", "Disk")]));
+    let id = first.id.unwrap();
+    let member = ingest(&b, &rc, at(60), event(Action::Trigger, "b", &[("alertname", "Disk")]));
+    assert_eq!((member.outcome, member.id), (Outcome::Grouped, Some(id)));
+    let repeat = ingest(&b, &rc, at(70), event(Action::Trigger, "b", &[("alertname", "Disk")]));
+    assert_eq!((repeat.outcome, repeat.id), (Outcome::Deduplicated, Some(id)), "a member's repeat lands on its group");
+    let resolved = ingest(&b, &rc, at(80), event(Action::Resolve, "a", &[("alertname", "Disk")]));
+    assert_eq!(resolved.status, Some(incidentrelay::domain::alert::AlertStatus::Firing), "b still fires");
+    let next = ingest(&b, &rc, at(400), event(Action::Trigger, "c", &[("alertname", "Disk")]));
+    assert_eq!(next.outcome, Outcome::Created, "past the group window: a new group");
+    let late = ingest(&b, &rc, at(410), event(Action::Trigger, "d", &[("alertname", "Disk")]));
+    assert_eq!(late.id, next.id, "new members join the open group, not the closed one");
+    assert_eq!(
+        ingest(&b, &rc, at(420), event(Action::Resolve, "b", &[("alertname", "Disk")])).outcome,
+        Outcome::Resolved
+    );
+    assert_eq!(b.db.read_blocking(move |c| alerts::get(c, id)).unwrap().status.as_str(), "resolved");
+}
+
+#[test]
+fn the_schema_allows_one_open_alert_per_key_and_one_open_group_per_route() {
+    let b = Backend::open();
+    let (rc, _) = route(&b, &["alertname"]);
+    ingest(&b, &rc, at(0), event(Action::Trigger, "k", &[("alertname", "Disk")]));
+    let route = rc.route.clone();
+    // Inserting around the lifecycle's decision, as a second writer that decided on stale
+    // facts would: the database refuses, naming the unique key.
+    let dup = b.db.write_blocking(move |c| {
+        alerts::insert(
+            c,
+            at(1),
+            &route,
+            &event(Action::Trigger, "k", &[("alertname", "Other")]),
+            "k",
+            None,
+            incidentrelay::domain::alert::AlertStatus::Firing,
+            None,
+            None,
+        )
+    });
+    assert!(matches!(dup, Err(StoreError::Conflict { .. })), "{dup:?}");
+    let rc2 = rc.clone();
+    let opened = b.db.write_blocking(move |c| {
+        let a = event(Action::Trigger, "z", &[("alertname", "Disk")]);
+        alerts::insert(
+            c,
+            at(2),
+            &rc2.route,
+            &a,
+            "z",
+            Some("alertname=Disk"),
+            incidentrelay::domain::alert::AlertStatus::Firing,
+            None,
+            None,
+        )?;
+        Ok(alerts::find_group(c, rc2.route.id, "alertname=Disk", at(0))?.map(|a| a.dedup_key))
+    });
+    assert_eq!(opened.unwrap().as_deref(), Some("z"), "opening a group closes the previous one for new members");
+}
+
+#[test]
+fn two_writers_deciding_on_the_same_key_at_once_make_one_alert() {
+    let b = Arc::new(Backend::open());
+    let (rc, _) = route(&b, &[]);
+    let results: Vec<_> = b.rt.block_on(async {
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (db, rc) = (b.db.clone(), rc.clone());
+                tokio::spawn(async move {
+                    let target = IntakeTarget::Route(Box::new(rc));
+                    db.write(move |c| {
+                        intake::ingest_all(c, at(0), &target, &[event(Action::Trigger, "same", &[])], &opts())
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap().unwrap().remove(0));
+        }
+        out
+    });
+    let created = results.iter().filter(|r| r.outcome == Outcome::Created).count();
+    let ids: std::collections::BTreeSet<_> = results.iter().map(|r| r.id).collect();
+    assert_eq!((created, ids.len()), (1, 1), "{results:?}");
+    let id = results[0].id.unwrap();
+    assert_eq!(b.db.read_blocking(move |c| alerts::get(c, id)).unwrap().alert_count, 8);
+}
+
+#[test]
+fn the_outbox_claims_due_rows_once_and_records_their_fate() {
+    let b = Backend::open();
+    let (rc, channel) = route(&b, &[]);
+    let first = ingest(&b, &rc, at(0), event(Action::Trigger, "o", &[]));
+    let id = first.id.unwrap();
+    let claim = |now: Ts| b.db.write_blocking(move |c| outbox::claim(c, now, 10, &|_| 4)).unwrap();
+    let claimed = claim(at(0));
+    assert_eq!(claimed.len(), 1);
+    let d = claimed[0].delivery.clone();
+    assert_eq!((d.alert_id, d.channel_id, d.status, d.attempts), (Some(id), Some(channel), DeliveryStatus::Sending, 1));
+    assert!(claim(at(0)).is_empty(), "a row being sent is not claimed again");
+    b.db.write_blocking(move |c| outbox::mark_retry(c, at(1), d.id, "HTTP 503", at(11))).unwrap();
+    assert!(claim(at(5)).is_empty(), "not before its retry time");
+    let retried = claim(at(11));
+    assert_eq!(
+        (retried[0].delivery.attempts, &retried[0].delivery.message_id),
+        (2, &d.message_id),
+        "same message, next attempt"
+    );
+    b.db.write_blocking(move |c| outbox::mark_sent(c, at(12), d.id, Some("ext-1"))).unwrap();
+    let rows = b.db.read_blocking(move |c| outbox::for_alert(c, id)).unwrap();
+    assert_eq!(rows[0].status, DeliveryStatus::Sent);
+    // Acknowledging queues an update for the page that went out, and it waits its turn.
+    b.db.write_blocking(move |c| lifecycle::acknowledge(c, at(20), id, &Actor::system("test"))).unwrap();
+    let update = claim(at(20));
+    assert_eq!(update.len(), 1);
+    assert_eq!(
+        (update[0].delivery.updates_delivery_id, update[0].edit_message_id.as_deref()),
+        (Some(d.id), Some("ext-1"))
+    );
+    b.db.write_blocking({
+        let u = update[0].delivery.id;
+        move |c| outbox::mark_dead(c, at(21), u, "HTTP 400")
+    })
+    .unwrap();
+    assert!(claim(at(100)).is_empty());
+    // Rows a crash left `sending` go back to the queue.
+    let second = ingest(&b, &rc, at(200), event(Action::Trigger, "p", &[]));
+    assert_eq!(claim(at(200)).len(), 1);
+    assert_eq!(b.db.write_blocking(|c| outbox::requeue_sending(c, at(201))).unwrap(), 1);
+    assert_eq!(claim(at(201)).len(), 1, "requeued after a crash");
+    let _ = second;
+}
