@@ -214,15 +214,7 @@ fn apply(
                 Some(s) => {
                     let data = json!({"dedup_key": key});
                     add_event(c, id, now, "received", &text::received_silenced(source), Some(&actor), data)?;
-                    add_event(
-                        c,
-                        id,
-                        now,
-                        "silenced",
-                        &text::silenced(&s.name, true),
-                        None,
-                        json!({"silence_id": s.id}),
-                    )?;
+                    apply_lifecycle::silenced(c, now, id, s, true)?;
                 }
                 None => {
                     let queued = apply_lifecycle::page_from_start(c, now, id, &target, assignee)?;
@@ -289,17 +281,7 @@ fn apply(
             alerts::reopen(c, now, alert, a, status, &flap, silence.as_ref().map(|s| s.id), assignee)?;
             add_event(c, alert_id, now, "reopened", "fired again within the reopen window", None, json!({}))?;
             match &silence {
-                Some(s) => {
-                    add_event(
-                        c,
-                        alert_id,
-                        now,
-                        "silenced",
-                        &text::silenced(&s.name, false),
-                        None,
-                        json!({"silence_id": s.id}),
-                    )?;
-                }
+                Some(s) => apply_lifecycle::silenced(c, now, alert_id, s, false)?,
                 None if flap.flapping => {
                     if flap.started {
                         apply_lifecycle::flapping_started(c, now, alert_id, opts, flap.changes.len())?;

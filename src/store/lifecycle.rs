@@ -11,7 +11,9 @@ use super::outbox::{self, EventKind};
 use super::timeline::add_event;
 use super::{Read, Result, StoreError, Tx, policies, routes, silences};
 use crate::domain::escalation::TargetType;
-use crate::domain::lifecycle::{self, Close, FirstStep, Options, PageTarget, SilenceChange, SilenceRule, text};
+use crate::domain::lifecycle::{
+    self, Close, FirstStep, Options, PageTarget, SilenceChange, SilenceRef, SilenceRule, text,
+};
 use crate::domain::matcher::Matchers;
 use crate::domain::time::Ts;
 
@@ -126,6 +128,11 @@ pub fn close(
     Ok(resolved)
 }
 
+/// The timeline entry of an alert a silence holds (`nobody_paged`: it never paged).
+pub fn silenced(c: &Tx<'_>, now: Ts, alert_id: i64, s: &SilenceRef, nobody_paged: bool) -> Result<()> {
+    add_event(c, alert_id, now, "silenced", &text::silenced(&s.name, nobody_paged), None, json!({"silence_id": s.id}))
+}
+
 /// The timeline entry of an alert that starts flapping.
 pub fn flapping_started(c: &Tx<'_>, now: Ts, alert_id: i64, o: &Options, changes: usize) -> Result<()> {
     add_event(
@@ -173,15 +180,7 @@ pub fn apply_silences(c: &Tx<'_>, now: Ts) -> Result<usize> {
             SilenceChange::Apply(s) => {
                 alerts::silence(c, now, alert.id, s.id)?;
                 outbox::cancel_pages(c, now, alert.id, "cancelled: the alert was silenced")?;
-                add_event(
-                    c,
-                    alert.id,
-                    now,
-                    "silenced",
-                    &text::silenced(&s.name, false),
-                    None,
-                    json!({"silence_id": s.id}),
-                )?;
+                silenced(c, now, alert.id, &s, false)?;
                 changed += 1;
             }
             SilenceChange::Switch(sid) => alerts::switch_silence(c, alert.id, sid)?,
