@@ -196,7 +196,7 @@ fn apply(
         IntakePlan::Ignore { why, .. } => Ok(answer(None, why)),
         IntakePlan::Create { silence, group_key } => {
             let status = if silence.is_some() { AlertStatus::Silenced } else { AlertStatus::Firing };
-            let (assignee, target) = apply_lifecycle::first_page(c, now, Some(rc.route.id))?;
+            let (assignee, target) = apply_lifecycle::first_page_of(c, now, &rc.route)?;
             let id = alerts::insert(
                 c,
                 now,
@@ -210,24 +210,20 @@ fn apply(
             )?;
             let source = rc.route.source.as_str();
             let actor = rc.actor();
-            match &silence {
+            let (alert, message) = match &silence {
                 Some(s) => {
                     let data = json!({"dedup_key": key});
                     add_event(c, id, now, "received", &text::received_silenced(source), Some(&actor), data)?;
                     apply_lifecycle::silenced(c, now, id, s, true)?;
+                    (alerts::get(c, id)?, format!("new alert, silenced by \"{}\"", s.name))
                 }
                 None => {
-                    let queued = apply_lifecycle::page_from_start(c, now, id, &target, assignee)?;
-                    let paging = alerts::get(c, id)?.assignee.map(|u| u.username);
-                    let message = text::received(source, paging.as_deref(), queued);
+                    let (queued, alert) = apply_lifecycle::page_from_start(c, now, id, &target, assignee)?;
+                    let paging = alert.assignee.as_ref().map(|u| u.username.as_str());
                     let data = json!({"dedup_key": key, "deliveries": queued});
-                    add_event(c, id, now, "received", &message, Some(&actor), data)?;
+                    add_event(c, id, now, "received", &text::received(source, paging, queued), Some(&actor), data)?;
+                    (alert, "new alert".to_string())
                 }
-            }
-            let alert = alerts::get(c, id)?;
-            let message = match &silence {
-                Some(s) => format!("new alert, silenced by \"{}\"", s.name),
-                None => "new alert".to_string(),
             };
             Ok(answer(Some(&alert), message))
         }

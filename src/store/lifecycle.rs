@@ -38,10 +38,16 @@ pub fn rule_step(c: &Read<'_>, now: Ts, target_type: TargetType, target_id: i64)
     Ok(FirstStep::Rule { target_type, target_id, oncall })
 }
 
-/// Who a route pages first, and where: its enabled policy's first rule, else its rotation.
+/// Who an alert's route pages first, and where (the route as it is now).
 pub fn first_page(c: &Read<'_>, now: Ts, route_id: Option<i64>) -> Result<(Option<i64>, PageTarget)> {
-    let Some(route_id) = route_id else { return Ok((None, PageTarget::RouteChannels)) };
-    let route = routes::get(c, route_id)?;
+    match route_id {
+        Some(id) => first_page_of(c, now, &routes::get(c, id)?),
+        None => Ok((None, PageTarget::RouteChannels)),
+    }
+}
+
+/// Who a route pages first, and where: its enabled policy's first rule, else its rotation.
+pub fn first_page_of(c: &Read<'_>, now: Ts, route: &routes::Route) -> Result<(Option<i64>, PageTarget)> {
     let step = match route.escalation_policy_id.map(|pid| policies::get(c, pid)).transpose()? {
         Some(p) if p.enabled && !p.rules.is_empty() => rule_step(c, now, p.rules[0].target_type, p.rules[0].target_id)?,
         _ => FirstStep::Rotation {
@@ -55,18 +61,19 @@ pub fn first_page(c: &Read<'_>, now: Ts, route_id: Option<i64>) -> Result<(Optio
 }
 
 /// Pages an alert from the first step (new, reopened, no longer silenced or flapping) and sets
-/// its first reminder or escalation timer. Returns how many notifications were queued.
+/// its first reminder or escalation timer. Returns how many notifications were queued, and the
+/// alert as paged (without its new timer).
 pub fn page_from_start(
     c: &Tx<'_>,
     now: Ts,
     alert_id: i64,
     target: &PageTarget,
     assignee: Option<i64>,
-) -> Result<usize> {
+) -> Result<(usize, Alert)> {
     let alert = alerts::get(c, alert_id)?;
     let queued = outbox::page(c, now, &alert, EventKind::Triggered, target, assignee)?;
     super::escalation::schedule_first(c, now, &alert)?;
-    Ok(queued)
+    Ok((queued, alert))
 }
 
 // --- acting on an alert --------------------------------------------------------------------------
