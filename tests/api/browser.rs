@@ -88,7 +88,7 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
     b.click("details.create summary");
     b.submit("a[href='/channels?channel_type=slack#new']");
     b.wait_text("form[action='/channels'] fieldset", "Settings for slack");
-    b.choose("#f-channel_type", "Webhook");
+    b.choose("#f-channel_type", "webhook");
     b.submit("a[href='/channels?channel_type=webhook#new']");
     b.wait_text("form[action='/channels'] fieldset", "Settings for webhook");
     b.fill("#f-name", "ops-hook");

@@ -99,7 +99,7 @@ async fn list(ui: Ui, q: web::Query<ListQuery>) -> UiResult {
                 div.field { label for="q-team" { "Team" }
                     select id="q-team" name="team_id" { option value="" { "Any" } @for t in &team_list { option value=(t.id) selected[q.team_id.as_deref() == Some(t.id.to_string().as_str())] { (t.name) } } } }
                 div.field { label for="q-source" { "Source" }
-                    select id="q-source" name="source" { option value="" { "Any" } @for s in Source::ALL { option value=(s.as_str()) selected[q.source.as_deref() == Some(s.as_str())] { (s.label()) } } } }
+                    select id="q-source" name="source" { option value="" { "Any" } @for s in Source::ALL { option value=(s.as_str()) selected[q.source.as_deref() == Some(s.as_str())] { (s.as_str()) } } } }
                 div.field.grow { label for="q-search" { "Search" }
                     input id="q-search" type="search" name="search" placeholder="title, label value, dedup key" value=(q.search.as_deref().unwrap_or("")); }
                 button type="submit" { "Filter" }

@@ -172,7 +172,7 @@ fn config_of(kind: ChannelKind, form: &Form, new: bool) -> Result<serde_json::Va
 
 fn fields(kind: ChannelKind, v: &Values, e: &Errors, teams: &[(String, String)], new: bool) -> Markup {
     let kinds: Vec<(String, String)> =
-        ChannelKind::ALL.iter().map(|k| (k.as_str().to_string(), k.label().to_string())).collect();
+        ChannelKind::ALL.iter().map(|k| (k.as_str().to_string(), k.as_str().to_string())).collect();
     let sev: Vec<(String, String)> =
         ["critical", "high", "warning", "info"].iter().map(|s| (s.to_string(), s.to_string())).collect();
     let shown: Vec<String> = config_fields(kind).iter().map(|f| format!("config.{}", f.name)).collect();
