@@ -46,8 +46,9 @@ impl Application {
         let db = tokio::task::spawn_blocking(move || Db::open_with(&db_cfg, missing))
             .await
             .map_err(|e| format!("database task: {e}"))?
-            .map_err(|e| format!("database {}: {e}", config.database.path.display()))?;
-        let path = config.database.path.display().to_string();
+            .map_err(|e| format!("database {}: {e}", store::describe(&config.database)))?;
+        let path = db.describe();
+        let clock = align_clock(&db, clock, &log).await;
         match (db.created(), roles.init) {
             (true, false) => {
                 info!(log, "first start: created a new database (nothing of an earlier one was there)"; "path" => path)
@@ -180,6 +181,39 @@ async fn shutdown_signal() {
 }
 
 /// Creates `admin` with a random one-time password when no admin exists, and logs it once.
+/// On PostgreSQL, this process's clock follows the database's (see `clock::OffsetClock`),
+/// measured now and every 30 s. A manual clock (tests) and SQLite keep the clock given.
+async fn align_clock(db: &Db, clock: SharedClock, log: &Logger) -> SharedClock {
+    if db.dialect() != store::Dialect::Postgres || clock.is_manual() {
+        return clock;
+    }
+    let aligned = crate::clock::OffsetClock::new(clock);
+    let measure = {
+        let (db, aligned, log) = (db.clone(), aligned.clone(), log.clone());
+        move || {
+            let (db, aligned, log) = (db.clone(), aligned.clone(), log.clone());
+            async move {
+                let before = aligned.base().now();
+                let Ok(Some(remote)) = db.read(store::database_clock).await else { return };
+                let offset =
+                    crate::clock::OffsetClock::<SharedClock>::offset_from(before, remote, aligned.base().now());
+                if (offset - aligned.offset_ms()).abs() > 1000 {
+                    warn!(log, "this machine's clock differs from the database's; due times follow the database"; "offset_ms" => offset);
+                }
+                aligned.set_offset_ms(offset);
+            }
+        }
+    };
+    measure().await;
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            measure().await;
+        }
+    });
+    aligned
+}
+
 async fn ensure_admin(db: &Db, clock: &SharedClock, log: &Logger) -> Result<(), String> {
     let has_admin = db.read(users::count_admins).await.map_err(|e| e.to_string())? > 0;
     if has_admin {

@@ -29,6 +29,7 @@ pub enum Command {
     CheckSchema(CheckSchema),
     SendTestEmail(SendTestEmail),
     Backup(Backup),
+    CopyData(CopyData),
     DemoData(DemoData),
     Version(Version),
 }
@@ -136,6 +137,20 @@ pub struct Backup {
 }
 
 #[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "copy-data")]
+/// Copy an installation from a SQLite file into an empty PostgreSQL database (stop `serve`
+/// first), checking every table's row count; then set database.url and start `serve`.
+pub struct CopyData {
+    /// the SQLite database file to copy (database.path)
+    #[argh(option)]
+    pub from: PathBuf,
+    /// the PostgreSQL database: postgres://user:password@host:5432/database (must hold no
+    /// IncidentRelay data yet)
+    #[argh(option)]
+    pub to: String,
+}
+
+#[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "demo-data")]
 /// Create demo groups, users, teams, rotations, channels, routes, a policy and alerts, and
 /// print the routes' intake tokens (safe to run again: new tokens, nothing duplicated).
@@ -175,10 +190,30 @@ pub fn main() -> ExitCode {
     };
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            ExitCode::FAILURE
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
         }
+    }
+}
+
+/// A command that failed: what to tell the user, and the exit code (1; 2 for a command that
+/// does not apply to this setup).
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure { code: 1, message }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Failure {
+        Failure { code: 1, message: message.to_string() }
     }
 }
 
@@ -204,7 +239,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the runtime: {e}"))
 }
 
-pub fn run(command: Command) -> Result<(), String> {
+pub fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::Serve(s) => {
             let mut config = load_config(s.config.as_deref())?;
@@ -217,17 +252,18 @@ pub fn run(command: Command) -> Result<(), String> {
                 return Err("--no-scheduler and --scheduler-only exclude each other".into());
             }
             let roles = Roles { http: !s.scheduler_only, scheduler: !s.no_scheduler, init: s.init };
-            serve(config, roles)
+            Ok(serve(config, roles)?)
         }
         Command::Scheduler(s) => {
-            serve(load_config(s.config.as_deref())?, Roles { http: false, scheduler: true, init: false })
+            Ok(serve(load_config(s.config.as_deref())?, Roles { http: false, scheduler: true, init: false })?)
         }
-        Command::Migrate(m) => migrate(&load_config(m.config.as_deref())?, m.init),
-        Command::CreateAdmin(a) => create_admin(&load_config(a.config.as_deref())?, a),
-        Command::CheckSchema(c) => check_schema(&load_config(c.config.as_deref())?),
-        Command::SendTestEmail(t) => send_test_email(&load_config(t.config.as_deref())?, &t.to),
+        Command::Migrate(m) => Ok(migrate(&load_config(m.config.as_deref())?, m.init)?),
+        Command::CreateAdmin(a) => Ok(create_admin(&load_config(a.config.as_deref())?, a)?),
+        Command::CheckSchema(c) => Ok(check_schema(&load_config(c.config.as_deref())?)?),
+        Command::SendTestEmail(t) => Ok(send_test_email(&load_config(t.config.as_deref())?, &t.to)?),
         Command::Backup(b) => backup(&load_config(b.config.as_deref())?, &b.output),
-        Command::DemoData(d) => crate::demo::run(&load_config(d.config.as_deref())?, SystemClock.now()),
+        Command::CopyData(c) => Ok(copy_data(&c)?),
+        Command::DemoData(d) => Ok(crate::demo::run(&load_config(d.config.as_deref())?, SystemClock.now())?),
         Command::Version(_) => {
             println!("incidentrelay {} (database schema {})", env!("CARGO_PKG_VERSION"), store::latest_known_version());
             Ok(())
@@ -246,32 +282,26 @@ fn serve(config: Config, roles: Roles) -> Result<(), String> {
 }
 
 fn migrate(config: &Config, init: bool) -> Result<(), String> {
-    let path = &config.database.path;
+    let place = store::describe(&config.database);
     let missing = if init { store::Missing::Create } else { store::Missing::FirstStartOnly };
     let (created, applied) = store::migrate_database(&config.database, missing).map_err(|e| e.to_string())?;
     if created {
-        println!("Created a new database at {}.", path.display());
+        println!("Created a new database at {place}.");
     }
     if applied.is_empty() {
-        println!("Database {} is up to date (schema {}).", path.display(), store::latest_known_version());
+        println!("Database {place} is up to date (schema {}).", store::latest_known_version());
     } else {
         let list: Vec<String> = applied.iter().map(|v| format!("V{v}")).collect();
-        println!("Applied migrations {} to {}.", list.join(", "), path.display());
+        println!("Applied migrations {} to {place}.", list.join(", "));
     }
     Ok(())
 }
 
 fn check_schema(config: &Config) -> Result<(), String> {
-    let path = &config.database.path;
-    if !path.exists() {
-        return Err(format!(
-            "database {} does not exist (run `incidentrelay migrate` or `serve` first)",
-            path.display()
-        ));
-    }
-    let (version, missing) = store::schema::check_file(path).map_err(|e| e.to_string())?;
+    let place = store::describe(&config.database);
+    let (version, missing) = store::inspect(&config.database).map_err(|e| e.to_string())?;
     if missing.is_empty() {
-        println!("Schema check OK ({}, schema {version}).", path.display());
+        println!("Schema check OK ({place}, schema {version}).");
         Ok(())
     } else {
         for m in &missing {
@@ -281,13 +311,22 @@ fn check_schema(config: &Config) -> Result<(), String> {
     }
 }
 
-fn backup(config: &Config, output: &Path) -> Result<(), String> {
+fn backup(config: &Config, output: &Path) -> Result<(), Failure> {
+    if config.database.url.is_some() {
+        return Err(Failure {
+            code: 2,
+            message: "`backup` copies the SQLite file; this installation uses PostgreSQL (database.url): back it \
+                      up with pg_dump, e.g. `pg_dump --format=custom --file=incidentrelay.dump <database>`, \
+                      or your provider's snapshots"
+                .into(),
+        });
+    }
     let src = &config.database.path;
     if !src.exists() {
-        return Err(format!("database {} does not exist", src.display()));
+        return Err(format!("database {} does not exist", src.display()).into());
     }
     let started = std::time::Instant::now();
-    let r = store::backup(src, output, u64::from(config.database.busy_timeout_ms)).map_err(|e| e.to_string())?;
+    let r = store::backup(&config.database, output).map_err(|e| e.to_string())?;
     println!(
         "Backup of {} written to {} ({:.1} MB, {} alerts, schema {}) in {:.1} s.",
         src.display(),
@@ -297,6 +336,27 @@ fn backup(config: &Config, output: &Path) -> Result<(), String> {
         r.schema,
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+fn copy_data(c: &CopyData) -> Result<(), String> {
+    if !c.to.starts_with("postgres://") && !c.to.starts_with("postgresql://") {
+        return Err("--to: expected postgres://user:password@host:5432/database".into());
+    }
+    let started = std::time::Instant::now();
+    let report = store::copy::copy_data(&c.from, &c.to).map_err(|e| e.to_string())?;
+    for (table, rows) in &report.tables {
+        println!("  {table}: {rows} row(s)");
+    }
+    println!(
+        "Copied {} rows in {} tables from {} to {} in {:.1} s; every table's row count matches.",
+        report.rows(),
+        report.tables.len(),
+        c.from.display(),
+        store::redact_url(&c.to),
+        started.elapsed().as_secs_f64()
+    );
+    println!("Next: set database.url (INCIDENTRELAY_DATABASE__URL) to this database and start `serve`.");
     Ok(())
 }
 

@@ -17,6 +17,15 @@ pub trait Clock: Send + Sync + 'static {
 
 pub type SharedClock = Arc<dyn Clock>;
 
+impl<C: Clock + ?Sized> Clock for Arc<C> {
+    fn now(&self) -> Ts {
+        (**self).now()
+    }
+    fn is_manual(&self) -> bool {
+        (**self).is_manual()
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
@@ -48,5 +57,62 @@ impl Clock for ManualClock {
     }
     fn is_manual(&self) -> bool {
         true
+    }
+}
+
+/// Another clock moved by an offset. On PostgreSQL every process keeps its clock on the
+/// database's (the offset is measured every few seconds), so due times and leases written by
+/// one process mean the same to all of them, whatever their own clocks say.
+#[derive(Debug)]
+pub struct OffsetClock<C> {
+    base: C,
+    offset_ms: AtomicI64,
+}
+
+impl<C: Clock> OffsetClock<C> {
+    pub fn new(base: C) -> Arc<Self> {
+        Arc::new(OffsetClock { base, offset_ms: AtomicI64::new(0) })
+    }
+    pub fn set_offset_ms(&self, ms: i64) {
+        self.offset_ms.store(ms, Ordering::SeqCst);
+    }
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::SeqCst)
+    }
+    /// The offset that puts `base` on a clock read as `remote` between `before` and `after`
+    /// (by `base`): the midpoint of the round trip.
+    pub fn offset_from(before: Ts, remote: Ts, after: Ts) -> i64 {
+        remote.ms() - (before.ms() + after.ms()) / 2
+    }
+    pub fn base(&self) -> &C {
+        &self.base
+    }
+}
+
+impl<C: Clock> Clock for OffsetClock<C> {
+    fn now(&self) -> Ts {
+        Ts::from_ms(self.base.now().ms() + self.offset_ms())
+    }
+    fn is_manual(&self) -> bool {
+        self.base.is_manual()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_offset_clock_reads_the_remote_clock_through_the_round_trip_midpoint() {
+        let base = ManualClock::new(Ts::from_ms(10_000));
+        let c = OffsetClock::new(base.clone());
+        let offset =
+            OffsetClock::<Arc<ManualClock>>::offset_from(Ts::from_ms(10_000), Ts::from_ms(12_510), Ts::from_ms(10_020));
+        assert_eq!(offset, 2_500);
+        c.set_offset_ms(offset);
+        assert_eq!(c.now(), Ts::from_ms(12_500));
+        base.advance_secs(1);
+        assert_eq!(c.now(), Ts::from_ms(13_500));
+        assert!(c.is_manual());
     }
 }

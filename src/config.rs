@@ -57,22 +57,31 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
+    /// The SQLite file (the default backend).
     pub path: PathBuf,
+    /// `postgres://user:password@host:port/database?sslmode=…`: use PostgreSQL instead of the
+    /// SQLite file (several nodes may share it). Never logged with its password.
+    pub url: Option<String>,
     pub auto_migrate: bool,
     /// `full` (every commit survives power loss) or `normal`.
     pub synchronous: Synchronous,
     pub busy_timeout_ms: u32,
+    /// SQLite: read connections (writes go through one writer).
     pub read_pool_size: u32,
+    /// PostgreSQL: connections this process keeps open at most (reads and writes).
+    pub pool_size: u32,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig {
             path: PathBuf::from("./data/incidentrelay.db"),
+            url: None,
             auto_migrate: true,
             synchronous: Synchronous::Full,
             busy_timeout_ms: 5000,
             read_pool_size: 4,
+            pool_size: 16,
         }
     }
 }
@@ -383,6 +392,15 @@ impl Config {
             _ => Map::new(),
         };
         let mut merged = defaults.clone();
+        let given: Vec<(String, String)> = sources.iter().map(|(s, k, _, _)| (s.clone(), k.clone())).collect();
+        let is_given = |s: &str, k: &str| given.iter().any(|(a, b)| a == s && b == k);
+        if is_given("database", "path") && is_given("database", "url") {
+            problems.push(format!(
+                "database.path ({}) and database.url ({}) are both set: choose SQLite (path) or PostgreSQL (url)",
+                env_name("database", "path"),
+                env_name("database", "url")
+            ));
+        }
         for (section, key, value, origin) in sources {
             let label = format!("{section}.{key} ({})", env_name(&section, &key));
             let Some(Value::Object(keys)) = defaults.get(&section) else {
@@ -417,7 +435,13 @@ impl Config {
             match accepted {
                 Some(v) => set(&mut merged, &section, &key, v),
                 None => {
-                    problems.push(format!("{label}: invalid value {}: {last_err}{}", short(&value), origin.describe()))
+                    // The URL may hold a password: never repeat it.
+                    let shown = if (section.as_str(), key.as_str()) == ("database", "url") {
+                        "(hidden)".to_string()
+                    } else {
+                        short(&value)
+                    };
+                    problems.push(format!("{label}: invalid value {shown}: {last_err}{}", origin.describe()))
                 }
             }
         }
@@ -475,6 +499,15 @@ impl Config {
         );
         check(self.delivery.concurrency_per_channel >= 1, "delivery", "concurrency_per_channel", "must be at least 1");
         check(self.database.read_pool_size >= 1, "database", "read_pool_size", "must be at least 1");
+        check((2..=500).contains(&self.database.pool_size), "database", "pool_size", "must be between 2 and 500");
+        if let Some(url) = &self.database.url {
+            check(
+                url.starts_with("postgres://") || url.starts_with("postgresql://"),
+                "database",
+                "url",
+                "must look like postgres://user:password@host:5432/database (the value is not shown: it may hold a password)",
+            );
+        }
         check(self.auth.session_hours >= 1, "auth", "session_hours", "must be at least 1");
         check(
             self.auth.max_failed_logins_per_account >= 1,

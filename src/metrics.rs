@@ -9,6 +9,7 @@ use crate::domain::alert::Source;
 use crate::domain::channel::ChannelKind;
 use crate::domain::lifecycle::{IntakeResult, Outcome};
 use crate::domain::message::EventKind;
+use crate::engine::Step;
 
 /// A histogram with fixed buckets (seconds).
 #[derive(Debug)]
@@ -77,9 +78,12 @@ impl Grid {
     }
     /// Counts one under (`row`, `col`); unknown names count under the last entry ("other").
     fn add(&self, row: &str, col: &str) {
+        self.add_n(row, col, 1);
+    }
+    fn add_n(&self, row: &str, col: &str, n: u64) {
         let r = self.rows.iter().position(|x| *x == row).unwrap_or(self.rows.len() - 1);
         let c = self.cols.iter().position(|x| *x == col).unwrap_or(self.cols.len() - 1);
-        self.cells[r * self.cols.len() + c].fetch_add(1, Ordering::Relaxed);
+        self.cells[r * self.cols.len() + c].fetch_add(n, Ordering::Relaxed);
     }
     fn render(&self, out: &mut String, name: &str, row_label: &str, col_label: &str) {
         for (ri, r) in self.rows.iter().enumerate() {
@@ -94,6 +98,10 @@ impl Grid {
 }
 
 const DELIVERY_OUTCOMES: &[&str] = &["sent", "retry", "dead", "other"];
+/// Whether this process got a step's lock (PostgreSQL: another process may hold it).
+const LOCK_OUTCOMES: &[&str] = &["won", "busy", "other"];
+/// What the engine claims: deliveries to send, alerts to escalate or remind.
+const CLAIM_KINDS: &[&str] = &["delivery", "alert", "other"];
 const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "HEAD", "other"];
 const STATUS_CLASSES: &[&str] = &["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
 
@@ -107,6 +115,9 @@ pub struct Metrics {
     deliveries: Grid,
     undelivered: Grid,
     http_requests: Grid,
+    engine_work: Grid,
+    engine_locks: Grid,
+    engine_claims: Grid,
     pub delivery_latency: Histogram,
     pub http_latency: Histogram,
     pub engine_cycle: Histogram,
@@ -122,6 +133,9 @@ impl Default for Metrics {
                 values(&EventKind::PAGES, EventKind::as_str),
             ),
             http_requests: Grid::new(METHODS.to_vec(), STATUS_CLASSES.to_vec()),
+            engine_work: Grid::new(values(&Step::ALL, Step::as_str), vec!["items"]),
+            engine_locks: Grid::new(values(&Step::ALL, Step::as_str), LOCK_OUTCOMES.to_vec()),
+            engine_claims: Grid::new(CLAIM_KINDS.to_vec(), vec!["won"]),
             delivery_latency: Histogram::new(LATENCY_BUCKETS),
             http_latency: Histogram::new(LATENCY_BUCKETS),
             engine_cycle: Histogram::new(LATENCY_BUCKETS),
@@ -136,6 +150,8 @@ pub struct Snapshot {
     pub deliveries_by_status: Vec<(String, String, i64)>,
     pub leader: bool,
     pub last_cycle_age_seconds: Option<f64>,
+    /// Transactions run again after a conflict with another process (PostgreSQL).
+    pub store_retries: u64,
 }
 
 impl Metrics {
@@ -152,6 +168,21 @@ impl Metrics {
     /// A page was given up on.
     pub fn undelivered(&self, channel_type: &str, event: &str) {
         self.undelivered.add(channel_type, event);
+    }
+
+    /// Items an engine step handled in this process.
+    pub fn engine_work(&self, step: Step, n: usize) {
+        self.engine_work.add_n(step.as_str(), "items", n as u64);
+    }
+
+    /// Whether this process got a step's lock.
+    pub fn engine_lock(&self, step: Step, won: bool) {
+        self.engine_locks.add(step.as_str(), if won { "won" } else { "busy" });
+    }
+
+    /// Rows this process claimed (`delivery` or `alert`).
+    pub fn claims(&self, kind: &str, n: usize) {
+        self.engine_claims.add_n(kind, "won", n as u64);
     }
 
     pub fn http(&self, method: &str, status: u16, secs: f64) {
@@ -227,6 +258,34 @@ impl Metrics {
             );
             let _ = writeln!(out, "incidentrelay_engine_last_cycle_age_seconds {age}");
         }
+        head(
+            &mut out,
+            "incidentrelay_engine_work_total",
+            "counter",
+            "Items (alerts escalated or reminded, deliveries started, housekeeping changes) this process's engine handled, by step.",
+        );
+        self.engine_work.render(&mut out, "incidentrelay_engine_work_total", "step", "unit");
+        head(
+            &mut out,
+            "incidentrelay_engine_locks_total",
+            "counter",
+            "Step locks this process took (won) or found held by another process (busy), by step.",
+        );
+        self.engine_locks.render(&mut out, "incidentrelay_engine_locks_total", "step", "outcome");
+        head(
+            &mut out,
+            "incidentrelay_engine_claims_total",
+            "counter",
+            "Rows this process claimed: deliveries to send, alerts whose timer it ran.",
+        );
+        self.engine_claims.render(&mut out, "incidentrelay_engine_claims_total", "kind", "outcome");
+        head(
+            &mut out,
+            "incidentrelay_store_retries_total",
+            "counter",
+            "Transactions run again after a conflict with another process (PostgreSQL).",
+        );
+        let _ = writeln!(out, "incidentrelay_store_retries_total {}", snap.store_retries);
         head(&mut out, "incidentrelay_http_requests_total", "counter", "HTTP requests by method and status class.");
         self.http_requests.render(&mut out, "incidentrelay_http_requests_total", "method", "status");
         head(&mut out, "incidentrelay_http_request_duration_seconds", "histogram", "HTTP request latency.");

@@ -100,6 +100,14 @@ struct Ctx {
     in_flight: Arc<Mutex<HashMap<i64, usize>>>,
     /// Shutdown began: a finished send records its result but claims nothing more.
     stopping: Arc<std::sync::atomic::AtomicBool>,
+    /// How long a claim holds a row.
+    lease_secs: i64,
+}
+
+/// A claim outlives the send timeout by a margin: a process that dies mid-send loses its
+/// rows after this, and they go out again (same `webhook-id`).
+pub fn lease_secs(engine: &Engine) -> i64 {
+    engine.config.delivery.timeout_seconds as i64 + outbox::LEASE_MARGIN_SECS
 }
 
 impl Dispatcher {
@@ -117,12 +125,15 @@ pub async fn dispatch(engine: &Engine, now: Ts) -> Result<usize, StoreError> {
     }
     let limit = engine.config.delivery.concurrency_per_channel;
     let snapshot: HashMap<i64, usize> = engine.dispatcher.in_flight.lock().map(|m| m.clone()).unwrap_or_default();
+    let lease = lease_secs(engine);
     let claimed = engine
         .db
         .write(move |c| {
-            outbox::claim(c, now, CLAIM_BATCH, &|ch| limit.saturating_sub(snapshot.get(&ch).copied().unwrap_or(0)))
+            let free = |ch| limit.saturating_sub(snapshot.get(&ch).copied().unwrap_or(0));
+            outbox::claim(c, now, lease, CLAIM_BATCH, &free)
         })
         .await?;
+    engine.metrics.claims("delivery", claimed.len());
     let n = claimed.len();
     if n == 0 {
         return Ok(0);
@@ -140,6 +151,7 @@ pub async fn dispatch(engine: &Engine, now: Ts) -> Result<usize, StoreError> {
         },
         in_flight: engine.dispatcher.in_flight.clone(),
         stopping: engine.stopping.clone(),
+        lease_secs: lease,
     };
     let mut tasks = engine.dispatcher.tasks.lock().await;
     while tasks.try_join_next().is_some() {}
@@ -154,7 +166,7 @@ pub async fn dispatch(engine: &Engine, now: Ts) -> Result<usize, StoreError> {
             // the channel's next one without waiting for the next engine cycle.
             let mut next = Some(c);
             while let Some(c) = next.take() {
-                let id = c.delivery.id;
+                let (id, attempt) = (c.delivery.id, c.delivery.attempt());
                 match deliver(&ctx, c, ch).await {
                     Ok(following) => next = following,
                     Err(e) => {
@@ -163,7 +175,7 @@ pub async fn dispatch(engine: &Engine, now: Ts) -> Result<usize, StoreError> {
                         let retry_at = now.plus_secs(BASE_BACKOFF_SECS);
                         let _ = ctx
                             .db
-                            .write(move |c| outbox::mark_retry(c, now, id, &format!("internal: {e}"), retry_at))
+                            .write(move |c| outbox::mark_retry(c, now, attempt, &format!("internal: {e}"), retry_at))
                             .await;
                     }
                 }
@@ -198,16 +210,16 @@ impl Ctx {
     async fn record(
         &self,
         channel_id: i64,
-        result: impl FnOnce(&crate::store::Tx<'_>) -> Result<(), StoreError> + Send + 'static,
+        result: impl FnOnce(&crate::store::Tx<'_>) -> Result<bool, StoreError> + Send + 'static,
     ) -> Result<Option<Claimed>, StoreError> {
-        let (clock, stopping) = (self.clock.clone(), self.stopping.clone());
+        let (clock, stopping, lease) = (self.clock.clone(), self.stopping.clone(), self.lease_secs);
         self.db
             .write(move |c| {
                 result(c)?;
                 if stopping.load(std::sync::atomic::Ordering::SeqCst) {
                     return Ok(None);
                 }
-                outbox::claim_next(c, clock.now(), channel_id)
+                outbox::claim_next(c, clock.now(), lease, channel_id)
             })
             .await
     }
@@ -216,14 +228,14 @@ impl Ctx {
 /// Sends one claimed delivery and records the outcome; returns the channel's next due row,
 /// already claimed, for the same sender to take.
 async fn deliver(ctx: &Ctx, claimed: Claimed, ch: i64) -> Result<Option<Claimed>, StoreError> {
-    let id = claimed.delivery.id;
+    let (id, attempt) = (claimed.delivery.id, claimed.delivery.attempt());
     let prepared = ctx.db.read(move |c| outbox::prepare(c, &claimed)).await?;
     let now = ctx.clock.now();
     let Some(p) = prepared else {
-        return ctx.record(ch, move |c| outbox::mark_dead(c, now, id, "the channel or alert was deleted")).await;
+        return ctx.record(ch, move |c| outbox::mark_dead(c, now, attempt, "the channel or alert was deleted")).await;
     };
     if let Some(why) = cancelled(&p) {
-        return ctx.record(ch, move |c| outbox::mark_dead(c, now, id, why)).await;
+        return ctx.record(ch, move |c| outbox::mark_dead(c, now, attempt, why)).await;
     }
     let msg = super::message::message(&ctx.senders, &p, now);
     let senders = ctx.senders.clone();
@@ -243,8 +255,9 @@ async fn deliver(ctx: &Ctx, claimed: Claimed, ch: i64) -> Result<Option<Claimed>
             ctx.metrics.delivery(kind_name, "sent");
             ctx.metrics.delivery_latency.observe(done.ms().saturating_sub(p.delivery.created_at.ms()) as f64 / 1000.0);
             ctx.record(ch, move |c| {
-                outbox::mark_sent(c, done, id, sent.external_id.as_deref())?;
-                if let Some(a) = alert_id {
+                // A claim that expired meanwhile records nothing: the row's new claim does.
+                let held = outbox::mark_sent(c, done, attempt, sent.external_id.as_deref())?;
+                if let Some(a) = alert_id.filter(|_| held) {
                     let what = if event.is_page() { "notified" } else { "updated" };
                     add_event(
                         c,
@@ -256,7 +269,7 @@ async fn deliver(ctx: &Ctx, claimed: Claimed, ch: i64) -> Result<Option<Claimed>
                         json!({"delivery_id": id}),
                     )?;
                 }
-                Ok(())
+                Ok(held)
             })
             .await
         }
@@ -268,7 +281,7 @@ async fn deliver(ctx: &Ctx, claimed: Claimed, ch: i64) -> Result<Option<Claimed>
                     ctx.metrics.delivery(kind_name, "retry");
                     warn!(ctx.log, "delivery failed; will retry"; "delivery_id" => id, "channel" => &target, "attempt" => attempts, "error" => e.message(), "next_attempt_at" => next.rfc3339());
                     let msg = e.message().to_string();
-                    ctx.record(ch, move |c| outbox::mark_retry(c, done, id, &msg, next)).await
+                    ctx.record(ch, move |c| outbox::mark_retry(c, done, attempt, &msg, next)).await
                 }
                 AfterFailure::GiveUp(why) => {
                     ctx.metrics.delivery(kind_name, "dead");
@@ -278,8 +291,8 @@ async fn deliver(ctx: &Ctx, claimed: Claimed, ch: i64) -> Result<Option<Claimed>
                     warn!(ctx.log, "delivery failed permanently"; "delivery_id" => id, "channel" => &target, "error" => &why);
                     let failed = p.delivery;
                     ctx.record(ch, move |c| {
-                        outbox::mark_dead(c, done, id, &why)?;
-                        if let Some(a) = alert_id {
+                        let held = outbox::mark_dead(c, done, attempt, &why)?;
+                        if let Some(a) = alert_id.filter(|_| held) {
                             let notices = outbox::notify_undelivered(c, done, &failed, &why)?;
                             let told = match (event.is_page(), notices) {
                                 (false, _) => String::new(),
@@ -296,7 +309,7 @@ async fn deliver(ctx: &Ctx, claimed: Claimed, ch: i64) -> Result<Option<Claimed>
                                 json!({"delivery_id": id, "notices": notices}),
                             )?;
                         }
-                        Ok(())
+                        Ok(held)
                     })
                     .await
                 }

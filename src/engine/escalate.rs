@@ -31,6 +31,7 @@ async fn run(engine: &Engine, now: Ts, policy: bool) -> Result<usize, StoreError
         }
     }
     if done > 0 {
+        engine.metrics.claims("alert", done);
         engine.handle.wake();
     }
     Ok(done)

@@ -6,9 +6,13 @@
 
 use slog::info;
 
-use super::Engine;
+use super::{Engine, Step};
 use crate::domain::time::Ts;
 use crate::store::{self, StoreError};
+
+/// Advisory locks of the parts that are not cycle steps (see `Step::lock_key`).
+const SEARCH_LOCK: i64 = 0x4952_4510;
+const RETENTION_LOCK: i64 = 0x4952_4511;
 
 /// The timed part of the cycle: silences that started or ended, flapping alerts that became
 /// stable, expired sessions and tokens. Returns the number of changes and when the next
@@ -18,12 +22,18 @@ pub async fn run(engine: &Engine, now: Ts) -> Result<(usize, Option<Ts>), StoreE
     let changed = engine
         .db
         .write(move |c| {
+            if !store::try_step_lock(c, Step::Housekeeping.lock_key())? {
+                return Ok(None);
+            }
             let a = store::lifecycle::apply_silences(c, now)?;
             let b = store::lifecycle::end_flapping(c, now, window)?;
             store::tokens::purge_expired(c, now)?;
-            Ok(a + b)
+            Ok(Some(a + b))
         })
         .await?;
+    engine.metrics.engine_lock(Step::Housekeeping, changed.is_some());
+    // Another process is doing it: look again in a moment.
+    let Some(changed) = changed else { return Ok((0, Some(now.plus_secs(1)))) };
     if changed > 0 {
         engine.handle.wake();
     }
@@ -39,7 +49,15 @@ pub async fn index_search(engine: &Engine) -> Result<usize, StoreError> {
     }
     let mut total = 0;
     loop {
-        let n = engine.db.write(|c| store::alerts::index_new_alerts(c, 2000)).await?;
+        let n = engine
+            .db
+            .write(|c| {
+                if !store::try_step_lock(c, SEARCH_LOCK)? {
+                    return Ok(0);
+                }
+                store::alerts::index_new_alerts(c, 2000)
+            })
+            .await?;
         total += n;
         if n < 2000 {
             return Ok(total);
@@ -62,6 +80,10 @@ pub async fn retention(engine: &Engine, now: Ts) -> Result<Retention, StoreError
     let r = engine
         .db
         .write(move |c| {
+            // One process at a time; another that comes after finds nothing left to delete.
+            if !store::try_step_lock(c, RETENTION_LOCK)? {
+                return Ok(Retention::default());
+            }
             let alerts = store::alerts::purge_resolved_before(c, alert_cutoff)?;
             let audit_logs = store::audit::purge_before(c, audit_cutoff)?;
             let webhook_ids = store::routes::purge_webhook_ids_before(c, now.plus_secs(-86_400))?;

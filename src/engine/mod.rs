@@ -1,9 +1,17 @@
-//! The engine: the one process holding `<database>.scheduler.lock` runs an ordered cycle —
-//! escalate → remind → dispatch → housekeeping — each step isolated (a failing step is logged
-//! by name and the others still run). It sleeps until the earliest due timer, a wake from this
-//! process, a change committed by another process (`Db::watch_changes`), or `tick_seconds`.
-//! Timers are rows (`alerts.next_action_at`, `deliveries.next_attempt_at`), so a restart or a
-//! failover loses nothing.
+//! The engine runs an ordered cycle — escalate → remind → dispatch → housekeeping — each step
+//! isolated (a failing step is logged by name and the others still run). It sleeps until the
+//! earliest due timer, a wake from this process, a change committed by another process
+//! (`Db::watch_changes`), or `tick_seconds`. Timers are rows (`alerts.next_action_at`,
+//! `deliveries.next_attempt_at`), so a restart or a failover loses nothing.
+//!
+//! Who runs it:
+//! - SQLite: the one process holding `<database>.scheduler.lock`; others stand by.
+//! - PostgreSQL: every process, with no leader. Work is claimed in the database, so two
+//!   processes never do the same thing: alerts whose timer is due are claimed row by row
+//!   (`FOR UPDATE SKIP LOCKED`), deliveries are leased (`store::outbox`), and the steps that
+//!   work on many rows at once take a transaction-scoped advisory lock (`Step::lock_key`).
+//!   A process that dies holds nothing: its row locks go with its connections and its leases
+//!   expire, so another process picks its work up within a cycle.
 
 pub mod actions;
 pub mod dispatch;
@@ -28,6 +36,36 @@ const ROLE_UNKNOWN: u8 = 0;
 const ROLE_LEADER: u8 = 1;
 const ROLE_STANDBY: u8 = 2;
 const ROLE_DISABLED: u8 = 3;
+/// PostgreSQL: runs the engine alongside the other processes.
+const ROLE_SHARED: u8 = 4;
+
+/// The steps of a cycle, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Escalate,
+    Remind,
+    Dispatch,
+    Housekeeping,
+}
+
+impl Step {
+    pub const ALL: [Step; 4] = [Step::Escalate, Step::Remind, Step::Dispatch, Step::Housekeeping];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Escalate => "escalate",
+            Step::Remind => "remind",
+            Step::Dispatch => "dispatch",
+            Step::Housekeeping => "housekeeping",
+        }
+    }
+
+    /// The advisory lock a step takes on PostgreSQL while it works on many rows at once
+    /// ("IRE" and the step's number).
+    pub fn lock_key(self) -> i64 {
+        0x4952_4500 + self as i64
+    }
+}
 
 /// How often a standby process retries the lock (takeover within 5 s of the leader's death).
 const LOCK_RETRY: Duration = Duration::from_secs(2);
@@ -66,19 +104,21 @@ impl EngineStatus {
     pub fn known(&self) -> bool {
         self.role != ROLE_UNKNOWN
     }
+    /// Whether this process runs the engine (the SQLite leader, or any PostgreSQL node).
     pub fn is_leader(&self) -> bool {
-        self.role == ROLE_LEADER
+        self.role == ROLE_LEADER || self.role == ROLE_SHARED
     }
     pub fn role_name(&self) -> &'static str {
         match self.role {
             ROLE_LEADER => "leader",
             ROLE_STANDBY => "standby",
             ROLE_DISABLED => "disabled",
+            ROLE_SHARED => "shared",
             _ => "starting",
         }
     }
     pub fn last_cycle_age_seconds(&self, now: Ts) -> Option<f64> {
-        (self.role == ROLE_LEADER && self.last_cycle_ms > 0).then(|| (now.ms() - self.last_cycle_ms) as f64 / 1000.0)
+        (self.is_leader() && self.last_cycle_ms > 0).then(|| (now.ms() - self.last_cycle_ms) as f64 / 1000.0)
     }
 }
 
@@ -134,6 +174,8 @@ pub struct Engine {
     housekeeping_due: AtomicI64,
     /// Set on shutdown: no delivery is claimed any more.
     pub(crate) stopping: Arc<AtomicBool>,
+    /// This process among the others on the database (leases name their holder).
+    pub node: String,
 }
 
 impl Engine {
@@ -159,6 +201,7 @@ impl Engine {
             cycle: Mutex::new(()),
             housekeeping_due: AtomicI64::new(0),
             stopping: Arc::new(AtomicBool::new(false)),
+            node: format!("node-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()),
         }
     }
 
@@ -181,10 +224,12 @@ impl Engine {
         self.dispatcher.settle().await;
     }
 
-    /// Puts rows a crashed process left `sending` back in the queue.
-    pub async fn requeue_interrupted(&self) -> Result<usize, store::StoreError> {
+    /// Puts rows a crashed process left `sending` back in the queue: all of them when this
+    /// process is the only one sending (SQLite's leader, at start), else those whose lease
+    /// expired.
+    pub async fn requeue_interrupted(&self, all: bool) -> Result<usize, store::StoreError> {
         let now = self.clock.now();
-        self.db.write(move |c| store::outbox::requeue_sending(c, now)).await
+        self.db.write(move |c| store::outbox::requeue_sending(c, now, !all)).await
     }
 
     /// Runs one ordered cycle now: escalate → remind → dispatch → housekeeping.
@@ -195,6 +240,11 @@ impl Engine {
         let mut report = CycleReport::default();
         report.steps.push(("escalate", escalate::escalate(self, now).await.map_err(|e| e.to_string())));
         report.steps.push(("remind", escalate::remind(self, now).await.map_err(|e| e.to_string())));
+        // Deliveries a process that died (or hung) was sending go out again once their lease
+        // expires.
+        if let Err(e) = self.requeue_interrupted(false).await {
+            report.steps.push(("requeue", Err(e.to_string())));
+        }
         report.steps.push(("dispatch", dispatch::dispatch(self, now).await.map_err(|e| e.to_string())));
         let recheck = self.handle.shared.recheck.swap(false, Ordering::SeqCst);
         let hk = if recheck || now.ms() >= self.housekeeping_due.load(Ordering::SeqCst) {
@@ -215,8 +265,13 @@ impl Engine {
         let indexed = housekeeping::index_search(self).await;
         report.steps.push(("housekeeping", hk.and_then(|n| indexed.map(|m| n + m)).map_err(|e| e.to_string())));
         for (name, result) in &report.steps {
-            if let Err(e) = result {
-                error!(self.log, "engine step failed"; "step" => *name, "error" => e);
+            match result {
+                Err(e) => error!(self.log, "engine step failed"; "step" => *name, "error" => e),
+                Ok(n) => {
+                    if let Some(step) = Step::ALL.into_iter().find(|s| s.as_str() == *name) {
+                        self.metrics.engine_work(step, *n);
+                    }
+                }
             }
         }
         self.handle.shared.last_cycle.store(self.clock.now().ms(), Ordering::SeqCst);
@@ -242,14 +297,19 @@ pub fn start(engine: Arc<Engine>, enabled: bool) -> tokio::task::JoinHandle<()> 
             info!(engine.log, "scheduler disabled in this process: it serves HTTP only");
             return;
         }
-        let path = engine.db.leader_lock_path();
+        let path = engine.db.leader_lock();
         let mut told_standby = false;
         loop {
             match engine.db.try_lead() {
+                Ok(Some(store::Leadership::Shared)) => {
+                    engine.handle.set_role(ROLE_SHARED);
+                    info!(engine.log, "this process runs the engine alongside the others on the database");
+                    lead(&engine).await;
+                }
                 Ok(Some(lock)) => {
                     engine.handle.set_role(ROLE_LEADER);
-                    info!(engine.log, "this process runs the engine"; "lock" => path.display().to_string());
-                    match engine.requeue_interrupted().await {
+                    info!(engine.log, "this process runs the engine"; "lock" => &path);
+                    match engine.requeue_interrupted(true).await {
                         Ok(0) => {}
                         Ok(n) => info!(engine.log, "requeued deliveries interrupted by a crash"; "count" => n),
                         Err(e) => error!(engine.log, "cannot requeue interrupted deliveries"; "error" => e.to_string()),
@@ -260,12 +320,12 @@ pub fn start(engine: Arc<Engine>, enabled: bool) -> tokio::task::JoinHandle<()> 
                 Ok(None) => {
                     engine.handle.set_role(ROLE_STANDBY);
                     if !told_standby {
-                        info!(engine.log, "another process runs the engine; standing by"; "lock" => path.display().to_string());
+                        info!(engine.log, "another process runs the engine; standing by"; "lock" => &path);
                         told_standby = true;
                     }
                 }
                 Err(e) => {
-                    warn!(engine.log, "cannot open the scheduler lock"; "lock" => path.display().to_string(), "error" => e.to_string());
+                    warn!(engine.log, "cannot open the scheduler lock"; "lock" => &path, "error" => e.to_string());
                 }
             }
             tokio::time::sleep(LOCK_RETRY).await;
@@ -273,9 +333,12 @@ pub fn start(engine: Arc<Engine>, enabled: bool) -> tokio::task::JoinHandle<()> 
     })
 }
 
-/// The leader's loop; returns only if the data_version watcher cannot be opened.
+/// The engine's loop; returns only if the change watcher cannot be opened.
 async fn lead(engine: &Arc<Engine>) {
-    let watcher = match engine.db.watch_changes() {
+    let handle = engine.handle.clone();
+    let on_wake: store::WakeFn =
+        Arc::new(move |silences| if silences { handle.silences_changed() } else { handle.wake() });
+    let watcher = match engine.db.watch_changes(on_wake) {
         Ok(w) => Arc::new(w),
         Err(e) => {
             error!(engine.log, "cannot open the change watcher"; "error" => e.to_string());

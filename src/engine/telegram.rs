@@ -27,6 +27,14 @@ fn offset_key(channel_id: i64) -> String {
 
 /// One round over every enabled Telegram channel. Returns the number of updates handled.
 pub async fn poll_once(engine: &Engine) -> usize {
+    // One process polls (several on PostgreSQL would take each other's updates): whoever
+    // holds the lease, renewed every round; another takes over when it lapses.
+    let (node, now) = (engine.node.clone(), engine.clock.now());
+    let secs = POLL_EVERY.as_secs() as i64 * 5;
+    let polling = engine.db.write(move |c| store::try_lease(c, "telegram-poll", &node, now, secs)).await;
+    if !matches!(polling, Ok(true)) {
+        return 0;
+    }
     let list = match engine.db.read(|c| channels::list(c, None, None)).await {
         Ok(l) => l,
         Err(_) => return 0,

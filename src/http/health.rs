@@ -49,7 +49,7 @@ pub async fn readyz(st: State) -> HttpResponse {
     };
     let reason = reason.or_else(|| {
         st.db.disk_free().filter(|free| *free < MIN_FREE_BYTES).map(|free| {
-            format!("database: the disk is full ({free} bytes free on the file system of {})", st.db.path().display())
+            format!("database: the disk is full ({free} bytes free on the file system of {})", st.db.describe())
         })
     });
     let status = st.engine.status();
@@ -101,6 +101,7 @@ pub async fn metrics(st: State, req: HttpRequest) -> Result<HttpResponse, super:
         deliveries_by_status: deliveries,
         leader: status.is_leader(),
         last_cycle_age_seconds: status.last_cycle_age_seconds(st.clock.now()),
+        store_retries: store::retries(),
     };
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(st.metrics.render(&snap)))
 }

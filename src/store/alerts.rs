@@ -5,13 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::routes::Route;
+use super::sql::{Row, Val, vals};
 use super::users::UserRef;
-use super::{Read, Result, StoreError, Tx, placeholders, to_json};
+use super::{Dialect, Read, Result, StoreError, Tx, placeholders, to_json};
+use crate::args;
 use crate::domain::alert::{AlertStatus, IncomingAlert, Severity};
 use crate::domain::flapping;
 use crate::domain::lifecycle::{AlertState, Flap};
@@ -111,15 +112,9 @@ const SELECT: &str = "SELECT a.id, a.team_id, t.slug, t.group_id, a.route_id, a.
             a.escalation_cycle, a.group_key, a.state_changes, a.episode
      FROM alerts a JOIN teams t ON t.id = a.team_id LEFT JOIN users u ON u.id = a.assignee_user_id";
 
-fn json_at<T: serde::de::DeserializeOwned>(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<T> {
-    let text: String = r.get(i)?;
-    serde_json::from_str(&text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
-}
-
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
+fn row(r: &Row<'_>) -> Result<Alert> {
     let assignee_user_id: Option<i64> = r.get(7)?;
-    let assignee = match (assignee_user_id, r.get::<_, Option<String>>(8)?) {
+    let assignee = match (assignee_user_id, r.get::<Option<String>, _>(8)?) {
         (Some(id), Some(username)) => Some(UserRef { id, username, display_name: r.get(9)? }),
         _ => None,
     };
@@ -140,7 +135,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
         message: r.get(13)?,
         severity: Severity::parse(&severity).unwrap_or(Severity::Warning),
         status: AlertStatus::parse(&status).unwrap_or(AlertStatus::Firing),
-        labels: json_at(r, 16)?,
+        labels: r.json(16)?,
         event_link: r.get(17)?,
         alert_count: r.get(18)?,
         first_seen_at: r.get(19)?,
@@ -156,15 +151,74 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
         silence_id: r.get(29)?,
         escalation_cycle: r.get(30)?,
         group_key: r.get(31)?,
-        state_changes: json_at(r, 32)?,
+        state_changes: r.json(32)?,
         assignee_user_id,
         episode: r.get(33)?,
     })
 }
 
 pub fn get(c: &Read<'_>, id: i64) -> Result<Alert> {
-    let mut st = c.prepare_cached(&format!("{SELECT} WHERE a.id = ?1"))?;
-    st.query_row([id], row).optional()?.ok_or_else(|| StoreError::not_found("alert"))
+    c.opt(&format!("{SELECT} WHERE a.id = ?1"), args![id], row)?.ok_or_else(|| StoreError::not_found("alert"))
+}
+
+// --- several processes deciding about one alert (PostgreSQL) --------------------------------
+
+/// Takes the alert's row lock for the rest of the transaction and reads it as last committed:
+/// a decision about an alert (acknowledge, resolve, a silence or flapping change) never rests
+/// on a state another process is changing at the same moment. SQLite has one writer: a read.
+pub fn get_locked(c: &Tx<'_>, id: i64) -> Result<Alert> {
+    if c.dialect() == Dialect::Postgres {
+        c.opt("SELECT id FROM alerts WHERE id = ?1 FOR UPDATE", args![id], |r| r.get::<i64, _>(0))?
+            .ok_or_else(|| StoreError::not_found("alert"))?;
+    }
+    get(c, id)
+}
+
+/// [`get_locked`] for an alert read from a list: the same alert as last committed, or `None`
+/// if it is gone.
+pub fn relock(c: &Tx<'_>, alert: Alert) -> Result<Option<Alert>> {
+    match c.dialect() {
+        Dialect::Sqlite => Ok(Some(alert)),
+        Dialect::Postgres => match get_locked(c, alert.id) {
+            Ok(a) => Ok(Some(a)),
+            Err(StoreError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+/// Claims a due alert for an engine step: false when another process holds it right now (it is
+/// running the same step; this one skips the alert rather than wait).
+pub fn claim(c: &Tx<'_>, id: i64) -> Result<bool> {
+    match c.dialect() {
+        Dialect::Sqlite => Ok(true),
+        Dialect::Postgres => Ok(c
+            .opt("SELECT id FROM alerts WHERE id = ?1 FOR UPDATE SKIP LOCKED", args![id], |r| r.get::<i64, _>(0))?
+            .is_some()),
+    }
+}
+
+/// Locks the open alert a key belongs to, if any, before intake reads and decides (see
+/// [`get_locked`]). Without one, two processes inserting the same new key meet at the unique
+/// index `alerts_open_dedup`, and the loser decides again (`Db::write_retrying`).
+pub fn lock_open(c: &Tx<'_>, route_id: i64, dedup_key: &str, grouping: bool) -> Result<()> {
+    if c.dialect() == Dialect::Sqlite {
+        return Ok(());
+    }
+    let own = c.opt(
+        "SELECT id FROM alerts WHERE route_id = ?1 AND dedup_key = ?2 AND status <> 'resolved' FOR UPDATE",
+        args![route_id, dedup_key],
+        |r| r.get::<i64, _>(0),
+    )?;
+    if own.is_none() && grouping {
+        c.rows(
+            "SELECT a.id FROM alerts a JOIN alert_group_members m ON m.alert_id = a.id
+             WHERE m.route_id = ?1 AND m.dedup_key = ?2 AND a.status <> 'resolved' FOR UPDATE OF a",
+            args![route_id, dedup_key],
+            |r| r.get::<i64, _>(0),
+        )?;
+    }
+    Ok(())
 }
 
 // --- search ---------------------------------------------------------------------------------------
@@ -194,18 +248,15 @@ const SEARCH_WATERMARK: &str = "search_indexed_alert_id";
 /// Indexes alerts created since the last run, at most `limit`; returns how many.
 pub fn index_new_alerts(c: &Tx<'_>, limit: usize) -> Result<usize> {
     let from: i64 = super::get_setting(c, SEARCH_WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
-    let mut st =
-        c.prepare_cached("SELECT id, dedup_key, title, labels FROM alerts WHERE id > ?1 ORDER BY id LIMIT ?2")?;
-    let rows = st
-        .query_map(params![from, limit as i64], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+    let rows = c.rows(
+        "SELECT id, dedup_key, title, labels FROM alerts WHERE id > ?1 ORDER BY id LIMIT ?2",
+        args![from, limit],
+        |r| Ok((r.get::<i64, _>(0)?, r.get::<String, _>(1)?, r.get::<String, _>(2)?, r.get::<String, _>(3)?)),
+    )?;
     let Some(last) = rows.last().map(|r| r.0) else { return Ok(0) };
-    let mut ins = c.prepare_cached("INSERT INTO alerts_fts (rowid, body) VALUES (?1, ?2)")?;
     for (id, key, title, labels) in &rows {
         let labels: BTreeMap<String, String> = serde_json::from_str(labels).unwrap_or_default();
-        ins.execute(params![id, search_text(key, title, &labels)])?;
+        c.exec("INSERT INTO alerts_fts (rowid, body) VALUES (?1, ?2)", args![id, search_text(key, title, &labels)])?;
     }
     super::set_setting(c, SEARCH_WATERMARK, &last.to_string())?;
     Ok(rows.len())
@@ -214,7 +265,7 @@ pub fn index_new_alerts(c: &Tx<'_>, limit: usize) -> Result<usize> {
 /// Whether alerts wait to be indexed for search.
 pub fn search_backlog(c: &Read<'_>) -> Result<bool> {
     let from: i64 = super::get_setting(c, SEARCH_WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
-    let max: i64 = c.q_row("SELECT COALESCE(MAX(id), 0) FROM alerts", [], |r| r.get(0))?;
+    let max: i64 = c.one("SELECT COALESCE(MAX(id), 0) FROM alerts", &[], |r| r.get(0))?;
     Ok(max > from)
 }
 
@@ -229,9 +280,8 @@ fn index_search(c: &Tx<'_>, id: i64, dedup_key: &str, title: &str, labels: &BTre
     if !indexed(c, id)? {
         return Ok(());
     }
-    c.prepare_cached("DELETE FROM alerts_fts WHERE rowid = ?1")?.execute([id])?;
-    c.prepare_cached("INSERT INTO alerts_fts (rowid, body) VALUES (?1, ?2)")?
-        .execute(params![id, search_text(dedup_key, title, labels)])?;
+    c.exec("DELETE FROM alerts_fts WHERE rowid = ?1", args![id])?;
+    c.exec("INSERT INTO alerts_fts (rowid, body) VALUES (?1, ?2)", args![id, search_text(dedup_key, title, labels)])?;
     Ok(())
 }
 
@@ -267,23 +317,35 @@ pub struct Page {
 pub fn list(c: &Read<'_>, f: &Filter) -> Result<Page> {
     let empty = Page { items: Vec::new(), total: 0, capped: false };
     let mut clauses: Vec<String> = Vec::new();
-    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let mut args: Vec<Val> = Vec::new();
     let mut from = "alerts a".to_string();
     let mut order = "a.id";
     let mut search = false;
     if let Some(q) = f.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
         if q.chars().count() >= 3 {
-            // Driven by the trigram index (a quoted phrase matches as a case-insensitive
-            // substring), newest first, so a page stops as soon as it is full.
+            // Driven by the trigram index (a case-insensitive substring), newest first, so a
+            // page stops as soon as it is full.
             from = "alerts_fts JOIN alerts a ON a.id = alerts_fts.rowid".into();
             order = "alerts_fts.rowid";
-            clauses.push("alerts_fts MATCH ?".into());
-            args.push(rusqlite::types::Value::Text(format!("\"{}\"", q.replace('"', "\"\""))));
+            match c.dialect() {
+                // dialect: SQLite's FTS5 trigram table matches a quoted phrase…
+                Dialect::Sqlite => {
+                    clauses.push("alerts_fts MATCH ?".into());
+                    args.push(Val::Text(format!("\"{}\"", q.replace('"', "\"\""))));
+                }
+                // …PostgreSQL's pg_trgm index serves ILIKE.
+                Dialect::Postgres => {
+                    clauses.push("alerts_fts.body ILIKE ? ESCAPE '\\'".into());
+                    args.push(Val::Text(like));
+                }
+            }
             search = true;
         } else {
-            let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-            clauses.push("a.title LIKE ? ESCAPE '\\'".into());
-            args.push(rusqlite::types::Value::Text(like));
+            // dialect: LIKE ignores ASCII case on SQLite; PostgreSQL needs ILIKE.
+            let op = if c.dialect() == Dialect::Postgres { "ILIKE" } else { "LIKE" };
+            clauses.push(format!("a.title {op} ? ESCAPE '\\'"));
+            args.push(Val::Text(like));
         }
     }
     if let Some(g) = &f.groups {
@@ -291,27 +353,27 @@ pub fn list(c: &Read<'_>, f: &Filter) -> Result<Page> {
             return Ok(empty);
         }
         clauses.push(format!("a.team_id IN (SELECT id FROM teams WHERE group_id IN {})", placeholders(g.len())));
-        args.extend(g.iter().map(|x| rusqlite::types::Value::Integer(*x)));
+        args.extend(vals(g));
     }
     if let Some(t) = f.team_id {
         clauses.push("a.team_id = ?".into());
-        args.push(t.into());
+        args.push(Val::Int(t));
     }
     if !f.statuses.is_empty() {
         clauses.push(format!("a.status IN {}", placeholders(f.statuses.len())));
-        args.extend(f.statuses.iter().map(|s| rusqlite::types::Value::Text(s.as_str().into())));
+        args.extend(f.statuses.iter().map(|s| Val::Text(s.as_str().into())));
     }
     if let Some(s) = f.severity {
         clauses.push("a.severity = ?".into());
-        args.push(rusqlite::types::Value::Text(s.as_str().into()));
+        args.push(Val::Text(s.as_str().into()));
     }
     if let Some(s) = &f.source {
         clauses.push("a.source = ?".into());
-        args.push(rusqlite::types::Value::Text(s.clone()));
+        args.push(Val::Text(s.clone()));
     }
     if let Some(u) = f.assignee_id {
         clauses.push("a.assignee_user_id = ?".into());
-        args.push(u.into());
+        args.push(Val::Int(u));
     }
     let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
     let count_sql = if search {
@@ -319,7 +381,7 @@ pub fn list(c: &Read<'_>, f: &Filter) -> Result<Page> {
     } else {
         format!("SELECT COUNT(*) FROM {from} {filter}")
     };
-    let mut total: i64 = c.q_row(&count_sql, rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+    let mut total: i64 = c.one(&count_sql, &args, |r| r.get(0))?;
     let capped = search && total > SEARCH_COUNT_CAP;
     if capped {
         total = SEARCH_COUNT_CAP;
@@ -329,16 +391,12 @@ pub fn list(c: &Read<'_>, f: &Filter) -> Result<Page> {
     let offset = (f.page.max(1) - 1) * f.page_size;
     let ids_sql =
         format!("SELECT a.id FROM {from} {filter} ORDER BY {order} DESC LIMIT {} OFFSET {offset}", f.page_size);
-    let mut st = c.prepare_cached(&ids_sql)?;
-    let ids = st
-        .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, i64>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
+    let ids = c.rows(&ids_sql, &args, |r| r.get::<i64, _>(0))?;
     if ids.is_empty() {
         return Ok(Page { total, capped, ..empty });
     }
     let sql = format!("{SELECT} WHERE a.id IN {} ORDER BY a.id DESC", placeholders(ids.len()));
-    let mut st = c.prepare_cached(&sql)?;
-    let items = st.query_map(rusqlite::params_from_iter(ids.iter()), row)?.collect::<Result<Vec<_>, _>>()?;
+    let items = c.rows(&sql, &vals(&ids), row)?;
     Ok(Page { items, total, capped })
 }
 
@@ -354,11 +412,9 @@ pub fn open_counts(c: &Read<'_>, groups: Option<&[i64]>) -> Result<Vec<(AlertSta
             g.to_vec(),
         ),
     };
-    let mut st = c.prepare(&sql)?;
-    let rows = st.query_map(rusqlite::params_from_iter(args), |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let rows = c.rows(&sql, &vals(&args), |r| Ok((r.get::<String, _>(0)?, r.get::<i64, _>(1)?)))?;
     let mut out = Vec::new();
-    for r in rows {
-        let (s, n) = r?;
+    for (s, n) in rows {
         if let Some(s) = AlertStatus::parse(&s) {
             out.push((s, n));
         }
@@ -370,75 +426,76 @@ pub fn open_counts(c: &Read<'_>, groups: Option<&[i64]>) -> Result<Vec<(AlertSta
 
 /// The open alert for a key: by its own key, or (on grouping routes) as a group member.
 pub fn find_open(c: &Read<'_>, route_id: i64, dedup_key: &str, grouping: bool) -> Result<Option<Alert>> {
-    let mut st =
-        c.prepare_cached(&format!("{SELECT} WHERE a.route_id = ?1 AND a.dedup_key = ?2 AND a.status <> 'resolved'"))?;
-    if let Some(a) = st.query_row(params![route_id, dedup_key], row).optional()? {
+    let own = format!("{SELECT} WHERE a.route_id = ?1 AND a.dedup_key = ?2 AND a.status <> 'resolved'");
+    if let Some(a) = c.opt(&own, args![route_id, dedup_key], row)? {
         return Ok(Some(a));
     }
     if !grouping {
         return Ok(None);
     }
-    let mut st = c.prepare_cached(&format!(
-        "{SELECT} JOIN alert_group_members m ON m.alert_id = a.id
+    c.opt(
+        &format!(
+            "{SELECT} JOIN alert_group_members m ON m.alert_id = a.id
          WHERE m.route_id = ?1 AND m.dedup_key = ?2 AND a.status <> 'resolved' ORDER BY a.id DESC LIMIT 1"
-    ))?;
-    Ok(st.query_row(params![route_id, dedup_key], row).optional()?)
+        ),
+        args![route_id, dedup_key],
+        row,
+    )
 }
 
 /// The alert with this key resolved at or after `since`.
 pub fn find_recently_resolved(c: &Read<'_>, route_id: i64, dedup_key: &str, since: Ts) -> Result<Option<Alert>> {
-    let mut st = c.prepare_cached(&format!(
-        "{SELECT} WHERE a.route_id = ?1 AND a.dedup_key = ?2 AND a.status = 'resolved' AND a.resolved_at >= ?3
+    c.opt(
+        &format!(
+            "{SELECT} WHERE a.route_id = ?1 AND a.dedup_key = ?2 AND a.status = 'resolved' AND a.resolved_at >= ?3
          ORDER BY a.id DESC LIMIT 1"
-    ))?;
-    Ok(st.query_row(params![route_id, dedup_key, since], row).optional()?)
+        ),
+        args![route_id, dedup_key, since],
+        row,
+    )
 }
 
 /// The open alert of a group that new members may join (its group is open: see
 /// `alerts_open_group` in migration V4), first seen at or after `since`.
 pub fn find_group(c: &Read<'_>, route_id: i64, group_key: &str, since: Ts) -> Result<Option<Alert>> {
-    let mut st = c.prepare_cached(&format!(
-        "{SELECT} WHERE a.route_id = ?1 AND a.group_key = ?2 AND a.status <> 'resolved' AND a.group_open = 1
+    c.opt(
+        &format!(
+            "{SELECT} WHERE a.route_id = ?1 AND a.group_key = ?2 AND a.status <> 'resolved' AND a.group_open = 1
          AND a.first_seen_at >= ?3 ORDER BY a.id DESC LIMIT 1"
-    ))?;
-    Ok(st.query_row(params![route_id, group_key, since], row).optional()?)
+        ),
+        args![route_id, group_key, since],
+        row,
+    )
 }
 
 /// The dedup keys of a group alert's members that are still firing.
 pub fn firing_members(c: &Read<'_>, alert_id: i64) -> Result<Vec<String>> {
-    let mut st =
-        c.prepare_cached("SELECT dedup_key FROM alert_group_members WHERE alert_id = ?1 AND status = 'firing'")?;
-    let rows = st.query_map([alert_id], |r| r.get::<_, String>(0))?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    c.rows(
+        "SELECT dedup_key FROM alert_group_members WHERE alert_id = ?1 AND status = 'firing'",
+        args![alert_id],
+        |r| r.get::<String, _>(0),
+    )
 }
 
 /// How many members a group alert has.
 pub fn member_count(c: &Read<'_>, alert_id: i64) -> Result<i64> {
-    Ok(c.q_row("SELECT COUNT(*) FROM alert_group_members WHERE alert_id = ?1", [alert_id], |r| r.get(0))?)
+    c.one("SELECT COUNT(*) FROM alert_group_members WHERE alert_id = ?1", args![alert_id], |r| r.get(0))
 }
 
 /// Open alerts the silence re-evaluation looks at: every silenced one, and the firing ones of
 /// `teams` (those with an active silence).
 pub fn silenced_or_firing_in(c: &Read<'_>, teams: &[i64]) -> Result<Vec<Alert>> {
-    let mut out: Vec<Alert> = c
-        .prepare_cached(&format!("{SELECT} WHERE a.status = 'silenced'"))?
-        .query_map([], row)?
-        .collect::<Result<_, _>>()?;
+    let mut out = c.rows(&format!("{SELECT} WHERE a.status = 'silenced'"), &[], row)?;
     if !teams.is_empty() {
         let sql = format!("{SELECT} WHERE a.status = 'firing' AND a.team_id IN {}", placeholders(teams.len()));
-        let firing = c
-            .prepare_cached(&sql)?
-            .query_map(rusqlite::params_from_iter(teams.iter()), row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        out.extend(firing);
+        out.extend(c.rows(&sql, &vals(teams), row)?);
     }
     Ok(out)
 }
 
 /// Alerts marked flapping.
 pub fn flapping(c: &Read<'_>) -> Result<Vec<Alert>> {
-    let mut st = c.prepare_cached(&format!("{SELECT} WHERE a.flapping = 1"))?;
-    Ok(st.query_map([], row)?.collect::<Result<Vec<_>, _>>()?)
+    c.rows(&format!("{SELECT} WHERE a.flapping = 1"), &[], row)
 }
 
 // --- the changes plans ask for ------------------------------------------------------------------
@@ -459,18 +516,16 @@ pub fn insert(
     if let Some(key) = group_key {
         // The schema allows one open group per route and key: a group past its window closes
         // for new members before the next one opens.
-        c.prepare_cached(
-            "UPDATE alerts SET group_open = 0 WHERE route_id = ?1 AND group_key = ?2 AND status <> 'resolved' AND group_open = 1",
-        )?
-        .execute(params![route.id, key])?;
+        c.exec(
+            "UPDATE alerts SET group_open = 0 WHERE route_id = ?1 AND group_key = ?2 AND status <> 'resolved' AND group_open = 1", args![route.id, key])?;
     }
-    let mut st = c.prepare_cached(
+    let id = c.insert(
         "INSERT INTO alerts (team_id, route_id, rotation_id, escalation_policy_id, source, dedup_key, group_key, group_open, title, message,
                              severity, status, labels, event_link, alert_count, first_seen_at, last_seen_at, assignee_user_id, silence_id,
                              created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?15, ?15, ?16, ?17, ?15, ?15)",
-    )?;
-    st.execute(params![
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?15, ?15, ?16, ?17, ?15, ?15)
+         RETURNING id",
+        args![
         route.team_id,
         route.id,
         route.rotation_id,
@@ -487,9 +542,9 @@ pub fn insert(
         a.event_link,
         now,
         assignee,
-        silence_id,
-    ])?;
-    let id = c.last_insert_rowid();
+            silence_id,
+        ],
+    )?;
     if group_key.is_some() {
         add_member(c, id, route.id, dedup_key, now)?;
     }
@@ -498,46 +553,46 @@ pub fn insert(
 
 /// Records a key as a (firing) member of a group alert.
 pub fn add_member(c: &Tx<'_>, alert_id: i64, route_id: i64, dedup_key: &str, now: Ts) -> Result<()> {
-    let mut st = c.prepare_cached(
+    c.exec(
         "INSERT INTO alert_group_members (alert_id, route_id, dedup_key, status, first_seen_at, last_seen_at) VALUES (?1, ?2, ?3, 'firing', ?4, ?4)
          ON CONFLICT(alert_id, dedup_key) DO UPDATE SET status = 'firing', last_seen_at = excluded.last_seen_at",
+        args![alert_id, route_id, dedup_key, now],
     )?;
-    st.execute(params![alert_id, route_id, dedup_key, now])?;
     Ok(())
 }
 
 /// A member of a group alert resolved.
 pub fn resolve_member(c: &Tx<'_>, now: Ts, alert_id: i64, dedup_key: &str) -> Result<()> {
-    c.prepare_cached(
+    c.exec(
         "UPDATE alert_group_members SET status = 'resolved', last_seen_at = ?1 WHERE alert_id = ?2 AND dedup_key = ?3",
-    )?
-    .execute(params![now, alert_id, dedup_key])?;
+        args![now, alert_id, dedup_key],
+    )?;
     Ok(())
 }
 
 /// Every member of a group alert resolved (a person resolved the alert).
 pub fn resolve_members(c: &Tx<'_>, alert_id: i64) -> Result<()> {
-    c.exec("UPDATE alert_group_members SET status = 'resolved' WHERE alert_id = ?1", [alert_id])?;
+    c.exec("UPDATE alert_group_members SET status = 'resolved' WHERE alert_id = ?1", args![alert_id])?;
     Ok(())
 }
 
 /// Counts a repeat (or a new group member): the count and last-seen time only.
 pub fn count_repeat(c: &Tx<'_>, now: Ts, alert_id: i64) -> Result<()> {
-    c.prepare_cached(
+    c.exec(
         "UPDATE alerts SET alert_count = alert_count + 1, last_seen_at = ?1, updated_at = ?1 WHERE id = ?2",
-    )?
-    .execute(params![now, alert_id])?;
+        args![now, alert_id],
+    )?;
     Ok(())
 }
 
 /// Counts a repeat that brings new content: title, message, labels, severity and (when given)
 /// the link are replaced, and the search index follows the title and labels.
 pub fn repeat_with_content(c: &Tx<'_>, now: Ts, alert: &Alert, a: &IncomingAlert) -> Result<()> {
-    c.prepare_cached(
+    c.exec(
         "UPDATE alerts SET alert_count = alert_count + 1, last_seen_at = ?1, title = ?2, message = ?3, labels = ?4,
                 event_link = COALESCE(?5, event_link), severity = ?6, updated_at = ?1 WHERE id = ?7",
-    )?
-    .execute(params![now, a.title, a.message, to_json(&a.labels), a.event_link, a.severity.as_str(), alert.id])?;
+        args![now, a.title, a.message, to_json(&a.labels), a.event_link, a.severity.as_str(), alert.id],
+    )?;
     if alert.title != a.title || alert.labels != a.labels {
         index_search(c, alert.id, &alert.dedup_key, &a.title, &a.labels)?;
     }
@@ -556,17 +611,15 @@ pub fn reopen(
     silence_id: Option<i64>,
     assignee: Option<i64>,
 ) -> Result<()> {
-    c.prepare_cached(
+    c.exec(
         "UPDATE alerts SET status = ?1, resolved_at = NULL, resolved_by = NULL, acknowledged_at = NULL, acknowledged_by = NULL,
                 acknowledged_by_user_id = NULL, alert_count = alert_count + 1, last_seen_at = ?2, title = ?3, message = ?4, labels = ?5,
                 severity = ?6, reminder_count = 0, escalation_level = 0, escalation_cycle = 0, next_action_at = NULL,
                 flapping = ?7, state_changes = ?8, silence_id = ?9, assignee_user_id = ?10, episode = episode + 1, updated_at = ?2,
-                group_open = (group_key IS NOT NULL AND NOT EXISTS (
+                group_open = CASE WHEN group_key IS NOT NULL AND NOT EXISTS (
                     SELECT 1 FROM alerts o WHERE o.route_id = alerts.route_id AND o.group_key = alerts.group_key
-                    AND o.status <> 'resolved' AND o.group_open = 1 AND o.id <> alerts.id))
-         WHERE id = ?11",
-    )?
-    .execute(params![
+                    AND o.status <> 'resolved' AND o.group_open = 1 AND o.id <> alerts.id) THEN 1 ELSE 0 END
+         WHERE id = ?11", args![
         status.as_str(),
         now,
         a.title,
@@ -581,7 +634,7 @@ pub fn reopen(
     ])?;
     c.exec(
         "UPDATE alert_group_members SET status = 'firing' WHERE alert_id = ?1 AND dedup_key = ?2",
-        params![alert.id, alert.dedup_key],
+        args![alert.id, alert.dedup_key],
     )?;
     index_search(c, alert.id, &alert.dedup_key, &a.title, &a.labels)?;
     Ok(())
@@ -589,21 +642,17 @@ pub fn reopen(
 
 /// Marks an alert resolved (no timer any more) with its flap record.
 pub fn close(c: &Tx<'_>, now: Ts, alert_id: i64, actor: &str, flap: &Flap) -> Result<()> {
-    c.prepare_cached(
+    c.exec(
         "UPDATE alerts SET status = 'resolved', resolved_at = ?1, resolved_by = ?2, next_action_at = NULL, state_changes = ?3,
-                flapping = ?4, updated_at = ?1 WHERE id = ?5",
-    )?
-    .execute(params![now, actor, to_json(&flap.changes), flap.flapping, alert_id])?;
+                flapping = ?4, updated_at = ?1 WHERE id = ?5", args![now, actor, to_json(&flap.changes), flap.flapping, alert_id])?;
     Ok(())
 }
 
 /// Marks an alert acknowledged: no timer, no silence any more.
 pub fn acknowledge(c: &Tx<'_>, now: Ts, id: i64, actor: &str, actor_user_id: Option<i64>) -> Result<()> {
-    c.prepare_cached(
+    c.exec(
         "UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?1, acknowledged_by = ?2, acknowledged_by_user_id = ?3,
-                next_action_at = NULL, silence_id = NULL, updated_at = ?1 WHERE id = ?4",
-    )?
-    .execute(params![now, actor, actor_user_id, id])?;
+                next_action_at = NULL, silence_id = NULL, updated_at = ?1 WHERE id = ?4", args![now, actor, actor_user_id, id])?;
     Ok(())
 }
 
@@ -611,14 +660,14 @@ pub fn acknowledge(c: &Tx<'_>, now: Ts, id: i64, actor: &str, actor_user_id: Opt
 pub fn silence(c: &Tx<'_>, now: Ts, id: i64, silence_id: i64) -> Result<()> {
     c.exec(
         "UPDATE alerts SET status = 'silenced', silence_id = ?1, next_action_at = NULL, updated_at = ?2 WHERE id = ?3",
-        params![silence_id, now, id],
+        args![silence_id, now, id],
     )?;
     Ok(())
 }
 
 /// Another silence holds a silenced alert.
 pub fn switch_silence(c: &Tx<'_>, id: i64, silence_id: i64) -> Result<()> {
-    c.exec("UPDATE alerts SET silence_id = ?1 WHERE id = ?2", params![silence_id, id])?;
+    c.exec("UPDATE alerts SET silence_id = ?1 WHERE id = ?2", args![silence_id, id])?;
     Ok(())
 }
 
@@ -627,29 +676,31 @@ pub fn lift_silence(c: &Tx<'_>, now: Ts, id: i64, assignee: Option<i64>) -> Resu
     c.exec(
         "UPDATE alerts SET status = 'firing', silence_id = NULL, assignee_user_id = COALESCE(?1, assignee_user_id),
                 reminder_count = 0, escalation_level = 0, escalation_cycle = 0, updated_at = ?2 WHERE id = ?3",
-        params![assignee, now, id],
+        args![assignee, now, id],
     )?;
     Ok(())
 }
 
 /// A flapping alert is stable again.
 pub fn end_flapping(c: &Tx<'_>, now: Ts, id: i64) -> Result<()> {
-    c.exec("UPDATE alerts SET flapping = 0, updated_at = ?1 WHERE id = ?2", params![now, id])?;
+    c.exec("UPDATE alerts SET flapping = 0, updated_at = ?1 WHERE id = ?2", args![now, id])?;
     Ok(())
 }
 
 /// The earliest instant a silence starts or ends, or a flapping alert becomes stable, after `now`.
 pub fn next_silence_or_flap_change(c: &Read<'_>, now: Ts, flap_window_secs: i64) -> Result<Option<Ts>> {
-    let s: Option<Ts> = c.q_row(
+    let s: Option<Ts> = c.one(
         "SELECT MIN(t) FROM (SELECT starts_at AS t FROM silences WHERE enabled = 1 AND starts_at > ?1
-                             UNION ALL SELECT ends_at FROM silences WHERE enabled = 1 AND ends_at > ?1)",
-        [now],
+                             UNION ALL SELECT ends_at FROM silences WHERE enabled = 1 AND ends_at > ?1) AS edges",
+        args![now],
         |r| r.get(0),
     )?;
-    let mut st = c.prepare_cached("SELECT state_changes FROM alerts INDEXED BY alerts_flapping WHERE flapping = 1")?;
     let mut best = s;
-    for text in st.query_map([], |r| r.get::<_, String>(0))? {
-        let changes: Vec<i64> = serde_json::from_str(&text?).unwrap_or_default();
+    let texts = c.rows("SELECT state_changes FROM alerts INDEXED BY alerts_flapping WHERE flapping = 1", &[], |r| {
+        r.get::<String, _>(0)
+    })?;
+    for text in texts {
+        let changes: Vec<i64> = serde_json::from_str(&text).unwrap_or_default();
         if let Some(t) = flapping::stable_at(&changes, flap_window_secs) {
             best = Some(best.map_or(t, |b| b.min(t)));
         }
@@ -660,8 +711,8 @@ pub fn next_silence_or_flap_change(c: &Read<'_>, now: Ts, flap_window_secs: i64)
 /// Deletes resolved alerts (with their events and deliveries) resolved before `cutoff`.
 /// Open alerts are never deleted.
 pub fn purge_resolved_before(c: &Tx<'_>, cutoff: Ts) -> Result<usize> {
-    Ok(c.exec(
+    c.exec(
         "DELETE FROM alerts WHERE status = 'resolved' AND resolved_at IS NOT NULL AND resolved_at < ?1",
-        [cutoff],
-    )?)
+        args![cutoff],
+    )
 }

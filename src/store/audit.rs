@@ -1,11 +1,11 @@
 //! The audit log: every mutation records who did what to which object, and when.
 
-use rusqlite::params;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Read, Result, Tx, json_col};
+use super::{Read, Result, Row, Tx};
+use crate::args;
 use crate::domain::time::Ts;
 
 /// Who is acting. `user_id` is `None` for the system itself (CLI, engine, integrations).
@@ -49,7 +49,7 @@ impl Ctx {
         c.exec(
             "INSERT INTO audit_logs (actor_user_id, actor, action, object_type, object_id, group_id, details, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![self.actor.user_id, self.actor.name, action, object_type, object_id, group_id, details.to_string(), self.now],
+            args![self.actor.user_id, self.actor.name, action, object_type, object_id, group_id, details.to_string(), self.now],
         )?;
         Ok(())
     }
@@ -80,14 +80,13 @@ pub struct AuditFilter {
 
 /// Newest first.
 pub fn list(c: &Read<'_>, f: &AuditFilter) -> Result<Vec<AuditLog>> {
-    let mut st = c.prepare_cached(
+    c.rows(
         "SELECT * FROM audit_logs
          WHERE (?1 IS NULL OR object_type = ?1) AND (?2 IS NULL OR object_id = ?2)
            AND (?3 IS NULL OR actor = ?3) AND (?4 IS NULL OR id < ?4)
          ORDER BY id DESC LIMIT ?5",
-    )?;
-    let rows =
-        st.query_map(params![f.object_type, f.object_id, f.actor, f.before_id, f.limit.clamp(1, 1000)], |r| {
+        args![f.object_type, f.object_id, f.actor, f.before_id, f.limit.clamp(1, 1000)],
+        |r: &Row<'_>| {
             Ok(AuditLog {
                 id: r.get("id")?,
                 actor_user_id: r.get("actor_user_id")?,
@@ -96,14 +95,14 @@ pub fn list(c: &Read<'_>, f: &AuditFilter) -> Result<Vec<AuditLog>> {
                 object_type: r.get("object_type")?,
                 object_id: r.get("object_id")?,
                 group_id: r.get("group_id")?,
-                details: json_col(r, "details")?,
+                details: r.json("details")?,
                 created_at: r.get("created_at")?,
             })
-        })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        },
+    )
 }
 
 /// Deletes rows older than `cutoff`; returns how many.
 pub fn purge_before(c: &Tx<'_>, cutoff: Ts) -> Result<usize> {
-    Ok(c.exec("DELETE FROM audit_logs WHERE created_at < ?1", [cutoff])?)
+    c.exec("DELETE FROM audit_logs WHERE created_at < ?1", args![cutoff])
 }

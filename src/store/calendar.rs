@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
+use super::sql::Row;
 use super::{Read, Result, StoreError, Tx, rotations, teams};
+use crate::args;
 use crate::domain::rotation::{Schedule, ShiftKind};
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
@@ -127,7 +128,7 @@ pub struct FeedInput {
 const SELECT: &str =
     "SELECT f.*, t.name AS team_name, t.group_id FROM calendar_feeds f JOIN teams t ON t.id = f.team_id";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Feed> {
+fn row(r: &Row<'_>) -> Result<Feed> {
     Ok(Feed {
         id: r.get("id")?,
         team_id: r.get("team_id")?,
@@ -143,23 +144,20 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Feed> {
 }
 
 pub fn get(c: &Read<'_>, id: i64) -> Result<Feed> {
-    c.q_row(&format!("{SELECT} WHERE f.id = ?1"), [id], row).optional()?.ok_or_else(|| StoreError::not_found("feed"))
+    c.opt(&format!("{SELECT} WHERE f.id = ?1"), args![id], row)?.ok_or_else(|| StoreError::not_found("feed"))
 }
 
 /// The feeds a user created.
 pub fn of_user(c: &Read<'_>, user_id: i64) -> Result<Vec<Feed>> {
-    let mut st = c.prepare_cached(&format!("{SELECT} WHERE f.user_id = ?1 ORDER BY f.id"))?;
-    Ok(st.query_map([user_id], row)?.collect::<Result<Vec<_>, _>>()?)
+    c.rows(&format!("{SELECT} WHERE f.user_id = ?1 ORDER BY f.id"), args![user_id], row)
 }
 
 /// The feed a raw token opens.
 pub fn by_token(c: &Read<'_>, raw: &str) -> Result<Option<Feed>> {
     let hash = crate::crypto::sha256_hex(raw);
-    let found = c
-        .q_row(&format!("{SELECT} WHERE f.token_hash = ?1"), [&hash], |r| {
-            Ok((r.get::<_, String>("token_hash")?, row(r)?))
-        })
-        .optional()?;
+    let found = c.opt(&format!("{SELECT} WHERE f.token_hash = ?1"), args![&hash], |r| {
+        Ok((r.get::<String, _>("token_hash")?, row(r)?))
+    })?;
     Ok(found.filter(|(h, _)| crate::crypto::ct_eq(h.as_bytes(), hash.as_bytes())).map(|(_, f)| f))
 }
 
@@ -173,11 +171,8 @@ pub fn create(c: &Tx<'_>, ctx: &Ctx, user_id: i64, input: FeedInput, raw: &str) 
     let team_id = input.team_id.unwrap_or_default();
     let team = teams::get(c, team_id).map_err(|_| StoreError::invalid("team_id", "no such team"))?;
     let name = if name.is_empty() { format!("On call: {}", team.name) } else { name };
-    c.exec(
-        "INSERT INTO calendar_feeds (team_id, user_id, name, token_hash, token_prefix, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![team_id, user_id, name, crate::crypto::sha256_hex(raw), crate::crypto::token_prefix(raw), ctx.now],
-    )?;
-    let id = c.last_insert_rowid();
+    let id = c.insert(
+"INSERT INTO calendar_feeds (team_id, user_id, name, token_hash, token_prefix, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id", args![team_id, user_id, name, crate::crypto::sha256_hex(raw), crate::crypto::token_prefix(raw), ctx.now])?;
     ctx.audit(
         c,
         "calendar_feed.create",
@@ -193,7 +188,7 @@ pub fn create(c: &Tx<'_>, ctx: &Ctx, user_id: i64, input: FeedInput, raw: &str) 
 
 pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let f = get(c, id)?;
-    c.exec("DELETE FROM calendar_feeds WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM calendar_feeds WHERE id = ?1", args![id])?;
     ctx.audit(c, "calendar_feed.delete", "calendar_feed", id, Some(f.group_id), json!({"name": f.name}))?;
     Ok(())
 }

@@ -1,13 +1,14 @@
 //! Channels: where notifications go. Configs are validated by the channel's notifier; secrets
 //! in them are returned masked.
 
-use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::audit::Ctx;
-use super::{Read, Result, StoreError, Tx, json_col, placeholders, to_json};
+use super::sql::{Row, Val, vals};
+use super::{Read, Result, StoreError, Tx, placeholders, to_json};
+use crate::args;
 use crate::domain::alert::Severity;
 use crate::domain::channel::{ChannelKind, ChannelSpec};
 use crate::domain::time::Ts;
@@ -32,23 +33,17 @@ pub struct Channel {
 const SELECT: &str = "SELECT ch.*, t.group_id FROM channels ch JOIN teams t ON t.id = ch.team_id";
 
 /// Reads a row with its raw (unmasked) config.
-fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Channel> {
+fn raw_row(r: &Row<'_>) -> Result<Channel> {
     let kind: String = r.get("channel_type")?;
-    let kind = ChannelKind::parse(&kind).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("unknown channel type {kind}").into(),
-        )
-    })?;
+    let kind = ChannelKind::parse(&kind).ok_or_else(|| StoreError::Db(format!("unknown channel type {kind}")))?;
     Ok(Channel {
         id: r.get("id")?,
         team_id: r.get("team_id")?,
         group_id: r.get("group_id")?,
         name: r.get("name")?,
         channel_type: kind,
-        config: json_col(r, "config")?,
-        notify_on_severities: json_col(r, "notify_on_severities")?,
+        config: r.json("config")?,
+        notify_on_severities: r.json("notify_on_severities")?,
         enabled: r.get("enabled")?,
         created_at: r.get("created_at")?,
         updated_at: r.get("updated_at")?,
@@ -70,32 +65,27 @@ impl Channel {
 
 /// The channel, secrets in clear (the API masks them: see `http::api::channels`).
 pub fn get(c: &Read<'_>, id: i64) -> Result<Channel> {
-    c.q_row(&format!("{SELECT} WHERE ch.id = ?1"), [id], raw_row)
-        .optional()?
-        .ok_or_else(|| StoreError::not_found("channel"))
+    c.opt(&format!("{SELECT} WHERE ch.id = ?1"), args![id], raw_row)?.ok_or_else(|| StoreError::not_found("channel"))
 }
 
 pub fn list(c: &Read<'_>, groups: Option<&[i64]>, team_id: Option<i64>) -> Result<Vec<Channel>> {
     let mut sql = format!("{SELECT} WHERE (?1 IS NULL OR ch.team_id = ?1)");
-    let mut args: Vec<rusqlite::types::Value> = vec![team_id.into()];
+    let mut args: Vec<Val> = args![team_id].to_vec();
     if let Some(g) = groups {
         sql.push_str(&format!(" AND t.group_id IN {}", placeholders(g.len())));
-        args.extend(g.iter().map(|x| rusqlite::types::Value::Integer(*x)));
+        args.extend(vals(g));
     }
     sql.push_str(" ORDER BY ch.team_id, ch.name");
-    let mut st = c.prepare(&sql)?;
-    let rows = st.query_map(rusqlite::params_from_iter(args), raw_row)?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    c.rows(&sql, &args, raw_row)
 }
 
 pub fn create(c: &Tx<'_>, ctx: &Ctx, team_id: i64, spec: ChannelSpec) -> Result<Channel> {
     let team = super::teams::get(c, team_id).map_err(|_| StoreError::invalid("team_id", "no such team"))?;
-    c.exec(
+    let id = c.insert(
         "INSERT INTO channels (team_id, name, channel_type, config, notify_on_severities, enabled, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-        params![team.id, spec.name, spec.channel_type.as_str(), spec.config.to_string(), to_json(&spec.notify_on_severities), spec.enabled, ctx.now],
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING id",
+        args![team.id, spec.name, spec.channel_type.as_str(), spec.config.to_string(), to_json(&spec.notify_on_severities), spec.enabled, ctx.now],
     )?;
-    let id = c.last_insert_rowid();
     ctx.audit(
         c,
         "channel.create",
@@ -112,7 +102,7 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, spec: ChannelSpec) -> Result<Chann
     c.exec(
         "UPDATE channels SET name = ?1, channel_type = ?2, config = ?3, notify_on_severities = ?4, enabled = ?5, updated_at = ?6
          WHERE id = ?7",
-        params![spec.name, spec.channel_type.as_str(), spec.config.to_string(), to_json(&spec.notify_on_severities), spec.enabled, ctx.now, id],
+        args![spec.name, spec.channel_type.as_str(), spec.config.to_string(), to_json(&spec.notify_on_severities), spec.enabled, ctx.now, id],
     )?;
     ctx.audit(c, "channel.update", "channel", id, Some(ch.group_id), json!({"name": spec.name}))?;
     get(c, id)
@@ -120,23 +110,21 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, spec: ChannelSpec) -> Result<Chann
 
 pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let ch = get(c, id)?;
-    let policy: Option<String> = c
-        .query_row(
-            "SELECT p.name FROM escalation_rules e JOIN escalation_policies p ON p.id = e.policy_id
-             WHERE e.target_type = 'channel' AND e.target_id = ?1 LIMIT 1",
-            [id],
-            |x| x.get(0),
-        )
-        .optional()?;
+    let policy: Option<String> = c.opt(
+        "SELECT p.name FROM escalation_rules e JOIN escalation_policies p ON p.id = e.policy_id
+         WHERE e.target_type = 'channel' AND e.target_id = ?1 LIMIT 1",
+        args![id],
+        |x| x.get(0),
+    )?;
     if let Some(name) = policy {
         return Err(StoreError::conflict("id", format!("escalation policy \"{name}\" targets this channel")));
     }
     c.exec(
         "UPDATE deliveries SET status = 'dead', last_error = 'the channel was deleted', updated_at = ?1
          WHERE channel_id = ?2 AND status IN ('pending', 'failed')",
-        rusqlite::params![ctx.now, id],
+        args![ctx.now, id],
     )?;
-    c.exec("DELETE FROM channels WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM channels WHERE id = ?1", args![id])?;
     ctx.audit(c, "channel.delete", "channel", id, Some(ch.group_id), json!({"name": ch.name}))?;
     Ok(())
 }

@@ -2,13 +2,13 @@
 //! `next_action_at`; the engine's escalate and remind steps pick up due ones. The decisions
 //! themselves are pure (`domain::escalation`); this module loads their inputs and applies them.
 
-use rusqlite::params;
 use serde_json::json;
 
 use super::alerts::{self, Alert};
 use super::outbox::{self, EventKind, PageTarget};
 use super::timeline::add_event;
 use super::{Read, Result, StoreError, Tx};
+use crate::args;
 use crate::domain::alert::AlertStatus;
 use crate::domain::escalation::{self as esc, PolicyStep, SimpleStep};
 use crate::domain::time::Ts;
@@ -19,10 +19,10 @@ fn reminder_interval(c: &Read<'_>, alert: &Alert) -> Result<Option<i64>> {
         return Ok(None);
     };
     let secs: Option<i64> =
-        match c.q_row("SELECT reminder_interval_seconds FROM rotations WHERE id = ?1", [rid], |r| r.get(0)) {
+        match c.one("SELECT reminder_interval_seconds FROM rotations WHERE id = ?1", args![rid], |r| r.get(0)) {
             Ok(v) => Some(v),
-            Err(rusqlite::Error::QueryReturnedNoRows) => None,
-            Err(e) => return Err(e.into()),
+            Err(StoreError::NotFound(_)) => None,
+            Err(e) => return Err(e),
         };
     Ok(secs.filter(|s| *s > 0))
 }
@@ -49,8 +49,7 @@ pub fn schedule_first(c: &Tx<'_>, now: Ts, alert: &Alert) -> Result<()> {
         Some(p) => esc::next_after(&delays(&p), p.repeat_count, 0, 0).map(|secs| now.plus_secs(secs)),
         None => reminder_interval(c, alert)?.map(|secs| now.plus_secs(secs)),
     };
-    c.prepare_cached("UPDATE alerts SET next_action_at = ?1, escalation_level = 0, escalation_cycle = 0, reminder_count = 0 WHERE id = ?2")?
-        .execute(params![next, alert.id])?;
+    c.exec("UPDATE alerts SET next_action_at = ?1, escalation_level = 0, escalation_cycle = 0, reminder_count = 0 WHERE id = ?2", args![next, alert.id])?;
     Ok(())
 }
 
@@ -58,32 +57,35 @@ pub fn schedule_first(c: &Tx<'_>, now: Ts, alert: &Alert) -> Result<()> {
 /// resolve and silences clear them) and every step re-checks the status, so the query reads
 /// the small partial index alone, whatever the number of open alerts.
 pub fn due(c: &Read<'_>, now: Ts, limit: usize) -> Result<Vec<(i64, bool)>> {
-    let mut st = c.prepare_cached(
+    c.rows(
         "SELECT id, escalation_policy_id IS NOT NULL FROM alerts INDEXED BY alerts_next_action
          WHERE next_action_at IS NOT NULL AND next_action_at <= ?1 ORDER BY next_action_at, id LIMIT ?2",
-    )?;
-    let rows = st.query_map(params![now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        args![now, limit as i64],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 /// The earliest timer.
 pub fn next_due(c: &Read<'_>) -> Result<Option<Ts>> {
-    Ok(c.q_row(
+    c.one(
         "SELECT MIN(next_action_at) FROM alerts INDEXED BY alerts_next_action WHERE next_action_at IS NOT NULL",
-        [],
+        &[],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// Runs one due policy step for an alert (escalate step). Returns whether anything was done.
 /// Re-checks inside the transaction: an alert acknowledged meanwhile is left alone.
 pub fn escalate_one(c: &Tx<'_>, now: Ts, id: i64) -> Result<bool> {
+    if !alerts::claim(c, id)? {
+        return Ok(false);
+    }
     let alert = alerts::get(c, id)?;
     if alert.status != AlertStatus::Firing || alert.next_action_at.is_none_or(|t| t > now) || alert.flapping {
         return Ok(false);
     }
     let Some(p) = policy(c, &alert)? else {
-        c.exec("UPDATE alerts SET next_action_at = NULL WHERE id = ?1", [id])?;
+        c.exec("UPDATE alerts SET next_action_at = NULL WHERE id = ?1", args![id])?;
         return Ok(false);
     };
     let step = esc::policy_step(&delays(&p), p.repeat_count, alert.escalation_level, alert.escalation_cycle);
@@ -96,7 +98,7 @@ pub fn escalate_one(c: &Tx<'_>, now: Ts, id: i64) -> Result<bool> {
             c.exec(
                 "UPDATE alerts SET escalation_level = ?1, escalation_cycle = ?2, next_action_at = ?3,
                         assignee_user_id = COALESCE(?4, assignee_user_id), updated_at = ?5 WHERE id = ?6",
-                params![level, cycle, next, assignee, now, id],
+                args![level, cycle, next, assignee, now, id],
             )?;
             let updated = alerts::get(c, id)?;
             let n =
@@ -125,7 +127,7 @@ pub fn escalate_one(c: &Tx<'_>, now: Ts, id: i64) -> Result<bool> {
             }
         }
         PolicyStep::Stop => {
-            c.exec("UPDATE alerts SET next_action_at = NULL WHERE id = ?1", [id])?;
+            c.exec("UPDATE alerts SET next_action_at = NULL WHERE id = ?1", args![id])?;
             add_event(
                 c,
                 id,
@@ -142,17 +144,20 @@ pub fn escalate_one(c: &Tx<'_>, now: Ts, id: i64) -> Result<bool> {
 
 /// Runs one due reminder or simple escalation for an alert (remind step).
 pub fn remind_one(c: &Tx<'_>, now: Ts, id: i64) -> Result<bool> {
+    if !alerts::claim(c, id)? {
+        return Ok(false);
+    }
     let alert = alerts::get(c, id)?;
     if alert.status != AlertStatus::Firing || alert.next_action_at.is_none_or(|t| t > now) || alert.flapping {
         return Ok(false);
     }
     let Some(interval) = reminder_interval(c, &alert)? else {
-        c.exec("UPDATE alerts SET next_action_at = NULL WHERE id = ?1", [id])?;
+        c.exec("UPDATE alerts SET next_action_at = NULL WHERE id = ?1", args![id])?;
         return Ok(false);
     };
-    let (enabled, after): (bool, i64) = c.q_row(
+    let (enabled, after): (bool, i64) = c.one(
         "SELECT escalation_enabled, escalation_after_reminders FROM teams WHERE id = ?1",
-        [alert.team_id],
+        args![alert.team_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     let next = now.plus_secs(interval);
@@ -162,7 +167,7 @@ pub fn remind_one(c: &Tx<'_>, now: Ts, id: i64) -> Result<bool> {
             c.exec(
                 "UPDATE alerts SET reminder_count = ?1, next_action_at = ?2, assignee_user_id = COALESCE(?3, assignee_user_id), updated_at = ?4
                  WHERE id = ?5",
-                params![reminder_count, next, assignee, now, id],
+                args![reminder_count, next, assignee, now, id],
             )?;
             let updated = alerts::get(c, id)?;
             let n = outbox::page(
@@ -192,7 +197,7 @@ pub fn remind_one(c: &Tx<'_>, now: Ts, id: i64) -> Result<bool> {
             c.exec(
                 "UPDATE alerts SET reminder_count = 0, escalation_level = ?1, next_action_at = ?2,
                         assignee_user_id = COALESCE(?3, assignee_user_id), updated_at = ?4 WHERE id = ?5",
-                params![level, next, assignee, now, id],
+                args![level, next, assignee, now, id],
             )?;
             let updated = alerts::get(c, id)?;
             let n = outbox::page(
@@ -245,10 +250,10 @@ fn current_assignee(c: &Read<'_>, now: Ts, alert: &Alert) -> Result<Option<i64>>
 fn describe_target(c: &Read<'_>, t: crate::domain::escalation::TargetType, id: i64) -> Result<String> {
     use crate::domain::escalation::TargetType;
     let name = |sql: &str| -> Result<String> {
-        match c.q_row(sql, [id], |r| r.get::<_, String>(0)) {
+        match c.one(sql, args![id], |r| r.get::<String, _>(0)) {
             Ok(v) => Ok(v),
-            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(format!("#{id} (deleted)")),
-            Err(e) => Err(e.into()),
+            Err(StoreError::NotFound(_)) => Ok(format!("#{id} (deleted)")),
+            Err(e) => Err(e),
         }
     };
     Ok(match t {

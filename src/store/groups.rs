@@ -1,12 +1,13 @@
 //! Groups (the access boundary) and group memberships.
 
-use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
+use super::sql::{Row, vals};
 use super::{Read, Result, StoreError, Tx, placeholders};
+use crate::args;
 use crate::domain::access::Role;
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
@@ -31,7 +32,7 @@ pub struct GroupInput {
     pub active: Option<bool>,
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
+fn row(r: &Row<'_>) -> Result<Group> {
     Ok(Group {
         id: r.get("id")?,
         slug: r.get("slug")?,
@@ -44,7 +45,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
 }
 
 pub fn get(c: &Read<'_>, id: i64) -> Result<Group> {
-    c.q_row("SELECT * FROM groups WHERE id = ?1", [id], row).optional()?.ok_or_else(|| StoreError::not_found("group"))
+    c.opt("SELECT * FROM groups WHERE id = ?1", args![id], row)?.ok_or_else(|| StoreError::not_found("group"))
 }
 
 /// Groups by id; `None` lists all.
@@ -55,9 +56,7 @@ pub fn list(c: &Read<'_>, only: Option<&[i64]>) -> Result<Vec<Group>> {
             (format!("SELECT * FROM groups WHERE id IN {} ORDER BY name", placeholders(ids.len())), ids.to_vec())
         }
     };
-    let mut st = c.prepare(&sql)?;
-    let rows = st.query_map(rusqlite::params_from_iter(ids), row)?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    c.rows(&sql, &vals(&ids), row)
 }
 
 fn apply(g: &mut Group, input: GroupInput) -> Result<()> {
@@ -95,11 +94,8 @@ pub fn create(c: &Tx<'_>, ctx: &Ctx, input: GroupInput) -> Result<Group> {
         updated_at: ctx.now,
     };
     apply(&mut g, input)?;
-    c.exec(
-        "INSERT INTO groups (slug, name, description, active, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-        params![g.slug, g.name, g.description, g.active, ctx.now],
-    )?;
-    g.id = c.last_insert_rowid();
+    g.id = c.insert(
+"INSERT INTO groups (slug, name, description, active, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id", args![g.slug, g.name, g.description, g.active, ctx.now])?;
     ctx.audit(c, "group.create", "group", g.id, Some(g.id), json!({"slug": g.slug}))?;
     Ok(g)
 }
@@ -110,7 +106,7 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: GroupInput) -> Result<Group
     g.updated_at = ctx.now;
     c.exec(
         "UPDATE groups SET slug = ?1, name = ?2, description = ?3, active = ?4, updated_at = ?5 WHERE id = ?6",
-        params![g.slug, g.name, g.description, g.active, ctx.now, id],
+        args![g.slug, g.name, g.description, g.active, ctx.now, id],
     )?;
     ctx.audit(c, "group.update", "group", id, Some(id), json!({"slug": g.slug, "active": g.active}))?;
     Ok(g)
@@ -118,14 +114,14 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: GroupInput) -> Result<Group
 
 pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let g = get(c, id)?;
-    let teams: i64 = c.q_row("SELECT COUNT(*) FROM teams WHERE group_id = ?1", [id], |r| r.get(0))?;
+    let teams: i64 = c.one("SELECT COUNT(*) FROM teams WHERE group_id = ?1", args![id], |r| r.get(0))?;
     if teams > 0 {
         return Err(StoreError::conflict(
             "id",
             format!("group {} still has {teams} team(s); delete or move them first", g.slug),
         ));
     }
-    c.exec("DELETE FROM groups WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM groups WHERE id = ?1", args![id])?;
     ctx.audit(c, "group.delete", "group", id, Some(id), json!({"slug": g.slug}))?;
     Ok(())
 }
@@ -154,7 +150,7 @@ pub struct MembershipInput {
 const MEMBERSHIP_SELECT: &str =
     "SELECT m.*, u.username, u.display_name FROM group_memberships m JOIN users u ON u.id = m.user_id";
 
-fn membership_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Membership> {
+fn membership_row(r: &Row<'_>) -> Result<Membership> {
     let role: String = r.get("role")?;
     Ok(Membership {
         id: r.get("id")?,
@@ -169,21 +165,16 @@ fn membership_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Membership> {
 }
 
 pub fn get_membership(c: &Read<'_>, id: i64) -> Result<Membership> {
-    c.q_row(&format!("{MEMBERSHIP_SELECT} WHERE m.id = ?1"), [id], membership_row)
-        .optional()?
+    c.opt(&format!("{MEMBERSHIP_SELECT} WHERE m.id = ?1"), args![id], membership_row)?
         .ok_or_else(|| StoreError::not_found("membership"))
 }
 
 pub fn memberships_of_group(c: &Read<'_>, group_id: i64) -> Result<Vec<Membership>> {
-    let mut st = c.prepare(&format!("{MEMBERSHIP_SELECT} WHERE m.group_id = ?1 ORDER BY u.username"))?;
-    let rows = st.query_map([group_id], membership_row)?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    c.rows(&format!("{MEMBERSHIP_SELECT} WHERE m.group_id = ?1 ORDER BY u.username"), args![group_id], membership_row)
 }
 
 pub fn memberships_of_user(c: &Read<'_>, user_id: i64) -> Result<Vec<Membership>> {
-    let mut st = c.prepare(&format!("{MEMBERSHIP_SELECT} WHERE m.user_id = ?1 ORDER BY m.group_id"))?;
-    let rows = st.query_map([user_id], membership_row)?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    c.rows(&format!("{MEMBERSHIP_SELECT} WHERE m.user_id = ?1 ORDER BY m.group_id"), args![user_id], membership_row)
 }
 
 /// The roles a user holds in active groups: the input of access checks.
@@ -195,18 +186,18 @@ pub fn shares_group(c: &Read<'_>, user_id: i64, groups: &[i64]) -> Result<bool> 
     );
     let mut args = vec![user_id];
     args.extend_from_slice(groups);
-    Ok(c.q_row(&sql, rusqlite::params_from_iter(args), |r| r.get(0))?)
+    c.one(&sql, &vals(&args), |r| r.get(0))
 }
 
 pub fn active_roles(c: &Read<'_>, user_id: i64) -> Result<Vec<(i64, Role)>> {
-    let mut st = c.prepare_cached(
+    let rows = c.rows(
         "SELECT m.group_id, m.role FROM group_memberships m JOIN groups g ON g.id = m.group_id
          WHERE m.user_id = ?1 AND g.active = 1",
+        args![user_id],
+        |r| Ok((r.get::<i64, _>(0)?, r.get::<String, _>(1)?)),
     )?;
-    let rows = st.query_map([user_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
     let mut out = Vec::new();
-    for row in rows {
-        let (g, role) = row?;
+    for (g, role) in rows {
         if let Some(role) = Role::parse(&role) {
             out.push((g, role));
         }
@@ -215,11 +206,11 @@ pub fn active_roles(c: &Read<'_>, user_id: i64) -> Result<Vec<(i64, Role)>> {
 }
 
 pub fn is_member(c: &Read<'_>, group_id: i64, user_id: i64) -> Result<bool> {
-    Ok(c.q_row(
+    c.one(
         "SELECT EXISTS(SELECT 1 FROM group_memberships WHERE group_id = ?1 AND user_id = ?2)",
-        [group_id, user_id],
+        args![group_id, user_id],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// Adds a user to a group. `among`: the groups of a caller who is not an admin; the user must
@@ -251,15 +242,16 @@ pub fn add_member(
             "no such user among the people of your groups; an administrator adds new people",
         ));
     }
-    c.exec(
-        "INSERT INTO group_memberships (group_id, user_id, role, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-        params![group_id, user_id, role.as_str(), ctx.now],
-    )
-    .map_err(|e| match StoreError::from(e) {
-        StoreError::Conflict { .. } => StoreError::conflict("user_id", "the user is already a member of this group"),
-        other => other,
-    })?;
-    let id = c.last_insert_rowid();
+    let id = c
+        .insert(
+            "INSERT INTO group_memberships (group_id, user_id, role, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+             RETURNING id",
+            args![group_id, user_id, role.as_str(), ctx.now],
+        )
+        .map_err(|e| match e {
+            StoreError::Conflict { .. } => StoreError::conflict("user_id", "the user is already a member of this group"),
+            other => other,
+        })?;
     ctx.audit(
         c,
         "group_membership.create",
@@ -277,10 +269,7 @@ pub fn update_member(c: &Tx<'_>, ctx: &Ctx, id: i64, input: MembershipInput) -> 
         return Err(StoreError::invalid("user_id", "cannot be changed; remove the membership and add another"));
     }
     let role = input.role.unwrap_or(m.role);
-    c.exec(
-        "UPDATE group_memberships SET role = ?1, updated_at = ?2 WHERE id = ?3",
-        params![role.as_str(), ctx.now, id],
-    )?;
+    c.exec("UPDATE group_memberships SET role = ?1, updated_at = ?2 WHERE id = ?3", args![role.as_str(), ctx.now, id])?;
     ctx.audit(c, "group_membership.update", "group_membership", id, Some(m.group_id), json!({"role": role}))?;
     get_membership(c, id)
 }
@@ -290,9 +279,9 @@ pub fn remove_member(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let m = get_membership(c, id)?;
     c.exec(
         "DELETE FROM team_members WHERE user_id = ?1 AND team_id IN (SELECT id FROM teams WHERE group_id = ?2)",
-        [m.user_id, m.group_id],
+        args![m.user_id, m.group_id],
     )?;
-    c.exec("DELETE FROM group_memberships WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM group_memberships WHERE id = ?1", args![id])?;
     ctx.audit(c, "group_membership.delete", "group_membership", id, Some(m.group_id), json!({"user_id": m.user_id}))?;
     Ok(())
 }

@@ -172,6 +172,7 @@ fn team_route<'a>(c: &Read<'_>, routes: &'a [RouteCtx], a: &IncomingAlert) -> Re
 /// Decides and applies one incoming alert.
 pub fn ingest(c: &Tx<'_>, now: Ts, rc: &RouteCtx, a: &IncomingAlert, opts: &Options) -> Result<IntakeResult> {
     let key = lifecycle::dedup_key(a);
+    alerts::lock_open(c, rc.route.id, &key, !rc.route.group_by.is_empty())?;
     let (plan, loaded) = plan(c, now, rc, a, &key, opts)?;
     apply(c, now, rc, a, &key, plan, loaded, opts)
 }

@@ -81,7 +81,7 @@ pub fn page_from_start(
 /// Acknowledges an open alert: stops reminders and escalation at once and cancels pages not yet
 /// sent (idempotent; a resolved alert is returned unchanged).
 pub fn acknowledge(c: &Tx<'_>, now: Ts, id: i64, actor: &Actor) -> Result<Alert> {
-    let alert = alerts::get(c, id)?;
+    let alert = alerts::get_locked(c, id)?;
     if !lifecycle::can_acknowledge(alert.status) {
         return Ok(alert);
     }
@@ -94,7 +94,7 @@ pub fn acknowledge(c: &Tx<'_>, now: Ts, id: i64, actor: &Actor) -> Result<Alert>
 
 /// Resolves an open alert, by a person (idempotent for resolved ones).
 pub fn resolve(c: &Tx<'_>, now: Ts, id: i64, actor: &Actor) -> Result<Alert> {
-    let alert = alerts::get(c, id)?;
+    let alert = alerts::get_locked(c, id)?;
     if !lifecycle::can_resolve(alert.status) {
         return Ok(alert);
     }
@@ -174,6 +174,7 @@ pub fn apply_silences(c: &Tx<'_>, now: Ts) -> Result<usize> {
     let teams = silences::teams_with_active(c, now)?;
     let mut rules: std::collections::BTreeMap<i64, Vec<SilenceRule>> = std::collections::BTreeMap::new();
     for alert in alerts::silenced_or_firing_in(c, &teams)? {
+        let Some(alert) = alerts::relock(c, alert)? else { continue };
         let team_rules = match rules.entry(alert.team_id) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => e.insert(silence_rules(c, alert.team_id, now)?),
@@ -211,6 +212,7 @@ fn lift_silence(c: &Tx<'_>, now: Ts, alert: &Alert) -> Result<()> {
 pub fn end_flapping(c: &Tx<'_>, now: Ts, window_secs: i64) -> Result<usize> {
     let mut n = 0;
     for alert in alerts::flapping(c)? {
+        let Some(alert) = alerts::relock(c, alert)?.filter(|a| a.flapping) else { continue };
         let Some(page_again) = lifecycle::end_flapping(&alert.state(), now, window_secs) else { continue };
         alerts::end_flapping(c, now, alert.id)?;
         add_event(c, alert.id, now, "stable", &text::stable(window_secs), None, json!({}))?;

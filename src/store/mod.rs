@@ -1,58 +1,53 @@
-//! All SQL lives under `store/`. This module owns the database handle:
+//! All SQL lives under `store/`. Store functions are plain `fn(&Read<'_>, ...)` (they only
+//! read) or `fn(&Tx<'_>, ...)` (they write) returning `Result<T, StoreError>`; the caller picks
+//! `Db::read` or `Db::write` to run them. These handle types are the seam: nothing outside
+//! `store/` names a driver, holds SQL or matches on a driver's error text — errors arrive typed
+//! (`StoreError::Conflict { constraint, .. }`, `Busy`, `Unavailable`…). Inside, queries go
+//! through one small layer (`sql`: values, rows, `?N` placeholders) that runs on either
+//! backend:
 //!
-//! - one **writer thread** owns the only read-write connection. Callers send it jobs; it drains
-//!   whatever is queued, runs each job in its own SAVEPOINT inside one `BEGIN IMMEDIATE`
-//!   transaction, commits once and then answers every caller (group commit: one fsync for many
-//!   requests). A job that fails is rolled back to its savepoint without touching the others.
-//! - a small **pool of read-only connections**, used through `spawn_blocking`, so no SQLite call
-//!   ever runs on an async worker thread.
+//! - `sqlite`: the embedded default (`database.path`): a writer thread with group commit and a
+//!   read pool;
+//! - `pg`: PostgreSQL (`database.url`): a pool, one transaction per write, several nodes on one
+//!   database (their coordination is `cluster`).
 //!
-//! Store functions are plain `fn(&Read<'_>, ...)` (they only read) or `fn(&Tx<'_>, ...)` (they
-//! write) returning `Result<T, StoreError>`; the caller picks `Db::read` or `Db::write` to run
-//! them. These handle types are the seam: nothing outside `store/` names the driver, holds SQL
-//! or matches on a driver's error text — errors arrive typed (`StoreError::Conflict { constraint,
-//! .. }`, `Busy`, `Unavailable`…). The alert lifecycle is decided in `domain::lifecycle` and
-//! applied here (`intake`, `lifecycle`, `escalation`), in the caller's transaction.
+//! The alert lifecycle is decided in `domain::lifecycle` and applied here (`intake`,
+//! `lifecycle`, `escalation`), in the caller's transaction.
 
 pub mod alerts;
 pub mod audit;
 pub mod calendar;
 pub mod channels;
+pub mod copy;
 pub mod escalation;
 pub mod groups;
 pub mod intake;
 pub mod lifecycle;
 pub mod outbox;
+pub(crate) mod pg;
 pub mod policies;
 pub mod rotations;
 pub mod routes;
 pub mod schema;
 pub mod silences;
+pub mod sql;
+pub(crate) mod sqlite;
 pub mod teams;
 pub mod timeline;
 pub mod tokens;
 pub mod users;
 
-use std::fs::File;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::mpsc;
-use std::time::Duration;
 
-use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
-use rusqlite::{Connection, ErrorCode, OpenFlags, ToSql};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
-use crate::config::{DatabaseConfig, Synchronous};
+pub use self::sql::{Row, Val, placeholders};
+pub use self::sqlite::BackupReport;
+use crate::args;
+use crate::config::DatabaseConfig;
 use crate::domain::time::Ts;
 use crate::domain::validate::FieldError;
-
-mod embedded {
-    refinery::embed_migrations!("migrations");
-}
 
 /// Errors of the storage layer. Cloneable so one commit failure can answer many callers.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,84 +111,39 @@ impl From<crate::crypto::CryptoError> for StoreError {
     }
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> StoreError {
-        match &e {
-            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound("object".into()),
-            // Classified by SQLite's extended result codes. For a unique key SQLite names the
-            // violated columns only in the message (`UNIQUE constraint failed: groups.slug`),
-            // so that is where the constraint's name comes from.
-            rusqlite::Error::SqliteFailure(f, msg)
-                if matches!(
-                    f.extended_code,
-                    rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-                ) =>
-            {
-                let constraint =
-                    msg.as_deref().and_then(|m| m.split_once(": ")).map(|(_, cols)| cols).unwrap_or("unique");
-                let field = constraint.rsplit(", ").next().and_then(|c| c.rsplit('.').next()).unwrap_or("").to_string();
-                let message = format!("an object with this {field} already exists");
-                StoreError::Conflict { constraint: constraint.to_string(), field, message }
-            }
-            rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => {
-                StoreError::Conflict {
-                    constraint: "foreign_key".into(),
-                    field: String::new(),
-                    message: "the object is still referenced by other objects".into(),
-                }
-            }
-            rusqlite::Error::SqliteFailure(f, _)
-                if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) =>
-            {
-                StoreError::Busy(e.to_string())
-            }
-            rusqlite::Error::SqliteFailure(f, _)
-                if matches!(
-                    f.code,
-                    ErrorCode::DiskFull | ErrorCode::SystemIoFailure | ErrorCode::ReadOnly | ErrorCode::CannotOpen
-                ) =>
-            {
-                StoreError::Unavailable(format!("the database is unavailable: {e}"))
-            }
-            _ => StoreError::Db(e.to_string()),
-        }
-    }
-}
-
-impl From<r2d2::Error> for StoreError {
-    fn from(e: r2d2::Error) -> StoreError {
-        StoreError::Unavailable(format!("no read connection: {e}"))
-    }
-}
-
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
-
-impl ToSql for Ts {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.ms()))
-    }
-}
-
-impl FromSql for Ts {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        i64::column_result(value).map(Ts::from_ms)
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The handles store functions take
 
-/// What a store function that only reads takes: a connection in a read transaction (from the
-/// read pool) or in the write transaction. Nothing outside `store/` sees the driver: callers get
-/// one from [`Db::read`] or, as a [`Tx`], from [`Db::write`].
-pub struct Read<'a> {
-    pub(in crate::store) conn: &'a Connection,
+type PgCell = RefCell<r2d2::PooledConnection<pg::Connector>>;
+
+#[derive(Clone, Copy)]
+enum Conn<'a> {
+    Sqlite(&'a rusqlite::Connection),
+    Postgres(&'a PgCell),
 }
 
-/// What a store function that writes takes: the write transaction (one job's savepoint inside
-/// the writer's group commit). It reads too (`&Tx` coerces to `&Read`).
+/// Which SQL dialect a handle speaks (for the few queries that differ, marked `dialect:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// What a store function that only reads takes: a connection in a read (or the write)
+/// transaction. Callers get one from [`Db::read`] or, as a [`Tx`], from [`Db::write`].
+pub struct Read<'a> {
+    conn: Conn<'a>,
+}
+
+/// What a store function that writes takes: the write transaction. It reads too (`&Tx`
+/// coerces to `&Read`).
 pub struct Tx<'a> {
     read: Read<'a>,
+    /// What the transaction made for engines to look at (`pg::WAKE_*` bits; see
+    /// [`Tx::wake_engines`]).
+    wake: std::cell::Cell<u8>,
 }
 
 impl<'a> std::ops::Deref for Tx<'a> {
@@ -203,132 +153,102 @@ impl<'a> std::ops::Deref for Tx<'a> {
     }
 }
 
-// SQL goes through these, inside `store/` only. `q_row` and `exec` use the connection's
-// prepared-statement cache: SQL is compiled once per connection, not once per call (the hot
-// path runs the same few statements thousands of times a second).
+// SQL goes through these, inside `store/` only.
 impl<'a> Read<'a> {
-    fn prepare(&self, sql: &str) -> rusqlite::Result<rusqlite::Statement<'a>> {
-        self.conn.prepare(sql)
+    fn sqlite(c: &'a rusqlite::Connection) -> Read<'a> {
+        Read { conn: Conn::Sqlite(c) }
     }
-    fn prepare_cached(&self, sql: &str) -> rusqlite::Result<rusqlite::CachedStatement<'a>> {
-        self.conn.prepare_cached(sql)
+    fn postgres(c: &'a PgCell) -> Read<'a> {
+        Read { conn: Conn::Postgres(c) }
     }
-    fn query_row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
-        &self,
-        sql: &str,
-        params: P,
-        f: F,
-    ) -> rusqlite::Result<T> {
-        self.conn.query_row(sql, params, f)
+
+    fn dialect(&self) -> Dialect {
+        match self.conn {
+            Conn::Sqlite(_) => Dialect::Sqlite,
+            Conn::Postgres(_) => Dialect::Postgres,
+        }
     }
-    fn q_row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
-        &self,
-        sql: &str,
-        params: P,
-        f: F,
-    ) -> rusqlite::Result<T> {
-        self.conn.prepare_cached(sql)?.query_row(params, f)
+
+    /// Every row, mapped.
+    fn rows<T>(&self, sql: &str, args: &[Val], mut f: impl FnMut(&Row<'_>) -> Result<T>) -> Result<Vec<T>> {
+        match self.conn {
+            Conn::Sqlite(c) => sqlite::rows(c, sql, args, f),
+            Conn::Postgres(c) => {
+                let rows = c.borrow_mut().query(sql, args)?;
+                rows.iter().map(|r| f(&Row::postgres(r))).collect()
+            }
+        }
+    }
+
+    /// The first row, mapped, if there is one.
+    fn opt<T>(&self, sql: &str, args: &[Val], f: impl FnOnce(&Row<'_>) -> Result<T>) -> Result<Option<T>> {
+        match self.conn {
+            Conn::Sqlite(c) => sqlite::first(c, sql, args, f),
+            Conn::Postgres(c) => {
+                let rows = c.borrow_mut().query(sql, args)?;
+                rows.first().map(|r| f(&Row::postgres(r))).transpose()
+            }
+        }
+    }
+
+    /// The first row, mapped; `NotFound` without one.
+    fn one<T>(&self, sql: &str, args: &[Val], f: impl FnOnce(&Row<'_>) -> Result<T>) -> Result<T> {
+        self.opt(sql, args, f)?.ok_or_else(|| StoreError::not_found("object"))
     }
 }
 
-impl Tx<'_> {
-    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
-        self.read.conn.prepare_cached(sql)?.execute(params)
+impl<'a> Tx<'a> {
+    fn sqlite(c: &'a rusqlite::Connection) -> Tx<'a> {
+        Tx { read: Read::sqlite(c), wake: std::cell::Cell::new(0) }
     }
-    fn last_insert_rowid(&self) -> i64 {
-        self.read.conn.last_insert_rowid()
+    fn postgres(c: &'a PgCell) -> Tx<'a> {
+        Tx { read: Read::postgres(c), wake: std::cell::Cell::new(0) }
+    }
+
+    /// This transaction queues deliveries or sets timers: once it commits, the engines of
+    /// other processes look (PostgreSQL: a `NOTIFY` after the commit; SQLite's engine notices
+    /// any commit by itself). The writing process wakes its own engine.
+    fn wake_engines(&self) {
+        self.wake.set(self.wake.get() | pg::WAKE_WORK);
+    }
+
+    /// This transaction changed silences: every engine re-evaluates silenced and firing
+    /// alerts.
+    pub fn silences_changed(&self) {
+        self.wake.set(self.wake.get() | pg::WAKE_SILENCES | pg::WAKE_WORK);
+    }
+
+    /// Runs a statement; the number of rows it changed.
+    fn exec(&self, sql: &str, args: &[Val]) -> Result<usize> {
+        match self.read.conn {
+            Conn::Sqlite(c) => sqlite::exec(c, sql, args),
+            Conn::Postgres(c) => Ok(c.borrow_mut().execute(sql, args)? as usize),
+        }
+    }
+
+    /// Runs an `INSERT … RETURNING id`; the new row's id.
+    fn insert(&self, sql: &str, args: &[Val]) -> Result<i64> {
+        self.one(sql, args, |r| r.get(0))
+    }
+
+    /// Runs statements without arguments (maintenance).
+    fn batch(&self, sql: &str) -> Result<()> {
+        match self.read.conn {
+            Conn::Sqlite(c) => sqlite::batch(c, sql),
+            Conn::Postgres(c) => c.borrow_mut().batch(sql),
+        }
     }
 }
-
-/// Prepared statements kept per connection.
-const STATEMENT_CACHE: usize = 256;
 
 /// Serializes a value for a JSON column.
 pub fn to_json<T: Serialize + ?Sized>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
-/// Reads a JSON column inside a row mapper.
-pub fn json_col<T: DeserializeOwned>(row: &rusqlite::Row<'_>, idx: &str) -> rusqlite::Result<T> {
-    let text: String = row.get(idx)?;
-    serde_json::from_str(&text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
-}
-
-/// An error for a JSON value that cannot be read back (corrupt column).
-pub fn bad_json(e: serde_json::Error) -> FromSqlError {
-    FromSqlError::Other(Box::new(e))
-}
-
 // ---------------------------------------------------------------------------------------------
-// The handle
+// The database
 
-trait WriteJob: Send {
-    /// Runs inside the open transaction; true when the job succeeded (keep its savepoint).
-    fn run(&mut self, tx: &Tx<'_>) -> bool;
-    /// Answers the caller once the transaction's fate is known.
-    fn finish(self: Box<Self>, commit: Result<()>);
-}
-
-struct TypedJob<T, F> {
-    f: Option<F>,
-    result: Option<Result<T>>,
-    reply: tokio::sync::oneshot::Sender<Result<T>>,
-}
-
-impl<T, F> WriteJob for TypedJob<T, F>
-where
-    T: Send + 'static,
-    F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
-{
-    fn run(&mut self, tx: &Tx<'_>) -> bool {
-        let Some(f) = self.f.take() else { return false };
-        let outcome = catch_unwind(AssertUnwindSafe(|| f(tx)))
-            .unwrap_or_else(|_| Err(StoreError::Db("a write job panicked; it was rolled back".into())));
-        let ok = outcome.is_ok();
-        self.result = Some(outcome);
-        ok
-    }
-    fn finish(self: Box<Self>, commit: Result<()>) {
-        let out = match (commit, self.result) {
-            (Err(e), Some(Ok(_))) => Err(e),
-            (_, Some(r)) => r,
-            (Err(e), None) => Err(e),
-            (Ok(()), None) => Err(StoreError::Db("write job did not run".into())),
-        };
-        let _ = self.reply.send(out);
-    }
-}
-
-/// Held by the process that runs the engine for this database.
-pub struct Leadership {
-    _file: File,
-}
-
-/// Notices commits made by other processes (see [`Db::watch_changes`]).
-pub struct ChangeWatcher {
-    conn: std::sync::Mutex<Connection>,
-}
-
-impl ChangeWatcher {
-    /// A number that changes whenever another connection commits (blocking; 0 when unknown).
-    pub fn version(&self) -> i64 {
-        self.conn
-            .lock()
-            .ok()
-            .and_then(|c| c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).ok())
-            .unwrap_or(0)
-    }
-}
-
-struct Inner {
-    writer: mpsc::Sender<Box<dyn WriteJob>>,
-    readers: r2d2::Pool<SqliteConnectionManager>,
-    path: PathBuf,
-    created: bool,
-}
-
-/// What opening may do when the database file does not exist.
+/// What opening may do when the database does not exist yet (SQLite).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Missing {
     /// Create it only on a genuine first start: nothing of an earlier database (its `-wal`,
@@ -339,188 +259,154 @@ pub enum Missing {
     Create,
 }
 
-/// Makes sure the database file exists, creating it (and its directory) on a first start, or
-/// with `Missing::Create`. Returns whether it was created.
-pub fn ensure_file(path: &Path, missing: Missing) -> Result<bool> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    if path.exists() {
-        return Ok(false);
-    }
-    let traces = traces_of_earlier(path);
-    if missing == Missing::FirstStartOnly && !traces.is_empty() {
-        let names: Vec<String> = traces.iter().map(|p| p.display().to_string()).collect();
-        return Err(StoreError::Unavailable(format!(
-            "the database {} is missing, but {} of an earlier one is still there: restore the database from a backup, \
-             or start once with --init to create a new, empty one",
-            path.display(),
-            names.join(", ")
-        )));
-    }
-    open_private(path).map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", path.display())))?;
-    Ok(true)
-}
-
-/// Files an earlier database at `path` leaves next to it.
-fn traces_of_earlier(path: &Path) -> Vec<PathBuf> {
-    ["-wal", "-shm"]
-        .iter()
-        .map(|s| {
-            let mut p = path.as_os_str().to_owned();
-            p.push(s);
-            PathBuf::from(p)
-        })
-        .chain(["migrate.lock", "scheduler.lock"].iter().map(|s| sidecar(path, s)))
-        .filter(|p| p.exists())
-        .collect()
-}
-
-/// Opens `path` for writing, creating it readable and writable by this user only (0600):
-/// the database, its backups and lock files hold hashes and channel secrets.
-pub fn open_private(path: &Path) -> std::io::Result<File> {
-    let mut o = File::options();
-    o.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    o.open(path)
-}
-
-/// Which file a path is (device and inode): a database deleted or replaced under a running
-/// server is noticed by comparing these.
-#[cfg(unix)]
-fn identity(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
-}
-
-#[cfg(not(unix))]
-fn identity(path: &Path) -> Option<(u64, u64)> {
-    path.exists().then_some((0, 0))
-}
-
 /// The database handle; cheap to clone.
 #[derive(Clone)]
 pub struct Db {
-    inner: Arc<Inner>,
+    inner: Arc<Backend>,
 }
 
-/// How many queued writes one transaction may take.
-const MAX_BATCH: usize = 512;
+enum Backend {
+    Sqlite(sqlite::SqliteDb),
+    Postgres(Box<pg::PgDb>),
+}
+
+/// Held while this process may run the engine: the SQLite file lock, or (PostgreSQL) nothing —
+/// every node runs engine steps, each guarded in the database.
+pub enum Leadership {
+    File(#[allow(dead_code)] std::fs::File),
+    Shared,
+}
+
+/// Called for each wake-up from another process (PostgreSQL): `true` when silences changed.
+pub type WakeFn = Arc<dyn Fn(bool) + Send + Sync>;
+
+/// Notices commits made by other processes.
+pub enum ChangeWatcher {
+    Sqlite(std::sync::Mutex<rusqlite::Connection>),
+    Postgres(pg::Listener),
+}
+
+impl ChangeWatcher {
+    /// A number that changes whenever another process commits something the engine should
+    /// look at (blocking; 0 when unknown).
+    pub fn version(&self) -> i64 {
+        match self {
+            ChangeWatcher::Sqlite(c) => c.lock().map(|c| sqlite::data_version(&c)).unwrap_or(0),
+            ChangeWatcher::Postgres(l) => l.version(),
+        }
+    }
+}
 
 impl Db {
-    /// Opens the database (creating it on a genuine first start), applies pending migrations
-    /// when `auto_migrate` is set, and starts the writer thread.
+    /// Opens the database: PostgreSQL when `database.url` is set, else the SQLite file
+    /// (created on a genuine first start). Applies pending migrations when `auto_migrate`.
     pub fn open(cfg: &DatabaseConfig) -> Result<Db> {
         Db::open_with(cfg, Missing::FirstStartOnly)
     }
 
     pub fn open_with(cfg: &DatabaseConfig, missing: Missing) -> Result<Db> {
-        let created = ensure_file(&cfg.path, missing)?;
-        let mut conn = open_writer(&cfg.path, cfg)?;
-        let file = identity(&cfg.path)
-            .ok_or_else(|| StoreError::Unavailable(format!("{} vanished while opening it", cfg.path.display())))?;
-        if cfg.auto_migrate {
-            migrate(&mut conn, &cfg.path)?;
-        } else {
-            let pending = pending_migrations(&mut conn)?;
-            if !pending.is_empty() {
-                return Err(StoreError::Unavailable(format!(
-                    "the database needs migrations {pending:?}; run `incidentrelay migrate` or set database.auto_migrate = true"
-                )));
-            }
-        }
-        let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>();
-        let path = cfg.path.clone();
-        std::thread::Builder::new()
-            .name("db-writer".into())
-            .spawn(move || writer_loop(conn, rx, &path, file))
-            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
-        let busy = cfg.busy_timeout_ms;
-        let manager = SqliteConnectionManager::file(&cfg.path)
-            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
-            .with_init(move |c| {
-                c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-                c.execute_batch(&format!("PRAGMA busy_timeout = {busy};"))
-            });
-        let readers = r2d2::Pool::builder()
-            .max_size(cfg.read_pool_size)
-            .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
-            .build(manager)
-            .map_err(|e| StoreError::Unavailable(format!("cannot open read connections: {e}")))?;
-        Ok(Db { inner: Arc::new(Inner { writer: tx, readers, path: cfg.path.clone(), created }) })
+        let backend = match &cfg.url {
+            Some(url) => Backend::Postgres(Box::new(pg::PgDb::open(url, cfg)?)),
+            None => Backend::Sqlite(sqlite::SqliteDb::open(cfg, missing)?),
+        };
+        Ok(Db { inner: Arc::new(backend) })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.inner.path
-    }
-
-    /// Bytes free for this user on the database's file system (`None` where unknown).
-    pub fn disk_free(&self) -> Option<u64> {
-        #[cfg(unix)]
-        {
-            let dir = self.inner.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            rustix::fs::statvfs(dir).ok().map(|s| s.f_bavail.saturating_mul(s.f_frsize))
-        }
-        #[cfg(not(unix))]
-        {
-            None
+    pub fn dialect(&self) -> Dialect {
+        match &*self.inner {
+            Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
         }
     }
 
-    /// Where the engine's leadership lock lives (`<database>.scheduler.lock`).
-    pub fn leader_lock_path(&self) -> PathBuf {
-        sidecar(&self.inner.path, "scheduler.lock")
-    }
-
-    /// Tries to become the process that runs the engine for this database: `Some` holds an
-    /// exclusive lock on [`Db::leader_lock_path`] until dropped, or until the process dies (the
-    /// kernel releases it), so a standby takes over within its retry interval.
-    pub fn try_lead(&self) -> std::io::Result<Option<Leadership>> {
-        let file = open_private(&self.leader_lock_path())?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(Leadership { _file: file })),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => Err(e),
+    /// Where the data is, for logs (a PostgreSQL URL without its password).
+    pub fn describe(&self) -> String {
+        match &*self.inner {
+            Backend::Sqlite(s) => s.path.display().to_string(),
+            Backend::Postgres(p) => p.url().to_string(),
         }
-    }
-
-    /// A cheap way to notice commits made by other processes (`PRAGMA data_version` on a
-    /// connection of its own).
-    pub fn watch_changes(&self) -> Result<ChangeWatcher> {
-        let conn = Connection::open_with_flags(
-            &self.inner.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| StoreError::Unavailable(format!("cannot open the change watcher: {e}")))?;
-        Ok(ChangeWatcher { conn: std::sync::Mutex::new(conn) })
     }
 
     /// Whether opening created the database (a first start, or `--init`).
     pub fn created(&self) -> bool {
-        self.inner.created
+        match &*self.inner {
+            Backend::Sqlite(s) => s.created,
+            Backend::Postgres(p) => p.created,
+        }
     }
 
-    fn submit<T, F>(&self, f: F) -> Result<tokio::sync::oneshot::Receiver<Result<T>>>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
-    {
-        let (reply, rx) = tokio::sync::oneshot::channel();
-        let job = Box::new(TypedJob { f: Some(f), result: None, reply });
-        self.inner.writer.send(job).map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?;
-        Ok(rx)
+    /// Bytes free on the database's file system (`None` where unknown, and on PostgreSQL).
+    pub fn disk_free(&self) -> Option<u64> {
+        match &*self.inner {
+            Backend::Sqlite(s) => s.disk_free(),
+            Backend::Postgres(_) => None,
+        }
     }
 
-    /// Runs `f` in the write transaction; returns after the commit is durable.
+    /// Where the engine's leadership lock lives, for logs.
+    pub fn leader_lock(&self) -> String {
+        match &*self.inner {
+            Backend::Sqlite(s) => sqlite::sidecar(&s.path, "scheduler.lock").display().to_string(),
+            Backend::Postgres(_) => "none (PostgreSQL: every node runs engine steps)".into(),
+        }
+    }
+
+    /// Tries to become a process that runs the engine. SQLite: an exclusive lock on
+    /// `<database>.scheduler.lock`, held until dropped or the process dies (the kernel releases
+    /// it), so a standby takes over within its retry interval. PostgreSQL: always.
+    pub fn try_lead(&self) -> std::io::Result<Option<Leadership>> {
+        match &*self.inner {
+            Backend::Sqlite(s) => Ok(s.try_lock_leader()?.map(Leadership::File)),
+            Backend::Postgres(_) => Ok(Some(Leadership::Shared)),
+        }
+    }
+
+    /// A cheap way to notice commits made by other processes: SQLite's `data_version`
+    /// (polled), or PostgreSQL notifications, for which `on_wake` is called as they arrive
+    /// (`true`: silences changed).
+    pub fn watch_changes(&self, on_wake: WakeFn) -> Result<ChangeWatcher> {
+        match &*self.inner {
+            Backend::Sqlite(s) => Ok(ChangeWatcher::Sqlite(std::sync::Mutex::new(s.watcher()?))),
+            Backend::Postgres(p) => Ok(ChangeWatcher::Postgres(p.listen(on_wake)?)),
+        }
+    }
+
+    /// Runs `f` in a write transaction; returns after the commit is durable.
     pub async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
-        self.submit(f)?.await.map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?
+        match &*self.inner {
+            Backend::Sqlite(s) => {
+                s.submit(f)?.await.map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?
+            }
+            Backend::Postgres(p) => {
+                let shared = p.shared();
+                tokio::task::spawn_blocking(move || pg::write(&shared, f))
+                    .await
+                    .map_err(|e| StoreError::Db(format!("write task failed: {e}")))?
+            }
+        }
+    }
+
+    /// `write` for a decision that may meet a concurrent one (intake on several nodes): on a
+    /// conflict with a unique key, or a serialization failure, it runs again (at most 5 times)
+    /// and decides on the facts the other transaction left.
+    pub async fn write_retrying<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Tx<'_>) -> Result<T> + Send + Sync + 'static,
+    {
+        match &*self.inner {
+            Backend::Sqlite(_) => self.write(f).await,
+            Backend::Postgres(p) => {
+                let shared = p.shared();
+                tokio::task::spawn_blocking(move || pg::write_retrying(&shared, &f))
+                    .await
+                    .map_err(|e| StoreError::Db(format!("write task failed: {e}")))?
+            }
+        }
     }
 
     /// `write` for synchronous callers (CLI commands, blocking threads).
@@ -529,22 +415,24 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
-        self.submit(f)?.blocking_recv().map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?
+        match &*self.inner {
+            Backend::Sqlite(s) => {
+                s.submit(f)?.blocking_recv().map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?
+            }
+            Backend::Postgres(p) => pg::write(&p.shared(), f),
+        }
     }
 
-    /// Runs `f` on a pooled read-only connection off the async workers.
+    /// Runs `f` on a pooled connection off the async workers.
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Read<'_>) -> Result<T> + Send + 'static,
     {
-        let pool = self.inner.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = pool.get()?;
-            f(&Read { conn: &conn })
-        })
-        .await
-        .map_err(|e| StoreError::Db(format!("read task failed: {e}")))?
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.read_blocking(f))
+            .await
+            .map_err(|e| StoreError::Db(format!("read task failed: {e}")))?
     }
 
     /// `read` for synchronous callers.
@@ -552,156 +440,23 @@ impl Db {
     where
         F: FnOnce(&Read<'_>) -> Result<T>,
     {
-        let conn = self.inner.readers.get()?;
-        f(&Read { conn: &conn })
-    }
-}
-
-/// Runs a transaction-control statement through the statement cache (they run for every job).
-fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(sql)?.execute([]).map(|_| ())
-}
-
-/// The writer thread. Before each transaction it checks that the database file is still the
-/// one it opened: writes into a file that was deleted or replaced would be acknowledged and
-/// then lost, so they are refused instead (503) until the database is restored.
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteJob>>, path: &Path, file: (u64, u64)) {
-    while let Ok(first) = rx.recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
-            }
-        }
-        let began = if identity(path) != Some(file) {
-            Err(StoreError::Unavailable(format!(
-                "the database file {} was deleted or replaced while running; writes are refused until it is restored and the server restarted",
-                path.display()
-            )))
-        } else {
-            control(&conn, "BEGIN IMMEDIATE").map_err(StoreError::from)
-        };
-        if let Err(err) = began {
-            for job in jobs {
-                job.finish(Err(err.clone()));
-            }
-            continue;
-        }
-        for job in jobs.iter_mut() {
-            if control(&conn, "SAVEPOINT job").is_err() {
-                continue;
-            }
-            let ok = job.run(&Tx { read: Read { conn: &conn } });
-            let end = if ok {
-                control(&conn, "RELEASE job")
-            } else {
-                control(&conn, "ROLLBACK TO job").and_then(|_| control(&conn, "RELEASE job"))
-            };
-            if end.is_err() {
-                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
-            }
-        }
-        let commit = control(&conn, "COMMIT").map_err(StoreError::from);
-        if commit.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        for job in jobs {
-            job.finish(commit.clone());
+        match &*self.inner {
+            Backend::Sqlite(s) => sqlite::read_with(&s.readers(), f),
+            Backend::Postgres(p) => pg::read(&p.shared(), f),
         }
     }
 }
 
-/// Opens the read-write connection with the pragmas every writer needs.
-pub fn open_writer(path: &Path, cfg: &DatabaseConfig) -> Result<Connection> {
-    let conn =
-        Connection::open(path).map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
-    let sync = match cfg.synchronous {
-        Synchronous::Full => "FULL",
-        Synchronous::Normal => "NORMAL",
-    };
-    conn.busy_timeout(Duration::from_millis(u64::from(cfg.busy_timeout_ms)))?;
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Unavailable(format!("{} cannot use WAL mode (got {mode})", path.display())));
-    }
-    conn.execute_batch(&format!("PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"))?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    Ok(conn)
-}
+// ---------------------------------------------------------------------------------------------
+// Schema versions, maintenance, settings
 
-/// The highest migration version this binary knows.
-/// What a backup holds.
-#[derive(Debug)]
-pub struct BackupReport {
-    pub bytes: u64,
-    pub alerts: i64,
-    pub schema: i32,
-}
-
-/// A consistent online copy of the database at `src` into the new file `dest` (SQLite backup
-/// API in one step: one read transaction, so writers carry on and the copy is one snapshot).
-/// Written next to `dest` and renamed into place; the copy is integrity-checked.
-pub fn backup(src: &Path, dest: &Path, busy_timeout_ms: u64) -> Result<BackupReport> {
-    if dest.exists() {
-        return Err(StoreError::invalid("output", format!("{} exists; choose a new file", dest.display())));
-    }
-    let open_err = |p: &Path, e: rusqlite::Error| StoreError::Unavailable(format!("cannot open {}: {e}", p.display()));
-    let source =
-        Connection::open_with_flags(src, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| open_err(src, e))?;
-    source.busy_timeout(std::time::Duration::from_millis(busy_timeout_ms))?;
-    let tmp = dest.with_extension("partial");
-    let _ = std::fs::remove_file(&tmp);
-    open_private(&tmp).map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", tmp.display())))?;
-    {
-        let mut target = Connection::open(&tmp).map_err(|e| open_err(&tmp, e))?;
-        let copy = rusqlite::backup::Backup::new(&source, &mut target)?;
-        loop {
-            match copy.step(-1)? {
-                rusqlite::backup::StepResult::Done => break,
-                rusqlite::backup::StepResult::More => continue,
-                rusqlite::backup::StepResult::Busy | rusqlite::backup::StepResult::Locked => {
-                    std::thread::sleep(std::time::Duration::from_millis(50))
-                }
-                _ => std::thread::sleep(std::time::Duration::from_millis(50)),
-            }
-        }
-    }
-    let copy = Connection::open(&tmp).map_err(|e| open_err(&tmp, e))?;
-    let check: String = copy.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
-    if check != "ok" {
-        return Err(StoreError::Db(format!("the copy failed its integrity check: {check}")));
-    }
-    // A single self-contained file: no -wal/-shm companions needed to restore it.
-    copy.pragma_update(None, "journal_mode", "DELETE")?;
-    let alerts: i64 = copy.query_row("SELECT COUNT(*) FROM alerts", [], |r| r.get(0))?;
-    let schema = applied_version(&copy)?;
-    drop(copy);
-    std::fs::rename(&tmp, dest)
-        .map_err(|e| StoreError::Unavailable(format!("cannot write {}: {e}", dest.display())))?;
-    let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
-    Ok(BackupReport { bytes, alerts, schema })
-}
-
+/// The highest migration version this binary knows (the same for both backends).
 pub fn latest_known_version() -> i32 {
-    embedded::migrations::runner().get_migrations().iter().map(|m| m.version()).max().unwrap_or(0)
+    sqlite::known_versions().into_iter().max().unwrap_or(0)
 }
 
-/// The highest version applied to the database (0 when fresh).
-pub fn applied_version(conn: &Connection) -> Result<i32> {
-    let exists: bool = conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'refinery_schema_history')",
-        [],
-        |r| r.get(0),
-    )?;
-    if !exists {
-        return Ok(0);
-    }
-    Ok(conn.query_row("SELECT COALESCE(MAX(version), 0) FROM refinery_schema_history", [], |r| r.get(0))?)
-}
-
-fn refuse_newer(conn: &Connection) -> Result<()> {
-    let applied = applied_version(conn)?;
+/// Refuses a database written by a newer version.
+fn refuse_newer(applied: i32) -> Result<()> {
     let known = latest_known_version();
     if applied > known {
         return Err(StoreError::Unavailable(format!(
@@ -712,82 +467,148 @@ fn refuse_newer(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Versions not yet applied.
-pub fn pending_migrations(conn: &mut Connection) -> Result<Vec<i32>> {
-    refuse_newer(conn)?;
-    let applied = applied_version(conn)?;
-    Ok(embedded::migrations::runner().get_migrations().iter().map(|m| m.version()).filter(|v| *v > applied).collect())
-}
-
-/// `incidentrelay migrate`: makes sure the database exists (see [`Missing`]) and applies pending
-/// migrations. Returns whether it was created and which versions were applied.
+/// `incidentrelay migrate`: makes sure the database exists (SQLite: see [`Missing`]) and applies
+/// pending migrations. Returns whether it was created and which versions were applied.
 pub fn migrate_database(cfg: &DatabaseConfig, missing: Missing) -> Result<(bool, Vec<i32>)> {
-    let created = ensure_file(&cfg.path, missing)?;
-    let mut conn = open_writer(&cfg.path, cfg)?;
-    Ok((created, migrate(&mut conn, &cfg.path)?))
+    match &cfg.url {
+        Some(url) => pg::migrate_url(url),
+        None => sqlite::migrate_database(cfg, missing),
+    }
 }
 
-/// Applies pending migrations (idempotent) under a file lock so that two processes starting
-/// together do not race. Returns the versions applied.
-pub fn migrate(conn: &mut Connection, db_path: &Path) -> Result<Vec<i32>> {
-    let lock_path = sidecar(db_path, "migrate.lock");
-    let lock = open_private(&lock_path)
-        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", lock_path.display())))?;
-    lock.lock().map_err(|e| StoreError::Unavailable(format!("cannot lock {}: {e}", lock_path.display())))?;
-    refuse_newer(conn)?;
-    let report = embedded::migrations::runner()
-        .set_grouped(true)
-        .run(conn)
-        .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
-    let _ = lock.unlock();
-    Ok(report.applied_migrations().iter().map(|m| m.version()).collect())
+/// `incidentrelay backup`: a consistent copy of a SQLite database (PostgreSQL has `pg_dump`).
+pub fn backup(cfg: &DatabaseConfig, dest: &std::path::Path) -> Result<BackupReport> {
+    match &cfg.url {
+        Some(_) => Err(StoreError::Unavailable("backups of PostgreSQL are pg_dump's job".into())),
+        None => sqlite::backup(&cfg.path, dest, u64::from(cfg.busy_timeout_ms)),
+    }
 }
 
-/// `<database>.<suffix>`, e.g. `incidentrelay.db.scheduler.lock`.
-pub fn sidecar(db_path: &Path, suffix: &str) -> PathBuf {
-    let mut s = db_path.as_os_str().to_owned();
-    s.push(".");
-    s.push(suffix);
-    PathBuf::from(s)
+/// `incidentrelay check-schema`: the database's schema version and what it lacks, read without
+/// changing anything (SQLite: the file opened read-only; PostgreSQL: no migration).
+pub fn inspect(cfg: &DatabaseConfig) -> Result<(i32, Vec<String>)> {
+    match &cfg.url {
+        Some(url) => pg::with_read(url, schema::inspect),
+        None => {
+            if !cfg.path.exists() {
+                return Err(StoreError::Unavailable(format!(
+                    "database {} does not exist (run `incidentrelay migrate` or `serve` first)",
+                    cfg.path.display()
+                )));
+            }
+            let conn = sqlite::open_read_only(&cfg.path)?;
+            schema::inspect(&Read::sqlite(&conn))
+        }
+    }
+}
+
+/// Where `cfg` keeps the data, for messages (a PostgreSQL URL without its password).
+pub fn describe(cfg: &DatabaseConfig) -> String {
+    match &cfg.url {
+        Some(url) => redact_url(url),
+        None => cfg.path.display().to_string(),
+    }
+}
+
+/// Transactions run again after meeting another process's (`/metrics`).
+pub fn retries() -> u64 {
+    pg::RETRIES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A PostgreSQL URL with its password hidden.
+pub fn redact_url(url: &str) -> String {
+    pg::redacted(url)
+}
+
+/// The schema version applied to this database.
+pub fn schema_version(r: &Read<'_>) -> Result<i32> {
+    let exists: bool = match r.dialect() {
+        Dialect::Sqlite => r.one(
+            "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'refinery_schema_history')",
+            &[],
+            |x| x.get(0),
+        )?,
+        Dialect::Postgres => r.one("SELECT to_regclass('refinery_schema_history') IS NOT NULL", &[], |x| x.get(0))?,
+    };
+    if !exists {
+        return Ok(0);
+    }
+    r.one("SELECT COALESCE(MAX(version), 0) FROM refinery_schema_history", &[], |x| x.get(0))
+}
+
+/// The database's clock (PostgreSQL; `None` for SQLite, which is on this machine's).
+pub fn database_clock(r: &Read<'_>) -> Result<Option<Ts>> {
+    match r.dialect() {
+        Dialect::Sqlite => Ok(None),
+        Dialect::Postgres => r
+            .one("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint", &[], |x| x.get::<i64, _>(0))
+            .map(|ms| Some(Ts::from_ms(ms))),
+    }
 }
 
 /// Readiness, read side: the database answers; returns the applied schema version.
 pub fn ready_to_read(r: &Read<'_>) -> Result<i32> {
-    r.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
-    applied_version(r.conn)
+    r.one("SELECT 1", &[], |x| x.get::<i64, _>(0))?;
+    schema_version(r)
 }
 
 /// Readiness, write side: a real (tiny) committed write, so that a full disk or a deleted
 /// database file shows as not ready.
 pub fn ready_to_write(tx: &Tx<'_>, now: Ts) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO settings (key, value) VALUES ('ready_probe', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    )?
-    .execute([now.ms().to_string()])?;
-    Ok(())
+    set_setting(tx, "ready_probe", &now.ms().to_string())
 }
 
 /// Refreshes the query planner's statistics (cheap when little changed; run after retention).
 pub fn optimize(tx: &Tx<'_>) -> Result<()> {
-    tx.read.conn.execute_batch("PRAGMA optimize")?;
-    Ok(())
+    match tx.dialect() {
+        Dialect::Sqlite => tx.batch("PRAGMA optimize"),
+        // dialect: autovacuum analyzes PostgreSQL's tables.
+        Dialect::Postgres => Ok(()),
+    }
+}
+
+/// Takes a lock for the rest of the transaction, or learns that another process holds it
+/// (PostgreSQL's `pg_try_advisory_xact_lock`: released at commit or rollback, so it works
+/// behind a transaction-mode pooler and dies with its connection). SQLite has one engine: yes.
+pub fn try_step_lock(tx: &Tx<'_>, key: i64) -> Result<bool> {
+    match tx.dialect() {
+        Dialect::Sqlite => Ok(true),
+        Dialect::Postgres => tx.one("SELECT pg_try_advisory_xact_lock(?1)", args![key], |r| r.get(0)),
+    }
+}
+
+/// A lease on a named job (polling a chat provider…) for `holder` until `now + secs`: true when
+/// `holder` has it, renewed; false while another holder's lease runs.
+pub fn try_lease(tx: &Tx<'_>, name: &str, holder: &str, now: Ts, secs: i64) -> Result<bool> {
+    let key = format!("lease:{name}");
+    let value = format!("{}|{holder}", now.plus_secs(secs).ms());
+    tx.exec("INSERT INTO settings (key, value) VALUES (?1, '0|') ON CONFLICT(key) DO NOTHING", args![key])?;
+    let current = get_setting(tx, &key)?.unwrap_or_default();
+    let (until, who) = current.split_once('|').unwrap_or(("0", ""));
+    let free = who == holder || until.parse::<i64>().unwrap_or(0) <= now.ms();
+    if !free {
+        return Ok(false);
+    }
+    // Conditional on the value read: of two processes taking a free lease at once, one wins.
+    let n = tx.exec("UPDATE settings SET value = ?1 WHERE key = ?2 AND value = ?3", args![value, key, current])?;
+    Ok(n == 1)
 }
 
 /// Reads a value from the `settings` table.
 pub fn get_setting(r: &Read<'_>, key: &str) -> Result<Option<String>> {
-    use rusqlite::OptionalExtension;
-    Ok(r.q_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+    r.opt("SELECT value FROM settings WHERE key = ?1", args![key], |x| x.get(0))
 }
 
 pub fn set_setting(tx: &Tx<'_>, key: &str, value: &str) -> Result<()> {
     tx.exec(
         "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [key, value],
+        args![key, value],
     )?;
     Ok(())
 }
 
-/// The installation's secret for signing action links and callbacks, created on first use.
+/// The installation's secret for signing action links and callbacks, created on first use
+/// (the first node to create it wins; the others read it).
 pub fn server_secret(tx: &Tx<'_>) -> Result<Vec<u8>> {
     if let Some(v) = get_setting(tx, "server_secret")?
         && let Some(bytes) = crate::crypto::b64url_decode(&v)
@@ -795,22 +616,12 @@ pub fn server_secret(tx: &Tx<'_>) -> Result<Vec<u8>> {
         return Ok(bytes);
     }
     let bytes = crate::crypto::random_bytes::<32>()?;
-    set_setting(tx, "server_secret", &crate::crypto::b64url(&bytes))?;
-    Ok(bytes.to_vec())
-}
-
-/// Builds `IN (?, ?, …)` placeholders for a list of ids.
-pub fn placeholders(n: usize) -> String {
-    let mut s = String::with_capacity(n * 2 + 2);
-    s.push('(');
-    for i in 0..n {
-        if i > 0 {
-            s.push(',');
-        }
-        s.push('?');
-    }
-    s.push(')');
-    s
+    tx.exec(
+        "INSERT INTO settings (key, value) VALUES ('server_secret', ?1) ON CONFLICT(key) DO NOTHING",
+        args![crate::crypto::b64url(&bytes)],
+    )?;
+    let stored = get_setting(tx, "server_secret")?.and_then(|v| crate::crypto::b64url_decode(&v));
+    stored.ok_or_else(|| StoreError::Db("the installation secret could not be stored".into()))
 }
 
 #[cfg(test)]
@@ -834,22 +645,18 @@ mod tests {
         let (db, _dir) = testing::db();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
-            let ok = db.write(|c| Ok(c.exec("INSERT INTO settings (key, value) VALUES ('a', '1')", [])?));
+            let ok = db.write(|c| c.exec("INSERT INTO settings (key, value) VALUES ('a', '1')", &[]));
             let bad = db.write(|c| {
-                c.exec("INSERT INTO settings (key, value) VALUES ('b', '2')", [])?;
+                c.exec("INSERT INTO settings (key, value) VALUES ('b', '2')", &[])?;
                 Err::<(), _>(StoreError::invalid("x", "no"))
             });
-            let dup = db.write(|c| Ok(c.exec("INSERT INTO settings (key, value) VALUES ('a', '3')", [])?));
+            let dup = db.write(|c| c.exec("INSERT INTO settings (key, value) VALUES ('a', '3')", &[]));
             let (ok, bad, dup) = tokio::join!(ok, bad, dup);
             assert_eq!(ok.unwrap(), 1);
             assert!(matches!(bad, Err(StoreError::Invalid(_))));
             assert!(matches!(dup, Err(StoreError::Conflict { ref constraint, ref field, .. }) if constraint == "settings.key" && field == "key"));
             let keys = db
-                .read(|c| {
-                    let mut st = c.prepare("SELECT key || value FROM settings ORDER BY key")?;
-                    let v = st.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
-                    Ok(v)
-                })
+                .read(|c| c.rows("SELECT key || value FROM settings ORDER BY key", &[], |r| r.get::<String, _>(0)))
                 .await
                 .unwrap();
             assert_eq!(keys, ["a1"], "the failed job's insert was rolled back, the others kept");
@@ -857,30 +664,21 @@ mod tests {
     }
 
     #[test]
-    fn migrations_are_numbered_one_after_another() {
-        let mut versions: Vec<i32> =
-            embedded::migrations::runner().get_migrations().iter().map(|m| m.version()).collect();
+    fn migrations_are_numbered_one_after_another_and_alike_on_both_backends() {
+        let mut versions = sqlite::known_versions();
         versions.sort_unstable();
         let expected: Vec<i32> = (1..=versions.len() as i32).collect();
         assert_eq!(versions, expected, "migrations are V1, V2, … without gaps or repeats");
+        let mut pg = pg::known_versions();
+        pg.sort_unstable();
+        assert_eq!(pg, versions, "migrations/postgres has the same versions as migrations/sqlite");
         assert_eq!(latest_known_version(), versions.len() as i32);
     }
 
     #[test]
-    fn migrate_is_idempotent_and_newer_schemas_are_refused() {
-        let (db, dir) = testing::db();
-        let path = db.path().to_path_buf();
-        let cfg = DatabaseConfig { path: path.clone(), ..DatabaseConfig::default() };
-        let mut conn = open_writer(&path, &cfg).unwrap();
-        assert_eq!(migrate(&mut conn, &path).unwrap(), Vec::<i32>::new());
-        assert_eq!(applied_version(&conn).unwrap(), latest_known_version());
-        conn.execute(
-            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES (9999, 'future', '', '0')",
-            [],
-        )
-        .unwrap();
-        let err = migrate(&mut conn, &path).unwrap_err();
+    fn a_database_from_a_newer_version_is_refused() {
+        let err = refuse_newer(latest_known_version() + 1).unwrap_err();
         assert!(err.to_string().contains("newer IncidentRelay"), "{err}");
-        drop(dir);
+        assert!(refuse_newer(latest_known_version()).is_ok());
     }
 }

@@ -2,14 +2,15 @@
 //! as the decision that caused it. The dispatcher claims due rows, sends them outside any
 //! transaction and records the result here.
 
-use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::alerts::Alert;
+use super::sql::Row;
 use super::timeline::add_event;
-use super::{Read, Result, Tx, json_col};
+use super::{Dialect, Read, Result, Tx};
+use crate::args;
 use crate::domain::alert::Severity;
 pub use crate::domain::message::EventKind;
 use crate::domain::time::Ts;
@@ -81,7 +82,7 @@ pub struct Delivery {
     pub note: Option<String>,
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
+fn row(r: &Row<'_>) -> Result<Delivery> {
     let ev: String = r.get("event_type")?;
     let status: String = r.get("status")?;
     let id: i64 = r.get("id")?;
@@ -100,7 +101,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
         sent_at: r.get("sent_at")?,
         updates_delivery_id: r.get("updates_delivery_id")?,
         external_message_id: r.get("external_message_id")?,
-        message_id: r.get::<_, Option<String>>("message_id")?.unwrap_or_else(|| format!("msg_{id}")),
+        message_id: r.get::<Option<String>, _>("message_id")?.unwrap_or_else(|| format!("msg_{id}")),
         episode: r.get("episode")?,
         note: r.get("note")?,
     })
@@ -112,13 +113,11 @@ pub fn new_message_id() -> String {
 }
 
 pub fn get(c: &Read<'_>, id: i64) -> Result<Delivery> {
-    Ok(c.q_row("SELECT * FROM deliveries WHERE id = ?1", [id], row)?)
+    c.one("SELECT * FROM deliveries WHERE id = ?1", args![id], row)
 }
 
 pub fn for_alert(c: &Read<'_>, alert_id: i64) -> Result<Vec<Delivery>> {
-    let mut st = c.prepare("SELECT * FROM deliveries WHERE alert_id = ?1 ORDER BY id")?;
-    let rows = st.query_map([alert_id], row)?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    c.rows("SELECT * FROM deliveries WHERE alert_id = ?1 ORDER BY id", args![alert_id], row)
 }
 
 struct Target {
@@ -141,14 +140,12 @@ fn channels_for(c: &Read<'_>, alert: &Alert, target: &PageTarget) -> Result<Vec<
             ("SELECT id, name, channel_type, enabled, notify_on_severities FROM channels WHERE id = ?1", *id)
         }
     };
-    let mut st = c.prepare_cached(sql)?;
-    let rows = st.query_map([id], |r| {
-        let sev: Vec<Severity> = json_col(r, "notify_on_severities")?;
-        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?, sev))
+    let rows = c.rows(sql, args![id], |r| {
+        let sev: Vec<Severity> = r.json("notify_on_severities")?;
+        Ok((r.get::<i64, _>(0)?, r.get::<String, _>(1)?, r.get::<String, _>(2)?, r.get::<bool, _>(3)?, sev))
     })?;
     let mut out = Vec::new();
-    for r in rows {
-        let (id, name, kind, enabled, sev) = r?;
+    for (id, name, kind, enabled, sev) in rows {
         if enabled && (sev.is_empty() || sev.contains(&alert.severity)) {
             out.push(Target { channel_id: id, label: format!("{kind} \"{name}\"") });
         }
@@ -171,25 +168,25 @@ struct New<'a> {
 }
 
 fn insert(c: &Tx<'_>, now: Ts, d: New<'_>) -> Result<i64> {
-    let mut st = c.prepare_cached(
+    c.wake_engines();
+    c.insert(
         "INSERT INTO deliveries (alert_id, channel_id, user_id, target, event_type, status, attempts, next_attempt_at,
                                  updates_delivery_id, escalation_level, episode, message_id, note, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?7, ?8, ?9, ?10, ?11, ?6, ?6)",
-    )?;
-    st.execute(params![
-        d.alert_id,
-        d.channel_id,
-        d.user_id,
-        d.target,
-        d.kind.as_str(),
-        now,
-        d.updates,
-        d.level,
-        d.episode,
-        new_message_id(),
-        d.note
-    ])?;
-    Ok(c.last_insert_rowid())
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?7, ?8, ?9, ?10, ?11, ?6, ?6) RETURNING id",
+        args![
+            d.alert_id,
+            d.channel_id,
+            d.user_id,
+            d.target,
+            d.kind.as_str(),
+            now,
+            d.updates,
+            d.level,
+            d.episode,
+            new_message_id(),
+            d.note
+        ],
+    )
 }
 
 /// A page already sent, that updates refer to.
@@ -202,7 +199,7 @@ struct Notified {
 
 fn username(c: &Read<'_>, user_id: Option<i64>) -> Result<Option<String>> {
     match user_id {
-        Some(u) => Ok(c.q_row("SELECT username FROM users WHERE id = ?1", [u], |r| r.get(0)).optional()?),
+        Some(u) => Ok(c.opt("SELECT username FROM users WHERE id = ?1", args![u], |r| r.get(0))?),
         None => Ok(None),
     }
 }
@@ -246,18 +243,15 @@ pub fn page(
 pub fn notify_undelivered(c: &Tx<'_>, now: Ts, failed: &Delivery, why: &str) -> Result<usize> {
     let (Some(alert_id), true) = (failed.alert_id, failed.event_type.is_page()) else { return Ok(0) };
     let alert = super::alerts::get(c, alert_id)?;
-    let mut st = c.prepare_cached(
+    let others = c.rows(
         "SELECT ch.id, ch.name, ch.channel_type FROM channels ch
-         WHERE ch.team_id = ?1 AND ch.enabled = 1 AND ch.id IS NOT ?2
+         WHERE ch.team_id = ?1 AND ch.enabled = 1 AND ch.id <> COALESCE(?2, 0)
            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = ?3 AND d.channel_id = ch.id
                            AND d.episode = ?4 AND d.event_type = 'undelivered')
          ORDER BY ch.id",
+        args![alert.team_id, failed.channel_id, alert_id, alert.episode],
+        |r| Ok((r.get::<i64, _>(0)?, format!("{} \"{}\"", r.get::<String, _>(2)?, r.get::<String, _>(1)?))),
     )?;
-    let others = st
-        .query_map(params![alert.team_id, failed.channel_id, alert_id, alert.episode], |r| {
-            Ok((r.get::<_, i64>(0)?, format!("{} \"{}\"", r.get::<_, String>(2)?, r.get::<_, String>(1)?)))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
     let note = format!("Could not deliver the {} via {}: {why}", failed.event_type.as_str(), failed.target);
     for (channel_id, label) in &others {
         let d = New {
@@ -278,26 +272,24 @@ pub fn notify_undelivered(c: &Tx<'_>, now: Ts, failed: &Delivery, why: &str) -> 
 
 /// Marks unsent pages of an alert dead (they must not go out any more).
 pub fn cancel_pages(c: &Tx<'_>, now: Ts, alert_id: i64, reason: &str) -> Result<usize> {
-    let mut st = c.prepare_cached(
+    c.exec(
         "UPDATE deliveries SET status = 'dead', last_error = ?1, updated_at = ?2
          WHERE alert_id = ?3 AND status IN ('pending', 'failed') AND event_type IN ('triggered', 'reminder', 'escalated')",
-    )?;
-    Ok(st.execute(params![reason, now, alert_id])?)
+        args![reason, now, alert_id],
+    )
 }
 
 /// The latest page per channel that went out (or is going out) for an alert.
 fn notified(c: &Read<'_>, alert_id: i64) -> Result<Vec<Notified>> {
-    let mut st = c.prepare_cached(
+    c.rows(
         "SELECT d.id, d.channel_id, d.user_id, d.target FROM deliveries d
          WHERE d.id IN (SELECT MAX(id) FROM deliveries WHERE alert_id = ?1 AND channel_id IS NOT NULL
                         AND status IN ('sent', 'sending') AND event_type IN ('triggered', 'reminder', 'escalated')
                         GROUP BY channel_id, COALESCE(user_id, 0))
          ORDER BY d.id",
-    )?;
-    let rows = st.query_map([alert_id], |r| {
-        Ok(Notified { page_id: r.get(0)?, channel_id: r.get(1)?, user_id: r.get(2)?, target: r.get(3)? })
-    })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        args![alert_id],
+        |r| Ok(Notified { page_id: r.get(0)?, channel_id: r.get(1)?, user_id: r.get(2)?, target: r.get(3)? }),
+    )
 }
 
 /// Queues one `kind` update per notified target.
@@ -350,7 +342,14 @@ pub fn on_resolve(c: &Tx<'_>, now: Ts, alert: &Alert, quiet: bool) -> Result<usi
 /// A test message for a channel (no alert), for `user_id` as the "on-call" person: recorded
 /// in the outbox already claimed (`sending`), so the dispatcher leaves it to the caller, who
 /// sends it now and records the outcome with [`mark_sent`] / [`mark_dead`].
-pub fn start_test(c: &Tx<'_>, now: Ts, channel_id: i64, label: &str, user_id: i64) -> Result<Prepared> {
+pub fn start_test(
+    c: &Tx<'_>,
+    now: Ts,
+    lease_secs: i64,
+    channel_id: i64,
+    label: &str,
+    user_id: i64,
+) -> Result<Prepared> {
     let id = insert(
         c,
         now,
@@ -366,8 +365,9 @@ pub fn start_test(c: &Tx<'_>, now: Ts, channel_id: i64, label: &str, user_id: i6
             note: None,
         },
     )?;
-    let claimed =
-        mark_claimed(c, now, vec![get(c, id)?])?.pop().ok_or_else(|| super::StoreError::not_found("delivery"))?;
+    let claimed = mark_claimed(c, now, lease_secs, vec![get(c, id)?])?
+        .pop()
+        .ok_or_else(|| super::StoreError::not_found("delivery"))?;
     let mut p = prepare(c, &claimed)?.ok_or_else(|| super::StoreError::not_found("channel"))?;
     p.assignee = contact(c, user_id)?;
     Ok(p)
@@ -383,52 +383,82 @@ pub struct Claimed {
     pub edit_message_id: Option<String>,
 }
 
-pub fn mark_sent(c: &Tx<'_>, now: Ts, id: i64, external_id: Option<&str>) -> Result<()> {
-    c.prepare_cached(
-        "UPDATE deliveries SET status = 'sent', sent_at = ?1, last_error = NULL, external_message_id = COALESCE(?2, external_message_id),
-                updated_at = ?1 WHERE id = ?3",
-    )?
-    .execute(params![now, external_id, id])?;
-    Ok(())
+impl Delivery {
+    /// This claim of the row: results are recorded only while it holds (see [`Attempt`]).
+    pub fn attempt(&self) -> Attempt {
+        Attempt { id: self.id, attempt: self.attempts }
+    }
 }
 
-pub fn mark_retry(c: &Tx<'_>, now: Ts, id: i64, error: &str, next_at: Ts) -> Result<()> {
-    c.prepare_cached(
-        "UPDATE deliveries SET status = 'failed', last_error = ?1, next_attempt_at = ?2, updated_at = ?3 WHERE id = ?4",
-    )?
-    .execute(params![error, next_at, now, id])?;
-    Ok(())
+/// One claim of a delivery: its id and attempt number. A result is recorded only if the row
+/// is still `sending` under this attempt; a process whose lease expired (and whose row was
+/// claimed again elsewhere) records nothing, so its late answer cannot overwrite the newer one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    pub id: i64,
+    pub attempt: i64,
 }
 
-pub fn mark_dead(c: &Tx<'_>, now: Ts, id: i64, error: &str) -> Result<()> {
-    c.prepare_cached("UPDATE deliveries SET status = 'dead', last_error = ?1, updated_at = ?2 WHERE id = ?3")?
-        .execute(params![error, now, id])?;
-    Ok(())
+/// Records a successful send; false when the claim had been lost.
+pub fn mark_sent(c: &Tx<'_>, now: Ts, a: Attempt, external_id: Option<&str>) -> Result<bool> {
+    let n = c.exec(
+        "UPDATE deliveries SET status = 'sent', sent_at = ?1, last_error = NULL, lease_until = NULL,
+                external_message_id = COALESCE(?2, external_message_id), updated_at = ?1
+         WHERE id = ?3 AND attempts = ?4 AND status = 'sending'",
+        args![now, external_id, a.id, a.attempt],
+    )?;
+    Ok(n > 0)
 }
 
-/// Rows left `sending` by a crash go back to the queue (at-least-once delivery).
-pub fn requeue_sending(c: &Tx<'_>, now: Ts) -> Result<usize> {
-    Ok(c.exec(
-        "UPDATE deliveries SET status = 'failed', next_attempt_at = ?1, last_error = COALESCE(last_error, 'interrupted while sending; retrying'),
-                updated_at = ?1 WHERE status = 'sending'",
-        [now],
-    )?)
+/// Records a failed attempt to retry at `next_at`; false when the claim had been lost.
+pub fn mark_retry(c: &Tx<'_>, now: Ts, a: Attempt, error: &str, next_at: Ts) -> Result<bool> {
+    let n = c.exec(
+        "UPDATE deliveries SET status = 'failed', last_error = ?1, next_attempt_at = ?2, lease_until = NULL, updated_at = ?3
+         WHERE id = ?4 AND attempts = ?5 AND status = 'sending'",
+        args![error, next_at, now, a.id, a.attempt],
+    )?;
+    c.wake_engines();
+    Ok(n > 0)
+}
+
+/// Gives up on a delivery; false when the claim had been lost.
+pub fn mark_dead(c: &Tx<'_>, now: Ts, a: Attempt, error: &str) -> Result<bool> {
+    let n = c.exec(
+        "UPDATE deliveries SET status = 'dead', last_error = ?1, lease_until = NULL, updated_at = ?2
+         WHERE id = ?3 AND attempts = ?4 AND status = 'sending'",
+        args![error, now, a.id, a.attempt],
+    )?;
+    Ok(n > 0)
+}
+
+/// Rows left `sending` go back to the queue (at-least-once delivery, same `message_id`):
+/// every one (`expired_only = false`: SQLite's engine at start, when no other process can be
+/// sending), or those whose claim expired (several processes on PostgreSQL: a process that
+/// died mid-send).
+pub fn requeue_sending(c: &Tx<'_>, now: Ts, expired_only: bool) -> Result<usize> {
+    let n = c.exec(
+        "UPDATE deliveries SET status = 'failed', next_attempt_at = ?1, lease_until = NULL,
+                last_error = COALESCE(last_error, 'interrupted while sending; retrying'), updated_at = ?1
+         WHERE status = 'sending' AND (?2 = 0 OR lease_until IS NULL OR lease_until <= ?1)",
+        args![now, expired_only],
+    )?;
+    if n > 0 {
+        c.wake_engines();
+    }
+    Ok(n)
 }
 
 /// When the next delivery attempt is due, if any.
 pub fn next_due(c: &Read<'_>) -> Result<Option<Ts>> {
-    Ok(c.q_row("SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'failed')", [], |r| r.get(0))?)
+    c.one("SELECT MIN(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'failed')", &[], |r| r.get(0))
 }
 
 /// Counts per channel type and status (metrics).
 /// Unsent outbox rows by channel type and status (sent and dead ones are counters).
 pub fn counts(c: &Read<'_>) -> Result<Vec<(String, String, i64)>> {
-    let mut st = c.prepare(
+    c.rows(
         "SELECT COALESCE(ch.channel_type, 'deleted'), d.status, COUNT(*) FROM deliveries d LEFT JOIN channels ch ON ch.id = d.channel_id
-         WHERE d.status IN ('pending', 'failed', 'sending') GROUP BY 1, 2 ORDER BY 1, 2",
-    )?;
-    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+         WHERE d.status IN ('pending', 'failed', 'sending') GROUP BY 1, 2 ORDER BY 1, 2", &[], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
 }
 
 // --- what a send needs ---------------------------------------------------------------------------
@@ -452,9 +482,9 @@ pub struct Prepared {
 
 /// Loads a user's contact details.
 pub fn contact(c: &Read<'_>, user_id: i64) -> Result<Option<crate::domain::message::Contact>> {
-    Ok(c.q_row(
+    c.opt(
         "SELECT id, username, display_name, email, phone, telegram_user_id, slack_user_id, mattermost_user_id FROM users WHERE id = ?1",
-        [user_id],
+        args![user_id],
         |r| {
             Ok(crate::domain::message::Contact {
                 id: r.get(0)?,
@@ -468,7 +498,6 @@ pub fn contact(c: &Read<'_>, user_id: i64) -> Result<Option<crate::domain::messa
             })
         },
     )
-    .optional()?)
 }
 
 /// Everything a claimed delivery needs; `None` when its channel was deleted meanwhile.
@@ -488,7 +517,7 @@ pub fn prepare(c: &Read<'_>, claimed: &Claimed) -> Result<Option<Prepared>> {
         },
         None => None,
     };
-    let team = c.q_row("SELECT id, slug, name FROM teams WHERE id = ?1", [ch.team_id], |r| {
+    let team = c.one("SELECT id, slug, name FROM teams WHERE id = ?1", args![ch.team_id], |r| {
         Ok(crate::domain::message::TeamInfo { id: r.get(0)?, slug: r.get(1)?, name: r.get(2)? })
     })?;
     let assignee = match d.user_id.or_else(|| alert.as_ref().and_then(|a| a.assignee_user_id)) {
@@ -497,12 +526,12 @@ pub fn prepare(c: &Read<'_>, claimed: &Claimed) -> Result<Option<Prepared>> {
     };
     let thread_root = match d.alert_id {
         Some(alert_id) => c
-            .prepare_cached(
+            .opt(
                 "SELECT id, COALESCE(message_id, 'msg_' || id) FROM deliveries WHERE alert_id = ?1 AND channel_id = ?2
                  ORDER BY id LIMIT 1",
+                args![alert_id, channel_id],
+                |r| Ok((r.get::<i64, _>(0)?, r.get::<String, _>(1)?)),
             )?
-            .query_row(params![alert_id, channel_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-            .optional()?
             .filter(|(first, _)| *first != d.id)
             .map(|(_, id)| id),
         None => None,
@@ -527,25 +556,26 @@ pub fn prepare(c: &Read<'_>, claimed: &Claimed) -> Result<Option<Prepared>> {
 /// of another, and a large backlog costs nothing per cycle). Messages about one alert reach one
 /// channel in order: a row waits while an earlier one for the same alert and channel is unsent
 /// (page → ack → recovery).
-pub fn claim(c: &Tx<'_>, now: Ts, limit: usize, free: &dyn Fn(i64) -> usize) -> Result<Vec<Claimed>> {
+pub fn claim(c: &Tx<'_>, now: Ts, lease_secs: i64, limit: usize, free: &dyn Fn(i64) -> usize) -> Result<Vec<Claimed>> {
     // The channels with unsent rows, one index seek each (cheap whatever the backlog); `0`
     // stands for rows whose channel was deleted (marked dead when prepared).
     let mut channels = Vec::new();
-    let orphans: bool = c.q_row(
+    let orphans: bool = c.one(
         "SELECT EXISTS (SELECT 1 FROM deliveries INDEXED BY deliveries_channel_due \
              WHERE status IN ('pending', 'failed') AND channel_id IS NULL)",
-        [],
+        &[],
         |r| r.get(0),
     )?;
     if orphans {
         channels.push(0);
     }
-    let mut next = c.prepare_cached(
+    let mut last = 0;
+    while let Some(ch) = c.one(
         "SELECT MIN(channel_id) FROM deliveries INDEXED BY deliveries_channel_due \
          WHERE status IN ('pending', 'failed') AND channel_id > ?1",
-    )?;
-    let mut last = 0;
-    while let Some(ch) = next.query_row([last], |r| r.get::<_, Option<i64>>(0))? {
+        args![last],
+        |r| r.get::<Option<i64>, _>(0),
+    )? {
         channels.push(ch);
         last = ch;
     }
@@ -557,7 +587,7 @@ pub fn claim(c: &Tx<'_>, now: Ts, limit: usize, free: &dyn Fn(i64) -> usize) -> 
         }
     }
     picked.sort_by_key(|d: &Delivery| (d.next_attempt_at, d.id));
-    mark_claimed(c, now, picked)
+    mark_claimed(c, now, lease_secs, picked)
 }
 
 /// The oldest due rows of one channel (`0`: rows whose channel is gone) that may go out now.
@@ -565,8 +595,8 @@ fn due_of_channel(c: &Read<'_>, now: Ts, channel_id: i64, limit: usize) -> Resul
     const IN_ORDER: &str = "NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.alert_id = d.alert_id AND o.channel_id = d.channel_id \
                             AND o.id < d.id AND o.status IN ('pending', 'failed', 'sending'))";
     let sql = if channel_id == 0 {
-        "SELECT * FROM deliveries d WHERE status IN ('pending', 'failed') AND channel_id IS NULL AND next_attempt_at <= ?1 \
-         ORDER BY next_attempt_at, id LIMIT ?3"
+        "SELECT * FROM deliveries d WHERE status IN ('pending', 'failed') AND ?2 = 0 AND channel_id IS NULL \
+         AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?3"
             .to_string()
     } else {
         format!(
@@ -574,29 +604,46 @@ fn due_of_channel(c: &Read<'_>, now: Ts, channel_id: i64, limit: usize) -> Resul
              AND next_attempt_at <= ?1 AND {IN_ORDER} ORDER BY next_attempt_at, id LIMIT ?3"
         )
     };
-    let mut st = c.prepare_cached(&sql)?;
-    let rows = st.query_map(params![now, channel_id, limit as i64], row)?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    // dialect: on PostgreSQL, rows another node is claiming right now are skipped (its claim
+    // decides); SQLite has one writer.
+    let sql = match c.dialect() {
+        Dialect::Sqlite => sql,
+        Dialect::Postgres => format!("{sql} FOR UPDATE OF d SKIP LOCKED"),
+    };
+    c.rows(&sql, args![now, channel_id, limit], row)
 }
 
 /// The oldest due row of one channel, claimed (a sender that finished asks for its next row).
-pub fn claim_next(c: &Tx<'_>, now: Ts, channel_id: i64) -> Result<Option<Claimed>> {
+pub fn claim_next(c: &Tx<'_>, now: Ts, lease_secs: i64, channel_id: i64) -> Result<Option<Claimed>> {
     let d = due_of_channel(c, now, channel_id, 1)?;
-    Ok(mark_claimed(c, now, d)?.pop())
+    Ok(mark_claimed(c, now, lease_secs, d)?.pop())
 }
 
-fn mark_claimed(c: &Tx<'_>, now: Ts, picked: Vec<Delivery>) -> Result<Vec<Claimed>> {
-    let mut claim = c.prepare_cached(
-        "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = ?1 WHERE id = ?2",
-    )?;
-    let mut original = c.prepare_cached("SELECT external_message_id FROM deliveries WHERE id = ?1")?;
+/// How long a claim holds a delivery beyond the send timeout. A process that dies mid-send
+/// loses its claims when they expire, and the rows go out again (same `message_id`).
+pub const LEASE_MARGIN_SECS: i64 = 5;
+
+/// Claims rows: `sending`, one more attempt, leased until `now + lease_secs`. A row another
+/// process claimed meanwhile is left out (the conditional update changes nothing).
+fn mark_claimed(c: &Tx<'_>, now: Ts, lease_secs: i64, picked: Vec<Delivery>) -> Result<Vec<Claimed>> {
+    let lease_until = now.plus_secs(lease_secs);
     let mut out = Vec::with_capacity(picked.len());
     for mut d in picked {
-        claim.execute(params![now, d.id])?;
+        let attempts: Option<i64> = c.opt(
+            "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, lease_until = ?1, updated_at = ?2
+             WHERE id = ?3 AND status IN ('pending', 'failed') RETURNING attempts",
+            args![lease_until, now, d.id],
+            |r| r.get(0),
+        )?;
+        let Some(attempts) = attempts else { continue };
         d.status = DeliveryStatus::Sending;
-        d.attempts += 1;
+        d.attempts = attempts;
         let edit_message_id = match d.updates_delivery_id {
-            Some(u) => original.query_row([u], |r| r.get::<_, Option<String>>(0)).optional()?.flatten(),
+            Some(u) => c
+                .opt("SELECT external_message_id FROM deliveries WHERE id = ?1", args![u], |r| {
+                    r.get::<Option<String>, _>(0)
+                })?
+                .flatten(),
             None => None,
         };
         out.push(Claimed { delivery: d, edit_message_id });
@@ -607,19 +654,18 @@ fn mark_claimed(c: &Tx<'_>, now: Ts, picked: Vec<Delivery>) -> Result<Vec<Claime
 /// Whether a message about `episode` of the alert went out through the channel (chat buttons
 /// act only on alerts their channel was paged for).
 pub fn delivered(c: &Read<'_>, channel_id: i64, alert_id: i64, episode: i64) -> Result<bool> {
-    Ok(c.q_row(
+    c.one(
         "SELECT EXISTS (SELECT 1 FROM deliveries WHERE alert_id = ?1 AND channel_id = ?2 AND episode = ?3 AND status = 'sent')",
-        params![alert_id, channel_id, episode],
+        args![alert_id, channel_id, episode],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// The delivery that placed a call or posted a message, by the provider's id.
 pub fn by_external_id(c: &Read<'_>, channel_id: i64, external_id: &str) -> Result<Option<Delivery>> {
-    Ok(c.q_row(
+    c.opt(
         "SELECT * FROM deliveries WHERE channel_id = ?1 AND external_message_id = ?2 ORDER BY id DESC LIMIT 1",
-        params![channel_id, external_id],
+        args![channel_id, external_id],
         row,
     )
-    .optional()?)
 }

@@ -1,12 +1,13 @@
 //! Escalation policies and their ordered rules.
 
-use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
+use super::sql::{Row, Val, vals};
 use super::{Read, Result, StoreError, Tx, placeholders};
+use crate::args;
 use crate::domain::escalation::TargetType;
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
@@ -59,7 +60,7 @@ pub struct PolicyInput {
 
 const SELECT: &str = "SELECT p.*, t.group_id FROM escalation_policies p JOIN teams t ON t.id = p.team_id";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Policy> {
+fn row(r: &Row<'_>) -> Result<Policy> {
     Ok(Policy {
         id: r.get("id")?,
         team_id: r.get("team_id")?,
@@ -75,9 +76,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Policy> {
 }
 
 fn with_rules(c: &Read<'_>, mut p: Policy) -> Result<Policy> {
-    let mut st = c.prepare_cached("SELECT * FROM escalation_rules WHERE policy_id = ?1 ORDER BY position, id")?;
-    p.rules = st
-        .query_map([p.id], |r| {
+    p.rules =
+        c.rows("SELECT * FROM escalation_rules WHERE policy_id = ?1 ORDER BY position, id", args![p.id], |r| {
             let t: String = r.get("target_type")?;
             Ok(Rule {
                 id: r.get("id")?,
@@ -86,29 +86,26 @@ fn with_rules(c: &Read<'_>, mut p: Policy) -> Result<Policy> {
                 target_type: TargetType::parse(&t).unwrap_or(TargetType::Channel),
                 target_id: r.get("target_id")?,
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        })?;
     Ok(p)
 }
 
 pub fn get(c: &Read<'_>, id: i64) -> Result<Policy> {
     let p = c
-        .query_row(&format!("{SELECT} WHERE p.id = ?1"), [id], row)
-        .optional()?
+        .opt(&format!("{SELECT} WHERE p.id = ?1"), args![id], row)?
         .ok_or_else(|| StoreError::not_found("escalation policy"))?;
     with_rules(c, p)
 }
 
 pub fn list(c: &Read<'_>, groups: Option<&[i64]>, team_id: Option<i64>) -> Result<Vec<Policy>> {
     let mut sql = format!("{SELECT} WHERE (?1 IS NULL OR p.team_id = ?1)");
-    let mut args: Vec<rusqlite::types::Value> = vec![team_id.into()];
+    let mut args: Vec<Val> = args![team_id].to_vec();
     if let Some(g) = groups {
         sql.push_str(&format!(" AND t.group_id IN {}", placeholders(g.len())));
-        args.extend(g.iter().map(|x| rusqlite::types::Value::Integer(*x)));
+        args.extend(vals(g));
     }
     sql.push_str(" ORDER BY p.team_id, p.name");
-    let mut st = c.prepare(&sql)?;
-    let rows = st.query_map(rusqlite::params_from_iter(args), row)?.collect::<Result<Vec<_>, _>>()?;
+    let rows = c.rows(&sql, &vals(&args), row)?;
     rows.into_iter().map(|p| with_rules(c, p)).collect()
 }
 
@@ -141,15 +138,15 @@ fn check_rules(
             continue;
         };
         let ok = match target_type {
-            TargetType::Rotation => c.q_row(
+            TargetType::Rotation => c.one(
                 "SELECT EXISTS(SELECT 1 FROM rotations WHERE id = ?1 AND team_id = ?2)",
-                [target_id, team_id],
-                |x| x.get::<_, bool>(0),
+                args![target_id, team_id],
+                |x| x.get::<bool, _>(0),
             )?,
-            TargetType::Channel => c.q_row(
+            TargetType::Channel => c.one(
                 "SELECT EXISTS(SELECT 1 FROM channels WHERE id = ?1 AND team_id = ?2)",
-                [target_id, team_id],
-                |x| x.get::<_, bool>(0),
+                args![target_id, team_id],
+                |x| x.get::<bool, _>(0),
             )?,
             TargetType::User => super::groups::is_member(c, group_id, target_id)?,
         };
@@ -184,11 +181,11 @@ fn check_rules(
 }
 
 fn save_rules(c: &Tx<'_>, policy_id: i64, rules: &[Rule]) -> Result<()> {
-    c.exec("DELETE FROM escalation_rules WHERE policy_id = ?1", [policy_id])?;
+    c.exec("DELETE FROM escalation_rules WHERE policy_id = ?1", args![policy_id])?;
     for (i, r) in rules.iter().enumerate() {
         c.exec(
             "INSERT INTO escalation_rules (policy_id, position, delay_seconds, target_type, target_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![policy_id, i as i64, r.delay_seconds, r.target_type.as_str(), r.target_id],
+            args![policy_id, i as i64, r.delay_seconds, r.target_type.as_str(), r.target_id],
         )?;
     }
     Ok(())
@@ -236,12 +233,11 @@ pub fn create(c: &Tx<'_>, ctx: &Ctx, input: PolicyInput) -> Result<Policy> {
     };
     apply(&mut p, &input)?;
     let rules = check_rules(c, p.team_id, p.group_id, p.repeat_count, input.rules.unwrap_or_default())?;
-    c.exec(
+    p.id = c.insert(
         "INSERT INTO escalation_policies (team_id, name, description, repeat_count, enabled, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-        params![p.team_id, p.name, p.description, p.repeat_count, p.enabled, ctx.now],
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id",
+        args![p.team_id, p.name, p.description, p.repeat_count, p.enabled, ctx.now],
     )?;
-    p.id = c.last_insert_rowid();
     save_rules(c, p.id, &rules)?;
     ctx.audit(
         c,
@@ -274,7 +270,7 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: PolicyInput) -> Result<Poli
     };
     c.exec(
         "UPDATE escalation_policies SET name = ?1, description = ?2, repeat_count = ?3, enabled = ?4, updated_at = ?5 WHERE id = ?6",
-        params![p.name, p.description, p.repeat_count, p.enabled, ctx.now, id],
+        args![p.name, p.description, p.repeat_count, p.enabled, ctx.now, id],
     )?;
     save_rules(c, id, &rules)?;
     ctx.audit(c, "escalation_policy.update", "escalation_policy", id, Some(p.group_id), json!({"name": p.name}))?;
@@ -283,13 +279,12 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: PolicyInput) -> Result<Poli
 
 pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let p = get(c, id)?;
-    let route: Option<String> = c
-        .query_row("SELECT name FROM routes WHERE escalation_policy_id = ?1 LIMIT 1", [id], |x| x.get(0))
-        .optional()?;
+    let route: Option<String> =
+        c.opt("SELECT name FROM routes WHERE escalation_policy_id = ?1 LIMIT 1", args![id], |x| x.get(0))?;
     if let Some(name) = route {
         return Err(StoreError::conflict("id", format!("route \"{name}\" uses this policy; change the route first")));
     }
-    c.exec("DELETE FROM escalation_policies WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM escalation_policies WHERE id = ?1", args![id])?;
     ctx.audit(c, "escalation_policy.delete", "escalation_policy", id, Some(p.group_id), json!({"name": p.name}))?;
     Ok(())
 }

@@ -1,13 +1,14 @@
 //! Rotations, their members and overrides. The on-call computation itself is
 //! `domain::rotation`; this module loads its inputs.
 
-use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
+use super::sql::{Row, Val, vals};
 use super::{Read, Result, StoreError, Tx, placeholders};
+use crate::args;
 use crate::domain::rotation::{
     self, IntervalUnit, Override as DomainOverride, RotationSpec, RotationType, parse_handoff_time,
 };
@@ -67,7 +68,7 @@ pub struct RotationInput {
 
 const SELECT: &str = "SELECT r.*, t.group_id FROM rotations r JOIN teams t ON t.id = r.team_id";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Rotation> {
+fn row(r: &Row<'_>) -> Result<Rotation> {
     let kind: String = r.get("rotation_type")?;
     let unit: String = r.get("interval_unit")?;
     Ok(Rotation {
@@ -93,9 +94,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Rotation> {
 
 /// The rotation row without `current_oncall`.
 pub fn get_plain(c: &Read<'_>, id: i64) -> Result<Rotation> {
-    c.q_row(&format!("{SELECT} WHERE r.id = ?1"), [id], row)
-        .optional()?
-        .ok_or_else(|| StoreError::not_found("rotation"))
+    c.opt(&format!("{SELECT} WHERE r.id = ?1"), args![id], row)?.ok_or_else(|| StoreError::not_found("rotation"))
 }
 
 /// The rotation with `current_oncall` at `now`.
@@ -108,14 +107,13 @@ pub fn get(c: &Read<'_>, id: i64, now: Ts) -> Result<Rotation> {
 /// Rotations visible in `groups` (`None` = all), optionally of one team, with `current_oncall`.
 pub fn list(c: &Read<'_>, groups: Option<&[i64]>, team_id: Option<i64>, now: Ts) -> Result<Vec<Rotation>> {
     let mut sql = format!("{SELECT} WHERE (?1 IS NULL OR r.team_id = ?1)");
-    let mut args: Vec<rusqlite::types::Value> = vec![team_id.into()];
+    let mut args: Vec<Val> = args![team_id].to_vec();
     if let Some(g) = groups {
         sql.push_str(&format!(" AND t.group_id IN {}", placeholders(g.len())));
-        args.extend(g.iter().map(|x| rusqlite::types::Value::Integer(*x)));
+        args.extend(vals(g));
     }
     sql.push_str(" ORDER BY r.team_id, r.name");
-    let mut st = c.prepare(&sql)?;
-    let mut out = st.query_map(rusqlite::params_from_iter(args), row)?.collect::<Result<Vec<_>, _>>()?;
+    let mut out = c.rows(&sql, &vals(&args), row)?;
     for r in out.iter_mut() {
         r.current_oncall = oncall_user(c, r, now)?;
     }
@@ -125,16 +123,16 @@ pub fn list(c: &Read<'_>, groups: Option<&[i64]>, team_id: Option<i64>, now: Ts)
 /// The domain input for on-call computation.
 pub fn domain(c: &Read<'_>, r: &Rotation) -> Result<rotation::Rotation> {
     let tz = zone(&r.timezone).map_err(|e| StoreError::Db(format!("rotation {}: {e}", r.id)))?;
-    let mut st =
-        c.prepare_cached("SELECT user_id FROM rotation_members WHERE rotation_id = ?1 ORDER BY position, id")?;
-    let members = st.query_map([r.id], |x| x.get::<_, i64>(0))?.collect::<Result<Vec<_>, _>>()?;
-    let mut st =
-        c.prepare_cached("SELECT id, user_id, starts_at, ends_at FROM rotation_overrides WHERE rotation_id = ?1")?;
-    let overrides = st
-        .query_map([r.id], |x| {
-            Ok(DomainOverride { id: x.get(0)?, user_id: x.get(1)?, starts_at: x.get(2)?, ends_at: x.get(3)? })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+    let members = c.rows(
+        "SELECT user_id FROM rotation_members WHERE rotation_id = ?1 ORDER BY position, id",
+        args![r.id],
+        |x| x.get::<i64, _>(0),
+    )?;
+    let overrides = c.rows(
+        "SELECT id, user_id, starts_at, ends_at FROM rotation_overrides WHERE rotation_id = ?1",
+        args![r.id],
+        |x| Ok(DomainOverride { id: x.get(0)?, user_id: x.get(1)?, starts_at: x.get(2)?, ends_at: x.get(3)? }),
+    )?;
     Ok(rotation::Rotation {
         spec: RotationSpec {
             start_at: r.start_at,
@@ -152,9 +150,9 @@ pub fn domain(c: &Read<'_>, r: &Rotation) -> Result<rotation::Rotation> {
 }
 
 pub fn user_ref(c: &Read<'_>, user_id: i64) -> Result<OncallUser> {
-    Ok(c.q_row("SELECT id, username, display_name FROM users WHERE id = ?1", [user_id], |x| {
+    c.one("SELECT id, username, display_name FROM users WHERE id = ?1", args![user_id], |x| {
         Ok(OncallUser { user_id: x.get(0)?, username: x.get(1)?, display_name: x.get(2)? })
-    })?)
+    })
 }
 
 impl OncallUser {
@@ -279,11 +277,10 @@ pub fn create(c: &Tx<'_>, ctx: &Ctx, input: RotationInput) -> Result<Rotation> {
         current_oncall: None,
     };
     apply(&mut r, input, ctx.now)?;
-    c.exec(
-        "INSERT INTO rotations (team_id, name, description, start_at, rotation_type, interval_value, interval_unit, handoff_time,
+    let id = c.insert(
+"INSERT INTO rotations (team_id, name, description, start_at, rotation_type, interval_value, interval_unit, handoff_time,
                                 handoff_weekday, timezone, reminder_interval_seconds, enabled, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
-        params![
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13) RETURNING id", args![
             r.team_id,
             r.name,
             r.description,
@@ -297,9 +294,7 @@ pub fn create(c: &Tx<'_>, ctx: &Ctx, input: RotationInput) -> Result<Rotation> {
             r.reminder_interval_seconds,
             r.enabled,
             ctx.now
-        ],
-    )?;
-    let id = c.last_insert_rowid();
+        ])?;
     ctx.audit(
         c,
         "rotation.create",
@@ -321,7 +316,7 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: RotationInput) -> Result<Ro
         "UPDATE rotations SET name = ?1, description = ?2, start_at = ?3, rotation_type = ?4, interval_value = ?5, interval_unit = ?6,
                 handoff_time = ?7, handoff_weekday = ?8, timezone = ?9, reminder_interval_seconds = ?10, enabled = ?11, updated_at = ?12
          WHERE id = ?13",
-        params![
+        args![
             r.name,
             r.description,
             r.start_at,
@@ -344,22 +339,20 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: RotationInput) -> Result<Ro
 pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let r = get_plain(c, id)?;
     let route: Option<String> =
-        c.q_row("SELECT name FROM routes WHERE rotation_id = ?1 LIMIT 1", [id], |x| x.get(0)).optional()?;
+        c.opt("SELECT name FROM routes WHERE rotation_id = ?1 LIMIT 1", args![id], |x| x.get(0))?;
     if let Some(name) = route {
         return Err(StoreError::conflict("id", format!("route \"{name}\" uses this rotation; change the route first")));
     }
-    let policy: Option<String> = c
-        .query_row(
-            "SELECT p.name FROM escalation_rules e JOIN escalation_policies p ON p.id = e.policy_id
+    let policy: Option<String> = c.opt(
+        "SELECT p.name FROM escalation_rules e JOIN escalation_policies p ON p.id = e.policy_id
              WHERE e.target_type = 'rotation' AND e.target_id = ?1 LIMIT 1",
-            [id],
-            |x| x.get(0),
-        )
-        .optional()?;
+        args![id],
+        |x| x.get(0),
+    )?;
     if let Some(name) = policy {
         return Err(StoreError::conflict("id", format!("escalation policy \"{name}\" targets this rotation")));
     }
-    c.exec("DELETE FROM rotations WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM rotations WHERE id = ?1", args![id])?;
     ctx.audit(c, "rotation.delete", "rotation", id, Some(r.group_id), json!({"name": r.name}))?;
     Ok(())
 }
@@ -388,7 +381,7 @@ pub struct MemberInput {
 const MEMBER_SELECT: &str =
     "SELECT m.*, u.username, u.display_name FROM rotation_members m JOIN users u ON u.id = m.user_id";
 
-fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RotationMember> {
+fn member_row(r: &Row<'_>) -> Result<RotationMember> {
     Ok(RotationMember {
         id: r.get("id")?,
         rotation_id: r.get("rotation_id")?,
@@ -401,15 +394,16 @@ fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RotationMember> {
 }
 
 pub fn get_member(c: &Read<'_>, id: i64) -> Result<RotationMember> {
-    c.q_row(&format!("{MEMBER_SELECT} WHERE m.id = ?1"), [id], member_row)
-        .optional()?
+    c.opt(&format!("{MEMBER_SELECT} WHERE m.id = ?1"), args![id], member_row)?
         .ok_or_else(|| StoreError::not_found("rotation member"))
 }
 
 pub fn members(c: &Read<'_>, rotation_id: i64) -> Result<Vec<RotationMember>> {
-    let mut st = c.prepare(&format!("{MEMBER_SELECT} WHERE m.rotation_id = ?1 ORDER BY m.position, m.id"))?;
-    let rows = st.query_map([rotation_id], member_row)?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    c.rows(
+        &format!("{MEMBER_SELECT} WHERE m.rotation_id = ?1 ORDER BY m.position, m.id"),
+        args![rotation_id],
+        member_row,
+    )
 }
 
 fn require_member_of_group(c: &Read<'_>, group_id: i64, user_id: i64, field: &str) -> Result<()> {
@@ -428,17 +422,14 @@ pub fn add_member(c: &Tx<'_>, ctx: &Ctx, rotation_id: i64, input: MemberInput) -
         Some(_) => {
             return Err(StoreError::invalid("position", "must be between 0 and 10000"));
         }
-        None => c.q_row(
+        None => c.one(
             "SELECT COALESCE(MAX(position) + 1, 0) FROM rotation_members WHERE rotation_id = ?1",
-            [rotation_id],
+            args![rotation_id],
             |x| x.get(0),
         )?,
     };
-    c.exec(
-        "INSERT INTO rotation_members (rotation_id, user_id, position, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![rotation_id, user_id, position, ctx.now],
-    )?;
-    let id = c.last_insert_rowid();
+    let id = c.insert(
+"INSERT INTO rotation_members (rotation_id, user_id, position, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING id", args![rotation_id, user_id, position, ctx.now])?;
     ctx.audit(
         c,
         "rotation_member.create",
@@ -461,7 +452,7 @@ pub fn update_member(c: &Tx<'_>, ctx: &Ctx, id: i64, input: MemberInput) -> Resu
     if !(0..=10_000).contains(&position) {
         return Err(StoreError::invalid("position", "must be between 0 and 10000"));
     }
-    c.exec("UPDATE rotation_members SET user_id = ?1, position = ?2 WHERE id = ?3", params![user_id, position, id])?;
+    c.exec("UPDATE rotation_members SET user_id = ?1, position = ?2 WHERE id = ?3", args![user_id, position, id])?;
     ctx.audit(
         c,
         "rotation_member.update",
@@ -476,7 +467,7 @@ pub fn update_member(c: &Tx<'_>, ctx: &Ctx, id: i64, input: MemberInput) -> Resu
 pub fn remove_member(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let m = get_member(c, id)?;
     let r = get_plain(c, m.rotation_id)?;
-    c.exec("DELETE FROM rotation_members WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM rotation_members WHERE id = ?1", args![id])?;
     ctx.audit(
         c,
         "rotation_member.delete",
@@ -516,7 +507,7 @@ pub struct OverrideInput {
 const OVERRIDE_SELECT: &str =
     "SELECT o.*, u.username, u.display_name FROM rotation_overrides o JOIN users u ON u.id = o.user_id";
 
-fn override_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Override> {
+fn override_row(r: &Row<'_>) -> Result<Override> {
     Ok(Override {
         id: r.get("id")?,
         rotation_id: r.get("rotation_id")?,
@@ -532,15 +523,16 @@ fn override_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Override> {
 }
 
 pub fn get_override(c: &Read<'_>, id: i64) -> Result<Override> {
-    c.q_row(&format!("{OVERRIDE_SELECT} WHERE o.id = ?1"), [id], override_row)
-        .optional()?
+    c.opt(&format!("{OVERRIDE_SELECT} WHERE o.id = ?1"), args![id], override_row)?
         .ok_or_else(|| StoreError::not_found("override"))
 }
 
 pub fn overrides(c: &Read<'_>, rotation_id: i64) -> Result<Vec<Override>> {
-    let mut st = c.prepare(&format!("{OVERRIDE_SELECT} WHERE o.rotation_id = ?1 ORDER BY o.starts_at, o.id"))?;
-    let rows = st.query_map([rotation_id], override_row)?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    c.rows(
+        &format!("{OVERRIDE_SELECT} WHERE o.rotation_id = ?1 ORDER BY o.starts_at, o.id"),
+        args![rotation_id],
+        override_row,
+    )
 }
 
 pub fn add_override(c: &Tx<'_>, ctx: &Ctx, rotation_id: i64, input: OverrideInput) -> Result<Override> {
@@ -574,12 +566,11 @@ pub fn add_override(c: &Tx<'_>, ctx: &Ctx, rotation_id: i64, input: OverrideInpu
         return Err(StoreError::invalid("user_id", "is required"));
     };
     require_member_of_group(c, r.group_id, user_id, "user_id")?;
-    c.exec(
+    let id = c.insert(
         "INSERT INTO rotation_overrides (rotation_id, user_id, starts_at, ends_at, reason, created_by, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![rotation_id, user_id, starts_at, ends_at, reason, ctx.actor.user_id, ctx.now],
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+        args![rotation_id, user_id, starts_at, ends_at, reason, ctx.actor.user_id, ctx.now],
     )?;
-    let id = c.last_insert_rowid();
     ctx.audit(
         c,
         "rotation_override.create",
@@ -594,7 +585,7 @@ pub fn add_override(c: &Tx<'_>, ctx: &Ctx, rotation_id: i64, input: OverrideInpu
 pub fn delete_override(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let o = get_override(c, id)?;
     let r = get_plain(c, o.rotation_id)?;
-    c.exec("DELETE FROM rotation_overrides WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM rotation_overrides WHERE id = ?1", args![id])?;
     ctx.audit(c, "rotation_override.delete", "rotation_override", id, Some(r.group_id), json!({"rotation_id": r.id}))?;
     Ok(())
 }

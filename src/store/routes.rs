@@ -1,13 +1,14 @@
 //! Routes: each owns an intake token and decides team, rotation/escalation policy and
 //! channels for the alerts it accepts.
 
-use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::audit::Ctx;
-use super::{Read, Result, StoreError, Tx, json_col, placeholders, to_json};
+use super::sql::{Row, Val, vals};
+use super::{Read, Result, StoreError, Tx, placeholders, to_json};
+use crate::args;
 use crate::crypto;
 use crate::domain::alert::Source;
 use crate::domain::matcher::Matchers;
@@ -64,17 +65,11 @@ pub struct RouteInput {
 
 const SELECT: &str = "SELECT r.*, t.group_id FROM routes r JOIN teams t ON t.id = r.team_id";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Route> {
+fn row(r: &Row<'_>) -> Result<Route> {
     let source: String = r.get("source")?;
     // No CHECK constraint holds sources to a list (they are `Source`); a source this binary
     // does not know (a newer version wrote it) is an error, never silently another one.
-    let source = Source::parse(&source).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("unknown source {source:?}").into(),
-        )
-    })?;
+    let source = Source::parse(&source).ok_or_else(|| StoreError::Db(format!("unknown source {source:?}")))?;
     let signing_secret: Option<String> = r.get("signing_secret")?;
     Ok(Route {
         id: r.get("id")?,
@@ -85,8 +80,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Route> {
         rotation_id: r.get("rotation_id")?,
         escalation_policy_id: r.get("escalation_policy_id")?,
         channel_ids: Vec::new(),
-        matchers: json_col(r, "matchers")?,
-        group_by: json_col(r, "group_by")?,
+        matchers: r.json("matchers")?,
+        group_by: r.json("group_by")?,
         enabled: r.get("enabled")?,
         intake_token_prefix: r.get("intake_token_prefix")?,
         requires_signature: signing_secret.is_some(),
@@ -98,24 +93,25 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Route> {
 }
 
 fn with_channels(c: &Read<'_>, mut r: Route) -> Result<Route> {
-    let mut st = c.prepare_cached("SELECT channel_id FROM route_channels WHERE route_id = ?1 ORDER BY position")?;
-    r.channel_ids = st.query_map([r.id], |x| x.get(0))?.collect::<Result<Vec<i64>, _>>()?;
+    r.channel_ids =
+        c.rows("SELECT channel_id FROM route_channels WHERE route_id = ?1 ORDER BY position", args![r.id], |x| {
+            x.get(0)
+        })?;
     Ok(r)
 }
 
 pub fn get(c: &Read<'_>, id: i64) -> Result<Route> {
-    let r = c
-        .query_row(&format!("{SELECT} WHERE r.id = ?1"), [id], row)
-        .optional()?
-        .ok_or_else(|| StoreError::not_found("route"))?;
+    let r =
+        c.opt(&format!("{SELECT} WHERE r.id = ?1"), args![id], row)?.ok_or_else(|| StoreError::not_found("route"))?;
     with_channels(c, r)
 }
 
 /// The route owning an intake token (by its SHA-256), if any.
 pub fn by_token(c: &Read<'_>, raw_token: &str) -> Result<Option<Route>> {
     let hash = crypto::sha256_hex(raw_token);
-    let mut st = c.prepare_cached(&format!("{SELECT} WHERE r.intake_token_hash = ?1"))?;
-    let found = st.query_row([&hash], |x| Ok((x.get::<_, String>("intake_token_hash")?, row(x)?))).optional()?;
+    let found = c.opt(&format!("{SELECT} WHERE r.intake_token_hash = ?1"), args![&hash], |x| {
+        Ok((x.get::<String, _>("intake_token_hash")?, row(x)?))
+    })?;
     match found {
         Some((h, r)) if crypto::ct_eq(h.as_bytes(), hash.as_bytes()) => Ok(Some(with_channels(c, r)?)),
         _ => Ok(None),
@@ -124,14 +120,13 @@ pub fn by_token(c: &Read<'_>, raw_token: &str) -> Result<Option<Route>> {
 
 pub fn list(c: &Read<'_>, groups: Option<&[i64]>, team_id: Option<i64>) -> Result<Vec<Route>> {
     let mut sql = format!("{SELECT} WHERE (?1 IS NULL OR r.team_id = ?1)");
-    let mut args: Vec<rusqlite::types::Value> = vec![team_id.into()];
+    let mut args: Vec<Val> = args![team_id].to_vec();
     if let Some(g) = groups {
         sql.push_str(&format!(" AND t.group_id IN {}", placeholders(g.len())));
-        args.extend(g.iter().map(|x| rusqlite::types::Value::Integer(*x)));
+        args.extend(vals(g));
     }
     sql.push_str(" ORDER BY r.team_id, r.name");
-    let mut st = c.prepare(&sql)?;
-    let rows = st.query_map(rusqlite::params_from_iter(args), row)?.collect::<Result<Vec<_>, _>>()?;
+    let rows = c.rows(&sql, &vals(&args), row)?;
     rows.into_iter().map(|r| with_channels(c, r)).collect()
 }
 
@@ -141,9 +136,9 @@ pub fn of_team(c: &Read<'_>, team_id: i64) -> Result<Vec<Route>> {
 }
 
 fn belongs_to_team(c: &Read<'_>, table: &str, id: i64, team_id: i64) -> Result<bool> {
-    Ok(c.q_row(&format!("SELECT EXISTS(SELECT 1 FROM {table} WHERE id = ?1 AND team_id = ?2)"), [id, team_id], |x| {
+    c.one(&format!("SELECT EXISTS(SELECT 1 FROM {table} WHERE id = ?1 AND team_id = ?2)"), args![id, team_id], |x| {
         x.get(0)
-    })?)
+    })
 }
 
 fn apply(c: &Read<'_>, r: &mut Route, input: RouteInput) -> Result<()> {
@@ -214,11 +209,11 @@ fn apply(c: &Read<'_>, r: &mut Route, input: RouteInput) -> Result<()> {
 }
 
 fn save_channels(c: &Tx<'_>, r: &Route) -> Result<()> {
-    c.exec("DELETE FROM route_channels WHERE route_id = ?1", [r.id])?;
+    c.exec("DELETE FROM route_channels WHERE route_id = ?1", args![r.id])?;
     for (pos, ch) in r.channel_ids.iter().enumerate() {
         c.exec(
             "INSERT INTO route_channels (route_id, channel_id, position) VALUES (?1, ?2, ?3)",
-            params![r.id, ch, pos as i64],
+            args![r.id, ch, pos as i64],
         )?;
     }
     Ok(())
@@ -253,11 +248,11 @@ pub fn create(c: &Tx<'_>, ctx: &Ctx, input: RouteInput) -> Result<Route> {
         signing_secret: None,
     };
     apply(c, &mut r, input)?;
-    c.exec(
+    r.id = c.insert(
         "INSERT INTO routes (team_id, name, source, rotation_id, escalation_policy_id, matchers, group_by, enabled,
                              intake_token_hash, intake_token_prefix, signing_secret, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
-        params![
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12) RETURNING id",
+        args![
             r.team_id,
             r.name,
             r.source.as_str(),
@@ -272,7 +267,6 @@ pub fn create(c: &Tx<'_>, ctx: &Ctx, input: RouteInput) -> Result<Route> {
             ctx.now
         ],
     )?;
-    r.id = c.last_insert_rowid();
     save_channels(c, &r)?;
     ctx.audit(c, "route.create", "route", r.id, Some(r.group_id), json!({"name": r.name, "source": r.source}))?;
     let mut out = get(c, r.id)?;
@@ -289,7 +283,7 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: RouteInput) -> Result<Route
     c.exec(
         "UPDATE routes SET name = ?1, source = ?2, rotation_id = ?3, escalation_policy_id = ?4, matchers = ?5, group_by = ?6,
                 enabled = ?7, signing_secret = ?8, updated_at = ?9 WHERE id = ?10",
-        params![
+        args![
             r.name,
             r.source.as_str(),
             r.rotation_id,
@@ -313,7 +307,7 @@ pub fn regenerate_token(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<Route> {
     let token = crypto::new_token("iri_")?;
     c.exec(
         "UPDATE routes SET intake_token_hash = ?1, intake_token_prefix = ?2, updated_at = ?3 WHERE id = ?4",
-        params![crypto::sha256_hex(&token), crypto::token_prefix(&token), ctx.now, id],
+        args![crypto::sha256_hex(&token), crypto::token_prefix(&token), ctx.now, id],
     )?;
     ctx.audit(c, "route.regenerate_token", "route", id, Some(r.group_id), json!({"name": r.name}))?;
     let mut out = get(c, id)?;
@@ -323,23 +317,23 @@ pub fn regenerate_token(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<Route> {
 
 pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let r = get(c, id)?;
-    c.exec("DELETE FROM routes WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM routes WHERE id = ?1", args![id])?;
     ctx.audit(c, "route.delete", "route", id, Some(r.group_id), json!({"name": r.name}))?;
     Ok(())
 }
 
 /// Forgets Standard Webhooks ids seen before `cutoff` (they are outside the ±5 min window).
 pub fn purge_webhook_ids_before(c: &Tx<'_>, cutoff: Ts) -> Result<usize> {
-    Ok(c.exec("DELETE FROM intake_webhook_ids WHERE seen_at < ?1", [cutoff])?)
+    c.exec("DELETE FROM intake_webhook_ids WHERE seen_at < ?1", args![cutoff])
 }
 
 /// Remembers a Standard Webhooks `webhook-id` for a route; a second use is a replay (conflict).
 pub fn remember_webhook_id(c: &Tx<'_>, route_id: i64, webhook_id: &str, now: Ts) -> Result<()> {
     c.exec(
         "INSERT INTO intake_webhook_ids (route_id, webhook_id, seen_at) VALUES (?1, ?2, ?3)",
-        params![route_id, webhook_id, now],
+        args![route_id, webhook_id, now],
     )
-    .map_err(|e| match StoreError::from(e) {
+    .map_err(|e| match e {
         StoreError::Conflict { .. } => {
             StoreError::conflict("webhook-id", "this webhook-id was already processed (replay)")
         }

@@ -1,12 +1,13 @@
 //! Silences: matching alerts are recorded but nobody is paged while the silence is active.
 
-use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::audit::Ctx;
-use super::{Read, Result, StoreError, Tx, json_col, placeholders};
+use super::sql::{Row, Val, vals};
+use super::{Read, Result, StoreError, Tx, placeholders};
+use crate::args;
 use crate::domain::matcher::Matchers;
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
@@ -78,14 +79,14 @@ fn state(s: &Silence, now: Ts) -> SilenceState {
     }
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Silence> {
+fn row(r: &Row<'_>) -> Result<Silence> {
     Ok(Silence {
         id: r.get("id")?,
         team_id: r.get("team_id")?,
         group_id: r.get("group_id")?,
         name: r.get("name")?,
         reason: r.get("reason")?,
-        matchers: json_col(r, "matchers")?,
+        matchers: r.json("matchers")?,
         starts_at: r.get("starts_at")?,
         ends_at: r.get("ends_at")?,
         enabled: r.get("enabled")?,
@@ -97,24 +98,21 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Silence> {
 }
 
 pub fn get(c: &Read<'_>, id: i64, now: Ts) -> Result<Silence> {
-    let mut s = c
-        .query_row(&format!("{SELECT} WHERE s.id = ?1"), [id], row)
-        .optional()?
-        .ok_or_else(|| StoreError::not_found("silence"))?;
+    let mut s =
+        c.opt(&format!("{SELECT} WHERE s.id = ?1"), args![id], row)?.ok_or_else(|| StoreError::not_found("silence"))?;
     s.state = state(&s, now);
     Ok(s)
 }
 
 pub fn list(c: &Read<'_>, groups: Option<&[i64]>, team_id: Option<i64>, now: Ts) -> Result<Vec<Silence>> {
     let mut sql = format!("{SELECT} WHERE (?1 IS NULL OR s.team_id = ?1)");
-    let mut args: Vec<rusqlite::types::Value> = vec![team_id.into()];
+    let mut args: Vec<Val> = args![team_id].to_vec();
     if let Some(g) = groups {
         sql.push_str(&format!(" AND t.group_id IN {}", placeholders(g.len())));
-        args.extend(g.iter().map(|x| rusqlite::types::Value::Integer(*x)));
+        args.extend(vals(g));
     }
     sql.push_str(" ORDER BY s.ends_at DESC, s.id DESC");
-    let mut st = c.prepare(&sql)?;
-    let mut out = st.query_map(rusqlite::params_from_iter(args), row)?.collect::<Result<Vec<_>, _>>()?;
+    let mut out = c.rows(&sql, &vals(&args), row)?;
     for s in out.iter_mut() {
         s.state = state(s, now);
     }
@@ -124,18 +122,21 @@ pub fn list(c: &Read<'_>, groups: Option<&[i64]>, team_id: Option<i64>, now: Ts)
 /// Enabled silences of a team that are active at `now`.
 /// Teams with a silence active at `now`.
 pub fn teams_with_active(c: &Read<'_>, now: Ts) -> Result<Vec<i64>> {
-    let mut st = c.prepare_cached(
+    c.rows(
         "SELECT DISTINCT team_id FROM silences WHERE enabled = 1 AND starts_at <= ?1 AND ends_at > ?1",
-    )?;
-    let rows = st.query_map([now], |r| r.get(0))?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        args![now],
+        |r| r.get(0),
+    )
 }
 
 pub fn active_for_team(c: &Read<'_>, team_id: i64, now: Ts) -> Result<Vec<Silence>> {
-    let mut st = c.prepare_cached(&format!(
-        "{SELECT} WHERE s.team_id = ?1 AND s.enabled = 1 AND s.starts_at <= ?2 AND s.ends_at > ?2 ORDER BY s.id"
-    ))?;
-    let mut out = st.query_map(params![team_id, now], row)?.collect::<Result<Vec<_>, _>>()?;
+    let mut out = c.rows(
+        &format!(
+            "{SELECT} WHERE s.team_id = ?1 AND s.enabled = 1 AND s.starts_at <= ?2 AND s.ends_at > ?2 ORDER BY s.id"
+        ),
+        args![team_id, now],
+        row,
+    )?;
     for s in out.iter_mut() {
         s.state = SilenceState::Active;
     }
@@ -198,13 +199,11 @@ pub fn create(c: &Tx<'_>, ctx: &Ctx, input: SilenceInput) -> Result<Silence> {
         state: SilenceState::Active,
     };
     apply(&mut s, input)?;
-    c.exec(
-        "INSERT INTO silences (team_id, name, reason, matchers, starts_at, ends_at, enabled, created_by, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-        params![s.team_id, s.name, s.reason, s.matchers.to_string(), s.starts_at, s.ends_at, s.enabled, s.created_by, ctx.now],
-    )?;
-    let id = c.last_insert_rowid();
+    let id = c.insert(
+"INSERT INTO silences (team_id, name, reason, matchers, starts_at, ends_at, enabled, created_by, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) RETURNING id", args![s.team_id, s.name, s.reason, s.matchers.to_string(), s.starts_at, s.ends_at, s.enabled, s.created_by, ctx.now])?;
     ctx.audit(c, "silence.create", "silence", id, Some(s.group_id), json!({"name": s.name, "ends_at": s.ends_at}))?;
+    c.silences_changed();
     get(c, id, ctx.now)
 }
 
@@ -217,15 +216,17 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: SilenceInput) -> Result<Sil
     c.exec(
         "UPDATE silences SET name = ?1, reason = ?2, matchers = ?3, starts_at = ?4, ends_at = ?5, enabled = ?6, updated_at = ?7
          WHERE id = ?8",
-        params![s.name, s.reason, s.matchers.to_string(), s.starts_at, s.ends_at, s.enabled, ctx.now, id],
+        args![s.name, s.reason, s.matchers.to_string(), s.starts_at, s.ends_at, s.enabled, ctx.now, id],
     )?;
     ctx.audit(c, "silence.update", "silence", id, Some(s.group_id), json!({"name": s.name}))?;
+    c.silences_changed();
     get(c, id, ctx.now)
 }
 
 pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let s = get(c, id, ctx.now)?;
-    c.exec("DELETE FROM silences WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM silences WHERE id = ?1", args![id])?;
     ctx.audit(c, "silence.delete", "silence", id, Some(s.group_id), json!({"name": s.name}))?;
+    c.silences_changed();
     Ok(())
 }

@@ -1,12 +1,13 @@
 //! Teams and their members.
 
-use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
+use super::sql::{Row, Val, vals};
 use super::{Read, Result, StoreError, Tx, placeholders};
+use crate::args;
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
 
@@ -37,7 +38,7 @@ pub struct TeamInput {
     pub active: Option<bool>,
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Team> {
+fn row(r: &Row<'_>) -> Result<Team> {
     Ok(Team {
         id: r.get("id")?,
         group_id: r.get("group_id")?,
@@ -53,30 +54,28 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Team> {
 }
 
 pub fn get(c: &Read<'_>, id: i64) -> Result<Team> {
-    c.q_row("SELECT * FROM teams WHERE id = ?1", [id], row).optional()?.ok_or_else(|| StoreError::not_found("team"))
+    c.opt("SELECT * FROM teams WHERE id = ?1", args![id], row)?.ok_or_else(|| StoreError::not_found("team"))
 }
 
 pub fn by_slug(c: &Read<'_>, slug: &str) -> Result<Option<Team>> {
-    Ok(c.q_row("SELECT * FROM teams WHERE slug = ?1", [slug], row).optional()?)
+    c.opt("SELECT * FROM teams WHERE slug = ?1", args![slug], row)
 }
 
 /// The group a team belongs to (for access checks on the team's objects).
 pub fn group_of(c: &Read<'_>, team_id: i64) -> Result<Option<i64>> {
-    Ok(c.q_row("SELECT group_id FROM teams WHERE id = ?1", [team_id], |r| r.get(0)).optional()?)
+    c.opt("SELECT group_id FROM teams WHERE id = ?1", args![team_id], |r| r.get(0))
 }
 
 /// Teams in the given groups (`None` = all), optionally of one group.
 pub fn list(c: &Read<'_>, groups: Option<&[i64]>, group_id: Option<i64>) -> Result<Vec<Team>> {
     let mut sql = "SELECT * FROM teams WHERE (?1 IS NULL OR group_id = ?1)".to_string();
-    let mut args: Vec<rusqlite::types::Value> = vec![group_id.into()];
+    let mut args: Vec<Val> = args![group_id].to_vec();
     if let Some(g) = groups {
         sql.push_str(&format!(" AND group_id IN {}", placeholders(g.len())));
-        args.extend(g.iter().map(|x| rusqlite::types::Value::Integer(*x)));
+        args.extend(vals(g));
     }
     sql.push_str(" ORDER BY name");
-    let mut st = c.prepare(&sql)?;
-    let rows = st.query_map(rusqlite::params_from_iter(args), row)?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    c.rows(&sql, &vals(&args), row)
 }
 
 fn apply(t: &mut Team, input: TeamInput) -> Result<()> {
@@ -127,12 +126,9 @@ pub fn create(c: &Tx<'_>, ctx: &Ctx, input: TeamInput) -> Result<Team> {
         updated_at: ctx.now,
     };
     apply(&mut t, input)?;
-    c.exec(
-        "INSERT INTO teams (group_id, slug, name, description, escalation_enabled, escalation_after_reminders, active, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-        params![t.group_id, t.slug, t.name, t.description, t.escalation_enabled, t.escalation_after_reminders, t.active, ctx.now],
-    )?;
-    t.id = c.last_insert_rowid();
+    t.id = c.insert(
+"INSERT INTO teams (group_id, slug, name, description, escalation_enabled, escalation_after_reminders, active, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) RETURNING id", args![t.group_id, t.slug, t.name, t.description, t.escalation_enabled, t.escalation_after_reminders, t.active, ctx.now])?;
     ctx.audit(c, "team.create", "team", t.id, Some(t.group_id), json!({"slug": t.slug}))?;
     Ok(t)
 }
@@ -147,7 +143,7 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: TeamInput) -> Result<Team> 
     c.exec(
         "UPDATE teams SET slug = ?1, name = ?2, description = ?3, escalation_enabled = ?4, escalation_after_reminders = ?5,
                 active = ?6, updated_at = ?7 WHERE id = ?8",
-        params![t.slug, t.name, t.description, t.escalation_enabled, t.escalation_after_reminders, t.active, ctx.now, id],
+        args![t.slug, t.name, t.description, t.escalation_enabled, t.escalation_after_reminders, t.active, ctx.now, id],
     )?;
     ctx.audit(c, "team.update", "team", id, Some(t.group_id), json!({"slug": t.slug}))?;
     Ok(t)
@@ -157,13 +153,13 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: TeamInput) -> Result<Team> 
 pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let t = get(c, id)?;
     let open: i64 =
-        c.q_row("SELECT COUNT(*) FROM alerts WHERE team_id = ?1 AND status <> 'resolved'", [id], |r| r.get(0))?;
+        c.one("SELECT COUNT(*) FROM alerts WHERE team_id = ?1 AND status <> 'resolved'", args![id], |r| r.get(0))?;
     if open > 0 {
         return Err(StoreError::conflict("id", format!("the team has {open} open alert(s); resolve them first")));
     }
     // Routes restrict deleting their rotation/policy: remove routes first, then the rest cascades.
-    c.exec("DELETE FROM routes WHERE team_id = ?1", [id])?;
-    c.exec("DELETE FROM teams WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM routes WHERE team_id = ?1", args![id])?;
+    c.exec("DELETE FROM teams WHERE id = ?1", args![id])?;
     ctx.audit(c, "team.delete", "team", id, Some(t.group_id), json!({"slug": t.slug}))?;
     Ok(())
 }
@@ -189,7 +185,7 @@ pub struct TeamMemberInput {
 const MEMBER_SELECT: &str =
     "SELECT m.*, u.username, u.display_name FROM team_members m JOIN users u ON u.id = m.user_id";
 
-fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TeamMember> {
+fn member_row(r: &Row<'_>) -> Result<TeamMember> {
     Ok(TeamMember {
         id: r.get("id")?,
         team_id: r.get("team_id")?,
@@ -201,15 +197,12 @@ fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TeamMember> {
 }
 
 pub fn get_member(c: &Read<'_>, id: i64) -> Result<TeamMember> {
-    c.q_row(&format!("{MEMBER_SELECT} WHERE m.id = ?1"), [id], member_row)
-        .optional()?
+    c.opt(&format!("{MEMBER_SELECT} WHERE m.id = ?1"), args![id], member_row)?
         .ok_or_else(|| StoreError::not_found("team membership"))
 }
 
 pub fn members(c: &Read<'_>, team_id: i64) -> Result<Vec<TeamMember>> {
-    let mut st = c.prepare(&format!("{MEMBER_SELECT} WHERE m.team_id = ?1 ORDER BY u.username"))?;
-    let rows = st.query_map([team_id], member_row)?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    c.rows(&format!("{MEMBER_SELECT} WHERE m.team_id = ?1 ORDER BY u.username"), args![team_id], member_row)
 }
 
 /// Checks that `user_id` is a member of the team's group (field name for the error).
@@ -224,15 +217,15 @@ pub fn add_member(c: &Tx<'_>, ctx: &Ctx, team_id: i64, input: TeamMemberInput) -
     let user_id = input.user_id.ok_or_else(|| StoreError::invalid("user_id", "is required"))?;
     let team = get(c, team_id)?;
     require_group_member(c, &team, user_id, "user_id")?;
-    c.exec(
-        "INSERT INTO team_members (team_id, user_id, created_at) VALUES (?1, ?2, ?3)",
-        params![team_id, user_id, ctx.now],
-    )
-    .map_err(|e| match StoreError::from(e) {
-        StoreError::Conflict { .. } => StoreError::conflict("user_id", "the user is already a member of this team"),
-        other => other,
-    })?;
-    let id = c.last_insert_rowid();
+    let id = c
+        .insert(
+            "INSERT INTO team_members (team_id, user_id, created_at) VALUES (?1, ?2, ?3) RETURNING id",
+            args![team_id, user_id, ctx.now],
+        )
+        .map_err(|e| match e {
+            StoreError::Conflict { .. } => StoreError::conflict("user_id", "the user is already a member of this team"),
+            other => other,
+        })?;
     ctx.audit(
         c,
         "team_member.create",
@@ -257,7 +250,7 @@ pub fn update_member(c: &Read<'_>, id: i64, input: TeamMemberInput) -> Result<Te
 pub fn remove_member(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let m = get_member(c, id)?;
     let group_id = group_of(c, m.team_id)?;
-    c.exec("DELETE FROM team_members WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM team_members WHERE id = ?1", args![id])?;
     ctx.audit(
         c,
         "team_member.delete",

@@ -1,12 +1,13 @@
 //! Login sessions and personal API tokens. Only SHA-256 hashes of the secrets are stored.
 
-use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
-use super::{Read, Result, StoreError, Tx, json_col, to_json};
+use super::sql::Row;
+use super::{Read, Result, StoreError, Tx, to_json};
+use crate::args;
 use crate::domain::access::{Scope, TokenLimits};
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
@@ -31,44 +32,41 @@ pub struct NewSession<'a> {
 }
 
 pub fn create_session(c: &Tx<'_>, now: Ts, s: &NewSession<'_>) -> Result<i64> {
-    c.exec(
+    c.insert(
         "INSERT INTO sessions (user_id, token_hash, csrf_token, ip, user_agent, created_at, expires_at, last_seen_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6)",
-        params![s.user_id, s.token_hash, s.csrf_token, s.ip, s.user_agent, now, s.expires_at],
-    )?;
-    Ok(c.last_insert_rowid())
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6) RETURNING id",
+        args![s.user_id, s.token_hash, s.csrf_token, s.ip, s.user_agent, now, s.expires_at],
+    )
 }
 
 /// A live session by token hash.
 pub fn session_by_hash(c: &Read<'_>, hash: &str, now: Ts) -> Result<Option<Session>> {
-    let mut st = c.prepare_cached(
+    let found = c.opt(
         "SELECT id, user_id, token_hash, csrf_token, expires_at FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
-    )?;
-    let found = st
-        .query_row(params![hash, now], |r| {
-            Ok((
-                r.get::<_, String>("token_hash")?,
-                Session {
-                    id: r.get("id")?,
-                    user_id: r.get("user_id")?,
-                    csrf_token: r.get("csrf_token")?,
-                    expires_at: r.get("expires_at")?,
-                },
-            ))
-        })
-        .optional()?;
+        args![hash, now],
+        |r| {
+        Ok((
+            r.get::<String, _>("token_hash")?,
+            Session {
+                id: r.get("id")?,
+                user_id: r.get("user_id")?,
+                csrf_token: r.get("csrf_token")?,
+                expires_at: r.get("expires_at")?,
+            },
+        ))
+    })?;
     // The lookup is by hash; compare once more in constant time for good measure.
     Ok(found.filter(|(h, _)| crate::crypto::ct_eq(h.as_bytes(), hash.as_bytes())).map(|(_, s)| s))
 }
 
 pub fn delete_session(c: &Tx<'_>, id: i64) -> Result<()> {
-    c.exec("DELETE FROM sessions WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM sessions WHERE id = ?1", args![id])?;
     Ok(())
 }
 
 pub fn purge_expired(c: &Tx<'_>, now: Ts) -> Result<usize> {
-    let a = c.exec("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
-    let b = c.exec("DELETE FROM api_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?1", [now])?;
+    let a = c.exec("DELETE FROM sessions WHERE expires_at <= ?1", args![now])?;
+    let b = c.exec("DELETE FROM api_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?1", args![now])?;
     Ok(a + b)
 }
 
@@ -105,13 +103,13 @@ pub struct TokenInput {
     pub group_id: Option<i64>,
 }
 
-fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiToken> {
+fn token_row(r: &Row<'_>) -> Result<ApiToken> {
     Ok(ApiToken {
         id: r.get("id")?,
         user_id: r.get("user_id")?,
         name: r.get("name")?,
         token_prefix: r.get("token_prefix")?,
-        scopes: json_col(r, "scopes")?,
+        scopes: r.json("scopes")?,
         group_id: r.get("group_id")?,
         expires_at: r.get("expires_at")?,
         last_used_at: r.get("last_used_at")?,
@@ -199,10 +197,10 @@ pub fn create_token(c: &Tx<'_>, ctx: &Ctx, user_id: i64, spec: TokenSpec, raw: &
         super::groups::get(c, g).map_err(|_| StoreError::invalid("group_id", "no such group"))?;
     }
     let prefix = crate::crypto::token_prefix(raw);
-    c.exec(
+    let id = c.insert(
         "INSERT INTO api_tokens (user_id, name, token_hash, token_prefix, scopes, group_id, expires_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+        args![
             user_id,
             spec.name,
             crate::crypto::sha256_hex(raw),
@@ -213,7 +211,6 @@ pub fn create_token(c: &Tx<'_>, ctx: &Ctx, user_id: i64, spec: TokenSpec, raw: &
             ctx.now
         ],
     )?;
-    let id = c.last_insert_rowid();
     ctx.audit(
         c,
         "api_token.create",
@@ -222,23 +219,22 @@ pub fn create_token(c: &Tx<'_>, ctx: &Ctx, user_id: i64, spec: TokenSpec, raw: &
         spec.group_id,
         json!({"name": spec.name, "scopes": spec.scopes}),
     )?;
-    let mut t = c.q_row("SELECT * FROM api_tokens WHERE id = ?1", [id], token_row)?;
+    let mut t = c.one("SELECT * FROM api_tokens WHERE id = ?1", args![id], token_row)?;
     t.token = Some(raw.to_string());
     Ok(t)
 }
 
 pub fn tokens_of_user(c: &Read<'_>, user_id: i64) -> Result<Vec<ApiToken>> {
-    let mut st = c.prepare("SELECT * FROM api_tokens WHERE user_id = ?1 ORDER BY id")?;
-    let rows = st.query_map([user_id], token_row)?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    c.rows("SELECT * FROM api_tokens WHERE user_id = ?1 ORDER BY id", args![user_id], token_row)
 }
 
 /// A live token by hash.
 pub fn token_by_hash(c: &Read<'_>, hash: &str, now: Ts) -> Result<Option<ApiToken>> {
-    let mut st =
-        c.prepare_cached("SELECT * FROM api_tokens WHERE token_hash = ?1 AND (expires_at IS NULL OR expires_at > ?2)")?;
-    let found =
-        st.query_row(params![hash, now], |r| Ok((r.get::<_, String>("token_hash")?, token_row(r)?))).optional()?;
+    let found = c.opt(
+        "SELECT * FROM api_tokens WHERE token_hash = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+        args![hash, now],
+        |r| Ok((r.get::<String, _>("token_hash")?, token_row(r)?)),
+    )?;
     Ok(found.filter(|(h, _)| crate::crypto::ct_eq(h.as_bytes(), hash.as_bytes())).map(|(_, t)| t))
 }
 
@@ -246,7 +242,7 @@ pub fn token_by_hash(c: &Read<'_>, hash: &str, now: Ts) -> Result<Option<ApiToke
 pub fn touch_token(c: &Tx<'_>, id: i64, now: Ts) -> Result<()> {
     c.exec(
         "UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?3)",
-        params![now, id, now.plus_secs(-60)],
+        args![now, id, now.plus_secs(-60)],
     )?;
     Ok(())
 }
@@ -254,10 +250,9 @@ pub fn touch_token(c: &Tx<'_>, id: i64, now: Ts) -> Result<()> {
 /// Deletes one of the user's tokens.
 pub fn delete_token(c: &Tx<'_>, ctx: &Ctx, user_id: i64, id: i64) -> Result<()> {
     let t = c
-        .query_row("SELECT * FROM api_tokens WHERE id = ?1 AND user_id = ?2", [id, user_id], token_row)
-        .optional()?
+        .opt("SELECT * FROM api_tokens WHERE id = ?1 AND user_id = ?2", args![id, user_id], token_row)?
         .ok_or_else(|| StoreError::not_found("token"))?;
-    c.exec("DELETE FROM api_tokens WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM api_tokens WHERE id = ?1", args![id])?;
     ctx.audit(c, "api_token.delete", "api_token", id, t.group_id, json!({"name": t.name}))?;
     Ok(())
 }

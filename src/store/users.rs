@@ -1,12 +1,13 @@
 //! Users. Password hashes never leave this module except to the login check.
 
-use rusqlite::{OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
+use super::sql::{Row, vals};
 use super::{Read, Result, StoreError, Tx, placeholders};
+use crate::args;
 use crate::domain::time::Ts;
 use crate::domain::validate::{self, Problems, clean, nullable};
 
@@ -51,7 +52,7 @@ pub struct UserInput {
     pub mattermost_user_id: Option<Option<String>>,
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+fn row(r: &Row<'_>) -> Result<User> {
     Ok(User {
         id: r.get("id")?,
         username: r.get("username")?,
@@ -71,21 +72,20 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
 }
 
 pub fn get(c: &Read<'_>, id: i64) -> Result<User> {
-    c.q_row("SELECT * FROM users WHERE id = ?1", [id], row).optional()?.ok_or_else(|| StoreError::not_found("user"))
+    c.opt("SELECT * FROM users WHERE id = ?1", args![id], row)?.ok_or_else(|| StoreError::not_found("user"))
 }
 
 pub fn exists(c: &Read<'_>, id: i64) -> Result<bool> {
-    Ok(c.q_row("SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1)", [id], |r| r.get(0))?)
+    c.one("SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1)", args![id], |r| r.get(0))
 }
 
 /// The user and password hash for a login attempt (case-insensitive username).
 pub fn credentials(c: &Read<'_>, username: &str) -> Result<Option<(User, String)>> {
-    Ok(c.q_row("SELECT * FROM users WHERE username = ?1", [username], |r| Ok((row(r)?, r.get("password_hash")?)))
-        .optional()?)
+    c.opt("SELECT * FROM users WHERE username = ?1", args![username], |r| Ok((row(r)?, r.get("password_hash")?)))
 }
 
 pub fn password_hash(c: &Read<'_>, id: i64) -> Result<String> {
-    Ok(c.q_row("SELECT password_hash FROM users WHERE id = ?1", [id], |r| r.get(0))?)
+    c.one("SELECT password_hash FROM users WHERE id = ?1", args![id], |r| r.get(0))
 }
 
 pub fn by_chat_id(c: &Read<'_>, column: ChatId, value: &str) -> Result<Option<User>> {
@@ -94,7 +94,7 @@ pub fn by_chat_id(c: &Read<'_>, column: ChatId, value: &str) -> Result<Option<Us
         ChatId::Slack => "slack_user_id",
         ChatId::Mattermost => "mattermost_user_id",
     };
-    Ok(c.q_row(&format!("SELECT * FROM users WHERE {col} = ?1 AND active = 1"), [value], row).optional()?)
+    c.opt(&format!("SELECT * FROM users WHERE {col} = ?1 AND active = 1"), args![value], row)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -116,13 +116,11 @@ pub fn list(c: &Read<'_>, groups: Option<&[i64]>) -> Result<Vec<User>> {
             g.to_vec(),
         ),
     };
-    let mut st = c.prepare(&sql)?;
-    let rows = st.query_map(rusqlite::params_from_iter(ids), row)?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    c.rows(&sql, &vals(&ids), row)
 }
 
 pub fn count_admins(c: &Read<'_>) -> Result<i64> {
-    Ok(c.q_row("SELECT COUNT(*) FROM users WHERE is_admin = 1 AND active = 1", [], |r| r.get(0))?)
+    c.one("SELECT COUNT(*) FROM users WHERE is_admin = 1 AND active = 1", &[], |r| r.get(0))
 }
 
 /// Checks and applies a user input; returns the new password to hash, if any.
@@ -211,11 +209,11 @@ pub fn create(
     if u.display_name.is_empty() {
         u.display_name = u.username.clone();
     }
-    c.exec(
+    u.id = c.insert(
         "INSERT INTO users (username, display_name, email, phone, password_hash, is_admin, active, telegram_user_id,
                             slack_user_id, mattermost_user_id, must_change_password, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
-        params![
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12) RETURNING id",
+        args![
             u.username,
             u.display_name,
             u.email,
@@ -230,7 +228,6 @@ pub fn create(
             ctx.now
         ],
     )?;
-    u.id = c.last_insert_rowid();
     ctx.audit(c, "user.create", "user", u.id, None, json!({"username": u.username, "is_admin": u.is_admin}))?;
     Ok(u)
 }
@@ -258,7 +255,7 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: UserInput, password_hash: O
     c.exec(
         "UPDATE users SET username = ?1, display_name = ?2, email = ?3, phone = ?4, is_admin = ?5, active = ?6,
                 telegram_user_id = ?7, slack_user_id = ?8, mattermost_user_id = ?9, updated_at = ?10 WHERE id = ?11",
-        params![
+        args![
             u.username,
             u.display_name,
             u.email,
@@ -276,7 +273,7 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: UserInput, password_hash: O
         set_password(c, ctx, id, h, false, None)?;
     }
     if !u.active {
-        c.exec("DELETE FROM sessions WHERE user_id = ?1", [id])?;
+        c.exec("DELETE FROM sessions WHERE user_id = ?1", args![id])?;
     }
     ctx.audit(
         c,
@@ -300,18 +297,18 @@ pub fn set_password(
 ) -> Result<()> {
     let n = c.exec(
         "UPDATE users SET password_hash = ?1, must_change_password = ?2, updated_at = ?3 WHERE id = ?4",
-        params![hash, must_change, ctx.now, id],
+        args![hash, must_change, ctx.now, id],
     )?;
     if n == 0 {
         return Err(StoreError::not_found("user"));
     }
-    c.exec("DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2", params![id, keep_session])?;
+    c.exec("DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2", args![id, keep_session])?;
     ctx.audit(c, "user.password", "user", id, None, json!({}))?;
     Ok(())
 }
 
 pub fn set_active_group(c: &Tx<'_>, id: i64, group_id: Option<i64>) -> Result<()> {
-    c.exec("UPDATE users SET active_group_id = ?1 WHERE id = ?2", params![group_id, id])?;
+    c.exec("UPDATE users SET active_group_id = ?1 WHERE id = ?2", args![group_id, id])?;
     Ok(())
 }
 
@@ -320,18 +317,16 @@ pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     if u.is_admin && u.active && count_admins(c)? <= 1 {
         return Err(StoreError::conflict("id", "this is the last active admin and cannot be deleted"));
     }
-    let used: Option<String> = c
-        .query_row(
-            "SELECT p.name FROM escalation_rules r JOIN escalation_policies p ON p.id = r.policy_id
+    let used: Option<String> = c.opt(
+        "SELECT p.name FROM escalation_rules r JOIN escalation_policies p ON p.id = r.policy_id
              WHERE r.target_type = 'user' AND r.target_id = ?1 LIMIT 1",
-            [id],
-            |r| r.get(0),
-        )
-        .optional()?;
+        args![id],
+        |r| r.get(0),
+    )?;
     if let Some(policy) = used {
         return Err(StoreError::conflict("id", format!("the user is a target of escalation policy \"{policy}\"")));
     }
-    c.exec("DELETE FROM users WHERE id = ?1", [id])?;
+    c.exec("DELETE FROM users WHERE id = ?1", args![id])?;
     ctx.audit(c, "user.delete", "user", id, None, json!({"username": u.username}))?;
     Ok(())
 }

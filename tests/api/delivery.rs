@@ -2,6 +2,8 @@
 //! channel against a fake provider, message edits, chat buttons, one-click links, voice
 //! callbacks and the channel test.
 
+use incidentrelay::clock::Clock;
+use incidentrelay::store::outbox;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -269,18 +271,38 @@ fn an_outage_of_one_channel_delays_nothing_else_and_loses_nothing() {
 }
 
 #[test]
-fn rows_left_sending_by_a_crash_are_requeued() {
+fn rows_left_sending_by_a_crash_go_out_again_when_their_lease_expires() {
     let app = TestApp::start();
     let fake = Fake::start();
     let (s, _) = setup(&app, &[webhook(&fake.url)]);
     let id = fire(&app, &s, "crash", "critical");
-    let db = app.dir.path().join("test.db");
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute("UPDATE deliveries SET status = 'sending', attempts = 1 WHERE alert_id = ?1", [id]).unwrap();
+    // Another process claims the page (leased for 15 s) and dies before sending it.
+    let (db, now) = (app.app.state().db.clone(), app.clock.now());
+    let lost = db.write_blocking(move |c| outbox::claim(c, now, 15, 10, &|_| 4)).unwrap();
+    assert_eq!(lost.len(), 1);
     app.deliver();
-    assert_eq!(fake.count(), 0, "a row in `sending` is not picked up by a running leader");
+    assert_eq!(fake.count(), 0, "a row whose lease runs is left to the process holding it");
+    app.clock.advance_secs(16);
+    app.deliver();
+    assert_eq!(deliveries(&app, &s, id)[0]["status"], "sent");
+    assert_eq!(fake.count(), 1);
+    assert_eq!(
+        fake.requests()[0].header("webhook-id"),
+        Some(lost[0].delivery.message_id.as_str()),
+        "the same webhook-id as the lost attempt"
+    );
+}
+
+#[test]
+fn a_restarted_leader_requeues_every_row_left_sending_at_once() {
+    let app = TestApp::start();
+    let fake = Fake::start();
+    let (s, _) = setup(&app, &[webhook(&fake.url)]);
+    let id = fire(&app, &s, "crash", "critical");
+    let (db, now) = (app.app.state().db.clone(), app.clock.now());
+    db.write_blocking(move |c| outbox::claim(c, now, 15, 10, &|_| 4)).unwrap();
     let engine = app.engine.clone();
-    let n = app.rt.block_on(async move { engine.requeue_interrupted().await }).unwrap();
+    let n = app.rt.block_on(async move { engine.requeue_interrupted(true).await }).unwrap();
     assert_eq!(n, 1);
     app.deliver();
     assert_eq!(deliveries(&app, &s, id)[0]["status"], "sent");

@@ -220,13 +220,14 @@ fn the_outbox_claims_due_rows_once_and_records_their_fate() {
     let (rc, channel) = route(&b, &[]);
     let first = ingest(&b, &rc, at(0), event(Action::Trigger, "o", &[]));
     let id = first.id.unwrap();
-    let claim = |now: Ts| b.db.write_blocking(move |c| outbox::claim(c, now, 10, &|_| 4)).unwrap();
+    let claim = |now: Ts| b.db.write_blocking(move |c| outbox::claim(c, now, 15, 10, &|_| 4)).unwrap();
     let claimed = claim(at(0));
     assert_eq!(claimed.len(), 1);
     let d = claimed[0].delivery.clone();
     assert_eq!((d.alert_id, d.channel_id, d.status, d.attempts), (Some(id), Some(channel), DeliveryStatus::Sending, 1));
     assert!(claim(at(0)).is_empty(), "a row being sent is not claimed again");
-    b.db.write_blocking(move |c| outbox::mark_retry(c, at(1), d.id, "HTTP 503", at(11))).unwrap();
+    let first_try = d.attempt();
+    assert!(b.db.write_blocking(move |c| outbox::mark_retry(c, at(1), first_try, "HTTP 503", at(11))).unwrap());
     assert!(claim(at(5)).is_empty(), "not before its retry time");
     let retried = claim(at(11));
     assert_eq!(
@@ -234,7 +235,12 @@ fn the_outbox_claims_due_rows_once_and_records_their_fate() {
         (2, &d.message_id),
         "same message, next attempt"
     );
-    b.db.write_blocking(move |c| outbox::mark_sent(c, at(12), d.id, Some("ext-1"))).unwrap();
+    let second_try = retried[0].delivery.attempt();
+    assert!(
+        !b.db.write_blocking(move |c| outbox::mark_sent(c, at(12), first_try, Some("late"))).unwrap(),
+        "a result under a lost claim is not recorded"
+    );
+    assert!(b.db.write_blocking(move |c| outbox::mark_sent(c, at(12), second_try, Some("ext-1"))).unwrap());
     let rows = b.db.read_blocking(move |c| outbox::for_alert(c, id)).unwrap();
     assert_eq!(rows[0].status, DeliveryStatus::Sent);
     // Acknowledging queues an update for the page that went out, and it waits its turn.
@@ -246,15 +252,20 @@ fn the_outbox_claims_due_rows_once_and_records_their_fate() {
         (Some(d.id), Some("ext-1"))
     );
     b.db.write_blocking({
-        let u = update[0].delivery.id;
+        let u = update[0].delivery.attempt();
         move |c| outbox::mark_dead(c, at(21), u, "HTTP 400")
     })
     .unwrap();
     assert!(claim(at(100)).is_empty());
-    // Rows a crash left `sending` go back to the queue.
-    let second = ingest(&b, &rc, at(200), event(Action::Trigger, "p", &[]));
-    assert_eq!(claim(at(200)).len(), 1);
-    assert_eq!(b.db.write_blocking(|c| outbox::requeue_sending(c, at(201))).unwrap(), 1);
-    assert_eq!(claim(at(201)).len(), 1, "requeued after a crash");
-    let _ = second;
+    // Rows a crash left `sending` go back to the queue once their lease expired (or all of
+    // them, when no other process can be sending), with the same message id.
+    ingest(&b, &rc, at(200), event(Action::Trigger, "p", &[]));
+    let lost = claim(at(200));
+    assert_eq!(lost.len(), 1);
+    assert_eq!(b.db.write_blocking(|c| outbox::requeue_sending(c, at(210), true)).unwrap(), 0, "lease still running");
+    assert_eq!(b.db.write_blocking(|c| outbox::requeue_sending(c, at(216), true)).unwrap(), 1, "lease expired");
+    let again = claim(at(216));
+    assert_eq!(again.len(), 1, "requeued after a crash");
+    assert_eq!((again[0].delivery.attempts, &again[0].delivery.message_id), (2, &lost[0].delivery.message_id));
+    assert_eq!(b.db.write_blocking(|c| outbox::requeue_sending(c, at(217), false)).unwrap(), 1, "all of them");
 }

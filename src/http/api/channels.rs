@@ -114,10 +114,12 @@ pub async fn test(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Ht
     let ch = fetch(&st, &caller, Role::Editor, "channel", move |c| channels::get(c, id)).await?;
     let (now, user) = (st.clock.now(), caller.user.id);
     let label = format!("{} \"{}\" (test)", ch.channel_type.as_str(), ch.name);
-    let prepared = st.db.write(move |c| outbox::start_test(c, now, id, &label, user)).await?;
+    let lease = st.config.delivery.timeout_seconds as i64 + outbox::LEASE_MARGIN_SECS;
+    let prepared = st.db.write(move |c| outbox::start_test(c, now, lease, id, &label, user)).await?;
     let senders = st.senders.clone();
     let msg = crate::engine::message::message(&senders, &prepared, now);
     let (kind, config, delivery_id) = (prepared.channel_kind, prepared.config.clone(), prepared.delivery.id);
+    let attempt = prepared.delivery.attempt();
     let outcome = tokio::task::spawn_blocking(move || kind.send(&config, &senders.env(id), &msg, None))
         .await
         .map_err(|e| crate::http::error::ApiError::internal(format!("test send: {e}")))?;
@@ -125,12 +127,12 @@ pub async fn test(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Ht
     match outcome {
         Ok(sent) => {
             let ext = sent.external_id.clone();
-            st.db.write(move |c| outbox::mark_sent(c, done, delivery_id, ext.as_deref())).await?;
+            st.db.write(move |c| outbox::mark_sent(c, done, attempt, ext.as_deref())).await?;
             Ok(HttpResponse::Ok().json(TestResult { status: "sent".into(), detail: sent.detail, delivery_id }))
         }
         Err(e) => {
             let m = e.message().to_string();
-            st.db.write(move |c| outbox::mark_dead(c, done, delivery_id, &m)).await?;
+            st.db.write(move |c| outbox::mark_dead(c, done, attempt, &m)).await?;
             Err(crate::http::error::ApiError::BadGateway(format!(
                 "the {} channel failed: {}",
                 kind.as_str(),

@@ -367,9 +367,11 @@ async fn store(st: &State, source: &str, r: Request) -> ApiResult<Vec<IntakeResu
         IntakeTarget::Route(rc) => Some(rc.route.id),
         IntakeTarget::Team { .. } => None,
     };
+    // Two processes may decide about the same key at once (PostgreSQL): the loser of a unique
+    // key decides again on what the winner committed.
     let results = st
         .db
-        .write(move |c| {
+        .write_retrying(move |c| {
             if let (Some(id), Some(route)) = (&webhook_id, route_id) {
                 routes::remember_webhook_id(c, route, id, now)?;
             }

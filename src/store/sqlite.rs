@@ -1,0 +1,525 @@
+//! The embedded SQLite backend (the default, `database.path`):
+//!
+//! - one **writer thread** owns the only read-write connection. Callers send it jobs; it drains
+//!   whatever is queued, runs each job in its own SAVEPOINT inside one `BEGIN IMMEDIATE`
+//!   transaction, commits once and then answers every caller (group commit: one fsync for many
+//!   requests). A job that fails is rolled back to its savepoint without touching the others.
+//!   Before each transaction it checks that the file is still the one it opened.
+//! - a small **pool of read-only connections**, used through `spawn_blocking`, so no SQLite call
+//!   ever runs on an async worker thread.
+//! - WAL mode, `synchronous = FULL` by default; files created 0600; a database that vanished
+//!   is never silently recreated.
+
+use std::fs::File;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+use super::sql::{Row, Val};
+use super::{Missing, Read, Result, StoreError, Tx};
+use crate::config::{DatabaseConfig, Synchronous};
+
+mod embedded {
+    refinery::embed_migrations!("migrations/sqlite");
+}
+
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 256;
+/// How many queued writes one transaction may take.
+const MAX_BATCH: usize = 512;
+
+impl rusqlite::ToSql for Val {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Val::Null => ToSqlOutput::from(rusqlite::types::Null),
+            Val::Int(i) => ToSqlOutput::from(*i),
+            Val::Real(f) => ToSqlOutput::from(*f),
+            Val::Text(s) => ToSqlOutput::from(s.as_str()),
+        })
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        match &e {
+            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound("object".into()),
+            // Classified by SQLite's extended result codes. For a unique key SQLite names the
+            // violated columns only in the message (`UNIQUE constraint failed: groups.slug`),
+            // so that is where the constraint's name comes from.
+            rusqlite::Error::SqliteFailure(f, msg)
+                if matches!(
+                    f.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                ) =>
+            {
+                let constraint =
+                    msg.as_deref().and_then(|m| m.split_once(": ")).map(|(_, cols)| cols).unwrap_or("unique");
+                let field = constraint.rsplit(", ").next().and_then(|c| c.rsplit('.').next()).unwrap_or("").to_string();
+                let message = format!("an object with this {field} already exists");
+                StoreError::Conflict { constraint: constraint.to_string(), field, message }
+            }
+            rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => {
+                StoreError::Conflict {
+                    constraint: "foreign_key".into(),
+                    field: String::new(),
+                    message: "the object is still referenced by other objects".into(),
+                }
+            }
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) =>
+            {
+                StoreError::Busy(e.to_string())
+            }
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    ErrorCode::DiskFull | ErrorCode::SystemIoFailure | ErrorCode::ReadOnly | ErrorCode::CannotOpen
+                ) =>
+            {
+                StoreError::Unavailable(format!("the database is unavailable: {e}"))
+            }
+            _ => StoreError::Db(e.to_string()),
+        }
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> StoreError {
+        StoreError::Unavailable(format!("no database connection: {e}"))
+    }
+}
+
+// --- queries ------------------------------------------------------------------------------------
+
+pub(super) fn rows<T>(
+    c: &Connection,
+    sql: &str,
+    args: &[Val],
+    mut f: impl FnMut(&Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut st = c.prepare_cached(sql)?;
+    let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(f(&Row::sqlite(r))?);
+    }
+    Ok(out)
+}
+
+pub(super) fn first<T>(
+    c: &Connection,
+    sql: &str,
+    args: &[Val],
+    f: impl FnOnce(&Row<'_>) -> Result<T>,
+) -> Result<Option<T>> {
+    let mut st = c.prepare_cached(sql)?;
+    let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
+    match rows.next()? {
+        Some(r) => f(&Row::sqlite(r)).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub(super) fn exec(c: &Connection, sql: &str, args: &[Val]) -> Result<usize> {
+    Ok(c.prepare_cached(sql)?.execute(rusqlite::params_from_iter(args.iter()))?)
+}
+
+pub(super) fn batch(c: &Connection, sql: &str) -> Result<()> {
+    Ok(c.execute_batch(sql)?)
+}
+
+// --- the database --------------------------------------------------------------------------------
+
+trait WriteJob: Send {
+    /// Runs inside the open transaction; true when the job succeeded (keep its savepoint).
+    fn run(&mut self, tx: &Tx<'_>) -> bool;
+    /// Answers the caller once the transaction's fate is known.
+    fn finish(self: Box<Self>, commit: Result<()>);
+}
+
+struct TypedJob<T, F> {
+    f: Option<F>,
+    result: Option<Result<T>>,
+    reply: tokio::sync::oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> WriteJob for TypedJob<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+{
+    fn run(&mut self, tx: &Tx<'_>) -> bool {
+        let Some(f) = self.f.take() else { return false };
+        let outcome = catch_unwind(AssertUnwindSafe(|| f(tx)))
+            .unwrap_or_else(|_| Err(StoreError::Db("a write job panicked; it was rolled back".into())));
+        let ok = outcome.is_ok();
+        self.result = Some(outcome);
+        ok
+    }
+    fn finish(self: Box<Self>, commit: Result<()>) {
+        let out = match (commit, self.result) {
+            (Err(e), Some(Ok(_))) => Err(e),
+            (_, Some(r)) => r,
+            (Err(e), None) => Err(e),
+            (Ok(()), None) => Err(StoreError::Db("write job did not run".into())),
+        };
+        let _ = self.reply.send(out);
+    }
+}
+
+pub struct SqliteDb {
+    writer: mpsc::Sender<Box<dyn WriteJob>>,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+    pub path: PathBuf,
+    pub created: bool,
+}
+
+impl SqliteDb {
+    /// Opens the database (creating it on a genuine first start), applies pending migrations
+    /// when `auto_migrate` is set, and starts the writer thread.
+    pub fn open(cfg: &DatabaseConfig, missing: Missing) -> Result<SqliteDb> {
+        let created = ensure_file(&cfg.path, missing)?;
+        let mut conn = open_writer(&cfg.path, cfg)?;
+        let file = identity(&cfg.path)
+            .ok_or_else(|| StoreError::Unavailable(format!("{} vanished while opening it", cfg.path.display())))?;
+        if cfg.auto_migrate {
+            migrate(&mut conn, &cfg.path)?;
+        } else {
+            let pending = pending_migrations(&conn)?;
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable(format!(
+                    "the database needs migrations {pending:?}; run `incidentrelay migrate` or set database.auto_migrate = true"
+                )));
+            }
+        }
+        let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>();
+        let path = cfg.path.clone();
+        std::thread::Builder::new()
+            .name("db-writer".into())
+            .spawn(move || writer_loop(conn, rx, &path, file))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
+        let busy = cfg.busy_timeout_ms;
+        let manager = SqliteConnectionManager::file(&cfg.path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
+            .with_init(move |c| {
+                c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+                c.execute_batch(&format!("PRAGMA busy_timeout = {busy};"))
+            });
+        let readers = r2d2::Pool::builder()
+            .max_size(cfg.read_pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open read connections: {e}")))?;
+        Ok(SqliteDb { writer: tx, readers, path: cfg.path.clone(), created })
+    }
+
+    pub fn submit<T, F>(&self, f: F) -> Result<tokio::sync::oneshot::Receiver<Result<T>>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let job = Box::new(TypedJob { f: Some(f), result: None, reply });
+        self.writer.send(job).map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?;
+        Ok(rx)
+    }
+
+    pub fn readers(&self) -> r2d2::Pool<SqliteConnectionManager> {
+        self.readers.clone()
+    }
+
+    /// Bytes free for this user on the database's file system.
+    pub fn disk_free(&self) -> Option<u64> {
+        #[cfg(unix)]
+        {
+            let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            rustix::fs::statvfs(dir).ok().map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
+    }
+
+    /// An exclusive lock on `<database>.scheduler.lock`, held until dropped or the process dies.
+    pub fn try_lock_leader(&self) -> std::io::Result<Option<File>> {
+        let file = open_private(&sidecar(&self.path, "scheduler.lock"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    /// A connection of its own for `PRAGMA data_version`.
+    pub fn watcher(&self) -> Result<Connection> {
+        Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open the change watcher: {e}")))
+    }
+}
+
+/// A number that changes whenever another connection commits (0 when unknown).
+pub fn data_version(conn: &Connection) -> i64 {
+    conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).unwrap_or(0)
+}
+
+/// Runs a transaction-control statement through the statement cache (they run for every job).
+fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+/// The writer thread. Before each transaction it checks that the database file is still the
+/// one it opened: writes into a file that was deleted or replaced would be acknowledged and
+/// then lost, so they are refused instead (503) until the database is restored.
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteJob>>, path: &Path, file: (u64, u64)) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let began = if identity(path) != Some(file) {
+            Err(StoreError::Unavailable(format!(
+                "the database file {} was deleted or replaced while running; writes are refused until it is restored and the server restarted",
+                path.display()
+            )))
+        } else {
+            control(&conn, "BEGIN IMMEDIATE").map_err(StoreError::from)
+        };
+        if let Err(err) = began {
+            for job in jobs {
+                job.finish(Err(err.clone()));
+            }
+            continue;
+        }
+        for job in jobs.iter_mut() {
+            if control(&conn, "SAVEPOINT job").is_err() {
+                continue;
+            }
+            let ok = job.run(&Tx::sqlite(&conn));
+            let end = if ok {
+                control(&conn, "RELEASE job")
+            } else {
+                control(&conn, "ROLLBACK TO job").and_then(|_| control(&conn, "RELEASE job"))
+            };
+            if end.is_err() {
+                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            }
+        }
+        let commit = control(&conn, "COMMIT").map_err(StoreError::from);
+        if commit.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for job in jobs {
+            job.finish(commit.clone());
+        }
+    }
+}
+
+/// Runs `f` on a pooled read-only connection (blocking).
+pub fn read_with<T>(pool: &r2d2::Pool<SqliteConnectionManager>, f: impl FnOnce(&Read<'_>) -> Result<T>) -> Result<T> {
+    let conn = pool.get()?;
+    f(&Read::sqlite(&conn))
+}
+
+/// Opens the read-write connection with the pragmas every writer needs.
+fn open_writer(path: &Path, cfg: &DatabaseConfig) -> Result<Connection> {
+    let conn =
+        Connection::open(path).map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    let sync = match cfg.synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.busy_timeout(Duration::from_millis(u64::from(cfg.busy_timeout_ms)))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unavailable(format!("{} cannot use WAL mode (got {mode})", path.display())));
+    }
+    conn.execute_batch(&format!("PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+// --- files --------------------------------------------------------------------------------------
+
+/// Makes sure the database file exists, creating it (and its directory) on a first start, or
+/// with `Missing::Create`. Returns whether it was created.
+pub fn ensure_file(path: &Path, missing: Missing) -> Result<bool> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    if path.exists() {
+        return Ok(false);
+    }
+    let traces = traces_of_earlier(path);
+    if missing == Missing::FirstStartOnly && !traces.is_empty() {
+        let names: Vec<String> = traces.iter().map(|p| p.display().to_string()).collect();
+        return Err(StoreError::Unavailable(format!(
+            "the database {} is missing, but {} of an earlier one is still there: restore the database from a backup, \
+             or start once with --init to create a new, empty one",
+            path.display(),
+            names.join(", ")
+        )));
+    }
+    open_private(path).map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", path.display())))?;
+    Ok(true)
+}
+
+/// Files an earlier database at `path` leaves next to it.
+fn traces_of_earlier(path: &Path) -> Vec<PathBuf> {
+    ["-wal", "-shm"]
+        .iter()
+        .map(|s| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(s);
+            PathBuf::from(p)
+        })
+        .chain(["migrate.lock", "scheduler.lock"].iter().map(|s| sidecar(path, s)))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+/// Opens `path` for writing, creating it readable and writable by this user only (0600):
+/// the database, its backups and lock files hold hashes and channel secrets.
+pub fn open_private(path: &Path) -> std::io::Result<File> {
+    let mut o = File::options();
+    o.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+}
+
+/// Which file a path is (device and inode): a database deleted or replaced under a running
+/// server is noticed by comparing these.
+#[cfg(unix)]
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    path.exists().then_some((0, 0))
+}
+
+/// `<database>.<suffix>`, e.g. `incidentrelay.db.scheduler.lock`.
+pub fn sidecar(db_path: &Path, suffix: &str) -> PathBuf {
+    let mut s = db_path.as_os_str().to_owned();
+    s.push(".");
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+// --- backup -------------------------------------------------------------------------------------
+
+/// What a backup holds.
+#[derive(Debug)]
+pub struct BackupReport {
+    pub bytes: u64,
+    pub alerts: i64,
+    pub schema: i32,
+}
+
+/// A consistent online copy of the database at `src` into the new file `dest` (SQLite backup
+/// API in one step: one read transaction, so writers carry on and the copy is one snapshot).
+/// Written next to `dest` and renamed into place; the copy is integrity-checked.
+pub fn backup(src: &Path, dest: &Path, busy_timeout_ms: u64) -> Result<BackupReport> {
+    if dest.exists() {
+        return Err(StoreError::invalid("output", format!("{} exists; choose a new file", dest.display())));
+    }
+    let open_err = |p: &Path, e: rusqlite::Error| StoreError::Unavailable(format!("cannot open {}: {e}", p.display()));
+    let source = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| open_err(src, e))?;
+    source.busy_timeout(Duration::from_millis(busy_timeout_ms))?;
+    let tmp = dest.with_extension("partial");
+    let _ = std::fs::remove_file(&tmp);
+    open_private(&tmp).map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", tmp.display())))?;
+    {
+        let mut target = Connection::open(&tmp).map_err(|e| open_err(&tmp, e))?;
+        let copy = rusqlite::backup::Backup::new(&source, &mut target)?;
+        loop {
+            match copy.step(-1)? {
+                rusqlite::backup::StepResult::Done => break,
+                rusqlite::backup::StepResult::More => continue,
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+    let copy = Connection::open(&tmp).map_err(|e| open_err(&tmp, e))?;
+    let check: String = copy.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    if check != "ok" {
+        return Err(StoreError::Db(format!("the copy failed its integrity check: {check}")));
+    }
+    // A single self-contained file: no -wal/-shm companions needed to restore it.
+    copy.pragma_update(None, "journal_mode", "DELETE")?;
+    let alerts: i64 = copy.query_row("SELECT COUNT(*) FROM alerts", [], |r| r.get(0))?;
+    let schema = applied_version(&copy)?;
+    drop(copy);
+    std::fs::rename(&tmp, dest)
+        .map_err(|e| StoreError::Unavailable(format!("cannot write {}: {e}", dest.display())))?;
+    let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+    Ok(BackupReport { bytes, alerts, schema })
+}
+
+// --- migrations ---------------------------------------------------------------------------------
+
+/// The migrations this binary knows, by version.
+pub fn known_versions() -> Vec<i32> {
+    embedded::migrations::runner().get_migrations().iter().map(|m| m.version()).collect()
+}
+
+/// The highest version applied to the database (0 when fresh).
+pub fn applied_version(conn: &Connection) -> Result<i32> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'refinery_schema_history')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Ok(0);
+    }
+    Ok(conn.query_row("SELECT COALESCE(MAX(version), 0) FROM refinery_schema_history", [], |r| r.get(0))?)
+}
+
+fn pending_migrations(conn: &Connection) -> Result<Vec<i32>> {
+    let applied = applied_version(conn)?;
+    super::refuse_newer(applied)?;
+    Ok(known_versions().into_iter().filter(|v| *v > applied).collect())
+}
+
+/// `incidentrelay migrate`: makes sure the database exists and applies pending migrations.
+pub fn migrate_database(cfg: &DatabaseConfig, missing: Missing) -> Result<(bool, Vec<i32>)> {
+    let created = ensure_file(&cfg.path, missing)?;
+    let mut conn = open_writer(&cfg.path, cfg)?;
+    Ok((created, migrate(&mut conn, &cfg.path)?))
+}
+
+/// Applies pending migrations (idempotent) under a file lock so that two processes starting
+/// together do not race. Returns the versions applied.
+fn migrate(conn: &mut Connection, db_path: &Path) -> Result<Vec<i32>> {
+    let lock_path = sidecar(db_path, "migrate.lock");
+    let lock = open_private(&lock_path)
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", lock_path.display())))?;
+    lock.lock().map_err(|e| StoreError::Unavailable(format!("cannot lock {}: {e}", lock_path.display())))?;
+    super::refuse_newer(applied_version(conn)?)?;
+    let report = embedded::migrations::runner()
+        .set_grouped(true)
+        .run(conn)
+        .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
+    let _ = lock.unlock();
+    Ok(report.applied_migrations().iter().map(|m| m.version()).collect())
+}
+
+/// Opens a database file read-only (`check-schema`).
+pub fn open_read_only(path: &Path) -> Result<Connection> {
+    Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))
+}
