@@ -377,7 +377,7 @@ pub fn list(c: &Read<'_>, f: &Filter) -> Result<Page> {
     }
     let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
     let count_sql = if search {
-        format!("SELECT COUNT(*) FROM (SELECT 1 FROM {from} {filter} LIMIT {})", SEARCH_COUNT_CAP + 1)
+        format!("SELECT COUNT(*) FROM (SELECT 1 FROM {from} {filter} LIMIT {}) AS hits", SEARCH_COUNT_CAP + 1)
     } else {
         format!("SELECT COUNT(*) FROM {from} {filter}")
     };

@@ -82,8 +82,8 @@ pub struct AuditFilter {
 pub fn list(c: &Read<'_>, f: &AuditFilter) -> Result<Vec<AuditLog>> {
     c.rows(
         "SELECT * FROM audit_logs
-         WHERE (?1 IS NULL OR object_type = ?1) AND (?2 IS NULL OR object_id = ?2)
-           AND (?3 IS NULL OR actor = ?3) AND (?4 IS NULL OR id < ?4)
+         WHERE (CAST(?1 AS TEXT) IS NULL OR object_type = ?1) AND (CAST(?2 AS BIGINT) IS NULL OR object_id = ?2)
+           AND (CAST(?3 AS TEXT) IS NULL OR actor = ?3) AND (CAST(?4 AS BIGINT) IS NULL OR id < ?4)
          ORDER BY id DESC LIMIT ?5",
         args![f.object_type, f.object_id, f.actor, f.before_id, f.limit.clamp(1, 1000)],
         |r: &Row<'_>| {

@@ -18,16 +18,44 @@ use super::{Result, StoreError};
 
 /// One connection and its prepared statements (keyed by the store's SQL text).
 pub struct PgConn {
-    client: postgres::Client,
+    /// Always there until dropped (see the `Drop` impl).
+    client: Option<postgres::Client>,
     statements: HashMap<String, postgres::Statement>,
 }
 
+/// The synchronous driver closes a connection by blocking on its own runtime, which must not
+/// happen on an async worker (the last handle of a pool may go away there, at shutdown):
+/// there, the connection is closed on a thread of its own.
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            let _ = std::thread::Builder::new().name("pg-close".into()).spawn(move || drop(client));
+        }
+    }
+}
+
 impl PgConn {
+    fn new(client: postgres::Client) -> PgConn {
+        PgConn { client: Some(client), statements: HashMap::new() }
+    }
+
+    fn client(&mut self) -> Result<&mut postgres::Client> {
+        self.client.as_mut().ok_or_else(|| StoreError::Unavailable("PostgreSQL: the connection is closed".into()))
+    }
+
     fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
         if let Some(st) = self.statements.get(sql) {
             return Ok(st.clone());
         }
-        let st = self.client.prepare(&translate(sql)).map_err(error)?;
+        let st = self.client()?.prepare(&translate(sql)).map_err(|e| match error(e) {
+            // A statement PostgreSQL cannot prepare is a bug: say which.
+            StoreError::Db(m) => {
+                StoreError::Db(format!("{m}; in: {}", sql.split_whitespace().collect::<Vec<_>>().join(" ")))
+            }
+            other => other,
+        })?;
         self.statements.insert(sql.to_string(), st.clone());
         Ok(st)
     }
@@ -35,18 +63,18 @@ impl PgConn {
     pub fn query(&mut self, sql: &str, args: &[Val]) -> Result<Vec<postgres::Row>> {
         let st = self.statement(sql)?;
         let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
-        self.client.query(&st, &params).map_err(error)
+        self.client()?.query(&st, &params).map_err(error)
     }
 
     pub fn execute(&mut self, sql: &str, args: &[Val]) -> Result<u64> {
         let st = self.statement(sql)?;
         let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
-        self.client.execute(&st, &params).map_err(error)
+        self.client()?.execute(&st, &params).map_err(error)
     }
 
     /// Runs statements without parameters (transaction control, migrations).
     pub fn batch(&mut self, sql: &str) -> Result<()> {
-        self.client.batch_execute(sql).map_err(error)
+        self.client()?.batch_execute(sql).map_err(error)
     }
 }
 
@@ -134,6 +162,8 @@ impl ToSql for Val {
             (Val::Real(f), _) => f.to_string().to_sql(ty, out),
             (Val::Text(s), &Type::INT8) => s.parse::<i64>()?.to_sql(ty, out),
             (Val::Text(s), &Type::INT4) => s.parse::<i32>()?.to_sql(ty, out),
+            // PostgreSQL's text cannot hold NUL characters (SQLite's can).
+            (Val::Text(s), _) if s.contains('\0') => s.replace('\0', "\u{FFFD}").to_sql(ty, out),
             (Val::Text(s), _) => s.as_str().to_sql(ty, out),
         }
     }
@@ -339,15 +369,15 @@ impl r2d2::ManageConnection for Connector {
     type Error = StoreError;
 
     fn connect(&self) -> Result<PgConn> {
-        Ok(PgConn { client: Connector::connect(self)?, statements: HashMap::new() })
+        Ok(PgConn::new(Connector::connect(self)?))
     }
 
     fn is_valid(&self, conn: &mut PgConn) -> Result<()> {
-        conn.client.simple_query("").map(|_| ()).map_err(error)
+        conn.client()?.simple_query("").map(|_| ()).map_err(error)
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
-        conn.client.is_closed()
+        conn.client.as_ref().is_none_or(postgres::Client::is_closed)
     }
 }
 
@@ -402,7 +432,7 @@ pub fn migrate_url(url: &str) -> Result<(bool, Vec<i32>)> {
 
 /// A connection of its own, outside the pool (`copy-data`).
 pub fn connect(url: &str) -> Result<PgConn> {
-    Ok(PgConn { client: Connector::new(url)?.connect()?, statements: HashMap::new() })
+    Ok(PgConn::new(Connector::new(url)?.connect()?))
 }
 
 /// The PostgreSQL database of this process.

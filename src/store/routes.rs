@@ -119,7 +119,7 @@ pub fn by_token(c: &Read<'_>, raw_token: &str) -> Result<Option<Route>> {
 }
 
 pub fn list(c: &Read<'_>, groups: Option<&[i64]>, team_id: Option<i64>) -> Result<Vec<Route>> {
-    let mut sql = format!("{SELECT} WHERE (?1 IS NULL OR r.team_id = ?1)");
+    let mut sql = format!("{SELECT} WHERE (CAST(?1 AS BIGINT) IS NULL OR r.team_id = ?1)");
     let mut args: Vec<Val> = args![team_id].to_vec();
     if let Some(g) = groups {
         sql.push_str(&format!(" AND t.group_id IN {}", placeholders(g.len())));

@@ -105,7 +105,7 @@ pub fn get(c: &Read<'_>, id: i64, now: Ts) -> Result<Silence> {
 }
 
 pub fn list(c: &Read<'_>, groups: Option<&[i64]>, team_id: Option<i64>, now: Ts) -> Result<Vec<Silence>> {
-    let mut sql = format!("{SELECT} WHERE (?1 IS NULL OR s.team_id = ?1)");
+    let mut sql = format!("{SELECT} WHERE (CAST(?1 AS BIGINT) IS NULL OR s.team_id = ?1)");
     let mut args: Vec<Val> = args![team_id].to_vec();
     if let Some(g) = groups {
         sql.push_str(&format!(" AND t.group_id IN {}", placeholders(g.len())));

@@ -2,6 +2,11 @@
 //! go in as [`Val`] (built with [`args!`]) and come out of a [`Row`] through [`FromVal`];
 //! placeholders are `?1`, `?2`… (or `?` in generated lists). The backends differ only here and
 //! in the few queries marked `dialect:` in the store.
+//!
+//! One SQL text for both means: `IS DISTINCT FROM` rather than SQLite's `IS NOT`, an alias on
+//! every subquery in `FROM`, `RETURNING id` rather than `last_insert_rowid()`, `CASE` where
+//! SQLite would store a comparison's 0/1, and a parameter PostgreSQL cannot type from its
+//! first use (`?1 IS NULL OR x = ?1`) written `CAST(?1 AS BIGINT)` / `CAST(?1 AS TEXT)`.
 
 use crate::domain::time::Ts;
 

@@ -68,7 +68,7 @@ pub fn group_of(c: &Read<'_>, team_id: i64) -> Result<Option<i64>> {
 
 /// Teams in the given groups (`None` = all), optionally of one group.
 pub fn list(c: &Read<'_>, groups: Option<&[i64]>, group_id: Option<i64>) -> Result<Vec<Team>> {
-    let mut sql = "SELECT * FROM teams WHERE (?1 IS NULL OR group_id = ?1)".to_string();
+    let mut sql = "SELECT * FROM teams WHERE (CAST(?1 AS BIGINT) IS NULL OR group_id = ?1)".to_string();
     let mut args: Vec<Val> = args![group_id].to_vec();
     if let Some(g) = groups {
         sql.push_str(&format!(" AND group_id IN {}", placeholders(g.len())));

@@ -302,7 +302,7 @@ pub fn set_password(
     if n == 0 {
         return Err(StoreError::not_found("user"));
     }
-    c.exec("DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2", args![id, keep_session])?;
+    c.exec("DELETE FROM sessions WHERE user_id = ?1 AND id IS DISTINCT FROM ?2", args![id, keep_session])?;
     ctx.audit(c, "user.password", "user", id, None, json!({}))?;
     Ok(())
 }

@@ -98,7 +98,7 @@ for e in cal.walk("VEVENT"):
     assert s.tzinfo is not None and s.utcoffset().total_seconds() == 0, s
     print("\t".join([str(e["uid"]), s.isoformat(), t.isoformat(), str(e["summary"])]))
 "#;
-    let python = crate::external::python_with("icalendar")?;
+    let python = crate::tools::python_with("icalendar")?;
     let mut child = Command::new(python)
         .args(["-c", script])
         .stdin(std::process::Stdio::piped())

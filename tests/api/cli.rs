@@ -146,7 +146,7 @@ fn backup_and_send_test_email_fail_clearly() {
     assert_eq!(code, 1);
     assert!(err.contains("smtp.host") && err.contains("INCIDENTRELAY_SMTP__HOST"), "{err}");
     // A server that is not there: the error names it.
-    let port = crate::external::free_port().to_string();
+    let port = crate::tools::free_port().to_string();
     let (code, _, err) = run(bin()
         .args(["send-test-email", "--to", "me@example.com"])
         .env("INCIDENTRELAY_SMTP__HOST", "127.0.0.1")

@@ -318,6 +318,11 @@ fn timers_survive_a_restart_between_steps() {
 
 #[test]
 fn a_failing_step_is_logged_by_name_and_the_others_still_run() {
+    if crate::support::sqlite_only(
+        "the step is broken through a SQLite index hint (step isolation is the same on both)",
+    ) {
+        return;
+    }
     let app = TestApp::start();
     let fake = Fake::start();
     let t = team(&app, &fake, None);

@@ -1,5 +1,9 @@
 //! The black-box test binary: the real server on 127.0.0.1:0, a temp SQLite file, a manual
-//! clock, fake receivers.
+//! clock, fake receivers. `tests/postgres` runs the tests that depend on the database again on
+//! PostgreSQL.
+
+/// This binary runs on SQLite files.
+pub const POSTGRES: bool = false;
 
 mod auth;
 mod browser;
@@ -16,11 +20,13 @@ mod lifecycle;
 mod openapi;
 mod ops;
 mod packaging;
+mod pg;
 mod process;
 mod resources;
 mod scheduler;
 mod store;
 mod support;
+mod tools;
 mod trust;
 mod ui;
 mod webdriver;

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::external::{free_port, wait_for};
 use crate::support::{Resp, agent, send, try_send};
+use crate::tools::{free_port, wait_for};
 
 pub struct Proc {
     pub child: Child,
@@ -35,11 +35,17 @@ impl Proc {
     /// for `/readyz` when it serves HTTP.
     pub fn start(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
         let port = free_port();
+        // On PostgreSQL the path names a database of its own (see `support::database_url_for`).
+        let (database_var, database_value) = if crate::support::postgres() {
+            ("INCIDENTRELAY_DATABASE__URL", crate::support::database_url_for(db))
+        } else {
+            ("INCIDENTRELAY_DATABASE__PATH", db.display().to_string())
+        };
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_incidentrelay"));
         cmd.args(args)
             .env_clear()
             .env("INCIDENTRELAY_SERVER__LISTEN", format!("127.0.0.1:{port}"))
-            .env("INCIDENTRELAY_DATABASE__PATH", db)
+            .env(database_var, database_value)
             .env("INCIDENTRELAY_LOGGING__LEVEL", "error")
             .env("INCIDENTRELAY_INTAKE__RATE_LIMIT_PER_MINUTE", "0")
             .env("INCIDENTRELAY_SECURITY__OUTBOUND_ALLOWLIST", r#"["127.0.0.1/32"]"#)

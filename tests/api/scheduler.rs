@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::external::wait_for;
 use crate::fake::Fake;
 use crate::process::Proc;
+use crate::tools::wait_for;
 
 /// A group, team, rotation (the admin on call), webhook channels to `fakes` and a generic
 /// webhook route using the first one; returns (route id, channel ids, intake token).

@@ -60,6 +60,7 @@ pub struct TestApp {
     pub admin_password: String,
     pub agent: ureq::Agent,
     pub config: Config,
+    _errors: ShowErrors,
 }
 
 pub fn agent() -> ureq::Agent {
@@ -71,6 +72,44 @@ pub fn agent() -> ureq::Agent {
         .into()
 }
 
+/// Whether this test binary runs the suite on PostgreSQL (`tests/postgres`) rather than on a
+/// SQLite file (`tests/api`).
+pub fn postgres() -> bool {
+    crate::POSTGRES
+}
+
+/// For a test of SQLite itself (its file's permissions, its disk, its backup): true — skip
+/// it — on PostgreSQL, saying why.
+pub fn sqlite_only(why: &str) -> bool {
+    if postgres() {
+        eprintln!("SKIPPED on PostgreSQL: {why}");
+    }
+    postgres()
+}
+
+/// The database of a process started on `path` (see [`database_url_for`]), opened by the test.
+pub fn open_database(path: &std::path::Path) -> incidentrelay::store::Db {
+    let mut cfg = incidentrelay::config::DatabaseConfig { path: path.to_path_buf(), ..Default::default() };
+    if postgres() {
+        cfg.url = Some(database_url_for(path));
+        cfg.pool_size = 4;
+    }
+    incidentrelay::store::Db::open(&cfg).expect("open the database")
+}
+
+/// The PostgreSQL database standing in for a SQLite file path (the same one for the same
+/// path, so that a process started again finds its data).
+pub fn database_url_for(path: &std::path::Path) -> String {
+    static MAP: std::sync::Mutex<Vec<(std::path::PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
+    let mut map = MAP.lock().unwrap();
+    if let Some((_, url)) = map.iter().find(|(p, _)| p == path) {
+        return url.clone();
+    }
+    let url = crate::pg::database_or_skip();
+    map.push((path.to_path_buf(), url.clone()));
+    url
+}
+
 /// The configuration tests start from.
 pub fn test_config(dir: &std::path::Path) -> Config {
     let mut c = Config::default();
@@ -78,6 +117,10 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     c.server.workers = 2;
     c.database.path = dir.join("test.db");
     c.database.read_pool_size = 4;
+    if postgres() {
+        c.database.url = Some(crate::pg::database_or_skip());
+        c.database.pool_size = 8;
+    }
     c.scheduler.enabled = false;
     c.logging.requests = false;
     c.intake.rate_limit_per_minute = 0;
@@ -85,6 +128,19 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     c.security.outbound_allowlist = vec!["127.0.0.1/32".parse().unwrap()];
     c.server.public_base_url = Some("https://oncall.example".into());
     c
+}
+
+/// Shows the server's errors when a test fails (a 500 names only its error id).
+pub struct ShowErrors(MemoryLog);
+
+impl Drop for ShowErrors {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for line in self.0.lines().iter().filter(|l| l.contains("\"level\":\"ERRO") || l.contains("CRIT")) {
+                eprintln!("server log: {line}");
+            }
+        }
+    }
 }
 
 impl TestApp {
@@ -117,7 +173,8 @@ impl TestApp {
             .find_map(|v| v["password"].as_str().map(String::from))
             .unwrap_or_default();
         let engine = app.engine();
-        TestApp { rt, base, clock, engine, app, log, dir, admin_password, agent: agent(), config }
+        let _errors = ShowErrors(log.clone());
+        TestApp { rt, base, clock, engine, app, log, dir, admin_password, agent: agent(), config, _errors }
     }
 
     /// Stops this server (as a crash would: nothing is flushed beyond what was committed) and

@@ -537,6 +537,9 @@ fn logins_return_only_to_this_site_and_pages_carry_security_headers() {
 
 #[test]
 fn the_database_its_wal_and_backups_are_private_to_the_service_user() {
+    if crate::support::sqlite_only("the SQLite file and its backups") {
+        return;
+    }
     use std::os::unix::fs::PermissionsExt;
     let app = TestApp::start();
     let w = World::new(&app);
@@ -670,11 +673,11 @@ fn sigterm_lets_sends_in_flight_finish_so_a_restart_sends_nothing_twice() {
     fake.wait(1, Duration::from_secs(10));
     let pid = p.child.id().to_string();
     assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let exited = crate::external::wait_for(Duration::from_secs(20), || p.child.try_wait().ok().flatten());
+    let exited = crate::tools::wait_for(Duration::from_secs(20), || p.child.try_wait().ok().flatten());
     assert!(exited.is_some(), "the server stops after SIGTERM");
     let q = Proc::start(&db, &["serve"], &[]);
     let admin = q.login(p.admin_password.as_deref().unwrap());
-    let all_sent = crate::external::wait_for(Duration::from_secs(60), || {
+    let all_sent = crate::tools::wait_for(Duration::from_secs(60), || {
         alerts
             .iter()
             .all(|a| {
@@ -729,6 +732,9 @@ fn an_intake_request_that_would_store_nothing_is_refused() {
 
 #[test]
 fn a_deleted_database_refuses_writes_and_is_not_silently_recreated() {
+    if crate::support::sqlite_only("the SQLite file deleted under the server") {
+        return;
+    }
     let app = TestApp::start();
     let (s, _) = setup(&app, &[]);
     fire(&app, &s, "before", "critical");
@@ -766,6 +772,9 @@ fn a_deleted_database_refuses_writes_and_is_not_silently_recreated() {
 
 #[test]
 fn a_full_disk_makes_the_server_unready_and_intake_refuse_rather_than_lose() {
+    if crate::support::sqlite_only("the SQLite file on a full disk") {
+        return;
+    }
     let mount = tempfile::tempdir().unwrap();
     let mounted = std::process::Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=6m", "tmpfs", mount.path().to_str().unwrap()])
@@ -773,7 +782,7 @@ fn a_full_disk_makes_the_server_unready_and_intake_refuse_rather_than_lose() {
         .status()
         .is_ok_and(|s| s.success());
     if !mounted {
-        crate::external::missing("a small tmpfs to fill (mount as root)");
+        crate::tools::missing("a small tmpfs to fill (mount as root)");
         return;
     }
     struct Unmount(std::path::PathBuf);

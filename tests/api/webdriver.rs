@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::external::{Guard, free_port, require, wait_for};
 use crate::support::{agent, try_send};
+use crate::tools::{Guard, free_port, require, wait_for};
 
 pub struct Browser {
     _driver: Guard,

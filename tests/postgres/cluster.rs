@@ -1,0 +1,1 @@
+//! Several `serve` processes on one PostgreSQL database.
