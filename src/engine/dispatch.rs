@@ -81,11 +81,37 @@ pub fn after_failure(
     AfterFailure::Retry(now.plus_secs(backoff_secs(attempts, retry_after, jitter)))
 }
 
-/// The dispatcher's in-memory state: sends in flight per channel and their tasks.
+/// The dispatcher's in-memory state: sends in flight per channel, the claims this process
+/// holds (their leases are renewed while it lives), and the send tasks.
 #[derive(Default)]
 pub struct Dispatcher {
     in_flight: Arc<Mutex<HashMap<i64, usize>>>,
+    held: Arc<Mutex<HashMap<i64, outbox::Attempt>>>,
     tasks: tokio::sync::Mutex<tokio::task::JoinSet<()>>,
+}
+
+/// How long a claim holds a delivery without renewal. This process renews the claims it holds
+/// every [`RENEW_EVERY`]; a process that dies (or loses the database) stops renewing, and its
+/// rows go out again from another process within this time (same `webhook-id`).
+pub const LEASE_SECS: i64 = 5;
+pub const RENEW_EVERY: std::time::Duration = std::time::Duration::from_millis(1500);
+
+impl Dispatcher {
+    /// The claims held now.
+    fn held(&self) -> Vec<outbox::Attempt> {
+        self.held.lock().map(|m| m.values().copied().collect()).unwrap_or_default()
+    }
+}
+
+/// Extends the leases of the deliveries this process is sending; returns how many it still
+/// holds.
+pub async fn renew_leases(engine: &Engine) -> Result<usize, StoreError> {
+    let held = engine.dispatcher.held();
+    if held.is_empty() {
+        return Ok(0);
+    }
+    let until = engine.clock.now().plus_secs(LEASE_SECS);
+    engine.db.write(move |c| outbox::renew(c, until, &held)).await
 }
 
 #[derive(Clone)]
@@ -98,16 +124,9 @@ struct Ctx {
     clock: SharedClock,
     retry: RetryPolicy,
     in_flight: Arc<Mutex<HashMap<i64, usize>>>,
+    held: Arc<Mutex<HashMap<i64, outbox::Attempt>>>,
     /// Shutdown began: a finished send records its result but claims nothing more.
     stopping: Arc<std::sync::atomic::AtomicBool>,
-    /// How long a claim holds a row.
-    lease_secs: i64,
-}
-
-/// A claim outlives the send timeout by a margin: a process that dies mid-send loses its
-/// rows after this, and they go out again (same `webhook-id`).
-pub fn lease_secs(engine: &Engine) -> i64 {
-    engine.config.delivery.timeout_seconds as i64 + outbox::LEASE_MARGIN_SECS
 }
 
 impl Dispatcher {
@@ -125,12 +144,11 @@ pub async fn dispatch(engine: &Engine, now: Ts) -> Result<usize, StoreError> {
     }
     let limit = engine.config.delivery.concurrency_per_channel;
     let snapshot: HashMap<i64, usize> = engine.dispatcher.in_flight.lock().map(|m| m.clone()).unwrap_or_default();
-    let lease = lease_secs(engine);
     let claimed = engine
         .db
         .write(move |c| {
             let free = |ch| limit.saturating_sub(snapshot.get(&ch).copied().unwrap_or(0));
-            outbox::claim(c, now, lease, CLAIM_BATCH, &free)
+            outbox::claim(c, now, LEASE_SECS, CLAIM_BATCH, &free)
         })
         .await?;
     engine.metrics.claims("delivery", claimed.len());
@@ -150,12 +168,13 @@ pub async fn dispatch(engine: &Engine, now: Ts) -> Result<usize, StoreError> {
             max_attempts: i64::from(engine.config.delivery.max_attempts),
         },
         in_flight: engine.dispatcher.in_flight.clone(),
+        held: engine.dispatcher.held.clone(),
         stopping: engine.stopping.clone(),
-        lease_secs: lease,
     };
     let mut tasks = engine.dispatcher.tasks.lock().await;
     while tasks.try_join_next().is_some() {}
     for c in claimed {
+        ctx.hold(&c);
         let ch = c.delivery.channel_id.unwrap_or(0);
         if let Ok(mut m) = ctx.in_flight.lock() {
             *m.entry(ch).or_insert(0) += 1;
@@ -167,8 +186,15 @@ pub async fn dispatch(engine: &Engine, now: Ts) -> Result<usize, StoreError> {
             let mut next = Some(c);
             while let Some(c) = next.take() {
                 let (id, attempt) = (c.delivery.id, c.delivery.attempt());
-                match deliver(&ctx, c, ch).await {
-                    Ok(following) => next = following,
+                let result = deliver(&ctx, c, ch).await;
+                ctx.release(id);
+                match result {
+                    Ok(following) => {
+                        if let Some(f) = &following {
+                            ctx.hold(f);
+                        }
+                        next = following;
+                    }
                     Err(e) => {
                         error!(ctx.log, "delivery bookkeeping failed; the row is retried"; "delivery_id" => id, "error" => e.to_string());
                         let now = ctx.clock.now();
@@ -206,20 +232,33 @@ fn cancelled(p: &Prepared) -> Option<&'static str> {
 }
 
 impl Ctx {
+    /// This process holds the claim now (its lease is renewed).
+    fn hold(&self, c: &Claimed) {
+        if let Ok(mut m) = self.held.lock() {
+            m.insert(c.delivery.id, c.delivery.attempt());
+        }
+    }
+
+    fn release(&self, id: i64) {
+        if let Ok(mut m) = self.held.lock() {
+            m.remove(&id);
+        }
+    }
+
     /// Records what became of a delivery and claims the channel's next due row, in one write.
     async fn record(
         &self,
         channel_id: i64,
         result: impl FnOnce(&crate::store::Tx<'_>) -> Result<bool, StoreError> + Send + 'static,
     ) -> Result<Option<Claimed>, StoreError> {
-        let (clock, stopping, lease) = (self.clock.clone(), self.stopping.clone(), self.lease_secs);
+        let (clock, stopping) = (self.clock.clone(), self.stopping.clone());
         self.db
             .write(move |c| {
                 result(c)?;
                 if stopping.load(std::sync::atomic::Ordering::SeqCst) {
                     return Ok(None);
                 }
-                outbox::claim_next(c, clock.now(), lease, channel_id)
+                outbox::claim_next(c, clock.now(), LEASE_SECS, channel_id)
             })
             .await
     }

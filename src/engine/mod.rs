@@ -283,9 +283,14 @@ impl Engine {
     /// The earliest instant something is due.
     async fn next_due(&self) -> Option<Ts> {
         let hk = Ts::from_ms(self.housekeeping_due.load(Ordering::SeqCst));
-        let timers = self.db.read(|c| Ok((store::escalation::next_due(c)?, store::outbox::next_due(c)?))).await;
-        let (alerts, deliveries) = timers.unwrap_or((None, None));
-        [Some(hk), alerts, deliveries].into_iter().flatten().min()
+        let timers = self
+            .db
+            .read(|c| {
+                Ok([store::escalation::next_due(c)?, store::outbox::next_due(c)?, store::outbox::next_lease_expiry(c)?])
+            })
+            .await;
+        let [alerts, deliveries, leases] = timers.unwrap_or_default();
+        [Some(hk), alerts, deliveries, leases].into_iter().flatten().min()
     }
 }
 
@@ -357,6 +362,18 @@ async fn lead(engine: &Arc<Engine>) {
         })
     };
     let _poller = AbortOnDrop(poller);
+    let renewer = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(dispatch::RENEW_EVERY).await;
+                if let Err(e) = dispatch::renew_leases(&engine).await {
+                    warn!(engine.log, "cannot renew delivery leases"; "error" => e.to_string());
+                }
+            }
+        })
+    };
+    let _renewer = AbortOnDrop(renewer);
     let _cron = match start_cron(engine.clone()).await {
         Ok(s) => Some(s),
         Err(e) => {

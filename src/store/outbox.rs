@@ -619,9 +619,26 @@ pub fn claim_next(c: &Tx<'_>, now: Ts, lease_secs: i64, channel_id: i64) -> Resu
     Ok(mark_claimed(c, now, lease_secs, d)?.pop())
 }
 
-/// How long a claim holds a delivery beyond the send timeout. A process that dies mid-send
-/// loses its claims when they expire, and the rows go out again (same `message_id`).
+/// How long a one-off send (a channel's test message, not renewed) holds its row beyond the
+/// send timeout.
 pub const LEASE_MARGIN_SECS: i64 = 5;
+
+/// Extends leases still held (same attempt, still `sending`) to `until`; returns how many.
+pub fn renew(c: &Tx<'_>, until: Ts, held: &[Attempt]) -> Result<usize> {
+    let mut n = 0;
+    for a in held {
+        n += c.exec(
+            "UPDATE deliveries SET lease_until = ?1 WHERE id = ?2 AND attempts = ?3 AND status = 'sending'",
+            args![until, a.id, a.attempt],
+        )?;
+    }
+    Ok(n)
+}
+
+/// When the earliest lease runs out (rows of a process that died go out again then).
+pub fn next_lease_expiry(c: &Read<'_>) -> Result<Option<Ts>> {
+    c.one("SELECT MIN(lease_until) FROM deliveries WHERE status = 'sending'", &[], |r| r.get(0))
+}
 
 /// Claims rows: `sending`, one more attempt, leased until `now + lease_secs`. A row another
 /// process claimed meanwhile is left out (the conditional update changes nothing).

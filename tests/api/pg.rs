@@ -148,16 +148,19 @@ impl Cluster {
             pg_ctl = self.bin.join("pg_ctl").display(),
             dir = self.dir
         );
+        // Detached (its own session, in the background): the shell that starts it exits at once.
+        let detach = "setsid sh -c \"$IRTEST_WATCHDOG\" </dev/null >/dev/null 2>&1 &";
         let mut cmd = if self.as_postgres {
             let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--", "setsid", "sh", "-c", &script]);
+            c.args(["-u", "postgres", "--", "sh", "-c", detach]);
             c
         } else {
-            let mut c = Command::new("setsid");
-            c.args(["sh", "-c", &script]);
+            let mut c = Command::new("sh");
+            c.args(["-c", detach]);
             c
         };
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("watchdog");
+        let started = cmd.env("IRTEST_WATCHDOG", &script).status().expect("watchdog");
+        assert!(started.success(), "the cluster's watchdog did not start");
     }
 
     /// A new, empty database; its URL.

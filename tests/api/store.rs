@@ -1,6 +1,7 @@
 //! The store's contract, through its API alone (no HTTP): what the lifecycle relies on from
-//! any backend. `Backend::open` gives a fresh, migrated database; everything else is the
-//! public store API, so the same scenarios run against every backend the store supports.
+//! any backend. `Backend::open` gives a fresh, migrated database (a SQLite file in `tests/api`,
+//! a PostgreSQL database in `tests/postgres`); everything else is the public store API, so the
+//! same scenarios run against both backends.
 
 use std::sync::Arc;
 
@@ -27,7 +28,12 @@ struct Backend {
 impl Backend {
     fn open() -> Backend {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&DatabaseConfig { path: dir.path().join("store.db"), ..DatabaseConfig::default() }).unwrap();
+        let mut cfg = DatabaseConfig { path: dir.path().join("store.db"), ..DatabaseConfig::default() };
+        if crate::support::postgres() {
+            cfg.url = Some(crate::pg::database_or_skip());
+            cfg.pool_size = 8;
+        }
+        let db = Db::open(&cfg).unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         Backend { db, _dir: dir, rt }
     }
@@ -194,7 +200,8 @@ fn two_writers_deciding_on_the_same_key_at_once_make_one_alert() {
                 let (db, rc) = (b.db.clone(), rc.clone());
                 tokio::spawn(async move {
                     let target = IntakeTarget::Route(Box::new(rc));
-                    db.write(move |c| {
+                    // As intake does: a writer that loses the unique open key decides again.
+                    db.write_retrying(move |c| {
                         intake::ingest_all(c, at(0), &target, &[event(Action::Trigger, "same", &[])], &opts())
                     })
                     .await
