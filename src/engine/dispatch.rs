@@ -93,8 +93,8 @@ pub struct Dispatcher {
 /// How long a claim holds a delivery without renewal. This process renews the claims it holds
 /// every [`RENEW_EVERY`]; a process that dies (or loses the database) stops renewing, and its
 /// rows go out again from another process within this time (same `webhook-id`).
-pub const LEASE_SECS: i64 = 5;
-pub const RENEW_EVERY: std::time::Duration = std::time::Duration::from_millis(1500);
+pub const LEASE_SECS: i64 = 3;
+pub const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Dispatcher {
     /// The claims held now.
@@ -261,6 +261,11 @@ impl Ctx {
                 outbox::claim_next(c, clock.now(), LEASE_SECS, channel_id)
             })
             .await
+            .inspect(|next| {
+                if next.is_some() {
+                    self.metrics.claims("delivery", 1);
+                }
+            })
     }
 }
 

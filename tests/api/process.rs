@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::fake::Fake;
 use crate::support::{Resp, agent, send, try_send};
 use crate::tools::{free_port, wait_for};
 
@@ -34,18 +35,26 @@ impl Proc {
     /// `incidentrelay <args>` on `db` with loopback deliveries allowed and `env` on top; waits
     /// for `/readyz` when it serves HTTP.
     pub fn start(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
-        let port = free_port();
         // On PostgreSQL the path names a database of its own (see `support::database_url_for`).
-        let (database_var, database_value) = if crate::support::postgres() {
-            ("INCIDENTRELAY_DATABASE__URL", crate::support::database_url_for(db))
+        if crate::support::postgres() {
+            Proc::start_on(&crate::support::database_url_for(db), args, env)
         } else {
-            ("INCIDENTRELAY_DATABASE__PATH", db.display().to_string())
-        };
+            Proc::launch(("INCIDENTRELAY_DATABASE__PATH", db.display().to_string()), args, env)
+        }
+    }
+
+    /// `incidentrelay <args>` on the PostgreSQL database at `url`.
+    pub fn start_on(url: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        Proc::launch(("INCIDENTRELAY_DATABASE__URL", url.to_string()), args, env)
+    }
+
+    fn launch(database: (&str, String), args: &[&str], env: &[(&str, &str)]) -> Proc {
+        let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_incidentrelay"));
         cmd.args(args)
             .env_clear()
             .env("INCIDENTRELAY_SERVER__LISTEN", format!("127.0.0.1:{port}"))
-            .env(database_var, database_value)
+            .env(database.0, database.1)
             .env("INCIDENTRELAY_LOGGING__LEVEL", "error")
             .env("INCIDENTRELAY_INTAKE__RATE_LIMIT_PER_MINUTE", "0")
             .env("INCIDENTRELAY_SECURITY__OUTBOUND_ALLOWLIST", r#"["127.0.0.1/32"]"#)
@@ -120,40 +129,105 @@ impl Proc {
     }
 }
 
+/// A group, team, rotation (the admin on call), webhook channels to `fakes` and a generic
+/// webhook route using the first one; returns (route id, channel ids, intake token).
+pub fn setup(p: &Proc, admin: &str, fakes: &[&Fake]) -> (i64, Vec<i64>, String) {
+    let g = p.post("/api/groups", admin, json!({"slug": "g", "name": "G"}));
+    let t = p.post("/api/teams", admin, json!({"group_id": g["id"], "slug": "t", "name": "T"}));
+    p.post(&format!("/api/groups/{}/users", g["id"]), admin, json!({"user_id": 1, "role": "editor"}));
+    let r = p.post("/api/rotations", admin, json!({"team_id": t["id"], "name": "R"}));
+    p.post(&format!("/api/rotations/{}/members", r["id"]), admin, json!({"user_id": 1}));
+    let channels: Vec<i64> = fakes
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            p.post(
+                "/api/channels",
+                admin,
+                json!({"team_id": t["id"], "name": format!("hook{i}"), "channel_type": "webhook", "config": {"webhook_url": format!("{}/hook", f.url)}}),
+            )["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    let route = p.post(
+        "/api/routes",
+        admin,
+        json!({"team_id": t["id"], "name": "w", "source": "webhook", "rotation_id": r["id"], "channel_ids": [channels[0]]}),
+    );
+    (route["id"].as_i64().unwrap(), channels, route["intake_token"].as_str().unwrap().to_string())
+}
+
+pub fn fire(p: &Proc, token: &str, key: &str) {
+    let r = p.call("POST", "/api/integrations/webhook", Some(token), Some(json!({"title": key, "fingerprint": key})));
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+pub fn titles(fake: &Fake) -> Vec<String> {
+    fake.requests().iter().map(|r| r.json()["alert"]["title"].as_str().unwrap_or("").to_string()).collect()
+}
+
 /// Writers posting one generic-webhook alert per request (dedup key `<prefix>-<writer>-<n>`)
 /// until stopped or the server goes away, recording every key acknowledged with a 2xx and when.
 pub struct Load {
     stop: Arc<AtomicBool>,
     acked: Arc<Mutex<Vec<(String, Instant)>>>,
+    refused: Arc<std::sync::atomic::AtomicUsize>,
     writers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Load {
     pub fn start(base: &str, token: &str, writers: usize, prefix: &str) -> Load {
+        Load::run(&[base.to_string()], token, writers, prefix, false)
+    }
+
+    /// Writers spread over several servers that keep going through errors (a database
+    /// restart), trying each failed key again until it gets a 2xx.
+    pub fn through_errors(bases: &[String], token: &str, writers: usize, prefix: &str) -> Load {
+        Load::run(bases, token, writers, prefix, true)
+    }
+
+    fn run(bases: &[String], token: &str, writers: usize, prefix: &str, keep_going: bool) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(Mutex::new(Vec::new()));
+        let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let writers = (0..writers)
             .map(|w| {
-                let (stop, acked) = (stop.clone(), acked.clone());
-                let (url, token, prefix) =
-                    (format!("{base}/api/integrations/webhook"), token.to_string(), prefix.to_string());
+                let (stop, acked, refused) = (stop.clone(), acked.clone(), refused.clone());
+                let url = format!("{}/api/integrations/webhook", bases[w % bases.len()]);
+                let (token, prefix) = (token.to_string(), prefix.to_string());
                 std::thread::spawn(move || {
                     let http = agent();
-                    for n in 0.. {
-                        if stop.load(Ordering::SeqCst) {
-                            break;
-                        }
+                    let mut n = 0;
+                    while !stop.load(Ordering::SeqCst) {
                         let key = format!("{prefix}-{w}-{n}");
                         let body = json!({"title": "load", "fingerprint": key}).to_string();
                         match try_send(&http, "POST", &url, Some(&token), Some(body), &[]) {
-                            Ok(r) if r.status == 200 => acked.lock().unwrap().push((key, Instant::now())),
+                            Ok(r) if r.status == 200 => {
+                                acked.lock().unwrap().push((key, Instant::now()));
+                                n += 1;
+                            }
+                            _ if keep_going => {
+                                refused.fetch_add(1, Ordering::SeqCst);
+                                std::thread::sleep(Duration::from_millis(50));
+                            }
                             _ => break,
                         }
                     }
                 })
             })
             .collect();
-        Load { stop, acked, writers }
+        Load { stop, acked, refused, writers }
+    }
+
+    /// How many requests were refused (not 2xx) so far.
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
+    }
+
+    /// How many alerts were acknowledged so far.
+    pub fn acked(&self) -> usize {
+        self.acked.lock().unwrap().len()
     }
 
     /// Waits until `n` alerts were acknowledged.

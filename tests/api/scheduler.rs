@@ -7,46 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::fake::Fake;
-use crate::process::Proc;
+use crate::process::{Proc, fire, setup, titles};
 use crate::tools::wait_for;
-
-/// A group, team, rotation (the admin on call), webhook channels to `fakes` and a generic
-/// webhook route using the first one; returns (route id, channel ids, intake token).
-fn setup(p: &Proc, admin: &str, fakes: &[&Fake]) -> (i64, Vec<i64>, String) {
-    let g = p.post("/api/groups", admin, json!({"slug": "g", "name": "G"}));
-    let t = p.post("/api/teams", admin, json!({"group_id": g["id"], "slug": "t", "name": "T"}));
-    p.post(&format!("/api/groups/{}/users", g["id"]), admin, json!({"user_id": 1, "role": "editor"}));
-    let r = p.post("/api/rotations", admin, json!({"team_id": t["id"], "name": "R"}));
-    p.post(&format!("/api/rotations/{}/members", r["id"]), admin, json!({"user_id": 1}));
-    let channels: Vec<i64> = fakes
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            p.post(
-                "/api/channels",
-                admin,
-                json!({"team_id": t["id"], "name": format!("hook{i}"), "channel_type": "webhook", "config": {"webhook_url": format!("{}/hook", f.url)}}),
-            )["id"]
-                .as_i64()
-                .unwrap()
-        })
-        .collect();
-    let route = p.post(
-        "/api/routes",
-        admin,
-        json!({"team_id": t["id"], "name": "w", "source": "webhook", "rotation_id": r["id"], "channel_ids": [channels[0]]}),
-    );
-    (route["id"].as_i64().unwrap(), channels, route["intake_token"].as_str().unwrap().to_string())
-}
-
-fn fire(p: &Proc, token: &str, key: &str) {
-    let r = p.call("POST", "/api/integrations/webhook", Some(token), Some(json!({"title": key, "fingerprint": key})));
-    assert_eq!(r.status, 200, "{}", r.text);
-}
-
-fn titles(fake: &Fake) -> Vec<String> {
-    fake.requests().iter().map(|r| r.json()["alert"]["title"].as_str().unwrap_or("").to_string()).collect()
-}
 
 #[test]
 fn two_servers_on_one_database_run_one_engine_and_fail_over() {
