@@ -176,8 +176,8 @@ fn killing_nodes_mid_escalation_loses_no_step_and_repeats_none() {
     let steps: Vec<_> = fakes.iter().map(arrivals).collect();
     let limit = Duration::from_secs(3 + TICK_SECS + 2);
     for key in (0..6).map(|i| format!("k{i}")) {
-        for s in 0..3 {
-            let (_, ids) = &steps[s][&key];
+        for (s, step) in steps.iter().enumerate() {
+            let (_, ids) = &step[&key];
             assert!(ids.iter().all(|id| id == &ids[0]), "{key} step {s} went out twice as different messages: {ids:?}");
         }
         for s in 1..3 {
