@@ -1,21 +1,6 @@
 //! The binary's commands, run as a user would.
 
-use std::process::Command;
-
-pub fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_incidentrelay"));
-    c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
-    c
-}
-
-pub fn run(c: &mut Command) -> (i32, String, String) {
-    let out = c.output().expect("run the binary");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
+use crate::tools::{bin, run};
 
 #[test]
 fn version_help_and_usage_errors() {

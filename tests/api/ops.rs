@@ -57,7 +57,7 @@ fn metrics_in_prometheus_format_with_an_optional_bearer_token() {
 
 /// `incidentrelay <args>` on the database `db`: (success, stdout, stderr).
 fn run_cli(db: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let (code, out, err) = crate::cli::run(crate::cli::bin().args(args).env("INCIDENTRELAY_DATABASE__PATH", db));
+    let (code, out, err) = crate::tools::run(crate::tools::bin().args(args).env("INCIDENTRELAY_DATABASE__PATH", db));
     (code == 0, out, err)
 }
 

@@ -43,6 +43,11 @@ impl Proc {
         }
     }
 
+    /// `incidentrelay <args>` on the SQLite file `db`, whichever backend the suite runs on.
+    pub fn start_on_file(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        Proc::launch(("INCIDENTRELAY_DATABASE__PATH", db.display().to_string()), args, env)
+    }
+
     /// `incidentrelay <args>` on the PostgreSQL database at `url`.
     pub fn start_on(url: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
         Proc::launch(("INCIDENTRELAY_DATABASE__URL", url.to_string()), args, env)
@@ -97,8 +102,12 @@ impl Proc {
     }
 
     pub fn login(&self, password: &str) -> String {
-        let r = self.call("POST", "/api/auth/login", None, Some(json!({"username": "admin", "password": password})));
-        r.body["access_token"].as_str().expect("logged in").to_string()
+        self.login_as("admin", password)
+    }
+
+    pub fn login_as(&self, username: &str, password: &str) -> String {
+        let r = self.call("POST", "/api/auth/login", None, Some(json!({"username": username, "password": password})));
+        r.body["access_token"].as_str().unwrap_or_else(|| panic!("logged in as {username}: {}", r.text)).to_string()
     }
 
     pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {

@@ -69,3 +69,20 @@ pub fn python_with(module: &str) -> Option<String> {
     }
     found.map(str::to_string)
 }
+
+/// The `incidentrelay` binary with a clean environment (PATH only).
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_incidentrelay"));
+    c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    c
+}
+
+/// Runs a command: (exit code, stdout, stderr).
+pub fn run(c: &mut Command) -> (i32, String, String) {
+    let out = c.output().expect("run the binary");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
