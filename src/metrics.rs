@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::domain::alert::Source;
 use crate::domain::channel::ChannelKind;
+use crate::domain::engine::Step;
 use crate::domain::lifecycle::{IntakeResult, Outcome};
 use crate::domain::message::EventKind;
-use crate::engine::Step;
 
 /// A histogram with fixed buckets (seconds).
 #[derive(Debug)]

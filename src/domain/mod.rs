@@ -3,6 +3,7 @@
 pub mod access;
 pub mod alert;
 pub mod channel;
+pub mod engine;
 pub mod escalation;
 pub mod flapping;
 pub mod ical;

@@ -29,6 +29,7 @@ use tokio::sync::{Mutex, Notify};
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+pub use crate::domain::engine::Step;
 use crate::domain::time::Ts;
 use crate::store::{self, Db};
 
@@ -38,34 +39,6 @@ const ROLE_STANDBY: u8 = 2;
 const ROLE_DISABLED: u8 = 3;
 /// PostgreSQL: runs the engine alongside the other processes.
 const ROLE_SHARED: u8 = 4;
-
-/// The steps of a cycle, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    Escalate,
-    Remind,
-    Dispatch,
-    Housekeeping,
-}
-
-impl Step {
-    pub const ALL: [Step; 4] = [Step::Escalate, Step::Remind, Step::Dispatch, Step::Housekeeping];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Step::Escalate => "escalate",
-            Step::Remind => "remind",
-            Step::Dispatch => "dispatch",
-            Step::Housekeeping => "housekeeping",
-        }
-    }
-
-    /// The advisory lock a step takes on PostgreSQL while it works on many rows at once
-    /// ("IRE" and the step's number).
-    pub fn lock_key(self) -> i64 {
-        0x4952_4500 + self as i64
-    }
-}
 
 /// How often a standby process retries the lock (takeover within 5 s of the leader's death).
 const LOCK_RETRY: Duration = Duration::from_secs(2);

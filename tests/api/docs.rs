@@ -126,6 +126,7 @@ fn commands_flags_and_config_keys_in_the_docs_exist() {
         "create-admin",
         "check-schema",
         "backup",
+        "copy-data",
         "demo-data",
         "send-test-email",
         "version",

@@ -110,3 +110,55 @@ fn intake_examples_parse_with_their_formats() {
         pagerduty::parse_event(&read(f)).unwrap_or_else(|e| panic!("{f}: {e:?}"));
     }
 }
+
+#[test]
+fn the_high_availability_compose_file_runs_postgresql_and_two_nodes_behind_nginx() {
+    let Some(python) = crate::tools::python_with("yaml") else { return };
+    let out = Command::new(python)
+        .args(["-c", "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))"])
+        .arg(repo("packaging/docker-compose.ha.yml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let compose: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let services = compose["services"].as_object().unwrap();
+    let names: Vec<&str> = services.keys().map(String::as_str).collect();
+    assert_eq!(names, ["nginx", "node1", "node2", "postgres"]);
+    let defaults = serde_json::to_value(incidentrelay::config::Config::default()).unwrap();
+    for node in ["node1", "node2"] {
+        let s = &services[node];
+        let env = s["environment"].as_object().unwrap();
+        assert!(env["INCIDENTRELAY_DATABASE__URL"].as_str().unwrap().starts_with("postgres://"));
+        for key in env.keys() {
+            let (section, k) = key.strip_prefix("INCIDENTRELAY_").and_then(|r| r.split_once("__")).unwrap();
+            let known = defaults[section.to_lowercase()].as_object().is_some_and(|m| m.contains_key(&k.to_lowercase()));
+            assert!(known, "{node}: {key} is not a configuration variable");
+        }
+        // The image sets the SQLite path; database.path and database.url together are refused.
+        assert_eq!(s["entrypoint"][2], "INCIDENTRELAY_DATABASE__PATH", "{node} unsets the image's SQLite path");
+    }
+    // nginx accepts the load balancer's configuration (the nodes' names resolved locally).
+    let Some(nginx) = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"].into_iter().find(|p| Path::new(p).exists()) else {
+        crate::tools::missing("nginx");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let site = std::fs::read_to_string(repo("packaging/nginx-ha.conf"))
+        .unwrap()
+        .replace("node1", "127.0.0.1")
+        .replace("node2", "127.0.0.2");
+    std::fs::write(dir.path().join("site.conf"), site).unwrap();
+    let main = format!(
+        "pid {0}/nginx.pid; error_log {0}/error.log; events {{}} http {{ access_log off; client_body_temp_path {0}; proxy_temp_path {0}; include {0}/site.conf; }}",
+        dir.path().display()
+    );
+    std::fs::write(dir.path().join("nginx.conf"), main).unwrap();
+    let out = Command::new(nginx)
+        .args(["-t", "-q", "-p"])
+        .arg(dir.path())
+        .arg("-c")
+        .arg(dir.path().join("nginx.conf"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "nginx -t: {}", String::from_utf8_lossy(&out.stderr));
+}
