@@ -167,11 +167,8 @@ pub fn get(c: &Read<'_>, id: i64) -> Result<Alert> {
 /// a decision about an alert (acknowledge, resolve, a silence or flapping change) never rests
 /// on a state another process is changing at the same moment. SQLite has one writer: a read.
 pub fn get_locked(c: &Tx<'_>, id: i64) -> Result<Alert> {
-    if c.dialect() == Dialect::Postgres {
-        c.opt("SELECT id FROM alerts WHERE id = ?1 FOR UPDATE", args![id], |r| r.get::<i64, _>(0))?
-            .ok_or_else(|| StoreError::not_found("alert"))?;
-    }
-    get(c, id)
+    let lock = c.lock_clause("a");
+    c.opt(&format!("{SELECT} WHERE a.id = ?1{lock}"), args![id], row)?.ok_or_else(|| StoreError::not_found("alert"))
 }
 
 /// [`get_locked`] for an alert read from a list: the same alert as last committed, or `None`
@@ -196,29 +193,6 @@ pub fn claim(c: &Tx<'_>, id: i64) -> Result<bool> {
             .opt("SELECT id FROM alerts WHERE id = ?1 FOR UPDATE SKIP LOCKED", args![id], |r| r.get::<i64, _>(0))?
             .is_some()),
     }
-}
-
-/// Locks the open alert a key belongs to, if any, before intake reads and decides (see
-/// [`get_locked`]). Without one, two processes inserting the same new key meet at the unique
-/// index `alerts_open_dedup`, and the loser decides again (`Db::write_retrying`).
-pub fn lock_open(c: &Tx<'_>, route_id: i64, dedup_key: &str, grouping: bool) -> Result<()> {
-    if c.dialect() == Dialect::Sqlite {
-        return Ok(());
-    }
-    let own = c.opt(
-        "SELECT id FROM alerts WHERE route_id = ?1 AND dedup_key = ?2 AND status <> 'resolved' FOR UPDATE",
-        args![route_id, dedup_key],
-        |r| r.get::<i64, _>(0),
-    )?;
-    if own.is_none() && grouping {
-        c.rows(
-            "SELECT a.id FROM alerts a JOIN alert_group_members m ON m.alert_id = a.id
-             WHERE m.route_id = ?1 AND m.dedup_key = ?2 AND a.status <> 'resolved' FOR UPDATE OF a",
-            args![route_id, dedup_key],
-            |r| r.get::<i64, _>(0),
-        )?;
-    }
-    Ok(())
 }
 
 // --- search ---------------------------------------------------------------------------------------
@@ -424,9 +398,14 @@ pub fn open_counts(c: &Read<'_>, groups: Option<&[i64]>) -> Result<Vec<(AlertSta
 
 // --- the facts intake decides on ----------------------------------------------------------------
 
-/// The open alert for a key: by its own key, or (on grouping routes) as a group member.
+/// The open alert for a key: by its own key, or (on grouping routes) as a group member. In the
+/// write transaction on PostgreSQL the alert stays locked until the commit (see
+/// [`get_locked`]): intake decides on it as last committed. Without one, two processes
+/// inserting the same new key meet at the unique index `alerts_open_dedup`, and the loser
+/// decides again (`Db::write_retrying`).
 pub fn find_open(c: &Read<'_>, route_id: i64, dedup_key: &str, grouping: bool) -> Result<Option<Alert>> {
-    let own = format!("{SELECT} WHERE a.route_id = ?1 AND a.dedup_key = ?2 AND a.status <> 'resolved'");
+    let lock = c.lock_clause("a");
+    let own = format!("{SELECT} WHERE a.route_id = ?1 AND a.dedup_key = ?2 AND a.status <> 'resolved'{lock}");
     if let Some(a) = c.opt(&own, args![route_id, dedup_key], row)? {
         return Ok(Some(a));
     }
@@ -436,7 +415,7 @@ pub fn find_open(c: &Read<'_>, route_id: i64, dedup_key: &str, grouping: bool) -
     c.opt(
         &format!(
             "{SELECT} JOIN alert_group_members m ON m.alert_id = a.id
-         WHERE m.route_id = ?1 AND m.dedup_key = ?2 AND a.status <> 'resolved' ORDER BY a.id DESC LIMIT 1"
+         WHERE m.route_id = ?1 AND m.dedup_key = ?2 AND a.status <> 'resolved' ORDER BY a.id DESC LIMIT 1{lock}"
         ),
         args![route_id, dedup_key],
         row,
@@ -500,53 +479,60 @@ pub fn flapping(c: &Read<'_>) -> Result<Vec<Alert>> {
 
 // --- the changes plans ask for ------------------------------------------------------------------
 
+/// What a new alert row holds beyond the incoming alert and its route.
+#[derive(Debug, Clone, Copy)]
+pub struct Opened<'a> {
+    pub dedup_key: &'a str,
+    pub group_key: Option<&'a str>,
+    pub status: AlertStatus,
+    pub silence_id: Option<i64>,
+    pub assignee: Option<i64>,
+    /// Its first reminder or escalation (set with the row: one write, not two).
+    pub next_action_at: Option<Ts>,
+}
+
 /// A new alert row (its group open for members when it has a group key); returns its id.
-#[allow(clippy::too_many_arguments)]
-pub fn insert(
-    c: &Tx<'_>,
-    now: Ts,
-    route: &Route,
-    a: &IncomingAlert,
-    dedup_key: &str,
-    group_key: Option<&str>,
-    status: AlertStatus,
-    silence_id: Option<i64>,
-    assignee: Option<i64>,
-) -> Result<i64> {
-    if let Some(key) = group_key {
+pub fn insert(c: &Tx<'_>, now: Ts, route: &Route, a: &IncomingAlert, o: Opened<'_>) -> Result<i64> {
+    if let Some(key) = o.group_key {
         // The schema allows one open group per route and key: a group past its window closes
         // for new members before the next one opens.
         c.exec(
-            "UPDATE alerts SET group_open = 0 WHERE route_id = ?1 AND group_key = ?2 AND status <> 'resolved' AND group_open = 1", args![route.id, key])?;
+            "UPDATE alerts SET group_open = 0 WHERE route_id = ?1 AND group_key = ?2 AND status <> 'resolved' AND group_open = 1",
+            args![route.id, key],
+        )?;
+    }
+    if o.next_action_at.is_some() {
+        c.wake_engines();
     }
     let id = c.insert(
         "INSERT INTO alerts (team_id, route_id, rotation_id, escalation_policy_id, source, dedup_key, group_key, group_open, title, message,
                              severity, status, labels, event_link, alert_count, first_seen_at, last_seen_at, assignee_user_id, silence_id,
-                             created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?15, ?15, ?16, ?17, ?15, ?15)
+                             next_action_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?15, ?15, ?16, ?17, ?18, ?15, ?15)
          RETURNING id",
         args![
-        route.team_id,
-        route.id,
-        route.rotation_id,
-        route.escalation_policy_id,
-        route.source.as_str(),
-        dedup_key,
-        group_key,
-        group_key.is_some(),
-        a.title,
-        a.message,
-        a.severity.as_str(),
-        status.as_str(),
-        to_json(&a.labels),
-        a.event_link,
-        now,
-        assignee,
-            silence_id,
+            route.team_id,
+            route.id,
+            route.rotation_id,
+            route.escalation_policy_id,
+            route.source.as_str(),
+            o.dedup_key,
+            o.group_key,
+            o.group_key.is_some(),
+            a.title,
+            a.message,
+            a.severity.as_str(),
+            o.status.as_str(),
+            to_json(&a.labels),
+            a.event_link,
+            now,
+            o.assignee,
+            o.silence_id,
+            o.next_action_at,
         ],
     )?;
-    if group_key.is_some() {
-        add_member(c, id, route.id, dedup_key, now)?;
+    if o.group_key.is_some() {
+        add_member(c, id, route.id, o.dedup_key, now)?;
     }
     Ok(id)
 }

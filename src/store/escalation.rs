@@ -43,11 +43,21 @@ fn delays(p: &super::policies::Policy) -> Vec<i64> {
     p.rules.iter().map(|r| r.delay_seconds).collect()
 }
 
-/// Sets the first timer after an alert was paged at level 0 (intake, reopen, unsilence).
+/// When an alert paged at level 0 acts next: its enabled policy's next step, else its
+/// rotation's reminder (`reminder_secs`, 0 = none), else never.
+pub fn first_timer(now: Ts, policy: Option<&super::policies::Policy>, reminder_secs: Option<i64>) -> Option<Ts> {
+    match policy.filter(|p| p.enabled && !p.rules.is_empty()) {
+        Some(p) => esc::next_after(&delays(p), p.repeat_count, 0, 0).map(|secs| now.plus_secs(secs)),
+        None => reminder_secs.filter(|s| *s > 0).map(|secs| now.plus_secs(secs)),
+    }
+}
+
+/// Sets the first timer after an alert was paged at level 0 (reopen, unsilence, flapping
+/// ended; a new alert gets it with its row).
 pub fn schedule_first(c: &Tx<'_>, now: Ts, alert: &Alert) -> Result<()> {
     let next = match policy(c, alert)? {
-        Some(p) => esc::next_after(&delays(&p), p.repeat_count, 0, 0).map(|secs| now.plus_secs(secs)),
-        None => reminder_interval(c, alert)?.map(|secs| now.plus_secs(secs)),
+        Some(p) => first_timer(now, Some(&p), None),
+        None => first_timer(now, None, reminder_interval(c, alert)?),
     };
     c.exec("UPDATE alerts SET next_action_at = ?1, escalation_level = 0, escalation_cycle = 0, reminder_count = 0 WHERE id = ?2", args![next, alert.id])?;
     Ok(())

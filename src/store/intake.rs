@@ -172,7 +172,6 @@ fn team_route<'a>(c: &Read<'_>, routes: &'a [RouteCtx], a: &IncomingAlert) -> Re
 /// Decides and applies one incoming alert.
 pub fn ingest(c: &Tx<'_>, now: Ts, rc: &RouteCtx, a: &IncomingAlert, opts: &Options) -> Result<IntakeResult> {
     let key = lifecycle::dedup_key(a);
-    alerts::lock_open(c, rc.route.id, &key, !rc.route.group_by.is_empty())?;
     let (plan, loaded) = plan(c, now, rc, a, &key, opts)?;
     apply(c, now, rc, a, &key, plan, loaded, opts)
 }
@@ -197,17 +196,23 @@ fn apply(
         IntakePlan::Ignore { why, .. } => Ok(answer(None, why)),
         IntakePlan::Create { silence, group_key } => {
             let status = if silence.is_some() { AlertStatus::Silenced } else { AlertStatus::Firing };
-            let (assignee, target) = apply_lifecycle::first_page_of(c, now, &rc.route)?;
+            let opening = apply_lifecycle::opening(c, now, &rc.route)?;
+            let (assignee, target) = (opening.assignee, opening.target);
+            // A silenced alert has no timer while the silence lasts.
+            let next_action_at = if silence.is_none() { opening.next_action_at } else { None };
             let id = alerts::insert(
                 c,
                 now,
                 &rc.route,
                 a,
-                key,
-                group_key.as_deref(),
-                status,
-                silence.as_ref().map(|s| s.id),
-                assignee,
+                alerts::Opened {
+                    dedup_key: key,
+                    group_key: group_key.as_deref(),
+                    status,
+                    silence_id: silence.as_ref().map(|s| s.id),
+                    assignee,
+                    next_action_at,
+                },
             )?;
             let source = rc.route.source.as_str();
             let actor = rc.actor();
@@ -219,7 +224,7 @@ fn apply(
                     (alerts::get(c, id)?, format!("new alert, silenced by \"{}\"", s.name))
                 }
                 None => {
-                    let (queued, alert) = apply_lifecycle::page_from_start(c, now, id, &target, assignee)?;
+                    let (queued, alert) = apply_lifecycle::page_first(c, now, id, &target, assignee)?;
                     let paging = alert.assignee.as_ref().map(|u| u.username.as_str());
                     let data = json!({"dedup_key": key, "deliveries": queued});
                     add_event(c, id, now, "received", &text::received(source, paging, queued), Some(&actor), data)?;

@@ -21,12 +21,19 @@ use crate::domain::time::Ts;
 
 /// The on-call user of a rotation at `now` (none for a rotation that is gone).
 pub fn oncall(c: &Read<'_>, rotation_id: i64, now: Ts) -> Result<Option<i64>> {
+    Ok(rotation_now(c, rotation_id, now)?.0)
+}
+
+/// A rotation's on-call user at `now` and its reminder interval (none for a rotation that is
+/// gone).
+fn rotation_now(c: &Read<'_>, rotation_id: i64, now: Ts) -> Result<(Option<i64>, Option<i64>)> {
     let r = match super::rotations::get_plain(c, rotation_id) {
         Ok(r) => r,
-        Err(StoreError::NotFound(_)) => return Ok(None),
+        Err(StoreError::NotFound(_)) => return Ok((None, None)),
         Err(e) => return Err(e),
     };
-    Ok(super::rotations::domain(c, &r)?.oncall_at(now).map(|s| s.user_id))
+    let oncall = super::rotations::domain(c, &r)?.oncall_at(now).map(|s| s.user_id);
+    Ok((oncall, Some(r.reminder_interval_seconds)))
 }
 
 /// An escalation rule's target as a step, with the on-call of its rotation when it has one.
@@ -48,20 +55,39 @@ pub fn first_page(c: &Read<'_>, now: Ts, route_id: Option<i64>) -> Result<(Optio
 
 /// Who a route pages first, and where: its enabled policy's first rule, else its rotation.
 pub fn first_page_of(c: &Read<'_>, now: Ts, route: &routes::Route) -> Result<(Option<i64>, PageTarget)> {
-    let step = match route.escalation_policy_id.map(|pid| policies::get(c, pid)).transpose()? {
-        Some(p) if p.enabled && !p.rules.is_empty() => rule_step(c, now, p.rules[0].target_type, p.rules[0].target_id)?,
-        _ => FirstStep::Rotation {
-            oncall: match route.rotation_id {
-                Some(rid) => oncall(c, rid, now)?,
-                None => None,
-            },
-        },
-    };
-    Ok(lifecycle::page_for(step))
+    let o = opening(c, now, route)?;
+    Ok((o.assignee, o.target))
 }
 
-/// Pages an alert from the first step (new, reopened, no longer silenced or flapping) and sets
-/// its first reminder or escalation timer. Returns how many notifications were queued, and the
+/// How a new alert on a route opens: who is paged first, where, and when its first reminder or
+/// escalation is due (read from the one policy or rotation that decides both).
+pub struct Opening {
+    pub assignee: Option<i64>,
+    pub target: PageTarget,
+    pub next_action_at: Option<Ts>,
+}
+
+pub fn opening(c: &Read<'_>, now: Ts, route: &routes::Route) -> Result<Opening> {
+    let policy = route.escalation_policy_id.map(|pid| policies::get(c, pid)).transpose()?;
+    let (step, next_action_at) = match policy.filter(|p| p.enabled && !p.rules.is_empty()) {
+        Some(p) => {
+            let step = rule_step(c, now, p.rules[0].target_type, p.rules[0].target_id)?;
+            (step, super::escalation::first_timer(now, Some(&p), None))
+        }
+        None => {
+            let (oncall, reminder) = match route.rotation_id {
+                Some(rid) => rotation_now(c, rid, now)?,
+                None => (None, None),
+            };
+            (FirstStep::Rotation { oncall }, super::escalation::first_timer(now, None, reminder))
+        }
+    };
+    let (assignee, target) = lifecycle::page_for(step);
+    Ok(Opening { assignee, target, next_action_at })
+}
+
+/// Pages an alert from the first step (reopened, no longer silenced or flapping) and sets its
+/// first reminder or escalation timer. Returns how many notifications were queued, and the
 /// alert as paged (without its new timer).
 pub fn page_from_start(
     c: &Tx<'_>,
@@ -70,9 +96,21 @@ pub fn page_from_start(
     target: &PageTarget,
     assignee: Option<i64>,
 ) -> Result<(usize, Alert)> {
+    let (queued, alert) = page_first(c, now, alert_id, target, assignee)?;
+    super::escalation::schedule_first(c, now, &alert)?;
+    Ok((queued, alert))
+}
+
+/// Pages an alert from the first step, its timer left as it is (a new alert has it already).
+pub fn page_first(
+    c: &Tx<'_>,
+    now: Ts,
+    alert_id: i64,
+    target: &PageTarget,
+    assignee: Option<i64>,
+) -> Result<(usize, Alert)> {
     let alert = alerts::get(c, alert_id)?;
     let queued = outbox::page(c, now, &alert, EventKind::Triggered, target, assignee)?;
-    super::escalation::schedule_first(c, now, &alert)?;
     Ok((queued, alert))
 }
 

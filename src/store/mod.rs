@@ -135,6 +135,8 @@ pub enum Dialect {
 /// transaction. Callers get one from [`Db::read`] or, as a [`Tx`], from [`Db::write`].
 pub struct Read<'a> {
     conn: Conn<'a>,
+    /// Inside the write transaction (reads there may lock what they decide on).
+    write: bool,
 }
 
 /// What a store function that writes takes: the write transaction. It reads too (`&Tx`
@@ -156,10 +158,21 @@ impl<'a> std::ops::Deref for Tx<'a> {
 // SQL goes through these, inside `store/` only.
 impl<'a> Read<'a> {
     fn sqlite(c: &'a rusqlite::Connection) -> Read<'a> {
-        Read { conn: Conn::Sqlite(c) }
+        Read { conn: Conn::Sqlite(c), write: false }
     }
     fn postgres(c: &'a PgCell) -> Read<'a> {
-        Read { conn: Conn::Postgres(c) }
+        Read { conn: Conn::Postgres(c), write: false }
+    }
+
+    /// `FOR UPDATE OF <table>` for a read the write transaction decides on, on PostgreSQL:
+    /// the rows stay as read until the commit, and the read waits for (and sees) another
+    /// process's change to them. Empty elsewhere (SQLite has one writer).
+    fn lock_clause(&self, table: &str) -> String {
+        if self.write && self.dialect() == Dialect::Postgres {
+            format!(" FOR UPDATE OF {table}")
+        } else {
+            String::new()
+        }
     }
 
     fn dialect(&self) -> Dialect {
@@ -199,10 +212,10 @@ impl<'a> Read<'a> {
 
 impl<'a> Tx<'a> {
     fn sqlite(c: &'a rusqlite::Connection) -> Tx<'a> {
-        Tx { read: Read::sqlite(c), wake: std::cell::Cell::new(0) }
+        Tx { read: Read { write: true, ..Read::sqlite(c) }, wake: std::cell::Cell::new(0) }
     }
     fn postgres(c: &'a PgCell) -> Tx<'a> {
-        Tx { read: Read::postgres(c), wake: std::cell::Cell::new(0) }
+        Tx { read: Read { write: true, ..Read::postgres(c) }, wake: std::cell::Cell::new(0) }
     }
 
     /// This transaction queues deliveries or sets timers: once it commits, the engines of

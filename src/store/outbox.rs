@@ -213,8 +213,8 @@ pub fn page(
     target: &PageTarget,
     user_id: Option<i64>,
 ) -> Result<usize> {
-    let who = username(c, user_id)?;
     let targets = channels_for(c, alert, target)?;
+    let who = if targets.is_empty() { None } else { username(c, user_id)? };
     for t in &targets {
         let label = match &who {
             Some(u) => format!("{} for {u}", t.label),

@@ -43,6 +43,18 @@ fn opts() -> Options {
     Options { reopen_window_secs: 3600, group_window_secs: 300, flap_threshold: 5, flap_window_secs: 600 }
 }
 
+/// A new firing alert row with nobody paged and no timer.
+fn opened<'a>(dedup_key: &'a str, group_key: Option<&'a str>) -> alerts::Opened<'a> {
+    alerts::Opened {
+        dedup_key,
+        group_key,
+        status: incidentrelay::domain::alert::AlertStatus::Firing,
+        silence_id: None,
+        assignee: None,
+        next_action_at: None,
+    }
+}
+
 fn at(secs: i64) -> Ts {
     Ts::from_secs(T0 + secs)
 }
@@ -158,33 +170,13 @@ fn the_schema_allows_one_open_alert_per_key_and_one_open_group_per_route() {
     // Inserting around the lifecycle's decision, as a second writer that decided on stale
     // facts would: the database refuses, naming the unique key.
     let dup = b.db.write_blocking(move |c| {
-        alerts::insert(
-            c,
-            at(1),
-            &route,
-            &event(Action::Trigger, "k", &[("alertname", "Other")]),
-            "k",
-            None,
-            incidentrelay::domain::alert::AlertStatus::Firing,
-            None,
-            None,
-        )
+        alerts::insert(c, at(1), &route, &event(Action::Trigger, "k", &[("alertname", "Other")]), opened("k", None))
     });
     assert!(matches!(dup, Err(StoreError::Conflict { .. })), "{dup:?}");
     let rc2 = rc.clone();
     let opened = b.db.write_blocking(move |c| {
         let a = event(Action::Trigger, "z", &[("alertname", "Disk")]);
-        alerts::insert(
-            c,
-            at(2),
-            &rc2.route,
-            &a,
-            "z",
-            Some("alertname=Disk"),
-            incidentrelay::domain::alert::AlertStatus::Firing,
-            None,
-            None,
-        )?;
+        alerts::insert(c, at(2), &rc2.route, &a, opened("z", Some("alertname=Disk")))?;
         Ok(alerts::find_group(c, rc2.route.id, "alertname=Disk", at(0))?.map(|a| a.dedup_key))
     });
     assert_eq!(opened.unwrap().as_deref(), Some("z"), "opening a group closes the previous one for new members");
