@@ -9,6 +9,8 @@ channels):
   pg-1-node         new alerts/s and duplicates/s, one `serve` on a throwaway PostgreSQL cluster
                     (fsync and synchronous_commit on: the durable defaults)
   pg-2-nodes        new alerts/s with wrk split over two `serve` processes on that database
+  pg-ceiling        the database alone: pgbench running the statements of one new alert's intake
+                    (the same reads, inserts and commit, prepared) with its best concurrency
   latency-3-nodes   intake -> delivery done, p50/p99, 3 nodes, a webhook channel to a local nginx,
                     a steady 300 alerts/s spread over the nodes (from the outbox rows' times)
   failover          2 nodes, a receiver that holds every first request for 4 s; one node is
@@ -95,7 +97,6 @@ class Node:
                "INCIDENTRELAY_SERVER__PUBLIC_BASE_URL": self.base,
                "INCIDENTRELAY_INTAKE__RATE_LIMIT_PER_MINUTE": "0",
                "INCIDENTRELAY_SECURITY__OUTBOUND_ALLOWLIST": '["127.0.0.1/32"]',
-               "INCIDENTRELAY_DATABASE__POOL_SIZE": "32",
                "INCIDENTRELAY_LOGGING__LEVEL": "warning"}
         env.update(extra_env or {})
         self.log = open(os.path.join(work, f"{name}.log"), "w")
@@ -184,6 +185,41 @@ def wrk(work, token, mode, bases, threads=2, conns=32, secs=SECS):
             elif line.strip().startswith("Non-2xx"):
                 errors += int(parts[-1])
     return rps, "/".join(p99s), errors
+
+
+# One new alert's intake as the server runs it (see the server's statements in the log with
+# log_statement = all): find the open alert, the team's silences, a recently resolved one, the
+# rotation and its members and overrides, insert, read back, the route's channels, the timeline.
+INTAKE_SQL = """\\set k random(1, 1000000000)
+BEGIN;
+SELECT a.id, a.team_id, t.slug FROM alerts a JOIN teams t ON t.id = a.team_id LEFT JOIN users u ON u.id = a.assignee_user_id WHERE a.route_id = 1 AND a.dedup_key = 'pgb-' || :k AND a.status <> 'resolved' FOR UPDATE OF a;
+SELECT s.*, t.group_id FROM silences s JOIN teams t ON t.id = s.team_id WHERE s.team_id = 1 AND s.enabled = 1;
+SELECT a.id FROM alerts a WHERE a.route_id = 1 AND a.dedup_key = 'pgb-' || :k AND a.status = 'resolved' ORDER BY a.id DESC LIMIT 1;
+SELECT r.*, t.group_id FROM rotations r JOIN teams t ON t.id = r.team_id WHERE r.id = 1;
+SELECT 0, user_id, position, id FROM rotation_members WHERE rotation_id = 1 UNION ALL SELECT 1, user_id, NULL, id FROM rotation_overrides WHERE rotation_id = 1;
+INSERT INTO alerts (team_id, route_id, rotation_id, source, dedup_key, group_open, title, message, severity, status, labels, alert_count, first_seen_at, last_seen_at, assignee_user_id, created_at, updated_at) VALUES (1, 1, 1, 'alertmanager', 'pgb-' || :k, 0, 'Disk', '', 'critical', 'firing', '{}', 1, 1, 1, 2, 1, 1) RETURNING id \\gset
+SELECT a.id, a.team_id, t.slug FROM alerts a JOIN teams t ON t.id = a.team_id LEFT JOIN users u ON u.id = a.assignee_user_id WHERE a.id = :id;
+SELECT ch.id FROM route_channels rc JOIN channels ch ON ch.id = rc.channel_id WHERE rc.route_id = 1;
+INSERT INTO alert_events (alert_id, event_type, message, actor, data, created_at) VALUES (:id, 'received', 'x', 'y', '{}', 1);
+COMMIT;
+"""
+
+
+def pgbench(cluster, work):
+    """The best of pgbench at 4, 8 and 16 clients running INTAKE_SQL: what the database itself
+    sustains on this machine."""
+    script = os.path.join(work, "intake.sql")
+    with open(script, "w") as f:
+        f.write(INTAKE_SQL)
+    best = 0.0
+    for clients in (4, 8, 16):
+        out = subprocess.run([cluster.bin + "/pgbench", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "-n",
+                              "-M", "prepared", "-c", str(clients), "-j", "2", "-T", str(max(3, SECS // 3)), "-f", script, "bench"],
+                             capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("tps = "):
+                best = max(best, float(line.split()[2]))
+    return f"{best:.0f} transactions/s"
 
 
 def nginx_receiver(work):
@@ -275,6 +311,7 @@ def main():
         results.append(f"pg stored alerts: {stored}")
         a.kill()
         b.kill()
+        results.append(f"pg ceiling  the same statements from pgbench: {pgbench(cluster, work)}")
 
         # Intake -> delivery, 3 nodes, steady load, a webhook channel to nginx.
         _, hook = nginx_receiver(work)

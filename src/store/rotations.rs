@@ -123,16 +123,24 @@ pub fn list(c: &Read<'_>, groups: Option<&[i64]>, team_id: Option<i64>, now: Ts)
 /// The domain input for on-call computation.
 pub fn domain(c: &Read<'_>, r: &Rotation) -> Result<rotation::Rotation> {
     let tz = zone(&r.timezone).map_err(|e| StoreError::Db(format!("rotation {}: {e}", r.id)))?;
-    let members = c.rows(
-        "SELECT user_id FROM rotation_members WHERE rotation_id = ?1 ORDER BY position, id",
+    // Members (kind 0, in order) and overrides (kind 1) in one query: intake reads this for
+    // every new alert.
+    let rows = c.rows(
+        "SELECT 0 AS kind, user_id, position, id, NULL AS starts_at, NULL AS ends_at FROM rotation_members WHERE rotation_id = ?1
+         UNION ALL
+         SELECT 1, user_id, NULL, id, starts_at, ends_at FROM rotation_overrides WHERE rotation_id = ?1
+         ORDER BY 1, 3, 4",
         args![r.id],
-        |x| x.get::<i64, _>(0),
+        |x| Ok((x.get::<i64, _>(0)?, x.get::<i64, _>(1)?, x.get::<i64, _>(3)?, x.get::<Option<Ts>, _>(4)?, x.get::<Option<Ts>, _>(5)?)),
     )?;
-    let overrides = c.rows(
-        "SELECT id, user_id, starts_at, ends_at FROM rotation_overrides WHERE rotation_id = ?1",
-        args![r.id],
-        |x| Ok(DomainOverride { id: x.get(0)?, user_id: x.get(1)?, starts_at: x.get(2)?, ends_at: x.get(3)? }),
-    )?;
+    let mut members = Vec::new();
+    let mut overrides = Vec::new();
+    for (kind, user_id, id, starts_at, ends_at) in rows {
+        match (kind, starts_at, ends_at) {
+            (1, Some(starts_at), Some(ends_at)) => overrides.push(DomainOverride { id, user_id, starts_at, ends_at }),
+            _ => members.push(user_id),
+        }
+    }
     Ok(rotation::Rotation {
         spec: RotationSpec {
             start_at: r.start_at,

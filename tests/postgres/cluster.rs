@@ -245,3 +245,107 @@ fn a_postgresql_restart_under_load_loses_no_acknowledged_alert_and_the_nodes_rec
         &missing[..missing.len().min(5)]
     );
 }
+
+/// A TCP proxy the test controls between a node and PostgreSQL: `cut` closes every connection
+/// through it and refuses new ones until `restore`.
+struct Proxy {
+    port: u16,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(upstream: u16) -> Proxy {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = Arc::new(AtomicBool::new(true));
+        let conns: Arc<Mutex<Vec<std::net::TcpStream>>> = Arc::new(Mutex::new(Vec::new()));
+        let (o, c) = (open.clone(), conns.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if !o.load(Ordering::SeqCst) {
+                    continue; // dropped: refused
+                }
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else { continue };
+                for s in [&client, &server] {
+                    c.lock().unwrap().push(s.try_clone().unwrap());
+                }
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server.try_clone().unwrap(), client.try_clone().unwrap()),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Proxy { port, open, conns }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for s in self.conns.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_node_cut_off_from_the_database_refuses_intake_and_claims_nothing_while_the_others_page() {
+    let Some(cluster) = crate::pg::own() else { return };
+    let url = cluster.database();
+    let proxy = Proxy::start(cluster.port);
+    let behind_proxy = url.replace(&format!(":{}/", cluster.port), &format!(":{}/", proxy.port));
+    let (mut procs, admin) = nodes_on(&url, 1);
+    let tick = TICK_SECS.to_string();
+    procs.push(Proc::start_on(&behind_proxy, &["serve"], &[("INCIDENTRELAY_SCHEDULER__TICK_SECONDS", tick.as_str())]));
+    // An HTTP-only node: serves intake, never runs engine steps.
+    procs.push(Proc::start_on(&url, &["serve", "--no-scheduler"], &[]));
+    assert_eq!(procs[2].scheduler_role(), "disabled");
+    let fake = Fake::start();
+    let (_, _, token) = setup(&procs[0], &admin, &[&fake]);
+    fire(&procs[1], &token, "before");
+    fake.wait(1, Duration::from_secs(10));
+
+    proxy.cut();
+    let claims_before = metric(&procs[1], "incidentrelay_engine_claims_total", "kind=\"delivery\"");
+    let r = procs[1].call(
+        "POST",
+        "/api/integrations/webhook",
+        Some(&token),
+        Some(json!({"title": "cut", "fingerprint": "cut"})),
+    );
+    assert_eq!(r.status, 503, "no 2xx from a node that cannot store: {}", r.text);
+    let ready = procs[1].readyz().unwrap();
+    assert_eq!(ready["status"], "unavailable", "{ready}");
+    for n in 0..10 {
+        fire(&procs[(n % 2) * 2], &token, &format!("during-{n}"));
+    }
+    fake.wait(11, Duration::from_secs(10));
+    assert_eq!(
+        metric(&procs[1], "incidentrelay_engine_claims_total", "kind=\"delivery\""),
+        claims_before,
+        "the cut-off node claimed nothing"
+    );
+    assert_eq!(
+        metric(&procs[2], "incidentrelay_engine_claims_total", "kind=\"delivery\""),
+        0,
+        "--no-scheduler sends nothing"
+    );
+
+    proxy.restore();
+    let back = wait_for(Duration::from_secs(20), || procs[1].readyz().filter(|r| r["status"] == "ok"));
+    assert!(back.is_some(), "the node is ready again once it reaches the database");
+    fire(&procs[1], &token, "after");
+    fake.wait(12, Duration::from_secs(10));
+    let titles: std::collections::BTreeSet<String> = fake.requests().iter().map(title).collect();
+    assert_eq!(titles.len(), 12, "every stored alert paged once: {titles:?}");
+}
