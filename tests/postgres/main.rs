@@ -2,8 +2,10 @@
 //! again with the server on a throwaway PostgreSQL cluster (`tests/api/pg.rs`) instead of a
 //! SQLite file, and the tests of several `serve` processes on one database (`cluster`) and of
 //! the commands on PostgreSQL (`commands`) run here only. Tests whose subject is not the
-//! database (the docs, the OpenAPI document, packaging, the browser, real monitoring tools)
-//! run once, in `tests/api`.
+//! database run once, in `tests/api`: the docs, the OpenAPI document, packaging, the browser,
+//! real monitoring tools and client libraries (`external`), and the SQLite file's own
+//! commands and leader lock (`cli`, `ops`, `scheduler`; their PostgreSQL counterparts are
+//! `commands` and `cluster`).
 //!
 //! Without PostgreSQL installed this binary skips (see `pg::database_or_skip`).
 
@@ -42,3 +44,5 @@ mod support;
 mod tools;
 #[path = "../api/trust.rs"]
 mod trust;
+#[path = "../api/ui.rs"]
+mod ui;
