@@ -9,7 +9,10 @@
 //! - `sqlite`: the embedded default (`database.path`): a writer thread with group commit and a
 //!   read pool;
 //! - `pg`: PostgreSQL (`database.url`): a pool, one transaction per write, several nodes on one
-//!   database (their coordination is `cluster`).
+//!   database. They coordinate in the database: alert rows claimed `FOR UPDATE [SKIP LOCKED]`
+//!   (`alerts::claim`, `alerts::get_locked`, `Read::lock_clause`), delivery leases fenced by
+//!   the attempt number (`outbox`), `try_step_lock` and `try_lease` for jobs one node at a time,
+//!   and wake-ups by `NOTIFY` after commits that made work (`Tx::wake_engines`).
 //!
 //! The alert lifecycle is decided in `domain::lifecycle` and applied here (`intake`,
 //! `lifecycle`, `escalation`), in the caller's transaction.

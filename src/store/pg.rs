@@ -1,9 +1,10 @@
 //! The PostgreSQL backend (`database.url`): a pool of connections, each with its own cache of
 //! prepared statements; one transaction per `Db::write`; the same SQL as SQLite, translated
 //! here (`?N` placeholders become `$N`, SQLite's `INDEXED BY` hints go). Errors are mapped to
-//! `StoreError` by SQLSTATE, never by message text. Several nodes share one database: the
-//! engine's coordination (advisory transaction locks, leases, LISTEN/NOTIFY) lives in
-//! `store::cluster`.
+//! `StoreError` by SQLSTATE, never by message text. Several nodes share one database; what
+//! is theirs here is the notifier (`NOTIFY` after commits that made work) and the listener
+//! (`LISTEN`, one connection per node). Row claims, leases and locks are SQL in the store
+//! modules (see `store`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
