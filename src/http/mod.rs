@@ -610,6 +610,9 @@ pub fn app(
                 .add(("Referrer-Policy", "same-origin")),
         )
         .wrap(actix_web::middleware::Compress::default())
+        // `/v2/enqueue/` is `/v2/enqueue` (pypd and other clients add the slash): every API,
+        // intake and UI path is routed without trailing (or doubled) slashes.
+        .wrap(actix_web::middleware::NormalizePath::trim())
         .wrap_fn(move |req, srv| {
             let start = Instant::now();
             let method = req.method().clone();

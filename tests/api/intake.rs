@@ -236,6 +236,9 @@ fn pagerduty_events_v2_semantics() {
     am["routing_key"] = json!(key);
     let r = app.post_raw("/v2/enqueue", None, &am.to_string());
     assert_eq!(r.status, 202, "{}", r.text);
+    // pypd posts to `/v2/enqueue/`: the same endpoint.
+    let slash = app.post_raw("/v2/enqueue/", None, &am.to_string());
+    assert_eq!((slash.status, &slash.body["dedup_key"]), (202, &am["dedup_key"]), "{}", slash.text);
     assert_eq!(r.body["status"], "success");
     assert_eq!(r.body["message"], "Event processed");
     assert_eq!(r.body["dedup_key"], am["dedup_key"]);

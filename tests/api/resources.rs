@@ -508,6 +508,10 @@ fn malformed_and_wrong_typed_bodies_are_400_naming_the_field() {
     let r = app.request("PATCH", "/api/teams", Some(&w.admin), None, &[]);
     assert_eq!((r.status, r.header("allow")), (405, Some("GET, POST")), "RFC 9110 wants Allow on a 405");
     assert_eq!(r.body["message"], "PATCH is not allowed here; use GET, POST");
+    // A trailing slash names the same resource, for every method.
+    assert_eq!(app.get("/api/teams/", &w.admin).status, 200);
+    let r = app.request("PATCH", "/api/teams/", Some(&w.admin), None, &[]);
+    assert_eq!(r.body["message"], "PATCH is not allowed here; use GET, POST");
     let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
     let r = app.post_raw("/api/teams", Some(&w.admin), &big);
     assert_eq!((r.status, r.body["error"].as_str()), (413, Some("payload_too_large")));
