@@ -230,13 +230,13 @@ impl Metrics {
         self.undelivered.render(&mut out, "incidentrelay_pages_undelivered_total", "channel_type", "event");
         head(
             &mut out,
-            "incidentrelay_deliveries",
+            "incidentrelay_outbox_rows",
             "gauge",
             "Unsent outbox rows by channel type and status (pending, failed, sending).",
         );
         for (kind, status, n) in &snap.deliveries_by_status {
             let _ =
-                writeln!(out, "incidentrelay_deliveries{{channel_type=\"{}\",status=\"{status}\"}} {n}", escape(kind));
+                writeln!(out, "incidentrelay_outbox_rows{{channel_type=\"{}\",status=\"{status}\"}} {n}", escape(kind));
         }
         head(
             &mut out,

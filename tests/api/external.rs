@@ -227,3 +227,45 @@ fn email_reaches_a_real_smtp_server_with_both_parts_and_action_links() {
     assert_eq!(mails[2]["headers"]["to"], "me@example.com");
     assert_eq!(mails[2]["headers"]["subject"], "IncidentRelay test e-mail");
 }
+
+/// `/metrics` read by the real parsers: prometheus_client's (which names counter families
+/// without `_total`, as OpenMetrics does: two families may not share a name) and
+/// `promtool check metrics`.
+#[test]
+fn metrics_parse_with_prometheus_client_and_promtool() {
+    let app = TestApp::start();
+    let fake = crate::fake::Fake::start();
+    let (s, _) = crate::delivery::setup(&app, &[crate::delivery::webhook(&fake.url)]);
+    crate::delivery::fire(&app, &s, "m-1", "critical");
+    app.deliver();
+    let text = app.request("GET", "/metrics", None, None, &[]).text;
+    assert!(text.contains("incidentrelay_deliveries_total{") && text.contains("incidentrelay_outbox_rows"), "{text}");
+    let run = |program: &str, args: &[&str]| {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    if let Some(python) = python_with("prometheus_client") {
+        let script = "import sys\nfrom prometheus_client.parser import text_string_to_metric_families\n\
+                      names = [f.name for f in text_string_to_metric_families(sys.stdin.read())]\n\
+                      dup = sorted({n for n in names if names.count(n) > 1})\n\
+                      print(len(names), 'families', 'duplicates:', dup)\nsys.exit(1 if dup or not names else 0)";
+        let (ok, out) = run(&python, &["-c", script]);
+        assert!(ok, "prometheus_client: {out}");
+    }
+    if let Some(promtool) = require("promtool") {
+        let (ok, out) = run(&promtool, &["check", "metrics"]);
+        assert!(ok, "promtool check metrics: {out}");
+    }
+}

@@ -53,10 +53,14 @@ pub fn wait_for<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> O
     None
 }
 
-/// A Python interpreter that can import `module` (Debian's python3-aiosmtpd lives under
-/// /usr/bin/python3 even when another python3 comes first on PATH), or `None` to skip.
+/// A Python interpreter that can import `module` (`$IRTEST_PYTHON` first, then python3, then
+/// /usr/bin/python3: Debian's python3-aiosmtpd lives there even when another python3 comes
+/// first on PATH), or `None` to skip.
 pub fn python_with(module: &str) -> Option<String> {
-    let found = ["python3", "/usr/bin/python3"].into_iter().find(|py| {
+    // IRTEST_PYTHON: the interpreter of the virtualenv `.ci/run` installs client libraries into.
+    let venv = std::env::var("IRTEST_PYTHON").ok();
+    let candidates = venv.iter().map(String::as_str).chain(["python3", "/usr/bin/python3"]);
+    let found = candidates.into_iter().find(|py| {
         Command::new(py)
             .args(["-c", &format!("import {module}")])
             .stdout(Stdio::null())
