@@ -82,7 +82,7 @@ impl Application {
             metrics.clone(),
             senders.clone(),
         ));
-        let openapi = serde_json::to_string(&http::openapi::document(&http::endpoints())).map_err(|e| e.to_string())?;
+        let openapi = http::openapi::json(&http::endpoints()).map_err(|e| e.to_string())?;
         let state = web::Data::new(AppState {
             db,
             config: config.clone(),

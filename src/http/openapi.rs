@@ -254,3 +254,73 @@ mod tests {
         assert_eq!(path_params("/api/rotations/members/{member_id}"), ["member_id"]);
     }
 }
+
+/// The document as JSON text. A schema that accepts anything is `{}`, not JSON Schema's
+/// `true`: OpenAPI 3.1 allows both, but client generators (openapi-python-client) stop on the
+/// boolean form.
+pub fn json(endpoints: &[Endpoint]) -> Result<String, serde_json::Error> {
+    let mut doc = serde_json::to_value(document(endpoints))?;
+    open_boolean_schemas(&mut doc, false);
+    serde_json::to_string(&doc)
+}
+
+/// Replaces `true` schemas by `{}` wherever a schema stands (`in_schema`: `v` is one).
+fn open_boolean_schemas(v: &mut serde_json::Value, in_schema: bool) {
+    use serde_json::Value;
+    match v {
+        Value::Bool(true) if in_schema => *v = Value::Object(Default::default()),
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                match key.as_str() {
+                    "schema" | "items" | "additionalProperties" | "not" | "contains" => {
+                        open_boolean_schemas(child, true)
+                    }
+                    // Maps whose every value is a schema.
+                    "properties" | "schemas" | "$defs" | "patternProperties" => {
+                        if let Value::Object(m) = child {
+                            m.values_mut().for_each(|s| open_boolean_schemas(s, true));
+                        }
+                    }
+                    // Lists of schemas.
+                    "allOf" | "anyOf" | "oneOf" | "prefixItems" => {
+                        if let Value::Array(a) = child {
+                            a.iter_mut().for_each(|s| open_boolean_schemas(s, true));
+                        }
+                    }
+                    _ => open_boolean_schemas(child, false),
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| open_boolean_schemas(x, false)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod boolean_schema_tests {
+    use super::*;
+
+    #[test]
+    fn schemas_that_accept_anything_are_empty_objects() {
+        let text = json(&crate::http::endpoints()).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut found = Vec::new();
+        fn walk(v: &serde_json::Value, path: String, found: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, c) in m {
+                        if c == &serde_json::Value::Bool(true) && k != "required" && k != "deprecated" {
+                            found.push(format!("{path}/{k}"));
+                        }
+                        walk(c, format!("{path}/{k}"), found);
+                    }
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|c| walk(c, path.clone(), found)),
+                _ => {}
+            }
+        }
+        walk(&doc, String::new(), &mut found);
+        assert!(found.is_empty(), "boolean schemas: {found:?}");
+        assert_eq!(doc["components"]["schemas"]["AlertEvent"]["properties"]["data"], serde_json::json!({}));
+    }
+}
