@@ -159,12 +159,11 @@ fn render_text_within(msg: &Message, message_max: usize, title_max: usize) -> St
     t
 }
 
-/// The inline keyboard: Acknowledge/Resolve (signed callbacks) and Open (Telegram only accepts
-/// public https URLs for URL buttons).
+/// The inline keyboard, one row: Acknowledge and Resolve (signed callbacks) and Open beside
+/// them (Telegram only accepts public https URLs for URL buttons).
 pub fn keyboard(cfg: &Config, msg: &Message, secret: &[u8], channel_id: i64, base_url: &str) -> Value {
-    let mut rows: Vec<Value> = Vec::new();
+    let mut row = Vec::new();
     if let Some(a) = msg.alert.as_ref().filter(|_| cfg.actions_enabled && msg.actionable()) {
-        let mut row = Vec::new();
         let target = |action| Target { alert_id: a.id, episode: a.episode, action };
         if a.status != AlertStatus::Acknowledged {
             row.push(json!({"text": "✅ Acknowledge", "callback_data": callback_data(secret, channel_id, target(Action::Acknowledge))}));
@@ -172,11 +171,11 @@ pub fn keyboard(cfg: &Config, msg: &Message, secret: &[u8], channel_id: i64, bas
         row.push(
             json!({"text": "Resolve", "callback_data": callback_data(secret, channel_id, target(Action::Resolve))}),
         );
-        rows.push(Value::Array(row));
     }
     if base_url.starts_with("https://") {
-        rows.push(json!([{"text": "Open", "url": msg.links.alert}]));
+        row.push(json!({"text": "Open", "url": msg.links.alert}));
     }
+    let rows: Vec<Value> = if row.is_empty() { Vec::new() } else { vec![Value::Array(row)] };
     json!({"inline_keyboard": rows})
 }
 
@@ -282,11 +281,13 @@ mod tests {
         let (target, sig) = parse_callback(data).unwrap();
         assert_eq!(target, Target { alert_id: 42, episode: 0, action: Action::Acknowledge });
         assert!(crate::crypto::verify_button(b"k", 4, target, sig));
-        assert_eq!(kb[1][0]["url"], "https://oncall.example/alerts/42");
+        let texts: Vec<&str> = kb[0].as_array().unwrap().iter().filter_map(|b| b["text"].as_str()).collect();
+        assert_eq!(texts, ["✅ Acknowledge", "Resolve", "Open"], "one row, Open beside the actions");
+        assert_eq!(kb[0][2]["url"], "https://oncall.example/alerts/42");
         let local = render(&cfg(), &message(EventKind::Triggered), b"k", 4, "http://127.0.0.1:8080");
         assert_eq!(
-            local["reply_markup"]["inline_keyboard"].as_array().unwrap().len(),
-            1,
+            local["reply_markup"]["inline_keyboard"][0].as_array().unwrap().len(),
+            2,
             "no Open button for non-https URLs"
         );
         let mut long = message(EventKind::Triggered);
