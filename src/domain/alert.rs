@@ -190,6 +190,10 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct IncomingAlert {
     pub action: Action,
+    /// More links the sender gave (PagerDuty `links[]`), http(s) only.
+    pub links: Vec<AlertLink>,
+    /// Images the sender gave (PagerDuty `images[]`), http(s) only.
+    pub images: Vec<AlertImage>,
     /// Identity across repeats; `None` lets intake generate one (PagerDuty triggers).
     pub dedup_key: Option<String>,
     pub title: String,
@@ -210,6 +214,29 @@ pub const MAX_MESSAGE: usize = 16 * 1024;
 pub const MAX_DEDUP_KEY: usize = 255;
 pub const MAX_LABELS: usize = 100;
 pub const MAX_LABEL_VALUE: usize = 2048;
+/// Links and images kept per alert, and the length of their texts.
+pub const MAX_LINKS: usize = 20;
+pub const MAX_LINK_TEXT: usize = 256;
+
+/// A link a sender attached to an alert (PagerDuty `links[]`: `href`, `text`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct AlertLink {
+    pub href: String,
+    /// What to show for it (empty: the address).
+    #[serde(default)]
+    pub text: String,
+}
+
+/// An image a sender attached to an alert (PagerDuty `images[]`: `src`, optional `href`,
+/// `alt`): shown as a link, never loaded by IncidentRelay's pages.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct AlertImage {
+    pub src: String,
+    #[serde(default)]
+    pub href: Option<String>,
+    #[serde(default)]
+    pub alt: String,
+}
 
 impl IncomingAlert {
     pub fn new(action: Action, title: String) -> IncomingAlert {
@@ -223,6 +250,8 @@ impl IncomingAlert {
             event_link: None,
             component: String::new(),
             reopen: true,
+            links: Vec::new(),
+            images: Vec::new(),
         }
     }
 
@@ -251,6 +280,19 @@ impl IncomingAlert {
             } else if !link.trim().is_empty() {
                 self.labels.entry("event_link".into()).or_insert(link);
             }
+        }
+        self.links.retain(|l| crate::domain::validate::is_http_url(&l.href));
+        self.links.truncate(MAX_LINKS);
+        for l in &mut self.links {
+            truncate(&mut l.text, MAX_LINK_TEXT);
+        }
+        self.images.retain(|i| {
+            crate::domain::validate::is_http_url(&i.src)
+                && i.href.as_deref().is_none_or(crate::domain::validate::is_http_url)
+        });
+        self.images.truncate(MAX_LINKS);
+        for i in &mut self.images {
+            truncate(&mut i.alt, MAX_LINK_TEXT);
         }
         truncate(&mut self.title, MAX_TITLE);
         truncate(&mut self.message, MAX_MESSAGE);

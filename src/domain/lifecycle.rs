@@ -140,6 +140,8 @@ pub struct AlertState {
     pub severity: Severity,
     pub labels: BTreeMap<String, String>,
     pub event_link: Option<String>,
+    pub links: Vec<crate::domain::alert::AlertLink>,
+    pub images: Vec<crate::domain::alert::AlertImage>,
     pub alert_count: i64,
     pub flapping: bool,
     /// Firing↔resolved changes inside the flap window (ms).
@@ -343,14 +345,16 @@ impl IntakePlan {
     }
 }
 
-/// Whether a repeat brings new content for the alert (title, message, labels, severity, or a
-/// new link).
+/// Whether a repeat brings new content for the alert (title, message, labels, severity, or new
+/// links or images: a repeat without any keeps those the alert has).
 fn content_changed(alert: &AlertState, a: &IncomingAlert) -> bool {
     alert.title != a.title
         || alert.message != a.message
         || alert.labels != a.labels
         || alert.severity != a.severity
         || (a.event_link.is_some() && alert.event_link != a.event_link)
+        || (!a.links.is_empty() && alert.links != a.links)
+        || (!a.images.is_empty() && alert.images != a.images)
 }
 
 /// Decides what intake does with one event.
@@ -586,6 +590,8 @@ mod tests {
             severity: a.severity,
             labels: a.labels,
             event_link: None,
+            links: Vec::new(),
+            images: Vec::new(),
             alert_count: 1,
             flapping: false,
             state_changes: Vec::new(),
@@ -711,6 +717,11 @@ mod tests {
         w.incoming.event_link = Some("https://runbook".into());
         w.incoming.title = "Disk full".into();
         assert!(matches!(w.decide(), IntakePlan::Repeat { content_changed: true, .. }), "a new link is news");
+        let mut w = World::new(Action::Trigger);
+        w.open = Some(alert(5, AlertStatus::Firing));
+        let link = crate::domain::alert::AlertLink { href: "https://grafana/d/1".into(), text: "Dashboard".into() };
+        w.incoming.links = vec![link];
+        assert!(matches!(w.decide(), IntakePlan::Repeat { content_changed: true, .. }), "new links are news");
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub struct AlertInfo {
     pub source: String,
     pub labels: BTreeMap<String, String>,
     pub event_link: Option<String>,
+    /// More links and images the sender attached (PagerDuty `links[]`, `images[]`).
+    pub links: Vec<crate::domain::alert::AlertLink>,
+    pub images: Vec<crate::domain::alert::AlertImage>,
     pub alert_count: i64,
     pub dedup_key: String,
     pub first_seen_at: Ts,
@@ -135,5 +138,22 @@ impl Message {
         self.alert.as_ref().is_some_and(|a| {
             matches!(a.status, AlertStatus::Firing | AlertStatus::Silenced | AlertStatus::Acknowledged)
         }) && !matches!(self.kind, EventKind::Resolved | EventKind::Test)
+    }
+}
+
+impl AlertInfo {
+    /// The sender's links beyond the event link, then its images (each as a link to where it
+    /// points, else to the image): `(label, url)`, for channels to list.
+    pub fn more_links(&self) -> Vec<(String, String)> {
+        let links = self
+            .links
+            .iter()
+            .filter(|l| Some(&l.href) != self.event_link.as_ref())
+            .map(|l| (if l.text.is_empty() { l.href.clone() } else { l.text.clone() }, l.href.clone()));
+        let images = self.images.iter().map(|i| {
+            let label = if i.alt.is_empty() { "Image".to_string() } else { format!("Image: {}", i.alt) };
+            (label, i.href.clone().unwrap_or_else(|| i.src.clone()))
+        });
+        links.chain(images).collect()
     }
 }

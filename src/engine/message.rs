@@ -19,6 +19,8 @@ pub fn message(senders: &Senders, p: &Prepared, now: Ts) -> Message {
         source: a.source.clone(),
         labels: a.labels.clone(),
         event_link: a.event_link.clone(),
+        links: a.links.clone(),
+        images: a.images.clone(),
         alert_count: a.alert_count,
         dedup_key: a.dedup_key.clone(),
         first_seen_at: a.first_seen_at,

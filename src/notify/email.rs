@@ -203,6 +203,9 @@ pub fn render_html(msg: &Message) -> String {
     if let Some(l) = msg.alert.as_ref().and_then(|a| a.event_link.as_ref()) {
         actions.push_str(&format!("<a href=\"{}\">Runbook / source</a>", html_escape(l)));
     }
+    for (label, url) in msg.alert.as_ref().map(|a| a.more_links()).unwrap_or_default() {
+        actions.push_str(&format!(" · <a href=\"{}\">{}</a>", html_escape(&url), html_escape(&label)));
+    }
     format!(
         "<!doctype html><html><body style=\"font-family:-apple-system,Segoe UI,Roboto,sans-serif;font-size:14px;color:#222\">\
          <div style=\"border-left:6px solid #{};padding:4px 12px\"><h2 style=\"margin:4px 0\">{}</h2><p style=\"margin:0;color:#555\">{}</p></div>\

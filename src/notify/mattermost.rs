@@ -109,6 +109,10 @@ fn body_text(msg: &Message) -> String {
     if let Some(l) = msg.alert.as_ref().and_then(|a| a.event_link.as_ref()) {
         t.push_str(&format!("[Runbook / source]({l}) · "));
     }
+    for (label, url) in msg.alert.as_ref().map(|a| a.more_links()).unwrap_or_default() {
+        let url = url.replace('(', "%28").replace(')', "%29").replace(' ', "%20");
+        t.push_str(&format!("[{}]({url}) · ", escape(&label)));
+    }
     t.push_str(&format!("[Open in IncidentRelay]({})", msg.links.alert));
     t
 }

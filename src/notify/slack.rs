@@ -113,6 +113,17 @@ pub fn blocks(msg: &Message, interactive: Option<(&[u8], i64)>) -> Vec<Value> {
         let t = labels.iter().map(|(k, v)| format!("`{}={}`", escape(k), escape(v))).collect::<Vec<_>>().join(" ");
         out.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": t}]}));
     }
+    let more = msg.alert.as_ref().map(|a| a.more_links()).unwrap_or_default();
+    if !more.is_empty() {
+        // Slack's link syntax cannot quote `|`, `<` or `>` inside the address.
+        let t = more
+            .iter()
+            .filter(|(_, url)| !url.contains(['|', '<', '>']))
+            .map(|(label, url)| format!("<{url}|{}>", escape(label)))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        out.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": t}]}));
+    }
     let mut elements = Vec::new();
     if let Some(a) = msg.alert.as_ref().filter(|_| msg.actionable()) {
         let acked = a.status == AlertStatus::Acknowledged;

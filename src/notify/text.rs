@@ -157,6 +157,9 @@ pub fn plain(msg: &Message) -> String {
         if let Some(l) = &a.event_link {
             out.push_str(&format!("Link: {l}\n"));
         }
+        for (label, url) in a.more_links() {
+            out.push_str(&format!("{label}: {url}\n"));
+        }
     }
     out.push_str(&format!("\nOpen: {}\n", msg.links.alert));
     if msg.actionable() {
@@ -200,7 +203,7 @@ pub fn clip(s: &str, max: usize) -> String {
 pub(crate) mod fixtures {
     use std::collections::BTreeMap;
 
-    use crate::domain::alert::{AlertStatus, Severity};
+    use crate::domain::alert::{AlertImage, AlertLink, AlertStatus, Severity};
     use crate::domain::message::{AlertInfo, Contact, EventKind, Links, Message, TeamInfo};
     use crate::domain::time::Ts;
 
@@ -229,6 +232,15 @@ pub(crate) mod fixtures {
                 source: "alertmanager".into(),
                 labels,
                 event_link: Some("https://runbooks.example/disk".into()),
+                links: vec![
+                    AlertLink { href: "https://runbooks.example/disk".into(), text: "Runbook".into() },
+                    AlertLink { href: "https://grafana.example/d/db".into(), text: "DB dashboard".into() },
+                ],
+                images: vec![AlertImage {
+                    src: "https://grafana.example/render/db.png".into(),
+                    href: None,
+                    alt: "disk usage".into(),
+                }],
                 alert_count: 3,
                 dedup_key: "fp-1".into(),
                 first_seen_at: Ts::from_secs(1_795_338_000),
@@ -274,6 +286,10 @@ mod tests {
         assert!(p.contains("95% used & rising"));
         assert!(p.contains("Labels: alertname=DiskFull, instance=db-1\n"), "{p}");
         assert!(p.contains("Acknowledge: https://oncall.example/a/42.a.1.sig"));
+        assert!(
+            p.contains("Link: https://runbooks.example/disk\nDB dashboard: https://grafana.example/d/db\nImage: disk usage: https://grafana.example/render/db.png\n"),
+            "every link and image the sender gave, the event link once: {p}"
+        );
         let r = fixtures::message(EventKind::Resolved);
         assert_eq!(headline(&r), "[RESOLVED] Disk full on db-1 <sda>");
         assert!(!plain(&r).contains("Acknowledge:"), "no actions on a resolved alert");

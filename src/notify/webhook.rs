@@ -52,7 +52,8 @@ pub fn render(msg: &Message) -> Value {
     let alert = msg.alert.as_ref().map(|a| {
         json!({
             "id": a.id, "title": a.title, "message": a.message, "severity": a.severity, "status": a.status,
-            "labels": a.labels, "event_link": a.event_link, "url": msg.links.alert, "alert_count": a.alert_count,
+            "labels": a.labels, "event_link": a.event_link, "links": a.links, "images": a.images,
+            "url": msg.links.alert, "alert_count": a.alert_count,
             "source": a.source, "dedup_key": a.dedup_key, "acknowledged_by": a.acknowledged_by, "resolved_by": a.resolved_by,
         })
     });
@@ -111,6 +112,8 @@ mod tests {
         assert_eq!(p["assignee"]["username"], "alice");
         assert_eq!(p["links"]["acknowledge"], "https://oncall.example/a/42.a.1.sig");
         assert_eq!(p["timestamp"], "2026-11-22T09:01:00Z");
+        assert_eq!(p["alert"]["links"][1]["href"], "https://grafana.example/d/db", "every link the sender gave");
+        assert_eq!(p["alert"]["images"][0]["alt"], "disk usage");
     }
 
     #[test]

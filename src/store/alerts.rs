@@ -13,7 +13,7 @@ use super::sql::{Row, Val, vals};
 use super::users::UserRef;
 use super::{Dialect, Read, Result, StoreError, Tx, placeholders, to_json};
 use crate::args;
-use crate::domain::alert::{AlertStatus, IncomingAlert, Severity};
+use crate::domain::alert::{AlertImage, AlertLink, AlertStatus, IncomingAlert, Severity};
 use crate::domain::flapping;
 use crate::domain::lifecycle::{AlertState, Flap};
 use crate::domain::matcher::Subject;
@@ -38,6 +38,10 @@ pub struct Alert {
     pub status: AlertStatus,
     pub labels: BTreeMap<String, String>,
     pub event_link: Option<String>,
+    /// More links the sender gave (PagerDuty `links[]`).
+    pub links: Vec<AlertLink>,
+    /// Images the sender gave (PagerDuty `images[]`).
+    pub images: Vec<AlertImage>,
     /// How many times it was received (deduplicated repeats and grouped members included).
     pub alert_count: i64,
     pub first_seen_at: Ts,
@@ -85,6 +89,8 @@ impl Alert {
             severity: self.severity,
             labels: self.labels.clone(),
             event_link: self.event_link.clone(),
+            links: self.links.clone(),
+            images: self.images.clone(),
             alert_count: self.alert_count,
             flapping: self.flapping,
             state_changes: self.state_changes.clone(),
@@ -109,7 +115,7 @@ const SELECT: &str = "SELECT a.id, a.team_id, t.slug, t.group_id, a.route_id, a.
             a.assignee_user_id, u.username, u.display_name, a.source, a.dedup_key, a.title, a.message, a.severity, a.status,
             a.labels, a.event_link, a.alert_count, a.first_seen_at, a.last_seen_at, a.acknowledged_by, a.acknowledged_at,
             a.resolved_by, a.resolved_at, a.reminder_count, a.escalation_level, a.next_action_at, a.flapping, a.silence_id,
-            a.escalation_cycle, a.group_key, a.state_changes, a.episode
+            a.escalation_cycle, a.group_key, a.state_changes, a.episode, a.links, a.images
      FROM alerts a JOIN teams t ON t.id = a.team_id LEFT JOIN users u ON u.id = a.assignee_user_id";
 
 fn row(r: &Row<'_>) -> Result<Alert> {
@@ -154,6 +160,8 @@ fn row(r: &Row<'_>) -> Result<Alert> {
         state_changes: r.json(32)?,
         assignee_user_id,
         episode: r.get(33)?,
+        links: r.json(34)?,
+        images: r.json(35)?,
     })
 }
 
@@ -507,8 +515,8 @@ pub fn insert(c: &Tx<'_>, now: Ts, route: &Route, a: &IncomingAlert, o: Opened<'
     let id = c.insert(
         "INSERT INTO alerts (team_id, route_id, rotation_id, escalation_policy_id, source, dedup_key, group_key, group_open, title, message,
                              severity, status, labels, event_link, alert_count, first_seen_at, last_seen_at, assignee_user_id, silence_id,
-                             next_action_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?15, ?15, ?16, ?17, ?18, ?15, ?15)
+                             next_action_at, links, images, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?15, ?15, ?16, ?17, ?18, ?19, ?20, ?15, ?15)
          RETURNING id",
         args![
             route.team_id,
@@ -529,6 +537,8 @@ pub fn insert(c: &Tx<'_>, now: Ts, route: &Route, a: &IncomingAlert, o: Opened<'
             o.assignee,
             o.silence_id,
             o.next_action_at,
+            to_json(&a.links),
+            to_json(&a.images),
         ],
     )?;
     if o.group_key.is_some() {
@@ -576,8 +586,19 @@ pub fn count_repeat(c: &Tx<'_>, now: Ts, alert_id: i64) -> Result<()> {
 pub fn repeat_with_content(c: &Tx<'_>, now: Ts, alert: &Alert, a: &IncomingAlert) -> Result<()> {
     c.exec(
         "UPDATE alerts SET alert_count = alert_count + 1, last_seen_at = ?1, title = ?2, message = ?3, labels = ?4,
-                event_link = COALESCE(?5, event_link), severity = ?6, updated_at = ?1 WHERE id = ?7",
-        args![now, a.title, a.message, to_json(&a.labels), a.event_link, a.severity.as_str(), alert.id],
+                event_link = COALESCE(?5, event_link), severity = ?6, links = COALESCE(?8, links),
+                images = COALESCE(?9, images), updated_at = ?1 WHERE id = ?7",
+        args![
+            now,
+            a.title,
+            a.message,
+            to_json(&a.labels),
+            a.event_link,
+            a.severity.as_str(),
+            alert.id,
+            given(&a.links),
+            given(&a.images)
+        ],
     )?;
     if alert.title != a.title || alert.labels != a.labels {
         index_search(c, alert.id, &alert.dedup_key, &a.title, &a.labels)?;
@@ -602,6 +623,7 @@ pub fn reopen(
                 acknowledged_by_user_id = NULL, alert_count = alert_count + 1, last_seen_at = ?2, title = ?3, message = ?4, labels = ?5,
                 severity = ?6, reminder_count = 0, escalation_level = 0, escalation_cycle = 0, next_action_at = NULL,
                 flapping = ?7, state_changes = ?8, silence_id = ?9, assignee_user_id = ?10, episode = episode + 1, updated_at = ?2,
+                links = COALESCE(?12, links), images = COALESCE(?13, images),
                 group_open = CASE WHEN group_key IS NOT NULL AND NOT EXISTS (
                     SELECT 1 FROM alerts o WHERE o.route_id = alerts.route_id AND o.group_key = alerts.group_key
                     AND o.status <> 'resolved' AND o.group_open = 1 AND o.id <> alerts.id) THEN 1 ELSE 0 END
@@ -616,7 +638,9 @@ pub fn reopen(
         to_json(&flap.changes),
         silence_id,
         assignee,
-        alert.id
+        alert.id,
+        given(&a.links),
+        given(&a.images)
     ])?;
     c.exec(
         "UPDATE alert_group_members SET status = 'firing' WHERE alert_id = ?1 AND dedup_key = ?2",
@@ -624,6 +648,11 @@ pub fn reopen(
     )?;
     index_search(c, alert.id, &alert.dedup_key, &a.title, &a.labels)?;
     Ok(())
+}
+
+/// A list the sender gave, as JSON, or `None` (keep what the alert has) when it gave none.
+fn given<T: Serialize>(list: &[T]) -> Option<String> {
+    (!list.is_empty()).then(|| to_json(list))
 }
 
 /// Marks an alert resolved (no timer any more) with its flap record.

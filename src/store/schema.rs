@@ -180,6 +180,8 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
             "updated_at",
             "episode",
             "group_open",
+            "links",
+            "images",
         ],
     ),
     ("alerts_fts", &["body"]),

@@ -577,3 +577,43 @@ fn mangled_payloads_of_every_format_never_cause_a_server_error() {
     eprintln!("answers by status: {answers:?}");
     assert!(answers.keys().any(|s| *s < 300) && answers.keys().any(|s| *s >= 400), "{answers:?}");
 }
+
+/// PagerDuty Events v2 `links[]` and `images[]` are all kept: on the alert, on its page (as
+/// links: the page loads nothing from the sender), and replaced by a repeat that brings new ones.
+#[test]
+fn pagerduty_links_and_images_are_kept_shown_and_updated() {
+    let app = TestApp::start();
+    let s = setup(&app);
+    let key = &s.tokens["events"];
+    let event = |links: Value| {
+        json!({"routing_key": key, "event_action": "trigger", "dedup_key": "cpu-1",
+               "payload": {"summary": "CPU high", "source": "web-1", "severity": "error"},
+               "links": links,
+               "images": [{"src": "https://grafana.example/render/cpu.png", "href": "https://grafana.example/d/cpu", "alt": "CPU graph"}]})
+        .to_string()
+    };
+    let first = json!([{"href": "https://grafana.example/d/cpu", "text": "Dashboard"}, {"href": "https://runbooks.example/cpu"}]);
+    let r = app.post_raw("/v2/enqueue", None, &event(first)).expect(202);
+    let id = r["incident_id"].as_i64().unwrap();
+    let a = alert(&app, &s, id);
+    assert_eq!(
+        a["links"],
+        json!([{"href": "https://grafana.example/d/cpu", "text": "Dashboard"}, {"href": "https://runbooks.example/cpu", "text": ""}])
+    );
+    assert_eq!(
+        a["images"][0],
+        json!({"src": "https://grafana.example/render/cpu.png", "href": "https://grafana.example/d/cpu", "alt": "CPU graph"})
+    );
+    assert_eq!(a["event_link"], "https://grafana.example/d/cpu");
+    let page = app
+        .request("GET", &format!("/alerts/{id}"), None, None, &[("Cookie", &format!("ir_session={}", s.w.admin))])
+        .text;
+    assert!(page.contains("https://runbooks.example/cpu") && page.contains(">CPU graph<"), "{page}");
+    assert!(!page.contains("src=\"https://grafana"), "images are linked, not loaded");
+    // A repeat with other links replaces them; one without any keeps them.
+    app.post_raw("/v2/enqueue", None, &event(json!([{"href": "https://status.example/inc/9", "text": "Status"}])))
+        .expect(202);
+    assert_eq!(alert(&app, &s, id)["links"], json!([{"href": "https://status.example/inc/9", "text": "Status"}]));
+    app.post_raw("/v2/enqueue", None, &event(json!([]))).expect(202);
+    assert_eq!(alert(&app, &s, id)["links"][0]["text"], "Status");
+}

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::domain::alert::{Action, IncomingAlert, MAX_DEDUP_KEY};
+use crate::domain::alert::{Action, AlertImage, AlertLink, IncomingAlert, MAX_DEDUP_KEY};
 use crate::domain::validate::FieldError;
 
 #[derive(Debug, Deserialize)]
@@ -20,6 +20,8 @@ struct Event {
     payload: Option<Payload>,
     #[serde(default)]
     links: Vec<Link>,
+    #[serde(default)]
+    images: Vec<Image>,
     #[serde(default)]
     client: Option<String>,
     #[serde(default)]
@@ -50,6 +52,18 @@ struct Payload {
 struct Link {
     #[serde(default)]
     href: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Image {
+    #[serde(default)]
+    src: Option<String>,
+    #[serde(default)]
+    href: Option<String>,
+    #[serde(default)]
+    alt: Option<String>,
 }
 
 fn details_text(v: &Value) -> (String, BTreeMap<String, String>) {
@@ -164,10 +178,23 @@ pub fn parse_event(body: &[u8]) -> Result<IncomingAlert, Vec<FieldError>> {
     if let Some(c) = e.client.filter(|c| !c.is_empty()) {
         a.labels.insert("client".into(), c);
     }
-    a.event_link = e
+    // Every link and image is kept (`clamp` drops what is not http(s)); the first link is also
+    // the alert's event link, as before.
+    a.links = e
         .links
         .into_iter()
-        .find_map(|l| l.href.filter(|h| crate::domain::validate::is_http_url(h)))
+        .filter_map(|l| l.href.map(|href| AlertLink { href, text: l.text.unwrap_or_default() }))
+        .collect();
+    a.images = e
+        .images
+        .into_iter()
+        .filter_map(|i| i.src.map(|src| AlertImage { src, href: i.href, alt: i.alt.unwrap_or_default() }))
+        .collect();
+    a.event_link = a
+        .links
+        .iter()
+        .map(|l| l.href.clone())
+        .find(|h| crate::domain::validate::is_http_url(h))
         .or(e.client_url.filter(|u| crate::domain::validate::is_http_url(u)));
     if !errors.is_empty() {
         return Err(errors);
@@ -216,5 +243,39 @@ mod tests {
         let ok = parse_event(br#"{"event_action": "trigger", "payload": {"summary": "s", "source": "h", "severity": "info", "component": "db"}}"#).unwrap();
         assert!(ok.dedup_key.is_none(), "intake generates one");
         assert_eq!(ok.component, "db");
+    }
+}
+
+#[cfg(test)]
+mod links_tests {
+    use super::*;
+
+    #[test]
+    fn every_link_and_image_is_kept_and_only_http_ones() {
+        let body = serde_json::json!({
+            "routing_key": "k", "event_action": "trigger",
+            "payload": {"summary": "CPU high", "source": "web-1", "severity": "error"},
+            "links": [{"href": "https://grafana.example/d/1", "text": "Dashboard"},
+                      {"href": "https://runbooks.example/cpu"},
+                      {"href": "javascript:alert(1)", "text": "bad"}],
+            "images": [{"src": "https://grafana.example/render/1.png", "href": "https://grafana.example/d/1", "alt": "CPU graph"},
+                       {"src": "data:image/png;base64,AAAA"}]
+        });
+        let a = parse_event(body.to_string().as_bytes()).unwrap();
+        let links: Vec<(&str, &str)> = a.links.iter().map(|l| (l.href.as_str(), l.text.as_str())).collect();
+        assert_eq!(links, [("https://grafana.example/d/1", "Dashboard"), ("https://runbooks.example/cpu", "")]);
+        assert_eq!(
+            a.event_link.as_deref(),
+            Some("https://grafana.example/d/1"),
+            "the first link is still the event link"
+        );
+        assert_eq!(
+            a.images,
+            [AlertImage {
+                src: "https://grafana.example/render/1.png".into(),
+                href: Some("https://grafana.example/d/1".into()),
+                alt: "CPU graph".into()
+            }]
+        );
     }
 }

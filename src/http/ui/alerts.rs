@@ -240,6 +240,20 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
                 dt { "Dedup key" } dd { code { (a.dedup_key) } }
                 @if let Some(l) = &a.event_link { dt { "Link" } dd { a href=(l) rel="noopener noreferrer" target="_blank" { (l) } } }
             }
+            @if !a.links.is_empty() || !a.images.is_empty() {
+                h2 { "Links" }
+                // Images are linked, never loaded: the page loads nothing from the senders.
+                ul.links {
+                    @for l in &a.links {
+                        li { a href=(l.href) rel="noopener noreferrer" target="_blank" { @if l.text.is_empty() { (l.href) } @else { (l.text) } } }
+                    }
+                    @for i in &a.images {
+                        li { "Image: " a href=(i.href.as_deref().unwrap_or(&i.src)) rel="noopener noreferrer" target="_blank" {
+                            @if i.alt.is_empty() { (i.src) } @else { (i.alt) }
+                        } }
+                    }
+                }
+            }
             @if !a.labels.is_empty() {
                 h2 { "Labels" }
                 ul.labels { @for (k, v) in &a.labels {
