@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod alert;
+pub mod change;
 pub mod channel;
 pub mod engine;
 pub mod escalation;

@@ -85,6 +85,8 @@ pub async fn retention(engine: &Engine, now: Ts) -> Result<Retention, StoreError
                 return Ok(Retention::default());
             }
             let alerts = store::alerts::purge_resolved_before(c, alert_cutoff)?;
+            // Change events are kept as long as resolved alerts.
+            store::changes::purge_before(c, alert_cutoff)?;
             let audit_logs = store::audit::purge_before(c, audit_cutoff)?;
             let webhook_ids = store::routes::purge_webhook_ids_before(c, now.plus_secs(-86_400))?;
             store::optimize(c)?;

@@ -268,6 +268,16 @@ pub fn endpoints() -> Vec<Endpoint> {
         .body::<serde_json::Value>()
         .ok::<intake::EventAccepted>(202)
         .rejects::<intake::InvalidEvent>(400);
+    t.post("/v2/change/enqueue", "PagerDuty Change Events: a change to the team's systems, paging nobody", intake::change_events)
+        .route_token()
+        .describe(
+            "PagerDuty Change Events: `{routing_key, payload: {summary, source, timestamp, custom_details}, links, images}` on an \
+             events route. Recorded on the route's team (`GET /api/teams/{id}/changes`, and beside its alerts); nobody is paged. \
+             202 `{status: success, message}`; 400 `{status: \"invalid event\", message, errors}`.",
+        )
+        .body::<serde_json::Value>()
+        .ok::<intake::ChangeAccepted>(202)
+        .rejects::<intake::InvalidEvent>(400);
 
     t.tag("callbacks");
     t.post("/api/integrations/mattermost/actions", "Mattermost button clicks (signed context)", actions::mattermost::action)
@@ -378,6 +388,9 @@ pub fn endpoints() -> Vec<Endpoint> {
     t.delete("/api/teams/{id}", "Delete a team and everything it owns (no open alerts)", teams::delete)
         .ok::<Deleted>(200);
     t.get("/api/teams/{id}/users", "Members of a team", teams::members).ok::<Vec<store::teams::TeamMember>>(200);
+    t.get("/api/teams/{id}/changes", "The team's change events, newest first", teams::changes)
+        .query::<teams::ChangeQuery>()
+        .ok::<Vec<store::changes::ChangeEvent>>(200);
     t.post("/api/teams/{id}/users", "Add a group member to a team", teams::add_member)
         .body::<store::teams::TeamMemberInput>()
         .ok::<store::teams::TeamMember>(201);

@@ -20,6 +20,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod calendar;
+pub mod changes;
 pub mod channels;
 pub mod copy;
 pub mod escalation;

@@ -215,6 +215,10 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
     ("calendar_feeds", &["id", "team_id", "user_id", "name", "token_hash", "token_prefix", "created_at"]),
     ("intake_webhook_ids", &["route_id", "webhook_id", "seen_at"]),
     (
+        "change_events",
+        &["id", "team_id", "route_id", "summary", "source", "happened_at", "details", "links", "images", "created_at"],
+    ),
+    (
         "audit_logs",
         &["id", "actor_user_id", "actor", "action", "object_type", "object_id", "group_id", "details", "created_at"],
     ),

@@ -617,3 +617,72 @@ fn pagerduty_links_and_images_are_kept_shown_and_updated() {
     app.post_raw("/v2/enqueue", None, &event(json!([]))).expect(202);
     assert_eq!(alert(&app, &s, id)["links"][0]["text"], "Status");
 }
+
+/// PagerDuty Change Events on `/v2/change/enqueue`: 202 as PagerDuty answers, recorded on the
+/// route's team (`GET /api/teams/{id}/changes`, the alert page), nobody paged; a bad routing key
+/// or a missing summary gets PagerDuty's error body. python-pagerduty's client sends one too.
+#[test]
+fn change_events_are_recorded_on_the_team_and_page_nobody() {
+    let app = TestApp::start();
+    let s = setup(&app);
+    let key = &s.tokens["events"];
+    let change = json!({"routing_key": key,
+        "payload": {"summary": "Deployed api v2.3", "source": "ci", "timestamp": "2026-11-23T08:30:00.000+0000",
+                    "custom_details": {"commit": "abc123"}},
+        "links": [{"href": "https://ci.example/build/7", "text": "Build 7"}]});
+    let r = app.post_raw("/v2/change/enqueue", None, &change.to_string());
+    assert_eq!(
+        (r.status, &r.body),
+        (202, &json!({"status": "success", "message": "Change event processed"})),
+        "{}",
+        r.text
+    );
+    let bad = app.post_raw(
+        "/v2/change/enqueue",
+        None,
+        &json!({"routing_key": "nope", "payload": {"summary": "x"}}).to_string(),
+    );
+    assert_eq!((bad.status, bad.body["errors"][0].as_str()), (400, Some("Invalid routing key")));
+    let missing = app.post_raw("/v2/change/enqueue", None, &json!({"routing_key": key, "payload": {}}).to_string());
+    assert_eq!(missing.status, 400);
+    assert!(missing.text.contains("payload.summary"), "{}", missing.text);
+    let team = s.w.team;
+    let list = app.get(&format!("/api/teams/{team}/changes?from=2026-11-01T00:00:00Z"), &s.w.admin).expect(200);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["summary"], "Deployed api v2.3");
+    assert_eq!(list[0]["details"]["commit"], "abc123");
+    assert_eq!(list[0]["links"][0]["text"], "Build 7");
+    assert_eq!(list[0]["happened_at"], "2026-11-23T08:30:00Z");
+    assert_eq!(app.get("/api/alerts", &s.w.admin).expect(200)["pagination"]["total_items"], 0, "no alert, no page");
+    // The alert page of an alert that fires after it shows it.
+    let r = app
+        .post_raw(
+            "/v2/enqueue",
+            None,
+            &json!({"routing_key": key, "event_action": "trigger",
+        "payload": {"summary": "API errors", "source": "api", "severity": "error"}})
+            .to_string(),
+        )
+        .expect(202);
+    let id = r["incident_id"].as_i64().unwrap();
+    let page = app
+        .request("GET", &format!("/alerts/{id}"), None, None, &[("Cookie", &format!("ir_session={}", s.w.admin))])
+        .text;
+    assert!(page.contains("Changes around it") && page.contains("Deployed api v2.3"), "{page}");
+    // The real client.
+    if let Some(python) = crate::tools::python_with("pagerduty") {
+        let script = format!(
+            // The client only takes https base URLs; its private `_url` points it at this
+            // loopback test server.
+            "import pagerduty\nc = pagerduty.EventsApiV2Client({key:?})\nc._url = {base:?}\n\
+             c.send_change_event(payload={{'summary': 'Rotated the DB password', 'source': 'vault'}}, \
+             links=[{{'href': 'https://vault.example/ui', 'text': 'Vault'}}])",
+            base = app.base
+        );
+        let out = std::process::Command::new(python).args(["-c", &script]).output().unwrap();
+        assert!(out.status.success(), "python-pagerduty: {}", String::from_utf8_lossy(&out.stderr));
+        let list = app.get(&format!("/api/teams/{team}/changes"), &s.w.admin).expect(200);
+        assert_eq!(list[0]["summary"], "Rotated the DB password", "{list}");
+        assert_eq!(list[0]["links"][0]["href"], "https://vault.example/ui");
+    }
+}

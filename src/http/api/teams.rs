@@ -13,6 +13,37 @@ use crate::http::json::{Body, Query};
 use crate::store::teams::{self, Team, TeamInput, TeamMember, TeamMemberInput};
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeQuery {
+    /// Changes that happened at or after this time (RFC 3339; default: 7 days ago).
+    pub from: Option<String>,
+    /// … and at or before this time (RFC 3339; default: now).
+    pub to: Option<String>,
+    /// At most this many (1–500, default 100).
+    pub limit: Option<i64>,
+}
+
+/// The team's change events, newest first (viewers of its group).
+pub async fn changes(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+    q: Query<ChangeQuery>,
+) -> ApiResult<Json<Vec<crate::store::changes::ChangeEvent>>> {
+    use crate::domain::time::Ts;
+    let id = id.into_inner();
+    team(&st, &caller, id, Role::Viewer).await?;
+    let now = st.clock.now();
+    let at = |v: &Option<String>, field: &str, default: Ts| match v {
+        Some(t) => Ts::parse(t).map_err(|_| crate::http::error::ApiError::field(field, "must be an RFC 3339 time")),
+        None => Ok(default),
+    };
+    let (from, to) = (at(&q.0.from, "from", now.plus_secs(-7 * 86_400))?, at(&q.0.to, "to", now)?);
+    let limit = q.0.limit.unwrap_or(100);
+    Ok(Json(st.db.read(move |c| crate::store::changes::of_team(c, id, from, to, limit)).await?))
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct TeamQuery {
     /// Only teams of this group.
     pub group_id: Option<i64>,

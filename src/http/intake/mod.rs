@@ -457,6 +457,48 @@ pub struct EventAccepted {
     pub incident_id: Option<i64>,
 }
 
+/// PagerDuty Change Events success body.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ChangeAccepted {
+    /// `success`
+    pub status: String,
+    /// `Change event processed`
+    pub message: String,
+}
+
+/// `/v2/change/enqueue`: PagerDuty Change Events. Recorded on the route's team, beside its
+/// alerts; nobody is paged. 202, as PagerDuty answers.
+pub async fn change_events(st: State, req: HttpRequest, mut payload: web::Payload) -> ApiResult<HttpResponse> {
+    rate_limit(&st, &req)?;
+    let body = read_body(&req, &mut payload, st.config.intake.max_body_bytes).await?;
+    let json: Option<Value> = serde_json::from_slice(&body).ok();
+    let (target, webhook_id) = match pagerduty_target(&st, &req, &body, json.as_ref(), true).await? {
+        Ok(t) => t,
+        Err(answer) => return Ok(answer),
+    };
+    let change = match pagerduty::parse_change(&body) {
+        Ok(c) => c,
+        Err(errs) => {
+            return Ok(invalid_event(errs.into_iter().map(|e| format!("'{}' {}", e.field, e.message)).collect()));
+        }
+    };
+    let (team_id, route_id) = match &target {
+        IntakeTarget::Route(rc) => (rc.route.team_id, Some(rc.route.id)),
+        IntakeTarget::Team { team_id, .. } => (*team_id, None),
+    };
+    let now = st.clock.now();
+    st.db
+        .write(move |c| {
+            if let (Some(id), Some(route)) = (&webhook_id, route_id) {
+                routes::remember_webhook_id(c, route, id, now)?;
+            }
+            crate::store::changes::record(c, now, team_id, route_id, &change)
+        })
+        .await?;
+    Ok(HttpResponse::Accepted()
+        .json(ChangeAccepted { status: "success".into(), message: "Change event processed".into() }))
+}
+
 /// PagerDuty Events API v2 error body (400).
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct InvalidEvent {
@@ -484,19 +526,21 @@ pub async fn events(st: State, req: HttpRequest, mut payload: web::Payload) -> A
     pagerduty_answer(&st, &req, &body, json.as_ref(), true).await
 }
 
-async fn pagerduty_answer(
+/// The route (or team) a PagerDuty request is for, and its verified `webhook-id` on a signing
+/// route; or, for a bad routing key, the answer PagerDuty's clients expect (`pd_auth_errors`).
+async fn pagerduty_target(
     st: &State,
     req: &HttpRequest,
     body: &[u8],
     json: Option<&Value>,
     pd_auth_errors: bool,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Result<(IntakeTarget, Option<String>), HttpResponse>> {
     let target = match resolve_target(st, req, json, Source::Events).await {
         Ok(t) => t,
         Err(AuthFailure::Unauthorized(_)) if pd_auth_errors => {
-            return Ok(invalid_event(vec!["Invalid routing key".into()]));
+            return Ok(Err(invalid_event(vec!["Invalid routing key".into()])));
         }
-        Err(AuthFailure::Forbidden(m)) if pd_auth_errors => return Ok(invalid_event(vec![m])),
+        Err(AuthFailure::Forbidden(m)) if pd_auth_errors => return Ok(Err(invalid_event(vec![m]))),
         Err(f) => return Err(f.into()),
     };
     let webhook_id = match &target {
@@ -505,6 +549,20 @@ async fn pagerduty_answer(
             None => None,
         },
         IntakeTarget::Team { .. } => None,
+    };
+    Ok(Ok((target, webhook_id)))
+}
+
+async fn pagerduty_answer(
+    st: &State,
+    req: &HttpRequest,
+    body: &[u8],
+    json: Option<&Value>,
+    pd_auth_errors: bool,
+) -> ApiResult<HttpResponse> {
+    let (target, webhook_id) = match pagerduty_target(st, req, body, json, pd_auth_errors).await? {
+        Ok(t) => t,
+        Err(answer) => return Ok(answer),
     };
     let mut alert = match pagerduty::parse_event(body) {
         Ok(a) => a,

@@ -8,6 +8,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::domain::alert::{Action, AlertImage, AlertLink, IncomingAlert, MAX_DEDUP_KEY};
+use crate::domain::change::IncomingChange;
+use crate::domain::time::Ts;
 use crate::domain::validate::FieldError;
 
 #[derive(Debug, Deserialize)]
@@ -202,6 +204,67 @@ pub fn parse_event(body: &[u8]) -> Result<IncomingAlert, Vec<FieldError>> {
     Ok(a.clamp())
 }
 
+/// A PagerDuty Change Event (`POST /v2/change/enqueue`): `{routing_key, payload: {summary,
+/// source, timestamp, custom_details}, links, images}`. `summary` is required (at most 1024
+/// characters, as PagerDuty checks); a timestamp PagerDuty would take but that does not parse
+/// here (`2020-07-17T08:42:58.315+0000`) is read with its offset, else the arrival time is used.
+pub fn parse_change(body: &[u8]) -> Result<IncomingChange, Vec<FieldError>> {
+    #[derive(Debug, Deserialize)]
+    struct Change {
+        #[serde(default)]
+        payload: Option<ChangePayload>,
+        #[serde(default)]
+        links: Vec<Link>,
+        #[serde(default)]
+        images: Vec<Image>,
+    }
+    #[derive(Debug, Deserialize)]
+    struct ChangePayload {
+        #[serde(default)]
+        summary: Option<String>,
+        #[serde(default)]
+        source: Option<String>,
+        #[serde(default)]
+        timestamp: Option<String>,
+        #[serde(default)]
+        custom_details: Option<Value>,
+    }
+    let e: Change = serde_json::from_slice(body).map_err(|e| vec![FieldError::new("body", e.to_string())])?;
+    let Some(p) = e.payload else { return Err(vec![FieldError::new("payload", "is missing")]) };
+    let summary = p.summary.unwrap_or_default();
+    if summary.trim().is_empty() {
+        return Err(vec![FieldError::new("payload.summary", "is missing or blank")]);
+    }
+    if summary.chars().count() > 1024 {
+        return Err(vec![FieldError::new("payload.summary", "must be at most 1024 characters")]);
+    }
+    let happened_at = p.timestamp.as_deref().and_then(|t| {
+        Ts::parse(t).ok().or_else(|| {
+            // `+0000` → `+00:00`, the form RFC 3339 wants.
+            let (head, off) = t.split_at(t.len().saturating_sub(5));
+            let fixed = off.starts_with(['+', '-']).then(|| format!("{head}{}:{}", &off[..3], &off[3..]))?;
+            Ts::parse(&fixed).ok()
+        })
+    });
+    Ok(IncomingChange {
+        summary,
+        source: p.source.unwrap_or_default(),
+        happened_at,
+        details: p.custom_details.unwrap_or(Value::Object(Default::default())),
+        links: e
+            .links
+            .into_iter()
+            .filter_map(|l| l.href.map(|href| AlertLink { href, text: l.text.unwrap_or_default() }))
+            .collect(),
+        images: e
+            .images
+            .into_iter()
+            .filter_map(|i| i.src.map(|src| AlertImage { src, href: i.href, alt: i.alt.unwrap_or_default() }))
+            .collect(),
+    }
+    .clamp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +340,27 @@ mod links_tests {
                 alt: "CPU graph".into()
             }]
         );
+    }
+}
+
+#[cfg(test)]
+mod change_tests {
+    use super::*;
+
+    #[test]
+    fn a_change_event_keeps_its_details_links_and_time() {
+        let body = serde_json::json!({
+            "routing_key": "k",
+            "payload": {"summary": "Build Success: increase snapshot timeout", "timestamp": "2020-07-17T08:42:58.315+0000",
+                        "source": "ci-7", "custom_details": {"build_state": "passed", "build_number": "2"}},
+            "links": [{"href": "https://ci.example/build/2", "text": "View in CI"}]
+        });
+        let c = parse_change(body.to_string().as_bytes()).unwrap();
+        assert_eq!(c.summary, "Build Success: increase snapshot timeout");
+        assert_eq!(c.happened_at, Some(Ts::parse("2020-07-17T08:42:58.315Z").unwrap()));
+        assert_eq!(c.details["build_number"], "2");
+        assert_eq!(c.links[0].text, "View in CI");
+        let missing = parse_change(br#"{"routing_key": "k", "payload": {"source": "x"}}"#).unwrap_err();
+        assert_eq!(missing[0].field, "payload.summary");
     }
 }

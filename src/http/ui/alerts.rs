@@ -211,6 +211,10 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
     let a = api::get(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
     let events = api::events(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
     let deliveries = api::deliveries(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
+    // The team's changes from an hour before the alert until it resolved (or now): what
+    // changed just before it fired.
+    let (team, from, to) = (a.team_id, a.first_seen_at.plus_secs(-3600), a.resolved_at.unwrap_or(ui.now));
+    let changes = ui.st.db.read(move |c| crate::store::changes::of_team(c, team, from, to, 10)).await?;
     let responder = ui.can(a.group_id, Role::Responder);
     let back = format!("/alerts/{id}");
     ui.page(
@@ -258,6 +262,18 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
                 h2 { "Labels" }
                 ul.labels { @for (k, v) in &a.labels {
                     li { code { (k) "=" (v) } }
+                } }
+            }
+            @if !changes.is_empty() {
+                h2 { "Changes around it" }
+                ul.changes { @for ch in &changes {
+                    li {
+                        (time(ch.happened_at, ui.now)) " " strong { (ch.summary) }
+                        @if !ch.source.is_empty() { " " span.muted { "(" (ch.source) ")" } }
+                        @for l in &ch.links {
+                            " · " a href=(l.href) rel="noopener noreferrer" target="_blank" { @if l.text.is_empty() { (l.href) } @else { (l.text) } }
+                        }
+                    }
                 } }
             }
             h2 { "Timeline" }
