@@ -42,6 +42,40 @@ pub struct Route {
     #[serde(skip)]
     #[schemars(skip)]
     pub signing_secret: Option<String>,
+    /// What would make this route page nobody, or surprise its owners (see
+    /// [`Route::warnings`]).
+    pub warnings: Vec<String>,
+}
+
+impl Route {
+    /// What is wrong with the route as configured, in words: nobody notified, nobody
+    /// assigned, or a rotation that a policy overrides.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        let policy = self.escalation_policy_id.is_some();
+        if self.channel_ids.is_empty() && !policy {
+            w.push(
+                "This route notifies nobody: it has no channel and no escalation policy. Add a channel (or a policy with \
+                 channel steps)."
+                    .to_string(),
+            );
+        }
+        if self.rotation_id.is_none() && !policy {
+            w.push(
+                "Nobody is on call for this route's alerts: set a rotation or an escalation policy, so that someone is \
+                 assigned and reminded."
+                    .to_string(),
+            );
+        }
+        if self.rotation_id.is_some() && policy {
+            w.push(
+                "Both a rotation and an escalation policy are set: the policy decides who is paged; the route's rotation \
+                 is used only while the policy is disabled or has no steps."
+                    .to_string(),
+            );
+        }
+        w
+    }
 }
 
 /// Body of `POST /api/routes` (`team_id`, `name`, `source` required) and `PUT /api/routes/{id}`.
@@ -89,6 +123,7 @@ fn row(r: &Row<'_>) -> Result<Route> {
         updated_at: r.get("updated_at")?,
         intake_token: None,
         signing_secret,
+        warnings: Vec::new(),
     })
 }
 
@@ -97,6 +132,7 @@ fn with_channels(c: &Read<'_>, mut r: Route) -> Result<Route> {
         c.rows("SELECT channel_id FROM route_channels WHERE route_id = ?1 ORDER BY position", args![r.id], |x| {
             x.get(0)
         })?;
+    r.warnings = r.warnings();
     Ok(r)
 }
 
@@ -246,6 +282,7 @@ pub fn create(c: &Tx<'_>, ctx: &Ctx, input: RouteInput) -> Result<Route> {
         updated_at: ctx.now,
         intake_token: None,
         signing_secret: None,
+        warnings: Vec::new(),
     };
     apply(c, &mut r, input)?;
     r.id = c.insert(

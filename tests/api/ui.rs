@@ -454,3 +454,49 @@ fn every_route_snippet_posts_a_body_its_own_endpoint_accepts() {
     let alerts = app.get("/api/alerts", &w.admin).expect(200);
     assert_eq!(alerts["items"].as_array().unwrap().len(), Source::ALL.len(), "one alert per source's snippet");
 }
+
+/// A route that pages nobody says so (API and page), and so does its test alert: a test that
+/// queued no notification is not a green success; one that did names its targets.
+#[test]
+fn routes_that_page_nobody_are_flagged_and_their_test_alert_says_what_it_queued() {
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let e = &w.editor.1;
+    let bare = app.post("/api/routes", e, json!({"team_id": w.team, "name": "bare", "source": "webhook"})).expect(201);
+    let warnings: Vec<&str> = bare["warnings"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].contains("notifies nobody") && warnings[1].contains("Nobody is on call"), "{warnings:?}");
+    let s = session(&app, "eddie", "password-eddie");
+    let id = bare["id"].as_i64().unwrap();
+    let page = get(&app, &s, &format!("/routes/{id}")).text;
+    assert!(page.contains("This route notifies nobody"), "the route page shows it");
+    let r = post_form(&app, &s, &format!("/routes/{id}/test-alert"), &[("csrf", &s.csrf)]);
+    let flash = flash_of(&r);
+    assert!(flash.starts_with("error\n") && flash.contains("no notification was queued"), "{flash}");
+
+    let rot = app.post("/api/rotations", e, json!({"team_id": w.team, "name": "Primary"})).id();
+    app.post(&format!("/api/rotations/{rot}/members"), e, json!({"user_id": w.responder.0})).expect(201);
+    let ch = app
+        .post("/api/channels", e, json!({"team_id": w.team, "name": "hook", "channel_type": "webhook", "config": {"webhook_url": "http://127.0.0.1:9/x"}}))
+        .id();
+    let good = app
+        .post(
+            "/api/routes",
+            e,
+            json!({"team_id": w.team, "name": "good", "source": "webhook", "rotation_id": rot, "channel_ids": [ch]}),
+        )
+        .expect(201);
+    assert_eq!(good["warnings"], json!([]));
+    let r = post_form(&app, &s, &format!("/routes/{}/test-alert", good["id"]), &[("csrf", &s.csrf)]);
+    let flash = flash_of(&r);
+    assert!(
+        flash.starts_with("ok\n") && flash.contains("1 notification(s) queued") && flash.contains("webhook \"hook\""),
+        "{flash}"
+    );
+
+    let policy = app
+        .post("/api/escalation-policies", e, json!({"team_id": w.team, "name": "p", "rules": [{"delay_seconds": 0, "target_type": "channel", "target_id": ch}]}))
+        .id();
+    let both = app.put(&format!("/api/routes/{}", good["id"]), e, json!({"escalation_policy_id": policy})).expect(200);
+    assert!(both["warnings"][0].as_str().unwrap().contains("the policy decides who is paged"), "{both}");
+}

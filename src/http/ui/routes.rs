@@ -235,6 +235,7 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>, notice: O
             p.crumbs { a href="/routes" { "Routes" } " / " (r.name) }
             h1 { (r.name) }
             @if let Some(n) = notice { (n) }
+            @for w in &r.warnings { p.flash.error role="status" { "⚠ " (w) } }
             p { "Source " strong { (r.source.as_str()) } " · token " code { (r.intake_token_prefix) "…" }
                 " · endpoint " code { (ui.st.base_url) (r.source.intake_path()) } }
             div.actions.big {
@@ -331,7 +332,25 @@ async fn test_alert(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     Ok(match first {
         Some(res) if res.id.is_some() => {
             let aid = res.id.unwrap_or(0);
-            redirect(&format!("/alerts/{aid}"), "ok", &format!("Test alert #{aid} sent through route \"{}\".", r.name))
+            // What it queued, and for whom: a test that notifies nobody is not a success.
+            let queued = ui.st.db.read(move |c| crate::store::outbox::for_alert(c, aid)).await?;
+            let targets: Vec<String> = queued.iter().map(|d| d.target.clone()).collect();
+            if targets.is_empty() {
+                let why = r.warnings.first().cloned().unwrap_or_else(|| "no channel accepted it".into());
+                redirect(
+                    &format!("/alerts/{aid}"),
+                    "error",
+                    &format!("Test alert #{aid} was stored, but no notification was queued. {why}"),
+                )
+            } else {
+                let n = targets.len();
+                let to = targets.join(", ");
+                redirect(
+                    &format!("/alerts/{aid}"),
+                    "ok",
+                    &format!("Test alert #{aid} sent through route \"{}\": {n} notification(s) queued — {to}.", r.name),
+                )
+            }
         }
         Some(res) => redirect(
             &format!("/routes/{id}"),
