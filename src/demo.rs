@@ -200,7 +200,7 @@ fn create(
     let mut curl_route = None;
     for (name, source) in [("demo-alertmanager", Source::Alertmanager), ("demo-curl", Source::Webhook)] {
         let route = match existing.iter().find(|r| r.name == name) {
-            Some(r) => routes::regenerate_token(c, &ctx, r.id)?,
+            Some(r) => routes::regenerate_token(c, &ctx, r.id, 0)?,
             None => routes::create(
                 c,
                 &ctx,

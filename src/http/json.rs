@@ -91,6 +91,26 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
     }
 }
 
+/// A JSON body that may be left out: an empty body is `T::default()`.
+pub struct BodyOrDefault<T>(pub T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for BodyOrDefault<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let bytes = read_body(&req, &mut payload, DEFAULT_LIMIT).await?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(BodyOrDefault(T::default()));
+            }
+            parse_json(&bytes).map(BodyOrDefault)
+        })
+    }
+}
+
 /// Query-string parameters; repeated keys fill `Vec` fields (`?status=a&status=b`).
 pub struct Query<T>(pub T);
 

@@ -488,9 +488,10 @@ pub fn endpoints() -> Vec<Endpoint> {
     t.delete("/api/routes/{id}", "Delete a route", routes::delete).ok::<Deleted>(200);
     t.post(
         "/api/routes/{id}/intake-token",
-        "Regenerate the intake token; the old one stops working at once",
+        "Regenerate the intake token; the old one stops working at once, or after `grace_seconds` (at most 24 h)",
         routes::regenerate_token,
     )
+    .body::<routes::RegenerateInput>()
     .ok::<store::routes::Route>(200);
     t.post(
         "/api/routes/{id}/simulate",

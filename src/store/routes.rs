@@ -31,6 +31,11 @@ pub struct Route {
     pub group_by: Vec<String>,
     pub enabled: bool,
     pub intake_token_prefix: String,
+    /// The token before the last regeneration, while it still works (a grace period for
+    /// senders to switch over): its prefix …
+    pub previous_token_prefix: Option<String>,
+    /// … and when it stops working.
+    pub previous_token_expires_at: Option<Ts>,
     /// Whether intake requires a Standard Webhooks signature.
     pub requires_signature: bool,
     pub created_at: Ts,
@@ -118,6 +123,8 @@ fn row(r: &Row<'_>) -> Result<Route> {
         group_by: r.json("group_by")?,
         enabled: r.get("enabled")?,
         intake_token_prefix: r.get("intake_token_prefix")?,
+        previous_token_prefix: r.get("previous_token_prefix")?,
+        previous_token_expires_at: r.get("previous_token_expires_at")?,
         requires_signature: signing_secret.is_some(),
         created_at: r.get("created_at")?,
         updated_at: r.get("updated_at")?,
@@ -143,13 +150,24 @@ pub fn get(c: &Read<'_>, id: i64) -> Result<Route> {
 }
 
 /// The route owning an intake token (by its SHA-256), if any.
-pub fn by_token(c: &Read<'_>, raw_token: &str) -> Result<Option<Route>> {
+/// The route owning an intake token (by its SHA-256): its current token, or the previous one
+/// while its grace period runs (`now`).
+pub fn by_token(c: &Read<'_>, raw_token: &str, now: Ts) -> Result<Option<Route>> {
     let hash = crypto::sha256_hex(raw_token);
-    let found = c.opt(&format!("{SELECT} WHERE r.intake_token_hash = ?1"), args![&hash], |x| {
-        Ok((x.get::<String, _>("intake_token_hash")?, row(x)?))
-    })?;
+    let found = c.opt(
+        &format!(
+            "{SELECT} WHERE r.intake_token_hash = ?1 OR (r.previous_token_hash = ?1 AND r.previous_token_expires_at > ?2)"
+        ),
+        args![&hash, now],
+        |x| Ok((x.get::<String, _>("intake_token_hash")?, x.get::<Option<String>, _>("previous_token_hash")?, row(x)?)),
+    )?;
     match found {
-        Some((h, r)) if crypto::ct_eq(h.as_bytes(), hash.as_bytes()) => Ok(Some(with_channels(c, r)?)),
+        Some((current, previous, r))
+            if crypto::ct_eq(current.as_bytes(), hash.as_bytes())
+                || previous.as_ref().is_some_and(|p| crypto::ct_eq(p.as_bytes(), hash.as_bytes())) =>
+        {
+            Ok(Some(with_channels(c, r)?))
+        }
         _ => Ok(None),
     }
 }
@@ -277,6 +295,8 @@ pub fn create(c: &Tx<'_>, ctx: &Ctx, input: RouteInput) -> Result<Route> {
         group_by: Vec::new(),
         enabled: true,
         intake_token_prefix: crypto::token_prefix(&token),
+        previous_token_prefix: None,
+        previous_token_expires_at: None,
         requires_signature: false,
         created_at: ctx.now,
         updated_at: ctx.now,
@@ -339,14 +359,33 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: RouteInput) -> Result<Route
 }
 
 /// Replaces the intake token; the old one stops working when this commits.
-pub fn regenerate_token(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<Route> {
+/// How long the previous token may keep working after a regeneration, at most (24 h).
+pub const MAX_TOKEN_GRACE_SECS: i64 = 86_400;
+
+/// A new intake token. The previous one stops working at once (`grace_secs` 0) or after
+/// `grace_secs`, for senders to switch over; a token older than that is dropped.
+pub fn regenerate_token(c: &Tx<'_>, ctx: &Ctx, id: i64, grace_secs: i64) -> Result<Route> {
+    if !(0..=MAX_TOKEN_GRACE_SECS).contains(&grace_secs) {
+        return Err(StoreError::invalid("grace_seconds", "must be between 0 and 86400"));
+    }
     let r = get(c, id)?;
     let token = crypto::new_token("iri_")?;
+    let grace = (grace_secs > 0).then(|| ctx.now.plus_secs(grace_secs));
     c.exec(
-        "UPDATE routes SET intake_token_hash = ?1, intake_token_prefix = ?2, updated_at = ?3 WHERE id = ?4",
-        args![crypto::sha256_hex(&token), crypto::token_prefix(&token), ctx.now, id],
+        "UPDATE routes SET previous_token_hash = CASE WHEN CAST(?5 AS BIGINT) IS NULL THEN NULL ELSE intake_token_hash END,
+                previous_token_prefix = CASE WHEN ?5 IS NULL THEN NULL ELSE intake_token_prefix END,
+                previous_token_expires_at = ?5,
+                intake_token_hash = ?1, intake_token_prefix = ?2, updated_at = ?3 WHERE id = ?4",
+        args![crypto::sha256_hex(&token), crypto::token_prefix(&token), ctx.now, id, grace],
     )?;
-    ctx.audit(c, "route.regenerate_token", "route", id, Some(r.group_id), json!({"name": r.name}))?;
+    ctx.audit(
+        c,
+        "route.regenerate_token",
+        "route",
+        id,
+        Some(r.group_id),
+        json!({"name": r.name, "previous_token_valid_until": grace}),
+    )?;
     let mut out = get(c, id)?;
     out.intake_token = Some(token);
     Ok(out)

@@ -339,6 +339,32 @@ fn regenerated_tokens_stop_working_at_once() {
 }
 
 #[test]
+fn a_regenerated_token_can_leave_the_old_one_working_for_a_grace_period() {
+    let app = TestApp::start();
+    let s = setup(&app);
+    let am = fixture("alertmanager/amapi_single_firing.json");
+    let route = s.routes["alertmanager"];
+    let old = s.tokens["alertmanager"].clone();
+    let path = format!("/api/routes/{route}/intake-token");
+    let r = app.post(&path, &s.w.editor.1, json!({"grace_seconds": 90_000}));
+    assert_eq!((r.status, r.fields()), (400, vec!["grace_seconds".to_string()]), "{}", r.text);
+    let new = app.post(&path, &s.w.editor.1, json!({"grace_seconds": 3600})).expect(200);
+    let new_token = new["intake_token"].as_str().unwrap().to_string();
+    assert_eq!(new["previous_token_prefix"], old[..12].to_string(), "{new}");
+    assert_eq!(new["previous_token_expires_at"], "2026-11-23T10:00:00Z");
+    // Both work during the hour; the old one stops after it.
+    app.post_raw("/api/integrations/alertmanager", Some(&old), &am).expect(200);
+    app.post_raw("/api/integrations/alertmanager", Some(&new_token), &am).expect(200);
+    app.clock.advance_secs(3601);
+    assert_eq!(app.post_raw("/api/integrations/alertmanager", Some(&old), &am).status, 401);
+    app.post_raw("/api/integrations/alertmanager", Some(&new_token), &am).expect(200);
+    // Regenerating again without grace ends every earlier token at once.
+    let newer = app.post(&path, &s.w.editor.1, json!({})).expect(200);
+    assert_eq!(newer["previous_token_prefix"], Value::Null);
+    assert_eq!(app.post_raw("/api/integrations/alertmanager", Some(&new_token), &am).status, 401);
+}
+
+#[test]
 fn matchers_are_an_allow_list_and_rejections_are_reported_not_stored() {
     let app = TestApp::start();
     let s = setup_with(&app, json!({"matchers": ["severity=\"critical\""]}));

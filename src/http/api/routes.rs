@@ -47,11 +47,27 @@ pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<
     Ok(deleted(id))
 }
 
-pub async fn regenerate_token(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Route>> {
+/// Body of `POST /api/routes/{id}/intake-token` (optional).
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegenerateInput {
+    /// How long the current token keeps working beside the new one, for senders to switch
+    /// over: 0 (default: it stops at once) up to 86400 (24 h).
+    #[serde(default)]
+    pub grace_seconds: i64,
+}
+
+pub async fn regenerate_token(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: crate::http::json::BodyOrDefault<RegenerateInput>,
+) -> ApiResult<Json<Route>> {
     let id = id.into_inner();
     fetch(&st, &caller, Role::Editor, "route", move |c| routes::get(c, id)).await?;
     let ctx = caller.ctx(&st);
-    let out = st.db.write(move |c| routes::regenerate_token(c, &ctx, id)).await?;
+    let grace = body.0.grace_seconds;
+    let out = st.db.write(move |c| routes::regenerate_token(c, &ctx, id, grace)).await?;
     st.routes_changed();
     Ok(Json(out))
 }

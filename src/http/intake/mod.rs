@@ -161,7 +161,7 @@ impl RouteCache {
         let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
         let t = token.to_string();
         let entry = db
-            .read(move |c| match routes::by_token(c, &t)? {
+            .read(move |c| match routes::by_token(c, &t, now)? {
                 Some(route) => {
                     let team = teams::get(c, route.team_id)?;
                     Ok(Some((RouteCtx::load(c, route)?, team.active)))

@@ -240,7 +240,20 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>, notice: O
                 " · endpoint " code { (ui.st.base_url) (r.source.intake_path()) } }
             div.actions.big {
                 @if responder { (button(&format!("/routes/{id}/test-alert"), &ui.csrf, "Send a test alert", "primary", None)) }
-                @if editor { (button(&format!("/routes/{id}/token"), &ui.csrf, "Regenerate token", "", Some("The current token stops working at once. Continue?"))) }
+                @if editor {
+                    form.inline method="post" action={"/routes/" (id) "/token"} data-confirm="Issue a new intake token for this route?" {
+                        (csrf(&ui.csrf))
+                        label { "The current token keeps working " select name="grace_seconds" {
+                            option value="0" { "no longer (stops now)" }
+                            option value="3600" { "for 1 hour" }
+                            option value="86400" { "for 24 hours" }
+                        } }
+                        " " button type="submit" { "Regenerate token" }
+                    }
+                }
+            }
+            @if let (Some(prefix), Some(until)) = (&r.previous_token_prefix, r.previous_token_expires_at) {
+                p.muted { "The previous token " code { (prefix) "…" } " keeps working until " (crate::http::ui::layout::time(until, ui.now)) "." }
             }
             section {
                 h2 { "Try a payload" }
@@ -289,11 +302,16 @@ async fn delete(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
 async fn regenerate(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let id = id.into_inner();
-    let r = api::routes::regenerate_token(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
+    let grace = form.get("grace_seconds").and_then(|g| g.parse::<i64>().ok()).unwrap_or(0);
+    let body = crate::http::json::BodyOrDefault(api::routes::RegenerateInput { grace_seconds: grace });
+    let r = api::routes::regenerate_token(ui.st.clone(), ui.caller.clone(), web::Path::from(id), body).await?.0;
     let token = r.intake_token.clone().unwrap_or_default();
     let panel = token_panel(&ui.st.base_url, r.source, &token);
-    detail_page(&ui, id, None, Some(html! { p { "A new token was issued; the old one no longer works." } (panel) }))
-        .await
+    let old = match r.previous_token_expires_at {
+        Some(until) => format!("the old one keeps working until {}", until.rfc3339()),
+        None => "the old one no longer works".to_string(),
+    };
+    detail_page(&ui, id, None, Some(html! { p { "A new token was issued; " (old) "." } (panel) })).await
 }
 
 async fn simulate(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
