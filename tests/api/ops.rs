@@ -97,6 +97,38 @@ fn demo_data_then_the_readme_curl_example_fires_an_alert() {
     assert_eq!(r.body[0]["assignee"]["username"].as_str().map(|u| u.starts_with("demo-")), Some(true));
 }
 
+/// The README's "Send it an alert" runs as written: demo-data's Alertmanager route token and the
+/// curl command from the README (only the address changed) create an alert paging someone.
+#[test]
+fn the_readme_alertmanager_curl_creates_an_alert_on_the_demo_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("readme.db");
+    let server = crate::process::Proc::start(&db, &["serve"], &[]);
+    let (ok, out, err) = run_cli(&db, &["demo-data"]);
+    assert!(ok, "{err}");
+    let token = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("demo-alertmanager"))
+        .and_then(|l| l.split_whitespace().last())
+        .expect("the Alertmanager route's token is printed")
+        .to_string();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme.split("## Send it an alert").nth(1).expect("the README shows sending an alert");
+    let block = section.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).unwrap();
+    let curl: String = block.lines().skip_while(|l| !l.starts_with("curl ")).collect::<Vec<_>>().join("\n");
+    assert!(curl.contains("/api/integrations/alertmanager"), "{curl}");
+    let out = std::process::Command::new("sh")
+        .args(["-c", &curl.replace("http://127.0.0.1:8080", &server.base)])
+        .env("TOKEN", &token)
+        .output()
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!("curl: {} {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    assert_eq!(answer[0]["outcome"], "created", "{answer}");
+    assert!(answer[0]["id"].is_i64() && answer[0]["assignee"]["username"].is_string(), "it pages someone: {answer}");
+}
+
 #[test]
 fn backup_during_a_load_holds_every_alert_acknowledged_before_it_started() {
     let dir = tempfile::tempdir().unwrap();
