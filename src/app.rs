@@ -70,6 +70,7 @@ impl Application {
             mailer,
             base_url: config.public_base_url(),
             secret,
+            log: log.clone(),
         });
         let handle = EngineHandle::default();
         let metrics = Arc::new(crate::metrics::Metrics::default());

@@ -17,9 +17,6 @@ use crate::store::{self, Db, StoreError, channels, groups, policies, rotations, 
 
 const GROUP: &str = "demo";
 const TEAM: &str = "demo-web";
-/// Deliveries to this address are refused by the outbound allowlist and show up as failed
-/// deliveries on the alerts — nothing leaves the machine.
-const CHANNEL_URL: &str = "http://127.0.0.1:9/demo-webhook";
 
 struct Printed {
     users: Vec<(String, String, Option<String>)>,
@@ -155,14 +152,15 @@ fn create(
             r
         }
     };
-    let channel = match channels::list(c, None, Some(team.id))?.into_iter().find(|ch| ch.name == "demo-webhook") {
+    // A log channel: it delivers on a fresh machine, with nothing outside IncidentRelay.
+    let channel = match channels::list(c, None, Some(team.id))?.into_iter().find(|ch| ch.name == "demo-log") {
         Some(ch) => ch,
         None => {
-            let kind = crate::domain::channel::ChannelKind::Webhook;
+            let kind = crate::domain::channel::ChannelKind::Log;
             let spec = crate::domain::channel::ChannelSpec {
-                name: "demo-webhook".into(),
+                name: "demo-log".into(),
                 channel_type: kind,
-                config: kind.check_config(&json!({"webhook_url": CHANNEL_URL}))?,
+                config: kind.check_config(&json!({}))?,
                 notify_on_severities: Vec::new(),
                 enabled: true,
             };

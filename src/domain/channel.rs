@@ -21,10 +21,11 @@ pub enum ChannelKind {
     Webhook,
     Incidentio,
     Voice,
+    Log,
 }
 
 impl ChannelKind {
-    pub const ALL: [ChannelKind; 9] = [
+    pub const ALL: [ChannelKind; 10] = [
         ChannelKind::Mattermost,
         ChannelKind::Slack,
         ChannelKind::Telegram,
@@ -34,6 +35,7 @@ impl ChannelKind {
         ChannelKind::Webhook,
         ChannelKind::Incidentio,
         ChannelKind::Voice,
+        ChannelKind::Log,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +49,7 @@ impl ChannelKind {
             ChannelKind::Webhook => "webhook",
             ChannelKind::Incidentio => "incidentio",
             ChannelKind::Voice => "voice",
+            ChannelKind::Log => "log",
         }
     }
 
@@ -62,6 +65,7 @@ impl ChannelKind {
             ChannelKind::Webhook => "Webhook",
             ChannelKind::Incidentio => "incident.io",
             ChannelKind::Voice => "Voice calls",
+            ChannelKind::Log => "Log (to try things out)",
         }
     }
 

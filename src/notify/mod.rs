@@ -5,6 +5,7 @@
 pub mod discord;
 pub mod email;
 pub mod incidentio;
+pub mod log;
 pub mod mattermost;
 pub mod outbound;
 pub mod slack;
@@ -40,6 +41,7 @@ impl ChannelKind {
             ChannelKind::Webhook => webhook::SECRETS,
             ChannelKind::Incidentio => incidentio::SECRETS,
             ChannelKind::Voice => voice::SECRETS,
+            ChannelKind::Log => log::SECRETS,
         }
     }
 
@@ -55,6 +57,7 @@ impl ChannelKind {
             ChannelKind::Webhook => webhook::DESTINATIONS,
             ChannelKind::Incidentio => incidentio::DESTINATIONS,
             ChannelKind::Voice => voice::DESTINATIONS,
+            ChannelKind::Log => log::DESTINATIONS,
         }
     }
 
@@ -70,6 +73,7 @@ impl ChannelKind {
             ChannelKind::Webhook => webhook::GUIDE,
             ChannelKind::Incidentio => incidentio::GUIDE,
             ChannelKind::Voice => voice::GUIDE,
+            ChannelKind::Log => log::GUIDE,
         }
     }
 
@@ -86,8 +90,14 @@ impl ChannelKind {
             ChannelKind::Webhook => schemars::schema_for!(webhook::Config),
             ChannelKind::Incidentio => schemars::schema_for!(incidentio::Config),
             ChannelKind::Voice => schemars::schema_for!(voice::Config),
+            ChannelKind::Log => schemars::schema_for!(log::Config),
         };
-        serde_json::to_value(schema).unwrap_or_default()
+        let mut schema = serde_json::to_value(schema).unwrap_or_default();
+        // A type without settings (log) still lists its (no) fields, for forms and docs.
+        if let Some(obj) = schema.as_object_mut() {
+            obj.entry("properties").or_insert_with(|| Value::Object(Map::new()));
+        }
+        schema
     }
 
     /// Validates a channel config; returns it normalised (as the typed struct serialises it).
@@ -103,6 +113,7 @@ impl ChannelKind {
             ChannelKind::Webhook => check::<webhook::Config>(config, webhook::Config::validate),
             ChannelKind::Incidentio => check::<incidentio::Config>(config, incidentio::Config::validate),
             ChannelKind::Voice => check::<voice::Config>(config, voice::Config::validate),
+            ChannelKind::Log => check::<log::Config>(config, log::Config::validate),
         }
     }
 
@@ -200,6 +211,8 @@ pub struct Env<'a> {
     /// The installation secret (signs buttons and callbacks).
     pub secret: &'a [u8],
     pub channel_id: i64,
+    /// The process log (the log channel writes to it).
+    pub log: &'a slog::Logger,
 }
 
 impl ChannelKind {
@@ -220,6 +233,7 @@ impl ChannelKind {
             ChannelKind::Webhook => webhook::send(&cfg(config)?, env, msg),
             ChannelKind::Incidentio => incidentio::send(&cfg(config)?, env, msg),
             ChannelKind::Voice => voice::send(&cfg(config)?, env, msg),
+            ChannelKind::Log => log::send(&cfg(config)?, env, msg),
         };
         sent.map_err(|e| e.map_message(|m| self.redact(config, m)))
     }
@@ -350,6 +364,8 @@ pub struct Senders {
     pub base_url: String,
     /// The installation secret.
     pub secret: Vec<u8>,
+    /// The process log.
+    pub log: slog::Logger,
 }
 
 /// One-click links stay valid this long.
@@ -357,7 +373,14 @@ pub const ACTION_LINK_SECS: i64 = 7 * 86_400;
 
 impl Senders {
     pub fn env(&self, channel_id: i64) -> Env<'_> {
-        Env { http: &self.http, smtp: self.mailer.as_ref(), base_url: &self.base_url, secret: &self.secret, channel_id }
+        Env {
+            http: &self.http,
+            smtp: self.mailer.as_ref(),
+            base_url: &self.base_url,
+            secret: &self.secret,
+            channel_id,
+            log: &self.log,
+        }
     }
 
     /// The web UI page of an alert.

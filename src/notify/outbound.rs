@@ -148,6 +148,7 @@ impl Resolver for GuardedResolver {
 /// The HTTP client notifiers share.
 pub struct Outbound {
     agent: ureq::Agent,
+    allow: Vec<Cidr>,
 }
 
 impl Outbound {
@@ -161,9 +162,30 @@ impl Outbound {
         let agent = ureq::Agent::with_parts(
             config,
             DefaultConnector::default(),
-            GuardedResolver { inner: DefaultResolver::default(), allow },
+            GuardedResolver { inner: DefaultResolver::default(), allow: allow.clone() },
         );
-        Outbound { agent }
+        Outbound { agent, allow }
+    }
+
+    /// Why sends to `url` will be refused, as far as the address itself says (an internal IP
+    /// literal, or `localhost`), with the setting that allows it: channel forms flag it when
+    /// the channel is saved. Host names are resolved, and checked, only when sending.
+    pub fn refusal(&self, url: &str) -> Option<String> {
+        let uri: Uri = url.parse().ok()?;
+        let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
+        let ips: Vec<IpAddr> = match host.parse::<IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) if host == "localhost" || host.ends_with(".localhost") => {
+                vec![IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)]
+            }
+            Err(_) => return None,
+        };
+        let refused = ips.into_iter().find(|ip| is_internal(ip) && !self.allow.iter().any(|c| c.contains(ip)))?;
+        let net = if refused.is_ipv4() { format!("{refused}/32") } else { format!("{refused}/128") };
+        Some(format!(
+            "{host} is an internal address ({refused}): sends there are refused. To allow it, add \"{net}\" to \
+             security.outbound_allowlist (INCIDENTRELAY_SECURITY__OUTBOUND_ALLOWLIST='[\"{net}\"]') and restart."
+        ))
     }
 
     /// Sends a request; 2xx → `Ok`, everything else classified.
@@ -231,6 +253,17 @@ pub fn classify(reply: Reply, retry_after: Option<u64>) -> Result<Reply, NotifyE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn internal_destinations_are_flagged_with_the_setting_that_allows_them() {
+        let o = Outbound::new(Duration::from_secs(1), vec!["10.1.0.0/16".parse().unwrap()]);
+        let why = o.refusal("http://127.0.0.1:9/hook").unwrap();
+        assert!(why.contains("\"127.0.0.1/32\"") && why.contains("security.outbound_allowlist"), "{why}");
+        assert!(o.refusal("http://localhost:8080/x").is_some());
+        assert!(o.refusal("https://[::1]/x").unwrap().contains("::1/128"));
+        assert_eq!(o.refusal("http://10.1.2.3/x"), None, "allowed");
+        assert_eq!(o.refusal("https://hooks.slack.com/services/x"), None, "names are checked when sending");
+    }
 
     #[test]
     fn internal_addresses() {

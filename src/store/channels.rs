@@ -28,6 +28,9 @@ pub struct Channel {
     pub enabled: bool,
     pub created_at: Ts,
     pub updated_at: Ts,
+    /// What will keep messages from arriving, as far as the settings show (an address the
+    /// outbound guard refuses, and the setting that allows it). Filled by the API.
+    pub warnings: Vec<String>,
 }
 
 const SELECT: &str = "SELECT ch.*, t.group_id FROM channels ch JOIN teams t ON t.id = ch.team_id";
@@ -47,6 +50,7 @@ fn raw_row(r: &Row<'_>) -> Result<Channel> {
         enabled: r.get("enabled")?,
         created_at: r.get("created_at")?,
         updated_at: r.get("updated_at")?,
+        warnings: Vec::new(),
     })
 }
 

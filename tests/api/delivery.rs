@@ -779,3 +779,57 @@ fn every_http_channel_retries_gives_up_and_times_out() {
     app.deliver();
     check(d, "sent", 2, "");
 }
+
+/// The log channel needs nothing outside IncidentRelay: its page is "sent" at once, written to
+/// the process log, and on the alert's timeline.
+#[test]
+fn the_log_channel_writes_pages_to_the_log_and_the_timeline() {
+    let app = TestApp::start();
+    let (s, _) = setup(&app, &[json!({"channel_type": "log", "config": {}})]);
+    let id = fire(&app, &s, "log-1", "critical");
+    app.deliver();
+    let d = deliveries(&app, &s, id);
+    assert_eq!(
+        (d[0]["status"].as_str(), d[0]["target"].as_str()),
+        (Some("sent"), Some("log \"ch0\" for eddie")),
+        "{d:?}"
+    );
+    let logged = app.log.lines().iter().any(|l| l.contains("log channel message") && l.contains("Disk full on log-1"));
+    assert!(logged, "the message is in the log");
+    let events = app.get(&format!("/api/alerts/{id}/events"), &s.w.admin).expect(200);
+    let notified = events.as_array().unwrap().iter().find(|e| e["event_type"] == "notified").expect("notified");
+    assert!(
+        notified["message"].as_str().unwrap().contains("written to the log: [CRITICAL] Disk full on log-1"),
+        "{notified}"
+    );
+    let r = app.post(
+        "/api/channels",
+        &s.w.editor.1,
+        json!({"team_id": s.w.team, "name": "x", "channel_type": "log", "config": {"url": "x"}}),
+    );
+    assert_eq!((r.status, r.fields()), (400, vec!["config.url".to_string()]), "a log channel has no settings");
+}
+
+/// A channel whose address the outbound guard refuses is flagged when it is saved, naming the
+/// setting that allows it; an address it accepts is not.
+#[test]
+fn a_channel_the_outbound_guard_will_refuse_is_flagged_when_saved() {
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let internal = app
+        .post("/api/channels", &w.editor.1, json!({"team_id": w.team, "name": "lan", "channel_type": "webhook", "config": {"webhook_url": "http://192.168.1.10/hook"}}))
+        .expect(201);
+    let why = internal["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("config.webhook_url:")
+            && why.contains("\"192.168.1.10/32\"")
+            && why.contains("INCIDENTRELAY_SECURITY__OUTBOUND_ALLOWLIST"),
+        "{internal}"
+    );
+    let public = app
+        .post("/api/channels", &w.editor.1, json!({"team_id": w.team, "name": "pub", "channel_type": "webhook", "config": {"webhook_url": "https://hooks.example.com/x"}}))
+        .expect(201);
+    assert_eq!(public["warnings"], json!([]));
+    let listed = app.get(&format!("/api/channels?team_id={}", w.team), &w.editor.1).expect(200);
+    assert_eq!(listed.as_array().unwrap().iter().filter(|c| !c["warnings"].as_array().unwrap().is_empty()).count(), 1);
+}

@@ -14,8 +14,16 @@ use crate::notify::ChannelKind;
 use crate::store::StoreError;
 use crate::store::channels::{self, Channel};
 
-/// A channel as the API shows it: secrets masked (`********`; URLs keep scheme and host).
-fn masked(mut ch: Channel) -> Channel {
+/// A channel as the API shows it: secrets masked (`********`; URLs keep scheme and host), and
+/// flagged when the outbound guard will refuse where it sends (`warnings`, naming the setting).
+fn shown(st: &State, mut ch: Channel) -> Channel {
+    ch.warnings = ch
+        .channel_type
+        .destination_keys()
+        .iter()
+        .filter_map(|key| ch.config.get(*key).and_then(|v| v.as_str()).map(|url| (key, url)))
+        .filter_map(|(key, url)| st.senders.http.refusal(url).map(|why| format!("config.{key}: {why}")))
+        .collect();
     ch.config = ch.channel_type.mask(&ch.config);
     ch
 }
@@ -37,7 +45,7 @@ pub async fn types(_caller: Caller) -> Json<Vec<ChannelKind>> {
 pub async fn list(st: State, caller: Caller, q: Query<TeamFilter>) -> ApiResult<Json<Vec<Channel>>> {
     let (groups, team) = (caller.visible(), q.0.team_id);
     let list = st.db.read(move |c| channels::list(c, groups.as_deref(), team)).await?;
-    Ok(Json(list.into_iter().map(masked).collect()))
+    Ok(Json(list.into_iter().map(|ch| shown(&st, ch)).collect()))
 }
 
 pub async fn create(st: State, caller: Caller, body: Body<ChannelInput>) -> ApiResult<HttpResponse> {
@@ -56,12 +64,12 @@ pub async fn create(st: State, caller: Caller, body: Body<ChannelInput>) -> ApiR
     };
     let ctx = caller.ctx(&st);
     let ch = st.db.write(move |c| channels::create(c, &ctx, team_id, spec)).await?;
-    Ok(created(&masked(ch)))
+    Ok(created(&shown(&st, ch)))
 }
 
 pub async fn get(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Channel>> {
     let id = id.into_inner();
-    Ok(Json(masked(fetch(&st, &caller, Role::Viewer, "channel", move |c| channels::get(c, id)).await?)))
+    Ok(Json(shown(&st, fetch(&st, &caller, Role::Viewer, "channel", move |c| channels::get(c, id)).await?)))
 }
 
 pub async fn update(
@@ -85,7 +93,7 @@ pub async fn update(
             channels::update(c, &ctx, id, spec)
         })
         .await?;
-    Ok(Json(masked(ch)))
+    Ok(Json(shown(&st, ch)))
 }
 
 pub async fn delete(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {

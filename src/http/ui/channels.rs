@@ -275,6 +275,7 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResu
         html! {
             p.crumbs { a href="/channels" { "Channels" } " / " (c.name) }
             h1 { (c.name) }
+            @for w in &c.warnings { p.flash.error role="status" { "⚠ " (w) } }
             @if editor {
                 div.actions.big { (button(&format!("/channels/{id}/test"), &ui.csrf, "Send a test message", "primary", None)) }
                 (settings(&ui.csrf, &format!("/channels/{id}"), fields(c.channel_type, &v, &e, &[], false), "Delete channel", "Delete this channel?"))
