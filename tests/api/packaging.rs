@@ -53,8 +53,8 @@ fn docker_image_builds_when_docker_is_available() {
 #[test]
 fn examples_are_valid_for_their_tools() {
     // Alertmanager's own checker, when installed (.ci/run installs prometheus-alertmanager).
-    if available("amtool") {
-        let out = Command::new("amtool")
+    if let Some(amtool) = crate::tools::require("amtool") {
+        let out = Command::new(amtool)
             .args(["check-config"])
             .arg(repo("examples/alertmanager/alertmanager.yml"))
             .output()

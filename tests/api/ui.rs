@@ -455,6 +455,36 @@ fn every_route_snippet_posts_a_body_its_own_endpoint_accepts() {
     assert_eq!(alerts["items"].as_array().unwrap().len(), Source::ALL.len(), "one alert per source's snippet");
 }
 
+/// The Alertmanager configuration the route page shows, and the one in the docs, are complete
+/// (`route:` and `receivers:`) and pass Alertmanager's own checker.
+#[test]
+fn the_alertmanager_snippets_pass_amtool_check_config() {
+    let Some(amtool) = crate::tools::require("amtool") else { return };
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let s = session(&app, "eddie", "password-eddie");
+    let team = w.team.to_string();
+    let fields =
+        [("csrf", s.csrf.as_str()), ("team_id", &team), ("name", "am"), ("source", "alertmanager"), ("enabled", "on")];
+    let page = post_form(&app, &s, "/routes", &fields);
+    let start = page.text.find("<pre id=\"snippet-main\">").expect("the snippet");
+    let shown = page.text[start..].split_once('>').unwrap().1.split("</pre>").next().unwrap().replace("&#39;", "'");
+    assert!(shown.starts_with("route:\n") && shown.contains("credentials: iri_"), "{shown}");
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/src/integrations/alertmanager.md")).unwrap();
+    let documented =
+        doc.split("```yaml\n").nth(1).and_then(|b| b.split("```").next()).expect("a yaml block").to_string();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, yaml) in [("route page", shown), ("docs", documented)] {
+        let file = dir.path().join("alertmanager.yml");
+        std::fs::write(&file, &yaml).unwrap();
+        let out = std::process::Command::new(&amtool).arg("check-config").arg(&file).output().unwrap();
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && said.contains("SUCCESS"), "{name}: {said}\n{yaml}");
+        assert!(said.contains(" - route") && said.contains(" - 1 receivers"), "{name}: {said}");
+    }
+}
+
 /// A route that pages nobody says so (API and page), and so does its test alert: a test that
 /// queued no notification is not a green success; one that did names its targets.
 #[test]
