@@ -33,6 +33,7 @@ pub mod policies;
 pub mod rotations;
 pub mod routes;
 pub mod schema;
+pub mod setup;
 pub mod silences;
 pub mod sql;
 pub(crate) mod sqlite;

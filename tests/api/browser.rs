@@ -1,6 +1,7 @@
-//! The web UI in headless Chromium: the whole first-login setup through the UI only, an alert
-//! posted with an HTTP client and acknowledged from the alerts page, and the login, alerts, alert and
-//! calendar pages at 360 px and 1280 px (screenshots in target/tmp/ui-screenshots).
+//! The web UI in headless Chromium: the whole first-login setup through the UI only, led by the
+//! dashboard's checklist; an alert posted with an HTTP client and acknowledged from the alerts
+//! page; and every main page at 390 px and 1280 px, light and dark, with nothing wider than the
+//! screen and no word broken inside a table cell (screenshots in target/tmp/ui-screenshots).
 
 use serde_json::json;
 
@@ -17,12 +18,7 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
 
     // The login page at both widths, before logging in.
     b.goto(&url("/login"));
-    for (w, h) in [(360, 740), (1280, 900)] {
-        b.size(w, h);
-        b.find("#username");
-        assert!(b.overflow_x() <= 0, "login page scrolls sideways at {w}px");
-        eprintln!("screenshot: {}", b.screenshot(&format!("login-{w}")).display());
-    }
+    look(&b, "login", "#username");
 
     // First login with the printed password; the UI asks for a new one.
     b.fill("#username", "admin");
@@ -34,6 +30,18 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
     b.submit("#password button[type=submit]");
     b.wait_text(".flash", "Password changed");
 
+    // A fresh install: the dashboard is a setup checklist, and no empty page is a dead end.
+    b.goto(&url("/"));
+    b.wait_text(".setup", "0 of 7 done");
+    look(&b, "setup", ".checklist");
+    for path in ["/teams", "/rotations", "/channels", "/routes", "/policies", "/silences", "/alerts", "/calendar"] {
+        b.goto(&url(path));
+        assert!(b.exists("p.empty a"), "{path} says what to create first and links there");
+    }
+    b.goto(&url("/"));
+    b.submit(".checklist li.next a");
+    assert!(b.url().ends_with("/admin/groups"), "the first step is a group: {}", b.url());
+
     // A group, two users, their roles.
     b.goto(&url("/admin/groups"));
     b.fill("#f-name", "Operations");
@@ -42,7 +50,7 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
     let group_page = b.url();
     for (name, role) in [("alice", "responder"), ("bob", "editor")] {
         b.goto(&url("/admin/users"));
-        b.click("details.create summary");
+        b.open("details.create");
         b.fill("#f-username", name);
         b.fill("#f-email", &format!("{name}@example.com"));
         b.fill("#f-password", &format!("{name}-password-123"));
@@ -57,10 +65,11 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
 
     // A team with both as members.
     b.goto(&url("/teams"));
-    b.click("details.create summary");
+    b.open("details.create");
     b.fill("#f-name", "Infrastructure");
     b.submit("details.create button[type=submit]");
     b.wait_text(".flash", "Team created");
+    let team_page = b.url();
     for name in ["alice", "bob"] {
         b.choose("select[name=user_id]", name);
         b.submit("form[action$='/members'] button[type=submit]");
@@ -70,11 +79,12 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
 
     // A rotation with both, alice first.
     b.goto(&url("/rotations"));
-    b.click("details.create summary");
+    b.open("details.create");
     b.fill("#f-name", "Primary");
     b.fill("#f-start_at", "2026-11-23T09:00:00Z");
     b.submit("details.create button[type=submit]");
     b.wait_text(".flash", "Rotation created");
+    let rotation_page = b.url();
     for name in ["alice", "bob"] {
         b.choose("form[action$='/members'] select[name=user_id]", name);
         b.submit("form[action$='/members'] button[type=submit]");
@@ -85,7 +95,7 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
 
     // A webhook channel, tested.
     b.goto(&url("/channels"));
-    b.click("details.create summary");
+    b.open("details.create");
     b.submit("a[href='/channels?channel_type=slack#new']");
     b.wait_text("form[action='/channels'] fieldset", "Settings for slack");
     b.choose("#f-channel_type", "webhook");
@@ -101,13 +111,14 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
 
     // A route; its token is shown once, with snippets to paste.
     b.goto(&url("/routes"));
-    b.click("details.create summary");
+    b.open("details.create");
     b.fill("#f-name", "scripts");
     b.choose("#f-source", "Generic webhook");
     b.choose("#f-rotation_id", "Primary");
     b.tick("fieldset", "ops-hook");
     b.submit("details.create button[type=submit]");
     let token = b.wait_text("#intake-token", "iri_");
+    let route_page = b.url();
     assert!(b.text("#snippet-main").contains(&token), "the snippet carries the token");
     // Try a payload: the answer appears as you type (nothing stored).
     b.fill("textarea[name=payload]", r#"{"title": "Simulated disk alert", "severity": "critical"}"#);
@@ -136,24 +147,63 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
     b.wait_text(".flash", "acknowledged");
     b.goto(&url("/alerts?status=acknowledged"));
     b.wait_text("table.alerts", "Disk full on db-7");
-    for (w, h) in [(360, 740), (1280, 900)] {
-        b.size(w, h);
-        b.goto(&url("/alerts?status=acknowledged"));
-        b.find("table.alerts");
-        assert!(b.overflow_x() <= 0, "alerts page scrolls sideways at {w}px");
-        // Status, severity and time stay whole words, and show once (in a column, or folded
-        // under the title on a phone).
-        assert!(b.one_line("table.alerts .badge, table.alerts time, table.alerts th"), "text wraps mid-word at {w}px");
+    b.find("table.alerts tbody td a");
+    b.submit("table.alerts tbody td a");
+    let alert_page = b.url();
+
+    // Every main page at both widths, light and dark: nothing wider than the screen, no word
+    // broken inside a table cell. Status, severity and time show once per alert row (in a
+    // column, or folded under the title on a phone).
+    let pages = [
+        ("dashboard", url("/"), "main h1"),
+        ("alerts", url("/alerts?status=any"), "table.alerts"),
+        ("alert", alert_page, ".timeline"),
+        ("calendar", url("/calendar"), ".cal"),
+        ("calendar-week", url("/calendar?view=week"), ".cal"),
+        ("teams", url("/teams"), "main table"),
+        ("team", team_page, "ul.members"),
+        ("rotations", url("/rotations"), "main table"),
+        ("rotation", rotation_page, "ol.members"),
+        ("channels", url("/channels"), "main table"),
+        ("routes", url("/routes"), "main table"),
+        ("route", route_page, "main h1"),
+        ("policies", url("/policies"), "main h1"),
+        ("silences", url("/silences"), "main h1"),
+        ("groups", url("/admin/groups"), "main table"),
+        ("users", url("/admin/users"), "main table"),
+        ("profile", url("/profile"), "main h1"),
+    ];
+    for (name, page, ready) in &pages {
+        b.goto(page);
+        look(&b, name, ready);
+    }
+    b.goto(&url("/alerts?status=acknowledged"));
+    for w in [390, 1280] {
+        b.size(w, 900);
         let row = b.text("table.alerts tbody tr");
         assert_eq!(row.matches("acknowledged").count(), 1, "at {w}px: {row:?}");
-        eprintln!("screenshot: {}", b.screenshot(&format!("alerts-{w}")).display());
-        b.click("table.alerts tbody td a");
-        b.wait_text("main", "Timeline");
-        assert!(b.overflow_x() <= 0, "the alert page scrolls sideways at {w}px");
-        eprintln!("screenshot: {}", b.screenshot(&format!("alert-{w}")).display());
-        b.goto(&url("/calendar"));
-        b.wait_text(".cal", "alice");
-        assert!(b.overflow_x() <= 0, "calendar scrolls sideways at {w}px");
-        eprintln!("screenshot: {}", b.screenshot(&format!("calendar-{w}")).display());
     }
+}
+
+/// Looks at the page as a phone (390 px) and a laptop (1280 px) would, light and dark: checks
+/// that nothing is wider than the screen and no word breaks inside a table cell, and writes a
+/// screenshot of each to target/tmp/ui-screenshots/<name>-<width>-<scheme>.png.
+fn look(b: &Browser, name: &str, ready: &str) {
+    for (w, h) in [(390, 844), (1280, 900)] {
+        b.size(w, h);
+        b.refresh();
+        for dark in [false, true] {
+            b.dark(dark);
+            b.find(ready);
+            let scheme = if dark { "dark" } else { "light" };
+            eprintln!("screenshot: {}", b.screenshot(&format!("{name}-{w}-{scheme}")).display());
+            let (header, most) = (b.height("header.top"), if w < 720 { 90 } else { 60 });
+            assert!(header == 0 || header <= most, "{name}: the header is {header}px high at {w}px (at most {most})");
+            assert!(b.overflow_x() <= 0 && b.too_wide().is_empty(), "{name} is wider than {w}px: {:?}", b.too_wide());
+            let broken = b.broken_words("td, th, .badge, time");
+            assert!(broken.is_empty(), "{name} at {w}px breaks words: {broken:?}");
+        }
+    }
+    b.dark(false);
+    b.size(1280, 900);
 }

@@ -161,10 +161,16 @@ impl Browser {
         })
     }
 
-    /// Saves a PNG screenshot; returns its path.
+    /// Saves a PNG screenshot of the whole page (up to 4000 px down); returns its path.
     pub fn screenshot(&self, name: &str) -> std::path::PathBuf {
         use base64::Engine;
-        let png = self.call("GET", "/screenshot", None);
+        let size = self
+            .eval("const d = document.documentElement; return [window.innerWidth, Math.min(d.scrollHeight, 4000)];");
+        let (w, h) = (size[0].as_i64().unwrap_or(1280), size[1].as_i64().unwrap_or(900));
+        let shot = json!({"cmd": "Page.captureScreenshot", "params": {
+            "format": "png", "captureBeyondViewport": true, "clip": {"x": 0, "y": 0, "width": w, "height": h, "scale": 1}
+        }});
+        let png = self.call("POST", "/goog/cdp/execute", Some(shot))["data"].clone();
         let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap_or("")).expect("png");
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
         std::fs::create_dir_all(&dir).expect("screenshot dir");
@@ -180,6 +186,67 @@ impl Browser {
             .every(e => e.offsetHeight < 2 * parseFloat(getComputedStyle(e).lineHeight || 0) \
                      || e.offsetHeight < 2.2 * parseFloat(getComputedStyle(e).fontSize));";
         self.call("POST", "/execute/sync", Some(json!({"script": script, "args": [css]}))) == json!(true)
+    }
+
+    /// Runs a script in the page and returns what it returns.
+    pub fn eval(&self, script: &str) -> Value {
+        self.call("POST", "/execute/sync", Some(json!({"script": script, "args": []})))
+    }
+
+    /// Loads the page again (after a resize, as a phone would first show it).
+    pub fn refresh(&self) {
+        self.call("POST", "/refresh", None);
+    }
+
+    /// The rendered height of the first element matching `css`, in CSS pixels (0 if none).
+    pub fn height(&self, css: &str) -> i64 {
+        let script = "const e = document.querySelector(arguments[0]); return e ? Math.round(e.getBoundingClientRect().height) : 0;";
+        self.call("POST", "/execute/sync", Some(json!({"script": script, "args": [css]}))).as_i64().unwrap_or(0)
+    }
+
+    /// Opens a `<details>` (a "New …" form) whether or not it is open already.
+    pub fn open(&self, css: &str) {
+        self.find(css);
+        let script = "document.querySelector(arguments[0]).open = true;";
+        self.call("POST", "/execute/sync", Some(json!({"script": script, "args": [css]})));
+    }
+
+    /// Renders pages as with the system's dark (or light) colour scheme
+    /// (`prefers-color-scheme`, through chromedriver's DevTools passthrough).
+    pub fn dark(&self, dark: bool) {
+        let scheme = if dark { "dark" } else { "light" };
+        let cmd = json!({"cmd": "Emulation.setEmulatedMedia", "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]}});
+        self.call("POST", "/goog/cdp/execute", Some(cmd));
+    }
+
+    /// The words inside visible elements matching `css` that are broken across lines (a break
+    /// after a hyphen is a break between words).
+    pub fn broken_words(&self, css: &str) -> Vec<String> {
+        let script = "const bad = [];
+            for (const el of document.querySelectorAll(arguments[0])) {
+              if (!el.offsetParent) continue;
+              const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+              for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+                for (const m of n.data.matchAll(/[^\\s-]+/g)) {
+                  const r = document.createRange(); r.setStart(n, m.index); r.setEnd(n, m.index + m[0].length);
+                  const tops = new Set([...r.getClientRects()].filter(x => x.width > 0).map(x => Math.round(x.top)));
+                  if (tops.size > 1) bad.push(m[0]);
+                }
+              }
+            }
+            return bad;";
+        let v = self.call("POST", "/execute/sync", Some(json!({"script": script, "args": [css]})));
+        v.as_array().into_iter().flatten().filter_map(|w| w.as_str().map(String::from)).collect()
+    }
+
+    /// Elements wider than the viewport (tag, class and width), which make a page scroll sideways
+    /// or cut it off.
+    pub fn too_wide(&self) -> Vec<String> {
+        let script = "const w = document.documentElement.clientWidth; return [...document.querySelectorAll('body *')] \
+            .filter(e => e.offsetParent && e.getBoundingClientRect().right > w + 1 && !e.closest('.table-wrap, pre')) \
+            .map(e => e.tagName.toLowerCase() + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));";
+        let v = self.call("POST", "/execute/sync", Some(json!({"script": script, "args": []})));
+        v.as_array().into_iter().flatten().filter_map(|w| w.as_str().map(String::from)).collect()
     }
 
     /// The page's horizontal overflow in CSS pixels (0 when nothing sticks out).

@@ -33,6 +33,13 @@ struct ListQuery {
 }
 
 impl ListQuery {
+    /// No filter but the default (open alerts).
+    fn is_default(&self) -> bool {
+        let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
+        self.status.as_deref().is_none_or(|s| s == "open")
+            && ![&self.severity, &self.team_id, &self.source, &self.search].into_iter().any(set)
+    }
+
     fn link(&self, page: i64) -> String {
         let mut parts = vec![format!("page={page}")];
         for (k, v) in [
@@ -114,7 +121,11 @@ async fn list(ui: Ui, q: web::Query<ListQuery>) -> UiResult {
                             button type="submit" name="action" value="resolve" { "Resolve selected" }
                         }
                     }
-                    @if result.items.is_empty() { p.empty { "No alerts match." } }
+                    @if result.items.is_empty() && q.is_default() {
+                        p.empty { "No open alerts. Alerts arrive with a route's intake token: " a href="/routes" { "send a test alert from a route" } ", or " a href="/alerts?status=any" { "see resolved ones" } "." }
+                    } @else if result.items.is_empty() {
+                        p.empty { "No alerts match. " a href="/alerts" { "Clear the filters" } "." }
+                    }
                     @else { (alert_table(&ui, &result.items, can_act)) }
                 }
                 nav.pager aria-label="Pages" {

@@ -122,6 +122,9 @@ async fn show(ui: Ui, q: web::Query<CalQuery>) -> UiResult {
                 a href=(link(team_id, view, today)) { "Today" }
                 span.muted { "Days in UTC." }
             }
+            @if all.is_empty() {
+                p.empty { "Nobody is on call in this period. Shifts come from rotations: " a href="/rotations" { "create a rotation and add its members" } "." }
+            }
             div.cal role="grid" aria-label=(title) {
                 @for name in ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] { div.head role="columnheader" { (name) } }
                 @for day in &days {

@@ -10,6 +10,7 @@ use super::form::{
     Errors, Form, Kind, Values, button, checkbox, checkboxes, csrf, form_errors, input, required, select, settings,
     textarea,
 };
+use super::layout::{First, empty_list};
 use super::teams::team_options;
 use super::{Ui, UiResult, deleted, json_of, redirect};
 use crate::domain::access::Role;
@@ -214,7 +215,7 @@ async fn list_page(ui: &Ui, team_id: Option<i64>, v: Values, e: Errors, open: bo
         html! {
             h1 { "Channels" }
             p.muted { "Channels say where to deliver; routes decide who is paged and through which channels." }
-            @if channels.is_empty() { p.empty { "No channels yet." } }
+            @if channels.is_empty() { (empty_list("channels", if teams.is_empty() { First::Team } else { First::Here })) }
             @else {
                 div.table-wrap { table {
                     thead { tr { th { "Channel" } th { "Type" } th { "Severities" } th { "Enabled" } } }
@@ -227,7 +228,7 @@ async fn list_page(ui: &Ui, team_id: Option<i64>, v: Values, e: Errors, open: bo
                 } }
             }
             @if !teams.is_empty() {
-                details.create id="new" open[open || !e.is_empty()] {
+                details.create id="new" open[open || channels.is_empty() || !e.is_empty()] {
                     summary { "New channel" }
                     form method="post" action="/channels" { (csrf(&ui.csrf)) (fields(kind, &v, &e, &teams, true)) button.primary type="submit" { "Create channel" } }
                 }

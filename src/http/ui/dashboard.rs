@@ -1,13 +1,15 @@
-//! The dashboard: who is on call now and next per team, open alert counts, my open alerts.
+//! The dashboard: who is on call now and next per team, open alert counts, my open alerts —
+//! and, until the viewer's groups have one of everything, the setup checklist.
 
 use actix_web::web;
-use maud::html;
+use maud::{Markup, html};
 
 use super::alerts::alert_table;
 use super::layout::time;
 use super::{Ui, UiResult};
 use crate::domain::alert::AlertStatus;
-use crate::store::{alerts, rotations, teams};
+use crate::store::setup::Progress;
+use crate::store::{alerts, rotations, setup, teams};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(show));
@@ -29,10 +31,11 @@ async fn show(ui: Ui) -> UiResult {
     };
     let now = ui.now;
     let me = ui.caller.user.id;
-    let (counts, oncall, mine) = ui
+    let (counts, oncall, mine, progress) = ui
         .st
         .db
         .read(move |c| {
+            let progress = setup::progress(c, groups.as_deref())?;
             let counts = alerts::open_counts(c, groups.as_deref())?;
             let team_names: std::collections::HashMap<i64, String> =
                 teams::list(c, groups.as_deref(), None)?.into_iter().map(|t| (t.id, t.name)).collect();
@@ -68,7 +71,7 @@ async fn show(ui: Ui) -> UiResult {
                     ..Default::default()
                 },
             )?;
-            Ok((counts, oncall, mine))
+            Ok((counts, oncall, mine, progress))
         })
         .await?;
     let count = |s: AlertStatus| counts.iter().find(|(x, _)| *x == s).map(|(_, n)| *n).unwrap_or(0);
@@ -77,6 +80,7 @@ async fn show(ui: Ui) -> UiResult {
         "Dashboard",
         html! {
             h1 { "Dashboard" }
+            (checklist(&progress, ui.is_admin()))
             div.cards {
                 a.card.firing href="/alerts?status=firing" { span.big { (count(AlertStatus::Firing)) } span { "firing" } }
                 a.card.acked href="/alerts?status=acknowledged" { span.big { (count(AlertStatus::Acknowledged)) } span { "acknowledged" } }
@@ -109,4 +113,86 @@ async fn show(ui: Ui) -> UiResult {
             }
         },
     )
+}
+
+/// One step of setting up: its title, what it is for, where it is done, and whether it is.
+struct Step {
+    title: &'static str,
+    why: &'static str,
+    href: String,
+    done: bool,
+}
+
+fn steps(p: &Progress) -> [Step; 7] {
+    let at = |base: &str, id: Option<i64>| id.map_or_else(|| base.to_string(), |id| format!("{base}/{id}"));
+    [
+        Step {
+            title: "Create a group",
+            why: "Groups are the access boundary: people, teams and everything teams own belong to one.",
+            href: "/admin/groups".into(),
+            done: p.group.is_some(),
+        },
+        Step {
+            title: "Add people to the group",
+            why: "Each with a role: viewers look, responders acknowledge and resolve, editors configure.",
+            href: at("/admin/groups", p.group),
+            done: p.people.is_some(),
+        },
+        Step {
+            title: "Create a team",
+            why: "A team owns rotations, channels and routes.",
+            href: "/teams".into(),
+            done: p.team.is_some(),
+        },
+        Step {
+            title: "Create a rotation and add its members",
+            why: "Who is on call, shift by shift.",
+            href: "/rotations".into(),
+            done: p.rotation.is_some(),
+        },
+        Step {
+            title: "Add a channel",
+            why: "Where notifications go: chat, e-mail, phone — or the Log type, to try things out.",
+            href: "/channels".into(),
+            done: p.channel.is_some(),
+        },
+        Step {
+            title: "Create a route",
+            why: "It owns the intake token your monitoring sends alerts with, and says who is paged and where.",
+            href: "/routes".into(),
+            done: p.route.is_some(),
+        },
+        Step {
+            title: "Send a test alert",
+            why: "From the route's page: it goes the whole way, to the person on call through the channels.",
+            href: at("/routes", p.route),
+            done: p.alert.is_some(),
+        },
+    ]
+}
+
+/// The setup checklist, while a step is still to do: each step links to its page and is ticked
+/// when done; the first one to do is marked as next.
+fn checklist(p: &Progress, admin: bool) -> Markup {
+    let steps = steps(p);
+    let Some(next) = steps.iter().position(|s| !s.done) else { return html! {} };
+    let left = steps.iter().filter(|s| !s.done).count();
+    html! {
+        section.setup aria-labelledby="setup-title" {
+            h2 id="setup-title" { "Set up IncidentRelay " small.muted { "(" (steps.len() - left) " of " (steps.len()) " done)" } }
+            ol.checklist {
+                @for (i, s) in steps.iter().enumerate() {
+                    li class=(if s.done { "done" } else if i == next { "next" } else { "todo" }) {
+                        span.tick aria-hidden="true" { @if s.done { "✓" } @else { (i + 1) } }
+                        span.step {
+                            @if !admin && i < 2 && !s.done { strong { (s.title) } " — an administrator does this." }
+                            @else { a href=(s.href) { (s.title) } }
+                            @if s.done { span.sr-only { " (done)" } }
+                            br; small.muted { (s.why) }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -73,16 +73,14 @@ pub fn page(ui: &Ui, title: &str, body: Markup) -> Markup {
                                 a href=(href) aria-current=[active(&ui.here, href).then_some("page")] { (label) }
                             }
                             @if ui.is_admin() {
-                                @for (href, label) in ADMIN_NAV {
-                                    a href=(href) aria-current=[active(&ui.here, href).then_some("page")] { (label) }
-                                }
+                                a href=(ADMIN_NAV[0].0) aria-current=[active(&ui.here, "/admin").then_some("page")] { "Admin" }
                             }
                         }
                     }
                     form.group-select method="post" action="/ui/group" {
                         (csrf(&ui.csrf))
                         input type="hidden" name="back" value=(ui.here);
-                        label for="active-group" { "Group" }
+                        label.sr-only for="active-group" { "Group" }
                         select id="active-group" name="group_id" data-autosubmit {
                             option value="" selected[chosen.is_none()] { "All my groups" }
                             @for g in &ui.groups { option value=(g.id) selected[chosen == Some(g.id)] { (g.name) } }
@@ -95,6 +93,13 @@ pub fn page(ui: &Ui, title: &str, body: Markup) -> Markup {
                     }
                 }
                 main id="main" {
+                    @if ui.is_admin() && active(&ui.here, "/admin") {
+                        nav.subnav aria-label="Administration" {
+                            @for (href, label) in ADMIN_NAV {
+                                a href=(href) aria-current=[active(&ui.here, href).then_some("page")] { (label) }
+                            }
+                        }
+                    }
                     @if user.must_change_password && !ui.here.starts_with("/profile") {
                         div.flash.error role="alert" { "You are using a generated password. " a href="/profile#password" { "Choose your own now." } }
                     }
@@ -142,6 +147,32 @@ pub fn status_badge(status: &str) -> Markup {
 
 pub fn severity_badge(severity: &str) -> Markup {
     html! { span class={"badge sev-" (severity)} { (severity) } }
+}
+
+/// Where the first of an empty list's things is created.
+pub enum First {
+    /// The page's own form (opened when the list is empty).
+    Here,
+    /// They belong to a team the viewer may edit, and there is none yet.
+    Team,
+    /// They belong to a group the viewer may edit, and there is none yet.
+    Group { admin: bool },
+}
+
+/// What an empty list says: nothing yet, and where the first one is created. A page is never
+/// empty without a form or a link to what comes first.
+pub fn empty_list(things: &str, first: First) -> Markup {
+    html! {
+        p.empty {
+            "No " (things) " yet. "
+            @match first {
+                First::Here => { "Create the first one below." }
+                First::Team => { "They belong to a team, and you edit none yet: " a href="/teams" { "create a team first" } "." }
+                First::Group { admin: true } => { "They belong to a group: " a href="/admin/groups" { "create a group first" } "." }
+                First::Group { admin: false } => { "They belong to a group: ask an administrator to make you an editor of one." }
+            }
+        }
+    }
 }
 
 /// Inline text that must not be escaped twice (already-built HTML).

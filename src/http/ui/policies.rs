@@ -5,6 +5,7 @@ use maud::{Markup, html};
 use serde_json::{Value, json};
 
 use super::form::{Errors, Form, Values, checkbox, csrf, form_errors, input, required, select, settings, textarea};
+use super::layout::{First, empty_list};
 use super::teams::team_options;
 use super::{Ui, UiResult, deleted, redirect};
 use crate::domain::access::Role;
@@ -145,7 +146,7 @@ async fn list_page(ui: &Ui, v: Values, steps: Vec<Step>, e: Errors) -> UiResult 
         "Escalation policies",
         html! {
             h1 { "Escalation policies" }
-            @if policies.is_empty() { p.empty { "No escalation policies yet. Routes without one use simple mode (rotation reminders and escalation)." } }
+            @if policies.is_empty() { p.muted { "Routes without a policy use simple mode (rotation reminders and escalation)." } (empty_list("escalation policies", if teams.is_empty() { First::Team } else { First::Here })) }
             @else {
                 div.table-wrap { table {
                     thead { tr { th { "Policy" } th { "Steps" } th { "Repeats" } th { "Enabled" } } }
@@ -158,7 +159,7 @@ async fn list_page(ui: &Ui, v: Values, steps: Vec<Step>, e: Errors) -> UiResult 
                 } }
             }
             @if !teams.is_empty() {
-                details.create open[!e.is_empty()] {
+                details.create open[policies.is_empty() || !e.is_empty()] {
                     summary { "New escalation policy" }
                     form method="post" action="/policies" { (csrf(&ui.csrf)) (fields(&v, &e, &teams, &with_blanks(steps), &all, true)) button.primary type="submit" { "Create policy" } }
                 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::form::{
     Errors, Form, Kind, Values, button, checkbox, csrf, form_errors, input, required, select, settings, textarea,
 };
-use super::layout::time;
+use super::layout::{First, empty_list, time};
 use super::teams::{first_error, team_options};
 use super::{Ui, UiResult, deleted, redirect};
 use crate::domain::access::Role;
@@ -93,7 +93,7 @@ async fn list_page(ui: &Ui, team_id: Option<i64>, v: Values, e: Errors) -> UiRes
         "Rotations",
         html! {
             h1 { "Rotations" }
-            @if rotations.is_empty() { p.empty { "No rotations yet." } }
+            @if rotations.is_empty() { (empty_list("rotations", if teams.is_empty() { First::Team } else { First::Here })) }
             @else {
                 div.table-wrap { table {
                     thead { tr { th { "Rotation" } th { "Type" } th { "On call now" } th.hide-s { "Reminders" } } }
@@ -106,7 +106,7 @@ async fn list_page(ui: &Ui, team_id: Option<i64>, v: Values, e: Errors) -> UiRes
                 } }
             }
             @if !teams.is_empty() {
-                details.create open[!e.is_empty()] {
+                details.create open[rotations.is_empty() || !e.is_empty()] {
                     summary { "New rotation" }
                     form method="post" action="/rotations" { (csrf(&ui.csrf)) (fields(&v, &e, &teams, true)) button.primary type="submit" { "Create rotation" } }
                 }

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::form::{
     Errors, Form, Kind, Values, button, checkbox, checkboxes, csrf, form_errors, required, select, settings, textarea,
 };
+use super::layout::{First, empty_list};
 use super::teams::team_options;
 use super::{Ui, UiResult, deleted, redirect};
 use crate::domain::access::Role;
@@ -104,7 +105,7 @@ async fn list_page(ui: &Ui, team_id: Option<i64>, v: Values, e: Errors) -> UiRes
         html! {
             h1 { "Routes" }
             p.muted { "A route owns an intake token: alerts sent with it go to the route's team, rotation or escalation policy, and channels." }
-            @if routes.is_empty() { p.empty { "No routes yet." } }
+            @if routes.is_empty() { (empty_list("routes", if teams.is_empty() { First::Team } else { First::Here })) }
             @else {
                 div.table-wrap { table {
                     thead { tr { th { "Route" } th { "Source" } th { "Token" } th { "Channels" } } }
@@ -117,7 +118,7 @@ async fn list_page(ui: &Ui, team_id: Option<i64>, v: Values, e: Errors) -> UiRes
                 } }
             }
             @if !teams.is_empty() {
-                details.create open[!e.is_empty()] {
+                details.create open[routes.is_empty() || !e.is_empty()] {
                     summary { "New route" }
                     form method="post" action="/routes" { (csrf(&ui.csrf)) (fields(&v, &e, &teams, &c, true)) button.primary type="submit" { "Create route" } }
                 }

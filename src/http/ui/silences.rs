@@ -5,7 +5,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::form::{Errors, Form, Kind, Values, button, csrf, form_errors, input, required, select, textarea};
-use super::layout::time;
+use super::layout::{First, empty_list, time};
 use super::teams::team_options;
 use super::{Ui, UiResult, deleted, redirect};
 use crate::domain::access::Role;
@@ -79,11 +79,14 @@ async fn list_page(ui: &Ui, v: Values, e: Errors, open: bool) -> UiResult {
         "Silences",
         html! {
             h1 { "Silences" }
-            (section("active", "Active"))
-            (section("scheduled", "Scheduled"))
-            (section("expired", "Expired or disabled"))
+            @if silences.is_empty() { (empty_list("silences", if teams.is_empty() { First::Team } else { First::Here })) }
+            @else {
+                (section("active", "Active"))
+                (section("scheduled", "Scheduled"))
+                (section("expired", "Expired or disabled"))
+            }
             @if !teams.is_empty() {
-                details.create open[open || !e.is_empty()] {
+                details.create open[open || silences.is_empty() || !e.is_empty()] {
                     summary { "New silence" }
                     form method="post" action="/silences" { (csrf(&ui.csrf)) (fields(&v, &e, &teams)) button.primary type="submit" { "Create silence" } }
                 }

@@ -6,6 +6,7 @@ use maud::{Markup, html};
 use super::form::{
     Errors, Form, Kind, Values, button, checkbox, csrf, form_errors, input, required, select, settings, textarea,
 };
+use super::layout::{First, empty_list};
 use super::{Ui, UiResult, deleted, redirect};
 use crate::domain::access::Role;
 use crate::http::api;
@@ -77,7 +78,7 @@ async fn list_page(ui: &Ui, v: Values, e: Errors) -> UiResult {
         "Teams",
         html! {
             h1 { "Teams" }
-            @if teams.is_empty() { p.empty { "No teams yet." } }
+            @if teams.is_empty() { (empty_list("teams", if groups.is_empty() { First::Group { admin: ui.is_admin() } } else { First::Here })) }
             @else {
                 div.table-wrap { table {
                     thead { tr { th { "Team" } th { "Slug" } th { "Escalation" } th { "Active" } } }
@@ -90,7 +91,7 @@ async fn list_page(ui: &Ui, v: Values, e: Errors) -> UiResult {
                 } }
             }
             @if !groups.is_empty() {
-                details.create open[!e.is_empty()] {
+                details.create open[teams.is_empty() || !e.is_empty()] {
                     summary { "New team" }
                     form method="post" action="/teams" { (csrf(&ui.csrf)) (fields(&v, &e, &groups, true)) button.primary type="submit" { "Create team" } }
                 }
