@@ -46,6 +46,50 @@ impl Severity {
     }
 }
 
+/// How a list of alerts is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AlertSort {
+    /// Newest first (by when the alert was created).
+    #[default]
+    Newest,
+    /// Oldest first: the longest-standing alerts on top.
+    Oldest,
+    /// Most severe first, then newest.
+    Severity,
+    /// Firing, then acknowledged, silenced and resolved; newest first within each.
+    Status,
+    /// Most recently seen first.
+    LastSeen,
+}
+
+impl AlertSort {
+    pub const ALL: [AlertSort; 5] =
+        [AlertSort::Newest, AlertSort::Oldest, AlertSort::Severity, AlertSort::Status, AlertSort::LastSeen];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertSort::Newest => "newest",
+            AlertSort::Oldest => "oldest",
+            AlertSort::Severity => "severity",
+            AlertSort::Status => "status",
+            AlertSort::LastSeen => "last_seen",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AlertSort> {
+        AlertSort::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// The names, for messages ("newest, oldest, …").
+    pub fn names() -> String {
+        AlertSort::ALL.map(AlertSort::as_str).join(", ")
+    }
+}
+
+/// Statuses from the most to the least in need of a person (the status sort).
+pub const STATUS_URGENCY: [AlertStatus; 4] =
+    [AlertStatus::Firing, AlertStatus::Acknowledged, AlertStatus::Silenced, AlertStatus::Resolved];
+
 /// The lifecycle states of an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]

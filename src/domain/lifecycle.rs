@@ -529,7 +529,7 @@ pub mod text {
     /// `new alert from alertmanager; paging alice; 2 notification(s) queued`.
     pub fn received(source: &str, paging: Option<&str>, queued: usize) -> String {
         let who = paging.map(|u| format!("paging {u}")).unwrap_or_else(|| "no on-call user".into());
-        format!("new alert from {source}; {who}; {queued} notification(s) queued")
+        format!("new alert from {source}; {who}; {} queued", crate::domain::count(queued as i64, "notification"))
     }
 
     pub fn received_silenced(source: &str) -> String {

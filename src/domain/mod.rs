@@ -15,3 +15,19 @@ pub mod rotation;
 pub mod routing;
 pub mod time;
 pub mod validate;
+
+/// "1 notification", "3 notifications": a count with its noun, for timelines and messages.
+pub fn count(n: impl Into<i64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(super::count(1, "notification"), "1 notification");
+        assert_eq!(super::count(0, "page"), "0 pages");
+        assert_eq!(super::count(2_i32, "target"), "2 targets");
+    }
+}

@@ -341,7 +341,10 @@ async fn deliver(ctx: &Ctx, claimed: Claimed, ch: i64) -> Result<Option<Claimed>
                             let told = match (event.is_page(), notices) {
                                 (false, _) => String::new(),
                                 (true, 0) => "; the team has no other channel to tell".into(),
-                                (true, n) => format!("; {n} other channel(s) of the team are told"),
+                                (true, n) => format!(
+                                    "; {} of the team are told",
+                                    crate::domain::count(n as i64, "other channel")
+                                ),
                             };
                             add_event(
                                 c,

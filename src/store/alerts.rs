@@ -13,7 +13,7 @@ use super::sql::{Row, Val, vals};
 use super::users::UserRef;
 use super::{Dialect, Read, Result, StoreError, Tx, placeholders, to_json};
 use crate::args;
-use crate::domain::alert::{AlertImage, AlertLink, AlertStatus, IncomingAlert, Severity};
+use crate::domain::alert::{AlertImage, AlertLink, AlertSort, AlertStatus, IncomingAlert, STATUS_URGENCY, Severity};
 use crate::domain::flapping;
 use crate::domain::lifecycle::{AlertState, Flap};
 use crate::domain::matcher::Subject;
@@ -278,8 +278,27 @@ pub struct Filter {
     pub source: Option<String>,
     pub assignee_id: Option<i64>,
     pub search: Option<String>,
+    pub sort: AlertSort,
     pub page: i64,
     pub page_size: i64,
+}
+
+/// `CASE <column> WHEN 'first' THEN 0 … END`: a rank following `names`' order.
+fn rank(column: &str, names: impl IntoIterator<Item = &'static str>) -> String {
+    let whens: Vec<String> = names.into_iter().enumerate().map(|(i, n)| format!("WHEN '{n}' THEN {i}")).collect();
+    format!("CASE {column} {} END", whens.join(" "))
+}
+
+/// The ORDER BY of a sort; `id` is the newest-first key (the search index's row id when
+/// searching, so that a page stops as soon as it is full).
+fn order_by(sort: AlertSort, id: &str) -> String {
+    match sort {
+        AlertSort::Newest => format!("{id} DESC"),
+        AlertSort::Oldest => format!("{id} ASC"),
+        AlertSort::Severity => format!("{}, {id} DESC", rank("a.severity", Severity::ALL.map(Severity::as_str))),
+        AlertSort::Status => format!("{}, {id} DESC", rank("a.status", STATUS_URGENCY.map(AlertStatus::as_str))),
+        AlertSort::LastSeen => format!("a.last_seen_at DESC, {id} DESC"),
+    }
 }
 
 /// Searches count at most this many matches (a search matching most alerts would otherwise
@@ -295,7 +314,7 @@ pub struct Page {
     pub capped: bool,
 }
 
-/// One page of alerts, newest first, and the total count.
+/// One page of alerts in the filter's order (newest first by default), and the total count.
 pub fn list(c: &Read<'_>, f: &Filter) -> Result<Page> {
     let empty = Page { items: Vec::new(), total: 0, capped: false };
     let mut clauses: Vec<String> = Vec::new();
@@ -371,13 +390,16 @@ pub fn list(c: &Read<'_>, f: &Filter) -> Result<Page> {
     // Two phases: page through ids only (index-covered where the filters allow; sorting
     // integers is cheap), then read the page's full rows.
     let offset = (f.page.max(1) - 1) * f.page_size;
-    let ids_sql =
-        format!("SELECT a.id FROM {from} {filter} ORDER BY {order} DESC LIMIT {} OFFSET {offset}", f.page_size);
+    let ids_sql = format!(
+        "SELECT a.id FROM {from} {filter} ORDER BY {} LIMIT {} OFFSET {offset}",
+        order_by(f.sort, order),
+        f.page_size
+    );
     let ids = c.rows(&ids_sql, &args, |r| r.get::<i64, _>(0))?;
     if ids.is_empty() {
         return Ok(Page { total, capped, ..empty });
     }
-    let sql = format!("{SELECT} WHERE a.id IN {} ORDER BY a.id DESC", placeholders(ids.len()));
+    let sql = format!("{SELECT} WHERE a.id IN {} ORDER BY {}", placeholders(ids.len()), order_by(f.sort, "a.id"));
     let items = c.rows(&sql, &vals(&ids), row)?;
     Ok(Page { items, total, capped })
 }

@@ -120,7 +120,11 @@ pub fn escalate_one(c: &Tx<'_>, now: Ts, id: i64) -> Result<bool> {
                 id,
                 now,
                 "escalated",
-                &format!("escalation step {}{repeat}: paging {who}; {n} notification(s) queued", level + 1),
+                &format!(
+                    "escalation step {}{repeat}: paging {who}; {} queued",
+                    level + 1,
+                    crate::domain::count(n as i64, "notification")
+                ),
                 None,
                 json!({"level": level, "cycle": cycle, "target_type": rule.target_type, "target_id": rule.target_id}),
             )?;
@@ -195,7 +199,8 @@ pub fn remind_one(c: &Tx<'_>, now: Ts, id: i64) -> Result<bool> {
                 now,
                 "reminder",
                 &format!(
-                    "reminder {reminder_count}: still unacknowledged; paging {who} again; {n} notification(s) queued"
+                    "reminder {reminder_count}: still unacknowledged; paging {who} again; {} queued",
+                    crate::domain::count(n as i64, "notification")
                 ),
                 None,
                 json!({"reminder_count": reminder_count}),
@@ -225,7 +230,9 @@ pub fn remind_one(c: &Tx<'_>, now: Ts, id: i64) -> Result<bool> {
                 now,
                 "escalated",
                 &format!(
-                    "not acknowledged after {after} reminder(s): escalated to {who} (level {level}); {n} notification(s) queued"
+                    "not acknowledged after {}: escalated to {who} (level {level}); {} queued",
+                    crate::domain::count(after, "reminder"),
+                    crate::domain::count(n as i64, "notification")
                 ),
                 None,
                 json!({"level": level}),

@@ -162,7 +162,7 @@ pub fn close(
             alert.id,
             now,
             "recovery_queued",
-            &format!("recovery notification to {sent} target(s) notified before"),
+            &format!("recovery notification to {} notified before", crate::domain::count(sent as i64, "target")),
             None,
             json!({"deliveries": sent}),
         )?;

@@ -321,7 +321,7 @@ pub fn on_acknowledge(c: &Tx<'_>, now: Ts, alert: &Alert) -> Result<usize> {
             alert.id,
             now,
             "pages_cancelled",
-            &format!("{cancelled} unsent page(s) cancelled"),
+            &format!("{} cancelled", crate::domain::count(cancelled as i64, "unsent page")),
             None,
             json!({}),
         )?;

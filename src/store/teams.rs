@@ -155,7 +155,10 @@ pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     let open: i64 =
         c.one("SELECT COUNT(*) FROM alerts WHERE team_id = ?1 AND status <> 'resolved'", args![id], |r| r.get(0))?;
     if open > 0 {
-        return Err(StoreError::conflict("id", format!("the team has {open} open alert(s); resolve them first")));
+        return Err(StoreError::conflict(
+            "id",
+            format!("the team has {}; resolve them first", crate::domain::count(open, "open alert")),
+        ));
     }
     // Routes restrict deleting their rotation/policy: remove routes first, then the rest cascades.
     c.exec("DELETE FROM routes WHERE team_id = ?1", args![id])?;

@@ -151,6 +151,37 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
     b.submit("table.alerts tbody td a");
     let alert_page = b.url();
 
+    // A dozen more: a laptop screen (1280 × 800) shows at least 12 rows of the alerts table.
+    let hosts = [
+        "web-1",
+        "web-2",
+        "db-1",
+        "db-2",
+        "cache-1",
+        "queue-1",
+        "lb-1",
+        "lb-2",
+        "search-1",
+        "mail-1",
+        "dns-1",
+        "vpn-1",
+        "ci-runner-1",
+        "backup-1",
+    ];
+    for (i, host) in hosts.iter().enumerate() {
+        let severity = ["critical", "high", "warning", "info"][i % 4];
+        let body = json!({"title": format!("High load on {host}"), "severity": severity, "fingerprint": format!("load-{host}")});
+        app.post_raw("/api/integrations/webhook", Some(&token), &body.to_string()).expect(200);
+    }
+    b.size(1280, 800);
+    let chrome = b.eval("return window.outerHeight - window.innerHeight;").as_i64().unwrap_or(0);
+    b.size(1280, 800 + chrome as u32);
+    b.goto(&url("/alerts"));
+    b.wait_text("table.alerts", "High load on backup-1");
+    let shown = b.eval("return [...document.querySelectorAll('table.alerts tbody tr')].filter(r => r.getBoundingClientRect().bottom <= window.innerHeight).length;");
+    assert!(shown.as_i64().unwrap_or(0) >= 12, "{shown} rows of alerts on a 1280 × 800 screen");
+    b.size(1280, 900);
+
     // Every main page at both widths, light and dark: nothing wider than the screen, no word
     // broken inside a table cell. Status, severity and time show once per alert row (in a
     // column, or folded under the title on a phone).

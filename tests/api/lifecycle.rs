@@ -232,8 +232,64 @@ fn listing_filters_search_and_pagination() {
         0,
         "other groups' alerts are invisible"
     );
-    let r = app.get("/api/alerts?status=open&page_size=500&severity=bad", &s.w.viewer.1);
-    assert_eq!(r.fields(), ["status", "severity", "page_size"]);
+    let r = app.get("/api/alerts?status=open&page_size=500&severity=bad&sort=loudest", &s.w.viewer.1);
+    assert_eq!(r.fields(), ["status", "severity", "sort", "page_size"]);
+}
+
+/// The list sorts by age, severity, status and last seen (API and the alerts page's column
+/// heads), and the page filters to the viewer's own alerts.
+#[test]
+fn alerts_sort_by_age_severity_status_and_last_seen() {
+    let app = TestApp::start();
+    let s = setup(&app);
+    let t = &s.tokens["alertmanager"];
+    let mut ids = Vec::new();
+    for (i, sev) in ["warning", "critical", "info", "high"].into_iter().enumerate() {
+        ids.push(fire(&app, t, &format!("s{i}"), json!({"severity": sev})));
+        app.advance(10);
+    }
+    app.post(&format!("/api/alerts/{}/ack", ids[1]), &s.w.responder.1, json!({})).expect(200);
+    app.advance(10);
+    fire(&app, t, "s0", json!({"severity": "warning"})); // seen again: the most recently seen
+    let order = |sort: &str| -> Vec<i64> {
+        let page = app.get(&format!("/api/alerts?sort={sort}"), &s.w.viewer.1).expect(200);
+        page["items"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect()
+    };
+    let rev: Vec<i64> = ids.iter().rev().copied().collect();
+    assert_eq!(order("newest"), rev);
+    assert_eq!(order(""), rev, "newest first by default");
+    assert_eq!(order("oldest"), ids);
+    assert_eq!(order("severity"), [ids[1], ids[3], ids[0], ids[2]], "critical, high, warning, info");
+    assert_eq!(order("status"), [ids[3], ids[2], ids[0], ids[1]], "firing (newest first), then acknowledged");
+    assert_eq!(order("last_seen")[0], ids[0]);
+
+    // The page: column heads sort; "Assigned to me" keeps only the viewer's alerts.
+    let cookie = |user: &str| {
+        let r = app.request(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(&json!({"username": user, "password": format!("password-{user}")})),
+            &[],
+        );
+        format!("ir_session={}", r.expect(200)["access_token"].as_str().unwrap())
+    };
+    let page = |who: &str, query: &str| {
+        app.request("GET", &format!("/alerts?{query}"), None, None, &[("Cookie", &cookie(who))]).text
+    };
+    let html = page("vera", "sort=severity");
+    assert!(html.contains("aria-sort=\"descending\">Severity ↓"), "the sorted column is marked");
+    let titles: Vec<usize> =
+        ["alert s1", "alert s3", "alert s0", "alert s2"].iter().map(|t| html.find(t).unwrap()).collect();
+    assert!(titles.windows(2).all(|w| w[0] < w[1]), "most severe first on the page");
+    let assigned = app.get(&format!("/api/alerts?assignee_id={}", s.w.editor.0), &s.w.viewer.1).expect(200);
+    assert!(assigned["pagination"]["total_items"].as_i64().unwrap() > 0, "eddie is on call: {assigned}");
+    let mine = page("eddie", "mine=1&status=any");
+    assert_eq!(
+        mine.matches("<tr class=\"row-").count(),
+        assigned["pagination"]["total_items"].as_i64().unwrap() as usize
+    );
+    assert!(page("vera", "mine=1").contains("No alerts match."), "vera has none assigned");
 }
 
 #[test]

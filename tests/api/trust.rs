@@ -630,7 +630,7 @@ fn a_short_outage_delays_a_page_and_a_lost_one_is_announced() {
     let events = app.get(&format!("/api/alerts/{lost}/events"), &s.w.admin).expect(200);
     let failed =
         events.as_array().unwrap().iter().find(|e| e["event_type"] == "delivery_failed").expect("on the timeline");
-    assert!(failed["message"].as_str().unwrap().contains("other channel(s) of the team are told"), "{failed}");
+    assert!(failed["message"].as_str().unwrap().contains("other channel of the team are told"), "{failed}");
     let notice =
         other.requests().into_iter().find(|r| r.json()["event"] == "undelivered").expect("a could-not-deliver notice");
     assert_eq!(notice.json()["alert"]["id"], lost);

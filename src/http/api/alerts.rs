@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::access::Role;
-use crate::domain::alert::{AlertStatus, Severity};
+use crate::domain::alert::{AlertSort, AlertStatus, Severity};
 use crate::http::State;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
@@ -28,6 +28,9 @@ pub struct AlertQuery {
     /// Text in the title, label values or dedup key (case-insensitive substring; at least 3
     /// characters use the search index, shorter terms match titles only).
     pub search: Option<String>,
+    /// `newest` (default), `oldest`, `severity` (most severe first), `status` (firing first)
+    /// or `last_seen` (most recently seen first).
+    pub sort: Option<String>,
     /// 1-based (default 1).
     pub page: Option<i64>,
     /// At most 100 (default 50).
@@ -85,6 +88,16 @@ pub fn filter(caller: &Caller, q: AlertQuery) -> ApiResult<Filter> {
             "must be alertmanager, zabbix, webhook, grafana or events",
         ));
     }
+    let sort = match q.sort.as_deref() {
+        None | Some("") => AlertSort::default(),
+        Some(s) => AlertSort::parse(s).unwrap_or_else(|| {
+            errors.push(crate::domain::validate::FieldError::new(
+                "sort",
+                format!("must be one of {}", AlertSort::names()),
+            ));
+            AlertSort::default()
+        }),
+    };
     let page_size = q.page_size.unwrap_or(50);
     if !(1..=100).contains(&page_size) {
         errors.push(crate::domain::validate::FieldError::new("page_size", "must be between 1 and 100"));
@@ -104,6 +117,7 @@ pub fn filter(caller: &Caller, q: AlertQuery) -> ApiResult<Filter> {
         source: q.source.filter(|s| !s.is_empty()),
         assignee_id: q.assignee_id,
         search: q.search,
+        sort,
         page,
         page_size,
     })

@@ -9,7 +9,7 @@ use super::form::{Form, button, csrf, urlencode};
 use super::layout::{severity_badge, status_badge, time, time_opt};
 use super::{Ui, UiResult, redirect};
 use crate::domain::access::Role;
-use crate::domain::alert::{Severity, Source};
+use crate::domain::alert::{AlertSort, Severity, Source};
 use crate::http::api::alerts::{self as api, AlertQuery};
 use crate::store::alerts::{self, Alert};
 use crate::store::teams;
@@ -21,14 +21,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/alerts/{id}/{action}", web::post().to(act));
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct ListQuery {
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct ListQuery {
     /// `open` (default: firing + acknowledged), a status, or `any`.
     status: Option<String>,
     severity: Option<String>,
     team_id: Option<String>,
     source: Option<String>,
     search: Option<String>,
+    /// "1": only alerts assigned to the viewer.
+    mine: Option<String>,
+    /// An [`AlertSort`] name (default newest first).
+    sort: Option<String>,
     page: Option<i64>,
 }
 
@@ -37,7 +41,16 @@ impl ListQuery {
     fn is_default(&self) -> bool {
         let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
         self.status.as_deref().is_none_or(|s| s == "open")
-            && ![&self.severity, &self.team_id, &self.source, &self.search].into_iter().any(set)
+            && ![&self.severity, &self.team_id, &self.source, &self.search, &self.mine].into_iter().any(set)
+    }
+
+    fn sort(&self) -> AlertSort {
+        self.sort.as_deref().and_then(AlertSort::parse).unwrap_or_default()
+    }
+
+    /// This list sorted by `sort`, from its first page.
+    fn sorted(&self, sort: AlertSort) -> String {
+        ListQuery { sort: Some(sort.as_str().into()), ..self.clone() }.link(1)
     }
 
     fn link(&self, page: i64) -> String {
@@ -48,6 +61,8 @@ impl ListQuery {
             ("team_id", &self.team_id),
             ("source", &self.source),
             ("search", &self.search),
+            ("mine", &self.mine),
+            ("sort", &self.sort),
         ] {
             if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
                 parts.push(format!("{k}={}", urlencode(v)));
@@ -79,8 +94,9 @@ async fn list(ui: Ui, q: web::Query<ListQuery>) -> UiResult {
         status: statuses,
         severity: q.severity.clone().filter(|s| !s.is_empty()),
         source: q.source.clone().filter(|s| !s.is_empty()),
-        assignee_id: None,
+        assignee_id: q.mine.as_deref().is_some_and(|m| !m.is_empty()).then_some(ui.caller.user.id),
         search: q.search.clone().filter(|s| !s.trim().is_empty()),
+        sort: Some(q.sort().as_str().into()),
         page: Some(q.page.unwrap_or(1).max(1)),
         page_size: Some(50),
     };
@@ -108,7 +124,9 @@ async fn list(ui: Ui, q: web::Query<ListQuery>) -> UiResult {
                 div.field { label for="q-source" { "Source" }
                     select id="q-source" name="source" { option value="" { "Any" } @for s in Source::ALL { option value=(s.as_str()) selected[q.source.as_deref() == Some(s.as_str())] { (s.as_str()) } } } }
                 div.field.grow { label for="q-search" { "Search" }
-                    input id="q-search" type="search" name="search" placeholder="title, label value, dedup key" value=(q.search.as_deref().unwrap_or("")); }
+                    input id="q-search" type="search" name="search" placeholder="title, label value or dedup key" value=(q.search.as_deref().unwrap_or("")); }
+                div.field.check { label { input type="checkbox" name="mine" value="1" checked[q.mine.as_deref().is_some_and(|m| !m.is_empty())]; "Assigned to me" } }
+                @if q.sort.is_some() { input type="hidden" name="sort" value=(q.sort().as_str()); }
                 button type="submit" { "Filter" }
             }
             div id="live" data-refresh="30" {
@@ -117,8 +135,8 @@ async fn list(ui: Ui, q: web::Query<ListQuery>) -> UiResult {
                     input type="hidden" name="back" value=(ui.here);
                     @if can_act && !result.items.is_empty() {
                         div.bulk {
-                            button type="submit" name="action" value="ack" { "Acknowledge selected" }
-                            button type="submit" name="action" value="resolve" { "Resolve selected" }
+                            button.small type="submit" name="action" value="ack" { "Acknowledge selected" }
+                            button.small type="submit" name="action" value="resolve" { "Resolve selected" }
                         }
                     }
                     @if result.items.is_empty() && q.is_default() {
@@ -126,10 +144,10 @@ async fn list(ui: Ui, q: web::Query<ListQuery>) -> UiResult {
                     } @else if result.items.is_empty() {
                         p.empty { "No alerts match. " a href="/alerts" { "Clear the filters" } "." }
                     }
-                    @else { (alert_table(&ui, &result.items, can_act)) }
+                    @else { (alert_table(&ui, &result.items, can_act, Some(&q))) }
                 }
                 nav.pager aria-label="Pages" {
-                    span.muted { (result.total) @if result.capped { "+" } " alert(s) · page " (page) " of " (pages) }
+                    span.muted { (crate::domain::count(result.total, "alert")) @if result.capped { " or more" } " · page " (page) " of " (pages) }
                     @if page > 1 { a href=(q.link(page - 1)) rel="prev" { "← Newer" } }
                     @if page < pages { a href=(q.link(page + 1)) rel="next" { "Older →" } }
                 }
@@ -139,13 +157,39 @@ async fn list(ui: Ui, q: web::Query<ListQuery>) -> UiResult {
 }
 
 /// The alerts table (list, dashboard); `select` adds checkboxes for bulk actions (the table is
-/// then inside the bulk form, which carries the CSRF token and the way back).
-pub fn alert_table(ui: &Ui, items: &[Alert], select: bool) -> Markup {
+/// then inside the bulk form, which carries the CSRF token and the way back); `list` makes the
+/// column heads sort the list.
+pub fn alert_table(ui: &Ui, items: &[Alert], select: bool, list: Option<&ListQuery>) -> Markup {
+    let current = list.map(ListQuery::sort).unwrap_or_default();
+    // A column head: a link that sorts by it (the alert column toggles newest / oldest).
+    let head = |label: &str, sort: AlertSort| -> Markup {
+        let on = current == sort || (sort == AlertSort::Newest && current == AlertSort::Oldest);
+        let next = match (sort, current) {
+            (AlertSort::Newest, AlertSort::Newest) => AlertSort::Oldest,
+            _ => sort,
+        };
+        let arrow = match (on, current) {
+            (false, _) => "",
+            (true, AlertSort::Oldest) => " ↑",
+            (true, _) => " ↓",
+        };
+        match list {
+            Some(q) => {
+                html! { a href=(q.sorted(next)) aria-sort=[on.then_some(if current == AlertSort::Oldest { "ascending" } else { "descending" })] { (label) (arrow) } }
+            }
+            None => html! { (label) },
+        }
+    };
     html! {
         div.table-wrap { table.alerts {
             thead { tr {
                 @if select { th { span.sr-only { "Select" } } }
-                th { "Alert" } th.hide-s { "Status" } th.hide-s { "Severity" } th.hide-s { "Team" } th.hide-s { "Assignee" } th.hide-s { "Last seen" } th { span.sr-only { "Actions" } }
+                th { (head("Alert", AlertSort::Newest)) }
+                th.hide-s { (head("Status", AlertSort::Status)) }
+                th.hide-s { (head("Severity", AlertSort::Severity)) }
+                th.hide-s { "Team" } th.hide-s { "Assignee" }
+                th.hide-s { (head("Last seen", AlertSort::LastSeen)) }
+                th { span.sr-only { "Actions" } }
             } }
             tbody {
                 @for a in items {
@@ -201,7 +245,7 @@ async fn bulk(ui: Ui, form: Form) -> UiResult {
     }
     let verb = if action == "ack" { "acknowledged" } else { "resolved" };
     let kind = if done == ids.len() { "ok" } else { "error" };
-    Ok(redirect(&back, kind, &format!("{done} of {} alert(s) {verb}.", ids.len())))
+    Ok(redirect(&back, kind, &format!("{done} of {} {verb}.", crate::domain::count(ids.len() as i64, "alert"))))
 }
 
 async fn act(ui: Ui, path: web::Path<(i64, String)>, form: Form) -> UiResult {
@@ -287,11 +331,11 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
                     }
                 } }
             }
-            h2 { "Timeline" }
+            h2 { "Timeline " small.muted { "(oldest first)" } }
             ol.timeline {
-                @for e in events.iter().rev() {
+                @for e in &events {
                     li class={"ev-" (e.event_type)} {
-                        (time(e.created_at, ui.now)) " " strong { (e.event_type) } " — " (e.message)
+                        (time(e.created_at, ui.now)) " " strong { (humane(&e.event_type)) } " — " (e.message)
                         @if let Some(actor) = &e.actor { " " span.muted { "(" (actor) ")" } }
                     }
                 }
@@ -315,4 +359,11 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
             }
         },
     )
+}
+
+/// An event type as a person reads it: "recovery_queued" → "Recovery queued".
+fn humane(event_type: &str) -> String {
+    let words = event_type.replace('_', " ");
+    let mut chars = words.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }

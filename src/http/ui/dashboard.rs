@@ -109,7 +109,7 @@ async fn show(ui: Ui) -> UiResult {
             section {
                 h2 { "My open alerts" }
                 @if mine.items.is_empty() { p.muted { "Nothing assigned to you is open." } }
-                @else { (alert_table(&ui, &mine.items, false)) }
+                @else { (alert_table(&ui, &mine.items, false, None)) }
             }
         },
     )

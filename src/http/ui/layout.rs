@@ -113,9 +113,28 @@ pub fn page(ui: &Ui, title: &str, body: Markup) -> Markup {
     }
 }
 
-/// A time shown relative to now, with the exact UTC time on hover.
+/// A time as an absolute time with the relative one beside it ("Tue 09:00 UTC (in 3 h)"), the
+/// exact time on hover. The page's script shows the absolute part in the viewer's own zone.
 pub fn time(t: Ts, now: Ts) -> Markup {
-    html! { time datetime=(t.rfc3339()) title=(t.rfc3339()) { (relative(t, now)) } }
+    html! {
+        time datetime=(t.rfc3339()) title=(t.rfc3339()) {
+            span.abs { (absolute(t, now)) } " " span.rel { "(" (relative(t, now)) ")" }
+        }
+    }
+}
+
+/// "Tue 09:00 UTC" within six days of now, "Nov 23 09:00 UTC" within the year, else with the
+/// year. (app.js applies the same rule in the browser's zone.)
+pub fn absolute(t: Ts, now: Ts) -> String {
+    let utc = t.timestamp().to_zoned(jiff::tz::TimeZone::UTC);
+    let pattern = if now.secs_since(t).abs() < 6 * 86_400 {
+        "%a %H:%M UTC"
+    } else if utc.year() == now.timestamp().to_zoned(jiff::tz::TimeZone::UTC).year() {
+        "%b %-d %H:%M UTC"
+    } else {
+        "%Y-%m-%d %H:%M UTC"
+    };
+    utc.strftime(pattern).to_string()
 }
 
 pub fn time_opt(t: Option<Ts>, now: Ts) -> Markup {
@@ -188,6 +207,10 @@ mod tests {
     fn relative_times() {
         let now = Ts::from_secs(1_000_000);
         assert_eq!(relative(now, now), "just now");
+        let tue = Ts::parse("2026-12-01T09:00:00Z").unwrap();
+        assert_eq!(absolute(tue, tue.plus_secs(3 * 3600)), "Tue 09:00 UTC");
+        assert_eq!(absolute(tue, tue.plus_secs(30 * 86_400)), "Dec 1 09:00 UTC");
+        assert_eq!(absolute(tue, tue.plus_secs(400 * 86_400)), "2026-12-01 09:00 UTC");
         assert_eq!(relative(now.plus_secs(-300), now), "5 min ago");
         assert_eq!(relative(now.plus_secs(7200), now), "in 2 h");
         assert_eq!(relative(now.plus_secs(-3 * 86_400), now), "3 d ago");

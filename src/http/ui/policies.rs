@@ -207,7 +207,7 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Vec<Step>, Errors)>
             p.crumbs { a href="/policies" { "Escalation policies" } " / " (p.name) }
             h1 { (p.name) }
             ol { @for r in &p.rules { li { @if r.position == 0 { "At once" } @else { "After " (r.delay_seconds) " s" } ": " (label(&format!("{}:{}", r.target_type.as_str(), r.target_id))) } } }
-            @if p.repeat_count > 0 { p { "Then repeats " (p.repeat_count) " time(s)." } }
+            @if p.repeat_count > 0 { p { "Then repeats " (crate::domain::count(p.repeat_count, "time")) "." } }
             @if editor {
                 (settings(&ui.csrf, &format!("/policies/{id}"), fields(&v, &e, &[], &with_blanks(steps), &all, false), "Delete policy", "Delete this policy?"))
             }

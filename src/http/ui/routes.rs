@@ -367,7 +367,11 @@ async fn test_alert(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
                 redirect(
                     &format!("/alerts/{aid}"),
                     "ok",
-                    &format!("Test alert #{aid} sent through route \"{}\": {n} notification(s) queued — {to}.", r.name),
+                    &format!(
+                        "Test alert #{aid} sent through route \"{}\": {} queued — {to}.",
+                        r.name,
+                        crate::domain::count(n as i64, "notification")
+                    ),
                 )
             }
         }

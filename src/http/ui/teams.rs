@@ -85,7 +85,7 @@ async fn list_page(ui: &Ui, v: Values, e: Errors) -> UiResult {
                     tbody { @for t in &teams { tr {
                         td { a href={"/teams/" (t.id)} { (t.name) } }
                         td { code { (t.slug) } }
-                        td { @if t.escalation_enabled { "after " (t.escalation_after_reminders) " reminder(s)" } @else { span.muted { "off" } } }
+                        td { @if t.escalation_enabled { "after " (crate::domain::count(t.escalation_after_reminders, "reminder")) } @else { span.muted { "off" } } }
                         td { @if t.active { "yes" } @else { "no" } }
                     } } }
                 } }
