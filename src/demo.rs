@@ -125,7 +125,7 @@ fn create(
     let members: Vec<i64> = teams::members(c, team.id)?.iter().map(|m| m.user_id).collect();
     for id in &ids[..2] {
         if !members.contains(id) {
-            teams::add_member(c, &ctx, team.id, teams::TeamMemberInput { user_id: Some(*id) })?;
+            teams::add_member(c, &ctx, team.id, teams::TeamMemberInput { user_id: Some(*id), ..Default::default() })?;
         }
     }
     let rotation = match rotations::list(c, None, Some(team.id), now)?.into_iter().find(|r| r.name == "Demo primary") {

@@ -391,9 +391,19 @@ pub fn endpoints() -> Vec<Endpoint> {
     t.get("/api/teams/{id}/changes", "The team's change events, newest first", teams::changes)
         .query::<teams::ChangeQuery>()
         .ok::<Vec<store::changes::ChangeEvent>>(200);
-    t.post("/api/teams/{id}/users", "Add a group member to a team", teams::add_member)
-        .body::<store::teams::TeamMemberInput>()
-        .ok::<store::teams::TeamMember>(201);
+    t.post(
+        "/api/teams/{id}/users",
+        "Add people to a team (and, in the same step, to its group and a rotation)",
+        teams::add_member,
+    )
+    .describe(
+        "One person (`user_id`, answered with the membership) or several (`user_ids`, answered with the list). \
+             `group_role` first adds those not yet in the team's group to it with that role (an editor may add only \
+             people who share one of the editor's groups); `rotation_id` appends them to a rotation of the team. \
+             All of it happens, or none.",
+    )
+    .body::<store::teams::TeamMemberInput>()
+    .ok::<teams::AddedMembers>(201);
 
     t.tag("rotations");
     t.get("/api/rotations", "Rotations with who is on call now", rotations::list)

@@ -421,6 +421,15 @@ fn require_member_of_group(c: &Read<'_>, group_id: i64, user_id: i64, field: &st
     Ok(())
 }
 
+/// Whether the user has a place in the rotation.
+pub fn has_member(c: &Read<'_>, rotation_id: i64, user_id: i64) -> Result<bool> {
+    c.one(
+        "SELECT EXISTS(SELECT 1 FROM rotation_members WHERE rotation_id = ?1 AND user_id = ?2)",
+        args![rotation_id, user_id],
+        |r| r.get(0),
+    )
+}
+
 pub fn add_member(c: &Tx<'_>, ctx: &Ctx, rotation_id: i64, input: MemberInput) -> Result<RotationMember> {
     let r = get_plain(c, rotation_id)?;
     let user_id = input.user_id.ok_or_else(|| StoreError::invalid("user_id", "is required"))?;

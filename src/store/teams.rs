@@ -8,6 +8,7 @@ use super::audit::Ctx;
 use super::sql::{Row, Val, vals};
 use super::{Read, Result, StoreError, Tx, placeholders};
 use crate::args;
+use crate::domain::access::Role;
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
 
@@ -179,10 +180,103 @@ pub struct TeamMember {
     pub created_at: Ts,
 }
 
-/// Body of `POST /api/teams/{id}/users`.
+/// Body of `POST /api/teams/{id}/users`: one person (`user_id`) or several (`user_ids`), and in
+/// the same step, optionally, the team's group for those not in it yet (`group_role`) and a
+/// rotation of the team (`rotation_id`). All of it, or nothing.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 pub struct TeamMemberInput {
     pub user_id: Option<i64>,
+    /// Several people at once (at most 100); answered with the list of memberships.
+    pub user_ids: Option<Vec<i64>>,
+    /// Adds those not yet in the team's group to it with this role (`viewer`, `responder`,
+    /// `editor`); without it, everyone added must be in the group already.
+    pub group_role: Option<Role>,
+    /// Also appends them to this rotation of the team (those already in it stay where they are).
+    pub rotation_id: Option<i64>,
+}
+
+/// At most this many people in one `user_ids`.
+pub const MAX_ADDED_AT_ONCE: usize = 100;
+
+/// An error about `user_id` as one about `user_ids[i]` (several people were added at once).
+fn about(e: StoreError, field: &str) -> StoreError {
+    match e {
+        StoreError::Invalid(errs) => StoreError::Invalid(
+            errs.into_iter()
+                .map(|mut f| {
+                    if f.field == "user_id" {
+                        f.field = field.to_string();
+                    }
+                    f
+                })
+                .collect(),
+        ),
+        StoreError::Conflict { constraint, field: f, message } if f == "user_id" => {
+            StoreError::Conflict { constraint, field: field.to_string(), message }
+        }
+        other => other,
+    }
+}
+
+/// `POST /api/teams/{id}/users` with everything it can do in one step: adds each person to the
+/// team's group first when `group_role` says so (`among`: the groups whose people the caller
+/// may enrol, `None` for an administrator), then to the team, then to the rotation.
+pub fn add_members(
+    c: &Tx<'_>,
+    ctx: &Ctx,
+    team_id: i64,
+    input: TeamMemberInput,
+    among: Option<&[i64]>,
+) -> Result<Vec<TeamMember>> {
+    let team = get(c, team_id)?;
+    let people: Vec<(String, i64)> = match (&input.user_id, &input.user_ids) {
+        (Some(_), Some(_)) => return Err(StoreError::invalid("user_ids", "give user_id or user_ids, not both")),
+        (Some(u), None) => vec![("user_id".into(), *u)],
+        (None, Some(list)) if list.is_empty() => return Err(StoreError::invalid("user_ids", "must name someone")),
+        (None, Some(list)) if list.len() > MAX_ADDED_AT_ONCE => {
+            return Err(StoreError::invalid("user_ids", format!("at most {MAX_ADDED_AT_ONCE} people at once")));
+        }
+        (None, Some(list)) => list.iter().enumerate().map(|(i, u)| (format!("user_ids[{i}]"), *u)).collect(),
+        (None, None) => return Err(StoreError::invalid("user_id", "is required")),
+    };
+    if let Some(r) = input.rotation_id {
+        let rotation =
+            super::rotations::get_plain(c, r).map_err(|_| StoreError::invalid("rotation_id", "no such rotation"))?;
+        if rotation.team_id != team_id {
+            return Err(StoreError::invalid("rotation_id", "is a rotation of another team"));
+        }
+    }
+    let mut added = Vec::new();
+    for (field, user_id) in people {
+        if let Some(role) = input.group_role
+            && !super::groups::is_member(c, team.group_id, user_id)?
+        {
+            let m = super::groups::MembershipInput { user_id: Some(user_id), role: Some(role) };
+            super::groups::add_member(c, ctx, team.group_id, m, among).map_err(|e| about(e, &field))?;
+        }
+        let member =
+            c.opt("SELECT id FROM team_members WHERE team_id = ?1 AND user_id = ?2", args![team_id, user_id], |r| {
+                r.get::<i64, _>(0)
+            })?;
+        let id = match member {
+            // Already in the team: fine when there is more to do (the rotation), else a conflict.
+            Some(id) if input.rotation_id.is_some() || input.group_role.is_some() => id,
+            Some(_) => return Err(StoreError::conflict(field, "the user is already a member of this team")),
+            None => {
+                add_member(c, ctx, team_id, TeamMemberInput { user_id: Some(user_id), ..Default::default() })
+                    .map_err(|e| about(e, &field))?
+                    .id
+            }
+        };
+        if let Some(r) = input.rotation_id
+            && !super::rotations::has_member(c, r, user_id)?
+        {
+            let m = super::rotations::MemberInput { user_id: Some(user_id), position: None };
+            super::rotations::add_member(c, ctx, r, m).map_err(|e| about(e, &field))?;
+        }
+        added.push(get_member(c, id)?);
+    }
+    Ok(added)
 }
 
 const MEMBER_SELECT: &str =
@@ -244,6 +338,15 @@ pub fn add_member(c: &Tx<'_>, ctx: &Ctx, team_id: i64, input: TeamMemberInput) -
 /// user is refused, anything else returns it unchanged.
 pub fn update_member(c: &Read<'_>, id: i64, input: TeamMemberInput) -> Result<TeamMember> {
     let m = get_member(c, id)?;
+    for (set, field) in [
+        (input.user_ids.is_some(), "user_ids"),
+        (input.group_role.is_some(), "group_role"),
+        (input.rotation_id.is_some(), "rotation_id"),
+    ] {
+        if set {
+            return Err(StoreError::invalid(field, "only when adding people (POST /api/teams/{id}/users)"));
+        }
+    }
     if input.user_id.is_some_and(|u| u != m.user_id) {
         return Err(StoreError::invalid("user_id", "cannot be changed; remove the member and add another"));
     }

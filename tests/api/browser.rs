@@ -63,7 +63,7 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
         b.wait_text(".flash", "Member added");
     }
 
-    // A team with both as members.
+    // A team with both as members, added at once.
     b.goto(&url("/teams"));
     b.open("details.create");
     b.fill("#f-name", "Infrastructure");
@@ -71,10 +71,10 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
     b.wait_text(".flash", "Team created");
     let team_page = b.url();
     for name in ["alice", "bob"] {
-        b.choose("select[name=user_id]", name);
-        b.submit("form[action$='/members'] button[type=submit]");
-        b.wait_text(".flash", "Member added");
+        b.tick("form[action$='/members'] fieldset", name);
     }
+    b.submit("form[action$='/members'] button[type=submit]");
+    b.wait_text(".flash", "Added alice, bob.");
     b.wait_text("ul.members", "bob");
 
     // A rotation with both, alice first.

@@ -129,6 +129,32 @@ fn the_readme_alertmanager_curl_creates_an_alert_on_the_demo_route() {
     assert!(answer[0]["id"].is_i64() && answer[0]["assignee"]["username"].is_string(), "it pages someone: {answer}");
 }
 
+/// The README's "Set up a team" runs as written on a fresh install (with the admin's session
+/// token), and ends with a route paging the rotation.
+#[test]
+fn the_readme_team_setup_runs_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::process::Proc::start(&dir.path().join("setup.db"), &["serve"], &[]);
+    let admin = server.login(&server.admin_password.clone().unwrap());
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme.split("## Set up a team").nth(1).expect("the README sets up a team");
+    let block = section.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).unwrap();
+    let script = format!("set -e\n{}", block.replace("http://127.0.0.1:8080", &server.base));
+    let out = std::process::Command::new("bash").args(["-c", &script]).env("TOKEN", &admin).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    let answers: Vec<serde_json::Value> =
+        serde_json::Deserializer::from_str(&said).into_iter().collect::<Result<_, _>>().expect("JSON answers");
+    assert_eq!(answers.len(), 9, "one answer per step: {said}");
+    for v in &answers {
+        assert!(v.get("error").is_none(), "a README step failed: {v}");
+    }
+    let members = server.call("GET", "/api/rotations/1/members", Some(&admin), None).body;
+    let names: Vec<&str> = members.as_array().unwrap().iter().filter_map(|m| m["username"].as_str()).collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert!(said.contains("\"intake_token\":\"iri_"), "the route's token is printed: {said}");
+}
+
 #[test]
 fn backup_during_a_load_holds_every_alert_acknowledged_before_it_started() {
     let dir = tempfile::tempdir().unwrap();

@@ -170,6 +170,63 @@ fn teams_groups_and_memberships() {
     assert_eq!(app.get(&format!("/api/teams/{id}"), &w.viewer.1).status, 404, "vera lost access");
 }
 
+/// Adding people to a team is one step: several at once, into the team's group with a role when
+/// they are not in it yet, and onto a rotation; all of it or nothing, errors naming the person.
+#[test]
+fn people_join_a_team_its_group_and_a_rotation_in_one_step() {
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let (e, team) = (&w.editor.1, w.team);
+    let users = format!("/api/teams/{team}/users");
+    let rot = app.post("/api/rotations", e, json!({"team_id": team, "name": "Primary"})).id();
+    let (nina, _) = app.user(&w.admin, "nina");
+
+    let added = app.post(&users, e, json!({"user_ids": [w.viewer.0, w.responder.0], "rotation_id": rot})).expect(201);
+    let names: Vec<&str> = added.as_array().unwrap().iter().map(|m| m["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["vera", "rick"], "a list in, a list out");
+    let on_rotation = |want: &[&str]| {
+        let m = app.get(&format!("/api/rotations/{rot}/members"), e).expect(200);
+        let got: Vec<String> =
+            m.as_array().unwrap().iter().map(|m| m["username"].as_str().unwrap().to_string()).collect();
+        assert_eq!(got, want);
+    };
+    on_rotation(&["vera", "rick"]);
+
+    // Someone outside the group needs a role in it; an editor may not enrol a stranger.
+    let r = app.post(&users, e, json!({"user_ids": [w.outsider.0]}));
+    assert_eq!((r.status, r.fields()), (400, vec!["user_ids[0]".to_string()]), "{}", r.text);
+    let r = app.post(&users, e, json!({"user_ids": [nina], "group_role": "responder"}));
+    assert_eq!(r.fields(), ["user_ids[0]"]);
+    assert!(r.text.contains("an administrator adds new people"), "{}", r.text);
+
+    // An administrator adds both to the group, the team and the rotation in one step.
+    let added = app
+        .post(&users, &w.admin, json!({"user_ids": [nina, w.outsider.0], "group_role": "viewer", "rotation_id": rot}))
+        .expect(201);
+    assert_eq!(added.as_array().unwrap().len(), 2);
+    let group = app.get(&format!("/api/groups/{}/users", w.group), &w.admin).expect(200);
+    let role = |user: i64| group.as_array().unwrap().iter().find(|m| m["user_id"] == user).map(|m| m["role"].clone());
+    assert_eq!((role(nina), role(w.outsider.0)), (Some(json!("viewer")), Some(json!("viewer"))));
+    on_rotation(&["vera", "rick", "nina", "olga"]);
+
+    // All or nothing: the second person is unknown, so the first is not added either.
+    let r = app.post(&users, e, json!({"user_ids": [w.editor.0, 999_999], "rotation_id": rot}));
+    assert_eq!(r.fields(), ["user_ids[1]"], "{}", r.text);
+    let members = app.get(&users, e).expect(200);
+    assert!(!members.as_array().unwrap().iter().any(|m| m["user_id"] == w.editor.0), "nothing was added");
+    on_rotation(&["vera", "rick", "nina", "olga"]);
+
+    let other = app.post("/api/rotations", &w.outsider.1, json!({"team_id": w.other_team, "name": "Web"})).id();
+    let r = app.post(&users, &w.admin, json!({"user_ids": [w.editor.0], "rotation_id": other}));
+    assert_eq!(r.fields(), ["rotation_id"]);
+    let r = app.post(&users, e, json!({"user_id": w.editor.0, "user_ids": [w.editor.0]}));
+    assert_eq!(r.fields(), ["user_ids"]);
+    let r = app.post(&users, e, json!({"user_ids": []}));
+    assert_eq!(r.fields(), ["user_ids"]);
+    let one = app.post(&users, e, json!({"user_id": w.editor.0})).expect(201);
+    assert_eq!(one["username"], "eddie", "one person in, one membership out");
+}
+
 #[test]
 fn users_are_managed_by_admins() {
     let app = TestApp::start();

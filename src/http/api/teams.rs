@@ -97,6 +97,15 @@ pub async fn members(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult
     Ok(Json(st.db.read(move |c| teams::members(c, id)).await?))
 }
 
+/// What `POST /api/teams/{id}/users` answers: the membership, or all of them when several
+/// people were added (`user_ids`).
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum AddedMembers {
+    One(TeamMember),
+    Several(Vec<TeamMember>),
+}
+
 pub async fn add_member(
     st: State,
     caller: Caller,
@@ -106,8 +115,12 @@ pub async fn add_member(
     let id = id.into_inner();
     team(&st, &caller, id, Role::Editor).await?;
     let ctx = caller.ctx(&st);
-    let m = st.db.write(move |c| teams::add_member(c, &ctx, id, body.0)).await?;
-    Ok(created(&m))
+    let (among, several) = (caller.visible(), body.0.user_ids.is_some());
+    let mut added = st.db.write(move |c| teams::add_members(c, &ctx, id, body.0, among.as_deref())).await?;
+    Ok(match (several, added.pop()) {
+        (false, Some(one)) => created(&AddedMembers::One(one)),
+        (_, last) => created(&AddedMembers::Several(added.into_iter().chain(last).collect())),
+    })
 }
 
 async fn member(st: &State, caller: &Caller, id: i64, role: Role) -> ApiResult<TeamMember> {

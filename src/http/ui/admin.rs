@@ -36,7 +36,7 @@ const ROLES: &[(&str, &str)] = &[
     ("editor", "editor — manages everything in the group"),
 ];
 
-fn roles() -> Vec<(String, String)> {
+pub fn roles() -> Vec<(String, String)> {
     ROLES.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
 }
 

@@ -4,7 +4,8 @@ use actix_web::web;
 use maud::{Markup, html};
 
 use super::form::{
-    Errors, Form, Kind, Values, button, checkbox, csrf, form_errors, input, required, select, settings, textarea,
+    Errors, Form, Kind, Values, button, checkbox, checkboxes, csrf, form_errors, input, required, select, settings,
+    textarea,
 };
 use super::layout::{First, empty_list};
 use super::{Ui, UiResult, deleted, redirect};
@@ -118,11 +119,35 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResu
     let members = api::teams::members(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?.0;
     let group_members = api::groups::members(ui.st.clone(), ui.caller.clone(), web::Path::from(t.group_id)).await?.0;
     let editor = ui.can(t.group_id, Role::Editor);
-    let candidates: Vec<(String, String)> = group_members
+    // Who can be added: the group's people not in the team yet, then the people of the editor's
+    // other groups (everyone, for an administrator), who join the group in the same step.
+    let in_team = |user: i64| members.iter().any(|x| x.user_id == user);
+    let in_group = |user: i64| group_members.iter().any(|m| m.user_id == user);
+    let mut candidates: Vec<(String, String)> = group_members
         .iter()
-        .filter(|m| !members.iter().any(|x| x.user_id == m.user_id))
+        .filter(|m| !in_team(m.user_id))
         .map(|m| (m.user_id.to_string(), m.username.clone()))
         .collect();
+    let rotations: Vec<(String, String)>;
+    if editor {
+        let people = api::users::list(ui.st.clone(), ui.caller.clone()).await?.0;
+        candidates.extend(
+            people
+                .iter()
+                .filter(|u| !in_team(u.id) && !in_group(u.id))
+                .map(|u| (u.id.to_string(), format!("{} (joins the group)", u.username))),
+        );
+        let filter = Query(api::TeamFilter { team_id: Some(id) });
+        rotations = api::rotations::list(ui.st.clone(), ui.caller.clone(), filter)
+            .await?
+            .0
+            .into_iter()
+            .map(|r| (r.id.to_string(), r.name))
+            .collect();
+    } else {
+        rotations = Vec::new();
+    }
+    let adding = Values::default().set("group_role", "responder");
     let (v, e) = edit.unwrap_or_else(|| (Values::of(&serde_json::to_value(&t).unwrap_or_default()), Errors::new()));
     let no_errors = Errors::new();
     ui.form_page(
@@ -136,14 +161,19 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResu
                 h2 { "Members" }
                 @if members.is_empty() { p.muted { "No members yet." } }
                 ul.members { @for m in &members { li {
-                    (m.username) @if !m.display_name.is_empty() { " " span.muted { "(" (m.display_name) ")" } }
+                    (m.username) @if !m.display_name.is_empty() && m.display_name != m.username { " " span.muted { "(" (m.display_name) ")" } }
                     @if editor { " " (button(&format!("/teams/members/{}/delete", m.id), &ui.csrf, "Remove", "small link", Some("Remove this member from the team?"))) }
                 } } }
                 @if editor {
-                    form.row method="post" action={"/teams/" (id) "/members"} {
-                        (csrf(&ui.csrf))
-                        (select("Add a member of the group", "user_id", &candidates, &Values::default(), &no_errors, Some("— choose —"), ""))
-                        button type="submit" { "Add" }
+                    details.create open[members.is_empty()] {
+                        summary { "Add people" }
+                        form method="post" action={"/teams/" (id) "/members"} {
+                            (csrf(&ui.csrf))
+                            (checkboxes("People", "user_ids", &candidates, &adding, &no_errors, "Choose several at once."))
+                            (select("Role in the group, for those who join it", "group_role", &super::admin::roles(), &adding, &no_errors, None, ""))
+                            (select("Also add them to the rotation", "rotation_id", &rotations, &adding, &no_errors, Some("— no rotation —"), "Appended in the order chosen; those already in it stay where they are."))
+                            button.primary type="submit" { "Add to the team" }
+                        }
                     }
                 }
             }
@@ -178,11 +208,17 @@ async fn delete(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
 async fn add_member(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let id = id.into_inner();
-    let r = ui
-        .save(&form, &[("user_id", Kind::Int)], |st, who, b| api::teams::add_member(st, who, web::Path::from(id), b))
-        .await?;
+    if form.all("user_ids").is_empty() {
+        return Ok(redirect(&format!("/teams/{id}"), "error", "Choose at least one person to add."));
+    }
+    const ADD: &[(&str, Kind)] = &[("user_ids", Kind::IntList), ("group_role", Kind::Text), ("rotation_id", Kind::Int)];
+    let r = ui.save(&form, ADD, |st, who, b| api::teams::add_member(st, who, web::Path::from(id), b)).await?;
     Ok(match r {
-        Ok(_) => redirect(&format!("/teams/{id}"), "ok", "Member added."),
+        Ok(added) => {
+            let names: Vec<&str> =
+                added.as_array().into_iter().flatten().filter_map(|m| m["username"].as_str()).collect();
+            redirect(&format!("/teams/{id}"), "ok", &format!("Added {}.", names.join(", ")))
+        }
         Err(e) => redirect(&format!("/teams/{id}"), "error", &first_error(&e)),
     })
 }
