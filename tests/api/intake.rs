@@ -712,3 +712,65 @@ fn change_events_are_recorded_on_the_team_and_page_nobody() {
         assert_eq!(list[0]["links"][0]["href"], "https://vault.example/ui");
     }
 }
+
+/// The PagerDuty client libraries people already run send to IncidentRelay unchanged but for
+/// the address: pdpyras and python-pagerduty to `/v2/enqueue` (trigger, acknowledge, resolve),
+/// pypd to `/api/events/ingest/` (it adds a trailing slash).
+#[test]
+fn pagerduty_client_libraries_trigger_acknowledge_and_resolve() {
+    let app = TestApp::start();
+    let s = setup(&app);
+    let key = &s.tokens["events"];
+    let run = |module: &str, script: String| {
+        let Some(python) = crate::tools::python_with(module) else { return false };
+        let out = std::process::Command::new(python).args(["-W", "ignore", "-c", &script]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{module}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        true
+    };
+    let status = |dedup: &str| {
+        let page = app.get(&format!("/api/alerts?search={dedup}"), &s.w.admin).expect(200);
+        let items = page["items"].as_array().unwrap().clone();
+        items.iter().find(|a| a["dedup_key"] == dedup).map(|a| a["status"].as_str().unwrap_or("").to_string())
+    };
+    let base = &app.base;
+    let pdpyras = format!(
+        "import pdpyras\ns = pdpyras.EventsAPISession({key:?})\ns.url = {base:?}\n\
+         k = s.trigger('Disk full on db-3', 'db-3', dedup_key='pdpyras-disk', severity='error', \
+                       links=[{{'href': 'https://grafana.example/d/1', 'text': 'Dashboard'}}])\n\
+         assert k == 'pdpyras-disk', k\nprint(s.acknowledge(k))"
+    );
+    if run("pdpyras", pdpyras) {
+        app.cycle();
+        assert_eq!(status("pdpyras-disk").as_deref(), Some("acknowledged"));
+        run(
+            "pdpyras",
+            format!(
+                "import pdpyras\ns = pdpyras.EventsAPISession({key:?})\ns.url = {base:?}\ns.resolve('pdpyras-disk')"
+            ),
+        );
+        assert_eq!(status("pdpyras-disk").as_deref(), Some("resolved"));
+    }
+    let python_pagerduty = format!(
+        "import pagerduty\nc = pagerduty.EventsApiV2Client({key:?})\nc._url = {base:?}\n\
+         k = c.trigger('API errors', 'api-1', dedup_key='pd-api', severity='critical')\nc.resolve(k)"
+    );
+    if run("pagerduty", python_pagerduty) {
+        app.cycle();
+        assert_eq!(status("pd-api").as_deref(), Some("resolved"));
+    }
+    let pypd = format!(
+        "import pypd\npypd.EventV2.base_url = {url:?}\n\
+         pypd.EventV2.create(data={{'routing_key': {key:?}, 'event_action': 'trigger', 'dedup_key': 'pypd-queue', \
+         'payload': {{'summary': 'Queue backlog', 'source': 'queue-1', 'severity': 'warning'}}}})",
+        url = format!("{base}/api/events/ingest")
+    );
+    if run("pypd", pypd) {
+        app.cycle();
+        assert_eq!(status("pypd-queue").as_deref(), Some("firing"));
+    }
+}
