@@ -175,11 +175,13 @@ pub enum Source {
     Grafana,
     /// PagerDuty Events API v2 compatible senders.
     Events,
+    /// incident.io's incident webhooks (Standard Webhooks signed).
+    Incidentio,
 }
 
 impl Source {
-    pub const ALL: [Source; 5] =
-        [Source::Alertmanager, Source::Zabbix, Source::Webhook, Source::Grafana, Source::Events];
+    pub const ALL: [Source; 6] =
+        [Source::Alertmanager, Source::Zabbix, Source::Webhook, Source::Grafana, Source::Events, Source::Incidentio];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -188,6 +190,7 @@ impl Source {
             Source::Webhook => "webhook",
             Source::Grafana => "grafana",
             Source::Events => "events",
+            Source::Incidentio => "incidentio",
         }
     }
 
@@ -203,6 +206,7 @@ impl Source {
             Source::Webhook => "Generic webhook / curl",
             Source::Grafana => "Grafana",
             Source::Events => "PagerDuty Events API v2",
+            Source::Incidentio => "incident.io",
         }
     }
 
@@ -214,6 +218,7 @@ impl Source {
             Source::Webhook => "/api/integrations/webhook",
             Source::Grafana => "/api/integrations/grafana",
             Source::Events => "/api/events/ingest",
+            Source::Incidentio => "/api/integrations/incidentio",
         }
     }
 }
@@ -250,6 +255,12 @@ pub struct IncomingAlert {
     /// Whether a trigger may reopen a recently resolved alert with the same key (PagerDuty
     /// events may not: a trigger after resolve opens a new incident there).
     pub reopen: bool,
+    /// Why the sender resolved it, for the timeline ("declined in incident.io"); `None`: the
+    /// monitoring system saw the problem end.
+    pub resolution: Option<String>,
+    /// The Slack user id of the person the sender put in charge (incident.io's lead): a new
+    /// alert is assigned to the user with that `slack_user_id`, if they may be paged here.
+    pub assignee_slack_user_id: Option<String>,
 }
 
 /// Maximum lengths kept from senders.
@@ -296,6 +307,8 @@ impl IncomingAlert {
             reopen: true,
             links: Vec::new(),
             images: Vec::new(),
+            resolution: None,
+            assignee_slack_user_id: None,
         }
     }
 

@@ -254,6 +254,18 @@ pub fn endpoints() -> Vec<Endpoint> {
         .describe(INTAKE_AUTH)
         .body::<serde_json::Value>()
         .ok::<intake::IntakeResults>(200);
+    t.post("/api/integrations/incidentio", "incident.io incident webhooks", intake::incidentio)
+        .public()
+        .describe(
+            "incident.io's `public_incident.incident_created_v2` and `…incident_updated_v2` events, signed with Standard \
+             Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). The signature, checked against the signing \
+             secret of each route with source `incidentio`, picks the route (or send its intake token as \
+             `Authorization: Bearer`). Triage and live incidents fire; closed and post-incident ones resolve; declined, \
+             merged and canceled ones resolve saying so. The lead's Slack user id picks the assignee. 204; other event \
+             types are answered 204 and ignored.",
+        )
+        .body::<serde_json::Value>()
+        .returns(204, "");
     const EVENTS: &str = "PagerDuty Events API v2: `{routing_key, event_action: trigger|acknowledge|resolve, dedup_key, payload: {summary, \
         source, severity, …}}`. 202 `{status: success, dedup_key, incident_id}`; 400 `{status: \"invalid event\", message, errors}`.";
     t.post("/api/events/ingest", "PagerDuty Events API v2 compatible intake", intake::events)

@@ -119,7 +119,12 @@ fn operation(ep: &Endpoint, generator: &mut SchemaGenerator) -> Operation {
                 204 => "No content".into(),
                 _ => "OK".into(),
             },
-            content: media(ep.content_type, ok_schema.map(|f| f(generator))),
+            // A 204 has no body, so no content type.
+            content: if status == 204 {
+                IndexMap::new()
+            } else {
+                media(ep.content_type, ok_schema.map(|f| f(generator)))
+            },
             ..Response::default()
         }),
     );

@@ -9,7 +9,7 @@ use super::alerts::{self, Alert};
 use super::audit::Actor;
 use super::routes::Route;
 use super::timeline::{add_event, repeat_event};
-use super::{Read, Result, StoreError, Tx, lifecycle as apply_lifecycle, teams};
+use super::{Read, Result, StoreError, Tx, groups, lifecycle as apply_lifecycle, teams, users};
 use crate::domain::alert::{AlertStatus, IncomingAlert};
 use crate::domain::lifecycle::{
     self, AlertState, IntakeFacts, IntakePlan, IntakeResult, Options, Outcome, RouteRules, SilenceRule, text,
@@ -198,6 +198,15 @@ fn apply(
             let status = if silence.is_some() { AlertStatus::Silenced } else { AlertStatus::Firing };
             let opening = apply_lifecycle::opening(c, now, &rc.route)?;
             let (assignee, target) = (opening.assignee, opening.target);
+            // The person the sender put in charge (incident.io's lead), if they may be paged here.
+            let lead = match &a.assignee_slack_user_id {
+                Some(slack) => match users::by_chat_id(c, users::ChatId::Slack, slack)? {
+                    Some(u) if groups::is_member(c, rc.route.group_id, u.id)? => Some(u.id),
+                    _ => None,
+                },
+                None => None,
+            };
+            let assignee = lead.or(assignee);
             // A silenced alert has no timer while the silence lasts.
             let next_action_at = if silence.is_none() { opening.next_action_at } else { None };
             let id = alerts::insert(
@@ -315,8 +324,11 @@ fn apply(
             if alert.group_key.is_some() {
                 alerts::resolve_member(c, now, alert_id, key)?;
             }
-            let message = "resolved by the monitoring system";
-            let alert = apply_lifecycle::close(c, now, alert, &rc.actor(), message, &close, Some(opts))?;
+            let message = match &a.resolution {
+                Some(why) => format!("resolved: {why}"),
+                None => "resolved by the monitoring system".to_string(),
+            };
+            let alert = apply_lifecycle::close(c, now, alert, &rc.actor(), &message, &close, Some(opts))?;
             Ok(answer(Some(&alert), format!("alert #{alert_id} resolved")))
         }
         IntakePlan::Acknowledge { alert_id } => {

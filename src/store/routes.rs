@@ -79,6 +79,13 @@ impl Route {
                     .to_string(),
             );
         }
+        if self.source == Source::Incidentio && !self.requires_signature {
+            w.push(
+                "incident.io finds this route by its signature: paste the signing secret of incident.io's webhook \
+                 endpoint (whsec_…) into the route; until then its webhooks are refused."
+                    .to_string(),
+            );
+        }
         w
     }
 }
@@ -185,6 +192,16 @@ pub fn list(c: &Read<'_>, groups: Option<&[i64]>, team_id: Option<i64>) -> Resul
 }
 
 /// Routes of a team (intake by personal API token routes among these).
+/// The enabled routes of a source that verify signatures (incident.io: the signing secret is
+/// the route's credential; the request names no token).
+pub fn signing_routes(c: &Read<'_>, source: Source) -> Result<Vec<Route>> {
+    c.rows(
+        &format!("{SELECT} WHERE r.source = ?1 AND r.enabled = 1 AND r.signing_secret IS NOT NULL ORDER BY r.id"),
+        args![source.as_str()],
+        row,
+    )
+}
+
 pub fn of_team(c: &Read<'_>, team_id: i64) -> Result<Vec<Route>> {
     list(c, None, Some(team_id))
 }

@@ -774,3 +774,88 @@ fn pagerduty_client_libraries_trigger_acknowledge_and_resolve() {
         assert_eq!(status("pypd-queue").as_deref(), Some("firing"));
     }
 }
+
+/// incident.io pages the on-call person: its signed webhooks find their route by the signing
+/// secret (no token), a declared incident fires with its lead assigned, a closed one resolves,
+/// a declined one resolves saying so, redeliveries and other event types are answered 204 and
+/// change nothing, and a wrong signature is refused.
+#[test]
+fn incident_io_webhooks_page_and_resolve_by_their_signature() {
+    use base64::Engine;
+    use hmac::{Hmac, KeyInit, Mac};
+    let app = TestApp::start();
+    let s = setup(&app);
+    let secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+    let route = app
+        .post(
+            "/api/routes",
+            &s.w.editor.1,
+            json!({"team_id": s.w.team, "name": "incidents", "source": "incidentio", "rotation_id": s.rotation}),
+        )
+        .expect(201);
+    assert!(route["warnings"].to_string().contains("signing secret"), "{route}");
+    let route =
+        app.put(&format!("/api/routes/{}", route["id"]), &s.w.editor.1, json!({"signing_secret": secret})).expect(200);
+    assert!(!route["warnings"].to_string().contains("signing secret"));
+    // rick's Slack user id is the lead's in the fixtures.
+    app.put(&format!("/api/admin/users/{}", s.w.responder.0), &s.w.admin, json!({"slack_user_id": "U02AYNF2XJM"}))
+        .expect(200);
+
+    let key = base64::engine::general_purpose::STANDARD.decode(secret.trim_start_matches("whsec_")).unwrap();
+    let send = |id: &str, body: &str, key: &[u8]| {
+        let ts = app.now().secs();
+        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).unwrap();
+        mac.update(format!("{id}.{ts}.{body}").as_bytes());
+        let sig = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
+        let ts = ts.to_string();
+        let headers = [
+            ("webhook-id", id),
+            ("webhook-timestamp", ts.as_str()),
+            ("webhook-signature", sig.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        crate::support::send(
+            &app.agent,
+            "POST",
+            &app.url("/api/integrations/incidentio"),
+            None,
+            Some(body.to_string()),
+            &headers,
+        )
+    };
+    let alerts =
+        || app.get("/api/alerts?source=incidentio", &s.w.admin).expect(200)["items"].as_array().unwrap().clone();
+
+    let created = fixture("incidentio/incident_created_v2.json");
+    assert_eq!(send("msg_1", &created, b"not the secret").status, 401, "a wrong signature");
+    assert!(alerts().is_empty());
+    let r = send("msg_1", &created, &key);
+    assert_eq!((r.status, r.text.as_str()), (204, ""));
+    let a = alerts().remove(0);
+    assert_eq!((a["title"].as_str(), a["status"].as_str()), (Some("INC-123: Our database is sad"), Some("firing")));
+    assert_eq!(a["severity"], "high");
+    assert_eq!(a["assignee"]["username"], "rick", "the incident lead, by Slack user id");
+    assert_eq!(a["dedup_key"], "01FDAG4SAP5TYPT98WGR2N7W91");
+    assert_eq!(send("msg_1", &created, &key).status, 204, "a redelivery is answered 204…");
+    assert_eq!(alerts()[0]["alert_count"], 1, "…and changes nothing");
+    assert_eq!(send("msg_2", &fixture("incidentio/incident_updated_v2_live.json"), &key).status, 204);
+    assert_eq!(alerts().len(), 1, "an update of the same incident is the same alert");
+    assert_eq!(send("msg_3", &fixture("incidentio/follow_up_created_v2.json"), &key).status, 204, "other events: 204");
+    assert!(
+        app.log.lines().iter().any(|l| l.contains("incident.io event ignored") && l.contains("follow_up_created_v2"))
+    );
+    assert_eq!(send("msg_4", &fixture("incidentio/incident_updated_v2_closed.json"), &key).status, 204);
+    assert_eq!(alerts()[0]["status"], "resolved");
+
+    let declined = fixture("incidentio/incident_updated_v2_declined.json").replace("\"declined\"", "\"live\"");
+    assert_eq!(send("msg_5", &declined, &key).status, 204);
+    assert_eq!(send("msg_6", &fixture("incidentio/incident_updated_v2_declined.json"), &key).status, 204);
+    let false_alarm = alerts().into_iter().find(|a| a["title"] == "INC-124: False alarm").expect("the second incident");
+    assert_eq!(false_alarm["status"], "resolved");
+    let events = app.get(&format!("/api/alerts/{}/events", false_alarm["id"]), &s.w.admin).expect(200);
+    let resolved = events.as_array().unwrap().iter().find(|e| e["event_type"] == "resolved").unwrap().clone();
+    assert_eq!(resolved["message"], "resolved: declined in incident.io");
+
+    let r = send("msg_7", r#"{"event_type": "public_incident.incident_created_v2"}"#, &key);
+    assert_eq!((r.status, r.fields()), (400, vec!["public_incident.incident_created_v2".to_string()]));
+}

@@ -508,17 +508,44 @@ fn every_route_snippet_posts_a_body_its_own_endpoint_accepts() {
     let app = TestApp::start();
     let w = World::new(&app);
     let s = session(&app, "eddie", "password-eddie");
+    let secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
     for source in Source::ALL {
         let team = w.team.to_string();
         let name = format!("r-{}", source.as_str());
-        let page = post_form(
-            &app,
-            &s,
-            "/routes",
-            &[("csrf", &s.csrf), ("team_id", &team), ("name", &name), ("source", source.as_str()), ("enabled", "on")],
-        );
+        let mut fields = vec![
+            ("csrf", s.csrf.as_str()),
+            ("team_id", &team),
+            ("name", &name),
+            ("source", source.as_str()),
+            ("enabled", "on"),
+        ];
+        if source == Source::Incidentio {
+            fields.push(("signing_secret", secret));
+        }
+        let page = post_form(&app, &s, "/routes", &fields);
         assert_eq!(page.status, 200, "{}", page.text);
         let snippet = if page.text.contains("id=\"snippet-curl\"") { "snippet-curl" } else { "snippet-main" };
+        if source == Source::Incidentio {
+            // A shell snippet that signs the body: run it with the route's secret and the test's clock.
+            let start = page.text.find("<pre id=\"snippet-curl\">").unwrap();
+            let text = page.text[start..].split_once('>').unwrap().1.split("</pre>").next().unwrap();
+            let script = text
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+                .replace("SECRET='whsec_…'", &format!("SECRET='{secret}'"))
+                .replace("$(date +%s)", &app.now().secs().to_string())
+                .replace("https://oncall.example", &app.base);
+            let out = std::process::Command::new("sh")
+                .args(["-c", &format!("{} -s -o /dev/null -w '%{{http_code}}'", script.trim_end())])
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(said, "204", "{script}\n{}", String::from_utf8_lossy(&out.stderr));
+            continue;
+        }
         let (url, headers, body) = curl_of(&page.text, snippet);
         assert!(url.ends_with(source.intake_path()), "{source:?}: {url}");
         let path = url.trim_start_matches("https://oncall.example");

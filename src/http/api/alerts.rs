@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::access::Role;
-use crate::domain::alert::{AlertSort, AlertStatus, Severity};
+use crate::domain::alert::{AlertSort, AlertStatus, Severity, Source};
 use crate::http::State;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
@@ -81,11 +81,11 @@ pub fn filter(caller: &Caller, q: AlertQuery) -> ApiResult<Filter> {
         },
     };
     if let Some(s) = q.source.as_deref().filter(|s| !s.is_empty())
-        && crate::domain::alert::Source::parse(s).is_none()
+        && Source::parse(s).is_none()
     {
         errors.push(crate::domain::validate::FieldError::new(
             "source",
-            "must be alertmanager, zabbix, webhook, grafana or events",
+            format!("must be one of {}", Source::ALL.map(Source::as_str).join(", ")),
         ));
     }
     let sort = match q.sort.as_deref() {

@@ -7,6 +7,7 @@
 
 pub mod alertmanager;
 pub mod grafana;
+pub mod incidentio;
 pub mod pagerduty;
 pub mod webhook;
 pub mod zabbix;
@@ -49,6 +50,7 @@ pub fn parser(source: Source) -> fn(&[u8]) -> ParseResult {
         Source::Webhook => webhook::parse_body,
         Source::Grafana => grafana::parse_body,
         Source::Events => pagerduty::parse_body,
+        Source::Incidentio => incidentio::parse_body,
     }
 }
 
@@ -60,6 +62,7 @@ pub fn example(source: Source) -> &'static str {
         Source::Webhook => webhook::EXAMPLE,
         Source::Grafana => grafana::EXAMPLE,
         Source::Events => pagerduty::EXAMPLE,
+        Source::Incidentio => incidentio::EXAMPLE,
     }
 }
 
@@ -443,6 +446,68 @@ pub async fn webhook(st: State, req: HttpRequest, payload: web::Payload) -> ApiR
 
 pub async fn grafana(st: State, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     handle(st, req, payload, Source::Grafana).await
+}
+
+/// `/api/integrations/incidentio`: incident.io's incident webhooks. incident.io sends no
+/// token: the Standard Webhooks signature, checked against each incident.io route's signing
+/// secret, says which route it is for (a bearer token, if sent, picks the route as
+/// elsewhere). 204 as incident.io expects; other event types are answered 204 and ignored.
+pub async fn incidentio(st: State, req: HttpRequest, mut payload: web::Payload) -> ApiResult<HttpResponse> {
+    rate_limit(&st, &req)?;
+    let body = read_body(&req, &mut payload, st.config.intake.max_body_bytes).await?;
+    let now = st.clock.now();
+    let (target, webhook_id) = if req.headers().contains_key("Authorization") {
+        let target = resolve_target(&st, &req, None, Source::Incidentio).await?;
+        let IntakeTarget::Route(rc) = &target else {
+            return Err(ApiError::Forbidden("incident.io posts to a route: use its intake token".into()));
+        };
+        let secret = rc.route.signing_secret.as_deref().ok_or_else(|| {
+            ApiError::Unauthorized(format!("route \"{}\" has no signing secret: paste incident.io's", rc.route.name))
+        })?;
+        let id = verify_signature(secret, &req, &body, now)?;
+        (target, id)
+    } else {
+        let routes = st.db.read(|c| routes::signing_routes(c, Source::Incidentio)).await?;
+        let mut last = ApiError::Unauthorized(
+            "no incident.io route verifies this request: give the route incident.io's signing secret (whsec_…)".into(),
+        );
+        let mut found = None;
+        for route in routes {
+            let secret = route.signing_secret.clone().unwrap_or_default();
+            match verify_signature(&secret, &req, &body, now) {
+                Ok(id) => {
+                    found = Some((route, id));
+                    break;
+                }
+                Err(e) => last = e,
+            }
+        }
+        let (route, id) = found.ok_or(last)?;
+        let (rc, team_active) = st
+            .db
+            .read(move |c| Ok((teams::get(c, route.team_id)?.active, RouteCtx::load(c, route)?)))
+            .await
+            .map(|(a, rc)| (rc, a))?;
+        if !team_active {
+            return Err(ApiError::Forbidden(format!("the team of route \"{}\" is disabled", rc.route.name)));
+        }
+        (IntakeTarget::Route(Box::new(rc)), id)
+    };
+    let alerts = incidentio::parse_body(&body).map_err(ApiError::validation)?;
+    if alerts.is_empty() {
+        let event =
+            serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["event_type"].as_str().map(String::from));
+        slog::info!(st.log, "incident.io event ignored"; "event_type" => event.unwrap_or_default(), "webhook_id" => &webhook_id);
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    match store(&st, Source::Incidentio.as_str(), Request { target, webhook_id: Some(webhook_id), alerts }).await {
+        // A redelivery of what was processed (incident.io retries until it sees a 2xx).
+        Err(ApiError::Conflict { details, .. }) if details.iter().any(|d| d.field == "webhook-id") => {
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Err(e) => Err(e),
+        Ok(_) => Ok(HttpResponse::NoContent().finish()),
+    }
 }
 
 /// PagerDuty Events API v2 success body.

@@ -7,7 +7,8 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::form::{
-    Errors, Form, Kind, Values, button, checkbox, checkboxes, csrf, form_errors, required, select, settings, textarea,
+    Errors, Form, Kind, Values, button, checkbox, checkboxes, csrf, form_errors, input, required, select, settings,
+    textarea,
 };
 use super::layout::{First, empty_list};
 use super::teams::team_options;
@@ -39,6 +40,7 @@ const SPEC: &[(&str, Kind)] = &[
     ("channel_ids", Kind::IntList),
     ("matchers", Kind::Json),
     ("group_by", Kind::List),
+    ("signing_secret", Kind::Text),
     ("enabled", Kind::Check),
 ];
 
@@ -80,8 +82,11 @@ fn fields(v: &Values, e: &Errors, teams: &[(String, String)], c: &Choices, new: 
         (textarea("Matchers (allow-list)", "matchers", v.get("matchers"), 4, e,
             r#"Empty accepts everything. JSON object {"labels": {"severity": "critical", "env": {"regex": "prod|stage"}}} or a list of Alertmanager matchers ["severity=\"critical\""]."#))
         (textarea("Group by labels", "group_by", &v.lines("group_by"), 2, e, "One label name per line: alerts with equal values merge into one within the group window."))
+        (input("Signing secret (Standard Webhooks)", "signing_secret", "password", &Values::default(), e,
+            if v.checked("requires_signature") { "Set: requests must be signed with it. Paste a new one to replace it." }
+            else { "whsec_…: requests must then carry a valid webhook-signature. incident.io routes need the secret of incident.io's webhook endpoint." }))
         @if !new { (checkbox("Enabled", "enabled", v.checked("enabled"), "")) }
-        (form_errors(e, &["team_id", "name", "source", "rotation_id", "escalation_policy_id", "channel_ids", "matchers", "group_by"]))
+        (form_errors(e, &["team_id", "name", "source", "rotation_id", "escalation_policy_id", "channel_ids", "matchers", "group_by", "signing_secret"]))
     }
 }
 
@@ -146,6 +151,17 @@ pub fn curl_snippet(base: &str, source: Source, token: &str) -> String {
                 source.intake_path()
             )
         }
+        // incident.io signs with Standard Webhooks; the signature picks the route.
+        Source::Incidentio => format!(
+            "SECRET='whsec_…'   # this route's signing secret\n\
+             BODY='{body}'\n\
+             ID=msg_$(date +%s) TS=$(date +%s)\n\
+             KEY=$(printf %s \"${{SECRET#whsec_}}\" | base64 -d | od -An -vtx1 | tr -d ' \\n')\n\
+             SIG=$(printf %s \"$ID.$TS.$BODY\" | openssl dgst -sha256 -mac HMAC -macopt \"hexkey:$KEY\" -binary | base64)\n\
+             curl -X POST {base}{} -H \"webhook-id: $ID\" -H \"webhook-timestamp: $TS\" \\\n  \
+             -H \"webhook-signature: v1,$SIG\" -H 'Content-Type: application/json' -d \"$BODY\"\n",
+            source.intake_path()
+        ),
         _ => format!(
             "curl -X POST {base}{} \\\n  -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n  -d '{body}'\n",
             source.intake_path()
@@ -179,13 +195,21 @@ pub fn source_snippet(base: &str, source: Source, token: &str) -> (&'static str,
         ),
         Source::Events => ("PagerDuty Events API v2 clients", curl_snippet(base, source, token)),
         Source::Webhook => ("curl", curl_snippet(base, source, token)),
+        Source::Incidentio => (
+            "incident.io",
+            format!(
+                "Settings → Webhooks → Add endpoint\n  Endpoint URL: {base}{path}\n  \
+                 Events: Public incident created (v2), Public incident updated (v2)\n\
+                 Then copy the endpoint's signing secret (whsec_…) into this route's \"Signing secret\".\n"
+            ),
+        ),
     }
 }
 
 /// The raw token with copy button and snippets for the route's source.
 fn token_panel(base: &str, source: Source, token: &str) -> Markup {
     let main = source_snippet(base, source, token);
-    let curl = matches!(source, Source::Alertmanager | Source::Zabbix | Source::Grafana)
+    let curl = matches!(source, Source::Alertmanager | Source::Zabbix | Source::Grafana | Source::Incidentio)
         .then(|| curl_snippet(base, source, token));
     html! {
         div.flash.ok role="status" {
