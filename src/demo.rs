@@ -1,22 +1,42 @@
-//! `incidentrelay demo-data`: a small living system for newcomers — a group, three users with
-//! roles, a team, a weekly rotation, a webhook channel to a harmless local target, two routes
-//! (Alertmanager and curl) whose intake tokens are printed, an escalation policy and a few
-//! alerts. Safe to run again: existing objects are reused (found by name), the routes get new
-//! tokens (only hashes are stored, so the old ones cannot be shown again).
+//! `incidentrelay demo-data`: a small system in use, for newcomers — a group, four users with
+//! roles, two teams with their rotations (one with an override), log channels that deliver on a
+//! fresh machine, three routes (Alertmanager and curl for the web team; Grafana, through an
+//! escalation policy, for the database team) whose intake tokens are printed, silences, and three
+//! weeks of history: alerts that were acknowledged and resolved, reminded and escalated,
+//! silenced, and a few still open. The history is replayed through the store functions the
+//! server and the engine use, at the times things would have happened (see [`history`]). Safe to
+//! run again: existing objects are reused (found by name), the history is made once, and the
+//! routes get new tokens (only hashes are stored, so the old ones cannot be shown again).
 
 use serde_json::json;
 
 use crate::config::Config;
+use crate::domain::access::Role;
 use crate::domain::alert::Source;
+use crate::domain::channel::{ChannelKind, ChannelSpec};
 use crate::domain::escalation::TargetType;
 use crate::domain::lifecycle::Options;
+use crate::domain::rotation::RotationType;
 use crate::domain::time::Ts;
+use crate::notify::Senders;
 use crate::store::audit::{Actor, Ctx};
-use crate::store::intake::{IntakeTarget, RouteCtx};
-use crate::store::{self, Db, StoreError, channels, groups, policies, rotations, routes, teams, users};
+use crate::store::channels::Channel;
+use crate::store::rotations::Rotation;
+use crate::store::routes::Route;
+use crate::store::teams::Team;
+use crate::store::{self, Db, StoreError, Tx, channels, groups, policies, rotations, routes, silences, teams, users};
+
+mod history;
 
 const GROUP: &str = "demo";
-const TEAM: &str = "demo-web";
+
+/// The demo's people: name, role in the group.
+const PEOPLE: [(&str, Role); 4] = [
+    ("demo-alice", Role::Editor),
+    ("demo-bob", Role::Responder),
+    ("demo-carol", Role::Viewer),
+    ("demo-dave", Role::Responder),
+];
 
 struct Printed {
     users: Vec<(String, String, Option<String>)>,
@@ -28,13 +48,23 @@ pub fn run(config: &Config, now: Ts) -> Result<(), String> {
     let db = Db::open(&config.database).map_err(|e| e.to_string())?;
     // Passwords for new users, hashed before the write transaction.
     let mut fresh = Vec::new();
-    for name in ["demo-alice", "demo-bob", "demo-carol"] {
+    for (name, _) in PEOPLE {
         let pw = crate::crypto::new_password().map_err(|e| e.to_string())?;
         let hash = crate::crypto::hash_password(&pw).map_err(|e| e.to_string())?;
         fresh.push((name.to_string(), pw, hash));
     }
     let opts = config.alerts.lifecycle();
-    let printed = db.write_blocking(move |c| create(c, now, &fresh, &opts)).map_err(|e| e.to_string())?;
+    let secret = db.write_blocking(store::server_secret).map_err(|e| e.to_string())?;
+    // The history's pages go to the demo's log channels, whose lines are not worth printing.
+    let timeout = std::time::Duration::from_secs(config.delivery.timeout_seconds);
+    let senders = Senders {
+        http: crate::notify::Outbound::new(timeout, config.security.outbound_allowlist.clone()),
+        mailer: None,
+        base_url: config.public_base_url(),
+        secret,
+        log: slog::Logger::root(slog::Discard, slog::o!()),
+    };
+    let printed = db.write_blocking(move |c| create(c, now, &fresh, &opts, &senders)).map_err(|e| e.to_string())?;
     let base = config.public_base_url();
     println!("Demo data is ready. Log in at {base} — as admin, or as:");
     for (name, role, pw) in &printed.users {
@@ -58,11 +88,23 @@ pub fn run(config: &Config, now: Ts) -> Result<(), String> {
     Ok(())
 }
 
+/// The demo's objects, once they exist.
+pub(crate) struct World {
+    /// The people, in [`PEOPLE`]'s order: (id, name).
+    people: Vec<(i64, String)>,
+    web: Team,
+    data: Team,
+    channels: Vec<Channel>,
+    /// Alertmanager and curl (web), Grafana through the policy (database).
+    routes: Vec<Route>,
+}
+
 fn create(
-    c: &crate::store::Tx<'_>,
+    c: &Tx<'_>,
     now: Ts,
     fresh: &[(String, String, String)],
     opts: &Options,
+    senders: &Senders,
 ) -> store::Result<Printed> {
     let ctx = Ctx::new(Actor::system("demo-data"), now);
     let group = match groups::list(c, None)?.into_iter().find(|g| g.slug == GROUP) {
@@ -78,10 +120,9 @@ fn create(
             },
         )?,
     };
-    let roles = [("demo-alice", "editor"), ("demo-bob", "responder"), ("demo-carol", "viewer")];
     let mut printed = Printed { users: Vec::new(), routes: Vec::new() };
-    let mut ids = Vec::new();
-    for ((name, role), (_, pw, hash)) in roles.iter().zip(fresh) {
+    let mut people = Vec::new();
+    for ((name, role), (_, pw, hash)) in PEOPLE.iter().zip(fresh) {
         let (user, new_pw) = match users::credentials(c, name)? {
             Some((u, _)) => (u, None),
             None => {
@@ -95,86 +136,42 @@ fn create(
             }
         };
         if !groups::is_member(c, group.id, user.id)? {
-            let role = crate::domain::access::Role::parse(role).unwrap_or(crate::domain::access::Role::Viewer);
-            groups::add_member(
-                c,
-                &ctx,
-                group.id,
-                groups::MembershipInput { user_id: Some(user.id), role: Some(role) },
-                None,
-            )?;
+            let m = groups::MembershipInput { user_id: Some(user.id), role: Some(*role) };
+            groups::add_member(c, &ctx, group.id, m, None)?;
         }
-        printed.users.push((name.to_string(), role.to_string(), new_pw));
-        ids.push(user.id);
+        printed.users.push((name.to_string(), role.as_str().to_string(), new_pw));
+        people.push((user.id, name.to_string()));
     }
-    let team = match teams::by_slug(c, TEAM)? {
-        Some(t) => t,
-        None => teams::create(
-            c,
-            &ctx,
-            teams::TeamInput {
-                group_id: Some(group.id),
-                slug: Some(TEAM.into()),
-                name: Some("Demo Web".into()),
-                escalation_enabled: Some(true),
-                escalation_after_reminders: Some(2),
-                ..Default::default()
-            },
-        )?,
-    };
-    let members: Vec<i64> = teams::members(c, team.id)?.iter().map(|m| m.user_id).collect();
-    for id in &ids[..2] {
-        if !members.contains(id) {
-            teams::add_member(c, &ctx, team.id, teams::TeamMemberInput { user_id: Some(*id), ..Default::default() })?;
-        }
+    let id = |i: usize| people[i].0;
+    let web = team(c, &ctx, group.id, "demo-web", "Demo Web", &[id(0), id(1)])?;
+    let data = team(c, &ctx, group.id, "demo-data", "Demo Database", &[id(1), id(3)])?;
+    // Rotations that began before the history, so that someone was on call all along.
+    let start = Ts::from_secs(now.secs() - now.secs().rem_euclid(86_400) - 35 * 86_400 + 9 * 3600);
+    let (web_rotation, created) =
+        rotation(c, &ctx, &web, "Demo primary", RotationType::Weekly, &[id(0), id(1)], start)?;
+    if created {
+        // dave covers one day of the coming week.
+        let day = Ts::from_secs(now.secs() - now.secs().rem_euclid(86_400) + 3 * 86_400);
+        let cover = rotations::OverrideInput {
+            user_id: Some(id(3)),
+            starts_at: Some(day.plus_secs(9 * 3600).rfc3339()),
+            ends_at: Some(day.plus_secs(18 * 3600).rfc3339()),
+            reason: Some("covering a day off".into()),
+        };
+        rotations::add_override(c, &ctx, web_rotation.id, cover)?;
     }
-    let rotation = match rotations::list(c, None, Some(team.id), now)?.into_iter().find(|r| r.name == "Demo primary") {
-        Some(r) => r,
-        None => {
-            let r = rotations::create(
-                c,
-                &ctx,
-                rotations::RotationInput {
-                    team_id: Some(team.id),
-                    name: Some("Demo primary".into()),
-                    rotation_type: Some(crate::domain::rotation::RotationType::Weekly),
-                    handoff_time: Some("09:00".into()),
-                    handoff_weekday: Some(0),
-                    timezone: Some("UTC".into()),
-                    reminder_interval_seconds: Some(300),
-                    start_at: Some(now.plus_secs(-8 * 86_400).rfc3339()),
-                    ..Default::default()
-                },
-            )?;
-            for id in &ids[..2] {
-                rotations::add_member(c, &ctx, r.id, rotations::MemberInput { user_id: Some(*id), position: None })?;
-            }
-            r
-        }
-    };
-    // A log channel: it delivers on a fresh machine, with nothing outside IncidentRelay.
-    let channel = match channels::list(c, None, Some(team.id))?.into_iter().find(|ch| ch.name == "demo-log") {
-        Some(ch) => ch,
-        None => {
-            let kind = crate::domain::channel::ChannelKind::Log;
-            let spec = crate::domain::channel::ChannelSpec {
-                name: "demo-log".into(),
-                channel_type: kind,
-                config: kind.check_config(&json!({}))?,
-                notify_on_severities: Vec::new(),
-                enabled: true,
-            };
-            channels::create(c, &ctx, team.id, spec)?
-        }
-    };
-    if !policies::list(c, None, Some(team.id))?.iter().any(|p| p.name == "Demo escalation") {
-        policies::create(
+    let (data_rotation, _) = rotation(c, &ctx, &data, "Database on-call", RotationType::Daily, &[id(3), id(1)], start)?;
+    let web_log = log_channel(c, &ctx, &web, "demo-log")?;
+    let data_log = log_channel(c, &ctx, &data, "demo-db-log")?;
+    let policy = match policies::list(c, None, Some(data.id))?.into_iter().find(|p| p.name == "Demo escalation") {
+        Some(p) => p,
+        None => policies::create(
             c,
             &ctx,
             policies::PolicyInput {
-                team_id: Some(team.id),
+                team_id: Some(data.id),
                 name: Some("Demo escalation".into()),
-                description: Some("The on-call at once; bob after 10 minutes.".into()),
+                description: Some("The database on-call at once; bob after 10 minutes.".into()),
                 repeat_count: Some(0),
                 enabled: Some(true),
                 rules: Some(vec![
@@ -182,22 +179,26 @@ fn create(
                         position: Some(0),
                         delay_seconds: Some(0),
                         target_type: Some(TargetType::Rotation),
-                        target_id: Some(rotation.id),
+                        target_id: Some(data_rotation.id),
                     },
                     policies::RuleInput {
                         position: Some(1),
                         delay_seconds: Some(600),
                         target_type: Some(TargetType::User),
-                        target_id: Some(ids[1]),
+                        target_id: Some(id(1)),
                     },
                 ]),
             },
-        )?;
-    }
-    let existing = routes::list(c, None, Some(team.id))?;
-    let mut curl_route = None;
-    for (name, source) in [("demo-alertmanager", Source::Alertmanager), ("demo-curl", Source::Webhook)] {
-        let route = match existing.iter().find(|r| r.name == name) {
+        )?,
+    };
+    let mut demo_routes = Vec::new();
+    for (name, source, team, via_policy, channel) in [
+        ("demo-alertmanager", Source::Alertmanager, &web, false, &web_log),
+        ("demo-curl", Source::Webhook, &web, false, &web_log),
+        ("demo-grafana", Source::Grafana, &data, true, &data_log),
+    ] {
+        let existing = routes::list(c, None, Some(team.id))?.into_iter().find(|r| r.name == name);
+        let route = match existing {
             Some(r) => routes::regenerate_token(c, &ctx, r.id, 0)?,
             None => routes::create(
                 c,
@@ -206,7 +207,8 @@ fn create(
                     team_id: Some(team.id),
                     name: Some(name.into()),
                     source: Some(source),
-                    rotation_id: Some(Some(rotation.id)),
+                    rotation_id: Some((!via_policy).then_some(web_rotation.id)),
+                    escalation_policy_id: Some(via_policy.then_some(policy.id)),
                     channel_ids: Some(vec![channel.id]),
                     ..Default::default()
                 },
@@ -214,21 +216,109 @@ fn create(
         };
         let token = route.intake_token.clone().ok_or_else(|| StoreError::Db("no token issued".into()))?;
         printed.routes.push((name.to_string(), source.as_str().to_string(), token));
-        if name == "demo-curl" {
-            curl_route = Some(route);
-        }
+        demo_routes.push(route);
     }
-    // A few alerts (deduplicated on re-runs by their fingerprints).
-    if let Some(route) = curl_route {
-        let body = json!([
-            {"title": "Checkout latency above 2 s", "severity": "critical", "fingerprint": "demo-latency", "labels": {"service": "checkout", "env": "prod"}},
-            {"title": "Disk 85% full on web-2", "severity": "warning", "fingerprint": "demo-disk", "labels": {"host": "web-2"}},
-            {"title": "Certificate renewed", "severity": "info", "status": "resolved", "fingerprint": "demo-cert"},
-        ]);
-        let alerts =
-            crate::http::intake::webhook::parse_body(body.to_string().as_bytes()).map_err(StoreError::Invalid)?;
-        let target = IntakeTarget::Route(Box::new(RouteCtx::load(c, route)?));
-        crate::store::intake::ingest_all(c, now, &target, &alerts, opts)?;
-    }
+    let world = World { people, web, data, channels: vec![web_log, data_log], routes: demo_routes };
+    history::replay(c, now, &world, opts, senders)?;
     Ok(printed)
+}
+
+/// The team `slug` in the group, with these members.
+fn team(c: &Tx<'_>, ctx: &Ctx, group_id: i64, slug: &str, name: &str, members: &[i64]) -> store::Result<Team> {
+    let team = match teams::by_slug(c, slug)? {
+        Some(t) => t,
+        None => teams::create(
+            c,
+            ctx,
+            teams::TeamInput {
+                group_id: Some(group_id),
+                slug: Some(slug.into()),
+                name: Some(name.into()),
+                escalation_enabled: Some(true),
+                escalation_after_reminders: Some(2),
+                ..Default::default()
+            },
+        )?,
+    };
+    let have: Vec<i64> = teams::members(c, team.id)?.iter().map(|m| m.user_id).collect();
+    for id in members.iter().filter(|id| !have.contains(id)) {
+        teams::add_member(c, ctx, team.id, teams::TeamMemberInput { user_id: Some(*id), ..Default::default() })?;
+    }
+    Ok(team)
+}
+
+/// The team's rotation `name` (and whether it was made now), handing off at 09:00 UTC.
+fn rotation(
+    c: &Tx<'_>,
+    ctx: &Ctx,
+    team: &Team,
+    name: &str,
+    kind: RotationType,
+    members: &[i64],
+    start: Ts,
+) -> store::Result<(Rotation, bool)> {
+    if let Some(r) = rotations::list(c, None, Some(team.id), ctx.now)?.into_iter().find(|r| r.name == name) {
+        return Ok((r, false));
+    }
+    let r = rotations::create(
+        c,
+        ctx,
+        rotations::RotationInput {
+            team_id: Some(team.id),
+            name: Some(name.into()),
+            rotation_type: Some(kind),
+            handoff_time: Some("09:00".into()),
+            handoff_weekday: Some(0),
+            timezone: Some("UTC".into()),
+            reminder_interval_seconds: Some(300),
+            start_at: Some(start.rfc3339()),
+            ..Default::default()
+        },
+    )?;
+    for id in members {
+        rotations::add_member(c, ctx, r.id, rotations::MemberInput { user_id: Some(*id), position: None })?;
+    }
+    Ok((r, true))
+}
+
+/// The team's log channel `name`: it delivers on a fresh machine, with nothing outside
+/// IncidentRelay.
+fn log_channel(c: &Tx<'_>, ctx: &Ctx, team: &Team, name: &str) -> store::Result<Channel> {
+    if let Some(ch) = channels::list(c, None, Some(team.id))?.into_iter().find(|ch| ch.name == name) {
+        return Ok(ch);
+    }
+    let kind = ChannelKind::Log;
+    let spec = ChannelSpec {
+        name: name.into(),
+        channel_type: kind,
+        config: kind.check_config(&json!({}))?,
+        notify_on_severities: Vec::new(),
+        enabled: true,
+    };
+    channels::create(c, ctx, team.id, spec)
+}
+
+/// A silence of the team at `from`…`until` (made once, found by name).
+fn silence(
+    c: &Tx<'_>,
+    ctx: &Ctx,
+    team: &Team,
+    name: &str,
+    matchers: serde_json::Value,
+    from: Ts,
+    until: Ts,
+) -> store::Result<()> {
+    if silences::list(c, None, Some(team.id), ctx.now)?.iter().any(|s| s.name == name) {
+        return Ok(());
+    }
+    let input = silences::SilenceInput {
+        team_id: Some(team.id),
+        name: Some(name.into()),
+        reason: Some("Created by `incidentrelay demo-data`.".into()),
+        matchers: Some(matchers),
+        starts_at: Some(from),
+        ends_at: Some(until),
+        enabled: Some(true),
+    };
+    silences::create(c, ctx, input).map(|_| ())
 }

@@ -292,30 +292,14 @@ async fn deliver(ctx: &Ctx, claimed: Claimed, ch: i64) -> Result<Option<Claimed>
     let done = ctx.clock.now();
     let kind_name = kind.as_str();
     let target = p.delivery.target.clone();
-    let event = p.delivery.event_type;
-    let alert_id = p.delivery.alert_id;
+    let (event, alert_id) = (p.delivery.event_type, p.delivery.alert_id);
     match outcome {
         Ok(sent) => {
             ctx.metrics.delivery(kind_name, "sent");
             ctx.metrics.delivery_latency.observe(done.ms().saturating_sub(p.delivery.created_at.ms()) as f64 / 1000.0);
-            ctx.record(ch, move |c| {
-                // A claim that expired meanwhile records nothing: the row's new claim does.
-                let held = outbox::mark_sent(c, done, attempt, sent.external_id.as_deref())?;
-                if let Some(a) = alert_id.filter(|_| held) {
-                    let what = if event.is_page() { "notified" } else { "updated" };
-                    add_event(
-                        c,
-                        a,
-                        done,
-                        "notified",
-                        &format!("{what} via {target} ({}: {})", event.as_str(), sent.detail),
-                        None,
-                        json!({"delivery_id": id}),
-                    )?;
-                }
-                Ok(held)
-            })
-            .await
+            let delivery = p.delivery.clone();
+            // A claim that expired meanwhile records nothing: the row's new claim does.
+            ctx.record(ch, move |c| outbox::record_sent(c, done, &delivery, &sent)).await
         }
         Err(e) => {
             let attempts = p.delivery.attempts;

@@ -410,6 +410,18 @@ pub fn mark_sent(c: &Tx<'_>, now: Ts, a: Attempt, external_id: Option<&str>) -> 
     Ok(n > 0)
 }
 
+/// Records a successful send of `d` (as claimed) with its timeline entry on the alert
+/// ("notified via …"); false, recording nothing, when the claim had been lost.
+pub fn record_sent(c: &Tx<'_>, done: Ts, d: &Delivery, sent: &crate::notify::Sent) -> Result<bool> {
+    let held = mark_sent(c, done, d.attempt(), sent.external_id.as_deref())?;
+    if let Some(alert_id) = d.alert_id.filter(|_| held) {
+        let what = if d.event_type.is_page() { "notified" } else { "updated" };
+        let message = format!("{what} via {} ({}: {})", d.target, d.event_type.as_str(), sent.detail);
+        add_event(c, alert_id, done, "notified", &message, None, json!({"delivery_id": d.id}))?;
+    }
+    Ok(held)
+}
+
 /// Records a failed attempt to retry at `next_at`; false when the claim had been lost.
 pub fn mark_retry(c: &Tx<'_>, now: Ts, a: Attempt, error: &str, next_at: Ts) -> Result<bool> {
     let n = c.exec(

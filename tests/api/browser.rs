@@ -190,7 +190,7 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
         ("alerts", url("/alerts?status=any"), "table.alerts"),
         ("alert", alert_page, ".timeline"),
         ("calendar", url("/calendar"), ".cal"),
-        ("calendar-week", url("/calendar?view=week"), ".cal"),
+        ("calendar-week", url("/calendar?view=week"), ".week"),
         ("teams", url("/teams"), "main table"),
         ("team", team_page, "ul.members"),
         ("rotations", url("/rotations"), "main table"),
@@ -237,4 +237,53 @@ fn look(b: &Browser, name: &str, ready: &str) {
     }
     b.dark(false);
     b.size(1280, 900);
+}
+
+/// The demo looks like a system in use: after `demo-data`, the dashboard, alerts, an escalated
+/// alert, the calendar (month and week), a rotation with its override and the silences, at
+/// both widths, light and dark (screenshots `demo-*`).
+#[test]
+fn the_demo_looks_like_a_system_in_use() {
+    let Some(b) = Browser::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let server = crate::process::Proc::start_on_file(&db, &["serve"], &[]);
+    let (code, out, err) =
+        crate::tools::run(crate::tools::bin().args(["demo-data"]).env("INCIDENTRELAY_DATABASE__PATH", &db));
+    assert_eq!(code, 0, "{err}");
+    let password = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("demo-alice"))
+        .and_then(|l| l.split_whitespace().last())
+        .expect("alice's password is printed")
+        .to_string();
+    let url = |p: &str| format!("{}{p}", server.base);
+    b.goto(&url("/login"));
+    b.fill("#username", "demo-alice");
+    b.fill("#password", &password);
+    b.submit("form button[type=submit]");
+    b.wait_text("main h1", "Dashboard");
+    assert!(!b.exists(".checklist"), "a set-up system shows no checklist");
+    b.wait_text("main", "firing");
+    look(&b, "demo-dashboard", "main h1");
+    b.goto(&url("/alerts?status=any"));
+    b.wait_text("table.alerts", "Replication lag");
+    look(&b, "demo-alerts", "table.alerts");
+    b.submit("table.alerts tbody tr:last-child td a");
+    b.wait_text(".timeline", "Received");
+    look(&b, "demo-alert", ".timeline");
+    for (name, path, view) in
+        [("demo-calendar", "/calendar", ".cal"), ("demo-calendar-week", "/calendar?view=week", ".week")]
+    {
+        b.goto(&url(path));
+        b.wait_text(view, "bob");
+        look(&b, name, view);
+    }
+    b.goto(&url("/rotations"));
+    b.submit("main table a");
+    b.wait_text("main", "covering a day off");
+    look(&b, "demo-rotation", "main h1");
+    b.goto(&url("/silences"));
+    b.wait_text("main", "db-1 upgrade window");
+    look(&b, "demo-silences", "main h1");
 }

@@ -97,6 +97,69 @@ fn demo_data_then_the_readme_curl_example_fires_an_alert() {
     assert_eq!(r.body[0]["assignee"]["username"].as_str().map(|u| u.starts_with("demo-")), Some(true));
 }
 
+/// demo-data makes a system in use: two teams, a rotation with an override, a route through an
+/// escalation policy, silences past, present and future, and three weeks of alerts that were
+/// acknowledged, resolved, reminded, escalated and silenced, with sent deliveries on their
+/// timelines; a second run adds no second history.
+#[test]
+fn demo_data_is_a_living_system_with_weeks_of_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("living.db");
+    let server = crate::process::Proc::start(&db, &["serve"], &[]);
+    let admin = server.login(&server.admin_password.clone().unwrap());
+    for _ in 0..2 {
+        let (ok, _, err) = run_cli(&db, &["demo-data"]);
+        assert!(ok, "{err}");
+    }
+    let get = |path: &str| server.call("GET", path, Some(&admin), None).body;
+    let teams = get("/api/teams");
+    let slugs: Vec<&str> = teams.as_array().unwrap().iter().filter_map(|t| t["slug"].as_str()).collect();
+    assert!(slugs.contains(&"demo-web") && slugs.contains(&"demo-data"), "{slugs:?}");
+    let alerts = get("/api/alerts?page_size=100")["items"].as_array().unwrap().clone();
+    assert_eq!(alerts.len(), 17, "one history, however often it runs");
+    let count = |status: &str| alerts.iter().filter(|a| a["status"] == status).count();
+    assert!(count("resolved") >= 10 && count("acknowledged") >= 2 && count("firing") >= 1, "{alerts:?}");
+    let oldest = alerts.iter().filter_map(|a| a["first_seen_at"].as_str()).min().unwrap().to_string();
+    // The server runs on the system clock.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    assert!(
+        now - incidentrelay::domain::time::Ts::parse(&oldest).unwrap().secs() > 14 * 86_400,
+        "weeks of history: {oldest}"
+    );
+
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut sent = 0;
+    for a in &alerts {
+        for e in get(&format!("/api/alerts/{}/events", a["id"])).as_array().unwrap() {
+            kinds.insert(e["event_type"].as_str().unwrap_or("").to_string());
+        }
+        sent += get(&format!("/api/alerts/{}/deliveries", a["id"]))
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["status"] == "sent")
+            .count();
+    }
+    for kind in
+        ["received", "notified", "reminder", "escalated", "acknowledged", "resolved", "silenced", "recovery_queued"]
+    {
+        assert!(kinds.contains(kind), "a {kind} entry somewhere on the timelines: {kinds:?}");
+    }
+    assert!(sent >= 30, "{sent} deliveries sent");
+
+    let rotations = get("/api/rotations");
+    let web = rotations.as_array().unwrap().iter().find(|r| r["name"] == "Demo primary").unwrap().clone();
+    assert_eq!(get(&format!("/api/rotations/{}/overrides", web["id"])).as_array().unwrap().len(), 1, "an override");
+    let routes = get("/api/routes");
+    assert!(routes.as_array().unwrap().iter().any(|r| r["escalation_policy_id"].is_i64()), "a route uses the policy");
+    let silences = get("/api/silences");
+    let states: std::collections::BTreeSet<&str> =
+        silences.as_array().unwrap().iter().filter_map(|s| s["state"].as_str()).collect();
+    assert_eq!(states, ["active", "expired", "scheduled"].into_iter().collect(), "{silences}");
+    let feed = get(&format!("/api/calendar?team_id={}", web["team_id"]));
+    assert!(!feed.as_array().unwrap().is_empty(), "the calendar has shifts");
+}
+
 /// The README's "Send it an alert" runs as written: demo-data's Alertmanager route token and the
 /// curl command from the README (only the address changed) create an alert paging someone.
 #[test]

@@ -4,7 +4,7 @@
 use actix_web::web;
 use jiff::ToSpan;
 use jiff::civil::Date;
-use maud::html;
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::teams::team_options;
@@ -125,22 +125,91 @@ async fn show(ui: Ui, q: web::Query<CalQuery>) -> UiResult {
             @if all.is_empty() {
                 p.empty { "Nobody is on call in this period. Shifts come from rotations: " a href="/rotations" { "create a rotation and add its members" } "." }
             }
-            div.cal role="grid" aria-label=(title) {
-                @for name in ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] { div.head role="columnheader" { (name) } }
-                @for day in &days {
-                    @let (s, e) = (day_start(*day), day_start(day.saturating_add(1.days())));
-                    div class={"day" @if !week && day.month() != anchor.month() { " other" } @if *day == today { " today" }} role="gridcell" {
-                        div.num { (day.day()) }
-                        @for ev in all.iter().filter(|ev| ev.start < e && ev.end > s) {
-                            @let kind = if ev.override_id.is_some() { "seg override" } else { "seg" };
-                            span class=(kind) title={(ev.username) " · " (ev.rotation_name) " · " (ev.start.rfc3339()) " → " (ev.end.rfc3339()) @if !ev.reason.is_empty() { " · " (ev.reason) }} {
-                                @if week || ev.start >= s { small { (ev.start.max(s).timestamp().strftime("%H:%M")) " " } }
-                                (ev.username)
+            @if week { (week_view(&days, &all, today, &title)) } @else { (month_view(&days, &all, today, anchor, &title)) }
+        },
+    )
+}
+
+/// Who a shift is: the person's display name, else their username.
+fn who(ev: &CalendarEvent) -> &str {
+    if ev.display_name.is_empty() { &ev.username } else { &ev.display_name }
+}
+
+/// The hover text of a shift: who, which rotation, exact bounds, and an override's reason.
+fn bounds(ev: &CalendarEvent) -> String {
+    let mut t = format!("{} · {} · {} → {}", who(ev), ev.rotation_name, ev.start.rfc3339(), ev.end.rfc3339());
+    if !ev.reason.is_empty() {
+        t.push_str(&format!(" · override: {}", ev.reason));
+    }
+    t
+}
+
+/// A colour per person (`.hue-0` … `.hue-11` in app.css), so that a glance tells who is on call.
+fn hue(ev: &CalendarEvent) -> String {
+    format!("hue-{}", (ev.user_id * 5).rem_euclid(12))
+}
+
+/// Quarter hours since `from` (the week view's `.at-N` and `.len-N` classes), 0…96.
+fn quarters(from: Ts, to: Ts) -> i64 {
+    ((to.secs() - from.secs() + 450) / 900).clamp(0, 96)
+}
+
+/// A month: one cell per day, one chip per shift (its start time when it starts that day).
+fn month_view(days: &[Date], all: &[CalendarEvent], today: Date, anchor: Date, title: &str) -> Markup {
+    html! {
+        div.cal role="grid" aria-label=(title) {
+            @for name in ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] { div.head role="columnheader" { (name) } }
+            @for day in days {
+                @let (s, e) = (day_start(*day), day_start(day.saturating_add(1.days())));
+                div class={"day" @if day.month() != anchor.month() { " other" } @if *day == today { " today" }} role="gridcell" {
+                    div.num { (day.day()) }
+                    @for ev in all.iter().filter(|ev| ev.start < e && ev.end > s) {
+                        span class={"seg " (hue(ev)) @if ev.override_id.is_some() { " override" }} title=(bounds(ev)) {
+                            @if ev.start >= s { small.t { (ev.start.timestamp().strftime("%H:%M")) " " } }
+                            (who(ev))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A week: one row per day on an hour axis (UTC), one lane per rotation, a bar per shift
+/// spanning its hours.
+fn week_view(days: &[Date], all: &[CalendarEvent], today: Date, title: &str) -> Markup {
+    let mut rotations: Vec<(i64, &str)> = Vec::new();
+    for ev in all {
+        if !rotations.iter().any(|(id, _)| *id == ev.rotation_id) {
+            rotations.push((ev.rotation_id, &ev.rotation_name));
+        }
+    }
+    html! {
+        @if rotations.len() > 1 {
+            p.muted.lanes-legend { "One lane per rotation, top to bottom: " @for (i, (_, name)) in rotations.iter().enumerate() { @if i > 0 { " · " } strong { (name) } } }
+        }
+        div.week role="table" aria-label=(title) {
+            div.wrow.axis role="row" aria-hidden="true" {
+                div.wday {}
+                div.hours { @for h in [0, 6, 12, 18] { span class={"at-" (h * 4)} { (format!("{h:02}:00")) } } }
+            }
+            @for day in days {
+                @let (s, e) = (day_start(*day), day_start(day.saturating_add(1.days())));
+                div class={"wrow" @if *day == today { " today" }} role="row" {
+                    div.wday role="rowheader" { strong { (day.strftime("%a")) } " " (day.day()) }
+                    div.lanes role="cell" {
+                        @for (rotation, name) in &rotations {
+                            div.lane title=(name) {
+                                @for ev in all.iter().filter(|ev| ev.rotation_id == *rotation && ev.start < e && ev.end > s) {
+                                    @let (a, b) = (ev.start.max(s), ev.end.min(e));
+                                    span class={"bar " (hue(ev)) " at-" (quarters(s, a)) " len-" (quarters(a, b).max(1)) @if ev.override_id.is_some() { " override" }}
+                                        title=(bounds(ev)) { (who(ev)) }
+                                }
                             }
                         }
                     }
                 }
             }
-        },
-    )
+        }
+    }
 }

@@ -65,7 +65,7 @@ async fn list_page(ui: &Ui, v: Values, e: Errors, open: bool) -> UiResult {
                     thead { tr { th { "Silence" } th { "Matchers" } th { "From" } th { "Until" } th {} } }
                     tbody { @for s in items { tr {
                         td { (s.name) @if !s.reason.is_empty() { br; small.muted { (s.reason) } } }
-                        td { code { (s.matchers.to_string()) } }
+                        td { @for m in matcher_text(&s.matchers) { code.matcher { (m) } " " } }
                         td { (time(s.starts_at, ui.now)) }
                         td { (time(s.ends_at, ui.now)) }
                         td.actions { @if ui.can(s.group_id, Role::Responder) { (button(&format!("/silences/{}/delete", s.id), &ui.csrf, "Delete", "small", Some("Delete this silence? Held alerts page again."))) } }
@@ -136,4 +136,48 @@ async fn delete(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let r = api::silences::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id.into_inner())).await;
     deleted(r, "/silences", "Silence deleted.", "/silences")
+}
+
+/// A silence's matchers as people write them: `instance="web-3"`, `env=~"prod|stage"`.
+fn matcher_text(m: &serde_json::Value) -> Vec<String> {
+    use serde_json::Value;
+    let one = |k: &str, v: &Value| match v {
+        Value::String(s) => format!("{k}=\"{s}\""),
+        Value::Array(list) => {
+            let alts: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+            format!("{k}=~\"{}\"", alts.join("|"))
+        }
+        Value::Object(o) if o.get("regex").is_some_and(Value::is_string) => {
+            format!("{k}=~\"{}\"", o.get("regex").and_then(Value::as_str).unwrap_or(""))
+        }
+        other => format!("{k}={other}"),
+    };
+    match m {
+        Value::Array(list) => {
+            list.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect()
+        }
+        Value::Object(o) => o
+            .iter()
+            .flat_map(|(k, v)| match (k.as_str(), v) {
+                ("labels", Value::Object(labels)) => labels.iter().map(|(lk, lv)| one(lk, lv)).collect::<Vec<_>>(),
+                _ => vec![one(k, v)],
+            })
+            .collect(),
+        other => vec![other.to_string()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn matchers_read_as_people_write_them() {
+        let m = json!({"labels": {"instance": "web-3", "env": {"regex": "prod|stage"}, "dc": ["a", "b"]}, "severity": "critical"});
+        assert_eq!(
+            super::matcher_text(&m),
+            ["dc=~\"a|b\"", "env=~\"prod|stage\"", "instance=\"web-3\"", "severity=\"critical\""]
+        );
+        assert_eq!(super::matcher_text(&json!(["severity=\"critical\""])), ["severity=\"critical\""]);
+    }
 }
