@@ -586,17 +586,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.default_service(web::to(not_found));
 }
 
-/// 404 for unknown paths; 405 when the path exists for another method.
-async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+/// 404 for unknown paths; 405 when the path exists for another method. A browser asking for a
+/// page outside the API gets the UI's error page, not JSON.
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ui::UiError> {
     let path = req.path();
     let methods: Vec<String> =
         endpoints().iter().filter(|e| path_matches(e.path, path)).map(|e| e.method.as_str().to_string()).collect();
-    Err(if methods.is_empty() {
-        ApiError::NotFound(format!("no such endpoint: {path}"))
+    let e = if methods.is_empty() {
+        ApiError::NotFound(format!("no such page or endpoint: {path}"))
     } else {
         let allow = methods.join(", ");
         ApiError::MethodNotAllowed { message: format!("{} is not allowed here; use {allow}", req.method()), allow }
-    })
+    };
+    let api = ["/api/", "/v2/", "/metrics", "/healthz", "/readyz", "/assets/"].iter().any(|p| path.starts_with(p));
+    let html = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    Err(if html && !api { ui::UiError::Api(e) } else { ui::UiError::Json(e) })
 }
 
 fn path_matches(template: &str, path: &str) -> bool {

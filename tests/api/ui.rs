@@ -635,3 +635,44 @@ fn routes_that_page_nobody_are_flagged_and_their_test_alert_says_what_it_queued(
     let both = app.put(&format!("/api/routes/{}", good["id"]), e, json!({"escalation_policy_id": policy})).expect(200);
     assert!(both["warnings"][0].as_str().unwrap().contains("the policy decides who is paged"), "{both}");
 }
+
+/// A browser never gets raw JSON: an unknown page, a missing object and a server error are HTML
+/// pages that say what happened and lead back (a 5xx with its error id); API paths keep
+/// answering JSON.
+#[test]
+fn errors_in_the_browser_are_friendly_pages() {
+    let app = TestApp::start();
+    let _w = World::new(&app);
+    let s = session(&app, "eddie", "password-eddie");
+    let page = |path: &str| {
+        app.request("GET", path, None, None, &[("Cookie", &s.cookie), ("Accept", "text/html,application/xhtml+xml")])
+    };
+    for path in ["/no-such-page", "/alerts/999999", "/teams/999999"] {
+        let r = page(path);
+        assert_eq!(r.status, 404, "{path}");
+        assert!(
+            r.header("content-type").unwrap_or("").starts_with("text/html"),
+            "{path}: {:?}",
+            r.header("content-type")
+        );
+        assert!(
+            r.text.contains("<h1>Not found</h1>") && r.text.contains("Back to the dashboard"),
+            "{path}: {}",
+            r.text
+        );
+    }
+    let api = page("/api/no-such-endpoint");
+    assert_eq!((api.status, api.body["error"].as_str()), (404, Some("not_found")), "the API answers JSON");
+    let form = post_form(&app, &s, "/no-such-form", &[("csrf", &s.csrf)]);
+    assert_eq!(form.status, 404);
+    if crate::support::postgres() {
+        return; // The broken table below is a SQLite file's.
+    }
+    let db = rusqlite::Connection::open(app.dir.path().join("test.db")).unwrap();
+    db.execute_batch("DROP TABLE silences").unwrap();
+    let r = page("/silences");
+    assert_eq!(r.status, 500);
+    assert!(r.header("content-type").unwrap_or("").starts_with("text/html"));
+    assert!(r.text.contains("Something went wrong") && r.text.contains("Error id: <code>"), "{}", r.text);
+    assert!(!r.text.contains("no such table"), "the cause stays in the log: {}", r.text);
+}

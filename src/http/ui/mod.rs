@@ -64,6 +64,8 @@ pub enum UiError {
     Login { next: String },
     /// What the API would have answered, shown as a page.
     Api(ApiError),
+    /// An API answer, as JSON (a client that is not a browser hit a path outside the UI).
+    Json(ApiError),
 }
 
 impl From<ApiError> for UiError {
@@ -82,7 +84,7 @@ impl std::fmt::Display for UiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             UiError::Login { .. } => write!(f, "login required"),
-            UiError::Api(e) => e.fmt(f),
+            UiError::Api(e) | UiError::Json(e) => e.fmt(f),
         }
     }
 }
@@ -91,7 +93,7 @@ impl UiError {
     /// The API error inside (the request log reports internal errors with their id).
     pub fn api(&self) -> Option<&ApiError> {
         match self {
-            UiError::Api(e) => Some(e),
+            UiError::Api(e) | UiError::Json(e) => Some(e),
             UiError::Login { .. } => None,
         }
     }
@@ -101,7 +103,7 @@ impl ResponseError for UiError {
     fn status_code(&self) -> StatusCode {
         match self {
             UiError::Login { .. } => StatusCode::SEE_OTHER,
-            UiError::Api(e) => e.status_code(),
+            UiError::Api(e) | UiError::Json(e) => e.status_code(),
         }
     }
 
@@ -111,6 +113,7 @@ impl ResponseError for UiError {
                 let to = format!("/login?next={}", form::urlencode(next));
                 HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
             }
+            UiError::Json(e) => e.error_response(),
             UiError::Api(e) => {
                 let body = e.body();
                 let title = match e.status_code().as_u16() {
