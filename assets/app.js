@@ -5,6 +5,25 @@
   var menu = document.querySelector("details.menu");
   if (menu && window.matchMedia("(max-width: 720px)").matches) menu.removeAttribute("open");
 
+  // A form sent back with errors: go to the first one (the summary at the top lists them all).
+  var bad = document.querySelector(".field.invalid input, .field.invalid select, .field.invalid textarea");
+  var summary = document.getElementById("form-errors");
+  if (bad) bad.focus(); else if (summary) summary.focus();
+
+  // Switching a new channel's type keeps what was typed for its team and name.
+  document.querySelectorAll("a[data-keep]").forEach(function (a) {
+    a.addEventListener("click", function () {
+      var form = a.closest("form");
+      if (!form) return;
+      var parts = a.getAttribute("href").split("#");
+      a.getAttribute("data-keep").split(" ").forEach(function (name) {
+        var f = form.elements[name];
+        if (f && f.value) parts[0] += "&" + encodeURIComponent(name) + "=" + encodeURIComponent(f.value);
+      });
+      a.setAttribute("href", parts.join("#"));
+    });
+  });
+
   // Confirm destructive buttons.
   document.addEventListener("submit", function (e) {
     var msg = e.target.getAttribute("data-confirm");

@@ -81,7 +81,8 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
     b.goto(&url("/rotations"));
     b.open("details.create");
     b.fill("#f-name", "Primary");
-    b.fill("#f-start_at", "2026-11-23T09:00:00Z");
+    b.set_value("#f-start_at", "2026-11-23T09:00");
+    b.choose("#f-timezone", "Europe/Berlin");
     b.submit("details.create button[type=submit]");
     b.wait_text(".flash", "Rotation created");
     let rotation_page = b.url();
@@ -97,11 +98,17 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
     b.goto(&url("/channels"));
     b.open("details.create");
     b.submit("a[href='/channels?channel_type=slack#new']");
-    b.wait_text("form[action='/channels'] fieldset", "Settings for slack");
-    b.choose("#f-channel_type", "webhook");
+    b.wait_text("form[action='/channels'] fieldset", "Settings for Slack");
+    b.choose("#f-channel_type", "Webhook");
     b.submit("a[href='/channels?channel_type=webhook#new']");
-    b.wait_text("form[action='/channels'] fieldset", "Settings for webhook");
+    b.wait_text("form[action='/channels'] fieldset", "Settings for Webhook");
+    // The typed name survives switching the type.
     b.fill("#f-name", "ops-hook");
+    b.submit("a[href='/channels?channel_type=discord#new']");
+    b.wait_text("form[action='/channels'] fieldset", "Settings for Discord");
+    assert_eq!(b.eval("return document.querySelector('#f-name').value;"), json!("ops-hook"));
+    b.submit("a[href='/channels?channel_type=webhook#new']");
+    b.wait_text("form[action='/channels'] fieldset", "Settings for Webhook");
     b.fill("[id='f-config.webhook_url']", &format!("{}/hook", fake.url));
     b.submit("details.create button[type=submit]");
     b.wait_text(".flash", "Channel created");

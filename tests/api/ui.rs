@@ -676,3 +676,76 @@ fn errors_in_the_browser_are_friendly_pages() {
     assert!(r.text.contains("Something went wrong") && r.text.contains("Error id: <code>"), "{}", r.text);
     assert!(!r.text.contains("no such table"), "the cause stays in the log: {}", r.text);
 }
+
+/// Forms speak people's language: a form sent back lists its problems at the top, linked to the
+/// fields; fields have human labels and rendered help; channel types their display names, and
+/// switching the type keeps the typed name; a silence takes a duration preset.
+#[test]
+fn forms_say_what_is_wrong_at_the_top_and_speak_plainly() {
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let s = session(&app, "eddie", "password-eddie");
+    let team = w.team.to_string();
+    let r = post_form(
+        &app,
+        &s,
+        "/channels",
+        &[
+            ("csrf", &s.csrf),
+            ("team_id", &team),
+            ("name", "ops"),
+            ("channel_type", "telegram"),
+            ("config.bot_token", "1:x"),
+        ],
+    );
+    assert_eq!(r.status, 400);
+    let summary =
+        r.text.split("id=\"form-errors\"").nth(1).expect("a summary at the top").split("</div>").next().unwrap();
+    assert!(
+        summary.contains("to correct")
+            && summary.contains("href=\"#f-config.chat_id\"")
+            && summary.contains(">Chat ID<"),
+        "{summary}"
+    );
+    assert!(
+        r.text.find("id=\"form-errors\"") < r.text.find("action=\"/channels\""),
+        "the summary comes before the form"
+    );
+
+    let page = get(&app, &s, "/channels?channel_type=telegram&name=ops-chat").text;
+    assert!(page.contains("value=\"ops-chat\""), "the typed name survives switching the type");
+    assert!(
+        page.contains("Settings for Telegram") && page.contains(">Microsoft Teams<") && page.contains(">Bot token<")
+    );
+    assert!(!page.contains('`'), "help text renders its code spans");
+    assert!(page.contains("<code>"), "…as code");
+
+    let r = post_form(
+        &app,
+        &s,
+        "/silences",
+        &[
+            ("csrf", &s.csrf),
+            ("team_id", &team),
+            ("name", "db maintenance"),
+            ("matchers", r#"{"labels": {"instance": "db-1"}}"#),
+            ("starts_at", "2026-12-01T10:00"),
+            ("duration", "7200"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text);
+    let silences = app.get("/api/silences", &w.editor.1).expect(200);
+    let made = silences.as_array().unwrap().iter().find(|x| x["name"] == "db maintenance").unwrap().clone();
+    assert_eq!(
+        (made["starts_at"].as_str(), made["ends_at"].as_str()),
+        (Some("2026-12-01T10:00:00Z"), Some("2026-12-01T12:00:00Z"))
+    );
+    let r = post_form(
+        &app,
+        &s,
+        "/silences",
+        &[("csrf", &s.csrf), ("team_id", &team), ("name", "x"), ("matchers", "{}"), ("duration", "99")],
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.text.contains("href=\"#f-duration\""), "{}", r.text);
+}

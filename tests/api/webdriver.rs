@@ -122,6 +122,14 @@ impl Browser {
         self.call("POST", &format!("/element/{el}/value"), Some(json!({"text": text})));
     }
 
+    /// Sets an input's value as a picker would (date and time inputs take no typed keys).
+    pub fn set_value(&self, css: &str, value: &str) {
+        self.find(css);
+        let script = "const e = document.querySelector(arguments[0]); e.value = arguments[1]; return e.value;";
+        let v = self.call("POST", "/execute/sync", Some(json!({"script": script, "args": [css, value]})));
+        assert_eq!(v, json!(value), "{css} took {value:?}");
+    }
+
     /// Chooses the option of a select whose label contains `label`.
     pub fn choose(&self, css: &str, label: &str) {
         self.find(css);

@@ -7,13 +7,14 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::form::{
-    Errors, Form, Kind, Values, button, checkbox, checkboxes, csrf, form_errors, input, required, select, settings,
-    textarea,
+    Errors, Form, Kind, Values, button, checkbox, checkboxes, csrf, form_errors, human, input, required, rich, select,
+    settings, textarea,
 };
 use super::layout::{First, empty_list};
 use super::teams::team_options;
 use super::{Ui, UiResult, deleted, json_of, redirect};
 use crate::domain::access::Role;
+use crate::domain::alert::Severity;
 use crate::http::api::{self, TeamFilter};
 use crate::http::json::Query;
 use crate::notify::ChannelKind;
@@ -109,11 +110,11 @@ fn config_values(v: Values, config: &serde_json::Value) -> Values {
 fn config_inputs(kind: ChannelKind, v: &Values, e: &Errors, new: bool) -> Markup {
     html! {
         fieldset.field {
-            legend { "Settings for " (kind.as_str()) }
-            p.help { (kind.guide()) }
+            legend { "Settings for " (kind.label()) }
+            p.help { (rich(kind.guide())) }
             @for f in config_fields(kind) {
                 @let name = format!("config.{}", f.name);
-                @let label = f.name.replace('_', " ");
+                @let label = human(&f.name);
                 @let shown = if new && v.get(&name).is_empty() {
                     match &f.default { Some(serde_json::Value::String(s)) => s.clone(), Some(serde_json::Value::Bool(b)) => b.to_string(), _ => String::new() }
                 } else { v.get(&name).to_string() };
@@ -173,9 +174,9 @@ fn config_of(kind: ChannelKind, form: &Form, new: bool) -> Result<serde_json::Va
 
 fn fields(kind: ChannelKind, v: &Values, e: &Errors, teams: &[(String, String)], new: bool) -> Markup {
     let kinds: Vec<(String, String)> =
-        ChannelKind::ALL.iter().map(|k| (k.as_str().to_string(), k.as_str().to_string())).collect();
+        ChannelKind::ALL.iter().map(|k| (k.as_str().to_string(), k.label().to_string())).collect();
     let sev: Vec<(String, String)> =
-        ["critical", "high", "warning", "info"].iter().map(|s| (s.to_string(), s.to_string())).collect();
+        Severity::ALL.iter().map(|s| (s.as_str().to_string(), s.as_str().to_string())).collect();
     let shown: Vec<String> = config_fields(kind).iter().map(|f| format!("config.{}", f.name)).collect();
     let mut known: Vec<&str> = shown.iter().map(String::as_str).collect();
     known.extend(["team_id", "name", "channel_type", "notify_on_severities"]);
@@ -184,8 +185,11 @@ fn fields(kind: ChannelKind, v: &Values, e: &Errors, teams: &[(String, String)],
         (required("Name", "name", v, e, ""))
         @if new {
             (select("Type", "channel_type", &kinds, v, e, None, ""))
-            p.help { "Other types: "
-                @for k in ChannelKind::ALL { a href={"/channels?channel_type=" (k.as_str()) "#new"} { (k.as_str()) } " " } }
+            p.help { "Switch the settings below to: "
+                @for (i, k) in ChannelKind::ALL.iter().enumerate() {
+                    @if i > 0 { " · " }
+                    a href={"/channels?channel_type=" (k.as_str()) "#new"} data-keep="name team_id" { (k.label()) }
+                } }
         }
         (config_inputs(kind, v, e, new))
         (checkboxes("Only for severities", "notify_on_severities", &sev, v, e, "None ticked: every severity."))
@@ -198,6 +202,8 @@ fn fields(kind: ChannelKind, v: &Values, e: &Errors, teams: &[(String, String)],
 struct ListQuery {
     team_id: Option<i64>,
     channel_type: Option<String>,
+    /// What was typed before switching the type (kept by the page's script).
+    name: Option<String>,
 }
 
 async fn list_page(ui: &Ui, team_id: Option<i64>, v: Values, e: Errors, open: bool) -> UiResult {
@@ -221,7 +227,7 @@ async fn list_page(ui: &Ui, team_id: Option<i64>, v: Values, e: Errors, open: bo
                     thead { tr { th { "Channel" } th { "Type" } th { "Severities" } th { "Enabled" } } }
                     tbody { @for c in &channels { tr {
                         td { a href={"/channels/" (c.id)} { (c.name) } }
-                        td { (c.channel_type.as_str()) }
+                        td { (c.channel_type.label()) }
                         td { @if c.notify_on_severities.is_empty() { span.muted { "all" } } @else { @for s in &c.notify_on_severities { (s.as_str()) " " } } }
                         td { @if c.enabled { "yes" } @else { "no" } }
                     } } }
@@ -241,7 +247,8 @@ async fn list(ui: Ui, q: web::Query<ListQuery>) -> UiResult {
     let kind = q.channel_type.clone().filter(|k| ChannelKind::parse(k).is_some()).unwrap_or_else(|| "webhook".into());
     let v = Values::default()
         .set("channel_type", &kind)
-        .set("team_id", &q.team_id.map(|t| t.to_string()).unwrap_or_default());
+        .set("team_id", &q.team_id.map(|t| t.to_string()).unwrap_or_default())
+        .set("name", q.name.as_deref().unwrap_or(""));
     list_page(&ui, q.team_id, v, Errors::new(), q.channel_type.is_some()).await
 }
 

@@ -257,6 +257,57 @@ pub fn urlencode(s: &str) -> String {
 
 // --- inputs ------------------------------------------------------------------------------------
 
+/// A field name as a label: `webhook_url` → "Webhook URL", `config.chat_id` → "Chat ID".
+pub fn human(name: &str) -> String {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    let words: Vec<String> = last
+        .split('_')
+        .filter(|w| !w.is_empty())
+        .enumerate()
+        .map(|(i, w)| match w {
+            "url" | "api" | "id" | "ids" | "smtp" | "tls" | "http" | "https" | "dtmf" | "sms" | "ip" | "ics" => {
+                if w == "ids" { "IDs".to_string() } else { w.to_uppercase() }
+            }
+            _ if i == 0 => w[..1].to_uppercase() + &w[1..],
+            _ => w.to_string(),
+        })
+        .collect();
+    words.join(" ")
+}
+
+/// Help text with its `code` spans rendered as code, not as literal backticks.
+pub fn rich(text: &str) -> Markup {
+    html! {
+        @for (i, part) in text.split('`').enumerate() {
+            @if i % 2 == 1 { code { (part) } } @else { (part) }
+        }
+    }
+}
+
+/// The summary at the top of a form that was sent back: each problem, linked to its field.
+pub fn error_summary(errors: &Errors) -> Markup {
+    html! {
+        @if !errors.is_empty() {
+            div.flash.error.summary id="form-errors" role="alert" tabindex="-1" {
+                p { strong { @if errors.len() == 1 { "1 thing to correct:" } @else { (errors.len()) " things to correct:" } } }
+                ul { @for (field, message) in errors {
+                    li { @if field.as_str() == "form" { (message) } @else { a href={"#f-" (field)} { (human(field)) } ": " (message) } }
+                } }
+            }
+        }
+    }
+}
+
+/// Every IANA time zone name the bundled database knows, for time zone selects.
+pub fn time_zones() -> &'static [(String, String)] {
+    static ZONES: std::sync::LazyLock<Vec<(String, String)>> = std::sync::LazyLock::new(|| {
+        let mut names: Vec<String> = jiff::tz::db().available().map(|n| n.as_str().to_string()).collect();
+        names.sort();
+        names.into_iter().map(|n| (n.clone(), n)).collect()
+    });
+    &ZONES
+}
+
 /// The hidden CSRF field every form carries.
 pub fn csrf(token: &str) -> Markup {
     html! { input type="hidden" name="csrf" value=(token); }
@@ -279,7 +330,7 @@ pub fn input(label: &str, name: &str, kind: &str, v: &Values, errors: &Errors, h
             label for={"f-" (name)} { (label) }
             input id={"f-" (name)} name=(name) type=(kind) value=(v.get(name)) aria-invalid=[errors.contains_key(name).then_some("true")] aria-describedby=[described(errors, name)];
             (error(errors, name))
-            @if !help.is_empty() { small.help { (help) } }
+            @if !help.is_empty() { small.help { (rich(help)) } }
         }
     }
 }
@@ -291,7 +342,7 @@ pub fn required(label: &str, name: &str, v: &Values, errors: &Errors, help: &str
             label for={"f-" (name)} { (label) " " abbr title="required" { "*" } }
             input id={"f-" (name)} name=(name) type="text" required value=(v.get(name)) aria-invalid=[errors.contains_key(name).then_some("true")] aria-describedby=[described(errors, name)];
             (error(errors, name))
-            @if !help.is_empty() { small.help { (help) } }
+            @if !help.is_empty() { small.help { (rich(help)) } }
         }
     }
 }
@@ -302,7 +353,7 @@ pub fn textarea(label: &str, name: &str, value: &str, rows: u32, errors: &Errors
             label for={"f-" (name)} { (label) }
             textarea id={"f-" (name)} name=(name) rows=(rows) spellcheck="false" aria-invalid=[errors.contains_key(name).then_some("true")] aria-describedby=[described(errors, name)] { (value) }
             (error(errors, name))
-            @if !help.is_empty() { small.help { (help) } }
+            @if !help.is_empty() { small.help { (rich(help)) } }
         }
     }
 }
@@ -312,7 +363,7 @@ pub fn checkbox(label: &str, name: &str, checked: bool, help: &str) -> Markup {
         div.field.check {
             input type="hidden" name="_checks" value=(name);
             label { input type="checkbox" name=(name) value="true" checked[checked]; " " (label) }
-            @if !help.is_empty() { small.help { (help) } }
+            @if !help.is_empty() { small.help { (rich(help)) } }
         }
     }
 }
@@ -337,7 +388,7 @@ pub fn select(
                 }
             }
             (error(errors, name))
-            @if !help.is_empty() { small.help { (help) } }
+            @if !help.is_empty() { small.help { (rich(help)) } }
         }
     }
 }
@@ -359,7 +410,7 @@ pub fn checkboxes(
                 label.inline { input type="checkbox" name=(name) value=(val) checked[v.has(name, val)]; " " (text) }
             }
             (error(errors, name))
-            @if !help.is_empty() { small.help { (help) } }
+            @if !help.is_empty() { small.help { (rich(help)) } }
         }
     }
 }
@@ -395,5 +446,22 @@ pub fn settings(csrf_token: &str, action: &str, fields: Markup, delete_label: &s
             form method="post" action=(action) { (csrf(csrf_token)) (fields) button.primary type="submit" { "Save" } }
             (button(&format!("{action}/delete"), csrf_token, delete_label, "danger", Some(confirm)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn field_names_read_as_labels() {
+        assert_eq!(super::human("config.webhook_url"), "Webhook URL");
+        assert_eq!(super::human("chat_id"), "Chat ID");
+        assert_eq!(super::human("api_url"), "API URL");
+        assert_eq!(super::human("reminder_interval_seconds"), "Reminder interval seconds");
+        assert_eq!(super::human("channel_ids"), "Channel IDs");
+    }
+
+    #[test]
+    fn help_text_renders_code_spans() {
+        assert_eq!(super::rich("Set `chat_id` here").into_string(), "Set <code>chat_id</code> here");
     }
 }

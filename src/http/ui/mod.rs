@@ -230,7 +230,7 @@ impl Ui {
     /// A page with forms: 400 when `errors` (shown next to their fields) is not empty.
     pub fn form_page(&self, errors: &form::Errors, title: &str, body: maud::Markup) -> UiResult {
         let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-        self.page_status(status, title, body)
+        self.page_status(status, title, maud::html! { (form::error_summary(errors)) (body) })
     }
 
     /// The page with a status.

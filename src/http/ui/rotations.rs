@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::form::{
     Errors, Form, Kind, Values, button, checkbox, csrf, form_errors, input, required, select, settings, textarea,
+    time_zones,
 };
 use super::layout::{First, empty_list, time};
 use super::teams::{first_error, team_options};
@@ -67,8 +68,8 @@ fn fields(v: &Values, e: &Errors, teams: &[(String, String)], new: bool) -> Mark
         (select("Interval unit", "interval_unit", &units, v, e, None, ""))
         (input("Handoff time", "handoff_time", "time", v, e, "Local time in the rotation's time zone (HH:MM)."))
         (select("Handoff weekday", "handoff_weekday", &days, v, e, None, "Weekly rotations."))
-        (input("Time zone", "timezone", "text", v, e, "IANA name, e.g. Europe/Berlin or America/New_York."))
-        (input("Starts", "start_at", "text", v, e, "When the first shift begins: RFC 3339 (2026-11-23T09:00:00Z) or a local date-time in the time zone (2026-11-23T09:00). Default: now."))
+        (select("Time zone", "timezone", time_zones(), v, e, None, "Handoffs happen at the handoff time in this zone, across daylight saving changes."))
+        (input("Starts", "start_at", "datetime-local", v, e, "When the first shift begins, in the rotation's time zone. Default: now."))
         (input("Reminder interval (seconds)", "reminder_interval_seconds", "number", v, e, "Re-notify unacknowledged alerts this often; 0 = off, else at least 60."))
         @if !new { (checkbox("Enabled", "enabled", v.checked("enabled"), "")) }
         (form_errors(e, &["team_id", "name", "description", "rotation_type", "interval_value", "interval_unit", "handoff_time", "handoff_weekday", "timezone", "start_at", "reminder_interval_seconds"]))
@@ -156,7 +157,11 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResu
     let editor = ui.can(r.group_id, Role::Editor);
     let (v, e) = edit.unwrap_or_else(|| {
         let mut v = Values::of(&serde_json::to_value(&r).unwrap_or_default());
-        v = v.set("start_at", &r.start_at.rfc3339());
+        // The picker shows the start in the rotation's own zone.
+        let local = jiff::tz::TimeZone::get(&r.timezone)
+            .map(|tz| r.start_at.timestamp().to_zoned(tz).strftime("%Y-%m-%dT%H:%M").to_string())
+            .unwrap_or_else(|_| r.start_at.rfc3339());
+        v = v.set("start_at", &local);
         (v, Errors::new())
     });
     let none = Errors::new();

@@ -9,7 +9,9 @@ use super::layout::{First, empty_list, time};
 use super::teams::team_options;
 use super::{Ui, UiResult, deleted, redirect};
 use crate::domain::access::Role;
+use crate::domain::time::Ts;
 use crate::http::api::{self, TeamFilter};
+use crate::http::error::ApiError;
 use crate::http::json::Query;
 use crate::store::silences::Silence;
 
@@ -36,9 +38,10 @@ fn fields(v: &Values, e: &Errors, teams: &[(String, String)]) -> Markup {
         (input("Reason", "reason", "text", v, e, "Shown on silenced alerts."))
         (textarea("Matchers", "matchers", v.get("matchers"), 4, e,
             r#"Which alerts it holds: {"labels": {"instance": "db-1", "alertname": {"regex": "Disk.*"}}} or ["instance=\"db-1\""]."#))
-        (input("Starts (UTC)", "starts_at", "text", v, e, "RFC 3339 or YYYY-MM-DDTHH:MM in UTC; empty = now."))
-        (required("Ends (UTC)", "ends_at", v, e, ""))
-        (form_errors(e, &["team_id", "name", "reason", "matchers", "starts_at", "ends_at"]))
+        (input("Starts (UTC)", "starts_at", "datetime-local", v, e, "Empty: now."))
+        (select("For", "duration", &durations(), v, e, Some("— until the end below —"), "How long it holds alerts, from its start."))
+        (input("Ends (UTC)", "ends_at", "datetime-local", v, e, "When no duration is chosen."))
+        (form_errors(e, &["team_id", "name", "reason", "matchers", "starts_at", "ends_at", "duration"]))
     }
 }
 
@@ -95,8 +98,23 @@ async fn list_page(ui: &Ui, v: Values, e: Errors, open: bool) -> UiResult {
     )
 }
 
-fn defaults(ui: &Ui) -> Values {
-    Values::default().set("ends_at", &ui.now.plus_secs(2 * 3600).rfc3339()).set("matchers", r#"{"labels": {}}"#)
+/// The duration presets of a new silence: (seconds, label).
+const DURATIONS: [(i64, &str); 7] = [
+    (1800, "30 minutes"),
+    (3600, "1 hour"),
+    (7200, "2 hours"),
+    (14_400, "4 hours"),
+    (28_800, "8 hours"),
+    (86_400, "1 day"),
+    (259_200, "3 days"),
+];
+
+fn durations() -> Vec<(String, String)> {
+    DURATIONS.iter().map(|(secs, label)| (secs.to_string(), label.to_string())).collect()
+}
+
+fn defaults(_ui: &Ui) -> Values {
+    Values::default().set("duration", "7200").set("matchers", r#"{"labels": {}}"#)
 }
 
 async fn list(ui: Ui) -> UiResult {
@@ -125,7 +143,22 @@ async fn new(ui: Ui, q: web::Query<NewQuery>) -> UiResult {
 
 async fn create(ui: Ui, form: Form) -> UiResult {
     ui.verify(&form)?;
-    let r = ui.save(&form, SPEC, api::silences::create).await?;
+    // A duration preset sets the end from the start (or now).
+    let r = match (form.json(SPEC), form.get("duration").filter(|d| !d.is_empty())) {
+        (Ok(mut body), Some(d)) => match d.parse::<i64>() {
+            Ok(secs) if DURATIONS.iter().any(|(s, _)| *s == secs) => {
+                let start = match body["starts_at"].as_str() {
+                    Some(t) => Ts::parse(t).map_err(|e| ApiError::field("starts_at", &e))?,
+                    None => ui.now,
+                };
+                body["ends_at"] = serde_json::json!(start.plus_secs(secs).rfc3339());
+                ui.save_value(body, api::silences::create).await?
+            }
+            _ => Err(std::iter::once(("duration".to_string(), "choose one of the presets".to_string())).collect()),
+        },
+        (Ok(body), None) => ui.save_value(body, api::silences::create).await?,
+        (Err(e), _) => Err(e),
+    };
     match r {
         Ok(_) => Ok(redirect("/silences", "ok", "Silence created.")),
         Err(e) => list_page(&ui, form.values(), e, true).await,
