@@ -749,3 +749,105 @@ fn forms_say_what_is_wrong_at_the_top_and_speak_plainly() {
     assert_eq!(r.status, 400);
     assert!(r.text.contains("href=\"#f-duration\""), "{}", r.text);
 }
+
+/// The escalation policy editor: delays in minutes, steps added and removed freely, several
+/// targets per step (rules 0 s apart in the API), and no prefilled ghost steps.
+#[test]
+fn the_policy_editor_adds_and_removes_steps_with_several_targets() {
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let e = &w.editor.1;
+    let rot = app.post("/api/rotations", e, json!({"team_id": w.team, "name": "Primary"})).id();
+    let ch = app
+        .post("/api/channels", e, json!({"team_id": w.team, "name": "hook", "channel_type": "log", "config": {}}))
+        .id();
+    let s = session(&app, "eddie", "password-eddie");
+    let page = get(&app, &s, "/policies").text;
+    assert_eq!(page.matches("name=\"step\"").count(), 1, "one empty step, no ghosts");
+    let team = w.team.to_string();
+    let (rot_t, user_t, ch_t) = (format!("rotation:{rot}"), format!("user:{}", w.responder.0), format!("channel:{ch}"));
+    let base = |op: &'static str| -> Vec<(&'static str, String)> {
+        vec![
+            ("csrf", s.csrf.clone()),
+            ("team_id", team.clone()),
+            ("name", "Night".into()),
+            ("repeat_count", "0".into()),
+            ("op", op.into()),
+        ]
+    };
+    let post = |fields: Vec<(&str, String)>| {
+        let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        post_form(&app, &s, "/policies", &f)
+    };
+    let mut fields = base("add");
+    fields.extend([
+        ("step", "0".into()),
+        ("step0.minutes", "0".into()),
+        ("step0.page", rot_t.clone()),
+        ("step0.page", user_t.clone()),
+    ]);
+    let added = post(fields);
+    assert_eq!(added.status, 200);
+    assert_eq!(added.text.matches("name=\"step\"").count(), 2, "a step was added, nothing saved");
+    assert_eq!(app.get("/api/escalation-policies", e).expect(200).as_array().unwrap().len(), 0);
+    assert!(added.text.contains(&format!("value=\"{rot_t}\" checked")), "the first step keeps its targets");
+
+    let mut fields = base("save");
+    fields.extend([
+        ("step", "0".into()),
+        ("step0.minutes", "0".into()),
+        ("step0.page", rot_t.clone()),
+        ("step0.page", user_t.clone()),
+    ]);
+    fields.extend([("step", "1".into()), ("step1.minutes", "10".into())]);
+    let r = post(fields.clone());
+    assert_eq!(r.status, 400);
+    assert!(r.text.contains("step 2: choose whom to page"), "{}", r.text);
+    fields.push(("step1.page", ch_t.clone()));
+    let r = post(fields);
+    assert_eq!(r.status, 303, "{}", r.text);
+    let policies = app.get("/api/escalation-policies", e).expect(200);
+    let p = policies[0].clone();
+    let rules: Vec<(i64, String)> = p["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (r["delay_seconds"].as_i64().unwrap(), format!("{}:{}", r["target_type"].as_str().unwrap(), r["target_id"]))
+        })
+        .collect();
+    assert_eq!(rules, [(0, rot_t.clone()), (0, user_t.clone()), (600, ch_t.clone())]);
+    let id = p["id"].as_i64().unwrap();
+    let shown = get(&app, &s, &format!("/policies/{id}")).text;
+    assert!(
+        shown.contains("At once: On-call of rotation Primary, User rick")
+            && shown.contains("After 10 min: Channel hook"),
+        "{shown}"
+    );
+
+    // Remove the second step, then save: the policy has the first step's two targets.
+    let edit = |op: &str, with_second: bool| {
+        let mut f = vec![
+            ("csrf", s.csrf.clone()),
+            ("name", "Night".to_string()),
+            ("repeat_count", "0".to_string()),
+            ("enabled", "true".to_string()),
+            ("op", op.to_string()),
+        ];
+        f.extend([
+            ("step", "0".to_string()),
+            ("step0.minutes", "0".to_string()),
+            ("step0.page", rot_t.clone()),
+            ("step0.page", user_t.clone()),
+        ]);
+        if with_second {
+            f.extend([("step", "1".to_string()), ("step1.minutes", "10".to_string()), ("step1.page", ch_t.clone())]);
+        }
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        post_form(&app, &s, &format!("/policies/{id}"), &f)
+    };
+    let r = edit("remove-1", true);
+    assert_eq!((r.status, r.text.matches("name=\"step\"").count()), (200, 1));
+    assert_eq!(edit("save", false).status, 303);
+    assert_eq!(app.get(&format!("/api/escalation-policies/{id}"), e).expect(200)["rules"].as_array().unwrap().len(), 2);
+}

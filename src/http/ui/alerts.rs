@@ -344,15 +344,19 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
             @if deliveries.is_empty() { p.muted { "No notifications for this alert." } }
             @else {
                 div.table-wrap { table {
-                    thead { tr { th { "Event" } th { "Target" } th { "Status" } th { "Attempts" } th { "When" } th { "Error" } } }
+                    thead { tr { th { "Event" } th { "Target" } th { "Status" } th.hide-s { "Attempts" } th { "When" } th.hide-s { "Error" } } }
                     tbody { @for d in &deliveries {
                         tr class={"del-" (d.status.as_str())} {
                             td { (d.event_type.as_str()) }
-                            td { (d.target) }
-                            td { (status_badge(d.status.as_str())) }
-                            td { (d.attempts) }
+                            td {
+                                (d.target)
+                                // On a phone the attempts and the error fold in here, readable.
+                                @if let Some(err) = d.last_error.as_deref() { div.show-s.error-note { (err) } }
+                            }
+                            td { (status_badge(d.status.as_str())) small.show-s.muted { (crate::domain::count(d.attempts, "attempt")) } }
+                            td.hide-s { (d.attempts) }
                             td { (time(d.sent_at.unwrap_or(d.created_at), ui.now)) }
-                            td.error { (d.last_error.as_deref().unwrap_or("")) }
+                            td.error.hide-s { (d.last_error.as_deref().unwrap_or("")) }
                         }
                     } }
                 } }
