@@ -258,12 +258,7 @@ fn the_demo_looks_like_a_system_in_use() {
     let (code, out, err) =
         crate::tools::run(crate::tools::bin().args(["demo-data"]).env("INCIDENTRELAY_DATABASE__PATH", &db));
     assert_eq!(code, 0, "{err}");
-    let password = out
-        .lines()
-        .find(|l| l.trim_start().starts_with("demo-alice"))
-        .and_then(|l| l.split_whitespace().last())
-        .expect("alice's password is printed")
-        .to_string();
+    let password = crate::tools::printed(&out, "demo-alice");
     let url = |p: &str| format!("{}{p}", server.base);
     b.goto(&url("/login"));
     b.fill("#username", "demo-alice");

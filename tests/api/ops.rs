@@ -69,27 +69,18 @@ fn demo_data_then_the_readme_curl_example_fires_an_alert() {
     let admin = server.login(&server.admin_password.clone().unwrap());
     let (ok, out, err) = run_cli(&db, &["demo-data"]);
     assert!(ok, "{err}");
-    let token = out
-        .lines()
-        .find(|l| l.trim_start().starts_with("demo-curl"))
-        .and_then(|l| l.split_whitespace().last())
-        .expect("the curl route's token is printed")
-        .to_string();
+    let token = crate::tools::printed(&out, "demo-curl");
     // Idempotent: a second run creates nothing twice and issues new tokens.
     let (ok, again, err) = run_cli(&db, &["demo-data"]);
     assert!(ok, "{err}");
     assert!(again.contains("existed already"));
-    let token2 = again
-        .lines()
-        .find(|l| l.trim_start().starts_with("demo-curl"))
-        .and_then(|l| l.split_whitespace().last())
-        .unwrap();
+    let token2 = crate::tools::printed(&again, "demo-curl");
     assert_ne!(token, token2);
     let teams = server.call("GET", "/api/teams", Some(&admin), None).body;
     assert_eq!(teams.as_array().unwrap().iter().filter(|t| t["slug"] == "demo-web").count(), 1);
     // The README's curl example, with the printed token.
     let body = serde_json::json!({"title": "Disk full on db-1", "severity": "critical", "fingerprint": "disk-db-1"});
-    let r = server.call("POST", "/api/integrations/webhook", Some(token2), Some(body));
+    let r = server.call("POST", "/api/integrations/webhook", Some(&token2), Some(body));
     assert_eq!(r.status, 200, "{}", r.text);
     let alerts = server.call("GET", "/api/alerts?status=firing", Some(&admin), None).body;
     let titles: Vec<&str> = alerts["items"].as_array().unwrap().iter().filter_map(|a| a["title"].as_str()).collect();
@@ -169,12 +160,7 @@ fn the_readme_alertmanager_curl_creates_an_alert_on_the_demo_route() {
     let server = crate::process::Proc::start(&db, &["serve"], &[]);
     let (ok, out, err) = run_cli(&db, &["demo-data"]);
     assert!(ok, "{err}");
-    let token = out
-        .lines()
-        .find(|l| l.trim_start().starts_with("demo-alertmanager"))
-        .and_then(|l| l.split_whitespace().last())
-        .expect("the Alertmanager route's token is printed")
-        .to_string();
+    let token = crate::tools::printed(&out, "demo-alertmanager");
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let section = readme.split("## Send it an alert").nth(1).expect("the README shows sending an alert");
     let block = section.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).unwrap();

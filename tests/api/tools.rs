@@ -90,3 +90,13 @@ pub fn run(c: &mut Command) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into(),
     )
 }
+
+/// The last word of the output line that starts with `name` (what `demo-data` prints for it: a
+/// route's intake token, a user's password).
+pub fn printed(out: &str, name: &str) -> String {
+    out.lines()
+        .find(|l| l.trim_start().starts_with(name))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or_else(|| panic!("{name}'s value is printed: {out}"))
+        .to_string()
+}
