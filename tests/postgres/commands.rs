@@ -128,7 +128,7 @@ fn copy_data_moves_a_sqlite_installation_and_refuses_a_target_that_holds_data() 
     assert!(new.admin_password.is_none(), "no new admin: the copied one is there");
     let admin = new.login_as("boss", "correct horse battery");
     let after = new.call("GET", "/api/alerts?page_size=100", Some(&admin), None).body;
-    assert_eq!(before["pagination"]["total_items"], 7, "2 demo alerts and 5 more: {before}");
+    assert_eq!(before["pagination"]["total_items"], 22, "the demo's 17 alerts and 5 more: {before}");
     assert_eq!(after["pagination"], before["pagination"]);
     assert_eq!(after["items"], before["items"]);
     let r = new.post("/api/integrations/webhook", &token, json!({"title": "after the move", "fingerprint": "m-new"}));
