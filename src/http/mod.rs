@@ -550,6 +550,41 @@ pub fn endpoints() -> Vec<Endpoint> {
         alerts::resolve,
     )
     .ok::<store::alerts::Alert>(200);
+    t.post("/api/alerts/{id}/reassign", "Reassign to a member of the alert's group (responder)", alerts::reassign)
+        .describe(
+            "The old assignee's unsent pages are cancelled and the new one is paged now through the route's channels; \
+             an acknowledged alert fires again with its timers starting over. 409 for a resolved or silenced alert.",
+        )
+        .body::<alerts::ReassignInput>()
+        .ok::<store::alerts::Alert>(200);
+    t.post(
+        "/api/alerts/{id}/escalate",
+        "Escalate now (responder): the policy's next step, or the next rotation member",
+        alerts::escalate,
+    )
+    .ok::<store::alerts::Alert>(200);
+    t.post("/api/alerts/{id}/snooze", "Snooze (responder): acknowledged until then, then firing again", alerts::snooze)
+        .describe(
+            "`minutes` (1 … 10080) or `until` (RFC 3339, at most 7 days away). When it ends the alert fires again from \
+             its current step and pages again; a new acknowledgement, an unacknowledgement or a resolve ends it first.",
+        )
+        .body::<alerts::SnoozeInput>()
+        .ok::<store::alerts::Alert>(200);
+    t.post(
+        "/api/alerts/{id}/unack",
+        "Unacknowledge (responder): firing again, its current step paged now",
+        alerts::unack,
+    )
+    .ok::<store::alerts::Alert>(200);
+    t.get("/api/alerts/{id}/notes", "The alert's notes, oldest first", alerts::notes)
+        .ok::<Vec<store::timeline::AlertEvent>>(200);
+    t.post(
+        "/api/alerts/{id}/notes",
+        "Add a note to the alert's timeline (responder; plain text, 4,000 characters)",
+        alerts::add_note,
+    )
+    .body::<alerts::NoteInput>()
+    .ok::<store::timeline::AlertEvent>(201);
     t.get("/api/alerts/{id}/events", "The alert's timeline", alerts::events)
         .ok::<Vec<store::timeline::AlertEvent>>(200);
     t.get("/api/alerts/{id}/deliveries", "The alert's notifications (outbox rows) with failures", alerts::deliveries)

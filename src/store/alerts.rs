@@ -58,6 +58,8 @@ pub struct Alert {
     pub flapping: bool,
     /// The silence that holds it, while `status` is `silenced`.
     pub silence_id: Option<i64>,
+    /// Snoozed: acknowledged until then, then firing again.
+    pub snoozed_until: Option<Ts>,
     #[serde(skip)]
     #[schemars(skip)]
     pub escalation_cycle: i64,
@@ -115,7 +117,7 @@ const SELECT: &str = "SELECT a.id, a.team_id, t.slug, t.group_id, a.route_id, a.
             a.assignee_user_id, u.username, u.display_name, a.source, a.dedup_key, a.title, a.message, a.severity, a.status,
             a.labels, a.event_link, a.alert_count, a.first_seen_at, a.last_seen_at, a.acknowledged_by, a.acknowledged_at,
             a.resolved_by, a.resolved_at, a.reminder_count, a.escalation_level, a.next_action_at, a.flapping, a.silence_id,
-            a.escalation_cycle, a.group_key, a.state_changes, a.episode, a.links, a.images
+            a.escalation_cycle, a.group_key, a.state_changes, a.episode, a.links, a.images, a.snoozed_until
      FROM alerts a JOIN teams t ON t.id = a.team_id LEFT JOIN users u ON u.id = a.assignee_user_id";
 
 fn row(r: &Row<'_>) -> Result<Alert> {
@@ -162,6 +164,7 @@ fn row(r: &Row<'_>) -> Result<Alert> {
         episode: r.get(33)?,
         links: r.json(34)?,
         images: r.json(35)?,
+        snoozed_until: r.get(36)?,
     })
 }
 
@@ -641,7 +644,7 @@ pub fn reopen(
     assignee: Option<i64>,
 ) -> Result<()> {
     c.exec(
-        "UPDATE alerts SET status = ?1, resolved_at = NULL, resolved_by = NULL, acknowledged_at = NULL, acknowledged_by = NULL,
+        "UPDATE alerts SET status = ?1, resolved_at = NULL, resolved_by = NULL, acknowledged_at = NULL, acknowledged_by = NULL, snoozed_until = NULL,
                 acknowledged_by_user_id = NULL, alert_count = alert_count + 1, last_seen_at = ?2, title = ?3, message = ?4, labels = ?5,
                 severity = ?6, reminder_count = 0, escalation_level = 0, escalation_cycle = 0, next_action_at = NULL,
                 flapping = ?7, state_changes = ?8, silence_id = ?9, assignee_user_id = ?10, episode = episode + 1, updated_at = ?2,
@@ -680,7 +683,7 @@ fn given<T: Serialize>(list: &[T]) -> Option<String> {
 /// Marks an alert resolved (no timer any more) with its flap record.
 pub fn close(c: &Tx<'_>, now: Ts, alert_id: i64, actor: &str, flap: &Flap) -> Result<()> {
     c.exec(
-        "UPDATE alerts SET status = 'resolved', resolved_at = ?1, resolved_by = ?2, next_action_at = NULL, state_changes = ?3,
+        "UPDATE alerts SET status = 'resolved', resolved_at = ?1, resolved_by = ?2, next_action_at = NULL, snoozed_until = NULL, state_changes = ?3,
                 flapping = ?4, updated_at = ?1 WHERE id = ?5", args![now, actor, to_json(&flap.changes), flap.flapping, alert_id])?;
     Ok(())
 }
@@ -689,7 +692,7 @@ pub fn close(c: &Tx<'_>, now: Ts, alert_id: i64, actor: &str, flap: &Flap) -> Re
 pub fn acknowledge(c: &Tx<'_>, now: Ts, id: i64, actor: &str, actor_user_id: Option<i64>) -> Result<()> {
     c.exec(
         "UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?1, acknowledged_by = ?2, acknowledged_by_user_id = ?3,
-                next_action_at = NULL, silence_id = NULL, updated_at = ?1 WHERE id = ?4", args![now, actor, actor_user_id, id])?;
+                next_action_at = NULL, snoozed_until = NULL, silence_id = NULL, updated_at = ?1 WHERE id = ?4", args![now, actor, actor_user_id, id])?;
     Ok(())
 }
 
@@ -752,4 +755,41 @@ pub fn purge_resolved_before(c: &Tx<'_>, cutoff: Ts) -> Result<usize> {
         "DELETE FROM alerts WHERE status = 'resolved' AND resolved_at IS NOT NULL AND resolved_at < ?1",
         args![cutoff],
     )
+}
+
+// --- what people do to an alert beyond ack and resolve -----------------------------------------
+
+/// Snoozes an acknowledged alert until `until`: the engine's timer wakes it then.
+pub fn snooze(c: &Tx<'_>, id: i64, until: Ts) -> Result<()> {
+    c.exec("UPDATE alerts SET snoozed_until = ?1, next_action_at = ?1 WHERE id = ?2", args![until, id])?;
+    Ok(())
+}
+
+/// Back to firing, its current step due now (a policy's level steps back one, so that the step
+/// fires again rather than the next).
+pub fn restart_current_step(c: &Tx<'_>, now: Ts, id: i64) -> Result<()> {
+    c.exec(
+        "UPDATE alerts SET status = 'firing', acknowledged_at = NULL, acknowledged_by = NULL, acknowledged_by_user_id = NULL,
+                snoozed_until = NULL, next_action_at = ?1,
+                escalation_level = CASE WHEN escalation_policy_id IS NOT NULL THEN escalation_level - 1 ELSE escalation_level END,
+                updated_at = ?1 WHERE id = ?2",
+        args![now, id],
+    )?;
+    Ok(())
+}
+
+/// A new assignee (reassign): firing again, with its timers as they were.
+pub fn reassign(c: &Tx<'_>, now: Ts, id: i64, user_id: i64) -> Result<()> {
+    c.exec("UPDATE alerts SET assignee_user_id = ?1, updated_at = ?2 WHERE id = ?3", args![user_id, now, id])?;
+    Ok(())
+}
+
+/// Makes the alert's timer due now (escalate now).
+pub fn due_now(c: &Tx<'_>, now: Ts, id: i64) -> Result<()> {
+    c.exec(
+        "UPDATE alerts SET status = 'firing', acknowledged_at = NULL, acknowledged_by = NULL, acknowledged_by_user_id = NULL,
+                snoozed_until = NULL, next_action_at = ?1, updated_at = ?1 WHERE id = ?2",
+        args![now, id],
+    )?;
+    Ok(())
 }

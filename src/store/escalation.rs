@@ -90,7 +90,7 @@ pub fn escalate_one(c: &Tx<'_>, now: Ts, id: i64) -> Result<bool> {
     if !alerts::claim(c, id)? {
         return Ok(false);
     }
-    let alert = alerts::get(c, id)?;
+    let alert = wake_if_snoozed(c, now, alerts::get(c, id)?)?;
     if alert.status != AlertStatus::Firing || alert.next_action_at.is_none_or(|t| t > now) || alert.flapping {
         return Ok(false);
     }
@@ -161,7 +161,7 @@ pub fn remind_one(c: &Tx<'_>, now: Ts, id: i64) -> Result<bool> {
     if !alerts::claim(c, id)? {
         return Ok(false);
     }
-    let alert = alerts::get(c, id)?;
+    let alert = wake_if_snoozed(c, now, alerts::get(c, id)?)?;
     if alert.status != AlertStatus::Firing || alert.next_action_at.is_none_or(|t| t > now) || alert.flapping {
         return Ok(false);
     }
@@ -207,38 +207,76 @@ pub fn remind_one(c: &Tx<'_>, now: Ts, id: i64) -> Result<bool> {
             )?;
         }
         SimpleStep::Escalate => {
-            let level = alert.escalation_level + 1;
-            let assignee = assignee_at_level(c, now, &alert, level)?;
-            c.exec(
-                "UPDATE alerts SET reminder_count = 0, escalation_level = ?1, next_action_at = ?2,
-                        assignee_user_id = COALESCE(?3, assignee_user_id), updated_at = ?4 WHERE id = ?5",
-                args![level, next, assignee, now, id],
-            )?;
-            let updated = alerts::get(c, id)?;
-            let n = outbox::page(
-                c,
-                now,
-                &updated,
-                EventKind::Escalated,
-                &PageTarget::RouteChannels,
-                updated.assignee_user_id,
-            )?;
-            let who = updated.assignee.as_ref().map(|u| u.username.clone()).unwrap_or_else(|| "nobody".into());
-            add_event(
-                c,
-                id,
-                now,
-                "escalated",
-                &format!(
-                    "not acknowledged after {}: escalated to {who} (level {level}); {} queued",
-                    crate::domain::count(after, "reminder"),
-                    crate::domain::count(n as i64, "notification")
-                ),
-                None,
-                json!({"level": level}),
-            )?;
+            let why = format!("not acknowledged after {}", crate::domain::count(after, "reminder"));
+            escalate_simple(c, now, &alert, next, &why)?;
         }
     }
+    Ok(true)
+}
+
+/// Simple mode: pages the next rotation member now and starts their reminders.
+fn escalate_simple(c: &Tx<'_>, now: Ts, alert: &Alert, next: Ts, why: &str) -> Result<()> {
+    let (id, level) = (alert.id, alert.escalation_level + 1);
+    let assignee = assignee_at_level(c, now, alert, level)?;
+    c.exec(
+        "UPDATE alerts SET reminder_count = 0, escalation_level = ?1, next_action_at = ?2,
+                assignee_user_id = COALESCE(?3, assignee_user_id), updated_at = ?4 WHERE id = ?5",
+        args![level, next, assignee, now, id],
+    )?;
+    let updated = alerts::get(c, id)?;
+    let n = outbox::page(c, now, &updated, EventKind::Escalated, &PageTarget::RouteChannels, updated.assignee_user_id)?;
+    let who = updated.assignee.as_ref().map(|u| u.username.clone()).unwrap_or_else(|| "nobody".into());
+    let queued = crate::domain::count(n as i64, "notification");
+    add_event(
+        c,
+        id,
+        now,
+        "escalated",
+        &format!("{why}: escalated to {who} (level {level}); {queued} queued"),
+        None,
+        json!({"level": level}),
+    )
+}
+
+/// A snoozed alert whose snooze is over fires again from its current step (the callers then run
+/// that step).
+fn wake_if_snoozed(c: &Tx<'_>, now: Ts, alert: Alert) -> Result<Alert> {
+    if alert.status != AlertStatus::Acknowledged || alert.snoozed_until.is_none_or(|t| t > now) {
+        return Ok(alert);
+    }
+    alerts::restart_current_step(c, now, alert.id)?;
+    add_event(
+        c,
+        alert.id,
+        now,
+        "snooze_ended",
+        "the snooze is over: firing again from its current step",
+        None,
+        json!({}),
+    )?;
+    alerts::get(c, alert.id)
+}
+
+/// Escalates an open alert now, by a person: the policy's next step, or in simple mode the next
+/// rotation member. Returns whether there was a next step to take.
+pub fn escalate_now(c: &Tx<'_>, now: Ts, id: i64, actor: &str) -> Result<bool> {
+    let alert = alerts::get_locked(c, id)?;
+    if !matches!(alert.status, AlertStatus::Firing | AlertStatus::Acknowledged) {
+        return Err(StoreError::conflict(
+            "status",
+            format!("the alert is {}: only open alerts escalate", alert.status.as_str()),
+        ));
+    }
+    add_event(c, id, now, "escalate_requested", &format!("escalation requested by {actor}"), Some(actor), json!({}))?;
+    alerts::due_now(c, now, id)?;
+    let alert = alerts::get(c, id)?;
+    if policy(c, &alert)?.is_some() {
+        return escalate_one(c, now, id);
+    }
+    let Some(interval) = reminder_interval(c, &alert)? else {
+        return Err(StoreError::conflict("id", "the alert has no escalation policy and no rotation to escalate in"));
+    };
+    escalate_simple(c, now, &alert, now.plus_secs(interval), &format!("escalated by {actor}"))?;
     Ok(true)
 }
 

@@ -17,6 +17,7 @@
 //! The alert lifecycle is decided in `domain::lifecycle` and applied here (`intake`,
 //! `lifecycle`, `escalation`), in the caller's transaction.
 
+pub mod actions;
 pub mod alerts;
 pub mod audit;
 pub mod calendar;

@@ -185,6 +185,7 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
             "group_open",
             "links",
             "images",
+            "snoozed_until",
         ],
     ),
     ("alerts_fts", &["body"]),

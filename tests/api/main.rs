@@ -5,6 +5,7 @@
 /// This binary runs on SQLite files.
 pub const POSTGRES: bool = false;
 
+mod actions;
 mod auth;
 mod browser;
 mod calendar;

@@ -12,6 +12,8 @@
 /// This binary runs on PostgreSQL.
 pub const POSTGRES: bool = true;
 
+#[path = "../api/actions.rs"]
+mod actions;
 #[path = "../api/auth.rs"]
 mod auth;
 #[path = "../api/calendar.rs"]

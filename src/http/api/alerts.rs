@@ -1,6 +1,6 @@
 //! Alerts: list, detail, acknowledge, resolve, timeline and deliveries.
 
-use actix_web::{web, web::Json};
+use actix_web::{HttpResponse, web, web::Json};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -9,11 +9,11 @@ use crate::domain::alert::{AlertSort, AlertStatus, Severity, Source};
 use crate::http::State;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::json::Query;
+use crate::http::json::{Body, Query};
 use crate::store::alerts::{self, Alert, Filter};
-use crate::store::lifecycle;
 use crate::store::outbox::{self, Delivery};
 use crate::store::timeline::{self, AlertEvent};
+use crate::store::{actions, lifecycle};
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct AlertQuery {
@@ -172,4 +172,87 @@ pub async fn deliveries(st: State, caller: Caller, id: web::Path<i64>) -> ApiRes
     let id = id.into_inner();
     load(&st, &caller, id, Role::Viewer).await?;
     Ok(Json(st.db.read(move |c| outbox::for_alert(c, id)).await?))
+}
+
+// --- actions beyond acknowledge and resolve ------------------------------------------------------
+
+/// Body of `POST /api/alerts/{id}/reassign`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ReassignInput {
+    /// The new assignee: an active member of the alert's group.
+    pub user_id: Option<i64>,
+}
+
+/// Body of `POST /api/alerts/{id}/snooze`: `minutes` (1 … 10080) or `until` (RFC 3339).
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SnoozeInput {
+    pub minutes: Option<i64>,
+    pub until: Option<String>,
+}
+
+/// Body of `POST /api/alerts/{id}/notes`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct NoteInput {
+    /// Plain text, at most 4,000 characters.
+    pub text: Option<String>,
+}
+
+/// Runs an action on an alert the caller may respond to, and wakes the engine for the pages it
+/// queued.
+async fn act<T: Send + 'static>(
+    st: &State,
+    caller: &Caller,
+    id: i64,
+    f: impl FnOnce(&crate::store::Tx<'_>, &crate::store::audit::Ctx) -> crate::store::Result<T> + Send + 'static,
+) -> ApiResult<T> {
+    load(st, caller, id, Role::Responder).await?;
+    let ctx = caller.ctx(st);
+    let out = st.db.write(move |c| f(c, &ctx)).await?;
+    st.engine.wake();
+    Ok(out)
+}
+
+pub async fn reassign(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: Body<ReassignInput>,
+) -> ApiResult<Json<Alert>> {
+    let (id, user_id) = (id.into_inner(), body.0.user_id.ok_or_else(|| ApiError::field("user_id", "is required"))?);
+    Ok(Json(act(&st, &caller, id, move |c, ctx| actions::reassign(c, ctx, id, user_id)).await?))
+}
+
+pub async fn escalate(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Alert>> {
+    let id = id.into_inner();
+    Ok(Json(act(&st, &caller, id, move |c, ctx| actions::escalate(c, ctx, id)).await?))
+}
+
+pub async fn snooze(st: State, caller: Caller, id: web::Path<i64>, body: Body<SnoozeInput>) -> ApiResult<Json<Alert>> {
+    let id = id.into_inner();
+    let now = st.clock.now();
+    let until = match (body.0.minutes, body.0.until.as_deref()) {
+        (Some(m), None) if (1..=actions::MAX_SNOOZE_SECS / 60).contains(&m) => now.plus_secs(m * 60),
+        (Some(_), None) => return Err(ApiError::field("minutes", "must be between 1 and 10080 (a week)")),
+        (None, Some(t)) => crate::domain::time::Ts::parse(t).map_err(|e| ApiError::field("until", &e))?,
+        (Some(_), Some(_)) => return Err(ApiError::field("until", "give minutes or until, not both")),
+        (None, None) => return Err(ApiError::field("minutes", "give minutes or until")),
+    };
+    Ok(Json(act(&st, &caller, id, move |c, ctx| actions::snooze(c, ctx, id, until)).await?))
+}
+
+pub async fn unack(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Alert>> {
+    let id = id.into_inner();
+    Ok(Json(act(&st, &caller, id, move |c, ctx| actions::unacknowledge(c, ctx, id)).await?))
+}
+
+pub async fn notes(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Vec<AlertEvent>>> {
+    let id = id.into_inner();
+    load(&st, &caller, id, Role::Viewer).await?;
+    Ok(Json(st.db.read(move |c| actions::notes(c, id)).await?))
+}
+
+pub async fn add_note(st: State, caller: Caller, id: web::Path<i64>, body: Body<NoteInput>) -> ApiResult<HttpResponse> {
+    let (id, text) = (id.into_inner(), body.0.text.unwrap_or_default());
+    let note = act(&st, &caller, id, move |c, ctx| actions::add_note(c, ctx, id, &text)).await?;
+    Ok(crate::http::api::created(&note))
 }
