@@ -114,12 +114,16 @@ pub fn unacknowledge(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<Alert> {
         Some(by),
         json!({}),
     )?;
-    if alert.escalation_policy_id.is_some() {
-        escalation::escalate_one(c, now, id)?;
+    let stepped = if alert.escalation_policy_id.is_some() {
+        escalation::escalate_one(c, now, id)?
     } else {
-        escalation::remind_one(c, now, id)?;
-    }
+        escalation::remind_one(c, now, id)?
+    };
     let updated = alerts::get(c, id)?;
+    if !stepped {
+        // No timer to restart (a rotation without reminders): page the assignee once.
+        outbox::page(c, now, &updated, EventKind::Reminder, &PageTarget::RouteChannels, updated.assignee_user_id)?;
+    }
     audit(c, ctx, "alert.unacknowledge", &updated, json!({}))?;
     Ok(updated)
 }

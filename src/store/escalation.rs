@@ -208,14 +208,14 @@ pub fn remind_one(c: &Tx<'_>, now: Ts, id: i64) -> Result<bool> {
         }
         SimpleStep::Escalate => {
             let why = format!("not acknowledged after {}", crate::domain::count(after, "reminder"));
-            escalate_simple(c, now, &alert, next, &why)?;
+            escalate_simple(c, now, &alert, Some(next), &why)?;
         }
     }
     Ok(true)
 }
 
 /// Simple mode: pages the next rotation member now and starts their reminders.
-fn escalate_simple(c: &Tx<'_>, now: Ts, alert: &Alert, next: Ts, why: &str) -> Result<()> {
+fn escalate_simple(c: &Tx<'_>, now: Ts, alert: &Alert, next: Option<Ts>, why: &str) -> Result<()> {
     let (id, level) = (alert.id, alert.escalation_level + 1);
     let assignee = assignee_at_level(c, now, alert, level)?;
     c.exec(
@@ -273,10 +273,12 @@ pub fn escalate_now(c: &Tx<'_>, now: Ts, id: i64, actor: &str) -> Result<bool> {
     if policy(c, &alert)?.is_some() {
         return escalate_one(c, now, id);
     }
-    let Some(interval) = reminder_interval(c, &alert)? else {
+    if alert.rotation_id.is_none() {
         return Err(StoreError::conflict("id", "the alert has no escalation policy and no rotation to escalate in"));
-    };
-    escalate_simple(c, now, &alert, now.plus_secs(interval), &format!("escalated by {actor}"))?;
+    }
+    // Reminders, if the rotation has them, go on for the new assignee.
+    let next = reminder_interval(c, &alert)?.map(|secs| now.plus_secs(secs));
+    escalate_simple(c, now, &alert, next, &format!("escalated by {actor}"))?;
     Ok(true)
 }
 

@@ -851,3 +851,64 @@ fn the_policy_editor_adds_and_removes_steps_with_several_targets() {
     assert_eq!(edit("save", false).status, 303);
     assert_eq!(app.get(&format!("/api/escalation-policies/{id}"), e).expect(200)["rules"].as_array().unwrap().len(), 2);
 }
+
+/// The alert page carries the actions: escalate, snooze, reassign, unacknowledge, and notes
+/// shown as text; a viewer sees none of the forms.
+#[test]
+fn the_alert_page_escalates_snoozes_reassigns_and_takes_notes() {
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let e = &w.editor.1;
+    let rot =
+        app.post("/api/rotations", e, json!({"team_id": w.team, "name": "R", "start_at": "2026-11-01T00:00:00Z"})).id();
+    for user in [w.editor.0, w.responder.0] {
+        app.post(&format!("/api/rotations/{rot}/members"), e, json!({"user_id": user})).expect(201);
+    }
+    let ch = app
+        .post("/api/channels", e, json!({"team_id": w.team, "name": "log", "channel_type": "log", "config": {}}))
+        .id();
+    let token = app
+        .post(
+            "/api/routes",
+            e,
+            json!({"team_id": w.team, "name": "r", "source": "webhook", "rotation_id": rot, "channel_ids": [ch]}),
+        )
+        .expect(201)["intake_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = app
+        .post_raw("/api/integrations/webhook", Some(&token), r#"{"title": "Disk full", "fingerprint": "d"}"#)
+        .expect(200)[0]["id"]
+        .as_i64()
+        .unwrap();
+    let s = session(&app, "rick", "password-rick");
+    let page = get(&app, &s, &format!("/alerts/{id}")).text;
+    for action in ["escalate", "snooze", "reassign", "notes"] {
+        assert!(page.contains(&format!("action=\"/alerts/{id}/{action}\"")), "{action}");
+    }
+    let r = post_form(&app, &s, &format!("/alerts/{id}/escalate"), &[("csrf", &s.csrf)]);
+    assert_eq!(flash_of(&r), format!("ok\nAlert #{id} escalated to rick."));
+    let r = post_form(&app, &s, &format!("/alerts/{id}/snooze"), &[("csrf", &s.csrf), ("minutes", "60")]);
+    assert!(flash_of(&r).starts_with(&format!("ok\nAlert #{id} snoozed until ")), "{}", flash_of(&r));
+    let page = get(&app, &s, &format!("/alerts/{id}")).text;
+    assert!(page.contains("Snoozed until") && page.contains(&format!("action=\"/alerts/{id}/unack\"")));
+    let eddie = w.editor.0.to_string();
+    let r = post_form(&app, &s, &format!("/alerts/{id}/reassign"), &[("csrf", &s.csrf), ("user_id", &eddie)]);
+    assert_eq!(flash_of(&r), format!("ok\nAlert #{id} reassigned to eddie."));
+    let r = post_form(
+        &app,
+        &s,
+        &format!("/alerts/{id}/notes"),
+        &[("csrf", &s.csrf), ("text", "<script>x</script> restarted")],
+    );
+    assert_eq!(r.status, 303);
+    let page = get(&app, &s, &format!("/alerts/{id}")).text;
+    assert!(
+        page.contains("&lt;script&gt;x&lt;/script&gt; restarted") && !page.contains("<script>x</script>"),
+        "notes are text"
+    );
+    let viewer = session(&app, "vera", "password-vera");
+    let page = get(&app, &viewer, &format!("/alerts/{id}")).text;
+    assert!(!page.contains(&format!("/alerts/{id}/escalate")) && !page.contains("Add note"), "a viewer gets no forms");
+}

@@ -251,13 +251,40 @@ async fn bulk(ui: Ui, form: Form) -> UiResult {
 async fn act(ui: Ui, path: web::Path<(i64, String)>, form: Form) -> UiResult {
     ui.verify(&form)?;
     let (id, action) = path.into_inner();
+    let (st, caller, path) = (ui.st.clone(), ui.caller.clone(), web::Path::from(id));
+    let int = |name: &str| form.get(name).and_then(|v| v.parse::<i64>().ok());
     let a = match action.as_str() {
-        "ack" => api::ack(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?,
-        "resolve" => api::resolve(ui.st.clone(), ui.caller.clone(), web::Path::from(id)).await?,
+        "ack" => api::ack(st, caller, path).await?.0,
+        "resolve" => api::resolve(st, caller, path).await?.0,
+        "escalate" => api::escalate(st, caller, path).await?.0,
+        "unack" => api::unack(st, caller, path).await?.0,
+        "snooze" => {
+            let body = api::SnoozeInput { minutes: int("minutes"), until: None };
+            api::snooze(st, caller, path, crate::http::json::Body(body)).await?.0
+        }
+        "reassign" => {
+            let body = api::ReassignInput { user_id: int("user_id") };
+            api::reassign(st, caller, path, crate::http::json::Body(body)).await?.0
+        }
+        "notes" => {
+            let body = api::NoteInput { text: form.get("text").map(str::to_string) };
+            api::add_note(st, caller, path, crate::http::json::Body(body)).await?;
+            return Ok(redirect(&format!("/alerts/{id}#notes"), "ok", "Note added."));
+        }
         _ => return Err(crate::http::error::ApiError::not_found("action").into()),
     };
     let back = form.get("back").filter(|b| b.starts_with('/') && !b.starts_with("//")).map(str::to_string);
-    let msg = format!("Alert #{id} {}.", a.status.as_str());
+    let msg = match action.as_str() {
+        "escalate" => format!(
+            "Alert #{id} escalated to {}.",
+            a.assignee.as_ref().map_or("the next step", |u| u.username.as_str())
+        ),
+        "snooze" => format!("Alert #{id} snoozed until {}.", a.snoozed_until.map(|t| t.rfc3339()).unwrap_or_default()),
+        "reassign" => {
+            format!("Alert #{id} reassigned to {}.", a.assignee.as_ref().map_or("—", |u| u.username.as_str()))
+        }
+        _ => format!("Alert #{id} {}.", a.status.as_str()),
+    };
     Ok(redirect(&back.unwrap_or_else(|| format!("/alerts/{id}")), "ok", &msg))
 }
 
@@ -272,6 +299,19 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
     let changes = ui.st.db.read(move |c| crate::store::changes::of_team(c, team, from, to, 10)).await?;
     let responder = ui.can(a.group_id, Role::Responder);
     let back = format!("/alerts/{id}");
+    let people: Vec<(String, String)> = if responder {
+        crate::http::api::groups::members(ui.st.clone(), ui.caller.clone(), web::Path::from(a.group_id))
+            .await?
+            .0
+            .into_iter()
+            .filter(|m| a.assignee.as_ref().is_none_or(|u| u.id != m.user_id))
+            .map(|m| (m.user_id.to_string(), m.username))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let notes: Vec<_> = events.iter().filter(|e| e.event_type == "note").collect();
+    let open = matches!(a.status.as_str(), "firing" | "acknowledged");
     ui.page(
         &format!("#{} {}", a.id, a.title),
         html! {
@@ -287,10 +327,27 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
                     form.inline method="post" action={"/alerts/" (id) "/resolve"} { (csrf(&ui.csrf)) input type="hidden" name="back" value=(back); button.large type="submit" { "Resolve" } }
                     a.button href={"/silences/new?alert=" (id)} { "Silence similar…" }
                 }
+                @if open {
+                    div.actions.more {
+                        @if a.status.as_str() == "acknowledged" { (action_form(&ui.csrf, id, "unack", html! {}, "Unacknowledge")) }
+                        (action_form(&ui.csrf, id, "escalate", html! {}, "Escalate now"))
+                        (action_form(&ui.csrf, id, "snooze", html! {
+                            label.sr-only for="snooze-minutes" { "Snooze for" }
+                            select id="snooze-minutes" name="minutes" { @for (m, l) in SNOOZES { option value=(m) selected[*m == 60] { (l) } } }
+                        }, "Snooze"))
+                        @if !people.is_empty() {
+                            (action_form(&ui.csrf, id, "reassign", html! {
+                                label.sr-only for="reassign-to" { "Reassign to" }
+                                select id="reassign-to" name="user_id" { @for (uid, name) in &people { option value=(uid) { (name) } } }
+                            }, "Reassign"))
+                        }
+                    }
+                }
             }
             @if !a.message.is_empty() { pre.message { (a.message) } }
             dl.facts {
                 dt { "Assignee" } dd { @if let Some(u) = &a.assignee { (u.username) } @else { "—" } }
+                @if let Some(t) = a.snoozed_until { dt { "Snoozed until" } dd { (time(t, ui.now)) } }
                 dt { "First seen" } dd { (time(a.first_seen_at, ui.now)) }
                 dt { "Last seen" } dd { (time(a.last_seen_at, ui.now)) }
                 @if let Some(by) = &a.acknowledged_by { dt { "Acknowledged" } dd { (by) " " (time_opt(a.acknowledged_at, ui.now)) } }
@@ -331,6 +388,19 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
                     }
                 } }
             }
+            h2 id="notes" { "Notes" }
+            @if notes.is_empty() { p.muted { "No notes yet." } }
+            @for n in &notes {
+                div.note { p.muted { (n.actor.as_deref().unwrap_or("")) " · " (time(n.created_at, ui.now)) } p { (n.message) } }
+            }
+            @if responder {
+                form.note-form method="post" action={"/alerts/" (id) "/notes"} {
+                    (csrf(&ui.csrf))
+                    label.sr-only for="note-text" { "Note" }
+                    textarea id="note-text" name="text" rows="2" maxlength="4000" placeholder="What you found, what you did…" {}
+                    button type="submit" { "Add note" }
+                }
+            }
             h2 { "Timeline " small.muted { "(oldest first)" } }
             ol.timeline {
                 @for e in &events {
@@ -370,4 +440,27 @@ fn humane(event_type: &str) -> String {
     let words = event_type.replace('_', " ");
     let mut chars = words.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// Snooze choices on the alert page: (minutes, label).
+const SNOOZES: &[(i64, &str)] = &[
+    (15, "15 minutes"),
+    (30, "30 minutes"),
+    (60, "1 hour"),
+    (120, "2 hours"),
+    (240, "4 hours"),
+    (480, "8 hours"),
+    (1440, "24 hours"),
+];
+
+/// A small form that posts one action on the alert, with its inputs.
+fn action_form(csrf_token: &str, id: i64, action: &str, inputs: Markup, label: &str) -> Markup {
+    html! {
+        form.inline.action method="post" action={"/alerts/" (id) "/" (action)} {
+            (csrf(csrf_token))
+            input type="hidden" name="back" value={"/alerts/" (id)};
+            (inputs)
+            button type="submit" { (label) }
+        }
+    }
 }
