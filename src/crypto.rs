@@ -129,6 +129,8 @@ pub const DUMMY_HASH: &str =
 pub enum Action {
     Acknowledge,
     Resolve,
+    /// Snooze for an hour (chat buttons).
+    Snooze,
 }
 
 impl Action {
@@ -136,12 +138,14 @@ impl Action {
         match self {
             Action::Acknowledge => "a",
             Action::Resolve => "r",
+            Action::Snooze => "s",
         }
     }
     pub fn from_code(s: &str) -> Option<Action> {
         match s {
             "a" | "ack" | "acknowledge" => Some(Action::Acknowledge),
             "r" | "resolve" => Some(Action::Resolve),
+            "s" | "snooze" => Some(Action::Snooze),
             _ => None,
         }
     }
@@ -149,6 +153,7 @@ impl Action {
         match self {
             Action::Acknowledge => "acknowledge",
             Action::Resolve => "resolve",
+            Action::Snooze => "snooze",
         }
     }
 }

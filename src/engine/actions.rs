@@ -17,7 +17,11 @@ pub struct Outcome {
     pub message: String,
 }
 
-/// Acknowledges or resolves an alert as `actor` (idempotent) and wakes the engine.
+/// How long a chat button's snooze lasts.
+pub const BUTTON_SNOOZE_SECS: i64 = 3600;
+
+/// Acknowledges, resolves or snoozes an alert as `actor` (acknowledge and resolve are
+/// idempotent) and wakes the engine.
 pub async fn act(
     db: &Db,
     engine: &EngineHandle,
@@ -32,6 +36,10 @@ pub async fn act(
         .write(move |c| match action {
             Action::Acknowledge => lifecycle::acknowledge(c, now, alert_id, &actor),
             Action::Resolve => lifecycle::resolve(c, now, alert_id, &actor),
+            Action::Snooze => {
+                let ctx = crate::store::audit::Ctx::new(actor, now);
+                crate::store::actions::snooze(c, &ctx, alert_id, now.plus_secs(BUTTON_SNOOZE_SECS))
+            }
         })
         .await?;
     engine.wake();
@@ -45,6 +53,7 @@ pub async fn act(
         }
         (Action::Acknowledge, _) => format!("Alert #{alert_id} acknowledged by {name}."),
         (Action::Resolve, _) => format!("Alert #{alert_id} resolved by {name}."),
+        (Action::Snooze, _) => format!("Alert #{alert_id} snoozed for 1 hour by {name}."),
     };
     Ok(Outcome { alert, message })
 }

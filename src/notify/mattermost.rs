@@ -144,6 +144,7 @@ pub fn attachment(msg: &Message, env_channel: i64, base_url: &str, secret: &[u8]
             actions.push(button(Action::Acknowledge, "Acknowledge", "primary"));
         }
         actions.push(button(Action::Resolve, "Resolve", "success"));
+        actions.push(button(Action::Snooze, "Snooze 1 h", "default"));
         att["actions"] = Value::Array(actions);
     }
     att
@@ -234,7 +235,9 @@ mod tests {
         let p = render_post(&cfg, &message(EventKind::Triggered), 9, "https://oncall.example", secret);
         assert_eq!(p["channel_id"], "c1");
         let actions = p["props"]["attachments"][0]["actions"].as_array().unwrap();
-        assert_eq!(actions.len(), 2);
+        let ids: Vec<&str> = actions.iter().filter_map(|a| a["id"].as_str()).collect();
+        assert_eq!(ids, ["acknowledge", "resolve", "snooze"]);
+        assert_eq!(actions[2]["integration"]["context"]["action"], "s");
         assert_eq!(actions[0]["integration"]["url"], "https://oncall.example/api/integrations/mattermost/actions");
         let ctx = &actions[0]["integration"]["context"];
         assert_eq!((ctx["alert_id"].as_i64(), ctx["action"].as_str()), (Some(42), Some("a")));
@@ -242,8 +245,8 @@ mod tests {
         assert_eq!(ctx["sig"], button_signature(secret, 9, t));
         let acked = render_post(&cfg, &message(EventKind::Acknowledged), 9, "https://oncall.example", secret);
         let actions = acked["props"]["attachments"][0]["actions"].as_array().unwrap();
-        assert_eq!(actions.len(), 1, "acknowledged: only Resolve is left");
-        assert_eq!(actions[0]["id"], "resolve");
+        let ids: Vec<&str> = actions.iter().filter_map(|a| a["id"].as_str()).collect();
+        assert_eq!(ids, ["resolve", "snooze"], "acknowledged: Resolve and Snooze are left");
         let resolved = render_post(&cfg, &message(EventKind::Resolved), 9, "https://oncall.example", secret);
         let att = &resolved["props"]["attachments"][0];
         assert!(att.get("actions").is_none(), "resolved: no buttons");

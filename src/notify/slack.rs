@@ -136,6 +136,8 @@ pub fn blocks(msg: &Message, interactive: Option<(&[u8], i64)>) -> Vec<Value> {
                 }
                 elements.push(json!({"type": "button", "action_id": "incidentrelay_resolve",
                     "text": {"type": "plain_text", "text": "Resolve"}, "value": button_value(secret, channel, target(Action::Resolve))}));
+                elements.push(json!({"type": "button", "action_id": "incidentrelay_snooze",
+                    "text": {"type": "plain_text", "text": "Snooze 1 h"}, "value": button_value(secret, channel, target(Action::Snooze))}));
             }
             None => {
                 if let (false, Some(l)) = (acked, &msg.links.acknowledge) {

@@ -171,6 +171,9 @@ pub fn keyboard(cfg: &Config, msg: &Message, secret: &[u8], channel_id: i64, bas
         row.push(
             json!({"text": "Resolve", "callback_data": callback_data(secret, channel_id, target(Action::Resolve))}),
         );
+        row.push(
+            json!({"text": "Snooze 1 h", "callback_data": callback_data(secret, channel_id, target(Action::Snooze))}),
+        );
     }
     if base_url.starts_with("https://") {
         row.push(json!({"text": "Open", "url": msg.links.alert}));
@@ -282,12 +285,14 @@ mod tests {
         assert_eq!(target, Target { alert_id: 42, episode: 0, action: Action::Acknowledge });
         assert!(crate::crypto::verify_button(b"k", 4, target, sig));
         let texts: Vec<&str> = kb[0].as_array().unwrap().iter().filter_map(|b| b["text"].as_str()).collect();
-        assert_eq!(texts, ["✅ Acknowledge", "Resolve", "Open"], "one row, Open beside the actions");
-        assert_eq!(kb[0][2]["url"], "https://oncall.example/alerts/42");
+        assert_eq!(texts, ["✅ Acknowledge", "Resolve", "Snooze 1 h", "Open"], "one row, Open beside the actions");
+        assert_eq!(kb[0][3]["url"], "https://oncall.example/alerts/42");
+        let (snooze, _) = parse_callback(kb[0][2]["callback_data"].as_str().unwrap()).unwrap();
+        assert_eq!(snooze.action, Action::Snooze);
         let local = render(&cfg(), &message(EventKind::Triggered), b"k", 4, "http://127.0.0.1:8080");
         assert_eq!(
             local["reply_markup"]["inline_keyboard"][0].as_array().unwrap().len(),
-            2,
+            3,
             "no Open button for non-https URLs"
         );
         let mut long = message(EventKind::Triggered);

@@ -357,7 +357,26 @@ fn slack_bot_posts_updates_and_verifies_button_clicks() {
     let u = update.json();
     assert_eq!((u["channel"].as_str(), u["ts"].as_str()), (Some("C42"), Some("1700000000.000100")));
     let elements = u["blocks"].as_array().unwrap().last().unwrap()["elements"].clone();
-    assert_eq!(elements[0]["action_id"], "incidentrelay_resolve", "acknowledged: only Resolve is left");
+    assert_eq!(elements[0]["action_id"], "incidentrelay_resolve", "acknowledged: Resolve is first");
+    // "Snooze 1 h", signed like the others: acknowledged for an hour, then firing again.
+    let snooze_value =
+        buttons.as_array().unwrap().iter().find(|b| b["action_id"] == "incidentrelay_snooze").unwrap()["value"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    assert!(snooze_value.starts_with(&format!("{}.{id}.0.s.", ids[0])));
+    assert_eq!(click(&snooze_value.replacen(".s.", ".r.", 1), now, "sssh", "U111").status, 401, "the action is signed");
+    assert_eq!(click(&snooze_value, now, "sssh", "U111").status, 200);
+    let a = app.get(&format!("/api/alerts/{id}"), &s.w.admin).expect(200);
+    let until = incidentrelay::domain::time::Ts::parse(a["snoozed_until"].as_str().unwrap()).unwrap();
+    assert_eq!(until.secs() - now, 3600, "snoozed for an hour");
+    app.advance(3601);
+    app.deliver();
+    assert_eq!(
+        app.get(&format!("/api/alerts/{id}"), &s.w.admin).expect(200)["status"],
+        "firing",
+        "and then firing again"
+    );
 }
 
 #[test]
@@ -399,8 +418,8 @@ fn mattermost_bot_edits_posts_and_checks_who_clicks() {
     let patch = mm.requests().into_iter().find(|r| r.method == "PUT").expect("the post is edited");
     assert_eq!(patch.path, "/api/v4/posts/post-1/patch");
     let actions = patch.json()["props"]["attachments"][0]["actions"].clone();
-    assert_eq!(actions.as_array().unwrap().len(), 1);
-    assert_eq!(actions[0]["id"], "resolve");
+    let ids: Vec<&str> = actions.as_array().unwrap().iter().filter_map(|a| a["id"].as_str()).collect();
+    assert_eq!(ids, ["resolve", "snooze"]);
     app.post(&format!("/api/alerts/{id}/resolve"), &s.w.editor.1, json!({})).expect(200);
     app.deliver();
     let last = mm.requests().last().unwrap().clone();

@@ -40,6 +40,7 @@ pub async fn confirm(st: State, token: web::Path<String>) -> HttpResponse {
     let verb = match target.action {
         Action::Acknowledge => "Acknowledge",
         Action::Resolve => "Resolve",
+        Action::Snooze => "Snooze for 1 hour",
     };
     page(
         200,
