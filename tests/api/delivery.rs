@@ -418,8 +418,8 @@ fn mattermost_bot_edits_posts_and_checks_who_clicks() {
     let patch = mm.requests().into_iter().find(|r| r.method == "PUT").expect("the post is edited");
     assert_eq!(patch.path, "/api/v4/posts/post-1/patch");
     let actions = patch.json()["props"]["attachments"][0]["actions"].clone();
-    let ids: Vec<&str> = actions.as_array().unwrap().iter().filter_map(|a| a["id"].as_str()).collect();
-    assert_eq!(ids, ["resolve", "snooze"]);
+    let buttons: Vec<&str> = actions.as_array().unwrap().iter().filter_map(|a| a["id"].as_str()).collect();
+    assert_eq!(buttons, ["resolve", "snooze"]);
     app.post(&format!("/api/alerts/{id}/resolve"), &s.w.editor.1, json!({})).expect(200);
     app.deliver();
     let last = mm.requests().last().unwrap().clone();
