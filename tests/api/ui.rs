@@ -911,4 +911,14 @@ fn the_alert_page_escalates_snoozes_reassigns_and_takes_notes() {
     let viewer = session(&app, "vera", "password-vera");
     let page = get(&app, &viewer, &format!("/alerts/{id}")).text;
     assert!(!page.contains(&format!("/alerts/{id}/escalate")) && !page.contains("Add note"), "a viewer gets no forms");
+    // Snooze from the list, several at once.
+    let ids = id.to_string();
+    let r = post_form(
+        &app,
+        &s,
+        "/alerts/bulk",
+        &[("csrf", &s.csrf), ("ids", &ids), ("action", "snooze"), ("back", "/alerts")],
+    );
+    assert_eq!(flash_of(&r), "ok\n1 of 1 alert snoozed for 1 hour.");
+    assert!(app.get(&format!("/api/alerts/{id}"), &w.admin).expect(200)["snoozed_until"].is_string());
 }

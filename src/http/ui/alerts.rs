@@ -137,6 +137,7 @@ async fn list(ui: Ui, q: web::Query<ListQuery>) -> UiResult {
                         div.bulk {
                             button.small type="submit" name="action" value="ack" { "Acknowledge selected" }
                             button.small type="submit" name="action" value="resolve" { "Resolve selected" }
+                            button.small type="submit" name="action" value="snooze" { "Snooze selected 1 h" }
                         }
                     }
                     @if result.items.is_empty() && q.is_default() {
@@ -237,13 +238,21 @@ async fn bulk(ui: Ui, form: Form) -> UiResult {
         let r = match action {
             "ack" => api::ack(ui.st.clone(), ui.caller.clone(), web::Path::from(*id)).await,
             "resolve" => api::resolve(ui.st.clone(), ui.caller.clone(), web::Path::from(*id)).await,
+            "snooze" => {
+                let body = crate::http::json::Body(api::SnoozeInput { minutes: Some(60), until: None });
+                api::snooze(ui.st.clone(), ui.caller.clone(), web::Path::from(*id), body).await
+            }
             _ => return Ok(redirect(&back, "error", "Unknown action.")),
         };
         if r.is_ok() {
             done += 1;
         }
     }
-    let verb = if action == "ack" { "acknowledged" } else { "resolved" };
+    let verb = match action {
+        "ack" => "acknowledged",
+        "snooze" => "snoozed for 1 hour",
+        _ => "resolved",
+    };
     let kind = if done == ids.len() { "ok" } else { "error" };
     Ok(redirect(&back, kind, &format!("{done} of {} {verb}.", crate::domain::count(ids.len() as i64, "alert"))))
 }
