@@ -93,23 +93,13 @@
     else s = Math.round(a / 86400) + " d";
     return d >= 0 ? s + " ago" : "in " + s;
   }
-  // Absolute times in the viewer's own zone, as the server words them in UTC: the weekday
-  // within six days, the date within the year, else with the year.
-  function abs(t) {
-    var d = new Date(t), far = Math.abs(Date.now() - d.getTime()) >= 6 * 86400000;
-    var o = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
-    if (!far) o.weekday = "short";
-    else { o.month = "short"; o.day = "numeric"; if (d.getFullYear() !== new Date().getFullYear()) o.year = "numeric"; }
-    return new Intl.DateTimeFormat(undefined, o).format(d);
-  }
+  // The absolute part is in the viewer's zone (their profile's); the relative part stays fresh.
   function refreshTimes(root) {
     (root || document).querySelectorAll("time[datetime]").forEach(function (el) {
-      var t = el.getAttribute("datetime"), a = el.querySelector(".abs"), r = el.querySelector(".rel");
-      if (a) a.textContent = abs(t);
-      if (r) r.textContent = "(" + rel(t) + ")"; else if (!a) el.textContent = rel(t);
+      var r = el.querySelector(".rel");
+      if (r) r.textContent = "(" + rel(el.getAttribute("datetime")) + ")";
     });
   }
-  if (window.Intl) refreshTimes();
 
   // Auto-refresh a live region in place: filters, scroll position and selections survive
   // (it pauses while something is selected or focused inside it).

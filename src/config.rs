@@ -29,6 +29,7 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub logging: LoggingConfig,
     pub metrics: MetricsConfig,
+    pub ui: UiConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -290,6 +291,19 @@ pub struct MetricsConfig {
     pub bearer_token: Option<String>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// The time zone (IANA name) of users who have not chosen their own.
+    pub default_time_zone: String,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig { default_time_zone: "UTC".into() }
+    }
+}
+
 /// A network in CIDR notation; a bare address means a single host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cidr(pub IpNet);
@@ -464,6 +478,12 @@ impl Config {
                 p.push(format!("{section}.{key} ({}): {msg}", env_name(section, key)));
             }
         };
+        check(
+            jiff::tz::TimeZone::get(&self.ui.default_time_zone).is_ok(),
+            "ui",
+            "default_time_zone",
+            "is not a time zone the bundled database knows (an IANA name such as Europe/Berlin)",
+        );
         if let Some(u) = &self.server.public_base_url {
             check(
                 crate::domain::validate::is_http_url(u),

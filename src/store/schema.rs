@@ -25,6 +25,7 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
             "active_group_id",
             "created_at",
             "updated_at",
+            "time_zone",
         ],
     ),
     ("group_memberships", &["id", "group_id", "user_id", "role", "created_at", "updated_at"]),

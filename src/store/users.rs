@@ -27,6 +27,8 @@ pub struct User {
     pub must_change_password: bool,
     /// The group the web UI shows (`null` = all my groups).
     pub active_group_id: Option<i64>,
+    /// The time zone (IANA name) the web UI shows times in; `null`: `ui.default_time_zone`.
+    pub time_zone: Option<String>,
     pub created_at: Ts,
     pub updated_at: Ts,
 }
@@ -50,6 +52,9 @@ pub struct UserInput {
     pub slack_user_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub mattermost_user_id: Option<Option<String>>,
+    /// An IANA time zone name (`Europe/Berlin`); `null`: the installation's default.
+    #[serde(default, deserialize_with = "nullable")]
+    pub time_zone: Option<Option<String>>,
 }
 
 fn row(r: &Row<'_>) -> Result<User> {
@@ -66,6 +71,7 @@ fn row(r: &Row<'_>) -> Result<User> {
         mattermost_user_id: r.get("mattermost_user_id")?,
         must_change_password: r.get("must_change_password")?,
         active_group_id: r.get("active_group_id")?,
+        time_zone: r.get("time_zone")?,
         created_at: r.get("created_at")?,
         updated_at: r.get("updated_at")?,
     })
@@ -152,6 +158,16 @@ fn apply(u: &mut User, input: UserInput, p: &mut Problems) -> Option<String> {
     if let Some(v) = input.mattermost_user_id {
         u.mattermost_user_id = clean(v);
     }
+    if let Some(v) = input.time_zone {
+        u.time_zone = clean(v);
+    }
+    if let Some(tz) = &u.time_zone {
+        p.check(
+            jiff::tz::TimeZone::get(tz).is_ok(),
+            "time_zone",
+            "must be an IANA time zone name such as Europe/Berlin",
+        );
+    }
     let ok_name = !u.username.is_empty()
         && u.username.len() <= 64
         && u.username.chars().all(|ch| ch.is_ascii_alphanumeric() || "._-@".contains(ch));
@@ -201,6 +217,7 @@ pub fn create(
         mattermost_user_id: None,
         must_change_password,
         active_group_id: None,
+        time_zone: None,
         created_at: ctx.now,
         updated_at: ctx.now,
     };
@@ -211,8 +228,8 @@ pub fn create(
     }
     u.id = c.insert(
         "INSERT INTO users (username, display_name, email, phone, password_hash, is_admin, active, telegram_user_id,
-                            slack_user_id, mattermost_user_id, must_change_password, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12) RETURNING id",
+                            slack_user_id, mattermost_user_id, must_change_password, created_at, updated_at, time_zone)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13) RETURNING id",
         args![
             u.username,
             u.display_name,
@@ -225,7 +242,8 @@ pub fn create(
             u.slack_user_id,
             u.mattermost_user_id,
             u.must_change_password,
-            ctx.now
+            ctx.now,
+            u.time_zone
         ],
     )?;
     ctx.audit(c, "user.create", "user", u.id, None, json!({"username": u.username, "is_admin": u.is_admin}))?;
@@ -254,7 +272,7 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: UserInput, password_hash: O
     u.updated_at = ctx.now;
     c.exec(
         "UPDATE users SET username = ?1, display_name = ?2, email = ?3, phone = ?4, is_admin = ?5, active = ?6,
-                telegram_user_id = ?7, slack_user_id = ?8, mattermost_user_id = ?9, updated_at = ?10 WHERE id = ?11",
+                telegram_user_id = ?7, slack_user_id = ?8, mattermost_user_id = ?9, updated_at = ?10, time_zone = ?12 WHERE id = ?11",
         args![
             u.username,
             u.display_name,
@@ -266,7 +284,8 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: UserInput, password_hash: O
             u.slack_user_id,
             u.mattermost_user_id,
             ctx.now,
-            id
+            id,
+            u.time_zone
         ],
     )?;
     if let Some(h) = password_hash.filter(|_| changed_password) {

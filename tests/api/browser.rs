@@ -93,6 +93,13 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
     }
     b.wait_text("ol.members", "bob");
     b.wait_text("main", "On call now: alice");
+    // Shifts begin 09:00 in Berlin, 08:00Z: an admin in UTC sees 08:00, in Berlin 09:00.
+    b.wait_text("main", "08:00 UTC");
+    b.goto(&url("/profile"));
+    b.choose("#f-time_zone", "Europe/Berlin");
+    b.submit("form[action='/profile'] button[type=submit]");
+    b.goto(&rotation_page);
+    b.wait_text("main", "09:00 CET");
 
     // A webhook channel, tested.
     b.goto(&url("/channels"));

@@ -922,3 +922,38 @@ fn the_alert_page_escalates_snoozes_reassigns_and_takes_notes() {
     assert_eq!(flash_of(&r), "ok\n1 of 1 alert snoozed for 1 hour.");
     assert!(app.get(&format!("/api/alerts/{id}"), &w.admin).expect(200)["snoozed_until"].is_string());
 }
+
+/// Each person chooses a time zone; every time the UI shows them is in it, labelled, and the
+/// calendar's days and shift times follow it. The API stays in UTC.
+#[test]
+fn times_show_in_the_viewers_time_zone() {
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let e = &w.editor.1;
+    let r = app.put("/api/profile", e, json!({"time_zone": "Mars/Olympus"}));
+    assert_eq!((r.status, r.fields()), (400, vec!["time_zone".to_string()]));
+    let me = app.put("/api/profile", e, json!({"time_zone": "Europe/Berlin"})).expect(200);
+    assert_eq!(me["time_zone"], "Europe/Berlin");
+    // A daily rotation handing off at 08:00 UTC.
+    let rot = app
+        .post(
+            "/api/rotations",
+            e,
+            json!({"team_id": w.team, "name": "Days", "rotation_type": "daily", "handoff_time": "08:00", "timezone": "UTC", "start_at": "2026-11-20T08:00:00Z"}),
+        )
+        .id();
+    app.post(&format!("/api/rotations/{rot}/members"), e, json!({"user_id": w.editor.0})).expect(201);
+    let oncall = app.get(&format!("/api/rotations/{rot}/oncall?count=2"), e).expect(200);
+    assert!(oncall.to_string().contains("T08:00:00Z"), "the API stays in UTC: {oncall}");
+    let s = session(&app, "eddie", "password-eddie");
+    let page = get(&app, &s, &format!("/rotations/{rot}")).text;
+    assert!(page.contains("09:00 CET"), "eddie in Berlin sees 09:00 for an 08:00Z handoff");
+    let cal = get(&app, &s, "/calendar?date=2026-11-23").text;
+    assert!(cal.contains("Times in Europe/Berlin") && cal.contains("09:00"), "the calendar is in Berlin time");
+    // Someone without a zone of their own sees the installation's default (UTC).
+    let rick = session(&app, "rick", "password-rick");
+    app.post(&format!("/api/rotations/{rot}/members"), e, json!({"user_id": w.responder.0})).expect(201);
+    assert!(get(&app, &rick, &format!("/rotations/{rot}")).text.contains("08:00 UTC"));
+    let back = app.put("/api/profile", e, json!({"time_zone": null})).expect(200);
+    assert!(back["time_zone"].is_null());
+}

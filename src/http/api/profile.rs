@@ -28,6 +28,10 @@ pub struct ProfileInput {
     pub slack_user_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub mattermost_user_id: Option<Option<String>>,
+    /// The time zone (IANA name) the web UI shows your times in; `null`: the installation's
+    /// default (`ui.default_time_zone`).
+    #[serde(default, deserialize_with = "nullable")]
+    pub time_zone: Option<Option<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -50,6 +54,7 @@ pub async fn update(st: State, caller: Caller, body: Body<ProfileInput>) -> ApiR
         telegram_user_id: p.telegram_user_id,
         slack_user_id: p.slack_user_id,
         mattermost_user_id: p.mattermost_user_id,
+        time_zone: p.time_zone,
         ..UserInput::default()
     };
     let (ctx, id) = (caller.ctx(&st), caller.user.id);

@@ -7,7 +7,6 @@ use serde::Deserialize;
 use super::form::{
     Errors, Form, Kind, Values, button, checkbox, csrf, form_errors, input, required, select, settings, textarea,
 };
-use super::layout::time;
 use super::teams::first_error;
 use super::{Ui, UiResult, deleted, redirect};
 use crate::http::api::{self, users::AuditQuery};
@@ -345,7 +344,7 @@ async fn audit(ui: Ui, q: web::Query<AuditParams>) -> UiResult {
             div.table-wrap { table {
                 thead { tr { th { "When" } th { "Who" } th { "Action" } th { "Object" } th.hide-s { "Details" } } }
                 tbody { @for r in &rows { tr {
-                    td { (time(r.created_at, ui.now)) }
+                    td { (ui.time(r.created_at)) }
                     td { (r.actor) }
                     td { code { (r.action) } }
                     td { (r.object_type) @if let Some(id) = r.object_id { " #" (id) } }

@@ -6,7 +6,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::form::{Form, button, csrf, urlencode};
-use super::layout::{severity_badge, status_badge, time, time_opt};
+use super::layout::{severity_badge, status_badge};
 use super::{Ui, UiResult, redirect};
 use crate::domain::access::Role;
 use crate::domain::alert::{AlertSort, Severity, Source};
@@ -199,13 +199,13 @@ pub fn alert_table(ui: &Ui, items: &[Alert], select: bool, list: Option<&ListQue
                         td {
                             a href={"/alerts/" (a.id)} { (a.title) } " " small.muted { "#" (a.id) @if a.alert_count > 1 { " ×" (a.alert_count) } }
                             // On a phone the status, severity and time columns fold in here.
-                            div.show-s.meta { (status_badge(a.status.as_str())) " " (severity_badge(a.severity.as_str())) " " (time(a.last_seen_at, ui.now)) }
+                            div.show-s.meta { (status_badge(a.status.as_str())) " " (severity_badge(a.severity.as_str())) " " (ui.time(a.last_seen_at)) }
                         }
                         td.hide-s { (status_badge(a.status.as_str())) }
                         td.hide-s { (severity_badge(a.severity.as_str())) }
                         td.hide-s { (a.team_slug) }
                         td.hide-s { @if let Some(u) = &a.assignee { (u.username) } @else { span.muted { "—" } } }
-                        td.hide-s { (time(a.last_seen_at, ui.now)) }
+                        td.hide-s { (ui.time(a.last_seen_at)) }
                         td.actions {
                             @if ui.can(a.group_id, Role::Responder) {
                                 // Inside the bulk form (no nested forms): the buttons post it elsewhere.
@@ -356,12 +356,12 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
             @if !a.message.is_empty() { pre.message { (a.message) } }
             dl.facts {
                 dt { "Assignee" } dd { @if let Some(u) = &a.assignee { (u.username) } @else { "—" } }
-                @if let Some(t) = a.snoozed_until { dt { "Snoozed until" } dd { (time(t, ui.now)) } }
-                dt { "First seen" } dd { (time(a.first_seen_at, ui.now)) }
-                dt { "Last seen" } dd { (time(a.last_seen_at, ui.now)) }
-                @if let Some(by) = &a.acknowledged_by { dt { "Acknowledged" } dd { (by) " " (time_opt(a.acknowledged_at, ui.now)) } }
-                @if let Some(by) = &a.resolved_by { dt { "Resolved" } dd { (by) " " (time_opt(a.resolved_at, ui.now)) } }
-                @if let Some(n) = a.next_action_at { dt { "Next reminder / escalation" } dd { (time(n, ui.now)) } }
+                @if let Some(t) = a.snoozed_until { dt { "Snoozed until" } dd { (ui.time(t)) } }
+                dt { "First seen" } dd { (ui.time(a.first_seen_at)) }
+                dt { "Last seen" } dd { (ui.time(a.last_seen_at)) }
+                @if let Some(by) = &a.acknowledged_by { dt { "Acknowledged" } dd { (by) " " (ui.time_opt(a.acknowledged_at)) } }
+                @if let Some(by) = &a.resolved_by { dt { "Resolved" } dd { (by) " " (ui.time_opt(a.resolved_at)) } }
+                @if let Some(n) = a.next_action_at { dt { "Next reminder / escalation" } dd { (ui.time(n)) } }
                 dt { "Dedup key" } dd { code { (a.dedup_key) } }
                 @if let Some(l) = &a.event_link { dt { "Link" } dd { a href=(l) rel="noopener noreferrer" target="_blank" { (l) } } }
             }
@@ -389,7 +389,7 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
                 h2 { "Changes around it" }
                 ul.changes { @for ch in &changes {
                     li {
-                        (time(ch.happened_at, ui.now)) " " strong { (ch.summary) }
+                        (ui.time(ch.happened_at)) " " strong { (ch.summary) }
                         @if !ch.source.is_empty() { " " span.muted { "(" (ch.source) ")" } }
                         @for l in &ch.links {
                             " · " a href=(l.href) rel="noopener noreferrer" target="_blank" { @if l.text.is_empty() { (l.href) } @else { (l.text) } }
@@ -400,7 +400,7 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
             h2 id="notes" { "Notes" }
             @if notes.is_empty() { p.muted { "No notes yet." } }
             @for n in &notes {
-                div.note { p.muted { (n.actor.as_deref().unwrap_or("")) " · " (time(n.created_at, ui.now)) } p { (n.message) } }
+                div.note { p.muted { (n.actor.as_deref().unwrap_or("")) " · " (ui.time(n.created_at)) } p { (n.message) } }
             }
             @if responder {
                 form.note-form method="post" action={"/alerts/" (id) "/notes"} {
@@ -414,7 +414,7 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
             ol.timeline {
                 @for e in &events {
                     li class={"ev-" (e.event_type)} {
-                        (time(e.created_at, ui.now)) " " strong { (humane(&e.event_type)) } " — " (e.message)
+                        (ui.time(e.created_at)) " " strong { (humane(&e.event_type)) } " — " (e.message)
                         @if let Some(actor) = &e.actor { " " span.muted { "(" (actor) ")" } }
                     }
                 }
@@ -434,7 +434,7 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
                             }
                             td { (status_badge(d.status.as_str())) small.show-s.muted { (crate::domain::count(d.attempts, "attempt")) } }
                             td.hide-s { (d.attempts) }
-                            td { (time(d.sent_at.unwrap_or(d.created_at), ui.now)) }
+                            td { (ui.time(d.sent_at.unwrap_or(d.created_at))) }
                             td.error.hide-s { (d.last_error.as_deref().unwrap_or("")) }
                         }
                     } }

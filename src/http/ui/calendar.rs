@@ -1,4 +1,5 @@
-//! The on-call calendar: month and week views of rotation shifts and overrides (days in UTC),
+//! The on-call calendar: month and week views of rotation shifts and overrides (days and times
+//! in the viewer's time zone),
 //! navigation, and "who is on call at" a chosen time.
 
 use actix_web::web;
@@ -27,11 +28,11 @@ struct CalQuery {
     view: Option<String>,
     /// Any day of the month or week to show (YYYY-MM-DD); default today.
     date: Option<String>,
-    /// "Who is on call at" this instant (RFC 3339 or a UTC date-time).
+    /// "Who is on call at" this instant (RFC 3339, or a date-time in the viewer's zone).
     at: Option<String>,
 }
 
-fn day_start(d: Date) -> Ts {
+fn day_start_utc(d: Date) -> Ts {
     Ts::parse(&d.to_string()).unwrap_or_default()
 }
 
@@ -44,7 +45,11 @@ async fn show(ui: Ui, q: web::Query<CalQuery>) -> UiResult {
     let q = q.into_inner();
     let team_id = q.team_id.as_deref().and_then(|t| t.parse::<i64>().ok());
     let week = q.view.as_deref() == Some("week");
-    let today = ui.now.timestamp().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let tz = ui.tz.clone();
+    let day_start = |d: Date| {
+        d.to_zoned(tz.clone()).map(|z| Ts::from_timestamp(z.timestamp())).unwrap_or_else(|_| day_start_utc(d))
+    };
+    let today = ui.now.timestamp().to_zoned(tz.clone()).date();
     let anchor = match q.date.as_deref().filter(|d| !d.is_empty()) {
         Some(d) => d.parse::<Date>().map_err(|_| ApiError::field("date", "must be a date like 2026-11-23"))?,
         None => today,
@@ -67,7 +72,7 @@ async fn show(ui: Ui, q: web::Query<CalQuery>) -> UiResult {
     let all: Vec<CalendarEvent> = all.into_iter().filter(|e| visible.contains(&e.team_id)).collect();
     // Who is on call at a chosen time.
     let at = match q.at.as_deref().filter(|a| !a.is_empty()) {
-        Some(a) => Some(Ts::parse(a).map_err(|e| ApiError::field("at", &e))?),
+        Some(a) => Some(Ts::parse_in(a, &ui.tz).map_err(|e| ApiError::field("at", &e))?),
         None => None,
     };
     let at_events: Vec<CalendarEvent> = match at {
@@ -105,12 +110,12 @@ async fn show(ui: Ui, q: web::Query<CalQuery>) -> UiResult {
                 div.field { label for="c-view" { "View" }
                     select id="c-view" name="view" { option value="month" selected[!week] { "Month" } option value="week" selected[week] { "Week" } } }
                 div.field { label for="c-date" { "Date" } input id="c-date" type="date" name="date" value=(anchor.to_string()); }
-                div.field { label for="c-at" { "Who is on call at (UTC)" } input id="c-at" type="datetime-local" name="at" value=(q.at.as_deref().unwrap_or("")); }
+                div.field { label for="c-at" { "Who is on call at" } input id="c-at" type="datetime-local" name="at" value=(q.at.as_deref().unwrap_or("")); }
                 button type="submit" { "Show" }
             }
             @if let Some(t) = at {
                 section.oncall-at {
-                    h2 { "On call at " (t.rfc3339()) }
+                    h2 { "On call at " (ui.time(t)) }
                     @if at_events.is_empty() { p.muted { "Nobody." } }
                     ul { @for e in &at_events { li { strong { (e.username) } " — " (e.rotation_name) @if e.override_id.is_some() { " (override: " (e.reason) ")" } } } }
                 }
@@ -120,12 +125,12 @@ async fn show(ui: Ui, q: web::Query<CalQuery>) -> UiResult {
                 strong { (title) }
                 a href=(link(team_id, view, next)) rel="next" { "Next →" }
                 a href=(link(team_id, view, today)) { "Today" }
-                span.muted { "Days in UTC." }
+                span.muted { "Times in " (ui.tz_name) "." }
             }
             @if all.is_empty() {
                 p.empty { "Nobody is on call in this period. Shifts come from rotations: " a href="/rotations" { "create a rotation and add its members" } "." }
             }
-            @if week { (week_view(&days, &all, today, &title)) } @else { (month_view(&days, &all, today, anchor, &title)) }
+            @if week { (week_view(&days, &all, today, &title, &day_start)) } @else { (month_view(&days, &all, today, anchor, &title, &day_start, &ui.tz)) }
         },
     )
 }
@@ -155,7 +160,15 @@ fn quarters(from: Ts, to: Ts) -> i64 {
 }
 
 /// A month: one cell per day, one chip per shift (its start time when it starts that day).
-fn month_view(days: &[Date], all: &[CalendarEvent], today: Date, anchor: Date, title: &str) -> Markup {
+fn month_view(
+    days: &[Date],
+    all: &[CalendarEvent],
+    today: Date,
+    anchor: Date,
+    title: &str,
+    day_start: &dyn Fn(Date) -> Ts,
+    tz: &jiff::tz::TimeZone,
+) -> Markup {
     html! {
         div.cal role="grid" aria-label=(title) {
             @for name in ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] { div.head role="columnheader" { (name) } }
@@ -165,7 +178,7 @@ fn month_view(days: &[Date], all: &[CalendarEvent], today: Date, anchor: Date, t
                     div.num { (day.day()) }
                     @for ev in all.iter().filter(|ev| ev.start < e && ev.end > s) {
                         span class={"seg " (hue(ev)) @if ev.override_id.is_some() { " override" }} title=(bounds(ev)) {
-                            @if ev.start >= s { small.t { (ev.start.timestamp().strftime("%H:%M")) " " } }
+                            @if ev.start >= s { small.t { (ev.start.timestamp().to_zoned(tz.clone()).strftime("%H:%M")) " " } }
                             (who(ev))
                         }
                     }
@@ -175,9 +188,9 @@ fn month_view(days: &[Date], all: &[CalendarEvent], today: Date, anchor: Date, t
     }
 }
 
-/// A week: one row per day on an hour axis (UTC), one lane per rotation, a bar per shift
-/// spanning its hours.
-fn week_view(days: &[Date], all: &[CalendarEvent], today: Date, title: &str) -> Markup {
+/// A week: one row per day on an hour axis (the viewer's zone), one lane per rotation, a bar
+/// per shift spanning its hours.
+fn week_view(days: &[Date], all: &[CalendarEvent], today: Date, title: &str, day_start: &dyn Fn(Date) -> Ts) -> Markup {
     let mut rotations: Vec<(i64, &str)> = Vec::new();
     for ev in all {
         if !rotations.iter().any(|(id, _)| *id == ev.rotation_id) {

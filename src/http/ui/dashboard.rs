@@ -5,7 +5,6 @@ use actix_web::web;
 use maud::{Markup, html};
 
 use super::alerts::alert_table;
-use super::layout::time;
 use super::{Ui, UiResult};
 use crate::domain::alert::AlertStatus;
 use crate::store::setup::Progress;
@@ -98,8 +97,8 @@ async fn show(ui: Ui) -> UiResult {
                                 tr {
                                     td { a href={"/teams/" (o.team_id)} { (o.team) } }
                                     td { a href={"/rotations/" (o.rotation_id)} { (o.rotation) } }
-                                    td { @if let Some((who, until)) = &o.now { strong { (who) } " " small.muted { "until " (time(ts(*until), now)) } } @else { span.muted { "nobody" } } }
-                                    td { @if let Some((who, from)) = &o.next { (who) " " small.muted { (time(ts(*from), now)) } } @else { span.muted { "—" } } }
+                                    td { @if let Some((who, until)) = &o.now { strong { (who) } " " small.muted { "until " (ui.time(ts(*until))) } } @else { span.muted { "nobody" } } }
+                                    td { @if let Some((who, from)) = &o.next { (who) " " small.muted { (ui.time(ts(*from))) } } @else { span.muted { "—" } } }
                                 }
                             }
                         }

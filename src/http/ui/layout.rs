@@ -113,35 +113,28 @@ pub fn page(ui: &Ui, title: &str, body: Markup) -> Markup {
     }
 }
 
-/// A time as an absolute time with the relative one beside it ("Tue 09:00 UTC (in 3 h)"), the
-/// exact time on hover. The page's script shows the absolute part in the viewer's own zone.
-pub fn time(t: Ts, now: Ts) -> Markup {
+/// A time as an absolute time in the viewer's zone `tz` with the relative one beside it
+/// ("Tue 09:00 CET (in 3 h)"), the exact UTC time on hover.
+pub fn time(t: Ts, now: Ts, tz: &jiff::tz::TimeZone) -> Markup {
     html! {
         time datetime=(t.rfc3339()) title=(t.rfc3339()) {
-            span.abs { (absolute(t, now)) } " " span.rel { "(" (relative(t, now)) ")" }
+            span.abs { (absolute(t, now, tz)) } " " span.rel { "(" (relative(t, now)) ")" }
         }
     }
 }
 
-/// "Tue 09:00 UTC" within six days of now, "Nov 23 09:00 UTC" within the year, else with the
-/// year. (app.js applies the same rule in the browser's zone.)
-pub fn absolute(t: Ts, now: Ts) -> String {
-    let utc = t.timestamp().to_zoned(jiff::tz::TimeZone::UTC);
+/// "Tue 09:00 CET" within six days of now, "Nov 23 09:00 CET" within the year, else with the
+/// year; in the zone `tz`, named by its abbreviation.
+pub fn absolute(t: Ts, now: Ts, tz: &jiff::tz::TimeZone) -> String {
+    let local = t.timestamp().to_zoned(tz.clone());
     let pattern = if now.secs_since(t).abs() < 6 * 86_400 {
-        "%a %H:%M UTC"
-    } else if utc.year() == now.timestamp().to_zoned(jiff::tz::TimeZone::UTC).year() {
-        "%b %-d %H:%M UTC"
+        "%a %H:%M %Z"
+    } else if local.year() == now.timestamp().to_zoned(tz.clone()).year() {
+        "%b %-d %H:%M %Z"
     } else {
-        "%Y-%m-%d %H:%M UTC"
+        "%Y-%m-%d %H:%M %Z"
     };
-    utc.strftime(pattern).to_string()
-}
-
-pub fn time_opt(t: Option<Ts>, now: Ts) -> Markup {
-    match t {
-        Some(t) => time(t, now),
-        None => html! { span.muted { "—" } },
-    }
+    local.strftime(pattern).to_string()
 }
 
 /// "3 min ago", "in 2 h".
@@ -208,9 +201,12 @@ mod tests {
         let now = Ts::from_secs(1_000_000);
         assert_eq!(relative(now, now), "just now");
         let tue = Ts::parse("2026-12-01T09:00:00Z").unwrap();
-        assert_eq!(absolute(tue, tue.plus_secs(3 * 3600)), "Tue 09:00 UTC");
-        assert_eq!(absolute(tue, tue.plus_secs(30 * 86_400)), "Dec 1 09:00 UTC");
-        assert_eq!(absolute(tue, tue.plus_secs(400 * 86_400)), "2026-12-01 09:00 UTC");
+        let utc = jiff::tz::TimeZone::UTC;
+        assert_eq!(absolute(tue, tue.plus_secs(3 * 3600), &utc), "Tue 09:00 UTC");
+        assert_eq!(absolute(tue, tue.plus_secs(30 * 86_400), &utc), "Dec 1 09:00 UTC");
+        assert_eq!(absolute(tue, tue.plus_secs(400 * 86_400), &utc), "2026-12-01 09:00 UTC");
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        assert_eq!(absolute(tue, tue, &berlin), "Tue 10:00 CET");
         assert_eq!(relative(now.plus_secs(-300), now), "5 min ago");
         assert_eq!(relative(now.plus_secs(7200), now), "in 2 h");
         assert_eq!(relative(now.plus_secs(-3 * 86_400), now), "3 d ago");

@@ -155,6 +155,10 @@ pub struct Ui {
     pub flash: Option<(String, String)>,
     /// The groups the user can see (all for admins).
     pub groups: Vec<Group>,
+    /// The viewer's time zone: theirs, else `ui.default_time_zone`. Every time is shown in it.
+    pub tz: jiff::tz::TimeZone,
+    /// Its name, for labels.
+    pub tz_name: String,
 }
 
 impl FromRequest for Ui {
@@ -181,12 +185,27 @@ impl FromRequest for Ui {
             };
             let visible = caller.visible();
             let groups = st.db.read(move |c| groups::list(c, visible.as_deref())).await?;
-            Ok(Ui { now: st.clock.now(), st, caller, csrf, here, flash, groups })
+            let tz_name = caller.user.time_zone.clone().unwrap_or_else(|| st.config.ui.default_time_zone.clone());
+            let tz = jiff::tz::TimeZone::get(&tz_name).unwrap_or(jiff::tz::TimeZone::UTC);
+            Ok(Ui { now: st.clock.now(), st, caller, csrf, here, flash, groups, tz, tz_name })
         })
     }
 }
 
 impl Ui {
+    /// A time as the viewer reads it: absolute in their zone, the relative time beside it.
+    pub fn time(&self, t: Ts) -> maud::Markup {
+        layout::time(t, self.now, &self.tz)
+    }
+
+    /// Like [`Ui::time`], or a dash.
+    pub fn time_opt(&self, t: Option<Ts>) -> maud::Markup {
+        match t {
+            Some(t) => self.time(t),
+            None => maud::html! { span.muted { "—" } },
+        }
+    }
+
     /// The group the user chose to look at (`None` = all their groups).
     pub fn active_group(&self) -> Option<i64> {
         self.caller.user.active_group_id.filter(|g| self.groups.iter().any(|x| x.id == *g))

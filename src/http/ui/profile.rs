@@ -4,8 +4,7 @@
 use actix_web::web;
 use maud::{Markup, html};
 
-use super::form::{Errors, Form, Kind, Values, button, checkboxes, csrf, form_errors, input, select};
-use super::layout::{time, time_opt};
+use super::form::{Errors, Form, Kind, Values, button, checkboxes, csrf, form_errors, input, select, time_zones};
 use super::teams::{first_error, team_options};
 use super::{Ui, UiResult, deleted, redirect};
 use crate::domain::access::{Role, Scope};
@@ -28,6 +27,7 @@ const SPEC: &[(&str, Kind)] = &[
     ("telegram_user_id", Kind::TextOrNull),
     ("slack_user_id", Kind::TextOrNull),
     ("mattermost_user_id", Kind::TextOrNull),
+    ("time_zone", Kind::TextOrNull),
 ];
 
 /// What changed on the page: the form to show again, or a secret to show once.
@@ -82,7 +82,8 @@ async fn page(ui: &Ui, s: State) -> UiResult {
                     (input("Telegram user id", "telegram_user_id", "text", &v, &e, "Lets you acknowledge from Telegram buttons."))
                     (input("Slack user id", "slack_user_id", "text", &v, &e, "e.g. U0123ABCD"))
                     (input("Mattermost user id", "mattermost_user_id", "text", &v, &e, ""))
-                    (form_errors(&e, &["display_name", "email", "phone", "telegram_user_id", "slack_user_id", "mattermost_user_id"]))
+                    (select("Time zone", "time_zone", time_zones(), &v, &e, Some(&format!("— the installation's ({}) —", ui.st.config.ui.default_time_zone)), "Every time the web UI shows you is in this zone."))
+                    (form_errors(&e, &["display_name", "email", "phone", "telegram_user_id", "slack_user_id", "mattermost_user_id", "time_zone"]))
                     button.primary type="submit" { "Save" }
                 }
             }
@@ -108,8 +109,8 @@ async fn page(ui: &Ui, s: State) -> UiResult {
                             td { (t.name) }
                             td { code { (t.token_prefix) "…" } }
                             td { @for sc in &t.scopes { code { (sc.as_str()) } " " } }
-                            td.hide-s { (time_opt(t.last_used_at, ui.now)) }
-                            td.hide-s { (time_opt(t.expires_at, ui.now)) }
+                            td.hide-s { (ui.time_opt(t.last_used_at)) }
+                            td.hide-s { (ui.time_opt(t.expires_at)) }
                             td.actions { (button(&format!("/profile/tokens/{}/delete", t.id), &ui.csrf, "Revoke", "small", Some("Revoke this token?"))) }
                         } } }
                     } }
@@ -132,7 +133,7 @@ async fn page(ui: &Ui, s: State) -> UiResult {
                 p.muted { "Subscribe to a team's on-call shifts from Google Calendar, Outlook or Thunderbird." }
                 @if feeds.is_empty() { p.muted { "No feeds." } }
                 ul { @for f in &feeds { li {
-                    (f.name) " " code { (f.token_prefix) "…" } " " small.muted { "created " (time(f.created_at, ui.now)) } " "
+                    (f.name) " " code { (f.token_prefix) "…" } " " small.muted { "created " (ui.time(f.created_at)) } " "
                     (button(&format!("/profile/feeds/{}/delete", f.id), &ui.csrf, "Delete", "small link", Some("Delete this feed? Subscribed calendars stop updating.")))
                 } } }
                 @if !teams.is_empty() {

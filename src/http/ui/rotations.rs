@@ -8,7 +8,7 @@ use super::form::{
     Errors, Form, Kind, Values, button, checkbox, csrf, form_errors, input, required, select, settings, textarea,
     time_zones,
 };
-use super::layout::{First, empty_list, time};
+use super::layout::{First, empty_list};
 use super::teams::{first_error, team_options};
 use super::{Ui, UiResult, deleted, redirect};
 use crate::domain::access::Role;
@@ -178,7 +178,7 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResu
                 h2 { "Coming shifts" }
                 @if shifts.is_empty() { p.muted { "Nobody is scheduled: add members." } }
                 ul { @for s in &shifts { li {
-                    strong { (s.username) } " " (time(s.start, ui.now)) " → " (time(s.end, ui.now))
+                    strong { (s.username) } " " (ui.time(s.start)) " → " (ui.time(s.end))
                     @if s.kind == crate::domain::rotation::ShiftKind::Override { " " span.badge { "override" } }
                 } } }
             }
@@ -206,7 +206,7 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResu
                 h2 { "Overrides" }
                 @if overrides.is_empty() { p.muted { "None." } }
                 ul { @for o in &overrides { li {
-                    strong { (o.username) } " " (time(o.starts_at, ui.now)) " → " (time(o.ends_at, ui.now))
+                    strong { (o.username) } " " (ui.time(o.starts_at)) " → " (ui.time(o.ends_at))
                     @if !o.reason.is_empty() { " — " (o.reason) }
                     @if editor { " " (button(&format!("/rotations/{id}/overrides/{}/delete", o.id), &ui.csrf, "Delete", "small link", Some("Delete this override?"))) }
                 } } }

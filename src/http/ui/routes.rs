@@ -278,7 +278,7 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>, notice: O
                 }
             }
             @if let (Some(prefix), Some(until)) = (&r.previous_token_prefix, r.previous_token_expires_at) {
-                p.muted { "The previous token " code { (prefix) "…" } " keeps working until " (crate::http::ui::layout::time(until, ui.now)) "." }
+                p.muted { "The previous token " code { (prefix) "…" } " keeps working until " (ui.time(until)) "." }
             }
             section {
                 h2 { "Try a payload" }

@@ -5,7 +5,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::form::{Errors, Form, Kind, Values, button, csrf, form_errors, input, required, select, textarea};
-use super::layout::{First, empty_list, time};
+use super::layout::{First, empty_list};
 use super::teams::team_options;
 use super::{Ui, UiResult, deleted, redirect};
 use crate::domain::access::Role;
@@ -69,8 +69,8 @@ async fn list_page(ui: &Ui, v: Values, e: Errors, open: bool) -> UiResult {
                     tbody { @for s in items { tr {
                         td { (s.name) @if !s.reason.is_empty() { br; small.muted { (s.reason) } } }
                         td { @for m in matcher_text(&s.matchers) { code.matcher { (m) } " " } }
-                        td { (time(s.starts_at, ui.now)) }
-                        td { (time(s.ends_at, ui.now)) }
+                        td { (ui.time(s.starts_at)) }
+                        td { (ui.time(s.ends_at)) }
                         td.actions { @if ui.can(s.group_id, Role::Responder) { (button(&format!("/silences/{}/delete", s.id), &ui.csrf, "Delete", "small", Some("Delete this silence? Held alerts page again."))) } }
                     } } }
                 } }
