@@ -328,6 +328,20 @@ pub fn endpoints() -> Vec<Endpoint> {
     t.put("/api/profile", "Update your profile (contact fields, chat user ids)", profile::update)
         .body::<profile::ProfileInput>()
         .ok::<store::users::User>(200);
+    t.get("/api/profile/shifts", "Your coming shifts across every rotation, overrides included", profile::shifts)
+        .query::<profile::ShiftsQuery>()
+        .ok::<Vec<store::calendar::CalendarEvent>>(200);
+    t.get("/api/profile/calendar-feeds", "Your personal iCalendar feeds (never the token)", profile::list_feeds)
+        .ok::<Vec<store::calendar::PersonalFeed>>(200);
+    t.post(
+        "/api/profile/calendar-feeds",
+        "A personal iCalendar feed of your shifts in every rotation (URL shown once)",
+        profile::create_feed,
+    )
+    .body::<store::calendar::PersonalFeedInput>()
+    .ok::<store::calendar::PersonalFeed>(201);
+    t.delete("/api/profile/calendar-feeds/{id}", "Delete one of your personal feeds", profile::delete_feed)
+        .ok::<Deleted>(200);
     t.post("/api/profile/change-password", "Change your password (ends your other sessions)", profile::change_password)
         .body::<profile::ChangePassword>()
         .ok::<Status>(200);

@@ -192,3 +192,99 @@ pub fn delete(c: &Tx<'_>, ctx: &Ctx, id: i64) -> Result<()> {
     ctx.audit(c, "calendar_feed.delete", "calendar_feed", id, Some(f.group_id), json!({"name": f.name}))?;
     Ok(())
 }
+
+// --- personal feeds: one person's shifts over all their rotations ------------------------------
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PersonalFeed {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub token_prefix: String,
+    pub created_at: Ts,
+    /// The raw token, in the create response only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The subscription URL (it contains the token), in the create response only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// Body of `POST /api/profile/calendar-feeds`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonalFeedInput {
+    /// Default: "My on-call shifts".
+    pub name: Option<String>,
+}
+
+fn personal_row(r: &Row<'_>) -> Result<PersonalFeed> {
+    Ok(PersonalFeed {
+        id: r.get("id")?,
+        user_id: r.get("user_id")?,
+        name: r.get("name")?,
+        token_prefix: r.get("token_prefix")?,
+        created_at: r.get("created_at")?,
+        token: None,
+        url: None,
+    })
+}
+
+/// A person's own feeds.
+pub fn personal_of_user(c: &Read<'_>, user_id: i64) -> Result<Vec<PersonalFeed>> {
+    c.rows("SELECT * FROM personal_feeds WHERE user_id = ?1 ORDER BY id", args![user_id], personal_row)
+}
+
+/// The personal feed a raw token opens.
+pub fn personal_by_token(c: &Read<'_>, raw: &str) -> Result<Option<PersonalFeed>> {
+    let hash = crate::crypto::sha256_hex(raw);
+    let found = c.opt("SELECT * FROM personal_feeds WHERE token_hash = ?1", args![&hash], |r| {
+        Ok((r.get::<String, _>("token_hash")?, personal_row(r)?))
+    })?;
+    Ok(found.filter(|(h, _)| crate::crypto::ct_eq(h.as_bytes(), hash.as_bytes())).map(|(_, f)| f))
+}
+
+/// Creates a personal feed for `user_id` with the raw token `raw`.
+pub fn create_personal(
+    c: &Tx<'_>,
+    ctx: &Ctx,
+    user_id: i64,
+    input: PersonalFeedInput,
+    raw: &str,
+) -> Result<PersonalFeed> {
+    let name = input
+        .name
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "My on-call shifts".into());
+    if name.chars().count() > 200 {
+        return Err(StoreError::invalid("name", "must be at most 200 characters"));
+    }
+    let id = c.insert(
+        "INSERT INTO personal_feeds (user_id, name, token_hash, token_prefix, created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+        args![user_id, name, crate::crypto::sha256_hex(raw), crate::crypto::token_prefix(raw), ctx.now],
+    )?;
+    ctx.audit(c, "personal_feed.create", "personal_feed", id, None, json!({"name": name}))?;
+    let mut feed = c
+        .opt("SELECT * FROM personal_feeds WHERE id = ?1", args![id], personal_row)?
+        .ok_or_else(|| StoreError::not_found("feed"))?;
+    feed.token = Some(raw.to_string());
+    Ok(feed)
+}
+
+/// Deletes one of `user_id`'s personal feeds.
+pub fn delete_personal(c: &Tx<'_>, ctx: &Ctx, user_id: i64, id: i64) -> Result<()> {
+    if c.exec("DELETE FROM personal_feeds WHERE id = ?1 AND user_id = ?2", args![id, user_id])? == 0 {
+        return Err(StoreError::not_found("feed"));
+    }
+    ctx.audit(c, "personal_feed.delete", "personal_feed", id, None, json!({}))
+}
+
+/// `user_id`'s shifts that overlap `[from, to)` in the rotations of `groups` (`None` = all),
+/// overrides included, each whole: its real start and end even beyond the window (up to two
+/// weeks on either side).
+pub fn shifts_of(c: &Read<'_>, groups: Option<&[i64]>, user_id: i64, from: Ts, to: Ts) -> Result<Vec<CalendarEvent>> {
+    const MARGIN: i64 = 14 * 86_400;
+    let all = events(c, groups, None, None, from.plus_secs(-MARGIN), to.plus_secs(MARGIN))?;
+    Ok(all.into_iter().filter(|e| e.user_id == user_id && e.end > from && e.start < to).collect())
+}

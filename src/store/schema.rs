@@ -218,6 +218,7 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
         ],
     ),
     ("calendar_feeds", &["id", "team_id", "user_id", "name", "token_hash", "token_prefix", "created_at"]),
+    ("personal_feeds", &["id", "user_id", "name", "token_hash", "token_prefix", "created_at"]),
     ("intake_webhook_ids", &["route_id", "webhook_id", "seen_at"]),
     (
         "change_events",

@@ -195,3 +195,70 @@ fn feeds_serve_valid_icalendar_with_stable_uids_to_whoever_holds_the_token() {
     app.delete(&format!("/api/calendar/feeds/{feed_id}"), &w.viewer.1).expect(200);
     assert!(app.log.lines().iter().all(|l| !l.contains(&token)), "the token never reaches the log");
 }
+
+/// My shifts: across every rotation, overrides included, a shift running now with its real
+/// start; and one personal feed over all of them, parsed by python-icalendar.
+#[test]
+fn my_shifts_and_my_personal_feed() {
+    let app = TestApp::start();
+    let w = World::new(&app);
+    rotation(&app, &w);
+    let mine = |token: &str, days: i64| {
+        let r = app.get(&format!("/api/profile/shifts?days={days}"), token).expect(200);
+        r.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["start"].as_str().unwrap().to_string(),
+                    e["end"].as_str().unwrap().to_string(),
+                    e["type"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        mine(&w.editor.1, 3),
+        [
+            ("2026-11-23T08:00:00Z".into(), "2026-11-24T08:00:00Z".into(), "rotation".into()),
+            ("2026-11-26T08:00:00Z".into(), "2026-11-27T08:00:00Z".into(), "rotation".into()),
+        ],
+        "eddie: on call since 08:00Z (before now), and again on the 26th"
+    );
+    assert_eq!(
+        mine(&w.responder.1, 3),
+        [
+            ("2026-11-24T08:00:00Z".into(), "2026-11-24T12:00:00Z".into(), "rotation".into()),
+            ("2026-11-24T18:00:00Z".into(), "2026-11-25T08:00:00Z".into(), "rotation".into()),
+        ],
+        "rick's day, cut where vera's override covers it"
+    );
+    assert_eq!(mine(&w.viewer.1, 3)[0].2, "override", "vera's override is hers");
+    assert_eq!(app.get("/api/profile/shifts?days=91", &w.editor.1).fields(), ["days"]);
+    assert!(mine(&w.outsider.1, 14).is_empty(), "someone in no rotation has no shifts");
+
+    // The personal feed: the URL (with its token) once; the feed holds rick's shifts only.
+    let feed = app.post("/api/profile/calendar-feeds", &w.responder.1, json!({})).expect(201);
+    let url = feed["url"].as_str().unwrap().to_string();
+    assert!(feed["token"].as_str().unwrap().starts_with("irm_") && url.ends_with(".ics"));
+    let listed = app.get("/api/profile/calendar-feeds", &w.responder.1).expect(200);
+    assert!(listed[0].get("token").is_none() && listed[0]["name"] == "My on-call shifts");
+    let path = url.trim_start_matches("https://oncall.example");
+    let ics = app.request("GET", path, None, None, &[]);
+    assert_eq!(ics.status, 200);
+    let rick_starts: Vec<String> = mine(&w.responder.1, 90).into_iter().map(|(s, _, _)| s).collect();
+    if let Some(events) = parse_with_icalendar(&ics.text) {
+        assert!(events.iter().all(|(_, _, _, summary)| summary == "On call — Primary"), "{events:?}");
+        let starts: Vec<String> =
+            events.iter().map(|(_, s, _, _)| s.replace("+00:00", "Z")).filter(|s| s.as_str() >= "2026-11-23").collect();
+        assert_eq!(
+            starts.iter().take(2).collect::<Vec<_>>(),
+            rick_starts.iter().take(2).collect::<Vec<_>>(),
+            "rick's shifts, no one else's"
+        );
+    }
+    let id = feed["id"].as_i64().unwrap();
+    assert_eq!(app.delete(&format!("/api/profile/calendar-feeds/{id}"), &w.editor.1).status, 404, "not eddie's");
+    app.delete(&format!("/api/profile/calendar-feeds/{id}"), &w.responder.1).expect(200);
+    assert_eq!(app.request("GET", path, None, None, &[]).status, 404, "a deleted feed stops");
+}

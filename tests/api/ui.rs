@@ -950,6 +950,9 @@ fn times_show_in_the_viewers_time_zone() {
     assert!(page.contains("09:00 CET"), "eddie in Berlin sees 09:00 for an 08:00Z handoff");
     let cal = get(&app, &s, "/calendar?date=2026-11-23").text;
     assert!(cal.contains("Times in Europe/Berlin") && cal.contains("09:00"), "the calendar is in Berlin time");
+    let dash = get(&app, &s, "/").text;
+    let mine = dash.split("My on-call").nth(1).unwrap_or("").split("</section>").next().unwrap_or("");
+    assert!(mine.contains("You are on call now") && mine.contains(">Days</a>") && mine.contains("09:00 CET"), "{mine}");
     // Someone without a zone of their own sees the installation's default (UTC).
     let rick = session(&app, "rick", "password-rick");
     app.post(&format!("/api/rotations/{rot}/members"), e, json!({"user_id": w.responder.0})).expect(201);

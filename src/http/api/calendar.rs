@@ -80,16 +80,28 @@ pub async fn delete_feed(st: State, caller: Caller, id: web::Path<i64>) -> ApiRe
     Ok(deleted(id))
 }
 
-/// `GET /api/calendar/feeds/{token}.ics`: the token is the credential. The feed shows the
-/// team's rotations while its owner is active and may still see the team.
+/// `GET /api/calendar/feeds/{token}.ics`: the token is the credential. A team feed shows the
+/// team's rotations, a personal feed (`irm_` tokens) its owner's shifts in every rotation; both
+/// while their owner is active and may still see them.
 pub async fn ics(st: State, token: web::Path<String>) -> ApiResult<HttpResponse> {
     let raw = token.into_inner();
     let now = st.clock.now();
     let from = now.plus_secs(-FEED_PAST_DAYS * 86_400);
     let to = now.plus_secs(FEED_FUTURE_DAYS * 86_400);
+    let base = st.base_url.clone();
     let found = st
         .db
         .read(move |c| {
+            if raw.starts_with(PERSONAL_PREFIX) {
+                let Some(feed) = calendar::personal_by_token(c, &raw)? else { return Ok(None) };
+                let owner = users::get(c, feed.user_id)?;
+                if !owner.active {
+                    return Ok(None);
+                }
+                let access = Access::new(owner.is_admin, groups::active_roles(c, owner.id)?);
+                let events = calendar::shifts_of(c, access.visible_groups().as_deref(), owner.id, from, to)?;
+                return Ok(Some((feed.name, format!("{base}/"), events, true)));
+            }
             let Some(feed) = calendar::by_token(c, &raw)? else { return Ok(None) };
             let owner = users::get(c, feed.user_id)?;
             let access = Access::new(owner.is_admin, groups::active_roles(c, owner.id)?);
@@ -97,15 +109,14 @@ pub async fn ics(st: State, token: web::Path<String>) -> ApiResult<HttpResponse>
                 return Ok(None);
             }
             let events = calendar::events(c, None, Some(feed.team_id), None, from, to)?;
-            Ok(Some((feed, events)))
+            Ok(Some((feed.name, format!("{base}/calendar?team_id={}", feed.team_id), events, false)))
         })
         .await?;
-    let Some((feed, events)) = found else {
+    let Some((name, url, events, personal)) = found else {
         return Err(ApiError::NotFound("no such calendar feed (it was deleted, or its owner lost access)".into()));
     };
     let host =
         st.base_url.split("://").nth(1).unwrap_or(&st.base_url).split(['/', ':']).next().unwrap_or("incidentrelay");
-    let url = format!("{}/calendar?team_id={}", st.base_url, feed.team_id);
     let items: Vec<ical::Event> = events
         .iter()
         .map(|e| {
@@ -115,20 +126,21 @@ pub async fn ics(st: State, token: web::Path<String>) -> ApiResult<HttpResponse>
                 description.push_str(&format!("\nOverride: {}", e.reason));
             }
             let what = if e.override_id.is_some() { " (override)" } else { "" };
-            ical::Event {
-                uid: e.uid.clone(),
-                start: e.start,
-                end: e.end,
-                summary: format!("On call: {who} — {}{what}", e.rotation_name),
-                description,
-                url: Some(url.clone()),
-            }
+            let summary = if personal {
+                format!("On call — {}{what}", e.rotation_name)
+            } else {
+                format!("On call: {who} — {}{what}", e.rotation_name)
+            };
+            ical::Event { uid: e.uid.clone(), start: e.start, end: e.end, summary, description, url: Some(url.clone()) }
         })
         .collect();
-    let body = ical::render(&feed.name, host, now, &items);
+    let body = ical::render(&name, host, now, &items);
     Ok(HttpResponse::Ok()
         .content_type("text/calendar; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
         .insert_header((header::CONTENT_DISPOSITION, "inline; filename=\"oncall.ics\""))
         .body(body))
 }
+
+/// Personal feed tokens start with this.
+pub const PERSONAL_PREFIX: &str = "irm_";

@@ -10,7 +10,8 @@ use crate::domain::validate::{self, Problems, nullable};
 use crate::http::State;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::json::Body;
+use crate::http::json::{Body, Query};
+use crate::store::calendar::{self, CalendarEvent, PersonalFeed, PersonalFeedInput};
 use crate::store::tokens::{self, ApiToken, TokenInput};
 use crate::store::users::{self, User, UserInput};
 
@@ -101,5 +102,45 @@ pub async fn create_token(st: State, caller: Caller, body: Body<TokenInput>) -> 
 pub async fn delete_token(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let (ctx, user, id) = (caller.ctx(&st), caller.user.id, id.into_inner());
     st.db.write(move |c| tokens::delete_token(c, &ctx, user, id)).await?;
+    Ok(deleted(id))
+}
+
+/// `GET /api/profile/shifts`: how far ahead.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ShiftsQuery {
+    /// 1 … 90 days from now (default 14).
+    pub days: Option<i64>,
+}
+
+/// Your shifts from now on across every rotation you are in, overrides included; a shift
+/// running now keeps its real start.
+pub async fn shifts(st: State, caller: Caller, q: Query<ShiftsQuery>) -> ApiResult<Json<Vec<CalendarEvent>>> {
+    let days = q.0.days.unwrap_or(14);
+    if !(1..=90).contains(&days) {
+        return Err(ApiError::field("days", "must be between 1 and 90"));
+    }
+    let (now, me, groups) = (st.clock.now(), caller.user.id, caller.visible());
+    Ok(Json(
+        st.db.read(move |c| calendar::shifts_of(c, groups.as_deref(), me, now, now.plus_secs(days * 86_400))).await?,
+    ))
+}
+
+pub async fn list_feeds(st: State, caller: Caller) -> ApiResult<Json<Vec<PersonalFeed>>> {
+    let me = caller.user.id;
+    Ok(Json(st.db.read(move |c| calendar::personal_of_user(c, me)).await?))
+}
+
+/// A personal iCalendar feed over all your rotations; its URL (with the token) is shown once.
+pub async fn create_feed(st: State, caller: Caller, body: Body<PersonalFeedInput>) -> ApiResult<HttpResponse> {
+    let raw = crypto::new_token(crate::http::api::calendar::PERSONAL_PREFIX)?;
+    let (ctx, me, input) = (caller.ctx(&st), caller.user.id, body.0);
+    let mut feed = st.db.write(move |c| calendar::create_personal(c, &ctx, me, input, &raw)).await?;
+    feed.url = feed.token.as_ref().map(|t| format!("{}/api/calendar/feeds/{t}.ics", st.base_url));
+    Ok(created(&feed))
+}
+
+pub async fn delete_feed(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let (id, me, ctx) = (id.into_inner(), caller.user.id, caller.ctx(&st));
+    st.db.write(move |c| calendar::delete_personal(c, &ctx, me, id)).await?;
     Ok(deleted(id))
 }

@@ -30,11 +30,13 @@ async fn show(ui: Ui) -> UiResult {
     };
     let now = ui.now;
     let me = ui.caller.user.id;
-    let (counts, oncall, mine, progress) = ui
+    let (counts, oncall, mine, progress, my_shifts) = ui
         .st
         .db
         .read(move |c| {
             let progress = setup::progress(c, groups.as_deref())?;
+            let my_shifts =
+                crate::store::calendar::shifts_of(c, groups.as_deref(), me, now, now.plus_secs(14 * 86_400))?;
             let counts = alerts::open_counts(c, groups.as_deref())?;
             let team_names: std::collections::HashMap<i64, String> =
                 teams::list(c, groups.as_deref(), None)?.into_iter().map(|t| (t.id, t.name)).collect();
@@ -70,7 +72,7 @@ async fn show(ui: Ui) -> UiResult {
                     ..Default::default()
                 },
             )?;
-            Ok((counts, oncall, mine, progress))
+            Ok((counts, oncall, mine, progress, my_shifts))
         })
         .await?;
     let count = |s: AlertStatus| counts.iter().find(|(x, _)| *x == s).map(|(_, n)| *n).unwrap_or(0);
@@ -84,6 +86,22 @@ async fn show(ui: Ui) -> UiResult {
                 a.card.firing href="/alerts?status=firing" { span.big { (count(AlertStatus::Firing)) } span { "firing" } }
                 a.card.acked href="/alerts?status=acknowledged" { span.big { (count(AlertStatus::Acknowledged)) } span { "acknowledged" } }
                 a.card href="/alerts?status=silenced" { span.big { (count(AlertStatus::Silenced)) } span { "silenced" } }
+            }
+            section.my-oncall {
+                h2 { "My on-call" }
+                @match my_shifts.iter().find(|s| s.start <= now) {
+                    Some(s) => p { strong { "You are on call now" } " for " a href={"/rotations/" (s.rotation_id)} { (s.rotation_name) } " until " (ui.time(s.end)) "." }
+                    None => p.muted { "You are not on call now." }
+                }
+                @let coming: Vec<_> = my_shifts.iter().filter(|s| s.start > now).take(5).collect();
+                @if coming.is_empty() { p.muted { "No shifts in the next 14 days." } }
+                @else {
+                    ul.shifts { @for s in &coming { li {
+                        a href={"/rotations/" (s.rotation_id)} { (s.rotation_name) } " " (ui.time(s.start)) " → " (ui.time(s.end))
+                        @if s.override_id.is_some() { " " span.muted { "(override" @if !s.reason.is_empty() { ": " (s.reason) } ")" } }
+                    } } }
+                }
+                p { a href="/profile#my-feed" { "Subscribe to your shifts in your calendar" } }
             }
             section {
                 h2 { "On call" }

@@ -18,6 +18,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/profile/tokens/{id}/delete", web::post().to(delete_token));
     cfg.route("/profile/feeds", web::post().to(create_feed));
     cfg.route("/profile/feeds/{id}/delete", web::post().to(delete_feed));
+    cfg.route("/profile/my-feeds", web::post().to(create_my_feed));
+    cfg.route("/profile/my-feeds/{id}/delete", web::post().to(delete_my_feed));
 }
 
 const SPEC: &[(&str, Kind)] = &[
@@ -52,6 +54,7 @@ async fn page(ui: &Ui, s: State) -> UiResult {
     let me = api::profile::get(ui.st.clone(), ui.caller.clone()).await?.0;
     let tokens = api::profile::list_tokens(ui.st.clone(), ui.caller.clone()).await?.0;
     let feeds = api::calendar::list_feeds(ui.st.clone(), ui.caller.clone()).await?.0;
+    let mine = api::profile::list_feeds(ui.st.clone(), ui.caller.clone()).await?.0;
     let teams = team_options(ui, Role::Viewer).await?;
     let (v, e) =
         s.profile.unwrap_or_else(|| (Values::of(&serde_json::to_value(&me).unwrap_or_default()), Errors::new()));
@@ -128,8 +131,17 @@ async fn page(ui: &Ui, s: State) -> UiResult {
                     }
                 }
             }
+            section id="my-feed" {
+                h2 { "My shifts in my calendar" }
+                p.muted { "One feed of your own shifts in every rotation you are in, overrides included." }
+                ul { @for f in &mine { li {
+                    (f.name) " " code { (f.token_prefix) "…" } " " small.muted { "created " (ui.time(f.created_at)) } " "
+                    (button(&format!("/profile/my-feeds/{}/delete", f.id), &ui.csrf, "Delete", "small link", Some("Delete this feed? Subscribed calendars stop updating.")))
+                } } }
+                form.row method="post" action="/profile/my-feeds" { (csrf(&ui.csrf)) button type="submit" { "Create my feed" } }
+            }
             section id="calendar" {
-                h2 { "Calendar feeds" }
+                h2 { "Team calendar feeds" }
                 p.muted { "Subscribe to a team's on-call shifts from Google Calendar, Outlook or Thunderbird." }
                 @if feeds.is_empty() { p.muted { "No feeds." } }
                 ul { @for f in &feeds { li {
@@ -203,6 +215,21 @@ async fn create_feed(ui: Ui, form: Form) -> UiResult {
         }
         Err(e) => Ok(redirect("/profile#calendar", "error", &first_error(&e))),
     }
+}
+
+async fn create_my_feed(ui: Ui, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let body = crate::http::json::Body(crate::store::calendar::PersonalFeedInput::default());
+    let f = crate::http::ui::json_of(api::profile::create_feed(ui.st.clone(), ui.caller.clone(), body).await?).await;
+    let url = f["url"].as_str().unwrap_or("").to_string();
+    let notice = secret("Your feed's URL — shown only now. Subscribe to it in your calendar:", "feed-url", &url);
+    page(&ui, State { notice: Some(notice), ..Default::default() }).await
+}
+
+async fn delete_my_feed(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let r = api::profile::delete_feed(ui.st.clone(), ui.caller.clone(), web::Path::from(id.into_inner())).await;
+    deleted(r, "/profile#my-feed", "Feed deleted.", "/profile#my-feed")
 }
 
 async fn delete_feed(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
