@@ -21,11 +21,12 @@ pub enum ChannelKind {
     Webhook,
     Incidentio,
     Voice,
+    Ntfy,
     Log,
 }
 
 impl ChannelKind {
-    pub const ALL: [ChannelKind; 10] = [
+    pub const ALL: [ChannelKind; 11] = [
         ChannelKind::Mattermost,
         ChannelKind::Slack,
         ChannelKind::Telegram,
@@ -35,6 +36,7 @@ impl ChannelKind {
         ChannelKind::Webhook,
         ChannelKind::Incidentio,
         ChannelKind::Voice,
+        ChannelKind::Ntfy,
         ChannelKind::Log,
     ];
 
@@ -49,6 +51,7 @@ impl ChannelKind {
             ChannelKind::Webhook => "webhook",
             ChannelKind::Incidentio => "incidentio",
             ChannelKind::Voice => "voice",
+            ChannelKind::Ntfy => "ntfy",
             ChannelKind::Log => "log",
         }
     }
@@ -65,6 +68,7 @@ impl ChannelKind {
             ChannelKind::Webhook => "Webhook",
             ChannelKind::Incidentio => "incident.io",
             ChannelKind::Voice => "Voice calls",
+            ChannelKind::Ntfy => "ntfy (phone push)",
             ChannelKind::Log => "Log (to try things out)",
         }
     }

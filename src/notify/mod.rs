@@ -7,6 +7,7 @@ pub mod email;
 pub mod incidentio;
 pub mod log;
 pub mod mattermost;
+pub mod ntfy;
 pub mod outbound;
 pub mod slack;
 pub mod teams;
@@ -41,6 +42,7 @@ impl ChannelKind {
             ChannelKind::Webhook => webhook::SECRETS,
             ChannelKind::Incidentio => incidentio::SECRETS,
             ChannelKind::Voice => voice::SECRETS,
+            ChannelKind::Ntfy => ntfy::SECRETS,
             ChannelKind::Log => log::SECRETS,
         }
     }
@@ -57,6 +59,7 @@ impl ChannelKind {
             ChannelKind::Webhook => webhook::DESTINATIONS,
             ChannelKind::Incidentio => incidentio::DESTINATIONS,
             ChannelKind::Voice => voice::DESTINATIONS,
+            ChannelKind::Ntfy => ntfy::DESTINATIONS,
             ChannelKind::Log => log::DESTINATIONS,
         }
     }
@@ -73,6 +76,7 @@ impl ChannelKind {
             ChannelKind::Webhook => webhook::GUIDE,
             ChannelKind::Incidentio => incidentio::GUIDE,
             ChannelKind::Voice => voice::GUIDE,
+            ChannelKind::Ntfy => ntfy::GUIDE,
             ChannelKind::Log => log::GUIDE,
         }
     }
@@ -90,6 +94,7 @@ impl ChannelKind {
             ChannelKind::Webhook => schemars::schema_for!(webhook::Config),
             ChannelKind::Incidentio => schemars::schema_for!(incidentio::Config),
             ChannelKind::Voice => schemars::schema_for!(voice::Config),
+            ChannelKind::Ntfy => schemars::schema_for!(ntfy::Config),
             ChannelKind::Log => schemars::schema_for!(log::Config),
         };
         let mut schema = serde_json::to_value(schema).unwrap_or_default();
@@ -113,6 +118,7 @@ impl ChannelKind {
             ChannelKind::Webhook => check::<webhook::Config>(config, webhook::Config::validate),
             ChannelKind::Incidentio => check::<incidentio::Config>(config, incidentio::Config::validate),
             ChannelKind::Voice => check::<voice::Config>(config, voice::Config::validate),
+            ChannelKind::Ntfy => check::<ntfy::Config>(config, ntfy::Config::validate),
             ChannelKind::Log => check::<log::Config>(config, log::Config::validate),
         }
     }
@@ -233,6 +239,7 @@ impl ChannelKind {
             ChannelKind::Webhook => webhook::send(&cfg(config)?, env, msg),
             ChannelKind::Incidentio => incidentio::send(&cfg(config)?, env, msg),
             ChannelKind::Voice => voice::send(&cfg(config)?, env, msg),
+            ChannelKind::Ntfy => ntfy::send(&cfg(config)?, env, msg),
             ChannelKind::Log => log::send(&cfg(config)?, env, msg),
         };
         sent.map_err(|e| e.map_message(|m| self.redact(config, m)))

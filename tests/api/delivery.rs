@@ -897,3 +897,51 @@ fn slack_payloads_are_block_kit_as_slack_sdk_models_it() {
         assert!(out.status.success(), "{}: {}", post.path, String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// ntfy: the JSON publish format with the access token, a priority by severity, tags, a click
+/// URL, and Acknowledge / Resolve buttons that POST the signed links and act.
+#[test]
+fn ntfy_publishes_json_whose_buttons_act_on_the_alert() {
+    let app = TestApp::start();
+    let ntfy = Fake::start();
+    ntfy.default(Reply::ok(r#"{"id": "msg_ntfy_1", "event": "message"}"#));
+    let (s, _) = setup(
+        &app,
+        &[
+            json!({"channel_type": "ntfy", "config": {"server_url": ntfy.url, "topic": "ops-pager-7f3k", "access_token": "tk_secret"}}),
+        ],
+    );
+    let shown = app.get("/api/channels", &s.w.editor.1).expect(200);
+    assert_eq!(shown[0]["config"]["access_token"], "********", "write-only");
+    let id = fire(&app, &s, "n1", "critical");
+    app.deliver();
+    let r = &ntfy.requests()[0];
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str(), r.header("authorization")),
+        ("POST", "/", Some("Bearer tk_secret"))
+    );
+    let p = r.json();
+    assert_eq!((p["topic"].as_str(), p["priority"].as_u64()), (Some("ops-pager-7f3k"), Some(5)));
+    assert_eq!(p["title"], "[CRITICAL] Disk full on n1");
+    assert_eq!(p["click"], format!("https://oncall.example/alerts/{id}"));
+    assert_eq!(p["tags"], json!(["rotating_light", "critical"]));
+    let d = deliveries(&app, &s, id);
+    assert_eq!((d[0]["status"].as_str(), d[0]["target"].as_str()), (Some("sent"), Some("ntfy \"ch0\" for eddie")));
+    // The Acknowledge button, as the ntfy app sends it: a POST to the signed link.
+    let ack = &p["actions"][0];
+    assert_eq!((ack["label"].as_str(), ack["method"].as_str()), (Some("Acknowledge"), Some("POST")));
+    let path = ack["url"].as_str().unwrap().trim_start_matches("https://oncall.example").to_string();
+    let pressed = app.request("POST", &path, None, None, &[]);
+    assert_eq!(pressed.status, 200, "{}", pressed.text);
+    let a = app.get(&format!("/api/alerts/{id}"), &s.w.admin).expect(200);
+    assert_eq!(a["status"], "acknowledged");
+    app.deliver();
+    let update = ntfy.requests()[1].json();
+    assert_eq!(
+        (update["priority"].as_u64(), update["tags"][0].as_str()),
+        (Some(2), Some("eyes")),
+        "the update is quiet"
+    );
+    let labels: Vec<&str> = update["actions"].as_array().unwrap().iter().filter_map(|a| a["label"].as_str()).collect();
+    assert_eq!(labels, ["Resolve"]);
+}
