@@ -22,11 +22,12 @@ pub enum ChannelKind {
     Incidentio,
     Voice,
     Ntfy,
+    Gotify,
     Log,
 }
 
 impl ChannelKind {
-    pub const ALL: [ChannelKind; 11] = [
+    pub const ALL: [ChannelKind; 12] = [
         ChannelKind::Mattermost,
         ChannelKind::Slack,
         ChannelKind::Telegram,
@@ -37,6 +38,7 @@ impl ChannelKind {
         ChannelKind::Incidentio,
         ChannelKind::Voice,
         ChannelKind::Ntfy,
+        ChannelKind::Gotify,
         ChannelKind::Log,
     ];
 
@@ -52,6 +54,7 @@ impl ChannelKind {
             ChannelKind::Incidentio => "incidentio",
             ChannelKind::Voice => "voice",
             ChannelKind::Ntfy => "ntfy",
+            ChannelKind::Gotify => "gotify",
             ChannelKind::Log => "log",
         }
     }
@@ -69,6 +72,7 @@ impl ChannelKind {
             ChannelKind::Incidentio => "incident.io",
             ChannelKind::Voice => "Voice calls",
             ChannelKind::Ntfy => "ntfy (phone push)",
+            ChannelKind::Gotify => "Gotify (phone push)",
             ChannelKind::Log => "Log (to try things out)",
         }
     }

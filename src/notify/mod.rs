@@ -4,6 +4,7 @@
 
 pub mod discord;
 pub mod email;
+pub mod gotify;
 pub mod incidentio;
 pub mod log;
 pub mod mattermost;
@@ -43,6 +44,7 @@ impl ChannelKind {
             ChannelKind::Incidentio => incidentio::SECRETS,
             ChannelKind::Voice => voice::SECRETS,
             ChannelKind::Ntfy => ntfy::SECRETS,
+            ChannelKind::Gotify => gotify::SECRETS,
             ChannelKind::Log => log::SECRETS,
         }
     }
@@ -60,6 +62,7 @@ impl ChannelKind {
             ChannelKind::Incidentio => incidentio::DESTINATIONS,
             ChannelKind::Voice => voice::DESTINATIONS,
             ChannelKind::Ntfy => ntfy::DESTINATIONS,
+            ChannelKind::Gotify => gotify::DESTINATIONS,
             ChannelKind::Log => log::DESTINATIONS,
         }
     }
@@ -77,6 +80,7 @@ impl ChannelKind {
             ChannelKind::Incidentio => incidentio::GUIDE,
             ChannelKind::Voice => voice::GUIDE,
             ChannelKind::Ntfy => ntfy::GUIDE,
+            ChannelKind::Gotify => gotify::GUIDE,
             ChannelKind::Log => log::GUIDE,
         }
     }
@@ -95,6 +99,7 @@ impl ChannelKind {
             ChannelKind::Incidentio => schemars::schema_for!(incidentio::Config),
             ChannelKind::Voice => schemars::schema_for!(voice::Config),
             ChannelKind::Ntfy => schemars::schema_for!(ntfy::Config),
+            ChannelKind::Gotify => schemars::schema_for!(gotify::Config),
             ChannelKind::Log => schemars::schema_for!(log::Config),
         };
         let mut schema = serde_json::to_value(schema).unwrap_or_default();
@@ -119,6 +124,7 @@ impl ChannelKind {
             ChannelKind::Incidentio => check::<incidentio::Config>(config, incidentio::Config::validate),
             ChannelKind::Voice => check::<voice::Config>(config, voice::Config::validate),
             ChannelKind::Ntfy => check::<ntfy::Config>(config, ntfy::Config::validate),
+            ChannelKind::Gotify => check::<gotify::Config>(config, gotify::Config::validate),
             ChannelKind::Log => check::<log::Config>(config, log::Config::validate),
         }
     }
@@ -240,6 +246,7 @@ impl ChannelKind {
             ChannelKind::Incidentio => incidentio::send(&cfg(config)?, env, msg),
             ChannelKind::Voice => voice::send(&cfg(config)?, env, msg),
             ChannelKind::Ntfy => ntfy::send(&cfg(config)?, env, msg),
+            ChannelKind::Gotify => gotify::send(&cfg(config)?, env, msg),
             ChannelKind::Log => log::send(&cfg(config)?, env, msg),
         };
         sent.map_err(|e| e.map_message(|m| self.redact(config, m)))

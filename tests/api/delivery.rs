@@ -945,3 +945,29 @@ fn ntfy_publishes_json_whose_buttons_act_on_the_alert() {
     let labels: Vec<&str> = update["actions"].as_array().unwrap().iter().filter_map(|a| a["label"].as_str()).collect();
     assert_eq!(labels, ["Resolve"]);
 }
+
+/// Gotify: the message API with the application token, Markdown with the signed links, a
+/// priority by severity and a click-through.
+#[test]
+fn gotify_posts_markdown_messages_with_the_app_token() {
+    let app = TestApp::start();
+    let gotify = Fake::start();
+    gotify.default(Reply::ok(r#"{"id": 17, "appid": 3}"#));
+    let (s, _) = setup(
+        &app,
+        &[
+            json!({"channel_type": "gotify", "config": {"server_url": format!("{}/gotify/", gotify.url), "app_token": "AppTok3n"}}),
+        ],
+    );
+    let id = fire(&app, &s, "g1", "high");
+    app.deliver();
+    let r = &gotify.requests()[0];
+    assert_eq!((r.path.as_str(), r.header("x-gotify-key")), ("/gotify/message", Some("AppTok3n")));
+    let m = r.json();
+    assert_eq!((m["title"].as_str(), m["priority"].as_u64()), (Some("[HIGH] Disk full on g1"), Some(8)));
+    assert_eq!(m["extras"]["client::notification"]["click"]["url"], format!("https://oncall.example/alerts/{id}"));
+    assert!(m["message"].as_str().unwrap().contains("[Acknowledge](https://oncall.example/a/"));
+    assert_eq!(deliveries(&app, &s, id)[0]["status"], "sent");
+    let shown = app.get("/api/channels", &s.w.editor.1).expect(200);
+    assert_eq!(shown[0]["config"]["app_token"], "********");
+}

@@ -351,7 +351,7 @@ fn channels_validate_their_config_and_mask_secrets() {
     let app = TestApp::start();
     let w = World::new(&app);
     let types = app.get("/api/channels/types", &w.viewer.1).expect(200);
-    assert_eq!(types.as_array().unwrap().len(), 11, "ten channels and the log");
+    assert_eq!(types.as_array().unwrap().len(), 12, "eleven channels and the log");
     let cases = [
         (json!({"channel_type": "slack", "config": {}}), vec!["config.webhook_url"]),
         (
