@@ -270,6 +270,23 @@ impl Rotation {
         self.shifts(t, t.plus_ms(1)).into_iter().next()
     }
 
+    /// The stretch of on-call time that contains `t`, with its real bounds: where it began
+    /// (a handoff, an override's edge) even before `t`, and where it ends. A stretch longer
+    /// than about two years is cut there.
+    pub fn shift_at(&self, t: Ts) -> Option<Shift> {
+        let current = self.oncall_at(t)?;
+        let mut back_days = 8;
+        loop {
+            let from = t.plus_secs(-back_days * 86_400);
+            let mut found = self.shifts(from, t.plus_ms(1)).into_iter().rev().find(|s| s.start <= t)?;
+            if found.start > from || back_days >= 800 {
+                found.end = self.shifts(t, t.plus_secs(800 * 86_400)).first().map_or(current.end, |s| s.end);
+                return Some(found);
+            }
+            back_days *= 4;
+        }
+    }
+
     /// The on-call timeline over `[from, to)`: rotation shifts split where overrides cut them.
     /// Shifts are clipped to the window.
     pub fn shifts(&self, from: Ts, to: Ts) -> Vec<Shift> {
@@ -353,6 +370,14 @@ impl Rotation {
             let shifts = self.shifts(at, to);
             if shifts.len() > count + 1 || horizon_days >= 800 {
                 let mut v: Vec<Shift> = shifts.into_iter().take(count + 1).collect();
+                // The shift running at `at` keeps its real start (it may have begun before).
+                if let (Some(first), Some(real)) = (v.first_mut(), self.shift_at(at))
+                    && first.start == at
+                    && first.user_id == real.user_id
+                    && first.override_id == real.override_id
+                {
+                    first.start = real.start;
+                }
                 // Extend the last shift to its natural end when the window clipped it.
                 if let Some(last) = v.last_mut()
                     && last.end == to
@@ -475,6 +500,15 @@ mod tests {
             ]
         );
         assert!(r.overridden_at(ts("2026-11-02T15:30:00Z")));
+        // Real bounds of the stretch running at a time: a handoff or an override's edge.
+        let at = |t: &str| r.shift_at(ts(t)).map(|s| (s.user_id, s.start.rfc3339(), s.end.rfc3339()));
+        assert_eq!(at("2026-11-02T10:00:00Z"), Some((1, "2026-11-02T09:00:00Z".into(), "2026-11-02T12:00:00Z".into())));
+        assert_eq!(at("2026-11-02T17:00:00Z"), Some((7, "2026-11-02T16:00:00Z".into(), "2026-11-02T18:00:00Z".into())));
+        assert_eq!(at("2026-11-02T20:00:00Z"), Some((1, "2026-11-02T18:00:00Z".into(), "2026-11-03T09:00:00Z".into())));
+        assert_eq!(r.upcoming(ts("2026-11-02T17:00:00Z"), 1)[0].start, ts("2026-11-02T16:00:00Z"));
+        let weekly = rotation(RotationType::Weekly, 1, IntervalUnit::Weeks, "09:00", 0, "UTC", "2026-10-05T09:00:00");
+        let w = weekly.shift_at(ts("2026-11-08T20:00:00Z")).unwrap();
+        assert_eq!((w.start, w.end), (ts("2026-11-02T09:00:00Z"), ts("2026-11-09T09:00:00Z")), "a week back");
     }
 
     #[test]
@@ -482,7 +516,7 @@ mod tests {
         let r = rotation(RotationType::Daily, 1, IntervalUnit::Days, "09:00", 0, "UTC", "2026-11-02T09:00:00");
         let u = r.upcoming(ts("2026-11-02T10:00:00Z"), 2);
         assert_eq!(u.len(), 3);
-        assert_eq!(u[0].start, ts("2026-11-02T10:00:00Z"));
+        assert_eq!(u[0].start, ts("2026-11-02T09:00:00Z"), "the shift running at 10:00 began at 09:00");
         assert_eq!(u[1].start, ts("2026-11-03T09:00:00Z"));
         assert_eq!(u[2].end, ts("2026-11-05T09:00:00Z"));
         assert_eq!(r.next_member(Some(3)), Some(1));

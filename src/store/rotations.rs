@@ -20,6 +20,12 @@ pub struct OncallUser {
     pub user_id: i64,
     pub username: String,
     pub display_name: String,
+    /// On a rotation's `current_oncall`: when this stretch of on-call time began (a handoff or
+    /// an override's edge, possibly before now) and when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Ts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Ts>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -159,7 +165,7 @@ pub fn domain(c: &Read<'_>, r: &Rotation) -> Result<rotation::Rotation> {
 
 pub fn user_ref(c: &Read<'_>, user_id: i64) -> Result<OncallUser> {
     c.one("SELECT id, username, display_name FROM users WHERE id = ?1", args![user_id], |x| {
-        Ok(OncallUser { user_id: x.get(0)?, username: x.get(1)?, display_name: x.get(2)? })
+        Ok(OncallUser { user_id: x.get(0)?, username: x.get(1)?, display_name: x.get(2)?, since: None, until: None })
     })
 }
 
@@ -186,8 +192,10 @@ impl Names {
 }
 
 fn oncall_user(c: &Read<'_>, r: &Rotation, now: Ts) -> Result<Option<OncallUser>> {
-    match domain(c, r)?.oncall_at(now) {
-        Some(shift) => Ok(Some(user_ref(c, shift.user_id)?)),
+    match domain(c, r)?.shift_at(now) {
+        Some(shift) => {
+            Ok(Some(OncallUser { since: Some(shift.start), until: Some(shift.end), ..user_ref(c, shift.user_id)? }))
+        }
         None => Ok(None),
     }
 }

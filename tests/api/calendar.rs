@@ -262,3 +262,36 @@ fn my_shifts_and_my_personal_feed() {
     app.delete(&format!("/api/profile/calendar-feeds/{id}"), &w.responder.1).expect(200);
     assert_eq!(app.request("GET", path, None, None, &[]).status, 404, "a deleted feed stops");
 }
+
+/// True shift bounds: the shift running at the asked time starts where it really began (a
+/// handoff, an override's edge), not at the time asked; `current_oncall` says since and until.
+#[test]
+fn the_current_shift_has_its_real_bounds() {
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let rot = rotation(&app, &w);
+    let shifts =
+        app.get(&format!("/api/rotations/{rot}/oncall?at=2026-11-23T12:00:00Z&count=1"), &w.viewer.1).expect(200);
+    assert_eq!(
+        (shifts[0]["username"].as_str(), shifts[0]["start"].as_str()),
+        (Some("eddie"), Some("2026-11-23T08:00:00Z")),
+        "on call since 08:00Z, not 12:00"
+    );
+    let during =
+        app.get(&format!("/api/rotations/{rot}/oncall?at=2026-11-24T14:00:00Z&count=1"), &w.viewer.1).expect(200);
+    assert_eq!(
+        (
+            during[0]["username"].as_str(),
+            during[0]["start"].as_str(),
+            during[0]["end"].as_str(),
+            during[0]["type"].as_str()
+        ),
+        (Some("vera"), Some("2026-11-24T12:00:00Z"), Some("2026-11-24T18:00:00Z"), Some("override"))
+    );
+    let r = app.get(&format!("/api/rotations/{rot}"), &w.viewer.1).expect(200);
+    let now = &r["current_oncall"];
+    assert_eq!(
+        (now["username"].as_str(), now["since"].as_str(), now["until"].as_str()),
+        (Some("eddie"), Some("2026-11-23T08:00:00Z"), Some("2026-11-24T08:00:00Z"))
+    );
+}

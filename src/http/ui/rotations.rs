@@ -172,7 +172,10 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResu
         html! {
             p.crumbs { a href="/rotations" { "Rotations" } " / " (r.name) }
             h1 { (r.name) }
-            p { "On call now: " @if let Some(u) = &r.current_oncall { strong { (u.username) } } @else { span.muted { "nobody" } }
+            p { "On call now: " @if let Some(u) = &r.current_oncall {
+                    strong { (u.username) }
+                    @if let (Some(since), Some(until)) = (u.since, u.until) { " " span.muted { "since " (ui.time(since)) ", until " (ui.time(until)) } }
+                } @else { span.muted { "nobody" } }
                 " · " a href={"/calendar?team_id=" (r.team_id)} { "Calendar" } }
             section {
                 h2 { "Coming shifts" }
