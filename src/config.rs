@@ -30,6 +30,8 @@ pub struct Config {
     pub logging: LoggingConfig,
     pub metrics: MetricsConfig,
     pub ui: UiConfig,
+    pub telegram: TelegramConfig,
+    pub phone: PhoneConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -291,6 +293,35 @@ pub struct MetricsConfig {
     pub bearer_token: Option<String>,
 }
 
+/// The installation's Telegram bot, for people's personal Telegram contact methods.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelegramConfig {
+    /// Bot token from @BotFather; people add their chat id as a contact method.
+    pub bot_token: Option<String>,
+}
+
+/// The installation's phone provider, for people's SMS and voice-call contact methods (the same
+/// settings as a voice channel).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PhoneConfig {
+    /// `http` (a generic gateway) or `twilio`; unset: no SMS or voice contact methods.
+    pub provider: Option<String>,
+    /// http: where IncidentRelay POSTs call and SMS requests (signed with `secret`).
+    pub url: Option<String>,
+    /// http: the shared secret that signs requests.
+    pub secret: Option<String>,
+    /// twilio: account SID (AC…).
+    pub account_sid: Option<String>,
+    /// twilio: auth token.
+    pub auth_token: Option<String>,
+    /// twilio: the sending number in E.164.
+    pub from_number: Option<String>,
+    /// twilio: API base URL (default https://api.twilio.com).
+    pub api_url: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UiConfig {
@@ -478,6 +509,12 @@ impl Config {
                 p.push(format!("{section}.{key} ({}): {msg}", env_name(section, key)));
             }
         };
+        check(
+            self.phone.provider.as_deref().is_none_or(|p| p == "http" || p == "twilio"),
+            "phone",
+            "provider",
+            "must be http or twilio",
+        );
         check(
             jiff::tz::TimeZone::get(&self.ui.default_time_zone).is_ok(),
             "ui",

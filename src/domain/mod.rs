@@ -4,6 +4,7 @@ pub mod access;
 pub mod alert;
 pub mod change;
 pub mod channel;
+pub mod contact;
 pub mod engine;
 pub mod escalation;
 pub mod flapping;

@@ -127,6 +127,8 @@ struct Ctx {
     held: Arc<Mutex<HashMap<i64, outbox::Attempt>>>,
     /// Shutdown began: a finished send records its result but claims nothing more.
     stopping: Arc<std::sync::atomic::AtomicBool>,
+    /// The installation's settings people's own contact methods use (`telegram.*`, `phone.*`).
+    config: Arc<crate::config::Config>,
 }
 
 impl Dispatcher {
@@ -170,12 +172,13 @@ pub async fn dispatch(engine: &Engine, now: Ts) -> Result<usize, StoreError> {
         in_flight: engine.dispatcher.in_flight.clone(),
         held: engine.dispatcher.held.clone(),
         stopping: engine.stopping.clone(),
+        config: engine.config.clone(),
     };
     let mut tasks = engine.dispatcher.tasks.lock().await;
     while tasks.try_join_next().is_some() {}
     for c in claimed {
         ctx.hold(&c);
-        let ch = c.delivery.channel_id.unwrap_or(0);
+        let ch = c.delivery.sender_key();
         if let Ok(mut m) = ctx.in_flight.lock() {
             *m.entry(ch).or_insert(0) += 1;
         }
@@ -283,14 +286,22 @@ async fn deliver(ctx: &Ctx, claimed: Claimed, ch: i64) -> Result<Option<Claimed>
     }
     let msg = super::message::message(&ctx.senders, &p, now);
     let senders = ctx.senders.clone();
-    let (kind, config, channel_id) = (p.channel_kind, p.config.clone(), p.delivery.channel_id.unwrap_or(0));
+    let (kind, config, channel_id) = (p.channel_kind, p.config.clone(), p.delivery.sender_key());
     let edit = p.edit_message_id.clone().filter(|_| kind.edits(&config));
-    let outcome =
-        tokio::task::spawn_blocking(move || kind.send(&config, &senders.env(channel_id), &msg, edit.as_deref()))
-            .await
-            .unwrap_or_else(|e| Err(NotifyError::retry(format!("send task failed: {e}"))));
+    let (personal, installation) = (p.contact_method.clone(), ctx.config.clone());
+    let outcome = tokio::task::spawn_blocking(move || match personal {
+        // A person's own contact method (a notification rule).
+        Some(m) => crate::notify::personal::send(&m, &installation, &senders.env(channel_id), &msg),
+        None => kind.send(&config, &senders.env(channel_id), &msg, edit.as_deref()),
+    })
+    .await
+    .unwrap_or_else(|e| Err(NotifyError::retry(format!("send task failed: {e}"))));
     let done = ctx.clock.now();
-    let kind_name = kind.as_str();
+    // Metrics name a personal delivery by its method (`personal_sms`, …).
+    let kind_name: &'static str = match p.contact_method.as_ref().map(|m| m.method_type) {
+        Some(t) => crate::domain::contact::MethodType::metric_name(t),
+        None => kind.as_str(),
+    };
     let target = p.delivery.target.clone();
     let (event, alert_id) = (p.delivery.event_type, p.delivery.alert_id);
     match outcome {

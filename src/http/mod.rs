@@ -342,6 +342,45 @@ pub fn endpoints() -> Vec<Endpoint> {
     .ok::<store::calendar::PersonalFeed>(201);
     t.delete("/api/profile/calendar-feeds/{id}", "Delete one of your personal feeds", profile::delete_feed)
         .ok::<Deleted>(200);
+    t.get("/api/profile/contact-methods", "Your contact methods (secrets never shown)", contacts::list)
+        .ok::<Vec<store::contacts::ContactMethod>>(200);
+    t.post("/api/profile/contact-methods", "Add a contact method (send it a test before rules use it)", contacts::create)
+        .describe(
+            "`type`: email (an address, through smtp.*), sms and voice (an E.164 number, through phone.*), telegram (a chat \
+             id, through telegram.bot_token), ntfy (a topic URL; `secret`: an optional access token), gotify (a server URL; \
+             `secret`: the app token), webhook (a URL; `secret`: an optional whsec_ signing secret).",
+        )
+        .body::<store::contacts::ContactMethodInput>()
+        .ok::<store::contacts::ContactMethod>(201);
+    t.put(
+        "/api/profile/contact-methods/{id}",
+        "Update a contact method (a new value or secret must pass a test again)",
+        contacts::update,
+    )
+    .body::<store::contacts::ContactMethodInput>()
+    .ok::<store::contacts::ContactMethod>(200);
+    t.delete("/api/profile/contact-methods/{id}", "Delete a contact method and its rules", contacts::delete)
+        .ok::<Deleted>(200);
+    t.post(
+        "/api/profile/contact-methods/{id}/test",
+        "Send a test message now; success verifies the method",
+        contacts::test,
+    )
+    .ok::<contacts::MethodTest>(200);
+    t.get("/api/profile/notification-rules", "Your notification rules", contacts::rules)
+        .ok::<Vec<store::contacts::NotificationRule>>(200);
+    t.post(
+        "/api/profile/notification-rules",
+        "Add a rule: a verified method, a delay after you are paged, severities",
+        contacts::create_rule,
+    )
+    .body::<store::contacts::RuleInput>()
+    .ok::<store::contacts::NotificationRule>(201);
+    t.put("/api/profile/notification-rules/{id}", "Update a notification rule", contacts::update_rule)
+        .body::<store::contacts::RuleInput>()
+        .ok::<store::contacts::NotificationRule>(200);
+    t.delete("/api/profile/notification-rules/{id}", "Delete a notification rule", contacts::delete_rule)
+        .ok::<Deleted>(200);
     t.post("/api/profile/change-password", "Change your password (ends your other sessions)", profile::change_password)
         .body::<profile::ChangePassword>()
         .ok::<Status>(200);
@@ -367,6 +406,11 @@ pub fn endpoints() -> Vec<Endpoint> {
         .body::<store::users::UserInput>()
         .ok::<store::users::User>(200);
     t.delete("/api/admin/users/{id}", "Delete a user (admin)", users::delete).ok::<Deleted>(200);
+    t.get("/api/admin/users/{id}/contact-methods", "A user's contact methods (admin)", contacts::admin_list)
+        .ok::<Vec<store::contacts::ContactMethod>>(200);
+    t.post("/api/admin/users/{id}/contact-methods", "Add a contact method for a user (admin)", contacts::admin_create)
+        .body::<store::contacts::ContactMethodInput>()
+        .ok::<store::contacts::ContactMethod>(201);
     t.get("/api/admin/audit-logs", "The audit log, newest first (admin)", users::audit_logs)
         .query::<users::AuditQuery>()
         .ok::<Vec<store::audit::AuditLog>>(200);

@@ -10,6 +10,7 @@ pub mod log;
 pub mod mattermost;
 pub mod ntfy;
 pub mod outbound;
+pub mod personal;
 pub mod slack;
 pub mod teams;
 pub mod telegram;

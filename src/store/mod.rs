@@ -23,6 +23,7 @@ pub mod audit;
 pub mod calendar;
 pub mod changes;
 pub mod channels;
+pub mod contacts;
 pub mod copy;
 pub mod escalation;
 pub mod groups;

@@ -53,6 +53,8 @@ pub struct Delivery {
     pub id: i64,
     pub alert_id: Option<i64>,
     pub channel_id: Option<i64>,
+    /// A person's own contact method (a notification rule's delivery) instead of a channel.
+    pub contact_method_id: Option<i64>,
     /// The user the message is for (assignee), if any.
     pub user_id: Option<i64>,
     /// Human-readable target, e.g. `slack "ops-chat" for alice`.
@@ -90,6 +92,7 @@ fn row(r: &Row<'_>) -> Result<Delivery> {
         id,
         alert_id: r.get("alert_id")?,
         channel_id: r.get("channel_id")?,
+        contact_method_id: r.get("contact_method_id")?,
         user_id: r.get("user_id")?,
         target: r.get("target")?,
         event_type: EventKind::parse(&ev).unwrap_or(EventKind::Triggered),
@@ -167,6 +170,37 @@ struct New<'a> {
     note: Option<&'a str>,
 }
 
+/// Queues a person's notification-rule deliveries for a page: one per rule that applies,
+/// due `delay_seconds` after now (cancelled with the alert's other pages on acknowledge).
+fn queue_personal(c: &Tx<'_>, now: Ts, alert: &Alert, kind: EventKind, user_id: i64) -> Result<usize> {
+    let rules = super::contacts::applicable(c, user_id, alert.severity)?;
+    if rules.is_empty() {
+        return Ok(0);
+    }
+    let name = username(c, Some(user_id))?.unwrap_or_default();
+    for (rule, method) in &rules {
+        c.wake_engines();
+        c.insert(
+            "INSERT INTO deliveries (alert_id, contact_method_id, user_id, target, event_type, status, attempts, next_attempt_at,
+                                     escalation_level, episode, message_id, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?7, ?8, ?9, ?10, ?10) RETURNING id",
+            args![
+                alert.id,
+                method.id,
+                user_id,
+                crate::notify::personal::target(method, &name),
+                kind.as_str(),
+                now.plus_secs(rule.delay_seconds),
+                alert.escalation_level,
+                alert.episode,
+                new_message_id(),
+                now
+            ],
+        )?;
+    }
+    Ok(rules.len())
+}
+
 fn insert(c: &Tx<'_>, now: Ts, d: New<'_>) -> Result<i64> {
     c.wake_engines();
     c.insert(
@@ -233,7 +267,12 @@ pub fn page(
         };
         insert(c, now, d)?;
     }
-    Ok(targets.len())
+    // A person paged anew (not reminded) is also reached their own ways, by their rules.
+    let personal = match (user_id, kind) {
+        (Some(u), EventKind::Triggered | EventKind::Escalated) => queue_personal(c, now, alert, kind, u)?,
+        _ => 0,
+    };
+    Ok(targets.len() + personal)
 }
 
 /// A page that was given up on: tells the team's other enabled channels that it could not be
@@ -384,6 +423,16 @@ pub struct Claimed {
 }
 
 impl Delivery {
+    /// Who sends it, for claims and per-sender concurrency: its channel, or minus its contact
+    /// method; 0 for a row whose channel or method is gone.
+    pub fn sender_key(&self) -> i64 {
+        match (self.channel_id, self.contact_method_id) {
+            (Some(ch), _) => ch,
+            (None, Some(m)) => -m,
+            (None, None) => 0,
+        }
+    }
+
     /// This claim of the row: results are recorded only while it holds (see [`Attempt`]).
     pub fn attempt(&self) -> Attempt {
         Attempt { id: self.id, attempt: self.attempts }
@@ -490,6 +539,8 @@ pub struct Prepared {
     /// The `message_id` of the first delivery about this alert on this channel, when that is
     /// an earlier one (e-mail threading).
     pub thread_root: Option<String>,
+    /// A person's own contact method, when the delivery is for one (not a channel).
+    pub contact_method: Option<super::contacts::ContactMethod>,
 }
 
 /// Loads a user's contact details.
@@ -512,9 +563,13 @@ pub fn contact(c: &Read<'_>, user_id: i64) -> Result<Option<crate::domain::messa
     )
 }
 
-/// Everything a claimed delivery needs; `None` when its channel was deleted meanwhile.
+/// Everything a claimed delivery needs; `None` when its channel (or contact method) or its
+/// alert was deleted meanwhile.
 pub fn prepare(c: &Read<'_>, claimed: &Claimed) -> Result<Option<Prepared>> {
     let d = &claimed.delivery;
+    if let (None, Some(method_id)) = (d.channel_id, d.contact_method_id) {
+        return prepare_personal(c, claimed, method_id);
+    }
     let Some(channel_id) = d.channel_id else { return Ok(None) };
     let ch = match super::channels::get(c, channel_id) {
         Ok(ch) => ch,
@@ -558,6 +613,47 @@ pub fn prepare(c: &Read<'_>, claimed: &Claimed) -> Result<Option<Prepared>> {
         team,
         assignee,
         thread_root,
+        contact_method: None,
+    }))
+}
+
+/// A notification-rule delivery: the person's method, the alert and its team; the channel
+/// fields name the method.
+fn prepare_personal(c: &Read<'_>, claimed: &Claimed, method_id: i64) -> Result<Option<Prepared>> {
+    let d = &claimed.delivery;
+    let method = match super::contacts::get(c, method_id) {
+        Ok(m) => m,
+        Err(super::StoreError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(alert_id) = d.alert_id else { return Ok(None) };
+    let alert = match super::alerts::get(c, alert_id) {
+        Ok(a) => a,
+        Err(super::StoreError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let team = c.one("SELECT id, slug, name FROM teams WHERE id = ?1", args![alert.team_id], |r| {
+        Ok(crate::domain::message::TeamInfo { id: r.get(0)?, slug: r.get(1)?, name: r.get(2)? })
+    })?;
+    let assignee = match d.user_id {
+        Some(u) => contact(c, u)?,
+        None => None,
+    };
+    Ok(Some(Prepared {
+        delivery: d.clone(),
+        edit_message_id: None,
+        channel_kind: crate::domain::channel::ChannelKind::Webhook,
+        channel_name: if method.label.is_empty() {
+            method.method_type.as_str().to_string()
+        } else {
+            method.label.clone()
+        },
+        config: serde_json::Value::Null,
+        alert: Some(alert),
+        team,
+        assignee,
+        thread_root: None,
+        contact_method: Some(method),
     }))
 }
 
@@ -574,7 +670,7 @@ pub fn claim(c: &Tx<'_>, now: Ts, lease_secs: i64, limit: usize, free: &dyn Fn(i
     let mut channels = Vec::new();
     let orphans: bool = c.one(
         "SELECT EXISTS (SELECT 1 FROM deliveries INDEXED BY deliveries_channel_due \
-             WHERE status IN ('pending', 'failed') AND channel_id IS NULL)",
+             WHERE status IN ('pending', 'failed') AND channel_id IS NULL AND contact_method_id IS NULL)",
         &[],
         |r| r.get(0),
     )?;
@@ -590,6 +686,17 @@ pub fn claim(c: &Tx<'_>, now: Ts, lease_secs: i64, limit: usize, free: &dyn Fn(i
     )? {
         channels.push(ch);
         last = ch;
+    }
+    // People's own contact methods, as negative keys.
+    let mut last = 0;
+    while let Some(m) = c.one(
+        "SELECT MIN(contact_method_id) FROM deliveries INDEXED BY deliveries_method_due \
+         WHERE status IN ('pending', 'failed') AND contact_method_id IS NOT NULL AND contact_method_id > ?1",
+        args![last],
+        |r| r.get::<Option<i64>, _>(0),
+    )? {
+        channels.push(-m);
+        last = m;
     }
     let mut picked = Vec::new();
     for ch in channels {
@@ -608,7 +715,12 @@ fn due_of_channel(c: &Read<'_>, now: Ts, channel_id: i64, limit: usize) -> Resul
                             AND o.id < d.id AND o.status IN ('pending', 'failed', 'sending'))";
     let sql = if channel_id == 0 {
         "SELECT * FROM deliveries d WHERE status IN ('pending', 'failed') AND ?2 = 0 AND channel_id IS NULL \
-         AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?3"
+         AND contact_method_id IS NULL AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?3"
+            .to_string()
+    } else if channel_id < 0 {
+        // A contact method: its rows by due time (each is its own message; no threading).
+        "SELECT * FROM deliveries d INDEXED BY deliveries_method_due WHERE status IN ('pending', 'failed') \
+         AND contact_method_id = -CAST(?2 AS BIGINT) AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?3"
             .to_string()
     } else {
         format!(

@@ -30,6 +30,25 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
     ),
     ("group_memberships", &["id", "group_id", "user_id", "role", "created_at", "updated_at"]),
     (
+        "contact_methods",
+        &[
+            "id",
+            "user_id",
+            "method_type",
+            "label",
+            "value",
+            "secret",
+            "enabled",
+            "verified_at",
+            "created_at",
+            "updated_at",
+        ],
+    ),
+    (
+        "notification_rules",
+        &["id", "user_id", "contact_method_id", "delay_seconds", "severities", "created_at", "updated_at"],
+    ),
+    (
         "sessions",
         &["id", "user_id", "token_hash", "csrf_token", "ip", "user_agent", "created_at", "expires_at", "last_seen_at"],
     ),
@@ -215,6 +234,7 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
             "message_id",
             "note",
             "lease_until",
+            "contact_method_id",
         ],
     ),
     ("calendar_feeds", &["id", "team_id", "user_id", "name", "token_hash", "token_prefix", "created_at"]),

@@ -21,6 +21,7 @@ mod lifecycle;
 mod openapi;
 mod ops;
 mod packaging;
+mod personal;
 mod pg;
 mod process;
 mod resources;

@@ -32,6 +32,8 @@ mod fake;
 mod intake;
 #[path = "../api/lifecycle.rs"]
 mod lifecycle;
+#[path = "../api/personal.rs"]
+mod personal;
 #[path = "../api/pg.rs"]
 mod pg;
 #[path = "../api/process.rs"]

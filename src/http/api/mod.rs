@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod auth;
 pub mod calendar;
 pub mod channels;
+pub mod contacts;
 pub mod groups;
 pub mod policies;
 pub mod profile;

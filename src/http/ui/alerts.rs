@@ -320,6 +320,15 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
         Vec::new()
     };
     let notes: Vec<_> = events.iter().filter(|e| e.event_type == "note").collect();
+    // An open alert's assignee who would be reached only through the team's channels.
+    let unreachable = match (a.assignee.as_ref(), a.status.as_str()) {
+        (Some(u), "firing" | "acknowledged") => {
+            let uid = u.id;
+            (!ui.st.db.read(move |c| crate::store::contacts::has_working_rule(c, uid)).await?)
+                .then(|| u.username.clone())
+        }
+        _ => None,
+    };
     let open = matches!(a.status.as_str(), "firing" | "acknowledged");
     ui.page(
         &format!("#{} {}", a.id, a.title),
@@ -352,6 +361,10 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
                         }
                     }
                 }
+            }
+            @if let Some(who) = &unreachable {
+                p.flash.warning role="status" { (who) " has no notification rules: only the team's channels reach them. "
+                    @if who == &ui.caller.user.username { a href="/profile#notifications" { "Add yours" } } }
             }
             @if !a.message.is_empty() { pre.message { (a.message) } }
             dl.facts {

@@ -1,0 +1,147 @@
+//! Personal notifications: each person's contact methods (verified by a test message) and
+//! notification rules, run by the engine through the outbox when they are paged, with fake
+//! providers and the manual clock.
+
+use serde_json::json;
+
+use crate::fake::{Fake, Reply};
+use crate::support::{TestApp, World};
+
+/// A route whose rotation has eddie on call, with a log channel.
+fn route(app: &TestApp, w: &World) -> String {
+    let e = &w.editor.1;
+    let rot =
+        app.post("/api/rotations", e, json!({"team_id": w.team, "name": "R", "start_at": "2026-11-01T00:00:00Z"})).id();
+    app.post(&format!("/api/rotations/{rot}/members"), e, json!({"user_id": w.editor.0})).expect(201);
+    let ch = app
+        .post("/api/channels", e, json!({"team_id": w.team, "name": "log", "channel_type": "log", "config": {}}))
+        .id();
+    app.post(
+        "/api/routes",
+        e,
+        json!({"team_id": w.team, "name": "r", "source": "webhook", "rotation_id": rot, "channel_ids": [ch]}),
+    )
+    .expect(201)["intake_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn rules_notify_at_their_delays_until_the_alert_is_acknowledged() {
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let token = route(&app, &w);
+    let e = &w.editor.1;
+    let push = Fake::start();
+    push.default(Reply::ok(r#"{"id": "m1"}"#));
+    let hook = Fake::start();
+    let gotify = Fake::start();
+    gotify.default(Reply::ok(r#"{"id": 9}"#));
+    let ntfy = app
+        .post(
+            "/api/profile/contact-methods",
+            e,
+            json!({"type": "ntfy", "value": format!("{}/eddie-pager", push.url), "secret": "tk_x", "label": "phone"}),
+        )
+        .expect(201);
+    assert_eq!((ntfy["has_secret"].as_bool(), ntfy.get("secret")), (Some(true), None), "write-only");
+    let webhook = app
+        .post("/api/profile/contact-methods", e, json!({"type": "webhook", "value": format!("{}/me", hook.url)}))
+        .expect(201);
+    let got = app
+        .post("/api/profile/contact-methods", e, json!({"type": "gotify", "value": gotify.url, "secret": "AppTok"}))
+        .expect(201);
+    // A rule needs a verified method.
+    let r = app.post("/api/profile/notification-rules", e, json!({"contact_method_id": ntfy["id"]}));
+    assert_eq!(r.fields(), ["contact_method_id"]);
+    for m in [&ntfy, &webhook, &got] {
+        let t = app.post(&format!("/api/profile/contact-methods/{}/test", m["id"]), e, json!({})).expect(200);
+        assert!(t["contact_method"]["verified_at"].is_string(), "{t}");
+    }
+    assert!(push.requests()[0].json()["title"].as_str().unwrap().starts_with("IncidentRelay test message"));
+    for (m, delay) in [(&ntfy, 0), (&webhook, 120), (&got, 300)] {
+        app.post("/api/profile/notification-rules", e, json!({"contact_method_id": m["id"], "delay_seconds": delay}))
+            .expect(201);
+    }
+    let (p0, h0, g0) = (push.requests().len(), hook.requests().len(), gotify.requests().len());
+
+    let id = app
+        .post_raw(
+            "/api/integrations/webhook",
+            Some(&token),
+            r#"{"title": "Disk full", "severity": "critical", "fingerprint": "p1"}"#,
+        )
+        .expect(200)[0]["id"]
+        .as_i64()
+        .unwrap();
+    app.deliver();
+    assert_eq!((push.requests().len(), hook.requests().len()), (p0 + 1, h0), "ntfy at once, the webhook not yet");
+    assert_eq!(push.requests()[p0].json()["title"], "[CRITICAL] Disk full");
+    app.advance(120);
+    app.deliver();
+    assert_eq!(hook.requests().len(), h0 + 1, "the webhook after 120 s");
+    app.post(&format!("/api/alerts/{id}/ack"), e, json!({})).expect(200);
+    app.advance(300);
+    app.deliver();
+    assert_eq!(gotify.requests().len(), g0, "acknowledged: the 300 s rule never fires");
+    let d = app.get(&format!("/api/alerts/{id}/deliveries"), &w.admin).expect(200);
+    let personal: Vec<(String, String)> = d
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["contact_method_id"].is_i64())
+        .map(|d| (d["target"].as_str().unwrap().to_string(), d["status"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(personal.len(), 3, "{personal:?}");
+    assert!(personal[0].0.starts_with("ntfy push to eddie (") && personal[0].1 == "sent", "{personal:?}");
+    assert_eq!(personal[2].1, "dead", "cancelled on acknowledge");
+    let events = app.get(&format!("/api/alerts/{id}/events"), &w.admin).expect(200);
+    assert!(events.to_string().contains("notified via ntfy push to eddie"), "on the timeline");
+}
+
+#[test]
+fn methods_are_checked_kept_to_their_owner_and_behind_the_outbound_guard() {
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let e = &w.editor.1;
+    for (body, field) in [
+        (json!({"type": "sms", "value": "030 123"}), "value"),
+        (json!({"type": "ntfy", "value": "https://ntfy.sh/"}), "value"),
+        (json!({"type": "gotify", "value": "https://gotify.example.com"}), "secret"),
+        (json!({"type": "webhook", "value": "https://x.example/h", "secret": "plain"}), "secret"),
+        (json!({"type": "pager", "value": "x"}), "type"),
+    ] {
+        let r = app.post("/api/profile/contact-methods", e, body.clone());
+        assert_eq!((r.status, r.fields()), (400, vec![field.to_string()]), "{body}");
+    }
+    let m = app
+        .post("/api/profile/contact-methods", e, json!({"type": "webhook", "value": "http://10.0.0.5/hook"}))
+        .expect(201);
+    let t = app.post(&format!("/api/profile/contact-methods/{}/test", m["id"]), e, json!({}));
+    assert_eq!(t.status, 502, "private addresses are refused: {}", t.text);
+    let id = m["id"].as_i64().unwrap();
+    assert_eq!(app.delete(&format!("/api/profile/contact-methods/{id}"), &w.responder.1).status, 404, "not rick's");
+    assert_eq!(app.post(&format!("/api/profile/contact-methods/{id}/test"), &w.responder.1, json!({})).status, 404);
+    let sms = app.post("/api/profile/contact-methods", e, json!({"type": "sms", "value": "+4930123456"})).expect(201);
+    let t = app.post(&format!("/api/profile/contact-methods/{}/test", sms["id"]), e, json!({}));
+    assert!(t.status == 502 && t.text.contains("phone.provider"), "no phone provider configured: {}", t.text);
+    // An administrator manages anyone's methods; others may not.
+    let made = app
+        .post(
+            &format!("/api/admin/users/{}/contact-methods", w.viewer.0),
+            &w.admin,
+            json!({"type": "email", "value": "vera@example.com"}),
+        )
+        .expect(201);
+    assert_eq!(made["user_id"], w.viewer.0);
+    assert_eq!(
+        app.get(&format!("/api/admin/users/{}/contact-methods", w.viewer.0), &w.admin)
+            .expect(200)
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(app.get(&format!("/api/admin/users/{}/contact-methods", w.viewer.0), e).status, 403);
+}
