@@ -960,3 +960,40 @@ fn times_show_in_the_viewers_time_zone() {
     let back = app.put("/api/profile", e, json!({"time_zone": null})).expect(200);
     assert!(back["time_zone"].is_null());
 }
+
+/// The profile page adds a contact method, tests (verifies) it and adds a rule.
+#[test]
+fn the_profile_adds_a_method_verifies_it_and_adds_a_rule() {
+    let app = TestApp::start();
+    let _w = World::new(&app);
+    let push = crate::fake::Fake::start();
+    push.default(crate::fake::Reply::ok(r#"{"id": "t"}"#));
+    let s = session(&app, "eddie", "password-eddie");
+    let topic = format!("{}/eddie-pager", push.url);
+    let r = post_form(
+        &app,
+        &s,
+        "/profile/methods",
+        &[("csrf", &s.csrf), ("type", "ntfy"), ("value", &topic), ("label", "phone")],
+    );
+    assert!(flash_of(&r).starts_with("ok\n"), "{}", flash_of(&r));
+    let page = get(&app, &s, "/profile").text;
+    assert!(page.contains("not verified") && page.contains("No rules"), "a new method is not verified yet");
+    assert!(!page.contains("Add a rule"), "no rule without a verified method");
+    let id = app.get("/api/profile/contact-methods", &_w.editor.1).expect(200)[0]["id"].as_i64().unwrap();
+    let r = post_form(&app, &s, &format!("/profile/methods/{id}/test"), &[("csrf", &s.csrf)]);
+    assert!(flash_of(&r).contains("the method is verified"), "{}", flash_of(&r));
+    let mid = id.to_string();
+    let r = post_form(
+        &app,
+        &s,
+        "/profile/rules",
+        &[("csrf", &s.csrf), ("contact_method_id", &mid), ("minutes", "5"), ("severities", "critical")],
+    );
+    assert_eq!(flash_of(&r), "ok\nRule added.");
+    let page = get(&app, &s, "/profile").text;
+    assert!(
+        page.contains("verified") && page.contains("5 minutes after you are paged") && page.contains("(critical)"),
+        "the rule is listed"
+    );
+}

@@ -19,6 +19,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/profile/feeds", web::post().to(create_feed));
     cfg.route("/profile/feeds/{id}/delete", web::post().to(delete_feed));
     cfg.route("/profile/my-feeds", web::post().to(create_my_feed));
+    cfg.route("/profile/methods", web::post().to(create_method));
+    cfg.route("/profile/methods/{id}/test", web::post().to(test_method));
+    cfg.route("/profile/methods/{id}/delete", web::post().to(delete_method));
+    cfg.route("/profile/rules", web::post().to(create_rule));
+    cfg.route("/profile/rules/{id}/delete", web::post().to(delete_rule));
     cfg.route("/profile/my-feeds/{id}/delete", web::post().to(delete_my_feed));
 }
 
@@ -55,6 +60,26 @@ async fn page(ui: &Ui, s: State) -> UiResult {
     let tokens = api::profile::list_tokens(ui.st.clone(), ui.caller.clone()).await?.0;
     let feeds = api::calendar::list_feeds(ui.st.clone(), ui.caller.clone()).await?.0;
     let mine = api::profile::list_feeds(ui.st.clone(), ui.caller.clone()).await?.0;
+    let methods = api::contacts::list(ui.st.clone(), ui.caller.clone()).await?.0;
+    let rules = api::contacts::rules(ui.st.clone(), ui.caller.clone()).await?.0;
+    let method_types: Vec<(String, String)> = crate::domain::contact::MethodType::ALL
+        .iter()
+        .map(|t| (t.as_str().to_string(), format!("{}: {}", t.label().0, t.label().1)))
+        .collect();
+    let verified: Vec<(String, String)> = methods
+        .iter()
+        .filter(|m| m.verified_at.is_some())
+        .map(|m| (m.id.to_string(), format!("{} {}", m.method_type.label().0, m.value)))
+        .collect();
+    let describe = |id: i64| {
+        methods
+            .iter()
+            .find(|m| m.id == id)
+            .map(|m| format!("{} {}", m.method_type.label().0, m.value))
+            .unwrap_or_default()
+    };
+    let severities: Vec<(String, String)> =
+        crate::domain::alert::Severity::ALL.iter().map(|s| (s.as_str().to_string(), s.as_str().to_string())).collect();
     let teams = team_options(ui, Role::Viewer).await?;
     let (v, e) =
         s.profile.unwrap_or_else(|| (Values::of(&serde_json::to_value(&me).unwrap_or_default()), Errors::new()));
@@ -88,6 +113,48 @@ async fn page(ui: &Ui, s: State) -> UiResult {
                     (select("Time zone", "time_zone", time_zones(), &v, &e, Some(&format!("— the installation's ({}) —", ui.st.config.ui.default_time_zone)), "Every time the web UI shows you is in this zone."))
                     (form_errors(&e, &["display_name", "email", "phone", "telegram_user_id", "slack_user_id", "mattermost_user_id", "time_zone"]))
                     button.primary type="submit" { "Save" }
+                }
+            }
+            section id="notifications" {
+                h2 { "How you are paged" }
+                p.muted { "Your own contact methods and rules reach you when you are paged, besides the team's channels. A method must receive a test message before a rule may use it." }
+                h3 { "Contact methods" }
+                @if methods.is_empty() { p.muted { "None yet." } }
+                ul.methods { @for m in &methods { li {
+                    strong { (m.method_type.label().0) } " " code { (m.value) } @if !m.label.is_empty() { " " span.muted { "(" (m.label) ")" } }
+                    " " @match m.verified_at { Some(t) => { span.badge.status-resolved { "verified" } " " small.muted { (ui.time(t)) } } None => span.badge.status-firing { "not verified" } }
+                    " " (button(&format!("/profile/methods/{}/test", m.id), &ui.csrf, "Send a test", "small", None))
+                    " " (button(&format!("/profile/methods/{}/delete", m.id), &ui.csrf, "Delete", "small link", Some("Delete this method and its rules?")))
+                } } }
+                details.create {
+                    summary { "Add a contact method" }
+                    form method="post" action="/profile/methods" {
+                        (csrf(&ui.csrf))
+                        (select("Type", "type", &method_types, &Values::default(), &none, None, ""))
+                        (input("Value", "value", "text", &Values::default(), &none, "What the type needs (see above): an address, +4930…, a chat id, https://ntfy.sh/your-topic, a server URL."))
+                        (input("Secret", "secret", "password", &Values::default(), &none, "ntfy access token (tk_…), Gotify app token, webhook signing secret (whsec_…); never shown again."))
+                        (input("Label", "label", "text", &Values::default(), &none, "e.g. work phone"))
+                        button.primary type="submit" { "Add method" }
+                    }
+                }
+                h3 { "Notification rules" }
+                @if rules.is_empty() { p.muted { "No rules: when you are paged, only the team's channels reach you." } }
+                ul.rules { @for r in &rules { li {
+                    (describe(r.contact_method_id)) " " span.muted { @if r.delay_seconds == 0 { "at once" } @else { (crate::domain::count(r.delay_seconds / 60, "minute")) " after you are paged" } }
+                    @if !r.severities.is_empty() { " " span.muted { "(" @for (i, s) in r.severities.iter().enumerate() { @if i > 0 { ", " } (s.as_str()) } ")" } }
+                    " " (button(&format!("/profile/rules/{}/delete", r.id), &ui.csrf, "Delete", "small link", None))
+                } } }
+                @if !verified.is_empty() {
+                    details.create {
+                        summary { "Add a rule" }
+                        form method="post" action="/profile/rules" {
+                            (csrf(&ui.csrf))
+                            (select("Method", "contact_method_id", &verified, &Values::default(), &none, None, ""))
+                            (input("Minutes after you are paged", "minutes", "number", &Values::default().set("minutes", "0"), &none, "0 = at once; until the alert is acknowledged or resolved."))
+                            (checkboxes("Only for severities", "severities", &severities, &Values::default(), &none, "None ticked: every severity."))
+                            button.primary type="submit" { "Add rule" }
+                        }
+                    }
                 }
             }
             section id="password" {
@@ -215,6 +282,54 @@ async fn create_feed(ui: Ui, form: Form) -> UiResult {
         }
         Err(e) => Ok(redirect("/profile#calendar", "error", &first_error(&e))),
     }
+}
+
+async fn create_method(ui: Ui, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    const SPEC: &[(&str, Kind)] =
+        &[("type", Kind::Text), ("value", Kind::Text), ("secret", Kind::Text), ("label", Kind::Text)];
+    Ok(match ui.save(&form, SPEC, api::contacts::create).await? {
+        Ok(_) => redirect("/profile#notifications", "ok", "Method added. Send it a test to verify it."),
+        Err(e) => redirect("/profile#notifications", "error", &first_error(&e)),
+    })
+}
+
+async fn test_method(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    Ok(match api::contacts::test(ui.st.clone(), ui.caller.clone(), web::Path::from(id.into_inner())).await {
+        Ok(t) => {
+            redirect("/profile#notifications", "ok", &format!("Test sent ({}): the method is verified.", t.0.detail))
+        }
+        Err(e) => redirect("/profile#notifications", "error", &e.to_string()),
+    })
+}
+
+async fn delete_method(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let r = api::contacts::delete(ui.st.clone(), ui.caller.clone(), web::Path::from(id.into_inner())).await;
+    deleted(r, "/profile#notifications", "Method deleted.", "/profile#notifications")
+}
+
+async fn create_rule(ui: Ui, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let minutes = form.get("minutes").and_then(|m| m.trim().parse::<i64>().ok()).unwrap_or(0);
+    let severities: Vec<crate::domain::alert::Severity> =
+        form.all("severities").iter().filter_map(|s| crate::domain::alert::Severity::parse(s)).collect();
+    let body = crate::store::contacts::RuleInput {
+        contact_method_id: form.get("contact_method_id").and_then(|m| m.parse().ok()),
+        delay_seconds: Some(minutes * 60),
+        severities: Some(severities),
+    };
+    Ok(match api::contacts::create_rule(ui.st.clone(), ui.caller.clone(), crate::http::json::Body(body)).await {
+        Ok(_) => redirect("/profile#notifications", "ok", "Rule added."),
+        Err(e) => redirect("/profile#notifications", "error", &e.to_string()),
+    })
+}
+
+async fn delete_rule(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let r = api::contacts::delete_rule(ui.st.clone(), ui.caller.clone(), web::Path::from(id.into_inner())).await;
+    deleted(r, "/profile#notifications", "Rule deleted.", "/profile#notifications")
 }
 
 async fn create_my_feed(ui: Ui, form: Form) -> UiResult {
