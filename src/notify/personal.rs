@@ -94,23 +94,8 @@ pub fn send_sms(phone: &Value, env: &Env<'_>, msg: &Message, to: &str) -> Result
             Ok(Sent { detail: "SMS requested".into(), external_id: id })
         }
         super::voice::Provider::Twilio => {
-            let api = cfg.api_url.as_deref().unwrap_or(super::voice::TWILIO_API_URL).trim_end_matches('/');
-            let sid = cfg.account_sid.as_deref().unwrap_or("");
-            let token = cfg.auth_token.as_deref().unwrap_or("");
-            let form = [("To", to), ("From", cfg.from_number.as_deref().unwrap_or("")), ("Body", text.as_str())]
-                .iter()
-                .map(|(k, v)| format!("{}={}", super::voice::form_encode(k), super::voice::form_encode(v)))
-                .collect::<Vec<_>>()
-                .join("&");
-            let auth = format!("Basic {}", crate::crypto::b64(format!("{sid}:{token}").as_bytes()));
-            let r = env.http.request(
-                "POST",
-                &format!("{api}/2010-04-01/Accounts/{sid}/Messages.json"),
-                "application/x-www-form-urlencoded",
-                form.into_bytes(),
-                &[("Authorization", &auth)],
-            )?;
-            let id = r.json()["sid"].as_str().map(str::to_string);
+            let form = [("To", to), ("From", cfg.from_number.as_deref().unwrap_or("")), ("Body", text.as_str())];
+            let id = super::voice::twilio_post(&cfg, env, "Messages", &form)?;
             Ok(Sent { detail: format!("SMS sent ({})", id.as_deref().unwrap_or("no sid")), external_id: id })
         }
     }

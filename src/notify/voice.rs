@@ -192,32 +192,39 @@ pub fn send(cfg: &Config, env: &Env<'_>, msg: &Message) -> Result<Sent, NotifyEr
             })
         }
         Provider::Twilio => {
-            let api = cfg.api_url.as_deref().unwrap_or(TWILIO_API_URL).trim_end_matches('/');
-            let sid = cfg.account_sid.as_deref().unwrap_or("");
-            let token = cfg.auth_token.as_deref().unwrap_or("");
             let form = [
                 ("To", to.as_str()),
                 ("From", cfg.from_number.as_deref().unwrap_or("")),
                 ("Twiml", &twiml(&speech(cfg, msg), &callback)),
                 ("StatusCallback", &callback),
                 ("StatusCallbackEvent", "answered completed"),
-            ]
-            .iter()
-            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-            let auth = format!("Basic {}", crate::crypto::b64(format!("{sid}:{token}").as_bytes()));
-            let r = env.http.request(
-                "POST",
-                &format!("{api}/2010-04-01/Accounts/{sid}/Calls.json"),
-                "application/x-www-form-urlencoded",
-                form.into_bytes(),
-                &[("Authorization", &auth)],
-            )?;
-            let call = r.json()["sid"].as_str().map(str::to_string);
+            ];
+            let call = twilio_post(cfg, env, "Calls", &form)?;
             Ok(Sent { detail: format!("call placed ({})", call.as_deref().unwrap_or("no sid")), external_id: call })
         }
     }
+}
+
+/// POSTs a form to a Twilio account resource (`Calls`, `Messages`); the new resource's sid.
+pub fn twilio_post(
+    cfg: &Config,
+    env: &Env<'_>,
+    resource: &str,
+    form: &[(&str, &str)],
+) -> Result<Option<String>, NotifyError> {
+    let api = cfg.api_url.as_deref().unwrap_or(TWILIO_API_URL).trim_end_matches('/');
+    let sid = cfg.account_sid.as_deref().unwrap_or("");
+    let token = cfg.auth_token.as_deref().unwrap_or("");
+    let body = form.iter().map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v))).collect::<Vec<_>>().join("&");
+    let auth = format!("Basic {}", crate::crypto::b64(format!("{sid}:{token}").as_bytes()));
+    let r = env.http.request(
+        "POST",
+        &format!("{api}/2010-04-01/Accounts/{sid}/{resource}.json"),
+        "application/x-www-form-urlencoded",
+        body.into_bytes(),
+        &[("Authorization", &auth)],
+    )?;
+    Ok(r.json()["sid"].as_str().map(str::to_string))
 }
 
 /// `application/x-www-form-urlencoded` value encoding.

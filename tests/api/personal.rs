@@ -145,3 +145,34 @@ fn methods_are_checked_kept_to_their_owner_and_behind_the_outbound_guard() {
     );
     assert_eq!(app.get(&format!("/api/admin/users/{}/contact-methods", w.viewer.0), e).status, 403);
 }
+
+/// SMS through the installation's Twilio account (`phone.*`): the Messages API with the
+/// number, the alert's headline and link.
+#[test]
+fn sms_goes_through_the_installations_phone_provider() {
+    let twilio = Fake::start();
+    twilio.default(Reply::ok(r#"{"sid": "SM123"}"#));
+    let url = twilio.url.clone();
+    let app = TestApp::start_with(move |c| {
+        c.phone.provider = Some("twilio".into());
+        c.phone.api_url = Some(url);
+        c.phone.account_sid = Some("AC1".into());
+        c.phone.auth_token = Some("tok".into());
+        c.phone.from_number = Some("+15550001111".into());
+    });
+    let w = World::new(&app);
+    let e = &w.editor.1;
+    let sms = app.post("/api/profile/contact-methods", e, json!({"type": "sms", "value": "+4930123456"})).expect(201);
+    let t = app.post(&format!("/api/profile/contact-methods/{}/test", sms["id"]), e, json!({})).expect(200);
+    assert_eq!(t["detail"], "SMS sent (SM123)");
+    let r = &twilio.requests()[0];
+    assert_eq!(r.path, "/2010-04-01/Accounts/AC1/Messages.json");
+    assert_eq!(r.header("authorization"), Some(format!("Basic {}", incidentrelay::crypto::b64(b"AC1:tok")).as_str()));
+    assert!(
+        r.body.contains("To=%2B4930123456")
+            && r.body.contains("From=%2B15550001111")
+            && r.body.contains("Body=IncidentRelay+test"),
+        "{}",
+        r.body
+    );
+}
