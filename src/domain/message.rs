@@ -20,10 +20,12 @@ pub enum EventKind {
     Test,
     /// A page to another channel of the team could not be delivered (the note says which).
     Undelivered,
+    /// A notice about the person's own on-call shift (the note says it), to their own methods.
+    Shift,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::Triggered,
         EventKind::Reminder,
         EventKind::Escalated,
@@ -31,6 +33,7 @@ impl EventKind {
         EventKind::Resolved,
         EventKind::Test,
         EventKind::Undelivered,
+        EventKind::Shift,
     ];
 
     /// The kinds that page someone.
@@ -45,6 +48,7 @@ impl EventKind {
             EventKind::Resolved => "resolved",
             EventKind::Test => "test",
             EventKind::Undelivered => "undelivered",
+            EventKind::Shift => "shift",
         }
     }
     pub fn parse(s: &str) -> Option<EventKind> {

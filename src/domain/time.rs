@@ -109,6 +109,22 @@ pub fn zone(name: &str) -> Result<TimeZone, String> {
     TimeZone::get(name).map_err(|_| format!("`{name}` is not an IANA time zone (e.g. Europe/Berlin)"))
 }
 
+/// "3 min ago", "in 2 h".
+pub fn relative(t: Ts, now: Ts) -> String {
+    let d = now.secs_since(t);
+    let a = d.abs();
+    let text = if a < 45 {
+        return if d >= 0 { "just now".into() } else { "in a moment".into() };
+    } else if a < 3600 {
+        format!("{} min", (a + 30) / 60)
+    } else if a < 86_400 {
+        format!("{} h", (a + 1800) / 3600)
+    } else {
+        format!("{} d", (a + 43_200) / 86_400)
+    };
+    if d >= 0 { format!("{text} ago") } else { format!("in {text}") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

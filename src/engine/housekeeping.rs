@@ -1,4 +1,5 @@
-//! Housekeeping: expiring sessions and tokens (every minute, in the cycle) and retention (daily,
+//! Housekeeping: expiring sessions and tokens and queueing shift notices (every minute, in the
+//! cycle) and retention (daily,
 //! by tokio-cron-scheduler on the leader): resolved alerts older than
 //! `[retention] resolved_alert_days` with their events and deliveries, audit rows older than
 //! `[retention] audit_log_days`, replay-protection ids older than a day. Open alerts are never
@@ -19,6 +20,7 @@ const RETENTION_LOCK: i64 = 0x4952_4511;
 /// silence or flapping change is due.
 pub async fn run(engine: &Engine, now: Ts) -> Result<(usize, Option<Ts>), StoreError> {
     let window = engine.config.alerts.flap_window_seconds;
+    let zone = engine.config.ui.default_time_zone.clone();
     let changed = engine
         .db
         .write(move |c| {
@@ -28,7 +30,8 @@ pub async fn run(engine: &Engine, now: Ts) -> Result<(usize, Option<Ts>), StoreE
             let a = store::lifecycle::apply_silences(c, now)?;
             let b = store::lifecycle::end_flapping(c, now, window)?;
             store::tokens::purge_expired(c, now)?;
-            Ok(Some(a + b))
+            let notices = store::contacts::queue_shift_notices(c, now, &zone)?;
+            Ok(Some(a + b + notices))
         })
         .await?;
     engine.metrics.engine_lock(Step::Housekeeping, changed.is_some());

@@ -36,6 +36,7 @@ pub fn color_int(msg: &Message) -> u32 {
 /// A leading symbol for chat messages.
 pub fn icon(msg: &Message) -> &'static str {
     match (&msg.alert, msg.kind) {
+        (None, EventKind::Shift) => "📅",
         (None, _) | (_, EventKind::Test) => "🧪",
         (_, EventKind::Resolved) => "✅",
         (_, EventKind::Acknowledged) => "👀",
@@ -53,6 +54,9 @@ pub fn icon(msg: &Message) -> &'static str {
 /// `[CRITICAL] Disk full on db-1`, `[RESOLVED] …`, `[CRITICAL] Reminder 2: …`.
 pub fn headline(msg: &Message) -> String {
     let Some(a) = &msg.alert else {
+        if msg.kind == EventKind::Shift {
+            return "Your on-call shift".into();
+        }
         return format!("IncidentRelay test message for channel \"{}\"", msg.channel_name);
     };
     let sev = a.severity.as_str().to_uppercase();
@@ -64,15 +68,19 @@ pub fn headline(msg: &Message) -> String {
         EventKind::Resolved => format!("[RESOLVED] {}", a.title),
         EventKind::Test => format!("[TEST] {}", a.title),
         EventKind::Undelivered => format!("[UNDELIVERED] {}", a.title),
+        EventKind::Shift => format!("[SHIFT] {}", a.title),
     }
 }
 
 /// One line about the state: `Firing · assigned to alice`, `Acknowledged by bob`.
 pub fn status_line(msg: &Message) -> String {
     let Some(a) = &msg.alert else {
-        return "If you can read this, the channel works.".into();
+        return match (msg.kind, &msg.note) {
+            (EventKind::Shift, Some(note)) => note.clone(),
+            _ => "If you can read this, the channel works.".into(),
+        };
     };
-    if let (EventKind::Undelivered, Some(note)) = (msg.kind, &msg.note) {
+    if let (EventKind::Undelivered | EventKind::Shift, Some(note)) = (msg.kind, &msg.note) {
         return note.clone();
     }
     let who =

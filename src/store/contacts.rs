@@ -322,3 +322,79 @@ pub fn has_working_rule(c: &Read<'_>, user_id: i64) -> Result<bool> {
         |r| r.get(0),
     )
 }
+
+// --- shift notices -------------------------------------------------------------------------
+
+/// How long after a shift starts its "has started" notice may still go out (a late engine).
+const STARTED_GRACE_SECS: i64 = 600;
+
+/// Queues the shift notices due at `now`, once each: "Your on-call shift for <rotation> starts
+/// at 09:00 (in 1 h)" `shift_notify_before_minutes` before a shift, and "…has started" at its
+/// start, to the person's enabled, verified methods except voice calls. Times in the messages
+/// are in the person's time zone (`default_zone` when they chose none). Returns how many
+/// messages were queued.
+pub fn queue_shift_notices(c: &Tx<'_>, now: Ts, default_zone: &str) -> Result<usize> {
+    let mut queued = 0;
+    let from = now.plus_secs(-STARTED_GRACE_SECS);
+    // The longest lead is a day.
+    let horizon = now.plus_secs(86_400 + 60);
+    for r in super::rotations::list(c, None, None, now)?.into_iter().filter(|r| r.enabled) {
+        let shifts = super::rotations::domain(c, &r)?.shifts(from, horizon);
+        let mut previous: Option<&crate::domain::rotation::Shift> = None;
+        for s in &shifts {
+            // A handoff to the same person (a one-person rotation, an override by whoever is
+            // on call anyway) continues a shift rather than starting one.
+            let continues = previous.is_some_and(|p| p.user_id == s.user_id && p.end == s.start);
+            previous = Some(s);
+            if continues || s.start <= from {
+                continue;
+            }
+            let user = super::users::get(c, s.user_id)?;
+            if !user.active || user.shift_notify_before_minutes == 0 {
+                continue;
+            }
+            let kind = if now >= s.start {
+                "started"
+            } else if now >= s.start.plus_secs(-60 * user.shift_notify_before_minutes) {
+                "before"
+            } else {
+                continue;
+            };
+            let fresh = c.exec(
+                "INSERT INTO shift_notices (user_id, rotation_id, shift_start, kind, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO NOTHING",
+                args![user.id, r.id, s.start, kind, now],
+            )? > 0;
+            if !fresh {
+                continue;
+            }
+            let zone = user.time_zone.as_deref().unwrap_or(default_zone);
+            let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
+            let at = s.start.timestamp().to_zoned(tz).strftime("%a %H:%M %Z").to_string();
+            let text = if kind == "before" {
+                let lead = crate::domain::time::relative(s.start, now);
+                format!("Your on-call shift for {} starts at {at} ({lead}).", r.name)
+            } else {
+                format!("Your on-call shift for {} has started ({at}).", r.name)
+            };
+            for m in of_user(c, user.id)?
+                .into_iter()
+                .filter(|m| m.enabled && m.verified_at.is_some() && !m.method_type.is_call())
+            {
+                c.insert(
+                    "INSERT INTO deliveries (contact_method_id, user_id, target, event_type, status, attempts, next_attempt_at,
+                                             message_id, note, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, 'shift', 'pending', 0, ?4, ?5, ?6, ?4, ?4) RETURNING id",
+                    args![m.id, user.id, crate::notify::personal::target(&m, &user.username), now, super::outbox::new_message_id(), text],
+                )?;
+                queued += 1;
+            }
+        }
+    }
+    if queued > 0 {
+        c.wake_engines();
+    }
+    // Notices of shifts long past are no longer needed to hold back repeats.
+    c.exec("DELETE FROM shift_notices WHERE shift_start < ?1", args![now.plus_secs(-2 * 86_400)])?;
+    Ok(queued)
+}

@@ -626,15 +626,22 @@ fn prepare_personal(c: &Read<'_>, claimed: &Claimed, method_id: i64) -> Result<O
         Err(super::StoreError::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let Some(alert_id) = d.alert_id else { return Ok(None) };
-    let alert = match super::alerts::get(c, alert_id) {
-        Ok(a) => a,
-        Err(super::StoreError::NotFound(_)) => return Ok(None),
-        Err(e) => return Err(e),
+    // A shift notice is about no alert; every other personal delivery is about one.
+    let alert = match d.alert_id {
+        Some(alert_id) => match super::alerts::get(c, alert_id) {
+            Ok(a) => Some(a),
+            Err(super::StoreError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        },
+        None if d.event_type == EventKind::Shift => None,
+        None => return Ok(None),
     };
-    let team = c.one("SELECT id, slug, name FROM teams WHERE id = ?1", args![alert.team_id], |r| {
-        Ok(crate::domain::message::TeamInfo { id: r.get(0)?, slug: r.get(1)?, name: r.get(2)? })
-    })?;
+    let team = match &alert {
+        Some(a) => c.one("SELECT id, slug, name FROM teams WHERE id = ?1", args![a.team_id], |r| {
+            Ok(crate::domain::message::TeamInfo { id: r.get(0)?, slug: r.get(1)?, name: r.get(2)? })
+        })?,
+        None => crate::domain::message::TeamInfo { id: 0, slug: String::new(), name: "IncidentRelay".into() },
+    };
     let assignee = match d.user_id {
         Some(u) => contact(c, u)?,
         None => None,
@@ -649,7 +656,7 @@ fn prepare_personal(c: &Read<'_>, claimed: &Claimed, method_id: i64) -> Result<O
             method.label.clone()
         },
         config: serde_json::Value::Null,
-        alert: Some(alert),
+        alert,
         team,
         assignee,
         thread_root: None,

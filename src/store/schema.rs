@@ -26,6 +26,7 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
             "created_at",
             "updated_at",
             "time_zone",
+            "shift_notify_before_minutes",
         ],
     ),
     ("group_memberships", &["id", "group_id", "user_id", "role", "created_at", "updated_at"]),
@@ -239,6 +240,7 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
     ),
     ("calendar_feeds", &["id", "team_id", "user_id", "name", "token_hash", "token_prefix", "created_at"]),
     ("personal_feeds", &["id", "user_id", "name", "token_hash", "token_prefix", "created_at"]),
+    ("shift_notices", &["user_id", "rotation_id", "shift_start", "kind", "created_at"]),
     ("intake_webhook_ids", &["route_id", "webhook_id", "seen_at"]),
     (
         "change_events",

@@ -29,6 +29,9 @@ pub struct User {
     pub active_group_id: Option<i64>,
     /// The time zone (IANA name) the web UI shows times in; `null`: `ui.default_time_zone`.
     pub time_zone: Option<String>,
+    /// Minutes before each of their shifts they hear of it, through their verified methods
+    /// except voice (0 = never).
+    pub shift_notify_before_minutes: i64,
     pub created_at: Ts,
     pub updated_at: Ts,
 }
@@ -55,6 +58,8 @@ pub struct UserInput {
     /// An IANA time zone name (`Europe/Berlin`); `null`: the installation's default.
     #[serde(default, deserialize_with = "nullable")]
     pub time_zone: Option<Option<String>>,
+    /// 0 … 1440; 0 = no shift notifications.
+    pub shift_notify_before_minutes: Option<i64>,
 }
 
 fn row(r: &Row<'_>) -> Result<User> {
@@ -72,6 +77,7 @@ fn row(r: &Row<'_>) -> Result<User> {
         must_change_password: r.get("must_change_password")?,
         active_group_id: r.get("active_group_id")?,
         time_zone: r.get("time_zone")?,
+        shift_notify_before_minutes: r.get("shift_notify_before_minutes")?,
         created_at: r.get("created_at")?,
         updated_at: r.get("updated_at")?,
     })
@@ -161,6 +167,14 @@ fn apply(u: &mut User, input: UserInput, p: &mut Problems) -> Option<String> {
     if let Some(v) = input.time_zone {
         u.time_zone = clean(v);
     }
+    if let Some(m) = input.shift_notify_before_minutes {
+        u.shift_notify_before_minutes = m;
+    }
+    p.check(
+        (0..=1440).contains(&u.shift_notify_before_minutes),
+        "shift_notify_before_minutes",
+        "must be between 0 and 1440 (a day)",
+    );
     if let Some(tz) = &u.time_zone {
         p.check(
             jiff::tz::TimeZone::get(tz).is_ok(),
@@ -218,6 +232,7 @@ pub fn create(
         must_change_password,
         active_group_id: None,
         time_zone: None,
+        shift_notify_before_minutes: 60,
         created_at: ctx.now,
         updated_at: ctx.now,
     };
@@ -272,7 +287,7 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: UserInput, password_hash: O
     u.updated_at = ctx.now;
     c.exec(
         "UPDATE users SET username = ?1, display_name = ?2, email = ?3, phone = ?4, is_admin = ?5, active = ?6,
-                telegram_user_id = ?7, slack_user_id = ?8, mattermost_user_id = ?9, updated_at = ?10, time_zone = ?12 WHERE id = ?11",
+                telegram_user_id = ?7, slack_user_id = ?8, mattermost_user_id = ?9, updated_at = ?10, time_zone = ?12, shift_notify_before_minutes = ?13 WHERE id = ?11",
         args![
             u.username,
             u.display_name,
@@ -285,7 +300,8 @@ pub fn update(c: &Tx<'_>, ctx: &Ctx, id: i64, input: UserInput, password_hash: O
             u.mattermost_user_id,
             ctx.now,
             id,
-            u.time_zone
+            u.time_zone,
+            u.shift_notify_before_minutes
         ],
     )?;
     if let Some(h) = password_hash.filter(|_| changed_password) {

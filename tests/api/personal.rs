@@ -176,3 +176,59 @@ fn sms_goes_through_the_installations_phone_provider() {
         r.body
     );
 }
+
+#[test]
+fn people_hear_of_their_shifts_before_they_start_and_when_they_start() {
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let e = &w.editor.1;
+    let push = Fake::start();
+    push.default(Reply::ok(r#"{"id": "m1"}"#));
+    let ntfy = app
+        .post("/api/profile/contact-methods", e, json!({"type": "ntfy", "value": format!("{}/eddie", push.url)}))
+        .expect(201);
+    app.post(&format!("/api/profile/contact-methods/{}/test", ntfy["id"]), e, json!({})).expect(200);
+    let r = app.put("/api/profile", e, json!({"shift_notify_before_minutes": 1441}));
+    assert_eq!(r.fields(), ["shift_notify_before_minutes"]);
+    let me = app.put("/api/profile", e, json!({"time_zone": "Europe/Berlin"})).expect(200);
+    assert_eq!(me["shift_notify_before_minutes"], 60, "an hour by default");
+
+    // eddie alone on a rotation whose first shift starts in three hours, on the hour.
+    let start = (app.now().secs() / 3600 + 3) * 3600;
+    let start_at = jiff::Timestamp::from_second(start).unwrap().to_string();
+    let rot = app.post("/api/rotations", e, json!({"team_id": w.team, "name": "Primary", "start_at": start_at})).id();
+    app.post(&format!("/api/rotations/{rot}/members"), e, json!({"user_id": w.editor.0})).expect(201);
+    let heard = || -> Vec<String> {
+        push.requests().iter().skip(1).map(|r| r.json()["message"].as_str().unwrap_or_default().to_string()).collect()
+    };
+    let to = |t: i64| app.advance(t - app.now().secs());
+
+    to(start - 3600 - 120);
+    app.deliver();
+    assert!(heard().is_empty(), "too early: {:?}", heard());
+    to(start - 3600);
+    app.deliver();
+    app.deliver();
+    let local =
+        jiff::Timestamp::from_second(start).unwrap().to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap());
+    let at = local.strftime("%a %H:%M %Z").to_string();
+    assert_eq!(heard(), [format!("Your on-call shift for Primary starts at {at} (in 1 h).")], "once, in eddie's zone");
+    to(start);
+    app.deliver();
+    app.deliver();
+    assert_eq!(heard().len(), 2, "{:?}", heard());
+    assert_eq!(heard()[1], format!("Your on-call shift for Primary has started ({at})."));
+    // A daily handoff from eddie to eddie continues his shift: nothing new to hear.
+    to(start + 86_400 + 60);
+    app.deliver();
+    assert_eq!(heard().len(), 2, "{:?}", heard());
+
+    // 0 turns them off.
+    app.put("/api/profile", e, json!({"shift_notify_before_minutes": 0})).expect(200);
+    let later = jiff::Timestamp::from_second(start + 2 * 86_400).unwrap().to_string();
+    let second = app.post("/api/rotations", e, json!({"team_id": w.team, "name": "Second", "start_at": later})).id();
+    app.post(&format!("/api/rotations/{second}/members"), e, json!({"user_id": w.editor.0})).expect(201);
+    to(start + 2 * 86_400);
+    app.deliver();
+    assert_eq!(heard().len(), 2, "{:?}", heard());
+}

@@ -33,6 +33,8 @@ pub struct ProfileInput {
     /// default (`ui.default_time_zone`).
     #[serde(default, deserialize_with = "nullable")]
     pub time_zone: Option<Option<String>>,
+    /// Minutes before each of your shifts you hear of it (0 … 1440; 0 = never).
+    pub shift_notify_before_minutes: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -56,6 +58,7 @@ pub async fn update(st: State, caller: Caller, body: Body<ProfileInput>) -> ApiR
         slack_user_id: p.slack_user_id,
         mattermost_user_id: p.mattermost_user_id,
         time_zone: p.time_zone,
+        shift_notify_before_minutes: p.shift_notify_before_minutes,
         ..UserInput::default()
     };
     let (ctx, id) = (caller.ctx(&st), caller.user.id);

@@ -5,7 +5,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::Ui;
 use super::form::csrf;
-use crate::domain::time::Ts;
+use crate::domain::time::{Ts, relative};
 
 const NAV: &[(&str, &str)] = &[
     ("/", "Dashboard"),
@@ -135,22 +135,6 @@ pub fn absolute(t: Ts, now: Ts, tz: &jiff::tz::TimeZone) -> String {
         "%Y-%m-%d %H:%M %Z"
     };
     local.strftime(pattern).to_string()
-}
-
-/// "3 min ago", "in 2 h".
-pub fn relative(t: Ts, now: Ts) -> String {
-    let d = now.secs_since(t);
-    let a = d.abs();
-    let text = if a < 45 {
-        return if d >= 0 { "just now".into() } else { "in a moment".into() };
-    } else if a < 3600 {
-        format!("{} min", (a + 30) / 60)
-    } else if a < 86_400 {
-        format!("{} h", (a + 1800) / 3600)
-    } else {
-        format!("{} d", (a + 43_200) / 86_400)
-    };
-    if d >= 0 { format!("{text} ago") } else { format!("in {text}") }
 }
 
 pub fn status_badge(status: &str) -> Markup {

@@ -35,6 +35,7 @@ const SPEC: &[(&str, Kind)] = &[
     ("slack_user_id", Kind::TextOrNull),
     ("mattermost_user_id", Kind::TextOrNull),
     ("time_zone", Kind::TextOrNull),
+    ("shift_notify_before_minutes", Kind::Int),
 ];
 
 /// What changed on the page: the form to show again, or a secret to show once.
@@ -111,7 +112,8 @@ async fn page(ui: &Ui, s: State) -> UiResult {
                     (input("Slack user id", "slack_user_id", "text", &v, &e, "e.g. U0123ABCD"))
                     (input("Mattermost user id", "mattermost_user_id", "text", &v, &e, ""))
                     (select("Time zone", "time_zone", time_zones(), &v, &e, Some(&format!("— the installation's ({}) —", ui.st.config.ui.default_time_zone)), "Every time the web UI shows you is in this zone."))
-                    (form_errors(&e, &["display_name", "email", "phone", "telegram_user_id", "slack_user_id", "mattermost_user_id", "time_zone"]))
+                    (input("Shift notice (minutes before)", "shift_notify_before_minutes", "number", &v, &e, "You hear of each of your on-call shifts this long before it starts, and again when it starts, through your verified contact methods except voice calls. 0: never."))
+                    (form_errors(&e, &["display_name", "email", "phone", "telegram_user_id", "slack_user_id", "mattermost_user_id", "time_zone", "shift_notify_before_minutes"]))
                     button.primary type="submit" { "Save" }
                 }
             }
