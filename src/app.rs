@@ -46,7 +46,8 @@ impl Application {
         let db = tokio::task::spawn_blocking(move || Db::open_with(&db_cfg, missing))
             .await
             .map_err(|e| format!("database task: {e}"))?
-            .map_err(|e| format!("database {}: {e}", store::describe(&config.database)))?;
+            .map_err(|e| format!("database {}: {e}", store::describe(&config.database)))?
+            .with_mail_fallback(config.smtp.host.is_some());
         let path = db.describe();
         let clock = align_clock(&db, clock, &log).await;
         match (db.created(), roles.init) {

@@ -150,6 +150,8 @@ pub struct Read<'a> {
 /// coerces to `&Read`).
 pub struct Tx<'a> {
     read: Read<'a>,
+    /// Set by [`Db`] for each transaction: see [`Db::with_mail_fallback`].
+    mail_fallback: std::cell::Cell<bool>,
     /// What the transaction made for engines to look at (`pg::WAKE_*` bits; see
     /// [`Tx::wake_engines`]).
     wake: std::cell::Cell<u8>,
@@ -219,10 +221,18 @@ impl<'a> Read<'a> {
 
 impl<'a> Tx<'a> {
     fn sqlite(c: &'a rusqlite::Connection) -> Tx<'a> {
-        Tx { read: Read { write: true, ..Read::sqlite(c) }, wake: std::cell::Cell::new(0) }
+        Tx {
+            read: Read { write: true, ..Read::sqlite(c) },
+            mail_fallback: Default::default(),
+            wake: Default::default(),
+        }
     }
     fn postgres(c: &'a PgCell) -> Tx<'a> {
-        Tx { read: Read { write: true, ..Read::postgres(c) }, wake: std::cell::Cell::new(0) }
+        Tx {
+            read: Read { write: true, ..Read::postgres(c) },
+            mail_fallback: Default::default(),
+            wake: Default::default(),
+        }
     }
 
     /// This transaction queues deliveries or sets timers: once it commits, the engines of
@@ -230,6 +240,12 @@ impl<'a> Tx<'a> {
     /// any commit by itself). The writing process wakes its own engine.
     fn wake_engines(&self) {
         self.wake.set(self.wake.get() | pg::WAKE_WORK);
+    }
+
+    /// Whether a page to someone with no working notification rule goes to their account's
+    /// e-mail address (the installation has a mail server).
+    fn mail_fallback(&self) -> bool {
+        self.mail_fallback.get()
     }
 
     /// This transaction changed silences: every engine re-evaluates silenced and firing
@@ -283,6 +299,9 @@ pub enum Missing {
 #[derive(Clone)]
 pub struct Db {
     inner: Arc<Backend>,
+    /// The installation can send e-mail: a page to someone with no working notification rule
+    /// goes to their account's address (see [`Tx::mail_fallback`]).
+    mail_fallback: bool,
 }
 
 enum Backend {
@@ -329,7 +348,7 @@ impl Db {
             Some(url) => Backend::Postgres(Box::new(pg::PgDb::open(url, cfg)?)),
             None => Backend::Sqlite(sqlite::SqliteDb::open(cfg, missing)?),
         };
-        Ok(Db { inner: Arc::new(backend) })
+        Ok(Db { inner: Arc::new(backend), mail_fallback: false })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -397,6 +416,7 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
+        let f = self.configure(f);
         match &*self.inner {
             Backend::Sqlite(s) => {
                 s.submit(f)?.await.map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?
@@ -407,6 +427,25 @@ impl Db {
                     .await
                     .map_err(|e| StoreError::Db(format!("write task failed: {e}")))?
             }
+        }
+    }
+
+    /// The installation can send e-mail (`smtp.host` is set): pages to people with no working
+    /// notification rule go to their account's address.
+    pub fn with_mail_fallback(mut self, on: bool) -> Db {
+        self.mail_fallback = on;
+        self
+    }
+
+    /// `f`, run with this handle's settings on its transaction.
+    fn configure<T, F>(&self, f: F) -> impl FnOnce(&Tx<'_>) -> Result<T> + Send + 'static
+    where
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        let mail = self.mail_fallback;
+        move |c: &Tx<'_>| {
+            c.mail_fallback.set(mail);
+            f(c)
         }
     }
 
@@ -421,6 +460,11 @@ impl Db {
         match &*self.inner {
             Backend::Sqlite(_) => self.write(f).await,
             Backend::Postgres(p) => {
+                let mail = self.mail_fallback;
+                let f = move |c: &Tx<'_>| {
+                    c.mail_fallback.set(mail);
+                    f(c)
+                };
                 let shared = p.shared();
                 tokio::task::spawn_blocking(move || pg::write_retrying(&shared, &f))
                     .await
@@ -435,6 +479,7 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
+        let f = self.configure(f);
         match &*self.inner {
             Backend::Sqlite(s) => {
                 s.submit(f)?.blocking_recv().map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?

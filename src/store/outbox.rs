@@ -82,6 +82,9 @@ pub struct Delivery {
     pub episode: i64,
     /// What a notice says beyond the alert (which page could not be delivered, and why).
     pub note: Option<String>,
+    /// A page to someone with no working notification rule, sent to this address (their
+    /// account's e-mail) through the installation's mail server.
+    pub fallback_email: Option<String>,
 }
 
 fn row(r: &Row<'_>) -> Result<Delivery> {
@@ -107,6 +110,7 @@ fn row(r: &Row<'_>) -> Result<Delivery> {
         message_id: r.get::<Option<String>, _>("message_id")?.unwrap_or_else(|| format!("msg_{id}")),
         episode: r.get("episode")?,
         note: r.get("note")?,
+        fallback_email: r.get("fallback_email")?,
     })
 }
 
@@ -172,10 +176,19 @@ struct New<'a> {
 
 /// Queues a person's notification-rule deliveries for a page: one per rule that applies,
 /// due `delay_seconds` after now (cancelled with the alert's other pages on acknowledge).
-fn queue_personal(c: &Tx<'_>, now: Ts, alert: &Alert, kind: EventKind, user_id: i64) -> Result<usize> {
+/// Someone with no working rule at all gets an e-mail at their account's address instead, if
+/// the installation can send mail and none of the page's channels mails them already.
+fn queue_personal(
+    c: &Tx<'_>,
+    now: Ts,
+    alert: &Alert,
+    kind: EventKind,
+    user_id: i64,
+    paged: &[Target],
+) -> Result<usize> {
     let rules = super::contacts::applicable(c, user_id, alert.severity)?;
     if rules.is_empty() {
-        return Ok(0);
+        return queue_fallback_email(c, now, alert, kind, user_id, paged);
     }
     let name = username(c, Some(user_id))?.unwrap_or_default();
     for (rule, method) in &rules {
@@ -199,6 +212,54 @@ fn queue_personal(c: &Tx<'_>, now: Ts, alert: &Alert, kind: EventKind, user_id: 
         )?;
     }
     Ok(rules.len())
+}
+
+/// The e-mail to someone paged who has no working notification rule (see [`queue_personal`]).
+fn queue_fallback_email(
+    c: &Tx<'_>,
+    now: Ts,
+    alert: &Alert,
+    kind: EventKind,
+    user_id: i64,
+    paged: &[Target],
+) -> Result<usize> {
+    if !c.mail_fallback() || super::contacts::has_working_rule(c, user_id)? || mails_assignee(c, paged)? {
+        return Ok(0);
+    }
+    let user = super::users::get(c, user_id)?;
+    let Some(address) = user.email.filter(|e| !e.is_empty() && user.active) else { return Ok(0) };
+    c.wake_engines();
+    c.insert(
+        "INSERT INTO deliveries (alert_id, user_id, target, event_type, status, attempts, next_attempt_at,
+                                 escalation_level, episode, message_id, fallback_email, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?6, ?7, ?8, ?9, ?5, ?5) RETURNING id",
+        args![
+            alert.id,
+            user_id,
+            format!("e-mail to {} ({address}), who has no notification rules", user.username),
+            kind.as_str(),
+            now,
+            alert.escalation_level,
+            alert.episode,
+            new_message_id(),
+            address
+        ],
+    )?;
+    Ok(1)
+}
+
+/// Whether one of these channels e-mails the person paged (an e-mail channel with
+/// `include_assignee`): then no fallback e-mail is needed.
+fn mails_assignee(c: &Read<'_>, targets: &[Target]) -> Result<bool> {
+    for t in targets {
+        let ch = super::channels::get(c, t.channel_id)?;
+        if ch.channel_type == crate::domain::channel::ChannelKind::Email
+            && serde_json::from_value::<crate::notify::email::Config>(ch.config).is_ok_and(|cfg| cfg.include_assignee)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn insert(c: &Tx<'_>, now: Ts, d: New<'_>) -> Result<i64> {
@@ -269,7 +330,7 @@ pub fn page(
     }
     // A person paged anew (not reminded) is also reached their own ways, by their rules.
     let personal = match (user_id, kind) {
-        (Some(u), EventKind::Triggered | EventKind::Escalated) => queue_personal(c, now, alert, kind, u)?,
+        (Some(u), EventKind::Triggered | EventKind::Escalated) => queue_personal(c, now, alert, kind, u, &targets)?,
         _ => 0,
     };
     Ok(targets.len() + personal)
@@ -424,7 +485,7 @@ pub struct Claimed {
 
 impl Delivery {
     /// Who sends it, for claims and per-sender concurrency: its channel, or minus its contact
-    /// method; 0 for a row whose channel or method is gone.
+    /// method; 0 for a fallback e-mail, and for a row whose channel or method is gone.
     pub fn sender_key(&self) -> i64 {
         match (self.channel_id, self.contact_method_id) {
             (Some(ch), _) => ch,
@@ -567,8 +628,34 @@ pub fn contact(c: &Read<'_>, user_id: i64) -> Result<Option<crate::domain::messa
 /// alert was deleted meanwhile.
 pub fn prepare(c: &Read<'_>, claimed: &Claimed) -> Result<Option<Prepared>> {
     let d = &claimed.delivery;
-    if let (None, Some(method_id)) = (d.channel_id, d.contact_method_id) {
-        return prepare_personal(c, claimed, method_id);
+    match (d.channel_id, d.contact_method_id, &d.fallback_email) {
+        (None, Some(method_id), _) => {
+            return match super::contacts::get(c, method_id) {
+                Ok(m) => prepare_personal(c, claimed, m),
+                Err(super::StoreError::NotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
+        // A page to someone with no notification rules: their account's e-mail, as if it
+        // were an e-mail method of theirs.
+        (None, None, Some(address)) => {
+            let Some(user_id) = d.user_id else { return Ok(None) };
+            let method = super::contacts::ContactMethod {
+                id: 0,
+                user_id,
+                method_type: crate::domain::contact::MethodType::Email,
+                label: "e-mail".into(),
+                value: address.clone(),
+                has_secret: false,
+                enabled: true,
+                verified_at: None,
+                created_at: d.created_at,
+                updated_at: d.created_at,
+                secret: None,
+            };
+            return prepare_personal(c, claimed, method);
+        }
+        _ => {}
     }
     let Some(channel_id) = d.channel_id else { return Ok(None) };
     let ch = match super::channels::get(c, channel_id) {
@@ -617,15 +704,14 @@ pub fn prepare(c: &Read<'_>, claimed: &Claimed) -> Result<Option<Prepared>> {
     }))
 }
 
-/// A notification-rule delivery: the person's method, the alert and its team; the channel
-/// fields name the method.
-fn prepare_personal(c: &Read<'_>, claimed: &Claimed, method_id: i64) -> Result<Option<Prepared>> {
+/// A personal delivery (a notification rule's, or the fallback e-mail): the person's method,
+/// the alert and its team; the channel fields name the method.
+fn prepare_personal(
+    c: &Read<'_>,
+    claimed: &Claimed,
+    method: super::contacts::ContactMethod,
+) -> Result<Option<Prepared>> {
     let d = &claimed.delivery;
-    let method = match super::contacts::get(c, method_id) {
-        Ok(m) => m,
-        Err(super::StoreError::NotFound(_)) => return Ok(None),
-        Err(e) => return Err(e),
-    };
     // A shift notice is about no alert; every other personal delivery is about one.
     let alert = match d.alert_id {
         Some(alert_id) => match super::alerts::get(c, alert_id) {
@@ -673,7 +759,8 @@ fn prepare_personal(c: &Read<'_>, claimed: &Claimed, method_id: i64) -> Result<O
 /// (page → ack → recovery).
 pub fn claim(c: &Tx<'_>, now: Ts, lease_secs: i64, limit: usize, free: &dyn Fn(i64) -> usize) -> Result<Vec<Claimed>> {
     // The channels with unsent rows, one index seek each (cheap whatever the backlog); `0`
-    // stands for rows whose channel was deleted (marked dead when prepared).
+    // stands for fallback e-mails and for rows whose channel was deleted (marked dead when
+    // prepared).
     let mut channels = Vec::new();
     let orphans: bool = c.one(
         "SELECT EXISTS (SELECT 1 FROM deliveries INDEXED BY deliveries_channel_due \
@@ -716,7 +803,8 @@ pub fn claim(c: &Tx<'_>, now: Ts, lease_secs: i64, limit: usize, free: &dyn Fn(i
     mark_claimed(c, now, lease_secs, picked)
 }
 
-/// The oldest due rows of one channel (`0`: rows whose channel is gone) that may go out now.
+/// The oldest due rows of one channel (`0`: fallback e-mails and rows whose channel is gone)
+/// that may go out now.
 fn due_of_channel(c: &Read<'_>, now: Ts, channel_id: i64, limit: usize) -> Result<Vec<Delivery>> {
     const IN_ORDER: &str = "NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.alert_id = d.alert_id AND o.channel_id = d.channel_id \
                             AND o.id < d.id AND o.status IN ('pending', 'failed', 'sending'))";

@@ -236,6 +236,7 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
             "note",
             "lease_until",
             "contact_method_id",
+            "fallback_email",
         ],
     ),
     ("calendar_feeds", &["id", "team_id", "user_id", "name", "token_hash", "token_prefix", "created_at"]),

@@ -228,6 +228,49 @@ fn email_reaches_a_real_smtp_server_with_both_parts_and_action_links() {
     assert_eq!(mails[2]["headers"]["subject"], "IncidentRelay test e-mail");
 }
 
+#[test]
+fn someone_paged_without_notification_rules_gets_an_email_at_their_address() {
+    let Some(sink) = SmtpSink::start() else { return };
+    let port = sink.port;
+    let app = TestApp::start_with(|c| {
+        c.smtp.host = Some("127.0.0.1".into());
+        c.smtp.port = port;
+        c.smtp.security = incidentrelay::config::SmtpSecurity::None;
+        c.smtp.from = Some("oncall@example.com".into());
+    });
+    // eddie is on call; the team has only a log channel, and eddie no rules.
+    let (s, _) = crate::delivery::setup(&app, &[json!({"channel_type": "log", "config": {}})]);
+    let id = crate::delivery::fire(&app, &s, "db-1", "critical");
+    app.deliver();
+    let mails = sink.wait(1);
+    assert_eq!(mails[0]["headers"]["to"], "eddie@example.com");
+    assert!(mails[0]["headers"]["subject"].as_str().unwrap().contains("Disk full on db-1"), "{}", mails[0]);
+    let d = crate::delivery::deliveries(&app, &s, id);
+    let mail = d.iter().find(|d| d["target"].as_str().unwrap().starts_with("e-mail to eddie")).expect("in the trail");
+    assert_eq!(mail["target"], "e-mail to eddie (eddie@example.com), who has no notification rules");
+    assert_eq!(mail["status"], "sent");
+    let cookie = format!("ir_session={}", s.w.admin);
+    let page = app.request("GET", &format!("/alerts/{id}"), None, None, &[("Cookie", &cookie)]);
+    assert!(
+        page.text.contains("eddie has no notification rules: only the team's channels and an e-mail to their address"),
+        "the page says how eddie is reached"
+    );
+
+    // Once eddie has a working rule of his own, that rule reaches him instead.
+    let push = crate::fake::Fake::start();
+    push.default(crate::fake::Reply::ok(r#"{"id": "m1"}"#));
+    let e = &s.w.editor.1;
+    let m = app
+        .post("/api/profile/contact-methods", e, json!({"type": "ntfy", "value": format!("{}/eddie", push.url)}))
+        .expect(201);
+    app.post(&format!("/api/profile/contact-methods/{}/test", m["id"]), e, json!({})).expect(200);
+    app.post("/api/profile/notification-rules", e, json!({"contact_method_id": m["id"]})).expect(201);
+    crate::delivery::fire(&app, &s, "db-2", "critical");
+    app.deliver();
+    assert_eq!(push.requests().len(), 2, "the test message and the page");
+    assert_eq!(sink.messages().len(), 1, "no second e-mail");
+}
+
 /// `/metrics` read by the real parsers: prometheus_client's (which names counter families
 /// without `_total`, as OpenMetrics does: two families may not share a name) and
 /// `promtool check metrics`.

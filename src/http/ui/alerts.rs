@@ -363,7 +363,8 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
                 }
             }
             @if let Some(who) = &unreachable {
-                p.flash.warning role="status" { (who) " has no notification rules: only the team's channels reach them. "
+                p.flash.warning role="status" { (who) " has no notification rules: only the team's channels "
+                    @if ui.st.config.smtp.host.is_some() { "and an e-mail to their address " } "reach them. "
                     @if who == &ui.caller.user.username { a href="/profile#notifications" { "Add yours" } } }
             }
             @if !a.message.is_empty() { pre.message { (a.message) } }
