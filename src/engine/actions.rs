@@ -65,11 +65,13 @@ pub enum Origin {
     Link,
     /// A chat button or keypad press on this channel.
     Channel(i64),
+    /// A keypad press during a call to this personal contact method.
+    Method(i64),
 }
 
 /// Whether a signed action may act: the alert exists and is still in the episode that was
 /// signed; a channel must belong to the alert's team and have delivered a message about this
-/// episode of the alert. `Err` carries the reason to show the person.
+/// episode of the alert, a contact method must have delivered one. `Err` carries the reason to show the person.
 pub async fn admissible(db: &Db, target: Target, origin: Origin) -> Result<Alert, String> {
     let found = db
         .read(move |c| {
@@ -88,6 +90,8 @@ pub async fn admissible(db: &Db, target: Target, origin: Origin) -> Result<Alert
                     };
                     same_team && outbox::delivered(c, channel_id, alert.id, target.episode)?
                 }
+                // The person called is checked by the caller (a responder of the alert's group).
+                Origin::Method(method_id) => outbox::delivered(c, -method_id, alert.id, target.episode)?,
             };
             Ok(Some((alert, paged)))
         })

@@ -314,6 +314,10 @@ pub fn endpoints() -> Vec<Endpoint> {
         .public()
         .describe("The generic HTTP gateway posts `{call_id, status, digits}` signed with `X-IncidentRelay-Signature: sha256=HMAC(secret, timestamp.body)` and `X-IncidentRelay-Timestamp`; Twilio posts its form parameters with `X-Twilio-Signature`.")
         .returns(200, "application/json");
+    t.post("/api/integrations/voice/personal/{method_id}/callback", "Status and keypad callbacks of calls to a person's voice contact method (signed)", actions::voice::personal_callback)
+        .public()
+        .describe("As the voice channel's callback, signed with the installation's phone provider secrets (`phone.secret`, `phone.auth_token`). A key acts only on the alert episode this method was called about, as the person called, if they are a responder of the alert's group.")
+        .returns(200, "application/json");
 
     t.tag("auth");
     t.post("/api/auth/login", "Log in: returns a session token and sets the session cookie", auth::login)

@@ -19,7 +19,7 @@ pub enum Route {
 }
 
 /// The phone provider's settings as a voice channel's configuration, if one is configured.
-fn phone(config: &Config) -> Result<Value, NotifyError> {
+pub fn phone(config: &Config) -> Result<Value, NotifyError> {
     let p = &config.phone;
     let provider = p.provider.as_deref().ok_or_else(|| {
         NotifyError::Permanent("no phone provider: set phone.provider (and its settings) in the configuration".into())

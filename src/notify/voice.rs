@@ -91,9 +91,14 @@ use super::text::html_escape;
 use super::{Env, NotifyError, Sent};
 use crate::domain::message::{EventKind, Message};
 
-/// Where providers report call status and pressed keys.
-pub fn callback_url(base_url: &str, channel_id: i64) -> String {
-    format!("{base_url}/api/integrations/voice/{channel_id}/callback")
+/// Where providers report call status and pressed keys: the channel's callback, or (a
+/// negative sender key, see `Delivery::sender_key`) the personal voice method's.
+pub fn callback_url(base_url: &str, sender: i64) -> String {
+    if sender < 0 {
+        format!("{base_url}/api/integrations/voice/personal/{}/callback", -sender)
+    } else {
+        format!("{base_url}/api/integrations/voice/{sender}/callback")
+    }
 }
 
 /// What the call says.

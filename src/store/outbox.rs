@@ -887,21 +887,25 @@ fn mark_claimed(c: &Tx<'_>, now: Ts, lease_secs: i64, picked: Vec<Delivery>) -> 
     Ok(out)
 }
 
-/// Whether a message about `episode` of the alert went out through the channel (chat buttons
-/// act only on alerts their channel was paged for).
-pub fn delivered(c: &Read<'_>, channel_id: i64, alert_id: i64, episode: i64) -> Result<bool> {
-    c.one(
-        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE alert_id = ?1 AND channel_id = ?2 AND episode = ?3 AND status = 'sent')",
-        args![alert_id, channel_id, episode],
-        |r| r.get(0),
-    )
+/// Whether a message about `episode` of the alert went out through the sender: a channel, or
+/// (negative, see [`Delivery::sender_key`]) a person's contact method. Chat buttons and keypads
+/// act only on alerts their sender was paged for.
+pub fn delivered(c: &Read<'_>, sender: i64, alert_id: i64, episode: i64) -> Result<bool> {
+    let sql = if sender < 0 {
+        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE alert_id = ?1 AND contact_method_id = -CAST(?2 AS BIGINT) AND episode = ?3 AND status = 'sent')"
+    } else {
+        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE alert_id = ?1 AND channel_id = ?2 AND episode = ?3 AND status = 'sent')"
+    };
+    c.one(sql, args![alert_id, sender, episode], |r| r.get(0))
 }
 
-/// The delivery that placed a call or posted a message, by the provider's id.
-pub fn by_external_id(c: &Read<'_>, channel_id: i64, external_id: &str) -> Result<Option<Delivery>> {
-    c.opt(
-        "SELECT * FROM deliveries WHERE channel_id = ?1 AND external_message_id = ?2 ORDER BY id DESC LIMIT 1",
-        args![channel_id, external_id],
-        row,
-    )
+/// The delivery that placed a call or posted a message (through a channel or, negative, a
+/// contact method), by the provider's id.
+pub fn by_external_id(c: &Read<'_>, sender: i64, external_id: &str) -> Result<Option<Delivery>> {
+    let sql = if sender < 0 {
+        "SELECT * FROM deliveries WHERE contact_method_id = -CAST(?1 AS BIGINT) AND external_message_id = ?2 ORDER BY id DESC LIMIT 1"
+    } else {
+        "SELECT * FROM deliveries WHERE channel_id = ?1 AND external_message_id = ?2 ORDER BY id DESC LIMIT 1"
+    };
+    c.opt(sql, args![sender, external_id], row)
 }

@@ -2,7 +2,7 @@
 //! notification rules, run by the engine through the outbox when they are paged, with fake
 //! providers and the manual clock.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::fake::{Fake, Reply};
 use crate::support::{TestApp, World};
@@ -231,4 +231,60 @@ fn people_hear_of_their_shifts_before_they_start_and_when_they_start() {
     to(start + 2 * 86_400);
     app.deliver();
     assert_eq!(heard().len(), 2, "{:?}", heard());
+}
+
+/// A call to a person's own voice method says which keys act, and the key pressed acts as them
+/// — only on the alert that method was called about.
+#[test]
+fn a_key_pressed_on_a_personal_call_acknowledges_as_the_person_called() {
+    let gw = Fake::start();
+    gw.default(Reply::ok(r#"{"call_id": "call-7"}"#));
+    let url = format!("{}/call", gw.url);
+    let app = TestApp::start_with(|c| {
+        c.phone.provider = Some("http".into());
+        c.phone.url = Some(url);
+        c.phone.secret = Some("ps".into());
+    });
+    let w = World::new(&app);
+    let token = route(&app, &w);
+    let e = &w.editor.1;
+    let voice = app.post("/api/profile/contact-methods", e, json!({"type": "voice", "value": "+4930999"})).expect(201);
+    let mid = voice["id"].as_i64().unwrap();
+    app.post(&format!("/api/profile/contact-methods/{mid}/test"), e, json!({})).expect(200);
+    app.post("/api/profile/notification-rules", e, json!({"contact_method_id": mid})).expect(201);
+    let other =
+        app.post("/api/profile/contact-methods", &w.responder.1, json!({"type": "voice", "value": "+4930888"})).id();
+
+    let id = app
+        .post_raw("/api/integrations/webhook", Some(&token), r#"{"title": "Disk full", "severity": "critical"}"#)
+        .expect(200)[0]["id"]
+        .as_i64()
+        .unwrap();
+    app.deliver();
+    let call = gw.requests().last().unwrap().json();
+    assert_eq!(call["to"], "+4930999");
+    assert_eq!(call["callback_url"], format!("https://oncall.example/api/integrations/voice/personal/{mid}/callback"));
+    assert!(call["text"].as_str().unwrap().ends_with("press 1 to acknowledge, press 2 to resolve."), "{call}");
+    let callback = |method: i64, body: Value, secret: &str| {
+        let text = body.to_string();
+        let at = app.now().secs();
+        let sig = format!("sha256={}", crate::delivery::hex_hmac(secret, &format!("{at}.{text}")));
+        let at = at.to_string();
+        app.request(
+            "POST",
+            &format!("/api/integrations/voice/personal/{method}/callback"),
+            None,
+            Some(&body),
+            &[("X-IncidentRelay-Timestamp", &at), ("X-IncidentRelay-Signature", &sig)],
+        )
+    };
+    assert_eq!(callback(mid, json!({"call_id": "call-7", "digits": "1"}), "wrong").status, 401);
+    assert_eq!(callback(other, json!({"call_id": "call-7", "digits": "1"}), "ps").status, 404, "not rick's call");
+    callback(mid, json!({"call_id": "call-7", "status": "answered"}), "ps").expect(200);
+    let r = callback(mid, json!({"call_id": "call-7", "digits": "1"}), "ps").expect(200);
+    assert_eq!(r["result"], format!("Alert #{id} acknowledged by eddie (phone)."));
+    let a = app.get(&format!("/api/alerts/{id}"), &w.admin).expect(200);
+    assert_eq!(a["status"], "acknowledged");
+    let events = app.get(&format!("/api/alerts/{id}/events"), &w.admin).expect(200).to_string();
+    assert!(events.contains("voice call call-7: answered"), "{events}");
 }

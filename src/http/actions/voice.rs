@@ -1,4 +1,6 @@
-//! Voice provider callbacks: `POST /api/integrations/voice/{channel_id}/callback`. The generic
+//! Voice provider callbacks: `POST /api/integrations/voice/{channel_id}/callback` for a voice
+//! channel's calls, `POST /api/integrations/voice/personal/{method_id}/callback` for calls to a
+//! person's voice contact method (through the installation's `phone.*` provider). The generic
 //! HTTP gateway signs JSON bodies (`X-IncidentRelay-Signature`, ±5 min); Twilio signs form
 //! posts (`X-Twilio-Signature`). Call states go on the alert's timeline; a pressed key mapped in
 //! `dtmf_actions` acknowledges or resolves as the person called.
@@ -8,10 +10,11 @@ use serde_json::{Value, json};
 
 use super::{Origin, act, admissible, responder};
 use crate::crypto::{Action, Target, ct_eq};
+use crate::domain::contact::MethodType;
 use crate::http::State;
 use crate::notify::ChannelKind;
 use crate::notify::voice::{self, DtmfAction, Provider};
-use crate::store::{channels, groups, outbox, timeline, users};
+use crate::store::{channels, contacts, groups, outbox, timeline, users};
 
 struct Callback {
     call_id: String,
@@ -26,16 +29,45 @@ fn twiml(text: &str) -> HttpResponse {
     ))
 }
 
+fn not_found(m: &str) -> HttpResponse {
+    HttpResponse::NotFound().json(json!({"error": "not_found", "message": m}))
+}
+
+/// A voice channel's calls.
 pub async fn callback(st: State, req: HttpRequest, channel_id: web::Path<i64>, body: web::Bytes) -> HttpResponse {
     let channel_id = channel_id.into_inner();
-    let unauthorized = |m: &str| HttpResponse::Unauthorized().json(json!({"error": "unauthorized", "message": m}));
     let channel = match st.db.read(move |c| channels::get(c, channel_id)).await {
         Ok(ch) if ch.channel_type == ChannelKind::Voice => ch,
-        _ => return HttpResponse::NotFound().json(json!({"error": "not_found", "message": "no such voice channel"})),
+        _ => return not_found("no such voice channel"),
     };
     let Ok(cfg) = serde_json::from_value::<voice::Config>(channel.config.clone()) else {
-        return HttpResponse::NotFound().json(json!({"error": "not_found", "message": "channel misconfigured"}));
+        return not_found("channel misconfigured");
     };
+    handle(st, req, body, cfg, channel_id).await
+}
+
+/// Calls to a person's voice contact method, placed through the installation's phone provider.
+pub async fn personal_callback(
+    st: State,
+    req: HttpRequest,
+    method_id: web::Path<i64>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let method_id = method_id.into_inner();
+    match st.db.read(move |c| contacts::get(c, method_id)).await {
+        Ok(m) if m.method_type == MethodType::Voice => {}
+        _ => return not_found("no such voice contact method"),
+    }
+    let phone = crate::notify::personal::phone(&st.config).ok();
+    let Some(cfg) = phone.and_then(|p| serde_json::from_value::<voice::Config>(p).ok()) else {
+        return not_found("no phone provider configured");
+    };
+    handle(st, req, body, cfg, -method_id).await
+}
+
+/// A callback about a call placed by `sender` (a channel, or minus a contact method).
+async fn handle(st: State, req: HttpRequest, body: web::Bytes, cfg: voice::Config, sender: i64) -> HttpResponse {
+    let unauthorized = |m: &str| HttpResponse::Unauthorized().json(json!({"error": "unauthorized", "message": m}));
     let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let now = st.clock.now();
     let cb = match cfg.provider {
@@ -72,10 +104,8 @@ pub async fn callback(st: State, req: HttpRequest, channel_id: web::Path<i64>, b
         }
     };
     let call = cb.call_id.clone();
-    let delivery = st.db.read(move |c| outbox::by_external_id(c, channel_id, &call)).await.ok().flatten();
-    let Some(d) = delivery else {
-        return HttpResponse::NotFound().json(json!({"error": "not_found", "message": "unknown call id"}));
-    };
+    let delivery = st.db.read(move |c| outbox::by_external_id(c, sender, &call)).await.ok().flatten();
+    let Some(d) = delivery else { return not_found("unknown call id") };
     let Some(alert_id) = d.alert_id else { return HttpResponse::Ok().json(json!({"status": "ok"})) };
     if let Some(status) = cb.status.clone() {
         let call = cb.call_id.clone();
@@ -101,7 +131,7 @@ pub async fn callback(st: State, req: HttpRequest, channel_id: web::Path<i64>, b
     let said = match action {
         Some(action) => {
             let target = Target { alert_id, episode: d.episode, action };
-            keypress(&st, now, channel_id, target, d.user_id).await
+            keypress(&st, now, sender, target, d.user_id).await
         }
         None if cb.digits.is_some() => "That key does nothing. Goodbye.".to_string(),
         None => "ok".to_string(),
@@ -114,8 +144,9 @@ pub async fn callback(st: State, req: HttpRequest, channel_id: web::Path<i64>, b
 
 /// A mapped key pressed during a call: acts as the person called, when the call was about the
 /// alert's current episode and they are a responder of its group. Returns what to say.
-async fn keypress(st: &State, now: crate::domain::time::Ts, channel_id: i64, t: Target, callee: Option<i64>) -> String {
-    let alert = match admissible(&st.db, t, Origin::Channel(channel_id)).await {
+async fn keypress(st: &State, now: crate::domain::time::Ts, sender: i64, t: Target, callee: Option<i64>) -> String {
+    let origin = if sender < 0 { Origin::Method(-sender) } else { Origin::Channel(sender) };
+    let alert = match admissible(&st.db, t, origin).await {
         Ok(a) => a,
         Err(why) => return why,
     };
