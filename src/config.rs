@@ -299,6 +299,9 @@ pub struct MetricsConfig {
 pub struct TelegramConfig {
     /// Bot token from @BotFather; people add their chat id as a contact method.
     pub bot_token: Option<String>,
+    /// Bot API base URL (default https://api.telegram.org; a local Bot API server, e.g.
+    /// `http://127.0.0.1:8081`, with `security.outbound_allowlist`).
+    pub api_url: Option<String>,
 }
 
 /// The installation's phone provider, for people's SMS and voice-call contact methods (the same

@@ -53,7 +53,7 @@ pub fn route(m: &ContactMethod, config: &Config) -> Result<Route, NotifyError> {
             })?;
             Route::Channel(
                 ChannelKind::Telegram,
-                json!({"bot_token": token, "chat_id": m.value, "actions_enabled": false}),
+                json!({"bot_token": token, "chat_id": m.value, "api_url": config.telegram.api_url, "actions_enabled": false}),
             )
         }
         MethodType::Voice => Route::Channel(ChannelKind::Voice, phone(config)?),

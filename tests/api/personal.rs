@@ -288,3 +288,36 @@ fn a_key_pressed_on_a_personal_call_acknowledges_as_the_person_called() {
     let events = app.get(&format!("/api/alerts/{id}/events"), &w.admin).expect(200).to_string();
     assert!(events.contains("voice call call-7: answered"), "{events}");
 }
+
+/// Telegram through the installation's bot (`telegram.bot_token`, here with `telegram.api_url`
+/// at a fake Bot API): the page to the person's chat, with links and no chat buttons.
+#[test]
+fn telegram_messages_go_through_the_installations_bot() {
+    let tg = Fake::start();
+    tg.default(Reply::ok(r#"{"ok": true, "result": {"message_id": 5}}"#));
+    let api = tg.url.clone();
+    let app = TestApp::start_with(|c| {
+        c.telegram.bot_token = Some("999:BOT".into());
+        c.telegram.api_url = Some(api);
+    });
+    let w = World::new(&app);
+    let token = route(&app, &w);
+    let e = &w.editor.1;
+    let m = app.post("/api/profile/contact-methods", e, json!({"type": "telegram", "value": "4242"})).expect(201);
+    app.post(&format!("/api/profile/contact-methods/{}/test", m["id"]), e, json!({})).expect(200);
+    app.post("/api/profile/notification-rules", e, json!({"contact_method_id": m["id"]})).expect(201);
+    app.post_raw("/api/integrations/webhook", Some(&token), r#"{"title": "Disk full", "severity": "warning"}"#)
+        .expect(200);
+    app.deliver();
+    let sent = tg.requests();
+    assert_eq!(sent.len(), 2, "the test message and the page");
+    let page = &sent[1];
+    assert_eq!(page.path, "/bot999:BOT/sendMessage");
+    assert_eq!(page.json()["chat_id"], "4242");
+    assert!(page.json()["text"].as_str().unwrap().contains("Disk full"), "{}", page.body);
+    let buttons = page.json()["reply_markup"]["inline_keyboard"].to_string();
+    assert!(
+        buttons.contains("https://oncall.example/alerts/") && !buttons.contains("callback_data"),
+        "a link, no chat buttons: {buttons}"
+    );
+}
