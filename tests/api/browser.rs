@@ -196,13 +196,31 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
     assert!(shown.as_i64().unwrap_or(0) >= 12, "{shown} rows of alerts on a 1280 × 800 screen");
     b.size(1280, 900);
 
+    // How you are paged: an ntfy method, verified by its test message, and a rule (the picture
+    // in docs/src/personal-notifications.md comes from here).
+    b.goto(&url("/profile#notifications"));
+    b.open("details:has(form[action='/profile/methods'])");
+    b.choose("form[action='/profile/methods'] select[name=type]", "ntfy");
+    b.fill("form[action='/profile/methods'] input[name=value]", &format!("{}/admin-pager", fake.url));
+    b.fill("form[action='/profile/methods'] input[name=label]", "phone");
+    b.submit("form[action='/profile/methods'] button[type=submit]");
+    b.wait_text(".flash", "Method added");
+    b.submit("ul.methods form[action$='/test'] button");
+    b.wait_text(".flash", "the method is verified");
+    b.open("details:has(form[action='/profile/rules'])");
+    b.fill("form[action='/profile/rules'] input[name=minutes]", "5");
+    b.submit("form[action='/profile/rules'] button[type=submit]");
+    b.wait_text(".flash", "Rule added");
+    b.wait_text("ul.rules", "5 minutes after you are paged");
+    b.screenshot_of("#notifications", "profile-notifications");
+
     // Every main page at both widths, light and dark: nothing wider than the screen, no word
     // broken inside a table cell. Status, severity and time show once per alert row (in a
     // column, or folded under the title on a phone).
     let pages = [
         ("dashboard", url("/"), "main h1"),
         ("alerts", url("/alerts?status=any"), "table.alerts"),
-        ("alert", alert_page, ".timeline"),
+        ("alert", alert_page.clone(), ".timeline"),
         ("calendar", url("/calendar"), ".cal"),
         ("calendar-week", url("/calendar?view=week"), ".week"),
         ("teams", url("/teams"), "main table"),
@@ -222,6 +240,9 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
         b.goto(page);
         look(&b, name, ready);
     }
+    // The picture in docs/src/responding.md.
+    b.goto(&alert_page);
+    b.screenshot_of("main", "alert-actions");
     b.goto(&url("/alerts?status=acknowledged"));
     for w in [390, 1280] {
         b.size(w, 900);

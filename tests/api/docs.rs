@@ -160,6 +160,25 @@ fn the_mkdocs_navigation_names_existing_pages() {
     assert!(pages >= 10);
 }
 
+/// Every picture the docs show exists (they come from the browser test's `docs-*.png`
+/// screenshots in target/tmp/ui-screenshots/).
+#[test]
+fn every_image_in_the_docs_exists() {
+    let mut images = 0;
+    for file in markdown_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (_, rest) in text.match_indices("](").map(|(i, _)| text.split_at(i + 2)) {
+            let target = rest.split(')').next().unwrap_or("");
+            if target.ends_with(".png") {
+                let path = file.parent().unwrap().join(target);
+                assert!(path.is_file(), "{} shows {target}, which does not exist", file.display());
+                images += 1;
+            }
+        }
+    }
+    assert!(images >= 2, "the docs show the alert page and the profile");
+}
+
 #[test]
 fn the_integrations_page_names_every_source_and_its_endpoint() {
     use incidentrelay::domain::alert::Source;

@@ -343,7 +343,7 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
                         form.inline method="post" action={"/alerts/" (id) "/ack"} { (csrf(&ui.csrf)) input type="hidden" name="back" value=(back); button.primary.large type="submit" { "Acknowledge" } }
                     }
                     form.inline method="post" action={"/alerts/" (id) "/resolve"} { (csrf(&ui.csrf)) input type="hidden" name="back" value=(back); button.large type="submit" { "Resolve" } }
-                    a.button href={"/silences/new?alert=" (id)} { "Silence similar…" }
+                    a.button.large href={"/silences/new?alert=" (id)} { "Silence similar…" }
                 }
                 @if open {
                     div.actions.more {
@@ -439,17 +439,24 @@ async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
                 div.table-wrap { table {
                     thead { tr { th { "Event" } th { "Target" } th { "Status" } th.hide-s { "Attempts" } th { "When" } th.hide-s { "Error" } } }
                     tbody { @for d in &deliveries {
-                        tr class={"del-" (d.status.as_str())} {
+                        // A page cancelled by an acknowledgement (or a reassignment, a silence)
+                        // did its job by not going out: "cancelled", not a red "dead".
+                        @let cancelled = d.last_error.as_deref().and_then(|e| e.strip_prefix("cancelled: "));
+                        @let (status, note) = match cancelled {
+                            Some(why) if d.status.as_str() == "dead" => ("cancelled", Some(why)),
+                            _ => (d.status.as_str(), d.last_error.as_deref()),
+                        };
+                        tr class={"del-" (status)} {
                             td { (d.event_type.as_str()) }
                             td {
                                 (d.target)
                                 // On a phone the attempts and the error fold in here, readable.
-                                @if let Some(err) = d.last_error.as_deref() { div.show-s.error-note { (err) } }
+                                @if let Some(err) = note { div.show-s.error-note { (err) } }
                             }
-                            td { (status_badge(d.status.as_str())) small.show-s.muted { (crate::domain::count(d.attempts, "attempt")) } }
+                            td { (status_badge(status)) small.show-s.muted { (crate::domain::count(d.attempts, "attempt")) } }
                             td.hide-s { (d.attempts) }
                             td { (ui.time(d.sent_at.unwrap_or(d.created_at))) }
-                            td.error.hide-s { (d.last_error.as_deref().unwrap_or("")) }
+                            td.error.hide-s { (note.unwrap_or("")) }
                         }
                     } }
                 } }
