@@ -1,6 +1,13 @@
-//! Who is on call at an instant: a pure function of (rotation, members, overrides, t).
+//! Who is on call at an instant: a pure function of (layers, overrides, t).
 //!
-//! A rotation hands over at *handoff instants* `B_k`. `B_0` is the latest handoff at or before
+//! A rotation is one or more *layers*. At an instant the winning override decides; else the
+//! highest-positioned layer that has members, has started, and whose restrictions cover the
+//! instant (no restrictions: always); else nobody (a gap). Restrictions are local stretches
+//! (`Mon–Fri 09:00–18:00`, `22:00–06:00` over midnight) turned into instants under the DST rule
+//! below, so every boundary of the final schedule is a handoff, a restriction edge or an
+//! override edge, and the result does not depend on the order layers or overrides are listed.
+//!
+//! Each layer hands over at *handoff instants* `B_k`. `B_0` is the latest handoff at or before
 //! `start_at`; shift `k` runs `[B_k, B_k+1)` (the first one begins at `start_at`) and belongs to
 //! member `k mod count` in `position` order. Before `start_at` nobody is on call.
 //!
@@ -118,6 +125,8 @@ pub struct Shift {
     pub kind: ShiftKind,
     /// The rotation slot (`k`) for rotation shifts.
     pub slot: Option<i64>,
+    /// The layer (its id) of a rotation shift.
+    pub layer: Option<i64>,
     pub override_id: Option<i64>,
 }
 
@@ -242,21 +251,71 @@ impl Schedule {
     }
 }
 
-/// The whole input of the on-call computation.
-#[derive(Debug, Clone)]
-pub struct Rotation {
-    pub spec: RotationSpec,
-    pub enabled: bool,
-    /// User ids in `position` order.
-    pub members: Vec<i64>,
-    pub overrides: Vec<Override>,
+/// When a layer takes calls: from `start` on each of `days`, to `end`, local to the rotation's
+/// zone. An `end` at or before `start` runs over midnight into the next day (`22:00`–`06:00`;
+/// `00:00`–`00:00` is the whole day).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Restriction {
+    /// The days a covered stretch starts on: Monday = 0 … Sunday = 6.
+    pub days: Vec<u8>,
+    /// Local `HH:MM`.
+    pub start: String,
+    /// Local `HH:MM`.
+    pub end: String,
 }
 
-impl Rotation {
-    fn winning_override(&self, t: Ts) -> Option<&Override> {
-        self.overrides.iter().filter(|o| o.starts_at <= t && t < o.ends_at).max_by_key(|o| o.id)
+impl Restriction {
+    /// What is wrong with it, as (field, message) pairs (`days`, `start`, `end`).
+    pub fn problems(&self) -> Vec<(&'static str, &'static str)> {
+        let mut p = Vec::new();
+        if self.days.is_empty() || self.days.iter().any(|d| *d > 6) {
+            p.push(("days", "name at least one day, 0 (Monday) … 6 (Sunday)"));
+        }
+        if parse_handoff_time(&self.start).is_none() {
+            p.push(("start", "must be HH:MM (24-hour)"));
+        }
+        if parse_handoff_time(&self.end).is_none() {
+            p.push(("end", "must be HH:MM (24-hour)"));
+        }
+        p
     }
 
+    /// The covered stretches that start on local days `[first, last]`, as instants.
+    fn stretches(&self, tz: &TimeZone, first: Date, last: Date, out: &mut Vec<(Ts, Ts)>) {
+        let (Some(start), Some(end)) = (parse_handoff_time(&self.start), parse_handoff_time(&self.end)) else {
+            return;
+        };
+        let (Ok(st), Ok(et)) = (Time::new(start.0, start.1, 0, 0), Time::new(end.0, end.1, 0, 0)) else { return };
+        let mut d = first;
+        while d <= last {
+            let wd = d.weekday().to_monday_zero_offset() as u8;
+            if self.days.contains(&wd) {
+                let end_day = if end <= start { add_days(d, 1) } else { d };
+                let (a, b) = (local_instant(tz, d.to_datetime(st)), local_instant(tz, end_day.to_datetime(et)));
+                if b > a {
+                    out.push((a, b));
+                }
+            }
+            d = add_days(d, 1);
+        }
+    }
+}
+
+/// One layer of a rotation: its own handoffs, members and (optionally) the hours it covers.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub id: i64,
+    /// Higher positions win where layers overlap.
+    pub position: i64,
+    pub spec: RotationSpec,
+    /// User ids in `position` order.
+    pub members: Vec<i64>,
+    /// Empty: always.
+    pub restrictions: Vec<Restriction>,
+}
+
+impl Layer {
     fn member_for(&self, slot: i64) -> Option<i64> {
         if self.members.is_empty() {
             return None;
@@ -265,14 +324,120 @@ impl Rotation {
         self.members.get(slot.rem_euclid(n) as usize).copied()
     }
 
+    /// The layer's slots over `[from, to)`, clipped: `(start, end, k)`.
+    fn slots(&self, schedule: &Schedule, from: Ts, to: Ts) -> Vec<(Ts, Ts, i64)> {
+        let mut out = Vec::new();
+        let Some(mut k) = schedule.slot_at(from.max(self.spec.start_at)) else { return out };
+        loop {
+            let (a, b) = schedule.slot_range(k);
+            if a >= to || out.len() > MAX_SHIFTS {
+                return out;
+            }
+            out.push((a.max(from), b.min(to), k));
+            k += 1;
+        }
+    }
+
+    /// The stretches of `[from, to)` the restrictions cover, merged and in order.
+    fn cover(&self, from: Ts, to: Ts) -> Vec<(Ts, Ts)> {
+        if self.restrictions.is_empty() {
+            return vec![(from, to)];
+        }
+        let tz = &self.spec.timezone;
+        let (first, last) = (add_days(local_date(tz, from), -1), add_days(local_date(tz, to), 1));
+        let mut all = Vec::new();
+        for r in &self.restrictions {
+            r.stretches(tz, first, last, &mut all);
+        }
+        all.sort();
+        let mut merged: Vec<(Ts, Ts)> = Vec::new();
+        for (a, b) in all {
+            let (a, b) = (a.max(from), b.min(to));
+            if b <= a {
+                continue;
+            }
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        merged
+    }
+}
+
+/// The whole input of the on-call computation.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// In any order; the highest `position` that covers an instant decides it.
+    pub layers: Vec<Layer>,
+    pub enabled: bool,
+    pub overrides: Vec<Override>,
+}
+
+/// A layer prepared for one window: its slots and covered stretches, walked in order.
+struct Walk<'a> {
+    layer: &'a Layer,
+    slots: Vec<(Ts, Ts, i64)>,
+    cover: Vec<(Ts, Ts)>,
+    slot: usize,
+    covered: usize,
+}
+
+impl Walk<'_> {
+    /// The member on call in this layer at `t` (`t` never decreases between calls).
+    fn at(&mut self, t: Ts) -> Option<(i64, i64)> {
+        while self.covered < self.cover.len() && self.cover[self.covered].1 <= t {
+            self.covered += 1;
+        }
+        while self.slot < self.slots.len() && self.slots[self.slot].1 <= t {
+            self.slot += 1;
+        }
+        let (a, _) = *self.cover.get(self.covered)?;
+        let (s, _, k) = *self.slots.get(self.slot)?;
+        if a > t || s > t {
+            return None;
+        }
+        self.layer.member_for(k).map(|u| (u, k))
+    }
+}
+
+impl Rotation {
+    /// A rotation of one layer (id 0), as before layers existed.
+    pub fn single(spec: RotationSpec, members: Vec<i64>, overrides: Vec<Override>) -> Rotation {
+        Rotation {
+            layers: vec![Layer { id: 0, position: 1, spec, members, restrictions: Vec::new() }],
+            enabled: true,
+            overrides,
+        }
+    }
+
+    fn winning_override(&self, t: Ts) -> Option<&Override> {
+        self.overrides.iter().filter(|o| o.starts_at <= t && t < o.ends_at).max_by_key(|o| o.id)
+    }
+
+    /// The layer with this id.
+    pub fn layer(&self, id: i64) -> Option<&Layer> {
+        self.layers.iter().find(|l| l.id == id)
+    }
+
+    /// The first layer (lowest position): the one today's rotation fields describe.
+    pub fn base(&self) -> Option<&Layer> {
+        self.layers.iter().min_by_key(|l| (l.position, l.id))
+    }
+
+    /// Where slot `k` of a layer begins (a calendar event's natural start).
+    pub fn slot_start(&self, layer_id: i64, k: i64) -> Option<Ts> {
+        self.layer(layer_id).map(|l| Schedule::new(&l.spec).slot_range(k).0)
+    }
+
     /// Who is on call at `t`, with the shift they are in.
     pub fn oncall_at(&self, t: Ts) -> Option<Shift> {
         self.shifts(t, t.plus_ms(1)).into_iter().next()
     }
 
     /// The stretch of on-call time that contains `t`, with its real bounds: where it began
-    /// (a handoff, an override's edge) even before `t`, and where it ends. A stretch longer
-    /// than about two years is cut there.
+    /// (a handoff, a restriction's edge, an override's edge) even before `t`, and where it
+    /// ends. A stretch longer than about two years is cut there.
     pub fn shift_at(&self, t: Ts) -> Option<Shift> {
         let current = self.oncall_at(t)?;
         let mut back_days = 8;
@@ -287,68 +452,68 @@ impl Rotation {
         }
     }
 
-    /// The on-call timeline over `[from, to)`: rotation shifts split where overrides cut them.
-    /// Shifts are clipped to the window.
+    /// The final schedule over `[from, to)`: at each instant the winning override, else the
+    /// member of the highest-positioned layer whose restrictions cover it. Shifts are clipped
+    /// to the window; where nobody is on call there is no shift (see [`Rotation::gaps`]).
     pub fn shifts(&self, from: Ts, to: Ts) -> Vec<Shift> {
         if !self.enabled || to <= from {
             return Vec::new();
         }
-        let schedule = Schedule::new(&self.spec);
         let overrides: Vec<&Override> =
             self.overrides.iter().filter(|o| o.ends_at > from && o.starts_at < to).collect();
+        let mut layers: Vec<&Layer> = self.layers.iter().filter(|l| !l.members.is_empty()).collect();
+        layers.sort_by_key(|l| std::cmp::Reverse((l.position, l.id)));
         let mut points = vec![from, to];
-        let start = self.spec.start_at;
-        if start > from && start < to {
-            points.push(start);
+        let mut walks: Vec<Walk<'_>> = Vec::with_capacity(layers.len());
+        for layer in layers {
+            let slots = layer.slots(&Schedule::new(&layer.spec), from, to);
+            let cover = layer.cover(from, to);
+            points.extend(slots.iter().flat_map(|(a, b, _)| [*a, *b]));
+            points.extend(cover.iter().flat_map(|(a, b)| [*a, *b]));
+            walks.push(Walk { layer, slots, cover, slot: 0, covered: 0 });
         }
-        if let Some(mut k) = schedule.slot_at(from.max(start)) {
-            loop {
-                k += 1;
-                let b = schedule.boundary(k);
-                if b >= to || points.len() > MAX_SHIFTS {
-                    break;
-                }
-                points.push(b);
-            }
-        }
-        for o in &overrides {
-            for p in [o.starts_at, o.ends_at] {
-                if p > from && p < to {
-                    points.push(p);
-                }
-            }
-        }
+        points.extend(overrides.iter().flat_map(|o| [o.starts_at, o.ends_at]).filter(|p| *p > from && *p < to));
         points.sort();
         points.dedup();
         let mut out: Vec<Shift> = Vec::new();
         for w in points.windows(2) {
             let (a, b) = (w[0], w[1]);
-            let shift = match overrides.iter().filter(|o| o.starts_at <= a && a < o.ends_at).max_by_key(|o| o.id) {
+            let winner = overrides.iter().filter(|o| o.starts_at <= a && a < o.ends_at).max_by_key(|o| o.id);
+            let shift = match winner {
                 Some(o) => Some(Shift {
                     user_id: o.user_id,
                     start: a,
                     end: b,
                     kind: ShiftKind::Override,
                     slot: None,
+                    layer: None,
                     override_id: Some(o.id),
                 }),
-                None => schedule.slot_at(a).and_then(|k| {
-                    self.member_for(k).map(|u| Shift {
-                        user_id: u,
-                        start: a,
-                        end: b,
-                        kind: ShiftKind::Rotation,
-                        slot: Some(k),
-                        override_id: None,
-                    })
-                }),
+                None => {
+                    // Every walk advances to `a`; the first (highest) with someone decides.
+                    let mut found = None;
+                    for walk in walks.iter_mut() {
+                        if let (None, Some((u, k))) = (found, walk.at(a)) {
+                            found = Some(Shift {
+                                user_id: u,
+                                start: a,
+                                end: b,
+                                kind: ShiftKind::Rotation,
+                                slot: Some(k),
+                                layer: Some(walk.layer.id),
+                                override_id: None,
+                            });
+                        }
+                    }
+                    found
+                }
             };
             let Some(s) = shift else { continue };
             match out.last_mut() {
                 Some(prev)
                     if prev.end == s.start
-                        && (prev.user_id, prev.kind, prev.slot, prev.override_id)
-                            == (s.user_id, s.kind, s.slot, s.override_id) =>
+                        && (prev.user_id, prev.kind, prev.slot, prev.layer, prev.override_id)
+                            == (s.user_id, s.kind, s.slot, s.layer, s.override_id) =>
                 {
                     prev.end = s.end;
                 }
@@ -359,6 +524,29 @@ impl Rotation {
             }
         }
         out
+    }
+
+    /// The stretches of `[from, to)` with nobody on call, in order.
+    pub fn gaps(&self, from: Ts, to: Ts) -> Vec<(Ts, Ts)> {
+        let mut out = Vec::new();
+        let mut at = from;
+        for s in self.shifts(from, to) {
+            if s.start > at {
+                out.push((at, s.start));
+            }
+            at = s.end;
+        }
+        if at < to {
+            out.push((at, to));
+        }
+        out
+    }
+
+    /// One layer's own shifts over `[from, to)`, as if it were alone and without overrides
+    /// (a row of the schedule's timeline).
+    pub fn layer_shifts(&self, layer_id: i64, from: Ts, to: Ts) -> Vec<Shift> {
+        let Some(layer) = self.layer(layer_id) else { return Vec::new() };
+        Rotation { layers: vec![layer.clone()], enabled: self.enabled, overrides: Vec::new() }.shifts(from, to)
     }
 
     /// The shift at `at` (if any) and the following ones, `count + 1` at most, unclipped at the
@@ -373,8 +561,7 @@ impl Rotation {
                 // The shift running at `at` keeps its real start (it may have begun before).
                 if let (Some(first), Some(real)) = (v.first_mut(), self.shift_at(at))
                     && first.start == at
-                    && first.user_id == real.user_id
-                    && first.override_id == real.override_id
+                    && (first.user_id, first.layer, first.override_id) == (real.user_id, real.layer, real.override_id)
                 {
                     first.start = real.start;
                 }
@@ -391,13 +578,19 @@ impl Rotation {
         }
     }
 
-    /// The member after `user_id` in position order (simple-mode escalation), wrapping around.
+    /// The member after `user_id` in position order (simple-mode escalation), wrapping around:
+    /// within the first layer that has them, else the first layer's first member.
     pub fn next_member(&self, user_id: Option<i64>) -> Option<i64> {
-        let idx = user_id.and_then(|u| self.members.iter().position(|m| *m == u));
-        match idx {
-            Some(i) => self.members.get((i + 1) % self.members.len()).copied(),
-            None => self.members.first().copied(),
+        let mut layers: Vec<&Layer> = self.layers.iter().collect();
+        layers.sort_by_key(|l| (l.position, l.id));
+        if let Some(u) = user_id {
+            for l in &layers {
+                if let Some(i) = l.members.iter().position(|m| *m == u) {
+                    return l.members.get((i + 1) % l.members.len()).copied();
+                }
+            }
         }
+        layers.iter().find_map(|l| l.members.first().copied())
     }
 
     /// Whether an override (not the plain rotation) decides `t`.
@@ -424,8 +617,8 @@ mod tests {
         start: &str,
     ) -> Rotation {
         let tz = TimeZone::get(zone).unwrap();
-        Rotation {
-            spec: RotationSpec {
+        Rotation::single(
+            RotationSpec {
                 start_at: Ts::parse_in(start, &tz).unwrap(),
                 rotation_type: kind,
                 interval_value: n,
@@ -434,10 +627,9 @@ mod tests {
                 handoff_weekday: weekday,
                 timezone: tz,
             },
-            enabled: true,
-            members: vec![1, 2, 3],
-            overrides: vec![],
-        }
+            vec![1, 2, 3],
+            vec![],
+        )
     }
 
     fn who(r: &Rotation, t: &str) -> Option<i64> {
@@ -551,9 +743,9 @@ mod tests {
         ];
         for (zone, time, from, to) in cases {
             let r = rotation(RotationType::Daily, 1, IntervalUnit::Days, time, 0, zone, &format!("{from}T00:00:00"));
-            let tz = r.spec.timezone.clone();
+            let tz = r.layers[0].spec.timezone.clone();
             let (h, m) = parse_handoff_time(time).unwrap();
-            let start = r.spec.start_at;
+            let start = r.layers[0].spec.start_at;
             let end = Ts::parse_in(&format!("{to}T00:00:00"), &tz).unwrap();
             let mut t = start;
             let mut prev = r.oncall_at(t).map(|s| s.user_id);
@@ -593,7 +785,7 @@ mod tests {
     #[test]
     fn empty_or_disabled_means_nobody() {
         let mut r = rotation(RotationType::Daily, 1, IntervalUnit::Days, "09:00", 0, "UTC", "2026-11-02T09:00:00");
-        r.members.clear();
+        r.layers[0].members.clear();
         assert_eq!(who(&r, "2026-11-03T00:00:00Z"), None);
         let mut r = rotation(RotationType::Daily, 1, IntervalUnit::Days, "09:00", 0, "UTC", "2026-11-02T09:00:00");
         r.enabled = false;
@@ -601,5 +793,323 @@ mod tests {
         assert_eq!(parse_handoff_time("24:00"), None);
         assert_eq!(parse_handoff_time("9:00"), None);
         assert_eq!(parse_handoff_time("09:30"), Some((9, 30)));
+    }
+}
+
+/// Layers, restrictions and overrides together; property tests across DST changes and a year
+/// checked against a computation written separately.
+#[cfg(test)]
+mod layer_tests {
+    use super::*;
+
+    fn ts(s: &str) -> Ts {
+        Ts::parse(s).unwrap()
+    }
+
+    fn restriction(days: &[u8], start: &str, end: &str) -> Restriction {
+        Restriction { days: days.to_vec(), start: start.into(), end: end.into() }
+    }
+
+    /// A daily layer whose first shift starts on `day` at its handoff `time`.
+    fn layer(id: i64, position: i64, zone: &str, day: &str, time: &str, members: &[i64], r: Vec<Restriction>) -> Layer {
+        let tz = TimeZone::get(zone).unwrap();
+        Layer {
+            id,
+            position,
+            spec: RotationSpec {
+                start_at: Ts::parse_in(&format!("{}T{time}:00", &day[..10]), &tz).unwrap(),
+                rotation_type: RotationType::Daily,
+                interval_value: 1,
+                interval_unit: IntervalUnit::Days,
+                handoff_time: parse_handoff_time(time).unwrap(),
+                handoff_weekday: 0,
+                timezone: tz,
+            },
+            members: members.to_vec(),
+            restrictions: r,
+        }
+    }
+
+    /// Weekdays 09–18 the day crew (position 2), nights and weekends the follow-the-sun crew
+    /// (position 1, always), Bob (99) covering Thursday afternoon.
+    fn day_night(zone: &str) -> Rotation {
+        let day = layer(
+            2,
+            2,
+            zone,
+            "2026-01-05T00:00:00",
+            "09:00",
+            &[10, 11],
+            vec![restriction(&[0, 1, 2, 3, 4], "09:00", "18:00")],
+        );
+        let night = layer(1, 1, zone, "2026-01-05T00:00:00", "18:00", &[1, 2, 3], vec![]);
+        let tz = TimeZone::get(zone).unwrap();
+        let at = |s: &str| Ts::parse_in(s, &tz).unwrap();
+        Rotation {
+            layers: vec![night, day],
+            enabled: true,
+            overrides: vec![Override {
+                id: 1,
+                user_id: 99,
+                starts_at: at("2026-01-08T13:00:00"),
+                ends_at: at("2026-01-08T17:00:00"),
+            }],
+        }
+    }
+
+    #[test]
+    fn the_highest_layer_whose_restriction_covers_an_instant_decides_it() {
+        let r = day_night("UTC");
+        let who = |t: &str| r.oncall_at(ts(t)).map(|s| (s.user_id, s.layer, s.kind));
+        // The day crew starts Monday 2026-01-05 09:00, the night crew at 18:00.
+        assert_eq!(who("2026-01-05T08:59:00Z"), None, "before either layer starts");
+        assert_eq!(who("2026-01-05T09:00:00Z"), Some((10, Some(2), ShiftKind::Rotation)), "day crew from 09:00");
+        assert_eq!(who("2026-01-05T18:00:00Z"), Some((1, Some(1), ShiftKind::Rotation)), "night crew from 18:00");
+        assert_eq!(who("2026-01-06T08:59:00Z"), Some((1, Some(1), ShiftKind::Rotation)), "until 09:00");
+        assert_eq!(who("2026-01-06T12:00:00Z"), Some((11, Some(2), ShiftKind::Rotation)), "the day crew rotates daily");
+        assert_eq!(who("2026-01-06T18:00:00Z"), Some((2, Some(1), ShiftKind::Rotation)), "so does the night crew");
+        assert_eq!(who("2026-01-08T14:00:00Z"), Some((99, None, ShiftKind::Override)), "Bob covers Thursday");
+        assert_eq!(who("2026-01-10T12:00:00Z"), Some((2, Some(1), ShiftKind::Rotation)), "Saturday: the night layer");
+        // The running shift's real bounds are restriction edges.
+        let s = r.shift_at(ts("2026-01-05T12:00:00Z")).unwrap();
+        assert_eq!((s.start, s.end), (ts("2026-01-05T09:00:00Z"), ts("2026-01-05T18:00:00Z")));
+        assert!(r.gaps(ts("2026-01-05T09:00:00Z"), ts("2026-01-12T00:00:00Z")).is_empty());
+    }
+
+    #[test]
+    fn restrictions_over_midnight_and_gaps() {
+        // Only nights, 22:00–06:00, Monday to Friday starts: everything else is a gap.
+        let nights = layer(
+            1,
+            1,
+            "UTC",
+            "2026-01-05T00:00:00",
+            "22:00",
+            &[1, 2],
+            vec![restriction(&[0, 1, 2, 3, 4], "22:00", "06:00")],
+        );
+        let r = Rotation { layers: vec![nights], enabled: true, overrides: vec![] };
+        let gaps = r.gaps(ts("2026-01-05T00:00:00Z"), ts("2026-01-07T00:00:00Z"));
+        let g: Vec<(String, String)> = gaps.iter().map(|(a, b)| (a.rfc3339(), b.rfc3339())).collect();
+        assert_eq!(
+            g,
+            [
+                ("2026-01-05T00:00:00Z".into(), "2026-01-05T22:00:00Z".into()),
+                ("2026-01-06T06:00:00Z".into(), "2026-01-06T22:00:00Z".into()),
+            ]
+        );
+        assert_eq!(
+            r.oncall_at(ts("2026-01-06T05:59:00Z")).map(|s| s.user_id),
+            Some(1),
+            "Monday's night runs into Tuesday"
+        );
+        // Friday's night runs into Saturday; Saturday's and Sunday's do not exist.
+        assert!(r.oncall_at(ts("2026-01-10T05:00:00Z")).is_some());
+        assert!(r.oncall_at(ts("2026-01-10T23:00:00Z")).is_none());
+        // An empty layer never covers: the layer below decides.
+        let mut both = day_night("UTC");
+        both.layers[1].members.clear();
+        assert_eq!(both.oncall_at(ts("2026-01-06T12:00:00Z")).map(|s| s.layer), Some(Some(1)));
+    }
+
+    /// A restriction covered by instants, computed the plain way (for the property tests).
+    fn covered_plainly(l: &Layer, t: Ts) -> bool {
+        if l.restrictions.is_empty() {
+            return true;
+        }
+        let tz = &l.spec.timezone;
+        let today = t.timestamp().to_zoned(tz.clone()).date();
+        let at = |d: Date, hm: &str| {
+            let (h, m) = parse_handoff_time(hm).unwrap();
+            local_instant(tz, d.at(h, m, 0, 0))
+        };
+        [today.yesterday().unwrap(), today].into_iter().any(|d| {
+            l.restrictions.iter().any(|r| {
+                let wd = d.weekday().to_monday_zero_offset() as u8;
+                let over_midnight = parse_handoff_time(&r.end) <= parse_handoff_time(&r.start);
+                let end_day = if over_midnight { d.tomorrow().unwrap() } else { d };
+                r.days.contains(&wd) && at(d, &r.start) <= t && t < at(end_day, &r.end)
+            })
+        })
+    }
+
+    /// Every 15 minutes across DST changes in four zones (one with a 30-minute change, one that
+    /// skipped a whole day): the final schedule is a partition with gaps only where no layer
+    /// covers; every boundary is a handoff, a restriction edge or an override edge; and the
+    /// order layers and overrides are listed in changes nothing.
+    #[test]
+    fn walking_every_15_minutes_across_dst_changes() {
+        let cases = [
+            ("Europe/Berlin", "2026-03-27", 5),
+            ("Europe/Berlin", "2026-10-23", 5),
+            ("America/New_York", "2026-03-06", 5),
+            ("America/New_York", "2026-10-30", 5),
+            ("Australia/Lord_Howe", "2026-10-02", 5),
+            ("Australia/Lord_Howe", "2026-04-03", 5),
+            ("Pacific/Apia", "2011-12-28", 5),
+        ];
+        for (zone, day, days) in cases {
+            let tz = TimeZone::get(zone).unwrap();
+            let start = format!("{day}T00:00:00");
+            let from = Ts::parse_in(&start, &tz).unwrap();
+            let to = from.plus_secs(days * 86_400);
+            let at = |h: i64| from.plus_secs(h * 3600);
+            let r = Rotation {
+                layers: vec![
+                    layer(
+                        1,
+                        1,
+                        zone,
+                        &start,
+                        "02:30",
+                        &[1, 2, 3],
+                        vec![restriction(&[0, 1, 2, 3, 4, 5], "01:45", "02:15")],
+                    ),
+                    layer(
+                        2,
+                        2,
+                        zone,
+                        &start,
+                        "09:00",
+                        &[10, 11],
+                        vec![restriction(&[0, 1, 2, 3, 4], "08:00", "02:30")],
+                    ),
+                    layer(3, 3, zone, &start, "00:00", &[20], vec![restriction(&[5, 6], "10:00", "16:00")]),
+                ],
+                enabled: true,
+                overrides: vec![
+                    Override { id: 1, user_id: 90, starts_at: at(26), ends_at: at(50) },
+                    Override { id: 2, user_id: 91, starts_at: at(30), ends_at: at(31) },
+                ],
+            };
+            let shifts = r.shifts(from, to);
+            // A partition: ordered, no overlaps, each piece non-empty.
+            for w in shifts.windows(2) {
+                assert!(w[0].start < w[0].end && w[0].end <= w[1].start, "{zone}: {:?} then {:?}", w[0], w[1]);
+            }
+            // Point queries agree, and a gap is where no layer with members covers.
+            let mut t = from;
+            while t < to {
+                let piece = shifts.iter().find(|s| s.start <= t && t < s.end);
+                assert_eq!(r.oncall_at(t).map(|s| s.user_id), piece.map(|s| s.user_id), "{zone} at {t}");
+                if piece.is_none() {
+                    let covering = r.layers.iter().filter(|l| l.spec.start_at <= t && covered_plainly(l, t)).count();
+                    assert_eq!(covering, 0, "{zone}: a gap at {t} that a layer covers");
+                    assert!(!r.overridden_at(t));
+                }
+                t = t.plus_secs(900);
+            }
+            // Every boundary is a handoff, a restriction edge or an override edge.
+            let mut edges: Vec<Ts> = r.overrides.iter().flat_map(|o| [o.starts_at, o.ends_at]).collect();
+            for l in &r.layers {
+                let sched = Schedule::new(&l.spec);
+                let mut k = 0;
+                while sched.boundary(k) < to {
+                    edges.push(sched.boundary(k));
+                    k += 1;
+                }
+                edges.push(l.spec.start_at);
+                let mut stretches = Vec::new();
+                for rs in &l.restrictions {
+                    rs.stretches(
+                        &tz,
+                        add_days(local_date(&tz, from), -1),
+                        add_days(local_date(&tz, to), 1),
+                        &mut stretches,
+                    );
+                }
+                edges.extend(stretches.iter().flat_map(|(a, b)| [*a, *b]));
+            }
+            for s in &shifts {
+                for b in [s.start, s.end] {
+                    assert!(b == from || b == to || edges.contains(&b), "{zone}: boundary {b} is no edge");
+                }
+            }
+            // The order of the lists does not matter.
+            let mut shuffled = r.clone();
+            shuffled.layers.reverse();
+            shuffled.layers.swap(0, 1);
+            shuffled.overrides.reverse();
+            assert_eq!(shuffled.shifts(from, to), shifts, "{zone}: order-independent");
+        }
+    }
+
+    /// A year of a realistic schedule (weekday days, nights, weekends, three overrides) in
+    /// Berlin against a plain hour-by-hour computation written separately here.
+    #[test]
+    fn a_year_matches_a_plain_computation() {
+        let zone = "Europe/Berlin";
+        let tz = TimeZone::get(zone).unwrap();
+        let start = "2026-01-05T00:00:00";
+        let local = |s: &str| Ts::parse_in(s, &tz).unwrap();
+        let r = Rotation {
+            layers: vec![
+                layer(1, 1, zone, start, "19:00", &[1, 2, 3, 4], vec![]),
+                layer(2, 2, zone, start, "08:00", &[10, 11, 12], vec![restriction(&[0, 1, 2, 3, 4], "08:00", "19:00")]),
+                layer(3, 3, zone, start, "10:00", &[20, 21], vec![restriction(&[5], "10:00", "10:00")]),
+            ],
+            enabled: true,
+            overrides: vec![
+                Override {
+                    id: 1,
+                    user_id: 90,
+                    starts_at: local("2026-03-29T01:00:00"),
+                    ends_at: local("2026-03-29T05:00:00"),
+                },
+                Override {
+                    id: 2,
+                    user_id: 91,
+                    starts_at: local("2026-07-01T12:00:00"),
+                    ends_at: local("2026-07-15T12:00:00"),
+                },
+                Override {
+                    id: 3,
+                    user_id: 92,
+                    starts_at: local("2026-07-03T00:00:00"),
+                    ends_at: local("2026-07-04T00:00:00"),
+                },
+            ],
+        };
+        // The plain computation: count local handoff days since the start; weekday and hour of
+        // the local wall clock decide the layer.
+        let plain = |t: Ts| -> i64 {
+            if let Some(o) = r.overrides.iter().rev().find(|o| o.starts_at <= t && t < o.ends_at) {
+                return o.user_id;
+            }
+            let z = t.timestamp().to_zoned(tz.clone());
+            let (wd, hour) = (z.weekday().to_monday_zero_offset(), z.hour());
+            let handoffs_since = |h: i8| {
+                // Handoff days from 2026-01-05 up to t, the handoff at h:00 local.
+                let first = jiff::civil::date(2026, 1, 5);
+                let mut n = -1;
+                let mut d = first;
+                while local_instant(&tz, d.at(h, 0, 0, 0)) <= t {
+                    n += 1;
+                    d = d.tomorrow().unwrap();
+                }
+                n.max(0)
+            };
+            let saturday_shift = (wd == 5 && hour >= 10) || (wd == 6 && hour < 10);
+            if saturday_shift {
+                return [20, 21][(handoffs_since(10) % 2) as usize];
+            }
+            if wd <= 4 && (8..19).contains(&hour) {
+                return [10, 11, 12][(handoffs_since(8) % 3) as usize];
+            }
+            [1, 2, 3, 4][(handoffs_since(19) % 4) as usize]
+        };
+        let from = local("2026-01-06T00:00:00");
+        let to = local("2027-01-04T00:00:00");
+        let shifts = r.shifts(from, to);
+        let mut t = from.plus_secs(1800);
+        let mut i = 0;
+        while t < to {
+            while shifts[i].end <= t {
+                i += 1;
+            }
+            assert_eq!(shifts[i].user_id, plain(t), "at {t}");
+            t = t.plus_secs(4 * 3600);
+        }
+        assert!(r.gaps(from, to).is_empty());
     }
 }

@@ -493,6 +493,21 @@ pub fn endpoints() -> Vec<Endpoint> {
         .ok::<store::rotations::RotationMember>(200);
     t.delete("/api/rotations/members/{member_id}", "Remove a rotation member", rotations::remove_member)
         .ok::<Deleted>(200);
+    t.get("/api/rotations/layers/{layer_id}", "A rotation layer", rotations::get_layer)
+        .ok::<store::rotations::Layer>(200);
+    t.put(
+        "/api/rotations/layers/{layer_id}",
+        "Change a layer (handoffs, members, restrictions, position)",
+        rotations::update_layer,
+    )
+    .body::<store::rotations::LayerInput>()
+    .ok::<store::rotations::Layer>(200);
+    t.delete(
+        "/api/rotations/layers/{layer_id}",
+        "Delete a layer (a rotation keeps at least one)",
+        rotations::delete_layer,
+    )
+    .ok::<Deleted>(200);
     t.get("/api/rotations/overrides/{id}", "An override", rotations::get_override)
         .ok::<store::rotations::Override>(200);
     t.delete("/api/rotations/overrides/{id}", "Delete an override", rotations::delete_override).ok::<Deleted>(200);
@@ -508,6 +523,29 @@ pub fn endpoints() -> Vec<Endpoint> {
     t.post("/api/rotations/{id}/members", "Add a member (position defaults to last)", rotations::add_member)
         .body::<store::rotations::MemberInput>()
         .ok::<store::rotations::RotationMember>(201);
+    t.get(
+        "/api/rotations/{id}/layers",
+        "Layers by position; the highest covering an instant decides it",
+        rotations::layers,
+    )
+    .ok::<Vec<store::rotations::Layer>>(200);
+    t.post(
+        "/api/rotations/{id}/layers",
+        "Add a layer (above the others unless position says otherwise)",
+        rotations::create_layer,
+    )
+    .body::<store::rotations::LayerInput>()
+    .ok::<store::rotations::Layer>(201);
+    t.get("/api/rotations/{id}/gaps", "Stretches in the next days with nobody on call", rotations::gaps)
+        .query::<rotations::GapsQuery>()
+        .ok::<Vec<rotations::Gap>>(200);
+    t.post(
+        "/api/rotations/{id}/preview",
+        "The final schedule a proposed set of layers would give (nothing is saved)",
+        rotations::preview,
+    )
+    .body::<rotations::PreviewInput>()
+    .ok::<rotations::Preview>(200);
     t.get("/api/rotations/{id}/overrides", "Overrides of a rotation", rotations::overrides)
         .ok::<Vec<store::rotations::Override>>(200);
     t.post("/api/rotations/{id}/overrides", "Add an override (beats the rotation)", rotations::add_override)

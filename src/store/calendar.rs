@@ -11,7 +11,7 @@ use super::audit::Ctx;
 use super::sql::Row;
 use super::{Read, Result, StoreError, Tx, rotations, teams};
 use crate::args;
-use crate::domain::rotation::{Schedule, ShiftKind};
+use crate::domain::rotation::ShiftKind;
 use crate::domain::time::Ts;
 use crate::domain::validate::Problems;
 
@@ -55,20 +55,27 @@ pub fn events(
             continue;
         }
         let rot = rotations::domain(c, &r)?;
-        let schedule = Schedule::new(&rot.spec);
         let reasons: HashMap<i64, (String, Ts)> =
             rotations::overrides(c, r.id)?.into_iter().map(|o| (o.id, (o.reason, o.starts_at))).collect();
         for s in rot.shifts(from, to) {
             let u = names.get(c, s.user_id)?;
             // A stretch that starts where its shift starts (or where the window cuts it) is
             // the shift itself; later pieces of a shift split by an override get their start.
-            let (base, natural_start, reason) = match (s.slot, s.override_id) {
-                (_, Some(o)) => {
+            let (base, natural_start, reason) = match (s.slot, s.layer, s.override_id) {
+                (_, _, Some(o)) => {
                     let (reason, starts) = reasons.get(&o).cloned().unwrap_or_default();
                     (format!("override-{o}"), starts, reason)
                 }
-                (Some(k), None) => (format!("rotation-{}-slot-{k}", r.id), schedule.slot_range(k).0, String::new()),
-                (None, None) => (format!("rotation-{}", r.id), s.start, String::new()),
+                // Layer 1 keeps the UIDs it had before layers existed.
+                (Some(k), Some(l), None) => {
+                    let natural = rot.slot_start(l, k).unwrap_or(s.start);
+                    if l == r.base_layer_id {
+                        (format!("rotation-{}-slot-{k}", r.id), natural, String::new())
+                    } else {
+                        (format!("rotation-{}-layer-{l}-slot-{k}", r.id), natural, String::new())
+                    }
+                }
+                _ => (format!("rotation-{}", r.id), s.start, String::new()),
             };
             let uid = if s.start == natural_start || s.start == from {
                 base

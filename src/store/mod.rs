@@ -100,6 +100,16 @@ impl StoreError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> StoreError {
         StoreError::Invalid(vec![FieldError::new(field, message)])
     }
+    /// The same error with its fields named inside a list: `layers[0].` + `start_at`.
+    pub fn prefixed(self, prefix: &str) -> StoreError {
+        match self {
+            StoreError::Invalid(errs) => StoreError::Invalid(
+                errs.into_iter().map(|e| FieldError::new(format!("{prefix}{}", e.field), e.message)).collect(),
+            ),
+            other => other,
+        }
+    }
+
     /// A conflict with a store rule ("the last admin", "still used by…"), naming the field.
     pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> StoreError {
         StoreError::Conflict { constraint: "rule".into(), field: field.into(), message: message.into() }

@@ -26,6 +26,7 @@ mod pg;
 mod process;
 mod resources;
 mod scheduler;
+mod schedules;
 mod store;
 mod support;
 mod tools;

@@ -40,6 +40,8 @@ mod pg;
 mod process;
 #[path = "../api/resources.rs"]
 mod resources;
+#[path = "../api/schedules.rs"]
+mod schedules;
 #[path = "../api/store.rs"]
 mod store;
 #[path = "../api/support.rs"]

@@ -12,7 +12,9 @@ use crate::http::State;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::{Body, Query};
-use crate::store::rotations::{self, MemberInput, Override, OverrideInput, Rotation, RotationInput, RotationMember};
+use crate::store::rotations::{
+    self, Layer, LayerInput, MemberInput, Override, OverrideInput, Rotation, RotationInput, RotationMember,
+};
 
 async fn rotation(st: &State, caller: &Caller, id: i64, role: Role) -> ApiResult<Rotation> {
     let now = st.clock.now();
@@ -163,6 +165,34 @@ pub struct ShiftOut {
     pub end: Ts,
     #[serde(rename = "type")]
     pub kind: ShiftKind,
+    /// The layer (its id) a rotation shift comes from; `null` for an override.
+    pub layer: Option<i64>,
+    /// Whether an override decides this shift.
+    #[serde(rename = "override")]
+    pub is_override: bool,
+}
+
+/// Names the people of `shifts`.
+fn shifts_out(
+    c: &crate::store::Read<'_>,
+    shifts: Vec<crate::domain::rotation::Shift>,
+) -> crate::store::Result<Vec<ShiftOut>> {
+    let mut names = rotations::Names::default();
+    let mut out = Vec::with_capacity(shifts.len());
+    for s in shifts {
+        let u = names.get(c, s.user_id)?;
+        out.push(ShiftOut {
+            user_id: s.user_id,
+            username: u.username,
+            display_name: u.display_name,
+            start: s.start,
+            end: s.end,
+            kind: s.kind,
+            layer: s.layer,
+            is_override: s.kind == ShiftKind::Override,
+        });
+    }
+    Ok(out)
 }
 
 pub async fn oncall(
@@ -183,24 +213,134 @@ pub async fn oncall(
     if count > 100 {
         return Err(ApiError::field("count", "must be at most 100"));
     }
+    let out = st.db.read(move |c| shifts_out(c, rotations::domain(c, &r)?.upcoming(at, count))).await?;
+    Ok(Json(out))
+}
+
+// --- layers ------------------------------------------------------------------------------------
+
+pub async fn layers(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Vec<Layer>>> {
+    let id = id.into_inner();
+    rotation(&st, &caller, id, Role::Viewer).await?;
+    Ok(Json(st.db.read(move |c| rotations::layers(c, id)).await?))
+}
+
+pub async fn create_layer(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: Body<LayerInput>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    rotation(&st, &caller, id, Role::Editor).await?;
+    let ctx = caller.ctx(&st);
+    let l = st.db.write(move |c| rotations::create_layer(c, &ctx, id, body.0)).await?;
+    Ok(created(&l))
+}
+
+async fn layer(st: &State, caller: &Caller, id: i64, role: Role) -> ApiResult<Layer> {
+    let l = st.db.read(move |c| rotations::get_layer(c, id)).await?;
+    let (rid, now) = (l.rotation_id, st.clock.now());
+    fetch(st, caller, role, "layer", move |c| rotations::get(c, rid, now)).await?;
+    Ok(l)
+}
+
+pub async fn get_layer(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Layer>> {
+    Ok(Json(layer(&st, &caller, id.into_inner(), Role::Viewer).await?))
+}
+
+pub async fn update_layer(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: Body<LayerInput>,
+) -> ApiResult<Json<Layer>> {
+    let id = id.into_inner();
+    layer(&st, &caller, id, Role::Editor).await?;
+    let ctx = caller.ctx(&st);
+    Ok(Json(st.db.write(move |c| rotations::update_layer(c, &ctx, id, body.0)).await?))
+}
+
+pub async fn delete_layer(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    layer(&st, &caller, id, Role::Editor).await?;
+    let ctx = caller.ctx(&st);
+    st.db.write(move |c| rotations::delete_layer(c, &ctx, id)).await?;
+    Ok(deleted(id))
+}
+
+// --- gaps and preview --------------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct GapsQuery {
+    /// How many days from now to look at (default 14, 1 … 90).
+    pub days: Option<i64>,
+}
+
+/// A stretch with nobody on call.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Gap {
+    pub start: Ts,
+    pub end: Ts,
+}
+
+fn days_of(days: Option<i64>) -> ApiResult<i64> {
+    let days = days.unwrap_or(14);
+    if !(1..=90).contains(&days) {
+        return Err(ApiError::field("days", "must be between 1 and 90"));
+    }
+    Ok(days)
+}
+
+pub async fn gaps(st: State, caller: Caller, id: web::Path<i64>, q: Query<GapsQuery>) -> ApiResult<Json<Vec<Gap>>> {
+    let r = rotation(&st, &caller, id.into_inner(), Role::Viewer).await?;
+    let (days, now) = (days_of(q.0.days)?, st.clock.now());
+    let out = st.db.read(move |c| Ok(rotations::domain(c, &r)?.gaps(now, now.plus_secs(days * 86_400)))).await?;
+    Ok(Json(out.into_iter().map(|(start, end)| Gap { start, end }).collect()))
+}
+
+/// Body of `POST /api/rotations/{id}/preview`: a proposed set of layers (as `POST …/layers`
+/// bodies, positions by order when left out), and the window to show.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewInput {
+    pub layers: Vec<LayerInput>,
+    /// RFC 3339 (a naive date-time is in the rotation's zone); default now.
+    pub from: Option<String>,
+    /// Default 14, 1 … 90.
+    pub days: Option<i64>,
+}
+
+/// The final schedule the proposed layers (with the stored overrides) would give.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Preview {
+    pub shifts: Vec<ShiftOut>,
+    pub gaps: Vec<Gap>,
+}
+
+pub async fn preview(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: Body<PreviewInput>,
+) -> ApiResult<Json<Preview>> {
+    let r = rotation(&st, &caller, id.into_inner(), Role::Editor).await?;
+    let input = body.0;
+    let tz = zone(&r.timezone).map_err(ApiError::internal)?;
+    let from = match &input.from {
+        Some(s) => Ts::parse_in(s, &tz).map_err(|e| ApiError::field("from", &e))?,
+        None => st.clock.now(),
+    };
+    let to = from.plus_secs(days_of(input.days)? * 86_400);
+    if input.layers.is_empty() || input.layers.len() > 20 {
+        return Err(ApiError::field("layers", "propose 1 to 20 layers"));
+    }
     let out = st
         .db
         .read(move |c| {
-            let shifts = rotations::domain(c, &r)?.upcoming(at, count);
-            let mut names = rotations::Names::default();
-            let mut out = Vec::with_capacity(shifts.len());
-            for s in shifts {
-                let u = names.get(c, s.user_id)?;
-                out.push(ShiftOut {
-                    user_id: s.user_id,
-                    username: u.username,
-                    display_name: u.display_name,
-                    start: s.start,
-                    end: s.end,
-                    kind: s.kind,
-                });
-            }
-            Ok(out)
+            let rot = rotations::with_layers(c, &r, input.layers)?;
+            let gaps = rot.gaps(from, to).into_iter().map(|(start, end)| Gap { start, end }).collect();
+            Ok(Preview { shifts: shifts_out(c, rot.shifts(from, to))?, gaps })
         })
         .await?;
     Ok(Json(out))

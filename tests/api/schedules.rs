@@ -1,0 +1,181 @@
+//! Schedules: rotation layers with restrictions, the final schedule they give (with overrides),
+//! gaps and previews, through the API, on the manual clock (Monday 2026-11-23 09:00 UTC).
+
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, World};
+
+fn who(shifts: &Value) -> Vec<(String, String, String, bool)> {
+    shifts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["username"].as_str().unwrap().to_string(),
+                s["start"].as_str().unwrap().to_string(),
+                s["end"].as_str().unwrap().to_string(),
+                s["override"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// eddie and rick at nights from Sunday 18:00 (layer 1), vera on weekdays 09–18 (layer 2).
+fn day_and_night(app: &TestApp, w: &World) -> (i64, i64, i64) {
+    let e = &w.editor.1;
+    let rot = app
+        .post(
+            "/api/rotations",
+            e,
+            json!({"team_id": w.team, "name": "Primary", "rotation_type": "daily", "handoff_time": "18:00",
+                   "timezone": "UTC", "start_at": "2026-11-22T18:00:00Z"}),
+        )
+        .id();
+    for u in [w.editor.0, w.responder.0] {
+        app.post(&format!("/api/rotations/{rot}/members"), e, json!({"user_id": u})).expect(201);
+    }
+    let day = app
+        .post(
+            &format!("/api/rotations/{rot}/layers"),
+            e,
+            json!({"name": "Day crew", "rotation_type": "daily", "handoff_time": "09:00", "start_at": "2026-11-23T09:00:00Z",
+                   "members": [w.viewer.0], "restrictions": [{"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "18:00"}]}),
+        )
+        .expect(201);
+    assert_eq!(day["position"], 2, "above layer 1");
+    let layers = app.get(&format!("/api/rotations/{rot}/layers"), &w.viewer.1).expect(200);
+    let base = layers[0]["id"].as_i64().unwrap();
+    (rot, base, day["id"].as_i64().unwrap())
+}
+
+#[test]
+fn layers_with_restrictions_make_the_final_schedule() {
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let (rot, base, day) = day_and_night(&app, &w);
+    let layers = app.get(&format!("/api/rotations/{rot}/layers"), &w.viewer.1).expect(200);
+    assert_eq!(layers.as_array().unwrap().len(), 2);
+    assert_eq!(
+        (&layers[0]["name"], &layers[0]["members"], &layers[0]["handoff_time"], &layers[0]["restrictions"]),
+        (&json!("Layer 1"), &json!([w.editor.0, w.responder.0]), &json!("18:00"), &json!([])),
+        "the rotation's own settings and members are layer 1"
+    );
+    let r = app.get(&format!("/api/rotations/{rot}"), &w.viewer.1).expect(200);
+    assert_eq!(r["layer_count"], 2);
+    assert_eq!(
+        (&r["current_oncall"]["username"], &r["current_oncall"]["since"], &r["current_oncall"]["until"]),
+        (&json!("vera"), &json!("2026-11-23T09:00:00Z"), &json!("2026-11-23T18:00:00Z")),
+        "the day crew from 09:00 to 18:00"
+    );
+    let shifts = app.get(&format!("/api/rotations/{rot}/oncall?count=3"), &w.viewer.1).expect(200);
+    assert_eq!(
+        who(&shifts),
+        [
+            ("vera".into(), "2026-11-23T09:00:00Z".into(), "2026-11-23T18:00:00Z".into(), false),
+            ("rick".into(), "2026-11-23T18:00:00Z".into(), "2026-11-24T09:00:00Z".into(), false),
+            ("vera".into(), "2026-11-24T09:00:00Z".into(), "2026-11-24T18:00:00Z".into(), false),
+            ("eddie".into(), "2026-11-24T18:00:00Z".into(), "2026-11-25T09:00:00Z".into(), false),
+        ]
+    );
+    assert_eq!((shifts[0]["layer"].as_i64(), shifts[1]["layer"].as_i64()), (Some(day), Some(base)));
+    // An override beats every layer and says so.
+    app.post(
+        &format!("/api/rotations/{rot}/overrides"),
+        &w.editor.1,
+        json!({"user_id": w.editor.0, "starts_at": "2026-11-23T12:00:00Z", "ends_at": "2026-11-23T13:00:00Z"}),
+    )
+    .expect(201);
+    let shifts =
+        app.get(&format!("/api/rotations/{rot}/oncall?at=2026-11-23T12:30:00Z&count=1"), &w.viewer.1).expect(200);
+    assert_eq!(who(&shifts)[0], ("eddie".into(), "2026-11-23T12:00:00Z".into(), "2026-11-23T13:00:00Z".into(), true));
+    assert!(shifts[0]["layer"].is_null());
+    // The calendar (and so the iCal feeds) shows the final schedule.
+    let cal =
+        app.get(&format!("/api/calendar?rotation_id={rot}&start=2026-11-24&end=2026-11-25"), &w.viewer.1).expect(200);
+    let day_shift = cal.as_array().unwrap().iter().find(|e| e["username"] == "vera").expect("vera's shift");
+    assert_eq!(
+        (&day_shift["start"], &day_shift["end"]),
+        (&json!("2026-11-24T09:00:00Z"), &json!("2026-11-24T18:00:00Z"))
+    );
+
+    // Changing a layer: bad restrictions and members name their place.
+    let r = app.put(
+        &format!("/api/rotations/layers/{day}"),
+        &w.editor.1,
+        json!({"restrictions": [{"days": [7], "start": "9:00", "end": "18:00"}], "members": [w.outsider.0]}),
+    );
+    assert_eq!(r.fields(), ["restrictions[0].days", "restrictions[0].start", "members[0]"]);
+    let moved = app
+        .put(&format!("/api/rotations/layers/{day}"), &w.editor.1, json!({"members": [w.viewer.0, w.responder.0]}))
+        .expect(200);
+    assert_eq!(moved["members"], json!([w.viewer.0, w.responder.0]));
+    assert_eq!(moved["restrictions"][0]["start"], "09:00", "a partial update keeps the rest");
+    // A rotation keeps at least one layer.
+    app.delete(&format!("/api/rotations/layers/{day}"), &w.editor.1).expect(200);
+    let last = app.delete(&format!("/api/rotations/layers/{base}"), &w.editor.1);
+    assert_eq!(last.status, 409, "{}", last.text);
+    assert_eq!(
+        app.get(&format!("/api/rotations/{rot}"), &w.viewer.1).expect(200)["current_oncall"]["username"],
+        "eddie"
+    );
+}
+
+#[test]
+fn gaps_are_listed_and_a_preview_saves_nothing() {
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let (rot, base, _) = day_and_night(&app, &w);
+    assert_eq!(app.get(&format!("/api/rotations/{rot}/gaps"), &w.viewer.1).expect(200), json!([]));
+    // Layer 1 only on weeknights (Monday to Friday starts): the weekend is uncovered.
+    app.put(
+        &format!("/api/rotations/layers/{base}"),
+        &w.editor.1,
+        json!({"restrictions": [{"days": [0, 1, 2, 3, 4], "start": "18:00", "end": "09:00"}]}),
+    )
+    .expect(200);
+    let gaps = app.get(&format!("/api/rotations/{rot}/gaps?days=7"), &w.viewer.1).expect(200);
+    assert_eq!(gaps, json!([{"start": "2026-11-28T09:00:00Z", "end": "2026-11-30T09:00:00Z"}]));
+    assert_eq!(app.get(&format!("/api/rotations/{rot}/gaps?days=0"), &w.viewer.1).fields(), ["days"]);
+
+    // A preview: rick alone, always. Nothing is saved.
+    let p = app
+        .post(
+            &format!("/api/rotations/{rot}/preview"),
+            &w.editor.1,
+            json!({"layers": [{"members": [w.responder.0], "rotation_type": "weekly", "start_at": "2026-11-23T00:00:00Z"}], "days": 7}),
+        )
+        .expect(200);
+    assert_eq!(p["gaps"], json!([]));
+    assert!(p["shifts"].as_array().unwrap().iter().all(|s| s["username"] == "rick"), "{p}");
+    let bad = app.post(
+        &format!("/api/rotations/{rot}/preview"),
+        &w.editor.1,
+        json!({"layers": [{"members": [w.outsider.0]}]}),
+    );
+    assert_eq!(bad.fields(), ["layers[0].members[0]"]);
+    assert_eq!(app.get(&format!("/api/rotations/{rot}/layers"), &w.viewer.1).expect(200).as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn viewers_read_layers_editors_change_them_and_other_groups_see_nothing() {
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let (rot, _, day) = day_and_night(&app, &w);
+    let v = &w.viewer.1;
+    app.get(&format!("/api/rotations/{rot}/layers"), v).expect(200);
+    app.get(&format!("/api/rotations/layers/{day}"), v).expect(200);
+    assert_eq!(app.post(&format!("/api/rotations/{rot}/layers"), v, json!({})).status, 403);
+    assert_eq!(app.put(&format!("/api/rotations/layers/{day}"), v, json!({"name": "x"})).status, 403);
+    assert_eq!(app.delete(&format!("/api/rotations/layers/{day}"), v).status, 403);
+    assert_eq!(app.post(&format!("/api/rotations/{rot}/preview"), v, json!({"layers": [{}]})).status, 403);
+    let o = &w.outsider.1;
+    for path in [
+        format!("/api/rotations/{rot}/layers"),
+        format!("/api/rotations/layers/{day}"),
+        format!("/api/rotations/{rot}/gaps"),
+    ] {
+        assert_eq!(app.get(&path, o).status, 404, "{path}");
+    }
+    assert_eq!(app.put(&format!("/api/rotations/layers/{day}"), o, json!({"name": "x"})).status, 404);
+}
