@@ -510,6 +510,15 @@ pub enum FirstStep {
     Rotation { oncall: Option<i64> },
 }
 
+impl FirstStep {
+    /// A policy step to a rotation with nobody on call (a gap in its schedule): the team's
+    /// channels hear of it, and the policy's next step follows at once instead of after its
+    /// delay.
+    pub fn is_gap(&self) -> bool {
+        matches!(self, FirstStep::Rule { target_type: TargetType::Rotation, oncall: None, .. })
+    }
+}
+
 /// Who is paged, and where, for a step: (assignee, target).
 pub fn page_for(step: FirstStep) -> (Option<i64>, PageTarget) {
     match step {
@@ -528,7 +537,7 @@ pub fn page_for(step: FirstStep) -> (Option<i64>, PageTarget) {
 pub mod text {
     /// `new alert from alertmanager; paging alice; 2 notification(s) queued`.
     pub fn received(source: &str, paging: Option<&str>, queued: usize) -> String {
-        let who = paging.map(|u| format!("paging {u}")).unwrap_or_else(|| "no on-call user".into());
+        let who = paging.map(|u| format!("paging {u}")).unwrap_or_else(|| "nobody on call".into());
         format!("new alert from {source}; {who}; {} queued", crate::domain::count(queued as i64, "notification"))
     }
 
@@ -817,6 +826,8 @@ mod tests {
         let channel = FirstStep::Rule { target_type: TargetType::Channel, target_id: 4, oncall: None };
         assert_eq!(page_for(channel), (None, PageTarget::Channel(4)));
         assert_eq!(page_for(FirstStep::Rotation { oncall: None }), (None, PageTarget::RouteChannels));
+        assert!(FirstStep::Rule { target_type: TargetType::Rotation, target_id: 3, oncall: None }.is_gap());
+        assert!(!rotation.is_gap() && !user.is_gap() && !FirstStep::Rotation { oncall: None }.is_gap());
     }
 
     fn status() -> impl Strategy<Value = AlertStatus> {

@@ -86,6 +86,8 @@ pub fn status_line(msg: &Message) -> String {
     let who =
         msg.assignee.as_ref().map(|u| format!(" · assigned to {}", u.display_name_or_username())).unwrap_or_default();
     match a.status {
+        // A page nobody is assigned to: the rotation has a gap, or the route names no one.
+        AlertStatus::Firing if msg.assignee.is_none() && msg.kind.is_page() => "Firing · nobody on call".into(),
         AlertStatus::Firing => format!("Firing{who}"),
         AlertStatus::Silenced => format!("Silenced{who}"),
         AlertStatus::Acknowledged => {

@@ -103,8 +103,10 @@ pub fn escalate_one(c: &Tx<'_>, now: Ts, id: i64) -> Result<bool> {
         PolicyStep::Fire { level, cycle, next_in } => {
             let rule = &p.rules[level as usize];
             let step = super::lifecycle::rule_step(c, now, rule.target_type, rule.target_id)?;
+            let gap = step.is_gap();
             let (assignee, target) = crate::domain::lifecycle::page_for(step);
-            let next = next_in.map(|s| now.plus_secs(s));
+            // Nobody on call at this step: the next one follows at once.
+            let next = next_in.map(|s| if gap { now } else { now.plus_secs(s) });
             c.exec(
                 "UPDATE alerts SET escalation_level = ?1, escalation_cycle = ?2, next_action_at = ?3,
                         assignee_user_id = COALESCE(?4, assignee_user_id), updated_at = ?5 WHERE id = ?6",
@@ -121,8 +123,9 @@ pub fn escalate_one(c: &Tx<'_>, now: Ts, id: i64) -> Result<bool> {
                 now,
                 "escalated",
                 &format!(
-                    "escalation step {}{repeat}: paging {who}; {} queued",
+                    "escalation step {}{repeat}: paging {who}{}; {} queued",
                     level + 1,
+                    if gap { " (nobody on call there: the next step follows now)" } else { "" },
                     crate::domain::count(n as i64, "notification")
                 ),
                 None,

@@ -72,7 +72,9 @@ pub fn opening(c: &Read<'_>, now: Ts, route: &routes::Route) -> Result<Opening> 
     let (step, next_action_at) = match policy.filter(|p| p.enabled && !p.rules.is_empty()) {
         Some(p) => {
             let step = rule_step(c, now, p.rules[0].target_type, p.rules[0].target_id)?;
-            (step, super::escalation::first_timer(now, Some(&p), None))
+            let next = super::escalation::first_timer(now, Some(&p), None);
+            // Nobody on call at the first step: the next one follows at once.
+            (step, if step.is_gap() { next.map(|_| now) } else { next })
         }
         None => {
             let (oncall, reminder) = match route.rotation_id {

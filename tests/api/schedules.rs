@@ -179,3 +179,67 @@ fn viewers_read_layers_editors_change_them_and_other_groups_see_nothing() {
     }
     assert_eq!(app.put(&format!("/api/rotations/layers/{day}"), o, json!({"name": "x"})).status, 404);
 }
+
+/// In a gap the team's channels hear that nobody is on call, the timeline says so, and the
+/// policy's next step is paged at once rather than after its delay.
+#[test]
+fn an_alert_in_a_gap_reaches_the_channels_and_the_next_step_at_once() {
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let e = &w.editor.1;
+    // Weekdays 10:00–18:00 only; it is Monday 09:00.
+    let rot = app
+        .post(
+            "/api/rotations",
+            e,
+            json!({"team_id": w.team, "name": "Office", "start_at": "2026-11-16T10:00:00Z", "handoff_time": "10:00"}),
+        )
+        .id();
+    app.post(&format!("/api/rotations/{rot}/members"), e, json!({"user_id": w.editor.0})).expect(201);
+    let base = app.get(&format!("/api/rotations/{rot}/layers"), e).expect(200)[0]["id"].as_i64().unwrap();
+    app.put(
+        &format!("/api/rotations/layers/{base}"),
+        e,
+        json!({"restrictions": [{"days": [0, 1, 2, 3, 4], "start": "10:00", "end": "18:00"}]}),
+    )
+    .expect(200);
+    let gaps = app.get(&format!("/api/rotations/{rot}/gaps?days=1"), e).expect(200);
+    assert_eq!(gaps[0], json!({"start": "2026-11-23T09:00:00Z", "end": "2026-11-23T10:00:00Z"}));
+    let push = crate::fake::Fake::start();
+    push.default(crate::fake::Reply::ok(r#"{"id": "m"}"#));
+    let ch = app
+        .post(
+            "/api/channels",
+            e,
+            json!({"team_id": w.team, "name": "phones", "channel_type": "ntfy", "config": {"server_url": push.url, "topic": "ops"}}),
+        )
+        .id();
+    let rules = json!([{"delay_seconds": 0, "target_type": "rotation", "target_id": rot},
+                       {"delay_seconds": 900, "target_type": "user", "target_id": w.responder.0}]);
+    let policy = app.post("/api/escalation-policies", e, json!({"team_id": w.team, "name": "P", "rules": rules})).id();
+    let route = |name: &str, how: Value| {
+        let mut body = json!({"team_id": w.team, "name": name, "source": "webhook", "channel_ids": [ch]});
+        for (k, v) in how.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        app.post("/api/routes", e, body).expect(201)["intake_token"].as_str().unwrap().to_string()
+    };
+    let fire = |token: &str, key: &str| {
+        let body = json!({"title": "Disk full", "severity": "critical", "fingerprint": key}).to_string();
+        app.post_raw("/api/integrations/webhook", Some(token), &body).expect(200)[0]["id"].as_i64().unwrap()
+    };
+    // A route with the rotation alone: the channels hear that nobody is on call.
+    let id = fire(&route("simple", json!({"rotation_id": rot})), "a");
+    app.deliver();
+    let first = push.requests()[0].json();
+    assert_eq!(first["message"].as_str().unwrap().lines().next(), Some("Firing · nobody on call"), "{first}");
+    let events = app.get(&format!("/api/alerts/{id}/events"), e).expect(200).to_string();
+    assert!(events.contains("new alert from webhook; nobody on call"), "{events}");
+    // A route with the policy: step 2 at once, not after its 15 minutes.
+    let id = fire(&route("policy", json!({"escalation_policy_id": policy})), "b");
+    app.deliver();
+    let a = app.get(&format!("/api/alerts/{id}"), e).expect(200);
+    assert_eq!(a["assignee"]["username"], "rick", "{a}");
+    let events = app.get(&format!("/api/alerts/{id}/events"), e).expect(200).to_string();
+    assert!(events.contains("escalation step 2: paging rick"), "{events}");
+}
