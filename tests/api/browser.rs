@@ -101,6 +101,37 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
     b.goto(&rotation_page);
     b.wait_text("main", "09:00 CET");
 
+    // Two more layers on top of the rotation's own: a weekday day crew and a weekend layer.
+    // The schedule shows each layer, the overrides and the final schedule.
+    for (name, who, days, from, until) in [
+        ("Day crew", "bob", &["Mon", "Tue", "Wed", "Thu", "Fri"][..], "09:00", "18:00"),
+        ("Weekend", "alice", &["Sat", "Sun"][..], "10:00", "22:00"),
+    ] {
+        b.open("details:has(form[action$='/layers'])");
+        b.fill("form[action$='/layers'] input[name=name]", name);
+        b.tick("form[action$='/layers'] fieldset:nth-of-type(1)", who);
+        for d in days {
+            b.tick("form[action$='/layers'] fieldset:nth-of-type(2)", d);
+        }
+        b.set_value("form[action$='/layers'] input[name=from]", from);
+        b.set_value("form[action$='/layers'] input[name=until]", until);
+        b.submit("form[action$='/layers'] button[type=submit]");
+        b.wait_text(".flash", "Layer added");
+    }
+    b.wait_text("table.layers", "Mon–Fri 09:00–18:00");
+    b.wait_text("table.layers", "Sat, Sun 10:00–22:00");
+    let rows = b.eval("return [...document.querySelectorAll('.timeline .trow .tlabel')].map(e => e.textContent);");
+    assert_eq!(rows, json!(["Europe/Berlin", "Weekend", "Day crew", "Layer 1", "Overrides", "Final schedule"]));
+    let hover = b.eval("return [...document.querySelectorAll('.timeline .trow.final .tbar')].map(e => e.title);");
+    assert!(
+        hover
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t.as_str().unwrap_or("").starts_with("bob: Tue 09:00 CET → Tue 18:00 CET")),
+        "hovering a bar shows its exact bounds: {hover}"
+    );
+
     // A webhook channel, tested.
     b.goto(&url("/channels"));
     b.open("details.create");
@@ -226,7 +257,7 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
         ("teams", url("/teams"), "main table"),
         ("team", team_page, "ul.members"),
         ("rotations", url("/rotations"), "main table"),
-        ("rotation", rotation_page, "ol.members"),
+        ("rotation", rotation_page.clone(), ".timeline"),
         ("channels", url("/channels"), "main table"),
         ("routes", url("/routes"), "main table"),
         ("route", route_page, "main h1"),

@@ -137,6 +137,11 @@ fn gaps_are_listed_and_a_preview_saves_nothing() {
     let gaps = app.get(&format!("/api/rotations/{rot}/gaps?days=7"), &w.viewer.1).expect(200);
     assert_eq!(gaps, json!([{"start": "2026-11-28T09:00:00Z", "end": "2026-11-30T09:00:00Z"}]));
     assert_eq!(app.get(&format!("/api/rotations/{rot}/gaps?days=0"), &w.viewer.1).fields(), ["days"]);
+    // The dashboard and the rotation's page warn.
+    let cookie = format!("ir_session={}", w.viewer.1);
+    let page = |path: &str| app.request("GET", path, None, None, &[("Cookie", &cookie)]).text;
+    assert!(page("/").contains("Primary</a>: nobody is on call from"), "the dashboard warns");
+    assert!(page(&format!("/rotations/{rot}")).contains("Nobody is on call"), "the rotation page warns");
 
     // A preview: rick alone, always. Nothing is saved.
     let p = app

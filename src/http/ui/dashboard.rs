@@ -21,6 +21,8 @@ struct OnCall {
     rotation_id: i64,
     now: Option<(String, i64)>,
     next: Option<(String, i64)>,
+    /// The first stretch with nobody on call in the next 14 days, and how many there are.
+    gap: Option<(i64, usize)>,
 }
 
 async fn show(ui: Ui) -> UiResult {
@@ -43,7 +45,9 @@ async fn show(ui: Ui) -> UiResult {
             let mut names = rotations::Names::default();
             let mut oncall = Vec::new();
             for r in rotations::list(c, groups.as_deref(), None, now)?.into_iter().filter(|r| r.enabled) {
-                let shifts = rotations::domain(c, &r)?.upcoming(now, 1);
+                let rot = rotations::domain(c, &r)?;
+                let shifts = rot.upcoming(now, 1);
+                let gaps = rot.gaps(now, now.plus_secs(14 * 86_400));
                 let current = shifts.first().filter(|s| s.start <= now);
                 let next = shifts.iter().find(|s| s.start > now);
                 oncall.push(OnCall {
@@ -59,6 +63,7 @@ async fn show(ui: Ui) -> UiResult {
                         Some(s) => Some((names.get(c, s.user_id)?.label().to_string(), s.start.secs())),
                         None => None,
                     },
+                    gap: gaps.first().map(|(start, _)| (start.secs(), gaps.len())),
                 });
             }
             let mine = alerts::list(
@@ -108,6 +113,14 @@ async fn show(ui: Ui) -> UiResult {
                 @if oncall.is_empty() {
                     p.muted { "No rotations yet. " a href="/rotations" { "Create one" } "." }
                 } @else {
+                    @for o in oncall.iter().filter(|o| o.gap.is_some()) {
+                        @if let Some((at, n)) = o.gap {
+                            p.flash.warning role="status" {
+                                a href={"/rotations/" (o.rotation_id) "#schedule"} { (o.rotation) } ": nobody is on call from "
+                                (ui.time(ts(at))) @if n > 1 { " (" (crate::domain::count(n as i64, "gap")) " in the next 14 days)" } "."
+                            }
+                        }
+                    }
                     div.table-wrap { table {
                         thead { tr { th { "Team" } th { "Rotation" } th { "Now" } th { "Next" } } }
                         tbody {

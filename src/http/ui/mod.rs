@@ -17,6 +17,7 @@ mod policies;
 mod profile;
 mod rotations;
 mod routes;
+mod schedule;
 mod silences;
 mod teams;
 
@@ -196,6 +197,11 @@ impl Ui {
     /// A time as the viewer reads it: absolute in their zone, the relative time beside it.
     pub fn time(&self, t: Ts) -> maud::Markup {
         layout::time(t, self.now, &self.tz)
+    }
+
+    /// A time in the viewer's zone as plain text (hover titles): `Mon 09:00 CET`.
+    pub fn abs(&self, t: Ts) -> String {
+        layout::absolute(t, self.now, &self.tz)
     }
 
     /// Like [`Ui::time`], or a dash.

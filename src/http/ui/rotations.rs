@@ -5,16 +5,47 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::form::{
-    Errors, Form, Kind, Values, button, checkbox, csrf, form_errors, input, required, select, settings, textarea,
-    time_zones,
+    Errors, Form, Kind, Values, button, checkbox, checkboxes, csrf, form_errors, input, required, select, settings,
+    textarea, time_zones,
 };
 use super::layout::{First, empty_list};
 use super::teams::{first_error, team_options};
 use super::{Ui, UiResult, deleted, redirect};
 use crate::domain::access::Role;
+use crate::domain::rotation::Restriction;
+use crate::domain::time::Ts;
 use crate::http::api::{self, TeamFilter};
 use crate::http::json::{Body, Query};
-use crate::store::rotations::MemberInput;
+use crate::store::rotations::{LayerInput, MemberInput};
+
+const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// `Mon–Fri 09:00–18:00`, `Sat, Sun 00:00–00:00`: what a restriction covers, in words, each
+/// part kept on one line.
+fn covers(r: &Restriction) -> Markup {
+    let text = covers_text(r);
+    let (days, hours) = text.rsplit_once(' ').unwrap_or((&text, ""));
+    html! { span.nowrap { (days) } " " span.nowrap { (hours) } }
+}
+
+fn covers_text(r: &Restriction) -> String {
+    let mut days: Vec<u8> = r.days.clone();
+    days.sort_unstable();
+    days.dedup();
+    let contiguous = days.windows(2).all(|w| w[1] == w[0] + 1);
+    let name = |d: u8| DAYS.get(d as usize).copied().unwrap_or("?");
+    let which = match (days.first(), days.last()) {
+        (Some(a), Some(b)) if contiguous && days.len() > 2 => format!("{}–{}", name(*a), name(*b)),
+        _ => days.iter().map(|d| name(*d)).collect::<Vec<_>>().join(", "),
+    };
+    format!("{which} {}–{}", r.start, r.end)
+}
+
+#[derive(Deserialize)]
+struct DetailQuery {
+    /// The timeline's length: 1, 2 or 4 weeks.
+    weeks: Option<i64>,
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/rotations", web::get().to(list));
@@ -25,6 +56,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/rotations/{id}/members", web::post().to(add_member));
     cfg.route("/rotations/{id}/members/{member}/{op}", web::post().to(member_op));
     cfg.route("/rotations/{id}/overrides", web::post().to(add_override));
+    cfg.route("/rotations/{id}/layers", web::post().to(add_layer));
+    cfg.route("/rotations/{id}/layers/{layer}/delete", web::post().to(delete_layer));
     cfg.route("/rotations/{id}/overrides/{override}/delete", web::post().to(delete_override));
 }
 
@@ -138,9 +171,27 @@ async fn create(ui: Ui, form: Form) -> UiResult {
     }
 }
 
-async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResult {
+async fn detail_page(ui: &Ui, id: i64, weeks: i64, edit: Option<(Values, Errors)>) -> UiResult {
     let (st, caller) = (ui.st.clone(), ui.caller.clone());
     let r = api::rotations::get(st.clone(), caller.clone(), web::Path::from(id)).await?.0;
+    let layers = api::rotations::layers(st.clone(), caller.clone(), web::Path::from(id)).await?.0;
+    let weeks = if [1, 2, 4].contains(&weeks) { weeks } else { 1 };
+    // The timeline starts at the beginning of the viewer's day.
+    let day = ui.now.timestamp().to_zoned(ui.tz.clone()).date();
+    let from = day.to_zoned(ui.tz.clone()).map(|z| Ts::from_timestamp(z.timestamp())).unwrap_or(ui.now);
+    let to = from.plus_secs(weeks * 7 * 86_400);
+    let now = ui.now;
+    let plain = r.clone();
+    let (rot, gaps) = ui
+        .st
+        .db
+        .read(move |c| {
+            let rot = crate::store::rotations::domain(c, &plain)?;
+            let gaps = rot.gaps(now, now.plus_secs(14 * 86_400));
+            Ok((rot, gaps))
+        })
+        .await
+        .map_err(crate::http::error::ApiError::from)?;
     let members = api::rotations::members(st.clone(), caller.clone(), web::Path::from(id)).await?.0;
     let overrides = api::rotations::overrides(st.clone(), caller.clone(), web::Path::from(id)).await?.0;
     let shifts = api::rotations::oncall(
@@ -155,6 +206,12 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResu
     let users: Vec<(String, String)> =
         group_members.iter().map(|m| (m.user_id.to_string(), m.username.clone())).collect();
     let editor = ui.can(r.group_id, Role::Editor);
+    let username = |uid: i64| {
+        group_members.iter().find(|m| m.user_id == uid).map(|m| m.username.clone()).unwrap_or_else(|| format!("#{uid}"))
+    };
+    let timeline = super::schedule::timeline(ui, &rot, &layers, &username, from, to);
+    let weekdays: Vec<(String, String)> =
+        DAYS.iter().enumerate().map(|(i, d)| (i.to_string(), d.to_string())).collect();
     let (v, e) = edit.unwrap_or_else(|| {
         let mut v = Values::of(&serde_json::to_value(&r).unwrap_or_default());
         // The picker shows the start in the rotation's own zone.
@@ -177,6 +234,21 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResu
                     @if let (Some(since), Some(until)) = (u.since, u.until) { " " span.muted { "since " (ui.time(since)) ", until " (ui.time(until)) } }
                 } @else { span.muted { "nobody" } }
                 " · " a href={"/calendar?team_id=" (r.team_id)} { "Calendar" } }
+            @if let Some((start, end)) = gaps.first() {
+                p.flash.warning role="status" {
+                    "Nobody is on call " (ui.time(*start)) " → " (ui.time(*end))
+                    @if gaps.len() > 1 { " and " (crate::domain::count(gaps.len() as i64 - 1, "more time")) " in the next 14 days" }
+                    ". Alerts then go to the team's channels and to the escalation policy's next step."
+                }
+            }
+            section id="schedule" {
+                h2 { "Schedule" }
+                p.calnav { @for w in [1, 2, 4] {
+                    @if w == weeks { strong { (crate::domain::count(w, "week")) } }
+                    @else { a href={"/rotations/" (id) "?weeks=" (w) "#schedule"} { (crate::domain::count(w, "week")) } }
+                } }
+                (timeline)
+            }
             section {
                 h2 { "Coming shifts" }
                 @if shifts.is_empty() { p.muted { "Nobody is scheduled: add members." } }
@@ -185,8 +257,41 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResu
                     @if s.kind == crate::domain::rotation::ShiftKind::Override { " " span.badge { "override" } }
                 } } }
             }
+            section id="layers" {
+                h2 { "Layers" }
+                p.muted { "Where layers overlap, the highest one whose hours cover the time decides; overrides beat every layer. Layer 1 is the rotation's own settings and the members below." }
+                div.table-wrap { table.layers {
+                    thead { tr { th { "Layer" } th.hide-s { "Hands over" } th { "Members" } th { "Covers" } @if editor { th {} } } }
+                    tbody { @for (i, l) in layers.iter().enumerate().rev() { tr {
+                        td { (if l.name.is_empty() { format!("Layer {}", i + 1) } else { l.name.clone() }) }
+                        td.hide-s { (l.spec.rotation_type.as_str()) " " (l.spec.handoff_time) }
+                        td { @for (j, m) in l.members.iter().enumerate() { @if j > 0 { ", " } (username(*m)) } }
+                        td { @if l.restrictions.is_empty() { span.muted { "always" } } @else { @for (j, x) in l.restrictions.iter().enumerate() { @if j > 0 { "; " } (covers(x)) } } }
+                        @if editor { td { @if layers.len() > 1 { (button(&format!("/rotations/{id}/layers/{}/delete", l.id), &ui.csrf, "Delete", "small link", Some("Delete this layer?"))) } } }
+                    } } }
+                } }
+                @if editor {
+                    details.create {
+                        summary { "Add a layer" }
+                        form method="post" action={"/rotations/" (id) "/layers"} {
+                            (csrf(&ui.csrf))
+                            (input("Name", "name", "text", &Values::default(), &none, "e.g. Day crew, Weekend"))
+                            (select("Hands over", "rotation_type", &opts(&[("daily", "Daily"), ("weekly", "Weekly")]), &Values::default(), &none, None, ""))
+                            (input("Handoff time", "handoff_time", "time", &Values::default().set("handoff_time", "09:00"), &none, "In the rotation's time zone."))
+                            (input("Starts", "start_at", "datetime-local", &Values::default(), &none, "When its first shift begins, in the rotation's time zone. Default: now."))
+                            (checkboxes("Members, in order", "members", &users, &Values::default(), &none, ""))
+                            (checkboxes("Only on", "days", &weekdays, &Values::default(), &none, "Leave every day unticked for a layer that always takes calls."))
+                            div.row {
+                                (input("From", "from", "time", &Values::default().set("from", "09:00"), &none, ""))
+                                (input("Until", "until", "time", &Values::default().set("until", "18:00"), &none, "Until at or before From runs over midnight."))
+                            }
+                            button.primary type="submit" { "Add layer" }
+                        }
+                    }
+                }
+            }
             section {
-                h2 { "Members, in order" }
+                h2 { "Layer 1: members, in order" }
                 @if members.is_empty() { p.muted { "No members yet." } }
                 ol.members { @for (i, m) in members.iter().enumerate() { li {
                     (m.username)
@@ -231,8 +336,8 @@ async fn detail_page(ui: &Ui, id: i64, edit: Option<(Values, Errors)>) -> UiResu
     )
 }
 
-async fn detail(ui: Ui, id: web::Path<i64>) -> UiResult {
-    detail_page(&ui, id.into_inner(), None).await
+async fn detail(ui: Ui, id: web::Path<i64>, q: web::Query<DetailQuery>) -> UiResult {
+    detail_page(&ui, id.into_inner(), q.weeks.unwrap_or(1), None).await
 }
 
 async fn update(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
@@ -241,7 +346,7 @@ async fn update(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
     let r = ui.save(&form, SPEC, |st, who, b| api::rotations::update(st, who, web::Path::from(id), b)).await?;
     match r {
         Ok(_) => Ok(redirect(&format!("/rotations/{id}"), "ok", "Rotation saved.")),
-        Err(e) => detail_page(&ui, id, Some((form.values(), e))).await,
+        Err(e) => detail_page(&ui, id, 1, Some((form.values(), e))).await,
     }
 }
 
@@ -311,4 +416,39 @@ async fn delete_override(ui: Ui, path: web::Path<(i64, i64)>, form: Form) -> UiR
     let r = api::rotations::delete_override(ui.st.clone(), ui.caller.clone(), web::Path::from(o)).await;
     let rotation = format!("/rotations/{id}");
     deleted(r, &rotation, "Override deleted.", &rotation)
+}
+
+/// Adds a layer from the form: its handoffs, members in the order ticked, and (days ticked)
+/// one restriction.
+async fn add_layer(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let id = id.into_inner();
+    let text = |k: &str| form.get(k).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    let days: Vec<u8> = form.all("days").iter().filter_map(|d| d.parse().ok()).collect();
+    let restrictions = if days.is_empty() {
+        Vec::new()
+    } else {
+        vec![Restriction { days, start: text("from").unwrap_or_default(), end: text("until").unwrap_or_default() }]
+    };
+    let input = LayerInput {
+        name: text("name"),
+        start_at: text("start_at"),
+        rotation_type: text("rotation_type").and_then(|t| crate::domain::rotation::RotationType::parse(&t)),
+        handoff_time: text("handoff_time"),
+        members: Some(form.all("members").iter().filter_map(|m| m.parse().ok()).collect()),
+        restrictions: Some(restrictions),
+        ..LayerInput::default()
+    };
+    Ok(match api::rotations::create_layer(ui.st.clone(), ui.caller.clone(), web::Path::from(id), Body(input)).await {
+        Ok(_) => redirect(&format!("/rotations/{id}#schedule"), "ok", "Layer added."),
+        Err(e) => redirect(&format!("/rotations/{id}#layers"), "error", &e.to_string()),
+    })
+}
+
+async fn delete_layer(ui: Ui, path: web::Path<(i64, i64)>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let (id, layer) = path.into_inner();
+    let r = api::rotations::delete_layer(ui.st.clone(), ui.caller.clone(), web::Path::from(layer)).await;
+    let rotation = format!("/rotations/{id}");
+    deleted(r, &rotation, "Layer deleted.", &rotation)
 }
