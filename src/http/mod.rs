@@ -546,6 +546,27 @@ pub fn endpoints() -> Vec<Endpoint> {
     )
     .body::<rotations::PreviewInput>()
     .ok::<rotations::Preview>(200);
+    t.get("/api/rotations/{id}/swap-requests", "Requests for cover, the coming ones first", rotations::swap_requests)
+        .ok::<Vec<store::swaps::SwapRequest>>(200);
+    t.post(
+        "/api/rotations/{id}/swap-requests",
+        "Ask for cover of your own shifts (the rotation's members hear of it)",
+        rotations::create_swap_request,
+    )
+    .body::<store::swaps::SwapInput>()
+    .ok::<store::swaps::SwapRequest>(201);
+    t.post(
+        "/api/rotations/{id}/swap-requests/{request_id}/accept",
+        "Take a request over: an override for you",
+        rotations::accept_swap_request,
+    )
+    .ok::<store::swaps::SwapRequest>(200);
+    t.post(
+        "/api/rotations/{id}/swap-requests/{request_id}/cancel",
+        "Withdraw a request (its author, or an editor)",
+        rotations::cancel_swap_request,
+    )
+    .ok::<store::swaps::SwapRequest>(200);
     t.get("/api/rotations/{id}/overrides", "Overrides of a rotation", rotations::overrides)
         .ok::<Vec<store::rotations::Override>>(200);
     t.post("/api/rotations/{id}/overrides", "Add an override (beats the rotation)", rotations::add_override)

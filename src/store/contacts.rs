@@ -377,24 +377,38 @@ pub fn queue_shift_notices(c: &Tx<'_>, now: Ts, default_zone: &str) -> Result<us
             } else {
                 format!("Your on-call shift for {} has started ({at}).", r.name)
             };
-            for m in of_user(c, user.id)?
-                .into_iter()
-                .filter(|m| m.enabled && m.verified_at.is_some() && !m.method_type.is_call())
-            {
-                c.insert(
-                    "INSERT INTO deliveries (contact_method_id, user_id, target, event_type, status, attempts, next_attempt_at,
-                                             message_id, note, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, 'shift', 'pending', 0, ?4, ?5, ?6, ?4, ?4) RETURNING id",
-                    args![m.id, user.id, crate::notify::personal::target(&m, &user.username), now, super::outbox::new_message_id(), text],
-                )?;
-                queued += 1;
-            }
+            queued += queue_notice(c, now, &user, &text)?;
         }
+    }
+    // Notices of shifts long past are no longer needed to hold back repeats.
+    c.exec("DELETE FROM shift_notices WHERE shift_start < ?1", args![now.plus_secs(-2 * 86_400)])?;
+    Ok(queued)
+}
+
+/// Queues a notice about someone's schedule (their shift, a swap request) to each of their
+/// enabled, verified methods except voice calls. Returns how many messages were queued.
+pub fn queue_notice(c: &Tx<'_>, now: Ts, user: &super::users::User, text: &str) -> Result<usize> {
+    let mut queued = 0;
+    for m in
+        of_user(c, user.id)?.into_iter().filter(|m| m.enabled && m.verified_at.is_some() && !m.method_type.is_call())
+    {
+        c.insert(
+            "INSERT INTO deliveries (contact_method_id, user_id, target, event_type, status, attempts, next_attempt_at,
+                                     message_id, note, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 'shift', 'pending', 0, ?4, ?5, ?6, ?4, ?4) RETURNING id",
+            args![
+                m.id,
+                user.id,
+                crate::notify::personal::target(&m, &user.username),
+                now,
+                super::outbox::new_message_id(),
+                text
+            ],
+        )?;
+        queued += 1;
     }
     if queued > 0 {
         c.wake_engines();
     }
-    // Notices of shifts long past are no longer needed to hold back repeats.
-    c.exec("DELETE FROM shift_notices WHERE shift_start < ?1", args![now.plus_secs(-2 * 86_400)])?;
     Ok(queued)
 }

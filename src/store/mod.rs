@@ -39,6 +39,7 @@ pub mod setup;
 pub mod silences;
 pub mod sql;
 pub(crate) mod sqlite;
+pub mod swaps;
 pub mod teams;
 pub mod timeline;
 pub mod tokens;

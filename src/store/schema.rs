@@ -254,6 +254,22 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
     ("calendar_feeds", &["id", "team_id", "user_id", "name", "token_hash", "token_prefix", "created_at"]),
     ("personal_feeds", &["id", "user_id", "name", "token_hash", "token_prefix", "created_at"]),
     ("shift_notices", &["user_id", "rotation_id", "shift_start", "kind", "created_at"]),
+    (
+        "swap_requests",
+        &[
+            "id",
+            "rotation_id",
+            "requester_id",
+            "starts_at",
+            "ends_at",
+            "reason",
+            "status",
+            "accepted_by",
+            "override_id",
+            "created_at",
+            "updated_at",
+        ],
+    ),
     ("intake_webhook_ids", &["route_id", "webhook_id", "seen_at"]),
     (
         "change_events",

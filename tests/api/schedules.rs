@@ -248,3 +248,97 @@ fn an_alert_in_a_gap_reaches_the_channels_and_the_next_step_at_once() {
     let events = app.get(&format!("/api/alerts/{id}/events"), e).expect(200).to_string();
     assert!(events.contains("escalation step 2: paging rick"), "{events}");
 }
+
+/// rick asks for cover of his Monday night; eddie hears of it and accepts: an override. Others'
+/// shifts, own requests, expired requests and strangers are refused.
+#[test]
+fn a_swap_request_is_accepted_as_an_override() {
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let (rot, _, _) = day_and_night(&app, &w);
+    let (e, rick) = (&w.editor.1, &w.responder.1);
+    let push = crate::fake::Fake::start();
+    push.default(crate::fake::Reply::ok(r#"{"id": "m"}"#));
+    let m = app
+        .post("/api/profile/contact-methods", e, json!({"type": "ntfy", "value": format!("{}/eddie", push.url)}))
+        .expect(201);
+    app.post(&format!("/api/profile/contact-methods/{}/test", m["id"]), e, json!({})).expect(200);
+
+    let path = format!("/api/rotations/{rot}/swap-requests");
+    let night = json!({"starts_at": "2026-11-23T18:00:00Z", "ends_at": "2026-11-24T09:00:00Z", "reason": "a wedding"});
+    assert_eq!(app.post(&path, e, night.clone()).fields(), ["starts_at"], "not eddie's shift");
+    assert_eq!(app.post(&path, &w.viewer.1, night.clone()).status, 403, "viewers do not take calls");
+    let req = app.post(&path, rick, night).expect(201);
+    assert_eq!(req["status"], "open");
+    app.deliver();
+    let heard = push.requests().last().unwrap().json()["message"].as_str().unwrap().to_string();
+    assert!(
+        heard.starts_with("rick asks for cover on Primary: Mon Nov 23 18:00 UTC → Tue Nov 24 09:00 UTC (a wedding)."),
+        "{heard}"
+    );
+
+    let id = req["id"].as_i64().unwrap();
+    assert_eq!(app.post(&format!("{path}/{id}/accept"), rick, json!({})).status, 409, "not your own");
+    assert_eq!(app.post(&format!("{path}/{id}/cancel"), &w.viewer.1, json!({})).status, 403);
+    let done = app.post(&format!("{path}/{id}/accept"), e, json!({})).expect(200);
+    assert_eq!((&done["status"], &done["accepted_by"]), (&json!("accepted"), &json!(w.editor.0)));
+    let at = app.get(&format!("/api/rotations/{rot}/oncall?at=2026-11-23T20:00:00Z&count=0"), rick).expect(200);
+    assert_eq!((&at[0]["username"], &at[0]["override"]), (&json!("eddie"), &json!(true)));
+    assert_eq!(app.post(&format!("{path}/{id}/accept"), e, json!({})).status, 409, "already accepted");
+
+    // A request whose start passes expires; its author may withdraw one.
+    let later = app
+        .post(&path, e, json!({"starts_at": "2026-11-24T18:00:00Z", "ends_at": "2026-11-25T09:00:00Z"}))
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let other = app
+        .post(&path, e, json!({"starts_at": "2026-11-26T18:00:00Z", "ends_at": "2026-11-27T09:00:00Z"}))
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    app.advance(34 * 3600);
+    let listed = app.get(&path, &w.viewer.1).expect(200);
+    let status = |id: i64| listed.as_array().unwrap().iter().find(|s| s["id"] == id).unwrap()["status"].clone();
+    assert_eq!((status(later), status(other)), (json!("expired"), json!("open")));
+    assert_eq!(app.post(&format!("{path}/{later}/accept"), rick, json!({})).status, 409);
+    assert_eq!(app.post(&format!("{path}/{other}/cancel"), e, json!({})).expect(200)["status"], "cancelled");
+    assert_eq!(app.get(&path, &w.outsider.1).status, 404);
+}
+
+/// The same through the rotation page's forms: rick asks, eddie covers.
+#[test]
+fn swaps_are_asked_for_and_covered_on_the_rotation_page() {
+    let app = TestApp::start();
+    let w = World::new(&app);
+    let (rot, _, _) = day_and_night(&app, &w);
+    let rick = crate::ui::session(&app, "rick", "password-rick");
+    let page = crate::ui::get(&app, &rick, &format!("/rotations/{rot}")).text;
+    assert!(page.contains("Ask for cover"), "a responder may ask");
+    let r = crate::ui::post_form(
+        &app,
+        &rick,
+        &format!("/rotations/{rot}/swaps"),
+        &[
+            ("csrf", &rick.csrf),
+            ("starts_at", "2026-11-23T18:00"),
+            ("ends_at", "2026-11-24T09:00"),
+            ("reason", "dentist"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text);
+    let eddie = crate::ui::session(&app, "eddie", "password-eddie");
+    let page = crate::ui::get(&app, &eddie, &format!("/rotations/{rot}")).text;
+    assert!(page.contains("asks for cover") && page.contains("dentist") && page.contains("Cover it"), "eddie sees it");
+    let id =
+        app.get(&format!("/api/rotations/{rot}/swap-requests"), &w.viewer.1).expect(200)[0]["id"].as_i64().unwrap();
+    let r = crate::ui::post_form(
+        &app,
+        &eddie,
+        &format!("/rotations/{rot}/swaps/{id}/accept"),
+        &[("csrf", &eddie.csrf)],
+    );
+    assert_eq!(r.status, 303);
+    let at = app.get(&format!("/api/rotations/{rot}/oncall?at=2026-11-23T20:00:00Z&count=0"), &w.viewer.1).expect(200);
+    assert_eq!(at[0]["username"], "eddie");
+}

@@ -6,12 +6,12 @@ use serde_json::{Value, json};
 use crate::support::{Resp, TestApp, World, send};
 
 /// A browser session: the session cookie and the CSRF token of a user.
-struct Session {
-    cookie: String,
-    csrf: String,
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
 }
 
-fn session(app: &TestApp, username: &str, password: &str) -> Session {
+pub fn session(app: &TestApp, username: &str, password: &str) -> Session {
     let r =
         app.request("POST", "/api/auth/login", None, Some(&json!({"username": username, "password": password})), &[]);
     let body = r.expect(200);
@@ -21,11 +21,11 @@ fn session(app: &TestApp, username: &str, password: &str) -> Session {
     }
 }
 
-fn get(app: &TestApp, s: &Session, path: &str) -> Resp {
+pub fn get(app: &TestApp, s: &Session, path: &str) -> Resp {
     app.request("GET", path, None, None, &[("Cookie", &s.cookie)])
 }
 
-fn post_form(app: &TestApp, s: &Session, path: &str, fields: &[(&str, &str)]) -> Resp {
+pub fn post_form(app: &TestApp, s: &Session, path: &str, fields: &[(&str, &str)]) -> Resp {
     let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
     send(
         &app.agent,

@@ -15,6 +15,7 @@ use crate::http::json::{Body, Query};
 use crate::store::rotations::{
     self, Layer, LayerInput, MemberInput, Override, OverrideInput, Rotation, RotationInput, RotationMember,
 };
+use crate::store::swaps::{self, SwapInput, SwapRequest};
 
 async fn rotation(st: &State, caller: &Caller, id: i64, role: Role) -> ApiResult<Rotation> {
     let now = st.clock.now();
@@ -344,4 +345,66 @@ pub async fn preview(
         })
         .await?;
     Ok(Json(out))
+}
+
+// --- swap requests -----------------------------------------------------------------------------
+
+pub async fn swap_requests(st: State, caller: Caller, id: web::Path<i64>) -> ApiResult<Json<Vec<SwapRequest>>> {
+    let id = id.into_inner();
+    rotation(&st, &caller, id, Role::Viewer).await?;
+    let now = st.clock.now();
+    Ok(Json(st.db.read(move |c| swaps::list(c, id, now)).await?))
+}
+
+pub async fn create_swap_request(
+    st: State,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: Body<SwapInput>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    rotation(&st, &caller, id, Role::Responder).await?;
+    let (ctx, zone) = (caller.ctx(&st), st.config.ui.default_time_zone.clone());
+    let s = st.db.write(move |c| swaps::create(c, &ctx, id, body.0, &zone)).await?;
+    Ok(created(&s))
+}
+
+/// The request `request` of rotation `id`, with the caller's access to the rotation checked.
+async fn swap(
+    st: &State,
+    caller: &Caller,
+    (id, request): (i64, i64),
+    role: Role,
+) -> ApiResult<(Rotation, SwapRequest)> {
+    let r = rotation(st, caller, id, role).await?;
+    let now = st.clock.now();
+    let s = st.db.read(move |c| swaps::get(c, request, now)).await?;
+    if s.rotation_id != id {
+        return Err(ApiError::not_found("swap request"));
+    }
+    Ok((r, s))
+}
+
+pub async fn accept_swap_request(
+    st: State,
+    caller: Caller,
+    path: web::Path<(i64, i64)>,
+) -> ApiResult<Json<SwapRequest>> {
+    let (_, s) = swap(&st, &caller, path.into_inner(), Role::Responder).await?;
+    let (ctx, zone) = (caller.ctx(&st), st.config.ui.default_time_zone.clone());
+    Ok(Json(st.db.write(move |c| swaps::accept(c, &ctx, s.id, &zone)).await?))
+}
+
+/// The requester withdraws their request, or an editor of the team does.
+pub async fn cancel_swap_request(
+    st: State,
+    caller: Caller,
+    path: web::Path<(i64, i64)>,
+) -> ApiResult<Json<SwapRequest>> {
+    let (r, s) = swap(&st, &caller, path.into_inner(), Role::Viewer).await?;
+    if s.requester_id != caller.user.id {
+        caller.require(r.group_id, Role::Editor, "swap request")?;
+    }
+    let ctx = caller.ctx(&st);
+    Ok(Json(st.db.write(move |c| swaps::cancel(c, &ctx, s.id)).await?))
 }

@@ -57,6 +57,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/rotations/{id}/members/{member}/{op}", web::post().to(member_op));
     cfg.route("/rotations/{id}/overrides", web::post().to(add_override));
     cfg.route("/rotations/{id}/layers", web::post().to(add_layer));
+    cfg.route("/rotations/{id}/swaps", web::post().to(add_swap));
+    cfg.route("/rotations/{id}/swaps/{request}/{op}", web::post().to(swap_op));
     cfg.route("/rotations/{id}/layers/{layer}/delete", web::post().to(delete_layer));
     cfg.route("/rotations/{id}/overrides/{override}/delete", web::post().to(delete_override));
 }
@@ -175,6 +177,7 @@ async fn detail_page(ui: &Ui, id: i64, weeks: i64, edit: Option<(Values, Errors)
     let (st, caller) = (ui.st.clone(), ui.caller.clone());
     let r = api::rotations::get(st.clone(), caller.clone(), web::Path::from(id)).await?.0;
     let layers = api::rotations::layers(st.clone(), caller.clone(), web::Path::from(id)).await?.0;
+    let swaps = api::rotations::swap_requests(st.clone(), caller.clone(), web::Path::from(id)).await?.0;
     let weeks = if [1, 2, 4].contains(&weeks) { weeks } else { 1 };
     // The timeline starts at the beginning of the viewer's day.
     let day = ui.now.timestamp().to_zoned(ui.tz.clone()).date();
@@ -206,6 +209,7 @@ async fn detail_page(ui: &Ui, id: i64, weeks: i64, edit: Option<(Values, Errors)
     let users: Vec<(String, String)> =
         group_members.iter().map(|m| (m.user_id.to_string(), m.username.clone())).collect();
     let editor = ui.can(r.group_id, Role::Editor);
+    let responder = ui.can(r.group_id, Role::Responder);
     let username = |uid: i64| {
         group_members.iter().find(|m| m.user_id == uid).map(|m| m.username.clone()).unwrap_or_else(|| format!("#{uid}"))
     };
@@ -307,6 +311,34 @@ async fn detail_page(ui: &Ui, id: i64, weeks: i64, edit: Option<(Values, Errors)
                         (csrf(&ui.csrf))
                         (select("Add member", "user_id", &users, &Values::default(), &none, Some("— choose —"), ""))
                         button type="submit" { "Add" }
+                    }
+                }
+            }
+            section id="swaps" {
+                h2 { "Swap requests" }
+                @let shown: Vec<_> = swaps.iter().filter(|x| x.status == "open" || x.ends_at > ui.now).collect();
+                @if shown.is_empty() { p.muted { "None. Whoever is on call can ask the others to cover part of their shift." } }
+                ul.swaps { @for x in &shown { li {
+                    strong { (x.requester) } " asks for cover " (ui.time(x.starts_at)) " → " (ui.time(x.ends_at))
+                    @if !x.reason.is_empty() { " — " (x.reason) }
+                    " " span class={"badge status-" (x.status)} { (x.status) }
+                    @if x.status == "open" && responder && x.requester_id != ui.caller.user.id {
+                        " " (button(&format!("/rotations/{id}/swaps/{}/accept", x.id), &ui.csrf, "Cover it", "small", None))
+                    }
+                    @if x.status == "open" && (editor || x.requester_id == ui.caller.user.id) {
+                        " " (button(&format!("/rotations/{id}/swaps/{}/cancel", x.id), &ui.csrf, "Withdraw", "small link", Some("Withdraw this request?")))
+                    }
+                } } }
+                @if responder {
+                    details.create {
+                        summary { "Ask for cover" }
+                        form method="post" action={"/rotations/" (id) "/swaps"} {
+                            (csrf(&ui.csrf))
+                            (input("From", "starts_at", "datetime-local", &Values::default(), &none, "In the rotation's time zone; you must be on call all that time."))
+                            (input("Until", "ends_at", "datetime-local", &Values::default(), &none, ""))
+                            (input("Reason", "reason", "text", &Values::default(), &none, ""))
+                            button type="submit" { "Ask the others" }
+                        }
                     }
                 }
             }
@@ -451,4 +483,35 @@ async fn delete_layer(ui: Ui, path: web::Path<(i64, i64)>, form: Form) -> UiResu
     let r = api::rotations::delete_layer(ui.st.clone(), ui.caller.clone(), web::Path::from(layer)).await;
     let rotation = format!("/rotations/{id}");
     deleted(r, &rotation, "Layer deleted.", &rotation)
+}
+
+async fn add_swap(ui: Ui, id: web::Path<i64>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let id = id.into_inner();
+    let spec = [("starts_at", Kind::Text), ("ends_at", Kind::Text), ("reason", Kind::Text)];
+    let r = ui
+        .save(&form, &spec, |st, who, b| api::rotations::create_swap_request(st, who, web::Path::from(id), b))
+        .await?;
+    Ok(match r {
+        Ok(_) => redirect(&format!("/rotations/{id}#swaps"), "ok", "Asked: the rotation's members hear of it."),
+        Err(e) => redirect(&format!("/rotations/{id}#swaps"), "error", &first_error(&e)),
+    })
+}
+
+/// Covers (accepts) or withdraws a swap request.
+async fn swap_op(ui: Ui, path: web::Path<(i64, i64, String)>, form: Form) -> UiResult {
+    ui.verify(&form)?;
+    let (id, request, op) = path.into_inner();
+    let (st, caller, path) = (ui.st.clone(), ui.caller.clone(), web::Path::from((id, request)));
+    let r = match op.as_str() {
+        "accept" => api::rotations::accept_swap_request(st, caller, path)
+            .await
+            .map(|_| "You cover it: an override is in place."),
+        "cancel" => api::rotations::cancel_swap_request(st, caller, path).await.map(|_| "Request withdrawn."),
+        _ => return Err(crate::http::error::ApiError::not_found("action").into()),
+    };
+    Ok(match r {
+        Ok(said) => redirect(&format!("/rotations/{id}#swaps"), "ok", said),
+        Err(e) => redirect(&format!("/rotations/{id}#swaps"), "error", &e.to_string()),
+    })
 }
