@@ -84,6 +84,42 @@
     box.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(run, 400); });
   });
 
+  // Rotations: adding a layer previews the final schedule it would give (the next 7 days) as the
+  // form changes, through the preview endpoint (nothing is saved).
+  document.querySelectorAll("form[data-preview]").forEach(function (form) {
+    var out = form.querySelector(".layer-preview"), csrf = form.querySelector("input[name=csrf]").value, timer = null;
+    var existing = JSON.parse(form.getAttribute("data-layers") || "[]"), tz = form.getAttribute("data-tz") || "UTC";
+    var esc = function (t) { var d = document.createElement("div"); d.textContent = t; return d.innerHTML; };
+    var fmt = new Intl.DateTimeFormat(undefined, { timeZone: tz, weekday: "short", hour: "2-digit", minute: "2-digit", hour12: false });
+    var when = function (s, e) { return fmt.format(new Date(s)) + " → " + fmt.format(new Date(e)); };
+    var value = function (n) { var el = form.querySelector("[name=" + n + "]"); return el ? el.value : ""; };
+    var ticked = function (n) {
+      return Array.prototype.map.call(form.querySelectorAll("input[name=" + n + "]:checked"), function (i) { return parseInt(i.value, 10); });
+    };
+    var run = function () {
+      var layer = { rotation_type: value("rotation_type") || "daily", handoff_time: value("handoff_time"), members: ticked("members"),
+        position: existing.reduce(function (m, l) { return Math.max(m, l.position || 0); }, 0) + 1, restrictions: [] };
+      if (value("start_at")) layer.start_at = value("start_at");
+      var days = ticked("days");
+      if (days.length) layer.restrictions = [{ days: days, start: value("from"), end: value("until") }];
+      fetch(form.getAttribute("data-preview"), {
+        method: "POST", credentials: "same-origin", body: JSON.stringify({ layers: existing.concat([layer]), days: 7 }),
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }
+      }).then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
+        .then(function (res) {
+          if (!res.ok) {
+            out.innerHTML = '<p class="error">' + esc((res.j.details || []).map(function (d) { return d.field + ": " + d.message; }).join("; ") || res.j.message || "invalid") + "</p>";
+            return;
+          }
+          var items = res.j.shifts.slice(0, 12).map(function (s) { return "<li><strong>" + esc(s.username) + "</strong> " + esc(when(s.start, s.end)) + "</li>"; })
+            .concat(res.j.gaps.slice(0, 5).map(function (g) { return '<li class="error">nobody ' + esc(when(g.start, g.end)) + "</li>"; }));
+          out.innerHTML = "<p><strong>Preview</strong>: the next 7 days with this layer (" + esc(tz) + ")</p><ul>" + items.join("") + "</ul>";
+        }).catch(function () {});
+    };
+    form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(run, 300); });
+    form.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(run, 300); });
+  });
+
   // Relative times stay fresh.
   function rel(t) {
     var d = Math.round((Date.now() - Date.parse(t)) / 1000), a = Math.abs(d), s;

@@ -120,6 +120,14 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
     }
     b.wait_text("table.layers", "Mon–Fri 09:00–18:00");
     b.wait_text("table.layers", "Sat, Sun 10:00–22:00");
+    // The form previews the final schedule a new layer would give as it is filled in.
+    b.open("details:has(form[action$='/layers'])");
+    b.tick("form[action$='/layers'] fieldset:nth-of-type(1)", "alice");
+    b.tick("form[action$='/layers'] fieldset:nth-of-type(2)", "Mon");
+    b.wait_text(".layer-preview", "Preview");
+    b.wait_text(".layer-preview", "alice");
+    b.screenshot_of(".layer-preview", "layer-preview");
+    b.refresh();
     let rows = b.eval("return [...document.querySelectorAll('.timeline .trow .tlabel')].map(e => e.textContent);");
     assert_eq!(rows, json!(["Europe/Berlin", "Weekend", "Day crew", "Layer 1", "Overrides", "Final schedule"]));
     let hover = b.eval("return [...document.querySelectorAll('.timeline .trow.final .tbar')].map(e => e.title);");
@@ -131,6 +139,9 @@ fn first_login_setup_and_acknowledging_an_alert_in_the_browser() {
             .any(|t| t.as_str().unwrap_or("").starts_with("bob: Tue 09:00 CET → Tue 18:00 CET")),
         "hovering a bar shows its exact bounds: {hover}"
     );
+    // The pictures in docs/src/schedules.md.
+    b.screenshot_of("#schedule", "rotation-schedule");
+    b.screenshot_of("table.layers", "rotation-layers");
 
     // A webhook channel, tested.
     b.goto(&url("/channels"));

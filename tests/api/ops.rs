@@ -202,6 +202,25 @@ fn the_readme_team_setup_runs_as_written() {
     let names: Vec<&str> = members.as_array().unwrap().iter().filter_map(|m| m["username"].as_str()).collect();
     assert_eq!(names, ["alice", "bob"]);
     assert!(said.contains("\"intake_token\":\"iri_"), "the route's token is printed: {said}");
+
+    // docs/src/schedules.md's example continues from there.
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/src/schedules.md")).unwrap();
+    let section = page.split("## Example").nth(1).expect("the schedules page has an example");
+    let example = section.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).unwrap();
+    let api = block.lines().find(|l| l.starts_with("api()")).unwrap();
+    let script = format!("set -e\n{api}\n{example}").replace("http://127.0.0.1:8080", &server.base);
+    let out = std::process::Command::new("bash").args(["-c", &script]).env("TOKEN", &admin).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    let answers: Vec<serde_json::Value> =
+        serde_json::Deserializer::from_str(&said).into_iter().collect::<Result<_, _>>().expect("JSON answers");
+    assert_eq!(answers.len(), 6, "one answer per step: {said}");
+    for v in &answers {
+        assert!(v.get("error").is_none(), "a step of the schedules example failed: {v}");
+    }
+    let layers = server.call("GET", "/api/rotations/1/layers", Some(&admin), None).body;
+    let names: Vec<&str> = layers.as_array().unwrap().iter().filter_map(|l| l["name"].as_str()).collect();
+    assert_eq!(names, ["Layer 1", "Day crew", "Weekend days"]);
 }
 
 #[test]

@@ -332,12 +332,8 @@ fn swaps_are_asked_for_and_covered_on_the_rotation_page() {
     assert!(page.contains("asks for cover") && page.contains("dentist") && page.contains("Cover it"), "eddie sees it");
     let id =
         app.get(&format!("/api/rotations/{rot}/swap-requests"), &w.viewer.1).expect(200)[0]["id"].as_i64().unwrap();
-    let r = crate::ui::post_form(
-        &app,
-        &eddie,
-        &format!("/rotations/{rot}/swaps/{id}/accept"),
-        &[("csrf", &eddie.csrf)],
-    );
+    let r =
+        crate::ui::post_form(&app, &eddie, &format!("/rotations/{rot}/swaps/{id}/accept"), &[("csrf", &eddie.csrf)]);
     assert_eq!(r.status, 303);
     let at = app.get(&format!("/api/rotations/{rot}/oncall?at=2026-11-23T20:00:00Z&count=0"), &w.viewer.1).expect(200);
     assert_eq!(at[0]["username"], "eddie");

@@ -214,6 +214,19 @@ async fn detail_page(ui: &Ui, id: i64, weeks: i64, edit: Option<(Values, Errors)
         group_members.iter().find(|m| m.user_id == uid).map(|m| m.username.clone()).unwrap_or_else(|| format!("#{uid}"))
     };
     let timeline = super::schedule::timeline(ui, &rot, &layers, &username, from, to);
+    // The stored layers as preview bodies: the form's live preview proposes them plus the new one.
+    let existing = serde_json::to_string(
+        &layers
+            .iter()
+            .map(|l| {
+                serde_json::json!({"name": l.name, "position": l.position, "start_at": l.spec.start_at.rfc3339(),
+                    "rotation_type": l.spec.rotation_type, "interval_value": l.spec.interval_value,
+                    "interval_unit": l.spec.interval_unit, "handoff_time": l.spec.handoff_time,
+                    "handoff_weekday": l.spec.handoff_weekday, "members": l.members, "restrictions": l.restrictions})
+            })
+            .collect::<Vec<_>>(),
+    )
+    .unwrap_or_else(|_| "[]".into());
     let weekdays: Vec<(String, String)> =
         DAYS.iter().enumerate().map(|(i, d)| (i.to_string(), d.to_string())).collect();
     let (v, e) = edit.unwrap_or_else(|| {
@@ -277,7 +290,7 @@ async fn detail_page(ui: &Ui, id: i64, weeks: i64, edit: Option<(Values, Errors)
                 @if editor {
                     details.create {
                         summary { "Add a layer" }
-                        form method="post" action={"/rotations/" (id) "/layers"} {
+                        form method="post" action={"/rotations/" (id) "/layers"} data-preview={"/api/rotations/" (id) "/preview"} data-layers=(existing) data-tz=(ui.tz_name) {
                             (csrf(&ui.csrf))
                             (input("Name", "name", "text", &Values::default(), &none, "e.g. Day crew, Weekend"))
                             (select("Hands over", "rotation_type", &opts(&[("daily", "Daily"), ("weekly", "Weekly")]), &Values::default(), &none, None, ""))
@@ -289,6 +302,7 @@ async fn detail_page(ui: &Ui, id: i64, weeks: i64, edit: Option<(Values, Errors)
                                 (input("From", "from", "time", &Values::default().set("from", "09:00"), &none, ""))
                                 (input("Until", "until", "time", &Values::default().set("until", "18:00"), &none, "Until at or before From runs over midnight."))
                             }
+                            div.layer-preview aria-live="polite" {}
                             button.primary type="submit" { "Add layer" }
                         }
                     }
