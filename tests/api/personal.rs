@@ -254,6 +254,14 @@ fn a_key_pressed_on_a_personal_call_acknowledges_as_the_person_called() {
     app.post("/api/profile/notification-rules", e, json!({"contact_method_id": mid})).expect(201);
     let other =
         app.post("/api/profile/contact-methods", &w.responder.1, json!({"type": "voice", "value": "+4930888"})).id();
+    // An SMS method goes through the same HTTP gateway, signed the same way.
+    let sms = app.post("/api/profile/contact-methods", e, json!({"type": "sms", "value": "+4930777"})).id();
+    app.post(&format!("/api/profile/contact-methods/{sms}/test"), e, json!({})).expect(200);
+    let text = gw.requests().last().unwrap().clone();
+    assert_eq!((text.json()["type"].as_str(), text.json()["to"].as_str()), (Some("sms"), Some("+4930777")));
+    let at = text.header("x-incidentrelay-timestamp").unwrap().to_string();
+    let sig = format!("sha256={}", crate::delivery::hex_hmac("ps", &format!("{at}.{}", text.body)));
+    assert_eq!(text.header("x-incidentrelay-signature"), Some(sig.as_str()));
 
     let id = app
         .post_raw("/api/integrations/webhook", Some(&token), r#"{"title": "Disk full", "severity": "critical"}"#)
