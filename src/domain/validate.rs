@@ -51,6 +51,21 @@ impl Problems {
         value
     }
 
+    /// A required instant: RFC 3339, or a naive date-time read in `tz`.
+    pub fn instant(&mut self, field: &str, value: Option<String>, tz: &jiff::tz::TimeZone) -> Option<super::time::Ts> {
+        match value.map(|s| super::time::Ts::parse_in(&s, tz)) {
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => {
+                self.add(field, e);
+                None
+            }
+            None => {
+                self.add(field, "is required");
+                None
+            }
+        }
+    }
+
     /// Lower-case letters, digits and dashes, 1–64 characters, starting with a letter or digit.
     pub fn slug(&mut self, field: &str, value: &str) {
         let ok = !value.is_empty()

@@ -192,24 +192,10 @@ fn queue_personal(
     }
     let name = username(c, Some(user_id))?.unwrap_or_default();
     for (rule, method) in &rules {
-        c.wake_engines();
-        c.insert(
-            "INSERT INTO deliveries (alert_id, contact_method_id, user_id, target, event_type, status, attempts, next_attempt_at,
-                                     escalation_level, episode, message_id, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?7, ?8, ?9, ?10, ?10) RETURNING id",
-            args![
-                alert.id,
-                method.id,
-                user_id,
-                crate::notify::personal::target(method, &name),
-                kind.as_str(),
-                now.plus_secs(rule.delay_seconds),
-                alert.escalation_level,
-                alert.episode,
-                new_message_id(),
-                now
-            ],
-        )?;
+        let target = crate::notify::personal::target(method, &name);
+        let page =
+            Personal { method_id: Some(method.id), fallback_email: None, due: now.plus_secs(rule.delay_seconds) };
+        insert_personal(c, now, alert, kind, user_id, &target, page)?;
     }
     Ok(rules.len())
 }
@@ -228,24 +214,48 @@ fn queue_fallback_email(
     }
     let user = super::users::get(c, user_id)?;
     let Some(address) = user.email.filter(|e| !e.is_empty() && user.active) else { return Ok(0) };
+    let target = format!("e-mail to {} ({address}), who has no notification rules", user.username);
+    let page = Personal { method_id: None, fallback_email: Some(&address), due: now };
+    insert_personal(c, now, alert, kind, user_id, &target, page)?;
+    Ok(1)
+}
+
+/// Where and when a personal page goes: a contact method, or the fallback address.
+struct Personal<'a> {
+    method_id: Option<i64>,
+    fallback_email: Option<&'a str>,
+    due: Ts,
+}
+
+fn insert_personal(
+    c: &Tx<'_>,
+    now: Ts,
+    alert: &Alert,
+    kind: EventKind,
+    user_id: i64,
+    target: &str,
+    p: Personal<'_>,
+) -> Result<()> {
     c.wake_engines();
     c.insert(
-        "INSERT INTO deliveries (alert_id, user_id, target, event_type, status, attempts, next_attempt_at,
-                                 escalation_level, episode, message_id, fallback_email, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?6, ?7, ?8, ?9, ?5, ?5) RETURNING id",
+        "INSERT INTO deliveries (alert_id, contact_method_id, fallback_email, user_id, target, event_type, status, attempts,
+                                 next_attempt_at, escalation_level, episode, message_id, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?8, ?9, ?10, ?11, ?11) RETURNING id",
         args![
             alert.id,
+            p.method_id,
+            p.fallback_email,
             user_id,
-            format!("e-mail to {} ({address}), who has no notification rules", user.username),
+            target,
             kind.as_str(),
-            now,
+            p.due,
             alert.escalation_level,
             alert.episode,
             new_message_id(),
-            address
+            now
         ],
     )?;
-    Ok(1)
+    Ok(())
 }
 
 /// Whether one of these channels e-mails the person paged (an e-mail channel with

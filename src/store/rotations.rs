@@ -58,6 +58,10 @@ pub struct Rotation {
     #[serde(skip)]
     #[schemars(skip)]
     pub base_layer_id: i64,
+    /// Layer 1's restrictions (a one-layer rotation needs no other query to compute).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub base_restrictions: Vec<Restriction>,
 }
 
 /// Body of `POST /api/rotations` (`team_id`, `name` required) and `PUT /api/rotations/{id}`.
@@ -80,7 +84,7 @@ pub struct RotationInput {
 
 /// A rotation with its layer 1 (the lowest position), whose handoff settings it shows.
 const SELECT: &str = "SELECT r.*, t.group_id, l.id AS base_layer_id, l.start_at, l.rotation_type, l.interval_value,
-        l.interval_unit, l.handoff_time, l.handoff_weekday,
+        l.interval_unit, l.handoff_time, l.handoff_weekday, l.restrictions AS base_restrictions,
         (SELECT COUNT(*) FROM rotation_layers n WHERE n.rotation_id = r.id) AS layer_count
     FROM rotations r JOIN teams t ON t.id = r.team_id
     JOIN rotation_layers l ON l.id = (SELECT b.id FROM rotation_layers b WHERE b.rotation_id = r.id ORDER BY b.position, b.id LIMIT 1)";
@@ -108,6 +112,7 @@ fn row(r: &Row<'_>) -> Result<Rotation> {
         current_oncall: None,
         layer_count: r.get("layer_count")?,
         base_layer_id: r.get("base_layer_id")?,
+        base_restrictions: r.json("base_restrictions")?,
     })
 }
 
@@ -140,17 +145,24 @@ pub fn list(c: &Read<'_>, groups: Option<&[i64]>, team_id: Option<i64>, now: Ts)
 }
 
 /// The domain input for on-call computation: the layers with their members, and the
-/// overrides (intake reads this for every new alert on a rotation: two queries).
+/// overrides (intake reads this for every new alert on a rotation: one query, two with
+/// several layers).
 pub fn domain(c: &Read<'_>, r: &Rotation) -> Result<rotation::Rotation> {
     let tz = zone(&r.timezone).map_err(|e| StoreError::Db(format!("rotation {}: {e}", r.id)))?;
-    let mut layers: Vec<rotation::Layer> = layer_rows(c, r.id)?
+    // A one-layer rotation (the common case) has its layer in its own row.
+    let stored = if r.layer_count == 1 {
+        vec![(r.base_layer_id, 1, r.spec(), r.base_restrictions.clone())]
+    } else {
+        layer_rows(c, r.id)?.into_iter().map(|l| (l.id, l.position, l.spec, l.restrictions)).collect()
+    };
+    let mut layers: Vec<rotation::Layer> = stored
         .into_iter()
-        .map(|l| rotation::Layer {
-            id: l.id,
-            position: l.position,
-            spec: spec_of(&l.spec, tz.clone()),
+        .map(|(id, position, spec, restrictions)| rotation::Layer {
+            id,
+            position,
+            spec: spec_of(&spec, tz.clone()),
             members: Vec::new(),
-            restrictions: l.restrictions,
+            restrictions,
         })
         .collect();
     // Members (kind 0, by layer and position) and overrides (kind 1) in one query.
@@ -381,6 +393,7 @@ pub fn create(c: &Tx<'_>, ctx: &Ctx, input: RotationInput) -> Result<Rotation> {
         current_oncall: None,
         layer_count: 1,
         base_layer_id: 0,
+        base_restrictions: Vec::new(),
     };
     apply(&mut r, input)?;
     let id = c.insert(
@@ -633,21 +646,8 @@ pub fn add_override(c: &Tx<'_>, ctx: &Ctx, rotation_id: i64, input: OverrideInpu
     let tz = zone(&r.timezone).map_err(StoreError::Db)?;
     let mut p = Problems::new();
     let user_id = p.required(input.user_id, "user_id");
-    let mut parse = |field: &str, v: Option<String>| -> Option<Ts> {
-        match v.map(|s| Ts::parse_in(&s, &tz)) {
-            Some(Ok(t)) => Some(t),
-            Some(Err(e)) => {
-                p.add(field, e);
-                None
-            }
-            None => {
-                p.add(field, "is required");
-                None
-            }
-        }
-    };
-    let starts_at = parse("starts_at", input.starts_at);
-    let ends_at = parse("ends_at", input.ends_at);
+    let starts_at = p.instant("starts_at", input.starts_at, &tz);
+    let ends_at = p.instant("ends_at", input.ends_at, &tz);
     let reason = input.reason.unwrap_or_default();
     p.max_len("reason", &reason, 1000);
     if let (Some(s), Some(e)) = (starts_at, ends_at) {

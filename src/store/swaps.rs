@@ -104,18 +104,7 @@ pub fn create(c: &Tx<'_>, ctx: &Ctx, rotation_id: i64, input: SwapInput, default
     let requester =
         ctx.actor.user_id.ok_or_else(|| StoreError::invalid("starts_at", "only a person can ask for cover"))?;
     let mut p = Problems::new();
-    let mut parse = |field: &str, v: Option<String>| match v.map(|s| Ts::parse_in(&s, &tz)) {
-        Some(Ok(t)) => Some(t),
-        Some(Err(e)) => {
-            p.add(field, e);
-            None
-        }
-        None => {
-            p.add(field, "is required");
-            None
-        }
-    };
-    let (starts_at, ends_at) = (parse("starts_at", input.starts_at), parse("ends_at", input.ends_at));
+    let (starts_at, ends_at) = (p.instant("starts_at", input.starts_at, &tz), p.instant("ends_at", input.ends_at, &tz));
     let reason = input.reason.unwrap_or_default();
     p.max_len("reason", &reason, 1000);
     if let (Some(s), Some(e)) = (starts_at, ends_at) {

@@ -121,6 +121,17 @@ impl SmtpSink {
         Some(SmtpSink { _guard: guard, python, maildir, port, _dir: dir })
     }
 
+    /// A server that sends its mail here.
+    fn app(&self) -> TestApp {
+        let port = self.port;
+        TestApp::start_with(|c| {
+            c.smtp.host = Some("127.0.0.1".into());
+            c.smtp.port = port;
+            c.smtp.security = incidentrelay::config::SmtpSecurity::None;
+            c.smtp.from = Some("IncidentRelay <oncall@example.com>".into());
+        })
+    }
+
     /// Every message received so far, parsed by Python's e-mail package (what a mail client
     /// would see): headers, and each part's content type and decoded text.
     fn messages(&self) -> Vec<serde_json::Value> {
@@ -150,13 +161,7 @@ print(json.dumps(out))
 #[test]
 fn email_reaches_a_real_smtp_server_with_both_parts_and_action_links() {
     let Some(sink) = SmtpSink::start() else { return };
-    let port = sink.port;
-    let app = TestApp::start_with(|c| {
-        c.smtp.host = Some("127.0.0.1".into());
-        c.smtp.port = port;
-        c.smtp.security = incidentrelay::config::SmtpSecurity::None;
-        c.smtp.from = Some("IncidentRelay <oncall@example.com>".into());
-    });
+    let app = sink.app();
     let (s, _) = crate::delivery::setup(
         &app,
         &[json!({"channel_type": "email", "config": {"recipients": ["sre@example.com"], "include_assignee": true}})],
@@ -216,7 +221,7 @@ fn email_reaches_a_real_smtp_server_with_both_parts_and_action_links() {
         .args(["send-test-email", "--to", "me@example.com"])
         .env_remove("INCIDENTRELAY_CONFIG")
         .env("INCIDENTRELAY_SMTP__HOST", "127.0.0.1")
-        .env("INCIDENTRELAY_SMTP__PORT", port.to_string())
+        .env("INCIDENTRELAY_SMTP__PORT", sink.port.to_string())
         .env("INCIDENTRELAY_SMTP__SECURITY", "none")
         .env("INCIDENTRELAY_SMTP__FROM", "oncall@example.com")
         .output()
@@ -231,13 +236,7 @@ fn email_reaches_a_real_smtp_server_with_both_parts_and_action_links() {
 #[test]
 fn someone_paged_without_notification_rules_gets_an_email_at_their_address() {
     let Some(sink) = SmtpSink::start() else { return };
-    let port = sink.port;
-    let app = TestApp::start_with(|c| {
-        c.smtp.host = Some("127.0.0.1".into());
-        c.smtp.port = port;
-        c.smtp.security = incidentrelay::config::SmtpSecurity::None;
-        c.smtp.from = Some("oncall@example.com".into());
-    });
+    let app = sink.app();
     // eddie is on call; the team has only a log channel, and eddie no rules.
     let (s, _) = crate::delivery::setup(&app, &[json!({"channel_type": "log", "config": {}})]);
     let id = crate::delivery::fire(&app, &s, "db-1", "critical");

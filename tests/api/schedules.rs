@@ -99,6 +99,12 @@ fn layers_with_restrictions_make_the_final_schedule() {
         (&json!("2026-11-24T09:00:00Z"), &json!("2026-11-24T18:00:00Z"))
     );
 
+    // So do the iCalendar feeds: vera's own holds her day shifts, 09:00 to 18:00.
+    let feed = app.post("/api/profile/calendar-feeds", &w.viewer.1, json!({})).expect(201);
+    let path = feed["url"].as_str().unwrap().trim_start_matches("https://oncall.example").to_string();
+    let ics = app.request("GET", &path, None, None, &[]).text;
+    assert!(ics.contains("DTSTART:20261124T090000Z") && ics.contains("DTEND:20261124T180000Z"), "{ics}");
+
     // Changing a layer: bad restrictions and members name their place.
     let r = app.put(
         &format!("/api/rotations/layers/{day}"),

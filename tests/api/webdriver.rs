@@ -171,41 +171,34 @@ impl Browser {
 
     /// Saves a PNG screenshot of the whole page (up to 4000 px down); returns its path.
     pub fn screenshot(&self, name: &str) -> std::path::PathBuf {
-        use base64::Engine;
         let size = self
             .eval("const d = document.documentElement; return [window.innerWidth, Math.min(d.scrollHeight, 4000)];");
         let (w, h) = (size[0].as_i64().unwrap_or(1280), size[1].as_i64().unwrap_or(900));
-        let shot = json!({"cmd": "Page.captureScreenshot", "params": {
-            "format": "png", "captureBeyondViewport": true, "clip": {"x": 0, "y": 0, "width": w, "height": h, "scale": 1}
-        }});
-        let png = self.call("POST", "/goog/cdp/execute", Some(shot))["data"].clone();
-        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap_or("")).expect("png");
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
-        std::fs::create_dir_all(&dir).expect("screenshot dir");
-        let path = dir.join(format!("{name}.png"));
-        std::fs::write(&path, bytes).expect("write screenshot");
-        path
+        self.capture(json!({"x": 0, "y": 0, "width": w, "height": h, "scale": 1}), name)
     }
 
     /// Saves a PNG of the first element matching `css` (with a margin), for the docs:
     /// target/tmp/ui-screenshots/docs-<name>.png.
     pub fn screenshot_of(&self, css: &str, name: &str) -> std::path::PathBuf {
-        use base64::Engine;
         self.find(css);
-        let r = self.eval(
-            "const r = document.querySelector(arguments[0]).getBoundingClientRect();              return [r.left + window.scrollX, r.top + window.scrollY, r.width, r.height];"
-                .replace("arguments[0]", &serde_json::to_string(css).unwrap())
-                .as_str(),
-        );
+        let script = "const r = document.querySelector(arguments[0]).getBoundingClientRect(); \
+             return [r.left + window.scrollX, r.top + window.scrollY, r.width, r.height];";
+        let r = self.call("POST", "/execute/sync", Some(json!({"script": script, "args": [css]})));
         let f = |i: usize| r[i].as_f64().unwrap_or(0.0);
         let m = 12.0;
         let clip = json!({"x": (f(0) - m).max(0.0), "y": (f(1) - m).max(0.0), "width": f(2) + 2.0 * m, "height": f(3) + 2.0 * m, "scale": 1});
+        self.capture(clip, &format!("docs-{name}"))
+    }
+
+    /// Writes the page's `clip` to target/tmp/ui-screenshots/<file>.png.
+    fn capture(&self, clip: Value, file: &str) -> std::path::PathBuf {
+        use base64::Engine;
         let shot = json!({"cmd": "Page.captureScreenshot", "params": {"format": "png", "captureBeyondViewport": true, "clip": clip}});
         let png = self.call("POST", "/goog/cdp/execute", Some(shot))["data"].clone();
         let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap_or("")).expect("png");
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
         std::fs::create_dir_all(&dir).expect("screenshot dir");
-        let path = dir.join(format!("docs-{name}.png"));
+        let path = dir.join(format!("{file}.png"));
         std::fs::write(&path, bytes).expect("write screenshot");
         path
     }
