@@ -1,7 +1,8 @@
 //! A rotation's schedule as horizontal bars over 1, 2 or 4 weeks: one row per layer (as if it
 //! were alone), then the overrides, then the final schedule with its gaps, on a day axis in the
 //! viewer's zone. Bars are placed with the `.x-N` / `.w-N` classes (N quarter-percent steps of
-//! the window; the CSP allows no inline styles); hovering one shows its exact bounds.
+//! the window; the CSP allows no inline styles); hovering one shows its exact bounds. A week
+//! gets hour marks as well (06, 12, 18; noon labelled).
 
 use maud::{Markup, html};
 
@@ -75,11 +76,23 @@ pub fn timeline(ui: &Ui, rot: &Rotation, layers: &[Layer], name: &dyn Fn(i64) ->
     // Day ticks in the viewer's zone; labels thinned out on long windows.
     let days = (to.secs() - from.secs()) / 86_400;
     let mut ticks = Vec::new();
+    let mut hours: Vec<(i64, String)> = Vec::new();
     let mut day = from.timestamp().to_zoned(ui.tz.clone()).date();
     loop {
         let at = Ts::from_timestamp(day.to_zoned(ui.tz.clone()).map(|z| z.timestamp()).unwrap_or(from.timestamp()));
         if at >= to {
             break;
+        }
+        // A week or less: hours too (06, 12, 18).
+        if days <= 7 {
+            for h in [6, 12, 18] {
+                if let Ok(z) = day.at(h, 0, 0, 0).to_zoned(ui.tz.clone()) {
+                    let t = Ts::from_timestamp(z.timestamp());
+                    if t > from && t < to {
+                        hours.push((step(from, to, t), format!("{h:02}")));
+                    }
+                }
+            }
         }
         if at >= from {
             let labelled = days <= 7
@@ -99,13 +112,18 @@ pub fn timeline(ui: &Ui, rot: &Rotation, layers: &[Layer], name: &dyn Fn(i64) ->
         div.timeline role="img" aria-label="The schedule: each layer, the overrides and the final schedule" {
             div.trow {
                 span.tlabel.muted { (ui.tz_name) }
-                div.axis { @for (x, label) in &ticks { @if let Some(l) = label { span class={"x-" (x)} { (l) } } } }
+                div.axis {
+                    @for (x, label) in &ticks { @if let Some(l) = label { span class={"x-" (x)} { (l) } } }
+                    // Noon only: the day's name stands at its start.
+                    @for (x, h) in hours.iter().filter(|(_, h)| h == "12") { span class={"minor x-" (x)} { (h) ":00" } }
+                }
             }
             @for (label, bars) in &rows {
                 div.trow.final[label == "Final schedule"] {
                     span.tlabel { (label) }
                     div.track {
                         @for (x, _) in &ticks { span class={"tick x-" (x)} {} }
+                        @for (x, _) in &hours { span class={"tick minor x-" (x)} {} }
                         @for b in bars {
                             @let (x, w) = (step(from, to, b.start), (step(from, to, b.end) - step(from, to, b.start)).max(1));
                             span class={"tbar " (b.class) " hue-" (b.hue) " x-" (x) " w-" (w)}
