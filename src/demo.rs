@@ -1,12 +1,13 @@
 //! `incidentrelay demo-data`: a small system in use, for newcomers — a group, four users with
-//! roles, two teams with their rotations (one with an override), log channels that deliver on a
-//! fresh machine, three routes (Alertmanager and curl for the web team; Grafana, through an
-//! escalation policy, for the database team) whose intake tokens are printed, silences, and three
-//! weeks of history: alerts that were acknowledged and resolved, reminded and escalated,
-//! silenced, and a few still open. The history is replayed through the store functions the
-//! server and the engine use, at the times things would have happened (see [`history`]). Safe to
-//! run again: existing objects are reused (found by name), the history is made once, and the
-//! routes get new tokens (only hashes are stored, so the old ones cannot be shown again).
+//! roles, two teams with their rotations (one with an override and a weekend layer), log
+//! channels that deliver on a fresh machine, three routes (Alertmanager and curl for the web
+//! team; Grafana, through an escalation policy, for the database team) whose intake tokens are
+//! printed, silences, and three weeks of history: alerts that were acknowledged and resolved,
+//! reminded and escalated, silenced, and a few still open. The history is replayed through the
+//! store functions the server and the engine use, at the times things would have happened (see
+//! [`history`]). Safe to run again: existing objects are reused (found by name), the history is
+//! made once, and the routes get new tokens (only hashes are stored, so the old ones cannot be
+//! shown again).
 
 use serde_json::json;
 
@@ -159,6 +160,21 @@ fn create(
             reason: Some("covering a day off".into()),
         };
         rotations::add_override(c, &ctx, web_rotation.id, cover)?;
+        // A second layer: dave takes weekend days.
+        let weekend = rotations::LayerInput {
+            name: Some("Weekend days".into()),
+            start_at: Some(start.rfc3339()),
+            rotation_type: Some(RotationType::Daily),
+            handoff_time: Some("10:00".into()),
+            members: Some(vec![id(3)]),
+            restrictions: Some(vec![crate::domain::rotation::Restriction {
+                days: vec![5, 6],
+                start: "10:00".into(),
+                end: "22:00".into(),
+            }]),
+            ..rotations::LayerInput::default()
+        };
+        rotations::create_layer(c, &ctx, web_rotation.id, weekend)?;
     }
     let (data_rotation, _) = rotation(c, &ctx, &data, "Database on-call", RotationType::Daily, &[id(3), id(1)], start)?;
     let web_log = log_channel(c, &ctx, &web, "demo-log")?;
