@@ -239,9 +239,22 @@ pub fn index_new_alerts(c: &Tx<'_>, limit: usize) -> Result<usize> {
         |r| Ok((r.get::<i64, _>(0)?, r.get::<String, _>(1)?, r.get::<String, _>(2)?, r.get::<String, _>(3)?)),
     )?;
     let Some(last) = rows.last().map(|r| r.0) else { return Ok(0) };
-    for (id, key, title, labels) in &rows {
-        let labels: BTreeMap<String, String> = serde_json::from_str(labels).unwrap_or_default();
-        c.exec("INSERT INTO alerts_fts (rowid, body) VALUES (?1, ?2)", args![id, search_text(key, title, &labels)])?;
+    let entries: Vec<[Val; 2]> = rows
+        .iter()
+        .map(|(id, key, title, labels)| {
+            let labels: BTreeMap<String, String> = serde_json::from_str(labels).unwrap_or_default();
+            [Val::Int(*id), Val::Text(search_text(key, title, &labels))]
+        })
+        .collect();
+    // Many rows per statement (a round trip each on PostgreSQL), in chunks of a few fixed
+    // sizes so that each connection prepares at most seven statements.
+    let mut rest = &entries[..];
+    while !rest.is_empty() {
+        let n = [64, 32, 16, 8, 4, 2, 1].into_iter().find(|&n| n <= rest.len()).unwrap_or(1);
+        let (chunk, tail) = rest.split_at(n);
+        let values = vec!["(?, ?)"; n].join(", ");
+        c.exec(&format!("INSERT INTO alerts_fts (rowid, body) VALUES {values}"), chunk.concat().as_slice())?;
+        rest = tail;
     }
     super::set_setting(c, SEARCH_WATERMARK, &last.to_string())?;
     Ok(rows.len())
@@ -445,6 +458,12 @@ pub fn find_open(c: &Read<'_>, route_id: i64, dedup_key: &str, grouping: bool) -
     if !grouping {
         return Ok(None);
     }
+    find_open_member(c, route_id, dedup_key)
+}
+
+/// The open group alert that has this key as a member.
+fn find_open_member(c: &Read<'_>, route_id: i64, dedup_key: &str) -> Result<Option<Alert>> {
+    let lock = c.lock_clause("a");
     c.opt(
         &format!(
             "{SELECT} JOIN alert_group_members m ON m.alert_id = a.id
@@ -453,6 +472,31 @@ pub fn find_open(c: &Read<'_>, route_id: i64, dedup_key: &str, grouping: bool) -
         args![route_id, dedup_key],
         row,
     )
+}
+
+/// [`find_open`], and when there is no open alert the one with this key resolved at or after
+/// `since` (a reopen candidate): both in one statement. On PostgreSQL the row found stays
+/// locked until the commit, so two processes never reopen one alert twice.
+pub fn find_open_or_recent(
+    c: &Read<'_>,
+    route_id: i64,
+    dedup_key: &str,
+    grouping: bool,
+    since: Ts,
+) -> Result<(Option<Alert>, Option<Alert>)> {
+    let lock = c.lock_clause("a");
+    let sql = format!(
+        "{SELECT} WHERE a.route_id = ?1 AND a.dedup_key = ?2 AND (a.status <> 'resolved' OR a.resolved_at >= ?3)
+         ORDER BY CASE WHEN a.status = 'resolved' THEN 1 ELSE 0 END, a.id DESC LIMIT 1{lock}"
+    );
+    match c.opt(&sql, args![route_id, dedup_key, since], row)? {
+        Some(a) if a.status != AlertStatus::Resolved => Ok((Some(a), None)),
+        recent if grouping => match find_open_member(c, route_id, dedup_key)? {
+            Some(open) => Ok((Some(open), None)),
+            None => Ok((None, recent)),
+        },
+        recent => Ok((None, recent)),
+    }
 }
 
 /// The alert with this key resolved at or after `since`.
@@ -515,6 +559,8 @@ pub fn flapping(c: &Read<'_>) -> Result<Vec<Alert>> {
 /// What a new alert row holds beyond the incoming alert and its route.
 #[derive(Debug, Clone, Copy)]
 pub struct Opened<'a> {
+    /// The route's team's slug (the returned alert carries it).
+    pub team_slug: &'a str,
     pub dedup_key: &'a str,
     pub group_key: Option<&'a str>,
     pub status: AlertStatus,
@@ -524,8 +570,10 @@ pub struct Opened<'a> {
     pub next_action_at: Option<Ts>,
 }
 
-/// A new alert row (its group open for members when it has a group key); returns its id.
-pub fn insert(c: &Tx<'_>, now: Ts, route: &Route, a: &IncomingAlert, o: Opened<'_>) -> Result<i64> {
+/// A new alert row (its group open for members when it has a group key), returned as stored:
+/// built from what was written, with the assignee's names from the same statement, so intake
+/// does not read the row back.
+pub fn insert(c: &Tx<'_>, now: Ts, route: &Route, a: &IncomingAlert, o: Opened<'_>) -> Result<Alert> {
     if let Some(key) = o.group_key {
         // The schema allows one open group per route and key: a group past its window closes
         // for new members before the next one opens.
@@ -537,12 +585,13 @@ pub fn insert(c: &Tx<'_>, now: Ts, route: &Route, a: &IncomingAlert, o: Opened<'
     if o.next_action_at.is_some() {
         c.wake_engines();
     }
-    let id = c.insert(
+    let (id, username, display_name) = c.one(
         "INSERT INTO alerts (team_id, route_id, rotation_id, escalation_policy_id, source, dedup_key, group_key, group_open, title, message,
                              severity, status, labels, event_link, alert_count, first_seen_at, last_seen_at, assignee_user_id, silence_id,
                              next_action_at, links, images, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?15, ?15, ?16, ?17, ?18, ?19, ?20, ?15, ?15)
-         RETURNING id",
+         RETURNING id, (SELECT u.username FROM users u WHERE u.id = alerts.assignee_user_id),
+                   (SELECT u.display_name FROM users u WHERE u.id = alerts.assignee_user_id)",
         args![
             route.team_id,
             route.id,
@@ -565,11 +614,54 @@ pub fn insert(c: &Tx<'_>, now: Ts, route: &Route, a: &IncomingAlert, o: Opened<'
             to_json(&a.links),
             to_json(&a.images),
         ],
+        |r| Ok((r.get::<i64, _>(0)?, r.get::<Option<String>, _>(1)?, r.get::<Option<String>, _>(2)?)),
     )?;
     if o.group_key.is_some() {
         add_member(c, id, route.id, o.dedup_key, now)?;
     }
-    Ok(id)
+    let assignee = match (o.assignee, username) {
+        (Some(id), Some(username)) => Some(UserRef { id, username, display_name: display_name.unwrap_or_default() }),
+        _ => None,
+    };
+    // The columns' defaults (migrations) for the rest.
+    Ok(Alert {
+        id,
+        team_id: route.team_id,
+        team_slug: o.team_slug.to_string(),
+        group_id: route.group_id,
+        route_id: Some(route.id),
+        rotation_id: route.rotation_id,
+        escalation_policy_id: route.escalation_policy_id,
+        assignee,
+        source: route.source.as_str().to_string(),
+        dedup_key: o.dedup_key.to_string(),
+        title: a.title.clone(),
+        message: a.message.clone(),
+        severity: a.severity,
+        status: o.status,
+        labels: a.labels.clone(),
+        event_link: a.event_link.clone(),
+        links: a.links.clone(),
+        images: a.images.clone(),
+        alert_count: 1,
+        first_seen_at: now,
+        last_seen_at: now,
+        acknowledged_by: None,
+        acknowledged_at: None,
+        resolved_by: None,
+        resolved_at: None,
+        reminder_count: 0,
+        escalation_level: 0,
+        next_action_at: o.next_action_at,
+        flapping: false,
+        silence_id: o.silence_id,
+        snoozed_until: None,
+        escalation_cycle: 0,
+        group_key: o.group_key.map(str::to_string),
+        state_changes: Vec::new(),
+        assignee_user_id: o.assignee,
+        episode: 0,
+    })
 }
 
 /// Records a key as a (firing) member of a group alert.

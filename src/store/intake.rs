@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::alerts::{self, Alert};
 use super::audit::Actor;
+use super::outbox::{self, EventKind};
 use super::routes::Route;
 use super::timeline::{add_event, repeat_event};
 use super::{Read, Result, StoreError, Tx, groups, lifecycle as apply_lifecycle, teams, users};
@@ -65,7 +66,13 @@ struct Loaded {
 /// silences; for a resolve on a group alert, its members still firing.
 fn load(c: &Read<'_>, now: Ts, rc: &RouteCtx, a: &IncomingAlert, key: &str, opts: &Options) -> Result<Loaded> {
     let route = &rc.route;
-    let open = alerts::find_open(c, route.id, key, !route.group_by.is_empty())?;
+    let grouping = !route.group_by.is_empty();
+    // A trigger that may reopen reads the reopen candidate with the open alert: one statement.
+    let (open, recent) = if a.reopen && a.action != crate::domain::alert::Action::Resolve {
+        alerts::find_open_or_recent(c, route.id, key, grouping, lifecycle::reopen_window_start(now, opts))?
+    } else {
+        (alerts::find_open(c, route.id, key, grouping)?, None)
+    };
     let mut loaded = Loaded { open, group: None, recent: None, silences: Vec::new(), firing_members: Vec::new() };
     if let Some(open) = &loaded.open {
         if a.action == crate::domain::alert::Action::Resolve && open.group_key.is_some() {
@@ -84,9 +91,7 @@ fn load(c: &Read<'_>, now: Ts, rc: &RouteCtx, a: &IncomingAlert, key: &str, opts
         }
     }
     loaded.silences = apply_lifecycle::silence_rules(c, route.team_id, now)?;
-    if a.reopen {
-        loaded.recent = alerts::find_recently_resolved(c, route.id, key, lifecycle::reopen_window_start(now, opts))?;
-    }
+    loaded.recent = recent;
     Ok(loaded)
 }
 
@@ -209,12 +214,13 @@ fn apply(
             let assignee = lead.or(assignee);
             // A silenced alert has no timer while the silence lasts.
             let next_action_at = if silence.is_none() { opening.next_action_at } else { None };
-            let id = alerts::insert(
+            let alert = alerts::insert(
                 c,
                 now,
                 &rc.route,
                 a,
                 alerts::Opened {
+                    team_slug: &rc.team_slug,
                     dedup_key: key,
                     group_key: group_key.as_deref(),
                     status,
@@ -225,19 +231,20 @@ fn apply(
             )?;
             let source = rc.route.source.as_str();
             let actor = rc.actor();
-            let (alert, message) = match &silence {
+            let id = alert.id;
+            let message = match &silence {
                 Some(s) => {
                     let data = json!({"dedup_key": key});
                     add_event(c, id, now, "received", &text::received_silenced(source), Some(&actor), data)?;
                     apply_lifecycle::silenced(c, now, id, s, true)?;
-                    (alerts::get(c, id)?, format!("new alert, silenced by \"{}\"", s.name))
+                    format!("new alert, silenced by \"{}\"", s.name)
                 }
                 None => {
-                    let (queued, alert) = apply_lifecycle::page_first(c, now, id, &target, assignee)?;
+                    let queued = outbox::page(c, now, &alert, EventKind::Triggered, &target, assignee)?;
                     let paging = alert.assignee.as_ref().map(|u| u.username.as_str());
                     let data = json!({"dedup_key": key, "deliveries": queued});
                     add_event(c, id, now, "received", &text::received(source, paging, queued), Some(&actor), data)?;
-                    (alert, "new alert".to_string())
+                    "new alert".to_string()
                 }
             };
             Ok(answer(Some(&alert), message))

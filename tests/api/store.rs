@@ -13,7 +13,7 @@ use incidentrelay::domain::time::Ts;
 use incidentrelay::store::audit::{Actor, Ctx};
 use incidentrelay::store::intake::{IntakeTarget, RouteCtx};
 use incidentrelay::store::outbox::{self, DeliveryStatus};
-use incidentrelay::store::{Db, StoreError, alerts, channels, groups, intake, lifecycle, routes, teams};
+use incidentrelay::store::{Db, StoreError, alerts, channels, groups, intake, lifecycle, routes, teams, users};
 use serde_json::json;
 
 const T0: i64 = 1_795_338_000;
@@ -46,6 +46,7 @@ fn opts() -> Options {
 /// A new firing alert row with nobody paged and no timer.
 fn opened<'a>(dedup_key: &'a str, group_key: Option<&'a str>) -> alerts::Opened<'a> {
     alerts::Opened {
+        team_slug: "t",
         dedup_key,
         group_key,
         status: incidentrelay::domain::alert::AlertStatus::Firing,
@@ -159,6 +160,44 @@ fn the_store_groups_members_within_the_window_and_opens_one_group_at_a_time() {
         Outcome::Resolved
     );
     assert_eq!(b.db.read_blocking(move |c| alerts::get(c, id)).unwrap().status.as_str(), "resolved");
+}
+
+#[test]
+fn a_new_alert_is_returned_exactly_as_it_is_stored() {
+    // Intake pages with the row `alerts::insert` returns instead of reading it back: every
+    // field must be what a read gives, with and without an assignee, group and timer.
+    let b = Backend::open();
+    let (rc, _) = route(&b, &["alertname"]);
+    let route = rc.route.clone();
+    let (made, stored) =
+        b.db.write_blocking(move |c| {
+            let ctx = Ctx::new(Actor::system("test"), at(0));
+            let input = users::UserInput {
+                username: Some("carol".into()),
+                display_name: Some("Carol C".into()),
+                ..Default::default()
+            };
+            let carol = users::create(c, &ctx, input, "x", false)?;
+            let mut a = event(Action::Trigger, "k1", &[("alertname", "Disk"), ("host", "db1")]);
+            a.message = "disk 95% full".into();
+            a.event_link = Some("https://grafana.example/d/1".into());
+            let plain = alerts::insert(c, at(1), &route, &a, opened("k1", None))?;
+            let full = alerts::Opened {
+                assignee: Some(carol.id),
+                next_action_at: Some(at(301)),
+                ..opened("k2", Some("alertname=Disk"))
+            };
+            let grouped =
+                alerts::insert(c, at(2), &route, &event(Action::Trigger, "k2", &[("alertname", "Disk")]), full)?;
+            let made = vec![plain, grouped];
+            let stored = made.iter().map(|m| alerts::get(c, m.id)).collect::<Result<Vec<_>, _>>()?;
+            Ok((made, stored))
+        })
+        .unwrap();
+    assert_eq!(made[1].assignee.as_ref().map(|u| u.display_name.as_str()), Some("Carol C"));
+    for (made, stored) in made.iter().zip(&stored) {
+        assert_eq!(format!("{made:?}"), format!("{stored:?}"));
+    }
 }
 
 #[test]
