@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::Ctx;
+use super::config_cache::Key;
 use super::sql::Row;
 use super::{Read, Result, StoreError, Tx};
 use crate::args;
@@ -299,17 +300,18 @@ pub fn delete_rule(c: &Tx<'_>, ctx: &Ctx, user_id: i64, id: i64) -> Result<()> {
 /// The rules that notify `user_id` about an alert of `severity`: each with its (enabled,
 /// verified) method.
 pub fn applicable(c: &Read<'_>, user_id: i64, severity: Severity) -> Result<Vec<(NotificationRule, ContactMethod)>> {
-    let mut out = Vec::new();
-    for r in rules_of(c, user_id)? {
-        if !r.severities.is_empty() && !r.severities.contains(&severity) {
-            continue;
+    // Every rule with a working method is cached between pages; the severity is checked here.
+    let working = c.cached(Key::Rules(user_id), || {
+        let mut out = Vec::new();
+        for r in rules_of(c, user_id)? {
+            let m = get(c, r.contact_method_id)?;
+            if m.enabled && m.verified_at.is_some() {
+                out.push((r, m));
+            }
         }
-        let m = get(c, r.contact_method_id)?;
-        if m.enabled && m.verified_at.is_some() {
-            out.push((r, m));
-        }
-    }
-    Ok(out)
+        Ok(out)
+    })?;
+    Ok(working.iter().filter(|(r, _)| r.severities.is_empty() || r.severities.contains(&severity)).cloned().collect())
 }
 
 /// Whether `user_id` has any rule with an enabled, verified method (the alert page warns when

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::alerts::{self, Alert};
 use super::audit::Actor;
+use super::config_cache::Key;
 use super::outbox::{self, EventKind};
 use super::timeline::add_event;
 use super::{Read, Result, StoreError, Tx, policies, routes, silences};
@@ -27,13 +28,17 @@ pub fn oncall(c: &Read<'_>, rotation_id: i64, now: Ts) -> Result<Option<i64>> {
 /// A rotation's on-call user at `now` and its reminder interval (none for a rotation that is
 /// gone).
 fn rotation_now(c: &Read<'_>, rotation_id: i64, now: Ts) -> Result<(Option<i64>, Option<i64>)> {
-    let r = match super::rotations::get_plain(c, rotation_id) {
-        Ok(r) => r,
-        Err(StoreError::NotFound(_)) => return Ok((None, None)),
-        Err(e) => return Err(e),
-    };
-    let oncall = super::rotations::domain(c, &r)?.oncall_at(now).map(|s| s.user_id);
-    Ok((oncall, Some(r.reminder_interval_seconds)))
+    // The rotation's layers, members and overrides are cached between alerts; who is on call
+    // is computed for `now` each time.
+    let loaded = c.cached(Key::Rotation(rotation_id), || match super::rotations::get_plain(c, rotation_id) {
+        Ok(r) => Ok(Some((super::rotations::domain(c, &r)?, r.reminder_interval_seconds))),
+        Err(StoreError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    })?;
+    Ok(match &*loaded {
+        Some((rotation, reminder)) => (rotation.oncall_at(now).map(|s| s.user_id), Some(*reminder)),
+        None => (None, None),
+    })
 }
 
 /// An escalation rule's target as a step, with the on-call of its rotation when it has one.
@@ -195,14 +200,19 @@ pub fn flapping_started(c: &Tx<'_>, now: Ts, alert_id: i64, o: &Options, changes
 
 // --- silences and flapping over time (engine) --------------------------------------------------
 
-/// The active silences of a team, compiled.
+/// The active silences of a team, compiled (the team's enabled ones are cached between
+/// alerts; their times are checked against `now` here).
 pub fn silence_rules(c: &Read<'_>, team_id: i64, now: Ts) -> Result<Vec<SilenceRule>> {
-    Ok(silences::active_for_team(c, team_id, now)?
-        .into_iter()
-        .filter_map(|s| {
-            Matchers::parse(&s.matchers, "matchers").ok().map(|m| SilenceRule { id: s.id, name: s.name, matchers: m })
-        })
-        .collect())
+    let enabled = c.cached(Key::Silences(team_id), || {
+        Ok(silences::enabled_for_team(c, team_id)?
+            .into_iter()
+            .filter_map(|s| {
+                let matchers = Matchers::parse(&s.matchers, "matchers").ok()?;
+                Some((s.starts_at, s.ends_at, SilenceRule { id: s.id, name: s.name, matchers }))
+            })
+            .collect::<Vec<_>>())
+    })?;
+    Ok(enabled.iter().filter(|(starts, ends, _)| *starts <= now && now < *ends).map(|(_, _, r)| r.clone()).collect())
 }
 
 /// Re-evaluates silences: silenced alerts whose silence ended (and that no other silence

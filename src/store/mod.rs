@@ -23,6 +23,7 @@ pub mod audit;
 pub mod calendar;
 pub mod changes;
 pub mod channels;
+pub mod config_cache;
 pub mod contacts;
 pub mod copy;
 pub mod escalation;
@@ -155,6 +156,12 @@ pub struct Read<'a> {
     conn: Conn<'a>,
     /// Inside the write transaction (reads there may lock what they decide on).
     write: bool,
+    /// The process's cache of paging configuration, when [`Db`] gave one (write transactions).
+    cache: std::cell::OnceCell<Arc<config_cache::ConfigCache>>,
+    /// The configuration version this transaction read (at its first cached load).
+    config_version: std::cell::Cell<Option<i64>>,
+    /// This transaction wrote to the configuration: it reads it directly from then on.
+    config_written: std::cell::Cell<bool>,
 }
 
 /// What a store function that writes takes: the write transaction. It reads too (`&Tx`
@@ -178,10 +185,19 @@ impl<'a> std::ops::Deref for Tx<'a> {
 // SQL goes through these, inside `store/` only.
 impl<'a> Read<'a> {
     fn sqlite(c: &'a rusqlite::Connection) -> Read<'a> {
-        Read { conn: Conn::Sqlite(c), write: false }
+        Read::on(Conn::Sqlite(c))
     }
     fn postgres(c: &'a PgCell) -> Read<'a> {
-        Read { conn: Conn::Postgres(c), write: false }
+        Read::on(Conn::Postgres(c))
+    }
+    fn on(conn: Conn<'a>) -> Read<'a> {
+        Read {
+            conn,
+            write: false,
+            cache: Default::default(),
+            config_version: Default::default(),
+            config_written: Default::default(),
+        }
     }
 
     /// `FOR UPDATE OF <table>` for a read the write transaction decides on, on PostgreSQL:
@@ -202,8 +218,17 @@ impl<'a> Read<'a> {
         }
     }
 
+    /// Notes a write to the configuration (an `INSERT … RETURNING` runs as a query): see
+    /// [`config_cache`].
+    fn note_write(&self, sql: &str) {
+        if config_cache::writes_config(sql) {
+            self.config_written.set(true);
+        }
+    }
+
     /// Every row, mapped.
     fn rows<T>(&self, sql: &str, args: &[Val], mut f: impl FnMut(&Row<'_>) -> Result<T>) -> Result<Vec<T>> {
+        self.note_write(sql);
         match self.conn {
             Conn::Sqlite(c) => sqlite::rows(c, sql, args, f),
             Conn::Postgres(c) => {
@@ -215,6 +240,7 @@ impl<'a> Read<'a> {
 
     /// The first row, mapped, if there is one.
     fn opt<T>(&self, sql: &str, args: &[Val], f: impl FnOnce(&Row<'_>) -> Result<T>) -> Result<Option<T>> {
+        self.note_write(sql);
         match self.conn {
             Conn::Sqlite(c) => sqlite::first(c, sql, args, f),
             Conn::Postgres(c) => {
@@ -267,6 +293,7 @@ impl<'a> Tx<'a> {
 
     /// Runs a statement; the number of rows it changed.
     fn exec(&self, sql: &str, args: &[Val]) -> Result<usize> {
+        self.read.note_write(sql);
         match self.read.conn {
             Conn::Sqlite(c) => sqlite::exec(c, sql, args),
             Conn::Postgres(c) => Ok(c.borrow_mut().execute(sql, args)? as usize),
@@ -280,6 +307,7 @@ impl<'a> Tx<'a> {
 
     /// Runs statements without arguments (maintenance).
     fn batch(&self, sql: &str) -> Result<()> {
+        self.read.config_written.set(true);
         match self.read.conn {
             Conn::Sqlite(c) => sqlite::batch(c, sql),
             Conn::Postgres(c) => c.borrow_mut().batch(sql),
@@ -313,6 +341,8 @@ pub struct Db {
     /// The installation can send e-mail: a page to someone with no working notification rule
     /// goes to their account's address (see [`Tx::mail_fallback`]).
     mail_fallback: bool,
+    /// What paging read of the configuration (see [`config_cache`]).
+    cache: Arc<config_cache::ConfigCache>,
 }
 
 enum Backend {
@@ -359,7 +389,7 @@ impl Db {
             Some(url) => Backend::Postgres(Box::new(pg::PgDb::open(url, cfg)?)),
             None => Backend::Sqlite(sqlite::SqliteDb::open(cfg, missing)?),
         };
-        Ok(Db { inner: Arc::new(backend), mail_fallback: false })
+        Ok(Db { inner: Arc::new(backend), mail_fallback: false, cache: Default::default() })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -428,7 +458,7 @@ impl Db {
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
         let f = self.configure(f);
-        match &*self.inner {
+        let result = match &*self.inner {
             Backend::Sqlite(s) => {
                 s.submit(f)?.await.map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?
             }
@@ -438,7 +468,8 @@ impl Db {
                     .await
                     .map_err(|e| StoreError::Db(format!("write task failed: {e}")))?
             }
-        }
+        };
+        self.forget_on_failure(result)
     }
 
     /// The installation can send e-mail (`smtp.host` is set): pages to people with no working
@@ -453,11 +484,28 @@ impl Db {
     where
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
-        let mail = self.mail_fallback;
+        let settings = self.settings();
         move |c: &Tx<'_>| {
-            c.mail_fallback.set(mail);
+            settings(c);
             f(c)
         }
+    }
+
+    /// What this handle sets on each of its transactions.
+    fn settings(&self) -> impl Fn(&Tx<'_>) + Send + Sync + 'static {
+        let (mail, cache) = (self.mail_fallback, self.cache.clone());
+        move |c: &Tx<'_>| {
+            c.mail_fallback.set(mail);
+            let _ = c.read.cache.set(cache.clone());
+        }
+    }
+
+    /// A write that failed may have loaded configuration that never committed.
+    fn forget_on_failure<T>(&self, result: Result<T>) -> Result<T> {
+        if result.is_err() {
+            self.cache.clear();
+        }
+        result
     }
 
     /// `write` for a decision that may meet a concurrent one (intake on several nodes): on a
@@ -471,15 +519,16 @@ impl Db {
         match &*self.inner {
             Backend::Sqlite(_) => self.write(f).await,
             Backend::Postgres(p) => {
-                let mail = self.mail_fallback;
+                let settings = self.settings();
                 let f = move |c: &Tx<'_>| {
-                    c.mail_fallback.set(mail);
+                    settings(c);
                     f(c)
                 };
                 let shared = p.shared();
-                tokio::task::spawn_blocking(move || pg::write_retrying(&shared, &f))
+                let result = tokio::task::spawn_blocking(move || pg::write_retrying(&shared, &f))
                     .await
-                    .map_err(|e| StoreError::Db(format!("write task failed: {e}")))?
+                    .map_err(|e| StoreError::Db(format!("write task failed: {e}")))?;
+                self.forget_on_failure(result)
             }
         }
     }
@@ -491,12 +540,13 @@ impl Db {
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
         let f = self.configure(f);
-        match &*self.inner {
+        let result = match &*self.inner {
             Backend::Sqlite(s) => {
                 s.submit(f)?.blocking_recv().map_err(|_| StoreError::Unavailable("the writer thread stopped".into()))?
             }
             Backend::Postgres(p) => pg::write(&p.shared(), f),
-        }
+        };
+        self.forget_on_failure(result)
     }
 
     /// Runs `f` on a pooled connection off the async workers.

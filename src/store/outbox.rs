@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::alerts::Alert;
+use super::config_cache::Key;
 use super::sql::Row;
 use super::timeline::add_event;
 use super::{Dialect, Read, Result, Tx};
@@ -134,27 +135,33 @@ struct Target {
 
 /// Channels a page for `alert` goes to (enabled, severity filter passed).
 fn channels_for(c: &Read<'_>, alert: &Alert, target: &PageTarget) -> Result<Vec<Target>> {
-    let (sql, id) = match target {
+    let (sql, key, id) = match target {
         PageTarget::RouteChannels => match alert.route_id {
             Some(r) => (
                 "SELECT ch.id, ch.name, ch.channel_type, ch.enabled, ch.notify_on_severities FROM route_channels rc
                  JOIN channels ch ON ch.id = rc.channel_id WHERE rc.route_id = ?1 ORDER BY rc.position",
+                Key::RouteChannels(r),
                 r,
             ),
             None => return Ok(Vec::new()),
         },
-        PageTarget::Channel(id) => {
-            ("SELECT id, name, channel_type, enabled, notify_on_severities FROM channels WHERE id = ?1", *id)
-        }
+        PageTarget::Channel(id) => (
+            "SELECT id, name, channel_type, enabled, notify_on_severities FROM channels WHERE id = ?1",
+            Key::Channel(*id),
+            *id,
+        ),
     };
-    let rows = c.rows(sql, args![id], |r| {
-        let sev: Vec<Severity> = r.json("notify_on_severities")?;
-        Ok((r.get::<i64, _>(0)?, r.get::<String, _>(1)?, r.get::<String, _>(2)?, r.get::<bool, _>(3)?, sev))
+    // The channels are cached between pages; the alert's severity is checked here.
+    let rows = c.cached(key, || {
+        c.rows(sql, args![id], |r| {
+            let sev: Vec<Severity> = r.json("notify_on_severities")?;
+            Ok((r.get::<i64, _>(0)?, r.get::<String, _>(1)?, r.get::<String, _>(2)?, r.get::<bool, _>(3)?, sev))
+        })
     })?;
     let mut out = Vec::new();
-    for (id, name, kind, enabled, sev) in rows {
-        if enabled && (sev.is_empty() || sev.contains(&alert.severity)) {
-            out.push(Target { channel_id: id, label: format!("{kind} \"{name}\"") });
+    for (id, name, kind, enabled, sev) in rows.iter() {
+        if *enabled && (sev.is_empty() || sev.contains(&alert.severity)) {
+            out.push(Target { channel_id: *id, label: format!("{kind} \"{name}\"") });
         }
     }
     Ok(out)

@@ -271,6 +271,7 @@ pub const EXPECTED: &[(&str, &[&str])] = &[
         ],
     ),
     ("intake_webhook_ids", &["route_id", "webhook_id", "seen_at"]),
+    ("config_version", &["id", "version"]),
     (
         "change_events",
         &["id", "team_id", "route_id", "summary", "source", "happened_at", "details", "links", "images", "created_at"],

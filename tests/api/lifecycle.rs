@@ -361,3 +361,62 @@ fn retention_deletes_old_resolved_alerts_only() {
     app.get(&format!("/api/alerts/{open}"), &admin).expect(200);
     app.get(&format!("/api/alerts/{recent}"), &admin).expect(200);
 }
+
+#[test]
+fn each_alert_is_paged_by_the_configuration_as_it_is_when_the_alert_arrives() {
+    // Paging keeps what it read of the configuration between alerts (store::config_cache):
+    // every kind of change it keeps must show on the very next alert.
+    let app = TestApp::start();
+    let w = crate::support::World::new(&app);
+    let e = &w.editor.1;
+    let rot =
+        app.post("/api/rotations", e, json!({"team_id": w.team, "name": "R", "start_at": "2026-11-01T00:00:00Z"})).id();
+    app.post(&format!("/api/rotations/{rot}/members"), e, json!({"user_id": w.editor.0})).expect(201);
+    let ch = app
+        .post("/api/channels", e, json!({"team_id": w.team, "name": "log", "channel_type": "log", "config": {}}))
+        .id();
+    let route = json!({"team_id": w.team, "name": "r", "source": "webhook", "rotation_id": rot, "channel_ids": [ch]});
+    let token = app.post("/api/routes", e, route).expect(201)["intake_token"].as_str().unwrap().to_string();
+    let page = |key: &str| {
+        let body = json!({"title": "Disk full", "fingerprint": key, "labels": {"env": "prod"}}).to_string();
+        let id = app.post_raw("/api/integrations/webhook", Some(&token), &body).expect(200)[0]["id"].as_i64().unwrap();
+        let alert = app.get(&format!("/api/alerts/{id}"), &w.admin).expect(200);
+        let deliveries = app.get(&format!("/api/alerts/{id}/deliveries"), &w.admin).expect(200);
+        let targets: Vec<String> =
+            deliveries.as_array().unwrap().iter().map(|d| d["target"].as_str().unwrap().to_string()).collect();
+        (alert["assignee"]["username"].as_str().unwrap_or("nobody").to_string(), alert["status"].clone(), targets)
+    };
+    let (who, _, targets) = page("k1");
+    assert_eq!((who.as_str(), targets.len()), ("eddie", 1), "{targets:?}");
+
+    // An override: the next alert goes to rick.
+    let over =
+        json!({"user_id": w.responder.0, "starts_at": "2026-11-23T08:00:00Z", "ends_at": "2026-11-24T08:00:00Z"});
+    app.post(&format!("/api/rotations/{rot}/overrides"), e, over).expect(201);
+    assert_eq!(page("k2").0, "rick");
+
+    // rick's own rule: the next page reaches him by his webhook too.
+    let hook = crate::fake::Fake::start();
+    let m = app
+        .post(
+            "/api/profile/contact-methods",
+            &w.responder.1,
+            json!({"type": "webhook", "value": format!("{}/me", hook.url)}),
+        )
+        .expect(201);
+    app.post(&format!("/api/profile/contact-methods/{}/test", m["id"]), &w.responder.1, json!({})).expect(200);
+    app.post("/api/profile/notification-rules", &w.responder.1, json!({"contact_method_id": m["id"]})).expect(201);
+    let (_, _, targets) = page("k3");
+    assert!(targets.len() == 2 && targets.iter().any(|t| t.contains("webhook")), "{targets:?}");
+
+    // The channel disabled: no page to it.
+    app.put(&format!("/api/channels/{ch}"), e, json!({"enabled": false})).expect(200);
+    let (_, _, targets) = page("k4");
+    assert!(targets.len() == 1 && !targets[0].contains("log"), "{targets:?}");
+
+    // A silence of the team: the next alert is held.
+    let silence =
+        json!({"team_id": w.team, "name": "all", "matchers": ["env=\"prod\""], "ends_at": "2026-11-24T10:00:00Z"});
+    app.post("/api/silences", e, silence).expect(201);
+    assert_eq!(page("k5").1, "silenced");
+}
