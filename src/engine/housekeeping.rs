@@ -14,6 +14,8 @@ use crate::store::{self, StoreError};
 /// Advisory locks of the parts that are not cycle steps (see `Step::lock_key`).
 const SEARCH_LOCK: i64 = 0x4952_4510;
 const RETENTION_LOCK: i64 = 0x4952_4511;
+/// Resolved alerts deleted per retention transaction.
+const RETENTION_BATCH: usize = 2_000;
 
 /// The timed part of the cycle: silences that started or ended, flapping alerts that became
 /// stable, expired sessions and tokens. Returns the number of changes and when the next
@@ -80,14 +82,34 @@ pub struct Retention {
 pub async fn retention(engine: &Engine, now: Ts) -> Result<Retention, StoreError> {
     let alert_cutoff = now.plus_secs(-i64::from(engine.config.retention.resolved_alert_days) * 86_400);
     let audit_cutoff = now.plus_secs(-i64::from(engine.config.retention.audit_log_days) * 86_400);
+    // Alerts go in batches, each its own transaction: intake's writes wait for none of them
+    // long, and the undo journal SQLite keeps in memory for a write stays small (src/main.rs).
+    // One process at a time; another that comes after finds nothing left to delete.
+    let mut alerts = 0;
+    loop {
+        let deleted = engine
+            .db
+            .write(move |c| {
+                if !store::try_step_lock(c, RETENTION_LOCK)? {
+                    return Ok(None);
+                }
+                store::alerts::purge_resolved_before(c, alert_cutoff, RETENTION_BATCH).map(Some)
+            })
+            .await?;
+        match deleted {
+            Some(n) => alerts += n,
+            None => return Ok(Retention::default()),
+        }
+        if deleted < Some(RETENTION_BATCH) {
+            break;
+        }
+    }
     let r = engine
         .db
         .write(move |c| {
-            // One process at a time; another that comes after finds nothing left to delete.
             if !store::try_step_lock(c, RETENTION_LOCK)? {
                 return Ok(Retention::default());
             }
-            let alerts = store::alerts::purge_resolved_before(c, alert_cutoff)?;
             // Change events are kept as long as resolved alerts.
             store::changes::purge_before(c, alert_cutoff)?;
             let audit_logs = store::audit::purge_before(c, audit_cutoff)?;

@@ -840,12 +840,13 @@ pub fn next_silence_or_flap_change(c: &Read<'_>, now: Ts, flap_window_secs: i64)
     Ok(best)
 }
 
-/// Deletes resolved alerts (with their events and deliveries) resolved before `cutoff`.
-/// Open alerts are never deleted.
-pub fn purge_resolved_before(c: &Tx<'_>, cutoff: Ts) -> Result<usize> {
+/// Deletes at most `limit` resolved alerts (with their events and deliveries) resolved before
+/// `cutoff`; returns how many. Open alerts are never deleted.
+pub fn purge_resolved_before(c: &Tx<'_>, cutoff: Ts, limit: usize) -> Result<usize> {
     c.exec(
-        "DELETE FROM alerts WHERE status = 'resolved' AND resolved_at IS NOT NULL AND resolved_at < ?1",
-        args![cutoff],
+        "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE status = 'resolved' AND resolved_at IS NOT NULL
+                                         AND resolved_at < ?1 LIMIT ?2)",
+        args![cutoff, limit as i64],
     )
 }
 

@@ -4,7 +4,9 @@
 //!   whatever is queued, runs each job in its own SAVEPOINT inside one `BEGIN IMMEDIATE`
 //!   transaction, commits once and then answers every caller (group commit: one fsync for many
 //!   requests). A job that fails is rolled back to its savepoint without touching the others.
-//!   Before each transaction it checks that the file is still the one it opened.
+//!   The binary keeps those savepoints' journals in memory (`src/main.rs`), so the largest
+//!   single job bounds their size. Before each transaction it checks that the file is still
+//!   the one it opened.
 //! - a small **pool of read-only connections**, used through `spawn_blocking`, so no SQLite call
 //!   ever runs on an async worker thread.
 //! - WAL mode, `synchronous = FULL` by default; files created 0600; a database that vanished
