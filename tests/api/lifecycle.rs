@@ -369,14 +369,7 @@ fn each_alert_is_paged_by_the_configuration_as_it_is_when_the_alert_arrives() {
     let app = TestApp::start();
     let w = crate::support::World::new(&app);
     let e = &w.editor.1;
-    let rot =
-        app.post("/api/rotations", e, json!({"team_id": w.team, "name": "R", "start_at": "2026-11-01T00:00:00Z"})).id();
-    app.post(&format!("/api/rotations/{rot}/members"), e, json!({"user_id": w.editor.0})).expect(201);
-    let ch = app
-        .post("/api/channels", e, json!({"team_id": w.team, "name": "log", "channel_type": "log", "config": {}}))
-        .id();
-    let route = json!({"team_id": w.team, "name": "r", "source": "webhook", "rotation_id": rot, "channel_ids": [ch]});
-    let token = app.post("/api/routes", e, route).expect(201)["intake_token"].as_str().unwrap().to_string();
+    let (token, rot, ch) = crate::personal::logged_route(&app, &w);
     let page = |key: &str| {
         let body = json!({"title": "Disk full", "fingerprint": key, "labels": {"env": "prod"}}).to_string();
         let id = app.post_raw("/api/integrations/webhook", Some(&token), &body).expect(200)[0]["id"].as_i64().unwrap();

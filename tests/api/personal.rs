@@ -9,6 +9,11 @@ use crate::support::{TestApp, World};
 
 /// A route whose rotation has eddie on call, with a log channel.
 fn route(app: &TestApp, w: &World) -> String {
+    logged_route(app, w).0
+}
+
+/// [`route`]'s route: (its intake token, the rotation, the log channel).
+pub fn logged_route(app: &TestApp, w: &World) -> (String, i64, i64) {
     let e = &w.editor.1;
     let rot =
         app.post("/api/rotations", e, json!({"team_id": w.team, "name": "R", "start_at": "2026-11-01T00:00:00Z"})).id();
@@ -16,15 +21,9 @@ fn route(app: &TestApp, w: &World) -> String {
     let ch = app
         .post("/api/channels", e, json!({"team_id": w.team, "name": "log", "channel_type": "log", "config": {}}))
         .id();
-    app.post(
-        "/api/routes",
-        e,
-        json!({"team_id": w.team, "name": "r", "source": "webhook", "rotation_id": rot, "channel_ids": [ch]}),
-    )
-    .expect(201)["intake_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    let route = json!({"team_id": w.team, "name": "r", "source": "webhook", "rotation_id": rot, "channel_ids": [ch]});
+    let token = app.post("/api/routes", e, route).expect(201)["intake_token"].as_str().unwrap().to_string();
+    (token, rot, ch)
 }
 
 #[test]
