@@ -78,18 +78,8 @@ pub fn send_sms(phone: &Value, env: &Env<'_>, msg: &Message, to: &str) -> Result
     match cfg.provider {
         super::voice::Provider::Http => {
             let url = cfg.url.as_deref().ok_or_else(|| NotifyError::Permanent("phone.url is not set".into()))?;
-            let body =
-                json!({"type": "sms", "to": to, "text": text, "message_id": msg.message_id}).to_string().into_bytes();
-            let ts = msg.timestamp.secs();
-            let sig = super::voice::http_signature(cfg.secret.as_deref().unwrap_or(""), ts, &body);
-            let ts = ts.to_string();
-            let r = env.http.request(
-                "POST",
-                url,
-                "application/json",
-                body,
-                &[("X-IncidentRelay-Timestamp", &ts), ("X-IncidentRelay-Signature", &sig)],
-            )?;
+            let body = json!({"type": "sms", "to": to, "text": text, "message_id": msg.message_id});
+            let r = super::voice::http_post(&cfg, env, url, &body, msg.timestamp.secs())?;
             let id = r.json()["message_id"].as_str().map(str::to_string);
             Ok(Sent { detail: "SMS requested".into(), external_id: id })
         }

@@ -179,17 +179,7 @@ pub fn send(cfg: &Config, env: &Env<'_>, msg: &Message) -> Result<Sent, NotifyEr
     match cfg.provider {
         Provider::Http => {
             let url = cfg.url.as_deref().ok_or_else(|| NotifyError::Permanent("url is not set".into()))?;
-            let body = render_http(cfg, msg, &to, &callback).to_string().into_bytes();
-            let ts = msg.timestamp.secs();
-            let sig = http_signature(cfg.secret.as_deref().unwrap_or(""), ts, &body);
-            let ts = ts.to_string();
-            let r = env.http.request(
-                "POST",
-                url,
-                "application/json",
-                body,
-                &[("X-IncidentRelay-Timestamp", &ts), ("X-IncidentRelay-Signature", &sig)],
-            )?;
+            let r = http_post(cfg, env, url, &render_http(cfg, msg, &to, &callback), msg.timestamp.secs())?;
             let call = r.json()["call_id"].as_str().map(str::to_string);
             Ok(Sent {
                 detail: format!("call requested ({})", call.as_deref().unwrap_or("no call id")),
@@ -211,6 +201,27 @@ pub fn send(cfg: &Config, env: &Env<'_>, msg: &Message) -> Result<Sent, NotifyEr
 }
 
 /// POSTs a form to a Twilio account resource (`Calls`, `Messages`); the new resource's sid.
+/// Posts `body` to the HTTP gateway at `url`, signed with the settings' secret and `timestamp`
+/// (calls, and SMS through `notify::personal`).
+pub fn http_post(
+    cfg: &Config,
+    env: &Env<'_>,
+    url: &str,
+    body: &serde_json::Value,
+    timestamp: i64,
+) -> Result<super::Reply, NotifyError> {
+    let body = body.to_string().into_bytes();
+    let sig = http_signature(cfg.secret.as_deref().unwrap_or(""), timestamp, &body);
+    let ts = timestamp.to_string();
+    env.http.request(
+        "POST",
+        url,
+        "application/json",
+        body,
+        &[("X-IncidentRelay-Timestamp", &ts), ("X-IncidentRelay-Signature", &sig)],
+    )
+}
+
 pub fn twilio_post(
     cfg: &Config,
     env: &Env<'_>,

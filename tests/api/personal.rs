@@ -268,7 +268,11 @@ fn a_key_pressed_on_a_personal_call_acknowledges_as_the_person_called() {
         .as_i64()
         .unwrap();
     app.deliver();
-    let call = gw.requests().last().unwrap().json();
+    let placed = gw.requests().last().unwrap().clone();
+    let at = placed.header("x-incidentrelay-timestamp").unwrap().to_string();
+    let sig = format!("sha256={}", crate::delivery::hex_hmac("ps", &format!("{at}.{}", placed.body)));
+    assert_eq!(placed.header("x-incidentrelay-signature"), Some(sig.as_str()), "the call is signed like the SMS");
+    let call = placed.json();
     assert_eq!(call["to"], "+4930999");
     assert_eq!(call["callback_url"], format!("https://oncall.example/api/integrations/voice/personal/{mid}/callback"));
     assert!(call["text"].as_str().unwrap().ends_with("press 1 to acknowledge, press 2 to resolve."), "{call}");
