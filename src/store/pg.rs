@@ -733,6 +733,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_write_gate_lets_through_at_most_its_permits_and_leaves_a_connection_for_reads() {
+        let gate = Arc::new(Gate::new(2));
+        let (first, second) = (gate.enter(), gate.enter());
+        let (entered, rx) = std::sync::mpsc::channel();
+        let third = {
+            let gate = gate.clone();
+            std::thread::spawn(move || {
+                let _permit = gate.enter();
+                let _ = entered.send(());
+            })
+        };
+        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err(), "a third writer waits");
+        drop(first);
+        rx.recv().unwrap();
+        third.join().unwrap();
+        drop(second);
+        assert_eq!(*gate.free.lock().unwrap(), 2, "every permit came back");
+        assert_eq!(write_concurrency(2), 1, "the smallest pool keeps one connection for reads");
+        assert!(write_concurrency(500) >= 4);
+    }
+
+    #[test]
     fn placeholders_and_hints_are_translated() {
         assert_eq!(translate("SELECT * FROM a WHERE x = ?1 AND y = ?2"), "SELECT * FROM a WHERE x = $1 AND y = $2");
         assert_eq!(translate("SELECT ?1, ?, ?"), "SELECT $1, $2, $3");

@@ -253,6 +253,56 @@ fn two_writers_deciding_on_the_same_key_at_once_make_one_alert() {
 }
 
 #[test]
+fn writers_reopening_the_same_resolved_alert_at_once_reopen_it_once() {
+    // The reopen candidate is read locked (PostgreSQL): the writers after the first see the
+    // alert open again and count a repeat instead of starting another episode.
+    let b = Arc::new(Backend::open());
+    let (rc, _) = route(&b, &[]);
+    let id = ingest(&b, &rc, at(0), event(Action::Trigger, "again", &[])).id.unwrap();
+    ingest(&b, &rc, at(10), event(Action::Resolve, "again", &[]));
+    let results: Vec<_> = b.rt.block_on(async {
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (db, rc) = (b.db.clone(), rc.clone());
+                tokio::spawn(async move {
+                    let target = IntakeTarget::Route(Box::new(rc));
+                    db.write_retrying(move |c| {
+                        intake::ingest_all(c, at(20), &target, &[event(Action::Trigger, "again", &[])], &opts())
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap().unwrap().remove(0));
+        }
+        out
+    });
+    let reopened = results.iter().filter(|r| r.outcome == Outcome::Reopened).count();
+    let repeats = results.iter().filter(|r| r.outcome == Outcome::Deduplicated).count();
+    assert_eq!((reopened, repeats), (1, 7), "{results:?}");
+    assert!(results.iter().all(|r| r.id == Some(id)), "{results:?}");
+    assert_eq!(b.db.read_blocking(move |c| alerts::get(c, id)).unwrap().episode, 1, "one new episode");
+}
+
+#[test]
+fn retention_purges_resolved_alerts_in_batches_and_never_an_open_one() {
+    let b = Backend::open();
+    let (rc, _) = route(&b, &[]);
+    for i in 0..5 {
+        let key = format!("old-{i}");
+        ingest(&b, &rc, at(i), event(Action::Trigger, &key, &[]));
+        ingest(&b, &rc, at(i + 1), event(Action::Resolve, &key, &[]));
+    }
+    let open = ingest(&b, &rc, at(0), event(Action::Trigger, "open", &[])).id.unwrap();
+    let batches: Vec<usize> =
+        (0..4).map(|_| b.db.write_blocking(|c| alerts::purge_resolved_before(c, at(100), 2)).unwrap()).collect();
+    assert_eq!(batches, [2, 2, 1, 0]);
+    assert_eq!(b.db.read_blocking(move |c| alerts::get(c, open)).unwrap().status.as_str(), "firing");
+}
+
+#[test]
 fn the_outbox_claims_due_rows_once_and_records_their_fate() {
     let b = Backend::open();
     let (rc, channel) = route(&b, &[]);
