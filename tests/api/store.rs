@@ -3,8 +3,6 @@
 //! a PostgreSQL database in `tests/postgres`); everything else is the public store API, so the
 //! same scenarios run against both backends.
 
-use std::sync::Arc;
-
 use incidentrelay::config::DatabaseConfig;
 use incidentrelay::domain::alert::{Action, IncomingAlert, Source};
 use incidentrelay::domain::channel::{ChannelKind, ChannelSpec};
@@ -110,6 +108,35 @@ fn event(action: Action, key: &str, labels: &[(&str, &str)]) -> IncomingAlert {
     a.dedup_key = Some(key.to_string());
     a.labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     a
+}
+
+/// Eight writers triggering `key` at once, each as intake does: one that loses the unique open
+/// key decides again (`write_retrying`).
+fn eight_writers_trigger(
+    b: &Backend,
+    rc: &RouteCtx,
+    now: Ts,
+    key: &'static str,
+) -> Vec<incidentrelay::domain::lifecycle::IntakeResult> {
+    b.rt.block_on(async {
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (db, rc) = (b.db.clone(), rc.clone());
+                tokio::spawn(async move {
+                    let target = IntakeTarget::Route(Box::new(rc));
+                    db.write_retrying(move |c| {
+                        intake::ingest_all(c, now, &target, &[event(Action::Trigger, key, &[])], &opts())
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap().unwrap().remove(0));
+        }
+        out
+    })
 }
 
 fn ingest(b: &Backend, rc: &RouteCtx, now: Ts, a: IncomingAlert) -> incidentrelay::domain::lifecycle::IntakeResult {
@@ -223,28 +250,9 @@ fn the_schema_allows_one_open_alert_per_key_and_one_open_group_per_route() {
 
 #[test]
 fn two_writers_deciding_on_the_same_key_at_once_make_one_alert() {
-    let b = Arc::new(Backend::open());
+    let b = Backend::open();
     let (rc, _) = route(&b, &[]);
-    let results: Vec<_> = b.rt.block_on(async {
-        let tasks: Vec<_> = (0..8)
-            .map(|_| {
-                let (db, rc) = (b.db.clone(), rc.clone());
-                tokio::spawn(async move {
-                    let target = IntakeTarget::Route(Box::new(rc));
-                    // As intake does: a writer that loses the unique open key decides again.
-                    db.write_retrying(move |c| {
-                        intake::ingest_all(c, at(0), &target, &[event(Action::Trigger, "same", &[])], &opts())
-                    })
-                    .await
-                })
-            })
-            .collect();
-        let mut out = Vec::new();
-        for t in tasks {
-            out.push(t.await.unwrap().unwrap().remove(0));
-        }
-        out
-    });
+    let results = eight_writers_trigger(&b, &rc, at(0), "same");
     let created = results.iter().filter(|r| r.outcome == Outcome::Created).count();
     let ids: std::collections::BTreeSet<_> = results.iter().map(|r| r.id).collect();
     assert_eq!((created, ids.len()), (1, 1), "{results:?}");
@@ -256,29 +264,11 @@ fn two_writers_deciding_on_the_same_key_at_once_make_one_alert() {
 fn writers_reopening_the_same_resolved_alert_at_once_reopen_it_once() {
     // The reopen candidate is read locked (PostgreSQL): the writers after the first see the
     // alert open again and count a repeat instead of starting another episode.
-    let b = Arc::new(Backend::open());
+    let b = Backend::open();
     let (rc, _) = route(&b, &[]);
     let id = ingest(&b, &rc, at(0), event(Action::Trigger, "again", &[])).id.unwrap();
     ingest(&b, &rc, at(10), event(Action::Resolve, "again", &[]));
-    let results: Vec<_> = b.rt.block_on(async {
-        let tasks: Vec<_> = (0..8)
-            .map(|_| {
-                let (db, rc) = (b.db.clone(), rc.clone());
-                tokio::spawn(async move {
-                    let target = IntakeTarget::Route(Box::new(rc));
-                    db.write_retrying(move |c| {
-                        intake::ingest_all(c, at(20), &target, &[event(Action::Trigger, "again", &[])], &opts())
-                    })
-                    .await
-                })
-            })
-            .collect();
-        let mut out = Vec::new();
-        for t in tasks {
-            out.push(t.await.unwrap().unwrap().remove(0));
-        }
-        out
-    });
+    let results = eight_writers_trigger(&b, &rc, at(20), "again");
     let reopened = results.iter().filter(|r| r.outcome == Outcome::Reopened).count();
     let repeats = results.iter().filter(|r| r.outcome == Outcome::Deduplicated).count();
     assert_eq!((reopened, repeats), (1, 7), "{results:?}");
