@@ -475,8 +475,10 @@ fn find_open_member(c: &Read<'_>, route_id: i64, dedup_key: &str) -> Result<Opti
 }
 
 /// [`find_open`], and when there is no open alert the one with this key resolved at or after
-/// `since` (a reopen candidate): both in one statement. On PostgreSQL the row found stays
-/// locked until the commit, so two processes never reopen one alert twice.
+/// `since` (a reopen candidate): both in one statement. Each of the two lookups has an index of
+/// its own (`alerts_open_dedup` and `alerts_resolved_dedup`, both partial); the second runs
+/// only when the first finds nothing. On PostgreSQL the row found stays locked until the
+/// commit, so two processes never reopen one alert twice.
 pub fn find_open_or_recent(
     c: &Read<'_>,
     route_id: i64,
@@ -486,8 +488,10 @@ pub fn find_open_or_recent(
 ) -> Result<(Option<Alert>, Option<Alert>)> {
     let lock = c.lock_clause("a");
     let sql = format!(
-        "{SELECT} WHERE a.route_id = ?1 AND a.dedup_key = ?2 AND (a.status <> 'resolved' OR a.resolved_at >= ?3)
-         ORDER BY CASE WHEN a.status = 'resolved' THEN 1 ELSE 0 END, a.id DESC LIMIT 1{lock}"
+        "{SELECT} WHERE a.id = COALESCE(
+           (SELECT o.id FROM alerts o WHERE o.route_id = ?1 AND o.dedup_key = ?2 AND o.status <> 'resolved'),
+           (SELECT r.id FROM alerts r WHERE r.route_id = ?1 AND r.dedup_key = ?2 AND r.status = 'resolved'
+              AND r.resolved_at >= ?3 ORDER BY r.id DESC LIMIT 1)){lock}"
     );
     match c.opt(&sql, args![route_id, dedup_key, since], row)? {
         Some(a) if a.status != AlertStatus::Resolved => Ok((Some(a), None)),
