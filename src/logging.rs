@@ -26,8 +26,12 @@ fn level(l: LogLevel) -> Level {
 }
 
 /// Builds the process logger and installs it as the global one (for the `log` bridge).
+///
+/// Each record reaches the file or stdout in one write, flushed at its end: the drains write a
+/// record in many small pieces, which unbuffered meant a system call each for a file and a
+/// newline search through stdout's line buffer each.
 pub fn init(cfg: &LoggingConfig) -> Result<(Logger, LogGuard), String> {
-    let writer: Box<dyn Write + Send> = match &cfg.file {
+    let target: Box<dyn Write + Send> = match &cfg.file {
         Some(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| format!("logging.file {}: {e}", path.display()))?;
@@ -42,10 +46,12 @@ pub fn init(cfg: &LoggingConfig) -> Result<(Logger, LogGuard), String> {
         }
         None => Box::new(std::io::stdout()),
     };
+    let writer = std::io::BufWriter::with_capacity(16 * 1024, target);
     let drain: Box<dyn Drain<Ok = (), Err = slog::Never> + Send> = match cfg.format {
         LogFormat::Json => Box::new(
             slog_json::Json::new(writer)
                 .set_newlines(true)
+                .set_flush(true)
                 .add_key_value(o!(
                     "ts" => slog::PushFnValue(|_, ser| ser.emit(jiff::Timestamp::now().to_string())),
                     "level" => slog::FnValue(|r| r.level().as_str()),

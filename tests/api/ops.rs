@@ -17,6 +17,31 @@ fn health_readiness_and_version() {
 }
 
 #[test]
+fn each_request_is_one_whole_json_line_in_the_log_file_while_the_server_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("logs").join("ir.log");
+    let server = crate::process::Proc::start(
+        &dir.path().join("log.db"),
+        &["serve"],
+        &[("INCIDENTRELAY_LOGGING__LEVEL", "info"), ("INCIDENTRELAY_LOGGING__FILE", log.to_str().unwrap())],
+    );
+    for _ in 0..3 {
+        assert_eq!(server.call("GET", "/api/version", None, None).status, 200);
+    }
+    // Read while the server runs: a record is written out whole when it is logged.
+    let lines = crate::tools::wait_for(std::time::Duration::from_secs(10), || {
+        let text = std::fs::read_to_string(&log).ok()?;
+        let lines: Vec<serde_json::Value> =
+            text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}"))).collect();
+        let versions = lines.iter().filter(|l| l["msg"] == "request" && l["path"] == "/api/version").count();
+        (versions == 3 && text.ends_with('\n')).then_some(lines)
+    })
+    .expect("three request lines in the log file");
+    let line = lines.iter().find(|l| l["path"] == "/api/version").unwrap();
+    assert_eq!((line["level"].as_str(), line["status"].as_u64()), (Some("INFO"), Some(200)), "{line}");
+}
+
+#[test]
 fn readyz_reports_the_leader_once_the_lock_is_taken() {
     let app = TestApp::start_with(|c| c.scheduler.enabled = true);
     let mut status = String::new();
