@@ -200,7 +200,6 @@ pub fn send(cfg: &Config, env: &Env<'_>, msg: &Message) -> Result<Sent, NotifyEr
     }
 }
 
-/// POSTs a form to a Twilio account resource (`Calls`, `Messages`); the new resource's sid.
 /// Posts `body` to the HTTP gateway at `url`, signed with the settings' secret and `timestamp`
 /// (calls, and SMS through `notify::personal`).
 pub fn http_post(
@@ -222,6 +221,7 @@ pub fn http_post(
     )
 }
 
+/// POSTs a form to a Twilio account resource (`Calls`, `Messages`); the new resource's sid.
 pub fn twilio_post(
     cfg: &Config,
     env: &Env<'_>,

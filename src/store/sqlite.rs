@@ -179,6 +179,13 @@ where
 
 type Batch = Vec<Box<dyn WriteJob>>;
 
+/// Answers every job of `jobs` with the transaction's `outcome`.
+fn finish_all(jobs: impl IntoIterator<Item = Box<dyn WriteJob>>, outcome: &Result<()>) {
+    for job in jobs {
+        job.finish(outcome.clone());
+    }
+}
+
 /// Flushes the WAL to disk (`fdatasync`); replaced in tests.
 type Flush = Box<dyn FnMut() -> std::io::Result<()> + Send>;
 
@@ -247,10 +254,7 @@ impl Durability {
     /// Hands a committed batch over; its callers are answered once it is on disk.
     fn answer_when_durable(&self, jobs: Batch) {
         if let Err(mpsc::SendError(jobs)) = self.batches.send(jobs) {
-            let err = StoreError::Unavailable("the sync thread stopped".into());
-            for job in jobs {
-                job.finish(Err(err.clone()));
-            }
+            finish_all(jobs, &Err(StoreError::Unavailable("the sync thread stopped".into())));
         }
     }
 }
@@ -272,9 +276,7 @@ fn sync_loop(mut flush: Flush, rx: mpsc::Receiver<Batch>, failed: &OnceLock<Stri
                 StoreError::Unavailable(why)
             }),
         };
-        for job in batches.into_iter().flatten() {
-            job.finish(outcome.clone());
-        }
+        finish_all(batches.into_iter().flatten(), &outcome);
     }
 }
 
@@ -421,9 +423,7 @@ fn writer_loop(
             control(&conn, "BEGIN IMMEDIATE").map_err(StoreError::from)
         };
         if let Err(err) = began {
-            for job in jobs {
-                job.finish(Err(err.clone()));
-            }
+            finish_all(jobs, &Err(err));
             continue;
         }
         for job in jobs.iter_mut() {
@@ -446,11 +446,7 @@ fn writer_loop(
         }
         match (&durability, commit) {
             (Some(d), Ok(())) => d.answer_when_durable(jobs),
-            (_, commit) => {
-                for job in jobs {
-                    job.finish(commit.clone());
-                }
-            }
+            (_, commit) => finish_all(jobs, &commit),
         }
     }
 }
