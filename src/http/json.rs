@@ -46,6 +46,12 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(FieldError::new("body", "a JSON body is required"));
     }
+    // The plain parse first: tracking the path cost 70 % more instructions on every body
+    // (callgrind, Alertmanager bodies), and only a bad body needs it, so that one is parsed
+    // again.
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
