@@ -58,14 +58,19 @@ fn main() {
                 (status == "resolved").then_some(ts + 60_000),
             ])?;
         }
-        // The search index, as intake builds it (title and label values).
+        // The search index, as the engine builds it (title and label values), in its own file
+        // beside the database (store::sqlite::SearchIndex).
         c.execute_batch(
-            "INSERT INTO alerts_fts (rowid, body)
-             SELECT id, dedup_key || ' ' || title || ' instance=' || json_extract(labels, '$.instance') || ' job=node' FROM alerts",
+            "INSERT INTO search.alerts_fts (rowid, body)
+             SELECT id, dedup_key || ' ' || title || ' instance=' || json_extract(labels, '$.instance') || ' job=node' FROM main.alerts;
+             INSERT INTO search.search_state (key, value) SELECT 'alert_id', MAX(id) FROM main.alerts;",
         )?;
         drop(st);
         c.commit()
     };
+    let mut search = cfg.path.as_os_str().to_owned();
+    search.push(".search");
+    raw.execute("ATTACH DATABASE ?1 AS search", [search.to_str().expect("a UTF-8 path")]).expect("attach");
     seed(&mut raw).expect("load");
     raw.execute_batch("ANALYZE").expect("analyze");
     println!("loaded {ROWS} alerts in {:.1} s", t.elapsed().as_secs_f64());

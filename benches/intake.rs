@@ -202,13 +202,19 @@ fn seed(path: &std::path::Path, n: i64) {
             .expect("insert");
         }
     }
-    tx.execute_batch(
-        "INSERT INTO alerts_fts (rowid, body) SELECT id, dedup_key || ' ' || title FROM alerts WHERE dedup_key LIKE 'seed-%';
-         INSERT INTO settings (key, value) SELECT 'search_indexed_alert_id', MAX(id) FROM alerts WHERE true
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value;",
+    tx.commit().expect("commit");
+    // The search index is in its own file beside the database (store::sqlite::SearchIndex).
+    let mut search = path.as_os_str().to_owned();
+    search.push(".search");
+    raw.execute("ATTACH DATABASE ?1 AS search", [search.to_str().expect("a UTF-8 path")]).expect("attach");
+    raw.execute_batch(
+        "BEGIN;
+         INSERT INTO search.alerts_fts (rowid, body) SELECT id, dedup_key || ' ' || title FROM main.alerts WHERE dedup_key LIKE 'seed-%';
+         INSERT INTO search.search_state (key, value) SELECT 'alert_id', MAX(id) FROM main.alerts WHERE true
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value;
+         COMMIT;",
     )
     .expect("index");
-    tx.commit().expect("commit");
     if std::env::var("INTAKE_BENCH_ANALYZE").as_deref() != Ok("0") {
         raw.execute_batch("ANALYZE").expect("analyze");
     }

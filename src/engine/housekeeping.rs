@@ -46,25 +46,31 @@ pub async fn run(engine: &Engine, now: Ts) -> Result<(usize, Option<Ts>), StoreE
     Ok((changed, next))
 }
 
-/// Indexes newly created alerts for search (every cycle; intake leaves this to the engine to
-/// stay fast). Returns how many were indexed.
+/// Brings the search index up to date (every cycle; intake leaves this to the engine to stay
+/// fast): new alerts, and changes queued for it (see `store::alerts::index_search`). On
+/// SQLite it runs on the index's own file and connection, beside the writer thread. Returns
+/// how many new alerts were indexed.
 pub async fn index_search(engine: &Engine) -> Result<usize, StoreError> {
     if !engine.db.read(store::alerts::search_backlog).await? {
         return Ok(0);
     }
     let mut total = 0;
     loop {
-        let n = engine
+        let run = engine
             .db
-            .write(|c| {
+            .write_search(|c| {
                 if !store::try_step_lock(c, SEARCH_LOCK)? {
-                    return Ok(0);
+                    return Ok(None);
                 }
-                store::alerts::index_new_alerts(c, 2000)
+                store::alerts::index_search(c, 2000).map(Some)
             })
             .await?;
-        total += n;
-        if n < 2000 {
+        let Some(run) = run else { return Ok(total) };
+        if !run.queued.is_empty() {
+            engine.db.write(move |c| store::alerts::forget_queued(c, &run.queued)).await?;
+        }
+        total += run.alerts;
+        if !run.more {
             return Ok(total);
         }
     }

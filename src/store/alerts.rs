@@ -226,60 +226,117 @@ fn search_text(dedup_key: &str, title: &str, labels: &BTreeMap<String, String>) 
     text
 }
 
-/// New alerts are indexed for search by the engine in batches (see [`index_new_alerts`]);
-/// this watermark is the highest alert id indexed so far.
-const SEARCH_WATERMARK: &str = "search_indexed_alert_id";
+/// What one run of [`index_search`] did.
+#[derive(Debug, Default)]
+pub struct Indexed {
+    /// New alerts indexed.
+    pub alerts: usize,
+    /// The `search_queue` entries it followed: the caller removes them with [`forget_queued`]
+    /// once this run has committed.
+    pub queued: Vec<i64>,
+    /// It stopped at `limit`: there is more to do.
+    pub more: bool,
+}
 
-/// Indexes alerts created since the last run, at most `limit`; returns how many.
-pub fn index_new_alerts(c: &Tx<'_>, limit: usize) -> Result<usize> {
-    let from: i64 = super::get_setting(c, SEARCH_WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
-    let rows = c.rows(
+/// How far the search index has got: the highest alert id indexed. Kept beside the index
+/// (`search_state`) and written in the same transactions.
+fn indexed_up_to(c: &Read<'_>) -> Result<i64> {
+    Ok(c.opt("SELECT value FROM search_state WHERE key = 'alert_id'", &[], |r| r.get::<i64, _>(0))?.unwrap_or(0))
+}
+
+/// Brings the search index up to date, at most `limit` queued changes and `limit` new alerts
+/// a run. An alert whose text changed (queued by [`queue_reindex`]) or that was deleted
+/// (queued by a trigger on SQLite; on PostgreSQL its entry goes by the foreign key) is taken
+/// out and, while it exists, added again as it is now; then alerts created since the last run
+/// are added. Runs in [`Db::write_search`](super::Db::write_search): on SQLite the index has a
+/// file of its own and this reads one snapshot of the database, so every change committed
+/// after it is still queued for the next run.
+pub fn index_search(c: &Tx<'_>, limit: usize) -> Result<Indexed> {
+    let newest: i64 = c.one("SELECT COALESCE(MAX(id), 0) FROM alerts", &[], |r| r.get(0))?;
+    let stored = indexed_up_to(c)?;
+    // Ids above the newest alert belong to deleted alerts; SQLite gives them out again, and
+    // then they are new alerts to index.
+    let from = stored.min(newest);
+    let queue = c.rows("SELECT id, alert_id FROM search_queue ORDER BY id LIMIT ?1", args![limit], |r| {
+        Ok((r.get::<i64, _>(0)?, r.get::<i64, _>(1)?))
+    })?;
+    let changed: Vec<i64> =
+        queue.iter().map(|q| q.1).collect::<std::collections::BTreeSet<i64>>().into_iter().collect();
+    for id in &changed {
+        c.exec("DELETE FROM alerts_fts WHERE rowid = ?1", args![id])?;
+    }
+    // Alerts past the watermark are not indexed yet: the new-alert pass takes them as they are.
+    let again: Vec<i64> = changed.into_iter().filter(|id| *id <= from).collect();
+    if !again.is_empty() {
+        let current = c.rows(
+            &format!(
+                "SELECT id, dedup_key, title, labels FROM alerts WHERE id IN {} ORDER BY id",
+                placeholders(again.len())
+            ),
+            &vals(&again),
+            search_row,
+        )?;
+        add_to_index(c, &current)?;
+    }
+    let new = c.rows(
         "SELECT id, dedup_key, title, labels FROM alerts WHERE id > ?1 ORDER BY id LIMIT ?2",
         args![from, limit],
-        |r| Ok((r.get::<i64, _>(0)?, r.get::<String, _>(1)?, r.get::<String, _>(2)?, r.get::<String, _>(3)?)),
+        search_row,
     )?;
-    let Some(last) = rows.last().map(|r| r.0) else { return Ok(0) };
-    let entries: Vec<[Val; 2]> = rows
-        .iter()
-        .map(|(id, key, title, labels)| {
-            let labels: BTreeMap<String, String> = serde_json::from_str(labels).unwrap_or_default();
-            [Val::Int(*id), Val::Text(search_text(key, title, &labels))]
-        })
-        .collect();
-    // Many rows per statement (a round trip each on PostgreSQL), in chunks of a few fixed
-    // sizes so that each connection prepares at most seven statements.
-    let mut rest = &entries[..];
+    add_to_index(c, &new)?;
+    let upto = new.last().map_or(from, |(id, _)| *id);
+    if upto != stored {
+        c.exec(
+            "INSERT INTO search_state (key, value) VALUES ('alert_id', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            args![upto],
+        )?;
+    }
+    let more = new.len() == limit || queue.len() == limit;
+    Ok(Indexed { alerts: new.len(), queued: queue.into_iter().map(|q| q.0).collect(), more })
+}
+
+/// An alert's id and searchable text, from `id, dedup_key, title, labels`.
+fn search_row(r: &Row<'_>) -> Result<(i64, String)> {
+    let labels: BTreeMap<String, String> = serde_json::from_str(&r.get::<String, _>(3)?).unwrap_or_default();
+    Ok((r.get(0)?, search_text(&r.get::<String, _>(1)?, &r.get::<String, _>(2)?, &labels)))
+}
+
+/// Adds entries to the index: many rows per statement (a round trip each on PostgreSQL), in
+/// chunks of a few fixed sizes so that each connection prepares at most seven statements.
+fn add_to_index(c: &Tx<'_>, entries: &[(i64, String)]) -> Result<()> {
+    let mut rest = entries;
     while !rest.is_empty() {
         let n = [64, 32, 16, 8, 4, 2, 1].into_iter().find(|&n| n <= rest.len()).unwrap_or(1);
         let (chunk, tail) = rest.split_at(n);
         let values = vec!["(?, ?)"; n].join(", ");
-        c.exec(&format!("INSERT INTO alerts_fts (rowid, body) VALUES {values}"), chunk.concat().as_slice())?;
+        let args: Vec<Val> = chunk.iter().flat_map(|(id, text)| [Val::Int(*id), Val::Text(text.clone())]).collect();
+        c.exec(&format!("INSERT INTO alerts_fts (rowid, body) VALUES {values}"), &args)?;
         rest = tail;
     }
-    super::set_setting(c, SEARCH_WATERMARK, &last.to_string())?;
-    Ok(rows.len())
+    Ok(())
 }
 
-/// Whether alerts wait to be indexed for search.
-pub fn search_backlog(c: &Read<'_>) -> Result<bool> {
-    let from: i64 = super::get_setting(c, SEARCH_WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
-    let max: i64 = c.one("SELECT COALESCE(MAX(id), 0) FROM alerts", &[], |r| r.get(0))?;
-    Ok(max > from)
-}
-
-/// Whether alert `id` is already in the search index (content changes re-index only those).
-fn indexed(c: &Read<'_>, id: i64) -> Result<bool> {
-    let from: i64 = super::get_setting(c, SEARCH_WATERMARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
-    Ok(id <= from)
-}
-
-/// Re-indexes an alert whose title or labels changed (new alerts wait for the engine).
-fn index_search(c: &Tx<'_>, id: i64, dedup_key: &str, title: &str, labels: &BTreeMap<String, String>) -> Result<()> {
-    if !indexed(c, id)? {
-        return Ok(());
+/// Removes `search_queue` entries an indexing run followed (after it committed; see
+/// [`Indexed::queued`]).
+pub fn forget_queued(c: &Tx<'_>, ids: &[i64]) -> Result<()> {
+    for chunk in ids.chunks(500) {
+        c.exec(&format!("DELETE FROM search_queue WHERE id IN {}", placeholders(chunk.len())), &vals(chunk))?;
     }
-    c.exec("DELETE FROM alerts_fts WHERE rowid = ?1", args![id])?;
-    c.exec("INSERT INTO alerts_fts (rowid, body) VALUES (?1, ?2)", args![id, search_text(dedup_key, title, labels)])?;
+    Ok(())
+}
+
+/// Whether the search index has work: new alerts, or queued changes.
+pub fn search_backlog(c: &Read<'_>) -> Result<bool> {
+    let max: i64 = c.one("SELECT COALESCE(MAX(id), 0) FROM alerts", &[], |r| r.get(0))?;
+    if max > indexed_up_to(c)? {
+        return Ok(true);
+    }
+    Ok(c.opt("SELECT 1 FROM search_queue LIMIT 1", &[], |r| r.get::<i64, _>(0))?.is_some())
+}
+
+/// Queues an alert whose title or labels changed for the indexer (see [`index_search`]).
+fn queue_reindex(c: &Tx<'_>, id: i64) -> Result<()> {
+    c.exec("INSERT INTO search_queue (alert_id) VALUES (?1)", args![id])?;
     Ok(())
 }
 
@@ -722,7 +779,7 @@ pub fn repeat_with_content(c: &Tx<'_>, now: Ts, alert: &Alert, a: &IncomingAlert
         ],
     )?;
     if alert.title != a.title || alert.labels != a.labels {
-        index_search(c, alert.id, &alert.dedup_key, &a.title, &a.labels)?;
+        queue_reindex(c, alert.id)?;
     }
     Ok(())
 }
@@ -767,7 +824,9 @@ pub fn reopen(
         "UPDATE alert_group_members SET status = 'firing' WHERE alert_id = ?1 AND dedup_key = ?2",
         args![alert.id, alert.dedup_key],
     )?;
-    index_search(c, alert.id, &alert.dedup_key, &a.title, &a.labels)?;
+    if alert.title != a.title || alert.labels != a.labels {
+        queue_reindex(c, alert.id)?;
+    }
     Ok(())
 }
 

@@ -25,10 +25,11 @@ impl CopyReport {
 /// Rows per `INSERT` (PostgreSQL takes at most 65,535 parameters per statement).
 const BATCH_ROWS: usize = 500;
 
-/// Tables left out: the search index, rebuilt by the engine, and the configuration's version
-/// number, which the target's own triggers count (see `store::config_cache`).
+/// Tables left out: the search index and its bookkeeping, which the engine rebuilds from the
+/// alerts, and the configuration's version number, which the target's own triggers count (see
+/// `store::config_cache`).
 fn copied(table: &str) -> bool {
-    table != "alerts_fts" && table != "config_version"
+    !schema::SEARCH_INDEX.contains(&table) && table != "search_queue" && table != "config_version"
 }
 
 /// Copies `from` (a SQLite database at this binary's schema) into the empty PostgreSQL
@@ -97,8 +98,6 @@ fn copy_tables(src: &rusqlite::Connection, dst: &mut pg::PgConn) -> Result<CopyR
         }
         report.tables.push((table.to_string(), copied));
     }
-    // The engine indexes alerts for search from scratch.
-    dst.execute("DELETE FROM settings WHERE key = 'search_indexed_alert_id'", &[])?;
     Ok(report)
 }
 

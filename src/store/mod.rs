@@ -472,6 +472,25 @@ impl Db {
         self.forget_on_failure(result)
     }
 
+    /// Runs `f` in a write transaction on the search index: SQLite keeps it in a file of its
+    /// own with a connection of its own (see [`sqlite::SearchIndex`]), so indexing never waits
+    /// for or holds up the writer thread; on PostgreSQL it is an ordinary write.
+    pub async fn write_search<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        match &*self.inner {
+            Backend::Sqlite(s) => {
+                let search = s.search.clone();
+                tokio::task::spawn_blocking(move || search.write(f))
+                    .await
+                    .map_err(|e| StoreError::Db(format!("search task failed: {e}")))?
+            }
+            Backend::Postgres(_) => self.write(f).await,
+        }
+    }
+
     /// The installation can send e-mail (`smtp.host` is set): pages to people with no working
     /// notification rule go to their account's address.
     pub fn with_mail_fallback(mut self, on: bool) -> Db {

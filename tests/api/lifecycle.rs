@@ -363,6 +363,39 @@ fn retention_deletes_old_resolved_alerts_only() {
 }
 
 #[test]
+fn search_follows_an_alerts_new_title_and_forgets_alerts_that_retention_deleted() {
+    let app = TestApp::start_with(|c| c.retention.resolved_alert_days = 30);
+    let s = setup(&app);
+    let t = &s.tokens["alertmanager"];
+    // A fresh session each time: the test moves the clock past a session's life.
+    let hits = |q: &str| -> Vec<i64> {
+        let page = app.get(&format!("/api/alerts?search={q}"), &app.admin()).expect(200);
+        page["items"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect()
+    };
+    let disk = fire(&app, t, "disk", json!({"instance": "store-7"}));
+    let old = fire(&app, t, "old", json!({"instance": "archive-1"}));
+    resolve(&app, t, "old");
+    app.cycle();
+    assert_eq!((hits("store-7"), hits("archive-1")), (vec![disk], vec![old]));
+    // A repeat with new labels: the index follows on the engine's next cycle.
+    fire(&app, t, "disk", json!({"instance": "store-8"}));
+    app.cycle();
+    assert_eq!((hits("store-8"), hits("store-7")), (vec![disk], vec![]));
+    // Retention deletes the old resolved alert; it leaves the index too.
+    app.advance(31 * 86_400);
+    let engine = app.engine.clone();
+    let now = app.now();
+    let r = app.rt.block_on(async move { incidentrelay::engine::housekeeping::retention(&engine, now).await }).unwrap();
+    assert_eq!(r.alerts, 1);
+    app.cycle();
+    assert_eq!(hits("archive-1"), Vec::<i64>::new());
+    // A new alert that reuses the deleted one's text is found, and only it.
+    let again = fire(&app, t, "again", json!({"instance": "archive-1"}));
+    app.cycle();
+    assert_eq!(hits("archive-1"), vec![again]);
+}
+
+#[test]
 fn each_alert_is_paged_by_the_configuration_as_it_is_when_the_alert_arrives() {
     // Paging keeps what it read of the configuration between alerts (store::config_cache):
     // every kind of change it keeps must show on the very next alert.
