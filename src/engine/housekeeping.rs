@@ -14,6 +14,8 @@ use crate::store::{self, StoreError};
 /// Advisory locks of the parts that are not cycle steps (see `Step::lock_key`).
 const SEARCH_LOCK: i64 = 0x4952_4510;
 const RETENTION_LOCK: i64 = 0x4952_4511;
+/// New alerts (and queued changes) indexed for search per engine cycle.
+const SEARCH_BATCH: usize = 2_000;
 /// Resolved alerts deleted per retention transaction.
 const RETENTION_BATCH: usize = 2_000;
 
@@ -48,32 +50,31 @@ pub async fn run(engine: &Engine, now: Ts) -> Result<(usize, Option<Ts>), StoreE
 
 /// Brings the search index up to date (every cycle; intake leaves this to the engine to stay
 /// fast): new alerts, and changes queued for it (see `store::alerts::index_search`). On
-/// SQLite it runs on the index's own file and connection, beside the writer thread. Returns
-/// how many new alerts were indexed.
+/// SQLite it runs on the index's own file and connection, beside the writer thread. One batch
+/// a cycle, so that a long backlog (the index rebuilt under a million alerts) never holds up
+/// the cycle's deliveries and escalations: with more to do, the engine runs again at once.
+/// Returns how many new alerts were indexed.
 pub async fn index_search(engine: &Engine) -> Result<usize, StoreError> {
     if !engine.db.read(store::alerts::search_backlog).await? {
         return Ok(0);
     }
-    let mut total = 0;
-    loop {
-        let run = engine
-            .db
-            .write_search(|c| {
-                if !store::try_step_lock(c, SEARCH_LOCK)? {
-                    return Ok(None);
-                }
-                store::alerts::index_search(c, 2000).map(Some)
-            })
-            .await?;
-        let Some(run) = run else { return Ok(total) };
-        if !run.queued.is_empty() {
-            engine.db.write(move |c| store::alerts::forget_queued(c, &run.queued)).await?;
-        }
-        total += run.alerts;
-        if !run.more {
-            return Ok(total);
-        }
+    let run = engine
+        .db
+        .write_search(|c| {
+            if !store::try_step_lock(c, SEARCH_LOCK)? {
+                return Ok(None);
+            }
+            store::alerts::index_search(c, SEARCH_BATCH).map(Some)
+        })
+        .await?;
+    let Some(run) = run else { return Ok(0) };
+    if !run.queued.is_empty() {
+        engine.db.write(move |c| store::alerts::forget_queued(c, &run.queued)).await?;
     }
+    if run.more {
+        engine.handle.wake();
+    }
+    Ok(run.alerts)
 }
 
 /// What a retention run removed.
