@@ -248,7 +248,8 @@ fn indexed_up_to(c: &Read<'_>) -> Result<i64> {
 /// a run. An alert whose text changed (queued by [`queue_reindex`]) or that was deleted
 /// (queued by a trigger on SQLite; on PostgreSQL its entry goes by the foreign key) is taken
 /// out and, while it exists, added again as it is now; then alerts created since the last run
-/// are added. Runs in [`Db::write_search`](super::Db::write_search): on SQLite the index has a
+/// are added. On PostgreSQL a trigger queues every new alert too: one that committed after a
+/// later-numbered alert was indexed is below the watermark, and is added from the queue. Runs in [`Db::write_search`](super::Db::write_search): on SQLite the index has a
 /// file of its own and this reads one snapshot of the database, so every change committed
 /// after it is still queued for the next run.
 pub fn index_search(c: &Tx<'_>, limit: usize) -> Result<Indexed> {
@@ -262,7 +263,9 @@ pub fn index_search(c: &Tx<'_>, limit: usize) -> Result<Indexed> {
     })?;
     let changed: Vec<i64> =
         queue.iter().map(|q| q.1).collect::<std::collections::BTreeSet<i64>>().into_iter().collect();
-    for id in &changed {
+    // Only alerts up to the stored watermark can be in the index (on PostgreSQL every new
+    // alert is queued as well, and most are above it).
+    for id in changed.iter().filter(|id| **id <= stored) {
         c.exec("DELETE FROM alerts_fts WHERE rowid = ?1", args![id])?;
     }
     // Alerts past the watermark are not indexed yet: the new-alert pass takes them as they are.

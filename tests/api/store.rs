@@ -189,6 +189,58 @@ fn the_store_groups_members_within_the_window_and_opens_one_group_at_a_time() {
     assert_eq!(b.db.read_blocking(move |c| alerts::get(c, id)).unwrap().status.as_str(), "resolved");
 }
 
+/// Runs the engine's search indexing step once, as the engine does.
+fn index_search(b: &Backend) {
+    b.rt.block_on(async {
+        let run = b.db.write_search(|c| alerts::index_search(c, 2000)).await.unwrap();
+        b.db.write(move |c| alerts::forget_queued(c, &run.queued)).await.unwrap();
+    })
+}
+
+/// The ids of the alerts a search finds.
+fn search(b: &Backend, q: &str) -> Vec<i64> {
+    let filter = alerts::Filter { search: Some(q.into()), page: 1, page_size: 50, ..Default::default() };
+    b.db.read_blocking(|c| alerts::list(c, &filter)).unwrap().items.iter().map(|a| a.id).collect()
+}
+
+/// PostgreSQL numbers an alert when its transaction inserts it: an alert can commit after a
+/// later-numbered one was indexed, and is found all the same. (SQLite has one writer, so its
+/// alerts commit one after another; there the two simply arrive in turn.)
+#[test]
+fn search_finds_an_alert_that_committed_after_a_later_numbered_one_was_indexed() {
+    let b = Backend::open();
+    let (rc, _) = route(&b, &[]);
+    let late = if crate::support::postgres() {
+        let (inserted_tx, inserted) = std::sync::mpsc::channel::<()>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (db, target) = (b.db.clone(), IntakeTarget::Route(Box::new(rc.clone())));
+        let held = b.rt.spawn(async move {
+            db.write(move |c| {
+                let r = intake::ingest_all(c, at(1), &target, &[event(Action::Trigger, "late-one", &[])], &opts());
+                let _ = inserted_tx.send(());
+                // Not committed until the other alert is in and indexed.
+                let _ = released.recv();
+                r
+            })
+            .await
+        });
+        inserted.recv().unwrap();
+        let early = ingest(&b, &rc, at(2), event(Action::Trigger, "early-two", &[]));
+        index_search(&b);
+        assert_eq!(search(&b, "early-two"), vec![early.id.unwrap()]);
+        release.send(()).unwrap();
+        let late = b.rt.block_on(held).unwrap().unwrap().remove(0).id.unwrap();
+        assert!(late < early.id.unwrap(), "numbered first, committed last");
+        late
+    } else {
+        let late = ingest(&b, &rc, at(1), event(Action::Trigger, "late-one", &[])).id.unwrap();
+        ingest(&b, &rc, at(2), event(Action::Trigger, "early-two", &[]));
+        late
+    };
+    index_search(&b);
+    assert_eq!(search(&b, "late-one"), vec![late]);
+}
+
 #[test]
 fn a_new_alert_is_returned_exactly_as_it_is_stored() {
     // Intake pages with the row `alerts::insert` returns instead of reading it back: every
