@@ -159,6 +159,38 @@ fn a_group_mixing_firing_and_resolved_handles_each_item() {
     assert_eq!((r[0]["outcome"].as_str(), r[0]["id"].is_null()), (Some("ignored"), true));
 }
 
+/// Real senders ask for gzip (Zabbix's captured request below says `deflate, gzip, br, zstd`):
+/// an intake answer of a few hundred bytes goes out as it is, while a large answer is
+/// compressed.
+#[test]
+fn small_answers_go_out_uncompressed_and_large_ones_compressed_when_the_sender_asks_for_gzip() {
+    let app = TestApp::start();
+    let s = setup(&app);
+    let body = fixture("zabbix/problem.json");
+    // Raw HTTP/1.1: the test's client would decode gzip and drop the header it looks at.
+    let raw = |request: String| -> String {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(app.url("").trim_start_matches("http://")).unwrap();
+        conn.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        conn.read_to_end(&mut answer).unwrap();
+        String::from_utf8_lossy(&answer).to_lowercase()
+    };
+    let small = raw(format!(
+        "POST /api/integrations/zabbix HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n\
+         Accept-Encoding: deflate, gzip, br, zstd\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        s.tokens["zabbix"],
+        body.len()
+    ));
+    let (head, answer) = small.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("http/1.1 200") && answer.contains("\"id\""), "{small}");
+    assert!(answer.len() < 1024 && !head.contains("content-encoding"), "{small}");
+    let large =
+        raw("GET /api/openapi.json HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n".into());
+    let head = large.split("\r\n\r\n").next().unwrap();
+    assert!(head.starts_with("http/1.1 200") && head.contains("content-encoding: gzip"), "{head}");
+}
+
 #[test]
 fn zabbix_problem_update_recovery() {
     let app = TestApp::start();
