@@ -84,10 +84,16 @@ impl Client {
     }
 
     /// The bytes of a request, to render once and send many times.
+    /// With `BENCH_ACCEPT_GZIP=1` the request asks for gzip, as every real sender does
+    /// (Alertmanager and Grafana through Go's HTTP client, Zabbix through curl).
     pub fn render(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> Vec<u8> {
+        static GZIP: std::sync::OnceLock<&str> = std::sync::OnceLock::new();
+        let gzip = GZIP.get_or_init(|| {
+            if std::env::var("BENCH_ACCEPT_GZIP").as_deref() == Ok("1") { "Accept-Encoding: gzip\r\n" } else { "" }
+        });
         let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
         format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{auth}{gzip}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             self.port,
             body.len()
         )
