@@ -309,7 +309,28 @@ const SEARCH_FORMAT: i64 = 1;
 
 impl SearchIndex {
     /// Opens (creating or rebuilding as needed) the search file of the database at `db_path`.
+    /// A file that cannot be opened as it is (damaged, say) is deleted and built again: it is
+    /// derived from the alerts, and a broken search index must never keep intake down.
     fn open(db_path: &Path, busy_timeout_ms: u32) -> Result<SearchIndex> {
+        SearchIndex::open_file(db_path, busy_timeout_ms).or_else(|_| {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut file = search_path(db_path).into_os_string();
+                file.push(suffix);
+                match std::fs::remove_file(&file) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(StoreError::Unavailable(format!(
+                            "cannot delete {} to rebuild it: {e}",
+                            Path::new(&file).display()
+                        )));
+                    }
+                    _ => {}
+                }
+            }
+            SearchIndex::open_file(db_path, busy_timeout_ms)
+        })
+    }
+
+    fn open_file(db_path: &Path, busy_timeout_ms: u32) -> Result<SearchIndex> {
         let path = search_path(db_path);
         open_private(&path).map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", path.display())))?;
         let conn = Connection::open(&path)
@@ -869,6 +890,20 @@ mod tests {
         std::fs::remove_file(search_path(&cfg.path)).expect("delete the search file");
         let db = SqliteDb::open_with(&cfg, Missing::FirstStartOnly, None).expect("reopen");
         assert_eq!(indexed(&db), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn a_damaged_search_file_is_built_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = DatabaseConfig { path: dir.path().join("t.db"), ..DatabaseConfig::default() };
+        drop(SqliteDb::open_with(&cfg, Missing::Create, None).expect("open"));
+        std::fs::write(search_path(&cfg.path), vec![0x5a; 8192]).expect("damage the search file");
+        let db = SqliteDb::open_with(&cfg, Missing::FirstStartOnly, None).expect("reopen");
+        let found = read_with(&db.readers(), |c| {
+            c.rows("SELECT rowid FROM alerts_fts WHERE alerts_fts MATCH '\"disk\"'", &[], |r| r.get::<i64, _>(0))
+        })
+        .expect("search");
+        assert_eq!(found, Vec::<i64>::new());
     }
 
     #[test]
