@@ -899,9 +899,6 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 const CSP_DOCS: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
                         connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
-/// Security headers every answer gets: a Content-Security-Policy on HTML pages,
-/// Strict-Transport-Security behind https, and `SameSite` (plus `Secure` behind https) on every
-/// cookie, whichever handler set it.
 /// Responses smaller than this go out uncompressed. Every real sender asks for gzip
 /// (Alertmanager and Grafana through Go's HTTP client, Zabbix through curl, pdpyras through
 /// requests), and gzip for an intake answer of a few hundred bytes saves next to nothing but
@@ -922,6 +919,9 @@ fn skip_compression_if_small<B: MessageBody>(res: &mut ServiceResponse<B>) {
     }
 }
 
+/// Security headers every answer gets: a Content-Security-Policy on HTML pages,
+/// Strict-Transport-Security behind https, and `SameSite` (plus `Secure` behind https) on every
+/// cookie, whichever handler set it.
 fn harden<B>(res: &mut ServiceResponse<B>, https: bool) {
     use actix_web::cookie::{Cookie, SameSite};
     use actix_web::http::header::{self, HeaderValue};
