@@ -295,8 +295,8 @@ fn sync_loop(mut flush: Flush, rx: mpsc::Receiver<Batch>, failed: &OnceLock<Stri
 /// the index as `search`; SQL names `alerts_fts` unqualified, which finds it there.
 ///
 /// The file is derived from the alerts, so it is not backed up and has no migrations: it is
-/// rebuilt from scratch when it is missing, of another format (`user_version`), or ahead of
-/// the database (a restored backup). Changes the indexer must follow are queued in the
+/// rebuilt from scratch when it is missing, damaged, of another format (`user_version`), or
+/// ahead of the database (a restored backup). Changes the indexer must follow are queued in the
 /// database (`search_queue`, see `store::alerts::index_search`). It runs with
 /// `synchronous = NORMAL`: after a power cut it may lose its last batches, index and
 /// watermark together, and the engine indexes them again.
