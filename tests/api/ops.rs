@@ -275,3 +275,43 @@ fn backup_during_a_load_holds_every_alert_acknowledged_before_it_started() {
     let (ok, _, err) = run_cli(&db, &["backup", "--output", backup.to_str().unwrap()]);
     assert!(!ok && err.contains("exists"), "never overwrites: {err}");
 }
+
+/// The search index is a file of its own beside the database, derived from the alerts: one
+/// that was damaged (or deleted) while the server was down is built again on the next start,
+/// and search finds every alert once the engine has run.
+#[test]
+fn a_damaged_or_deleted_search_index_is_rebuilt_on_the_next_start() {
+    let app = TestApp::start();
+    let s = crate::intake::setup(&app);
+    let body = serde_json::json!({"alerts": [{"status": "firing", "labels": {"alertname": "DiskFull", "instance": "vault-9"}, "fingerprint": "vault-9"}]});
+    let id = app
+        .post_raw("/api/integrations/alertmanager", Some(&s.tokens["alertmanager"]), &body.to_string())
+        .expect(200)[0]["id"]
+        .as_i64()
+        .unwrap();
+    let found = |app: &TestApp| -> Vec<i64> {
+        let page = app.get("/api/alerts?search=vault-9", &app.admin()).expect(200);
+        page["items"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect()
+    };
+    app.cycle();
+    assert_eq!(found(&app), vec![id]);
+    let search = {
+        let mut p = app.config.database.path.clone().into_os_string();
+        p.push(".search");
+        std::path::PathBuf::from(p)
+    };
+    let app = app.restart_with(|| std::fs::write(&search, vec![0x5a; 8192]).unwrap());
+    assert_eq!(app.request("GET", "/readyz", None, None, &[]).status, 200, "the server starts");
+    app.cycle();
+    assert_eq!(found(&app), vec![id], "rebuilt from the alerts");
+    let app = app.restart_with(|| {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = search.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    });
+    assert!(found(&app).is_empty(), "not indexed before the engine runs");
+    app.cycle();
+    assert_eq!(found(&app), vec![id]);
+}

@@ -180,9 +180,15 @@ impl TestApp {
     /// Stops this server (as a crash would: nothing is flushed beyond what was committed) and
     /// starts a new one on the same database and clock. Sessions stay valid.
     pub fn restart(self) -> TestApp {
+        self.restart_with(|| {})
+    }
+
+    /// `restart`, doing `meanwhile` while the server is down.
+    pub fn restart_with(self, meanwhile: impl FnOnce()) -> TestApp {
         let TestApp { rt, clock, app, dir, admin_password, config, .. } = self;
         drop(app);
         rt.shutdown_timeout(Duration::from_secs(5));
+        meanwhile();
         let mut next = TestApp::start_in(dir, config, clock);
         next.admin_password = admin_password;
         next
