@@ -68,8 +68,7 @@ fn main() {
         drop(st);
         c.commit()
     };
-    let mut search = cfg.path.as_os_str().to_owned();
-    search.push(".search");
+    let search = incidentrelay::store::search_path(&cfg.path);
     raw.execute("ATTACH DATABASE ?1 AS search", [search.to_str().expect("a UTF-8 path")]).expect("attach");
     seed(&mut raw).expect("load");
     raw.execute_batch("ANALYZE").expect("analyze");

@@ -204,8 +204,7 @@ fn seed(path: &std::path::Path, n: i64) {
     }
     tx.commit().expect("commit");
     // The search index is in its own file beside the database (store::sqlite::SearchIndex).
-    let mut search = path.as_os_str().to_owned();
-    search.push(".search");
+    let search = incidentrelay::store::search_path(path);
     raw.execute("ATTACH DATABASE ?1 AS search", [search.to_str().expect("a UTF-8 path")]).expect("attach");
     raw.execute_batch(
         "BEGIN;

@@ -629,6 +629,12 @@ pub fn backup(cfg: &DatabaseConfig, dest: &std::path::Path) -> Result<BackupRepo
     }
 }
 
+/// Where a SQLite database at `db_path` keeps its search index: `<database>.search`, derived
+/// from the alerts and rebuilt when missing or damaged (see `sqlite::SearchIndex`).
+pub fn search_path(db_path: &std::path::Path) -> std::path::PathBuf {
+    sqlite::search_path(db_path)
+}
+
 /// `incidentrelay check-schema`: the database's schema version and what it lacks, read without
 /// changing anything (SQLite: the file opened read-only; PostgreSQL: no migration).
 pub fn inspect(cfg: &DatabaseConfig) -> Result<(i32, Vec<String>)> {

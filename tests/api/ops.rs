@@ -295,11 +295,7 @@ fn a_damaged_or_deleted_search_index_is_rebuilt_on_the_next_start() {
     };
     app.cycle();
     assert_eq!(found(&app), vec![id]);
-    let search = {
-        let mut p = app.config.database.path.clone().into_os_string();
-        p.push(".search");
-        std::path::PathBuf::from(p)
-    };
+    let search = incidentrelay::store::search_path(&app.config.database.path);
     let app = app.restart_with(|| std::fs::write(&search, vec![0x5a; 8192]).unwrap());
     assert_eq!(app.request("GET", "/readyz", None, None, &[]).status, 200, "the server starts");
     app.cycle();
