@@ -260,21 +260,10 @@ fn apply(
             if let Some(member) = &member {
                 alerts::add_member(c, alert.id, alert.route_id.unwrap_or_default(), member, now)?;
             }
-            repeat_event(c, alert.id, now, alert.alert_count + 1, why)?;
-            // The row as just written, without reading it back.
-            let mut updated = alert.clone();
-            updated.alert_count += 1;
-            updated.last_seen_at = now;
-            if content_changed {
-                updated.title = a.title.clone();
-                updated.message = a.message.clone();
-                updated.labels = a.labels.clone();
-                updated.severity = a.severity;
-                updated.event_link = a.event_link.clone().or(updated.event_link);
-            }
-            let message =
-                format!("repeat of open alert #{} ({} in total); no new page", updated.id, updated.alert_count);
-            Ok(answer(Some(&updated), message))
+            let count = alert.alert_count + 1;
+            repeat_event(c, alert.id, now, count, why)?;
+            // The answer names only what a repeat leaves as it was (id, status, who is paged).
+            Ok(answer(Some(alert), format!("repeat of open alert #{} ({count} in total); no new page", alert.id)))
         }
         IntakePlan::Join { alert_id, member } => {
             alerts::count_repeat(c, now, alert_id)?;

@@ -10,7 +10,7 @@
 //!   read pool;
 //! - `pg`: PostgreSQL (`database.url`): a pool, one transaction per write, several nodes on one
 //!   database. They coordinate in the database: alert rows claimed `FOR UPDATE [SKIP LOCKED]`
-//!   (`alerts::claim`, `alerts::get_locked`, `Read::lock_clause`), delivery leases fenced by
+//!   (`alerts::claim`, `alerts::get_locked`, `Read::locks`), delivery leases fenced by
 //!   the attempt number (`outbox`), `try_step_lock` and `try_lease` for jobs one node at a time,
 //!   and wake-ups by `NOTIFY` after commits that made work (`Tx::wake_engines`).
 //!
@@ -200,15 +200,11 @@ impl<'a> Read<'a> {
         }
     }
 
-    /// `FOR UPDATE OF <table>` for a read the write transaction decides on, on PostgreSQL:
+    /// Whether a read the write transaction decides on takes `FOR UPDATE`: on PostgreSQL, so
     /// the rows stay as read until the commit, and the read waits for (and sees) another
-    /// process's change to them. Empty elsewhere (SQLite has one writer).
-    fn lock_clause(&self, table: &str) -> String {
-        if self.write && self.dialect() == Dialect::Postgres {
-            format!(" FOR UPDATE OF {table}")
-        } else {
-            String::new()
-        }
+    /// process's change to them. Not on SQLite, which has one writer.
+    fn locks(&self) -> bool {
+        self.write && self.dialect() == Dialect::Postgres
     }
 
     fn dialect(&self) -> Dialect {

@@ -41,8 +41,6 @@ pub fn add_event(
 /// refreshed at most every `domain::lifecycle::REPEAT_REFRESH_SECS` (each refresh dirties a
 /// page); the exact count is always the alert's `alert_count`.
 pub fn repeat_event(c: &Tx<'_>, alert_id: i64, now: Ts, count: i64, why: &str) -> Result<()> {
-    let message = lifecycle::text::repeat(count, why);
-    let data = json!({"alert_count": count}).to_string();
     let latest: Option<(i64, String, Ts)> = c.opt(
         "SELECT id, event_type, created_at FROM alert_events WHERE alert_id = ?1 ORDER BY id DESC LIMIT 1",
         args![alert_id],
@@ -51,13 +49,17 @@ pub fn repeat_event(c: &Tx<'_>, alert_id: i64, now: Ts, count: i64, why: &str) -
     match lifecycle::repeat_entry(latest.as_ref().map(|(id, t, at)| (*id, t.as_str(), *at)), now) {
         RepeatEntry::Keep => Ok(()),
         RepeatEntry::Refresh(id) => {
+            let (message, data) = (lifecycle::text::repeat(count, why), json!({"alert_count": count}).to_string());
             c.exec(
                 "UPDATE alert_events SET message = ?1, data = ?2, created_at = ?3 WHERE id = ?4",
                 args![message, data, now, id],
             )?;
             Ok(())
         }
-        RepeatEntry::Add => add_event(c, alert_id, now, "deduplicated", &message, None, json!({"alert_count": count})),
+        RepeatEntry::Add => {
+            let message = lifecycle::text::repeat(count, why);
+            add_event(c, alert_id, now, "deduplicated", &message, None, json!({"alert_count": count}))
+        }
     }
 }
 
