@@ -238,10 +238,28 @@ impl<'r> Row<'r> {
         T::from_val(self.val(idx)?).map_err(|e| StoreError::Db(format!("column {idx}: {e}")))
     }
 
-    /// A JSON column (stored as text).
+    /// A JSON column (stored as text). On SQLite it is parsed where it lies, without a copy.
     pub fn json<T: serde::de::DeserializeOwned, I: ColIndex>(&self, idx: I) -> Result<T> {
-        let text: String = self.get(idx)?;
-        serde_json::from_str(&text).map_err(|e| StoreError::Db(format!("column {idx}: {e}")))
+        let bad = |e: String| StoreError::Db(format!("column {idx}: {e}"));
+        let parsed = match &self.inner {
+            RowInner::Sqlite(r) => {
+                let v = match idx.sqlite() {
+                    SqliteIdx::Pos(i) => r.get_ref(i),
+                    SqliteIdx::Name(n) => r.get_ref(n),
+                }
+                .map_err(|e| bad(e.to_string()))?;
+                // Checked as UTF-8 once, then parsed as a `str`: `from_slice` would check every
+                // string in it again.
+                match v {
+                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                        serde_json::from_str(std::str::from_utf8(t).map_err(|e| bad(e.to_string()))?)
+                    }
+                    other => return Err(bad(format!("expected text, found {:?}", other.data_type()))),
+                }
+            }
+            RowInner::Postgres(_) => serde_json::from_str(&self.get::<String, _>(idx)?),
+        };
+        parsed.map_err(|e| bad(e.to_string()))
     }
 }
 
