@@ -247,7 +247,7 @@ impl Past<'_> {
     fn ingest(&self, route: &store::routes::Route, body: &Value, t: Ts) -> store::Result<Option<i64>> {
         let parsed =
             crate::http::intake::webhook::parse_body(body.to_string().as_bytes()).map_err(StoreError::Invalid)?;
-        let target = IntakeTarget::Route(Box::new(RouteCtx::load(self.c, route.clone())?));
+        let target = IntakeTarget::Route(std::sync::Arc::new(RouteCtx::load(self.c, route.clone())?));
         let results = store::intake::ingest_all(self.c, t, &target, &parsed, self.opts)?;
         Ok(results.first().and_then(|r| r.id))
     }

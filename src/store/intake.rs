@@ -44,11 +44,12 @@ impl RouteCtx {
     }
 }
 
-/// Where an intake request's alerts go: the route owning the token, or (personal API token
-/// with a team hint) the first of the team's routes whose matchers accept each alert.
+/// Where an intake request's alerts go: the route owning the token (shared with the route
+/// cache, not copied per request), or (personal API token with a team hint) the first of the
+/// team's routes whose matchers accept each alert.
 #[derive(Debug, Clone)]
 pub enum IntakeTarget {
-    Route(Box<RouteCtx>),
+    Route(std::sync::Arc<RouteCtx>),
     Team { team_id: i64, team_slug: String, routes: Vec<RouteCtx> },
 }
 

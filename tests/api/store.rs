@@ -123,7 +123,7 @@ fn eight_writers_trigger(
             .map(|_| {
                 let (db, rc) = (b.db.clone(), rc.clone());
                 tokio::spawn(async move {
-                    let target = IntakeTarget::Route(Box::new(rc));
+                    let target = IntakeTarget::Route(std::sync::Arc::new(rc));
                     db.write_retrying(move |c| {
                         intake::ingest_all(c, now, &target, &[event(Action::Trigger, key, &[])], &opts())
                     })
@@ -140,7 +140,7 @@ fn eight_writers_trigger(
 }
 
 fn ingest(b: &Backend, rc: &RouteCtx, now: Ts, a: IncomingAlert) -> incidentrelay::domain::lifecycle::IntakeResult {
-    let target = IntakeTarget::Route(Box::new(rc.clone()));
+    let target = IntakeTarget::Route(std::sync::Arc::new(rc.clone()));
     b.db.write_blocking(move |c| intake::ingest_all(c, now, &target, &[a], &opts())).unwrap().remove(0)
 }
 
@@ -213,7 +213,7 @@ fn search_finds_an_alert_that_committed_after_a_later_numbered_one_was_indexed()
     let late = if crate::support::postgres() {
         let (inserted_tx, inserted) = std::sync::mpsc::channel::<()>();
         let (release, released) = std::sync::mpsc::channel::<()>();
-        let (db, target) = (b.db.clone(), IntakeTarget::Route(Box::new(rc.clone())));
+        let (db, target) = (b.db.clone(), IntakeTarget::Route(std::sync::Arc::new(rc.clone())));
         let held = b.rt.spawn(async move {
             db.write(move |c| {
                 let r = intake::ingest_all(c, at(1), &target, &[event(Action::Trigger, "late-one", &[])], &opts());

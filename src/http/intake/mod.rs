@@ -14,7 +14,7 @@ pub mod zabbix;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use schemars::JsonSchema;
@@ -126,7 +126,7 @@ fn rate_limit(st: &State, req: &HttpRequest) -> ApiResult<()> {
 /// matchers on every request. Cleared whenever this process changes a route or team; entries
 /// also expire after [`ROUTE_CACHE_SECS`] so that changes made by another process are seen.
 /// A cached lookup: when it was loaded, and the route with its team's `active` flag.
-type CachedRoute = (Ts, Option<(RouteCtx, bool)>);
+type CachedRoute = (Ts, Option<(Arc<RouteCtx>, bool)>);
 
 #[derive(Debug, Default)]
 pub struct RouteCache {
@@ -152,7 +152,7 @@ impl RouteCache {
         db: &crate::store::Db,
         token: &str,
         now: Ts,
-    ) -> crate::store::Result<Option<(RouteCtx, bool)>> {
+    ) -> crate::store::Result<Option<(Arc<RouteCtx>, bool)>> {
         let hash = crate::crypto::sha256_hex(token);
         if let Ok(m) = self.entries.lock()
             && let Some((loaded, entry)) = m.get(&hash)
@@ -167,7 +167,7 @@ impl RouteCache {
             .read(move |c| match routes::by_token(c, &t, now)? {
                 Some(route) => {
                     let team = teams::get(c, route.team_id)?;
-                    Ok(Some((RouteCtx::load(c, route)?, team.active)))
+                    Ok(Some((Arc::new(RouteCtx::load(c, route)?), team.active)))
                 }
                 None => Ok(None),
             })
@@ -258,7 +258,7 @@ async fn resolve_target(
             rc.route.source.intake_path()
         )));
     }
-    Ok(IntakeTarget::Route(Box::new(rc)))
+    Ok(IntakeTarget::Route(rc))
 }
 
 /// A personal API token with `alerts:write` posting for a team (`?team=` or `"team"` in the body).
@@ -405,7 +405,7 @@ pub async fn send_test_alert(st: &State, route_id: i64, by: &str) -> ApiResult<V
     });
     let alerts = webhook::parse_body(body.to_string().as_bytes()).map_err(ApiError::validation)?;
     let target =
-        st.db.read(move |c| Ok(IntakeTarget::Route(Box::new(RouteCtx::load(c, routes::get(c, route_id)?)?)))).await?;
+        st.db.read(move |c| Ok(IntakeTarget::Route(Arc::new(RouteCtx::load(c, routes::get(c, route_id)?)?)))).await?;
     store(st, "test", Request { target, webhook_id: None, alerts }).await
 }
 
@@ -491,7 +491,7 @@ pub async fn incidentio(st: State, req: HttpRequest, mut payload: web::Payload) 
         if !team_active {
             return Err(ApiError::Forbidden(format!("the team of route \"{}\" is disabled", rc.route.name)));
         }
-        (IntakeTarget::Route(Box::new(rc)), id)
+        (IntakeTarget::Route(Arc::new(rc)), id)
     };
     let alerts = incidentio::parse_body(&body).map_err(ApiError::validation)?;
     if alerts.is_empty() {
