@@ -48,9 +48,10 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 ///   in the process: 48 MiB idle after a login, 25 MiB with the delay at 0. The price is small:
 ///   in 6 alternating pairs of `intake-wrk.sh` runs, new alerts/s were the same and the median
 ///   of duplicates/s about 5 % lower, within the machine's noise.
-/// - Transparent huge pages are off for this process: on a kernel that allows them (`madvise`
-///   or `always`), mimalloc's arenas were backed by 2 MiB pages, 61 MiB idle and 85 MiB peak
-///   under load instead of 25 and 46.
+/// - No transparent huge pages: on a kernel that allows them (`madvise` or `always`), mimalloc's
+///   arenas were backed by 2 MiB pages, 61 MiB idle and 85 MiB peak under load instead of 25
+///   and 46. mimalloc is built not to ask for them (`no_thp` in `Cargo.toml`), and they are off
+///   for the process from here on (a kernel set to `always` would give them unasked).
 /// - glibc, which SQLite allocates from, gives every block of 128 KiB or more its own mapping,
 ///   returned when freed; by default glibc raises that threshold to the largest block it has
 ///   seen freed and keeps such blocks.
