@@ -5,11 +5,12 @@
 
 use serde_json::json;
 
-use super::alerts::{self, Alert};
+use super::alerts::{self, Alert, Candidate};
 use super::audit::Actor;
 use super::outbox::{self, EventKind};
 use super::routes::Route;
 use super::timeline::{add_event, repeat_event};
+use super::users::UserRef;
 use super::{Read, Result, StoreError, Tx, groups, lifecycle as apply_lifecycle, teams, users};
 use crate::domain::alert::{AlertStatus, IncomingAlert};
 use crate::domain::lifecycle::{
@@ -55,9 +56,9 @@ pub enum IntakeTarget {
 
 /// What the decision for one incoming alert reads, as loaded.
 struct Loaded {
-    open: Option<Alert>,
+    open: Option<Candidate>,
     group: Option<AlertState>,
-    recent: Option<Alert>,
+    recent: Option<Candidate>,
     silences: Vec<SilenceRule>,
     firing_members: Vec<String>,
 }
@@ -76,8 +77,8 @@ fn load(c: &Read<'_>, now: Ts, rc: &RouteCtx, a: &IncomingAlert, key: &str, opts
     };
     let mut loaded = Loaded { open, group: None, recent: None, silences: Vec::new(), firing_members: Vec::new() };
     if let Some(open) = &loaded.open {
-        if a.action == crate::domain::alert::Action::Resolve && open.group_key.is_some() {
-            loaded.firing_members = alerts::firing_members(c, open.id)?;
+        if a.action == crate::domain::alert::Action::Resolve && open.state.group_key.is_some() {
+            loaded.firing_members = alerts::firing_members(c, open.state.id)?;
         }
         return Ok(loaded);
     }
@@ -86,7 +87,7 @@ fn load(c: &Read<'_>, now: Ts, rc: &RouteCtx, a: &IncomingAlert, key: &str, opts
     }
     if let Some(group_key) = routing::group_key(&route.group_by, &a.labels) {
         loaded.group =
-            alerts::find_group(c, route.id, &group_key, lifecycle::group_window_start(now, opts))?.map(|g| g.state());
+            alerts::find_group(c, route.id, &group_key, lifecycle::group_window_start(now, opts))?.map(|g| g.state);
         if loaded.group.is_some() {
             return Ok(loaded);
         }
@@ -106,14 +107,13 @@ fn plan(
     opts: &Options,
 ) -> Result<(IntakePlan, Loaded)> {
     let loaded = load(c, now, rc, a, key, opts)?;
-    let (open, recent) = (loaded.open.as_ref().map(Alert::state), loaded.recent.as_ref().map(Alert::state));
     let facts = IntakeFacts {
         incoming: a,
         dedup_key: key,
         route: rc.rules(),
-        open: open.as_ref(),
+        open: loaded.open.as_ref().map(|o| &o.state),
         group: loaded.group.as_ref(),
-        recent: recent.as_ref(),
+        recent: loaded.recent.as_ref().map(|r| &r.state),
         silences: &loaded.silences,
         firing_members: &loaded.firing_members,
     };
@@ -195,7 +195,7 @@ fn apply(
     opts: &Options,
 ) -> Result<IntakeResult> {
     let outcome = plan.outcome();
-    let answer = |alert: Option<&Alert>, message: String| result(rc, alert, outcome, key, message);
+    let answer = |alert: Option<Named<'_>>, message: String| result(rc, alert, outcome, key, message);
     let open = || loaded.open.as_ref().ok_or_else(|| StoreError::not_found("alert"));
     match plan {
         IntakePlan::Reject(why) => Ok(unrouted(Some(rc), why, Some(key.to_string()))),
@@ -248,10 +248,11 @@ fn apply(
                     "new alert".to_string()
                 }
             };
-            Ok(answer(Some(&alert), message))
+            Ok(answer(Some((&alert).into()), message))
         }
         IntakePlan::Repeat { content_changed, member, why, .. } => {
-            let alert = open()?;
+            let open = open()?;
+            let alert = &open.state;
             if content_changed {
                 alerts::repeat_with_content(c, now, alert, a)?;
             } else {
@@ -259,12 +260,12 @@ fn apply(
                 alerts::count_repeat(c, now, alert.id)?;
             }
             if let Some(member) = &member {
-                alerts::add_member(c, alert.id, alert.route_id.unwrap_or_default(), member, now)?;
+                alerts::add_member(c, alert.id, open.route_id.unwrap_or_default(), member, now)?;
             }
             let count = alert.alert_count + 1;
             repeat_event(c, alert.id, now, count, why)?;
             // The answer names only what a repeat leaves as it was (id, status, who is paged).
-            Ok(answer(Some(alert), format!("repeat of open alert #{} ({count} in total); no new page", alert.id)))
+            Ok(answer(Some(open.into()), format!("repeat of open alert #{} ({count} in total); no new page", alert.id)))
         }
         IntakePlan::Join { alert_id, member } => {
             alerts::count_repeat(c, now, alert_id)?;
@@ -280,13 +281,13 @@ fn apply(
                 json!({"dedup_key": member, "members": members}),
             )?;
             let alert = alerts::get(c, alert_id)?;
-            Ok(answer(Some(&alert), format!("joined group alert #{alert_id}; no new page")))
+            Ok(answer(Some((&alert).into()), format!("joined group alert #{alert_id}; no new page")))
         }
         IntakePlan::Reopen { alert_id, silence, flap } => {
-            let alert = loaded.recent.as_ref().ok_or_else(|| StoreError::not_found("alert"))?;
+            let recent = loaded.recent.as_ref().ok_or_else(|| StoreError::not_found("alert"))?;
             let status = if silence.is_some() { AlertStatus::Silenced } else { AlertStatus::Firing };
-            let (assignee, target) = apply_lifecycle::first_page(c, now, alert.route_id)?;
-            alerts::reopen(c, now, alert, a, status, &flap, silence.as_ref().map(|s| s.id), assignee)?;
+            let (assignee, target) = apply_lifecycle::first_page(c, now, recent.route_id)?;
+            alerts::reopen(c, now, &recent.state, a, status, &flap, silence.as_ref().map(|s| s.id), assignee)?;
             add_event(c, alert_id, now, "reopened", "fired again within the reopen window", None, json!({}))?;
             match &silence {
                 Some(s) => apply_lifecycle::silenced(c, now, alert_id, s, false)?,
@@ -300,7 +301,10 @@ fn apply(
                 }
             }
             let alert = alerts::get(c, alert_id)?;
-            Ok(answer(Some(&alert), format!("alert #{alert_id} fired again within the reopen window and was reopened")))
+            Ok(answer(
+                Some((&alert).into()),
+                format!("alert #{alert_id} fired again within the reopen window and was reopened"),
+            ))
         }
         IntakePlan::ResolveMember { alert_id, member, still_firing } => {
             alerts::resolve_member(c, now, alert_id, &member)?;
@@ -314,37 +318,59 @@ fn apply(
                 json!({"dedup_key": member}),
             )?;
             let alert = alerts::get(c, alert_id)?;
-            Ok(answer(Some(&alert), format!("member of group alert #{alert_id} resolved; others still firing")))
+            Ok(answer(
+                Some((&alert).into()),
+                format!("member of group alert #{alert_id} resolved; others still firing"),
+            ))
         }
         IntakePlan::Resolve { alert_id, close } => {
-            let alert = open()?;
-            if alert.group_key.is_some() {
+            if open()?.state.group_key.is_some() {
                 alerts::resolve_member(c, now, alert_id, key)?;
             }
             let message = match &a.resolution {
                 Some(why) => format!("resolved: {why}"),
                 None => "resolved by the monitoring system".to_string(),
             };
-            let alert = apply_lifecycle::close(c, now, alert, &rc.actor(), &message, &close, Some(opts))?;
-            Ok(answer(Some(&alert), format!("alert #{alert_id} resolved")))
+            let alert = apply_lifecycle::close(c, now, alert_id, &rc.actor(), &message, &close, Some(opts))?;
+            Ok(answer(Some((&alert).into()), format!("alert #{alert_id} resolved")))
         }
         IntakePlan::Acknowledge { alert_id } => {
             let alert = apply_lifecycle::acknowledge(c, now, alert_id, &Actor::system(&rc.actor()))?;
-            Ok(answer(Some(&alert), format!("alert #{alert_id} acknowledged")))
+            Ok(answer(Some((&alert).into()), format!("alert #{alert_id} acknowledged")))
         }
     }
 }
 
-fn result(rc: &RouteCtx, alert: Option<&Alert>, outcome: Outcome, dedup_key: &str, message: String) -> IntakeResult {
+/// What an intake answer names of the alert it concerns.
+struct Named<'a> {
+    id: i64,
+    status: AlertStatus,
+    rotation_id: Option<i64>,
+    assignee: Option<&'a UserRef>,
+}
+
+impl<'a> From<&'a Alert> for Named<'a> {
+    fn from(a: &'a Alert) -> Named<'a> {
+        Named { id: a.id, status: a.status, rotation_id: a.rotation_id, assignee: a.assignee.as_ref() }
+    }
+}
+
+impl<'a> From<&'a Candidate> for Named<'a> {
+    fn from(a: &'a Candidate) -> Named<'a> {
+        Named { id: a.state.id, status: a.state.status, rotation_id: a.rotation_id, assignee: a.assignee.as_ref() }
+    }
+}
+
+fn result(rc: &RouteCtx, alert: Option<Named<'_>>, outcome: Outcome, dedup_key: &str, message: String) -> IntakeResult {
     IntakeResult {
-        id: alert.map(|a| a.id),
+        id: alert.as_ref().map(|a| a.id),
         created: outcome == Outcome::Created,
-        status: alert.map(|a| a.status),
+        status: alert.as_ref().map(|a| a.status),
         team_id: Some(rc.route.team_id),
         team_slug: Some(rc.team_slug.clone()),
         route_id: Some(rc.route.id),
-        rotation_id: alert.and_then(|a| a.rotation_id).or(rc.route.rotation_id),
-        assignee: alert.and_then(|a| a.assignee.clone()),
+        rotation_id: alert.as_ref().and_then(|a| a.rotation_id).or(rc.route.rotation_id),
+        assignee: alert.and_then(|a| a.assignee.cloned()),
         routing_error: None,
         dedup_key: Some(dedup_key.to_string()),
         outcome,

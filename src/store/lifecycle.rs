@@ -145,7 +145,7 @@ pub fn resolve(c: &Tx<'_>, now: Ts, id: i64, actor: &Actor) -> Result<Alert> {
     }
     alerts::resolve_members(c, id)?;
     let plan = lifecycle::close(&alert.state(), now, None);
-    close(c, now, &alert, &actor.name, &format!("resolved by {}", actor.name), &plan, None)
+    close(c, now, id, &actor.name, &format!("resolved by {}", actor.name), &plan, None)
 }
 
 /// Closes an alert as `plan` says: resolved with its flap record, unsent pages cancelled, a
@@ -153,20 +153,20 @@ pub fn resolve(c: &Tx<'_>, now: Ts, id: i64, actor: &Actor) -> Result<Alert> {
 pub fn close(
     c: &Tx<'_>,
     now: Ts,
-    alert: &Alert,
+    id: i64,
     actor: &str,
     message: &str,
     plan: &Close,
     opts: Option<&Options>,
 ) -> Result<Alert> {
-    alerts::close(c, now, alert.id, actor, &plan.flap)?;
-    add_event(c, alert.id, now, "resolved", message, Some(actor), json!({}))?;
-    let resolved = alerts::get(c, alert.id)?;
+    alerts::close(c, now, id, actor, &plan.flap)?;
+    add_event(c, id, now, "resolved", message, Some(actor), json!({}))?;
+    let resolved = alerts::get(c, id)?;
     let sent = outbox::on_resolve(c, now, &resolved, plan.quiet)?;
     if sent > 0 {
         add_event(
             c,
-            alert.id,
+            id,
             now,
             "recovery_queued",
             &format!("recovery notification to {} notified before", crate::domain::count(sent as i64, "target")),
@@ -175,7 +175,7 @@ pub fn close(
         )?;
     }
     if let (true, Some(o)) = (plan.flap.started, opts) {
-        flapping_started(c, now, alert.id, o, plan.flap.changes.len())?;
+        flapping_started(c, now, id, o, plan.flap.changes.len())?;
     }
     Ok(resolved)
 }

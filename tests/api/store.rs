@@ -295,7 +295,7 @@ fn the_schema_allows_one_open_alert_per_key_and_one_open_group_per_route() {
     let opened = b.db.write_blocking(move |c| {
         let a = event(Action::Trigger, "z", &[("alertname", "Disk")]);
         alerts::insert(c, at(2), &rc2.route, &a, opened("z", Some("alertname=Disk")))?;
-        Ok(alerts::find_group(c, rc2.route.id, "alertname=Disk", at(0))?.map(|a| a.dedup_key))
+        Ok(alerts::find_group(c, rc2.route.id, "alertname=Disk", at(0))?.map(|a| a.state.dedup_key))
     });
     assert_eq!(opened.unwrap().as_deref(), Some("z"), "opening a group closes the previous one for new members");
 }
