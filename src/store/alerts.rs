@@ -137,14 +137,27 @@ macro_rules! locked {
     };
 }
 
-fn row(r: &Row<'_>) -> Result<Alert> {
-    let assignee_user_id: Option<i64> = r.get(7)?;
-    let assignee = match (assignee_user_id, r.get::<Option<String>, _>(8)?) {
-        (Some(id), Some(username)) => Some(UserRef { id, username, display_name: r.get(9)? }),
+/// The assignee's id and, when the user still exists, their name: three columns from `at`
+/// (`a.assignee_user_id, u.username, u.display_name`).
+fn assignee_at(r: &Row<'_>, at: usize) -> Result<(Option<i64>, Option<UserRef>)> {
+    let id: Option<i64> = r.get(at)?;
+    let user = match (id, r.get::<Option<String>, _>(at + 1)?) {
+        (Some(id), Some(username)) => Some(UserRef { id, username, display_name: r.get(at + 2)? }),
         _ => None,
     };
-    let severity: String = r.get(14)?;
-    let status: String = r.get(15)?;
+    Ok((id, user))
+}
+
+fn status_at(r: &Row<'_>, at: usize) -> Result<AlertStatus> {
+    Ok(AlertStatus::parse(&r.get::<String, _>(at)?).unwrap_or(AlertStatus::Firing))
+}
+
+fn severity_at(r: &Row<'_>, at: usize) -> Result<Severity> {
+    Ok(Severity::parse(&r.get::<String, _>(at)?).unwrap_or(Severity::Warning))
+}
+
+fn row(r: &Row<'_>) -> Result<Alert> {
+    let (assignee_user_id, assignee) = assignee_at(r, 7)?;
     Ok(Alert {
         id: r.get(0)?,
         team_id: r.get(1)?,
@@ -158,8 +171,8 @@ fn row(r: &Row<'_>) -> Result<Alert> {
         dedup_key: r.get(11)?,
         title: r.get(12)?,
         message: r.get(13)?,
-        severity: Severity::parse(&severity).unwrap_or(Severity::Warning),
-        status: AlertStatus::parse(&status).unwrap_or(AlertStatus::Firing),
+        severity: severity_at(r, 14)?,
+        status: status_at(r, 15)?,
         labels: r.json(16)?,
         event_link: r.get(17)?,
         alert_count: r.get(18)?,
@@ -208,22 +221,15 @@ macro_rules! select_candidate {
 }
 
 fn candidate(r: &Row<'_>) -> Result<Candidate> {
-    let status: String = r.get(1)?;
-    let severity: String = r.get(6)?;
-    let assignee_user_id: Option<i64> = r.get(17)?;
-    let assignee = match (assignee_user_id, r.get::<Option<String>, _>(18)?) {
-        (Some(id), Some(username)) => Some(UserRef { id, username, display_name: r.get(19)? }),
-        _ => None,
-    };
     Ok(Candidate {
         state: AlertState {
             id: r.get(0)?,
-            status: AlertStatus::parse(&status).unwrap_or(AlertStatus::Firing),
+            status: status_at(r, 1)?,
             dedup_key: r.get(2)?,
             group_key: r.get(3)?,
             title: r.get(4)?,
             message: r.get(5)?,
-            severity: Severity::parse(&severity).unwrap_or(Severity::Warning),
+            severity: severity_at(r, 6)?,
             labels: r.json(7)?,
             event_link: r.get(8)?,
             links: r.json(9)?,
@@ -235,7 +241,7 @@ fn candidate(r: &Row<'_>) -> Result<Candidate> {
         },
         route_id: r.get(15)?,
         rotation_id: r.get(16)?,
-        assignee,
+        assignee: assignee_at(r, 17)?.1,
     })
 }
 
