@@ -229,12 +229,10 @@ impl Durability {
         let flush = match flush {
             Some(f) => f,
             None => {
-                let mut wal_path = path.as_os_str().to_owned();
-                wal_path.push("-wal");
+                let wal_path = journal_file(path, "-wal");
                 // SQLite keeps this file (the same inode) while its connection stays open.
-                let wal = File::open(&wal_path).map_err(|e| {
-                    StoreError::Unavailable(format!("cannot open {}: {e}", Path::new(&wal_path).display()))
-                })?;
+                let wal = File::open(&wal_path)
+                    .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", wal_path.display())))?;
                 Box::new(move || wal.sync_data())
             }
         };
@@ -313,14 +311,14 @@ impl SearchIndex {
     /// derived from the alerts, and a broken search index must never keep intake down.
     fn open(db_path: &Path, busy_timeout_ms: u32) -> Result<SearchIndex> {
         SearchIndex::open_file(db_path, busy_timeout_ms).or_else(|_| {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut file = search_path(db_path).into_os_string();
-                file.push(suffix);
+            let search = search_path(db_path);
+            let journal = JOURNAL_FILES.iter().map(|s| journal_file(&search, s));
+            for file in std::iter::once(search.clone()).chain(journal) {
                 match std::fs::remove_file(&file) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                         return Err(StoreError::Unavailable(format!(
                             "cannot delete {} to rebuild it: {e}",
-                            Path::new(&file).display()
+                            file.display()
                         )));
                     }
                     _ => {}
@@ -623,13 +621,9 @@ pub fn ensure_file(path: &Path, missing: Missing) -> Result<bool> {
 
 /// Files an earlier database at `path` leaves next to it.
 fn traces_of_earlier(path: &Path) -> Vec<PathBuf> {
-    ["-wal", "-shm"]
+    JOURNAL_FILES
         .iter()
-        .map(|s| {
-            let mut p = path.as_os_str().to_owned();
-            p.push(s);
-            PathBuf::from(p)
-        })
+        .map(|s| journal_file(path, s))
         .chain(["migrate.lock", "scheduler.lock"].iter().map(|s| sidecar(path, s)))
         .filter(|p| p.exists())
         .collect()
@@ -656,6 +650,16 @@ fn identity(path: &Path) -> Option<(u64, u64)> {
 #[cfg(not(unix))]
 fn identity(path: &Path) -> Option<(u64, u64)> {
     path.exists().then_some((0, 0))
+}
+
+/// The suffixes of the files SQLite keeps beside a database in WAL mode.
+const JOURNAL_FILES: [&str; 2] = ["-wal", "-shm"];
+
+/// One of SQLite's own files beside the database at `db_path`: `<database>-wal`, `<database>-shm`.
+fn journal_file(db_path: &Path, suffix: &str) -> PathBuf {
+    let mut s = db_path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
 }
 
 /// `<database>.<suffix>`, e.g. `incidentrelay.db.scheduler.lock`.
