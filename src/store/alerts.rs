@@ -326,9 +326,11 @@ fn indexed_up_to(c: &Read<'_>) -> Result<i64> {
 /// (queued by a trigger on SQLite; on PostgreSQL its entry goes by the foreign key) is taken
 /// out and, while it exists, added again as it is now; then alerts created since the last run
 /// are added. On PostgreSQL a trigger queues every new alert too: one that committed after a
-/// later-numbered alert was indexed is below the watermark, and is added from the queue. Runs in [`Db::write_search`](super::Db::write_search): on SQLite the index has a
-/// file of its own and this reads one snapshot of the database, so every change committed
-/// after it is still queued for the next run.
+/// later-numbered alert was indexed is below the watermark, and is added from the queue.
+///
+/// Runs in [`Db::write_search`](super::Db::write_search): on SQLite the index has a file of
+/// its own and this reads one snapshot of the database, so every change committed after it is
+/// still queued for the next run.
 pub fn index_search(c: &Tx<'_>, limit: usize) -> Result<Indexed> {
     let newest: i64 = c.one("SELECT COALESCE(MAX(id), 0) FROM alerts", &[], |r| r.get(0))?;
     let stored = indexed_up_to(c)?;
