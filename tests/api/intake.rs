@@ -95,6 +95,18 @@ fn alertmanager_fire_repeat_resolve_reopen_and_new_after_the_window() {
         (again[0]["id"].as_i64(), again[0]["created"].as_bool(), again[0]["outcome"].as_str()),
         (Some(id), Some(false), Some("deduplicated"))
     );
+    // A repeat answers from the alert as intake read it (`alerts::Candidate`), as the first did;
+    // on the webhook route too, whose id is not the rotation's.
+    let body = r#"{"title": "Queue stuck", "fingerprint": "queue-stuck-1"}"#;
+    let on_webhook = || post_intake(&app, "/api/integrations/webhook", &s.tokens["webhook"], body).expect(200);
+    let (once, twice) = (on_webhook(), on_webhook());
+    assert_ne!(once[0]["route_id"], once[0]["rotation_id"]);
+    for (first, again) in [(first, &again[0]), (&once[0], &twice[0])] {
+        assert_eq!(again["outcome"], "deduplicated");
+        for field in ["id", "status", "team_slug", "route_id", "rotation_id", "assignee"] {
+            assert_eq!(again[field], first[field], "{field}");
+        }
+    }
     let a = alert(&app, &s, id);
     assert_eq!(a["alert_count"], 2);
     assert_eq!(a["last_seen_at"], "2026-11-23T09:00:30Z");
