@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 use std::fs::OpenOptions;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -146,36 +146,45 @@ impl Drop for LogThread {
 
 /// The log thread's loop: everything queued is formatted into the buffer, which is written out
 /// when the queue is empty (or when it fills up).
-fn write_queued(rx: &Receiver<Msg>, format: LogFormat, target: Box<dyn Write + Send>, dropped: &AtomicU64) {
-    let out = Rc::new(RefCell::new(BufWriter::with_capacity(BUFFER, target)));
-    let drain = formatter(format, Buffer(out.clone()));
+fn write_queued(rx: &Receiver<Msg>, format: LogFormat, mut target: Box<dyn Write + Send>, dropped: &AtomicU64) {
+    let buffer = Rc::new(RefCell::new(Vec::with_capacity(BUFFER)));
+    let drain = formatter(format, Buffer(buffer.clone()));
     // A record that cannot be written (a full disk, a closed stdout) is lost; the ones after it
     // are tried again.
-    let write_out = |drain: &dyn Drain<Ok = (), Err = io::Error>| {
+    let mut write_out = || {
+        let mut lines = buffer.borrow_mut();
+        let _ = target.write_all(&lines).and_then(|()| target.flush());
+        lines.clear();
+    };
+    let report_dropped = |drain: &dyn Drain<Ok = (), Err = io::Error>| {
         let lost = dropped.swap(0, Ordering::Relaxed);
         if lost > 0 {
             let why = format_args!("log records dropped: the log queue was full");
             let _ = drain.log(&slog::record!(Level::Error, "", &why, slog::b!("count" => lost)), &o!().into());
         }
-        let _ = out.borrow_mut().flush();
     };
     while let Ok(first) = rx.recv() {
         // Let the burst this record belongs to queue up behind it (see [`GATHER`]).
         std::thread::sleep(GATHER);
-        let mut msg = first;
-        loop {
+        let mut next = Some(first);
+        let mut finished = false;
+        while let Some(msg) = next.take() {
             match msg {
                 Msg::Record(r) => {
                     let _ = r.log_to(&drain);
+                    if buffer.borrow().len() >= BUFFER {
+                        write_out();
+                    }
+                    next = rx.try_recv().ok();
                 }
-                Msg::Finish => return write_out(&*drain),
-            }
-            match rx.try_recv() {
-                Ok(next) => msg = next,
-                Err(_) => break,
+                Msg::Finish => finished = true,
             }
         }
-        write_out(&*drain);
+        report_dropped(&*drain);
+        write_out();
+        if finished {
+            return;
+        }
     }
 }
 
@@ -197,12 +206,17 @@ fn formatter(format: LogFormat, out: Buffer) -> Box<dyn Drain<Ok = (), Err = io:
 }
 
 /// The log thread's buffer, shared by the drain that fills it and the loop that writes it out.
-/// Its `flush` does nothing: the loop decides when the buffer goes out.
-struct Buffer(Rc<RefCell<BufWriter<Box<dyn Write + Send>>>>);
+struct Buffer(Rc<RefCell<Vec<u8>>>);
 
 impl Write for Buffer {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.0.borrow_mut().write(data)
+        self.0.borrow_mut().extend_from_slice(data);
+        Ok(data.len())
+    }
+    // The drains write a record in many small pieces: one borrow each, not a loop of `write`s.
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        self.0.borrow_mut().extend_from_slice(data);
+        Ok(())
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
