@@ -91,7 +91,8 @@ pub fn init(cfg: &LoggingConfig) -> Result<(Logger, LogGuard), String> {
 
 /// What the log thread receives.
 enum Msg {
-    Record(AsyncRecord),
+    /// A record and when it was logged.
+    Record(jiff::Timestamp, AsyncRecord),
     /// Write what is queued and end.
     Finish,
 }
@@ -107,7 +108,7 @@ impl Drain for Queue {
     type Err = Never;
 
     fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), Never> {
-        match self.tx.try_send(Msg::Record(AsyncRecord::from(record, values))) {
+        match self.tx.try_send(Msg::Record(jiff::Timestamp::now(), AsyncRecord::from(record, values))) {
             Err(TrySendError::Full(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
             }
@@ -160,6 +161,7 @@ fn write_queued(rx: &Receiver<Msg>, format: LogFormat, mut target: Box<dyn Write
     let report_dropped = |drain: &dyn Drain<Ok = (), Err = io::Error>| {
         let lost = dropped.swap(0, Ordering::Relaxed);
         if lost > 0 {
+            LOGGED_AT.set(None);
             let why = format_args!("log records dropped: the log queue was full");
             let _ = drain.log(&slog::record!(Level::Error, "", &why, slog::b!("count" => lost)), &o!().into());
         }
@@ -171,7 +173,8 @@ fn write_queued(rx: &Receiver<Msg>, format: LogFormat, mut target: Box<dyn Write
         let mut finished = false;
         while let Some(msg) = next.take() {
             match msg {
-                Msg::Record(r) => {
+                Msg::Record(at, r) => {
+                    LOGGED_AT.set(Some(at));
                     let _ = r.log_to(&drain);
                     if buffer.borrow().len() >= BUFFER {
                         write_out();
@@ -196,14 +199,31 @@ fn formatter(format: LogFormat, out: Buffer) -> Box<dyn Drain<Ok = (), Err = io:
             slog_json::Json::new(out)
                 .set_newlines(true)
                 .add_key_value(o!(
-                    "ts" => slog::PushFnValue(|_, ser| ser.emit(jiff::Timestamp::now().to_string())),
+                    "ts" => slog::PushFnValue(|_, ser| ser.emit(logged_at().to_string())),
                     "level" => slog::FnValue(|r| r.level().as_str()),
                     "msg" => slog::PushFnValue(|r, ser| ser.emit(r.msg())),
                 ))
                 .build(),
         ),
-        LogFormat::Text => Box::new(slog_term::FullFormat::new(slog_term::PlainDecorator::new(out)).build()),
+        LogFormat::Text => Box::new(
+            slog_term::FullFormat::new(slog_term::PlainDecorator::new(out))
+                .use_custom_timestamp(|out: &mut dyn Write| {
+                    let local = logged_at().to_zoned(jiff::tz::TimeZone::system());
+                    write!(out, "{}", local.strftime("%b %d %H:%M:%S%.3f"))
+                })
+                .build(),
+        ),
     }
+}
+
+thread_local! {
+    /// When the record the log thread is formatting was logged: lines carry that time, not the
+    /// time they were formatted, up to [`GATHER`] later.
+    static LOGGED_AT: std::cell::Cell<Option<jiff::Timestamp>> = const { std::cell::Cell::new(None) };
+}
+
+fn logged_at() -> jiff::Timestamp {
+    LOGGED_AT.get().unwrap_or_else(jiff::Timestamp::now)
 }
 
 /// The log thread's buffer, shared by the drain that fills it and the loop that writes it out.
@@ -278,6 +298,12 @@ mod tests {
         }
     }
 
+    /// A logger whose records go through a log thread of `queue` records to `target`.
+    fn logger(format: LogFormat, target: impl Write + Send + 'static, queue: usize) -> (Logger, LogThread) {
+        let (records, thread) = LogThread::start(format, Box::new(target), queue).unwrap();
+        (Logger::root(records.fuse(), o!()), thread)
+    }
+
     fn field(line: &str, key: &str) -> serde_json::Value {
         let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
         v[key].clone()
@@ -286,24 +312,27 @@ mod tests {
     #[test]
     fn records_are_written_in_order_as_soon_as_the_queue_is_empty_without_waiting_for_the_buffer_to_fill() {
         let out = MemoryLog::default();
-        let (queue, _thread) = LogThread::start(LogFormat::Json, Box::new(out.clone()), 64).unwrap();
-        let log = Logger::root(queue.fuse(), o!());
+        let (log, _thread) = logger(LogFormat::Json, out.clone(), 64);
         for i in 0..10 {
             info!(log, "request"; "n" => i);
         }
+        // The log thread formats nothing until GATHER after the first record reaches it.
+        let logged_by = jiff::Timestamp::now();
         let lines = wait_for_lines(&out, 10);
         let seen: Vec<_> = lines.iter().map(|l| field(l, "n")).collect();
         assert_eq!(seen, (0..10).map(serde_json::Value::from).collect::<Vec<_>>());
         assert_eq!(field(&lines[0], "msg"), "request");
         assert_eq!(field(&lines[0], "level"), "INFO");
-        assert!(field(&lines[0], "ts").as_str().is_some_and(|t| t.ends_with('Z')), "{}", lines[0]);
+        for line in &lines {
+            let ts: jiff::Timestamp = field(line, "ts").as_str().unwrap_or_default().parse().unwrap();
+            assert!(ts <= logged_by, "a line carries the time it was logged, not formatted: {line}");
+        }
     }
 
     #[test]
     fn stopping_the_log_thread_writes_what_is_still_queued() {
         let out = MemoryLog::default();
-        let (queue, thread) = LogThread::start(LogFormat::Text, Box::new(out.clone()), 64).unwrap();
-        let log = Logger::root(queue.fuse(), o!());
+        let (log, thread) = logger(LogFormat::Text, out.clone(), 64);
         for i in 0..50 {
             error!(log, "line {i}");
         }
@@ -311,6 +340,11 @@ mod tests {
         let lines = out.lines();
         assert_eq!(lines.len(), 50, "{lines:?}");
         assert!(lines[49].contains("line 49") && lines[49].contains("ERRO"), "{}", lines[49]);
+        // The local time the line was logged, to the millisecond: "Dec 02 05:42:38.123 ERRO …".
+        let stamp: Vec<_> = lines[49].split(' ').take(3).collect();
+        assert_eq!(stamp[0].len(), 3, "{}", lines[49]);
+        assert_eq!(stamp[1].len(), 2, "{}", lines[49]);
+        assert!(stamp[2].len() == 12 && stamp[2].as_bytes()[8] == b'.', "{}", lines[49]);
     }
 
     /// A target whose first write waits until the test lets it go on.
@@ -341,8 +375,7 @@ mod tests {
         let (entered_tx, entered) = sync_channel(1);
         let (open, open_rx) = sync_channel(1);
         let gate = Gate { entered: entered_tx, open: open_rx, held: false, out: out.clone() };
-        let (queue, thread) = LogThread::start(LogFormat::Json, Box::new(gate), 4).unwrap();
-        let log = Logger::root(queue.fuse(), o!());
+        let (log, thread) = logger(LogFormat::Json, gate, 4);
         info!(log, "first");
         entered.recv().unwrap(); // the log thread is stuck writing "first"
         for i in 0..7 {
