@@ -127,6 +127,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn truncate_counts_characters_not_bytes() {
+        let cut = |s: &str, max: usize| {
+            let mut s = s.to_string();
+            truncate(&mut s, max);
+            s
+        };
+        assert_eq!(cut("héllo", 10), "héllo");
+        assert_eq!(cut("abc", 3), "abc");
+        assert_eq!(cut("abcd", 3), "abc");
+        assert_eq!(cut("éééé", 2), "éé", "a cut falls between characters");
+        assert_eq!(cut("éééé", 5), "éééé", "8 bytes but only 4 characters");
+        assert_eq!(cut("磁盘已满", 3), "磁盘已");
+    }
+
+    #[test]
     fn only_http_links_stay_links() {
         let with = |link: &str| {
             let mut a = IncomingAlert::new(Action::Trigger, "t".into());
@@ -382,7 +397,12 @@ impl IncomingAlert {
     }
 }
 
+/// Cuts `s` to at most `max_chars` characters. A string of no more bytes than that is left
+/// without walking its characters: nearly every label and title.
 pub fn truncate(s: &mut String, max_chars: usize) {
+    if s.len() <= max_chars {
+        return;
+    }
     if let Some((idx, _)) = s.char_indices().nth(max_chars) {
         s.truncate(idx);
     }
