@@ -229,7 +229,7 @@ impl Durability {
         let flush = match flush {
             Some(f) => f,
             None => {
-                let wal_path = journal_file(path, "-wal");
+                let wal_path = beside(path, "-wal");
                 // SQLite keeps this file (the same inode) while its connection stays open.
                 let wal = File::open(&wal_path)
                     .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", wal_path.display())))?;
@@ -312,7 +312,7 @@ impl SearchIndex {
     fn open(db_path: &Path, busy_timeout_ms: u32) -> Result<SearchIndex> {
         SearchIndex::open_file(db_path, busy_timeout_ms).or_else(|_| {
             let search = search_path(db_path);
-            let journal = JOURNAL_FILES.iter().map(|s| journal_file(&search, s));
+            let journal = JOURNAL_FILES.iter().map(|s| beside(&search, s));
             for file in std::iter::once(search.clone()).chain(journal) {
                 match std::fs::remove_file(&file) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -623,7 +623,7 @@ pub fn ensure_file(path: &Path, missing: Missing) -> Result<bool> {
 fn traces_of_earlier(path: &Path) -> Vec<PathBuf> {
     JOURNAL_FILES
         .iter()
-        .map(|s| journal_file(path, s))
+        .map(|s| beside(path, s))
         .chain(["migrate.lock", "scheduler.lock"].iter().map(|s| sidecar(path, s)))
         .filter(|p| p.exists())
         .collect()
@@ -655,8 +655,9 @@ fn identity(path: &Path) -> Option<(u64, u64)> {
 /// The suffixes of the files SQLite keeps beside a database in WAL mode.
 const JOURNAL_FILES: [&str; 2] = ["-wal", "-shm"];
 
-/// One of SQLite's own files beside the database at `db_path`: `<database>-wal`, `<database>-shm`.
-fn journal_file(db_path: &Path, suffix: &str) -> PathBuf {
+/// `<database><suffix>`: SQLite's own files beside the database (`-wal`, `-shm`), and ours
+/// ([`sidecar`]).
+fn beside(db_path: &Path, suffix: &str) -> PathBuf {
     let mut s = db_path.as_os_str().to_owned();
     s.push(suffix);
     PathBuf::from(s)
@@ -664,10 +665,7 @@ fn journal_file(db_path: &Path, suffix: &str) -> PathBuf {
 
 /// `<database>.<suffix>`, e.g. `incidentrelay.db.scheduler.lock`.
 pub fn sidecar(db_path: &Path, suffix: &str) -> PathBuf {
-    let mut s = db_path.as_os_str().to_owned();
-    s.push(".");
-    s.push(suffix);
-    PathBuf::from(s)
+    beside(db_path, &format!(".{suffix}"))
 }
 
 // --- backup -------------------------------------------------------------------------------------
