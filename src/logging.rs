@@ -347,6 +347,39 @@ mod tests {
         assert!(stamp[2].len() == 12 && stamp[2].as_bytes()[8] == b'.', "{}", lines[49]);
     }
 
+    /// A target whose first write fails (a full disk) and says so; every later one succeeds.
+    struct FailsOnce {
+        failed: Option<SyncSender<()>>,
+        out: MemoryLog,
+    }
+
+    impl Write for FailsOnce {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            if let Some(failed) = self.failed.take() {
+                let _ = failed.send(());
+                return Err(io::Error::new(io::ErrorKind::StorageFull, "no space left on device"));
+            }
+            self.out.write(data)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_write_that_fails_loses_its_own_lines_and_the_log_thread_goes_on_with_the_next() {
+        let out = MemoryLog::default();
+        let (failed_tx, failed) = sync_channel(1);
+        let (log, thread) = logger(LogFormat::Json, FailsOnce { failed: Some(failed_tx), out: out.clone() }, 64);
+        info!(log, "lost with the failed write");
+        failed.recv().unwrap();
+        info!(log, "written after it");
+        drop(thread);
+        let lines = out.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(field(&lines[0], "msg"), "written after it");
+    }
+
     /// A target whose first write waits until the test lets it go on.
     struct Gate {
         entered: SyncSender<()>,

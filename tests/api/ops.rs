@@ -25,10 +25,13 @@ fn each_request_is_one_whole_json_line_in_the_log_file_while_the_server_runs() {
         &["serve"],
         &[("INCIDENTRELAY_LOGGING__LEVEL", "info"), ("INCIDENTRELAY_LOGGING__FILE", log.to_str().unwrap())],
     );
+    let before = jiff::Timestamp::now();
     for _ in 0..3 {
         assert_eq!(server.call("GET", "/api/version", None, None).status, 200);
     }
-    // Read while the server runs: a record is written out whole when it is logged.
+    let answered = jiff::Timestamp::now();
+    // Read while the server runs: the log thread writes each burst of records out whole, within
+    // about 10 ms of the first.
     let lines = crate::tools::wait_for(std::time::Duration::from_secs(10), || {
         let text = std::fs::read_to_string(&log).ok()?;
         let lines: Vec<serde_json::Value> =
@@ -39,6 +42,11 @@ fn each_request_is_one_whole_json_line_in_the_log_file_while_the_server_runs() {
     .expect("three request lines in the log file");
     let line = lines.iter().find(|l| l["path"] == "/api/version").unwrap();
     assert_eq!((line["level"].as_str(), line["status"].as_u64()), (Some("INFO"), Some(200)), "{line}");
+    // Each line carries the time its request was logged, however much later it was written.
+    for line in lines.iter().filter(|l| l["path"] == "/api/version") {
+        let ts: jiff::Timestamp = line["ts"].as_str().and_then(|t| t.parse().ok()).unwrap_or_else(|| panic!("{line}"));
+        assert!(before <= ts && ts <= answered, "{line}");
+    }
 }
 
 #[test]
