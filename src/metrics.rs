@@ -44,17 +44,59 @@ impl Histogram {
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
     fn render(&self, out: &mut String, name: &str, labels: &str) {
         let sep = if labels.is_empty() { "" } else { "," };
         for (i, b) in self.bounds.iter().enumerate() {
             let _ =
                 writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {}", self.counts[i].load(Ordering::Relaxed));
         }
-        let n = self.count.load(Ordering::Relaxed);
+        let n = self.count();
         let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {n}");
         let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
         let _ = writeln!(out, "{name}_sum{braces} {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
         let _ = writeln!(out, "{name}_count{braces} {n}");
+    }
+}
+
+/// Buckets for the database's flushes: a local SSD takes tens of microseconds, a network disk
+/// milliseconds.
+pub const FLUSH_BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+
+/// How the SQLite database's flushes went (`db-sync`, `database.synchronous = "full"`): each
+/// flush makes every write committed before it durable, and intake answers no write before its
+/// flush. So the flush time and the writes per flush bound how fast durable intake can go.
+#[derive(Debug)]
+pub struct FlushStats {
+    seconds: Histogram,
+    writes: AtomicU64,
+}
+
+impl Default for FlushStats {
+    fn default() -> Self {
+        FlushStats { seconds: Histogram::new(FLUSH_BUCKETS), writes: AtomicU64::new(0) }
+    }
+}
+
+impl FlushStats {
+    /// One flush that took `secs` and made `writes` writes durable.
+    pub fn flushed(&self, secs: f64, writes: usize) {
+        self.seconds.observe(secs);
+        self.writes.fetch_add(writes as u64, Ordering::Relaxed);
+    }
+
+    /// Flushes so far, failed ones included.
+    pub fn flushes(&self) -> u64 {
+        self.seconds.count()
+    }
+
+    /// Writes made durable so far.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
     }
 }
 
@@ -152,6 +194,8 @@ pub struct Snapshot {
     pub last_cycle_age_seconds: Option<f64>,
     /// Transactions run again after a conflict with another process (PostgreSQL).
     pub store_retries: u64,
+    /// The SQLite database's flushes, when writes wait for them.
+    pub flushes: Option<std::sync::Arc<FlushStats>>,
 }
 
 impl Metrics {
@@ -286,6 +330,22 @@ impl Metrics {
             "Transactions run again after a conflict with another process (PostgreSQL).",
         );
         let _ = writeln!(out, "incidentrelay_store_retries_total {}", snap.store_retries);
+        if let Some(flushes) = &snap.flushes {
+            head(
+                &mut out,
+                "incidentrelay_store_flush_seconds",
+                "histogram",
+                "Time each flush of the SQLite database's log to disk (fdatasync) took; a write is answered only after one.",
+            );
+            flushes.seconds.render(&mut out, "incidentrelay_store_flush_seconds", "");
+            head(
+                &mut out,
+                "incidentrelay_store_flushed_writes_total",
+                "counter",
+                "Writes made durable by those flushes; over the flush count, the writes one flush covers.",
+            );
+            let _ = writeln!(out, "incidentrelay_store_flushed_writes_total {}", flushes.writes());
+        }
         head(&mut out, "incidentrelay_http_requests_total", "counter", "HTTP requests by method and status class.");
         self.http_requests.render(&mut out, "incidentrelay_http_requests_total", "method", "status");
         head(&mut out, "incidentrelay_http_request_duration_seconds", "histogram", "HTTP request latency.");
@@ -312,5 +372,26 @@ mod tests {
         assert!(text.contains("incidentrelay_delivery_latency_seconds_bucket{le=\"0.01\"} 0"));
         assert!(text.contains("incidentrelay_engine_leader 1"));
         assert!(text.contains("incidentrelay_http_requests_total{method=\"GET\",status=\"2xx\"} 1"));
+        assert!(!text.contains("incidentrelay_store_flush"), "no flush metrics without flushes");
+    }
+
+    #[test]
+    fn flushes_render_as_a_histogram_and_the_writes_they_covered() {
+        let flushes = std::sync::Arc::new(FlushStats::default());
+        flushes.flushed(0.0003, 11);
+        flushes.flushed(0.002, 4);
+        let text = Metrics::default().render(&Snapshot { flushes: Some(flushes), ..Default::default() });
+        for line in [
+            "# TYPE incidentrelay_store_flush_seconds histogram",
+            "incidentrelay_store_flush_seconds_bucket{le=\"0.00025\"} 0",
+            "incidentrelay_store_flush_seconds_bucket{le=\"0.0005\"} 1",
+            "incidentrelay_store_flush_seconds_bucket{le=\"0.0025\"} 2",
+            "incidentrelay_store_flush_seconds_count 2",
+            "incidentrelay_store_flush_seconds_sum 0.0023",
+            "# TYPE incidentrelay_store_flushed_writes_total counter",
+            "incidentrelay_store_flushed_writes_total 15",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
     }
 }

@@ -102,6 +102,7 @@ pub async fn metrics(st: State, req: HttpRequest) -> Result<HttpResponse, super:
         leader: status.is_leader(),
         last_cycle_age_seconds: status.last_cycle_age_seconds(st.clock.now()),
         store_retries: store::retries(),
+        flushes: st.db.flushes(),
     };
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(st.metrics.render(&snap)))
 }

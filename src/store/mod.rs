@@ -411,6 +411,15 @@ impl Db {
         }
     }
 
+    /// The SQLite database's flushes (`/metrics`); none on PostgreSQL or with
+    /// `database.synchronous = "normal"`, where no write waits for one.
+    pub fn flushes(&self) -> Option<std::sync::Arc<crate::metrics::FlushStats>> {
+        match &*self.inner {
+            Backend::Sqlite(s) => s.flushes.clone(),
+            Backend::Postgres(_) => None,
+        }
+    }
+
     /// Bytes free on the database's file system (`None` where unknown, and on PostgreSQL).
     pub fn disk_free(&self) -> Option<u64> {
         match &*self.inner {

@@ -21,7 +21,7 @@ use std::fs::File;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::types::ToSqlOutput;
@@ -30,6 +30,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use super::sql::{Row, Val};
 use super::{Missing, Read, Result, StoreError, Tx};
 use crate::config::{DatabaseConfig, Synchronous};
+use crate::metrics::FlushStats;
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
@@ -217,6 +218,8 @@ type Flush = Box<dyn FnMut() -> std::io::Result<()> + Send>;
 struct Durability {
     batches: mpsc::Sender<Batch>,
     failed: Arc<OnceLock<String>>,
+    /// How long the flushes take and how many writes each covers (`/metrics`).
+    stats: Arc<FlushStats>,
 }
 
 impl Durability {
@@ -238,12 +241,13 @@ impl Durability {
         };
         let (batches, rx) = mpsc::channel::<Batch>();
         let failed = Arc::new(OnceLock::new());
-        let seen = failed.clone();
+        let stats = Arc::new(FlushStats::default());
+        let (seen, counted) = (failed.clone(), stats.clone());
         std::thread::Builder::new()
             .name("db-sync".into())
-            .spawn(move || sync_loop(flush, rx, &seen))
+            .spawn(move || sync_loop(flush, rx, &seen, &counted))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the sync thread: {e}")))?;
-        Ok(Durability { batches, failed })
+        Ok(Durability { batches, failed, stats })
     }
 
     /// Why writes are refused (a flush failed), if they are.
@@ -260,7 +264,7 @@ impl Durability {
 }
 
 /// The `db-sync` thread: flushes, then answers every batch committed before the flush.
-fn sync_loop(mut flush: Flush, rx: mpsc::Receiver<Batch>, failed: &OnceLock<String>) {
+fn sync_loop(mut flush: Flush, rx: mpsc::Receiver<Batch>, failed: &OnceLock<String>, stats: &FlushStats) {
     while let Ok(first) = rx.recv() {
         let mut batches = vec![first];
         while let Ok(more) = rx.try_recv() {
@@ -268,13 +272,19 @@ fn sync_loop(mut flush: Flush, rx: mpsc::Receiver<Batch>, failed: &OnceLock<Stri
         }
         let outcome = match failed.get() {
             Some(why) => Err(StoreError::Unavailable(why.clone())),
-            None => flush().map_err(|e| {
-                let why = format!(
-                    "writing the database's log to disk failed ({e}); writes are refused until the server is restarted"
-                );
-                let _ = failed.set(why.clone());
-                StoreError::Unavailable(why)
-            }),
+            None => {
+                let started = Instant::now();
+                let flushed = flush();
+                let writes = if flushed.is_ok() { batches.iter().map(Vec::len).sum() } else { 0 };
+                stats.flushed(started.elapsed().as_secs_f64(), writes);
+                flushed.map_err(|e| {
+                    let why = format!(
+                        "writing the database's log to disk failed ({e}); writes are refused until the server is restarted"
+                    );
+                    let _ = failed.set(why.clone());
+                    StoreError::Unavailable(why)
+                })
+            }
         };
         finish_all(batches.into_iter().flatten(), &outcome);
     }
@@ -385,6 +395,8 @@ fn attach_name(path: &Path) -> Result<&str> {
 
 pub struct SqliteDb {
     writer: mpsc::Sender<Box<dyn WriteJob>>,
+    /// The `db-sync` thread's flushes (`synchronous = "full"`).
+    pub flushes: Option<Arc<FlushStats>>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     pub search: Arc<SearchIndex>,
     pub path: PathBuf,
@@ -418,6 +430,7 @@ impl SqliteDb {
             Synchronous::Full => Some(Durability::start(&conn, &cfg.path, flush)?),
             Synchronous::Normal => None,
         };
+        let flushes = durability.as_ref().map(|d| d.stats.clone());
         let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>();
         let path = cfg.path.clone();
         std::thread::Builder::new()
@@ -441,7 +454,7 @@ impl SqliteDb {
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| StoreError::Unavailable(format!("cannot open read connections: {e}")))?;
-        Ok(SqliteDb { writer: tx, readers, search, path: cfg.path.clone(), created })
+        Ok(SqliteDb { writer: tx, flushes, readers, search, path: cfg.path.clone(), created })
     }
 
     pub fn submit<T, F>(&self, f: F) -> Result<tokio::sync::oneshot::Receiver<Result<T>>>
@@ -828,6 +841,8 @@ mod tests {
         assert!(second.try_recv().is_err());
         results.send(Ok(())).expect("finish the second flush");
         assert_eq!(second.blocking_recv().expect("answer").expect("write"), 1);
+        let stats = db.flushes.as_ref().expect("flushes are counted");
+        assert_eq!((stats.flushes(), stats.writes()), (2, 2), "two flushes, one write each");
     }
 
     #[test]
@@ -844,6 +859,8 @@ mod tests {
         let second = put(&db, "second");
         assert!(matches!(second.blocking_recv().expect("answer"), Err(StoreError::Unavailable(_))));
         assert!(!stored(&db, "second"));
+        let stats = db.flushes.as_ref().expect("flushes are counted");
+        assert_eq!((stats.flushes(), stats.writes()), (1, 0), "one failed flush, nothing made durable");
     }
 
     #[test]
@@ -919,5 +936,6 @@ mod tests {
         let flush: Flush = Box::new(|| panic!("no flush with synchronous = normal"));
         let db = SqliteDb::open_with(&cfg, Missing::Create, Some(flush)).expect("open");
         assert_eq!(put(&db, "k").blocking_recv().expect("answer").expect("write"), 1);
+        assert!(db.flushes.is_none(), "nothing waits for a flush, so none is counted");
     }
 }

@@ -86,6 +86,15 @@ fn metrics_in_prometheus_format_with_an_optional_bearer_token() {
     ] {
         assert!(r.text.contains(line), "missing {line:?} in\n{}", r.text);
     }
+    // SQLite answered the alert only after flushing its log (this suite runs on SQLite alone).
+    let flushed = metric(&r.text, "incidentrelay_store_flushed_writes_total");
+    let flushes = metric(&r.text, "incidentrelay_store_flush_seconds_count");
+    assert!(flushed.is_some_and(|n| n >= 1.0) && flushes.is_some_and(|n| n >= 1.0), "{}", r.text);
+}
+
+/// The value of a metric without labels in Prometheus text.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
 /// `incidentrelay <args>` on the database `db`: (success, stdout, stderr).
