@@ -4,7 +4,9 @@
 //!     cargo bench --bench intake
 //!
 //! Phases (each bounded in time): new alerts (a unique fingerprint per request), then
-//! duplicates of 1,000 open alerts. Reports sustained alerts/s, p50/p99/max latency and RSS.
+//! duplicates of 1,000 open alerts. Reports sustained alerts/s, p50/p99/max latency, RSS, and
+//! the database's flushes during each phase (from `/metrics`): how many writes one `fdatasync`
+//! covered and how much of the time the `db-sync` thread spent flushing.
 //! INTAKE_BENCH_SECONDS (default 10) and INTAKE_BENCH_CLIENTS (default 32) adjust the run.
 //!
 //! The large-database variant: `INTAKE_BENCH_SEED=1000000 cargo bench --bench intake` first loads
@@ -96,6 +98,43 @@ fn report(p: &Phase) {
     );
 }
 
+/// The database's flushes so far, read from `/metrics`.
+#[derive(Clone, Copy, Default)]
+struct Flushes {
+    count: f64,
+    secs: f64,
+    writes: f64,
+}
+
+fn flushes(port: u16) -> Flushes {
+    let text = Client::connect(port)
+        .and_then(|mut c| c.request("GET", "/metrics", None, ""))
+        .map(|(_, text)| text)
+        .unwrap_or_default();
+    let value =
+        |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0.0);
+    Flushes {
+        count: value("incidentrelay_store_flush_seconds_count"),
+        secs: value("incidentrelay_store_flush_seconds_sum"),
+        writes: value("incidentrelay_store_flushed_writes_total"),
+    }
+}
+
+/// What the flushes between `before` and `after` did during phase `p`.
+fn report_flushes(p: &Phase, before: Flushes, after: Flushes) {
+    let n = after.count - before.count;
+    if n > 0.0 {
+        let secs = after.secs - before.secs;
+        println!(
+            "{:<12} {n:>8.0} flushes, {:.1} writes each, {:.3} ms on average, flushing {:.0} % of the time",
+            "",
+            (after.writes - before.writes) / n,
+            secs / n * 1e3,
+            secs / p.secs * 100.0
+        );
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; ignore arguments.
     let secs: u64 = std::env::var("INTAKE_BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
@@ -127,10 +166,12 @@ fn main() {
 
     let t = token.clone();
     let path = "/api/integrations/alertmanager";
+    let before = flushes(server.port);
     let new = run_phase(server.port, clients, secs, "new alerts", move |c, i, n| {
         c.render("POST", path, Some(&t), &am_body(&format!("new-{i}-{n}")))
     });
     report(&new);
+    report_flushes(&new, before, flushes(server.port));
     let (rss, hwm) = rss_mib(server.child.id());
     println!("RSS after new-alert phase {rss:.1} MiB (peak {hwm:.1} MiB)");
 
@@ -144,10 +185,12 @@ fn main() {
     }
     let rendered: Arc<Vec<Vec<u8>>> =
         Arc::new((0..1000).map(|k| c.render("POST", path, Some(&token), &am_body(&format!("dup-{k}")))).collect());
+    let before = flushes(server.port);
     let dup = run_phase(server.port, clients, secs, "duplicates", move |_, i, n| {
         rendered[((i as u64 * 7919 + n) % 1000) as usize].clone()
     });
     report(&dup);
+    report_flushes(&dup, before, flushes(server.port));
     let (rss, hwm) = rss_mib(server.child.id());
     println!("RSS after duplicate phase {rss:.1} MiB (peak {hwm:.1} MiB)");
     println!(
