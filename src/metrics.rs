@@ -69,7 +69,8 @@ pub const FLUSH_BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.00
 
 /// How the SQLite database's flushes went (`db-sync`, `database.synchronous = "full"`): each
 /// flush makes every write committed before it durable, and intake answers no write before its
-/// flush. So the flush time and the writes per flush bound how fast durable intake can go.
+/// flush. So the flush time, the writes per flush and the share of time spent flushing show
+/// whether the disk limits durable intake.
 #[derive(Debug)]
 pub struct FlushStats {
     seconds: Histogram,
