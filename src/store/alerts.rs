@@ -334,8 +334,8 @@ fn indexed_up_to(c: &Read<'_>) -> Result<i64> {
 pub fn index_search(c: &Tx<'_>, limit: usize) -> Result<Indexed> {
     let newest: i64 = c.one("SELECT COALESCE(MAX(id), 0) FROM alerts", &[], |r| r.get(0))?;
     let stored = indexed_up_to(c)?;
-    // Ids above the newest alert belong to deleted alerts; SQLite gives them out again, and
-    // then they are new alerts to index.
+    // Ids above the newest alert belong to deleted alerts. Before migration V21, SQLite gave
+    // such ids out again (see `insert`), so an alert there may still be new to index.
     let from = stored.min(newest);
     let queue = c.rows("SELECT id, alert_id FROM search_queue ORDER BY id LIMIT ?1", args![limit], |r| {
         Ok((r.get::<i64, _>(0)?, r.get::<i64, _>(1)?))
@@ -735,13 +735,32 @@ pub fn insert(c: &Tx<'_>, now: Ts, route: &Route, a: &IncomingAlert, o: Opened<'
     if o.next_action_at.is_some() {
         c.wake_engines();
     }
+    macro_rules! insert_with_id {
+        ($id:expr) => {
+            concat!(
+                "INSERT INTO alerts (id, team_id, route_id, rotation_id, escalation_policy_id, source, dedup_key, group_key, group_open,
+                                     title, message, severity, status, labels, event_link, alert_count, first_seen_at, last_seen_at,
+                                     assignee_user_id, silence_id, next_action_at, links, images, created_at, updated_at)
+                 VALUES (",
+                $id,
+                ", ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?15, ?15, ?16, ?17, ?18, ?19, ?20, ?15, ?15)
+                 RETURNING id, (SELECT u.username FROM users u WHERE u.id = alerts.assignee_user_id),
+                           (SELECT u.display_name FROM users u WHERE u.id = alerts.assignee_user_id)"
+            )
+        };
+    }
+    // dialect: an id no alert ever had. PostgreSQL's sequence never gives one twice; SQLite
+    // would give the largest id + 1, a deleted newest alert's id included, so it starts above
+    // the largest id ever deleted (kept by the trigger of migration V21).
+    let sql = match c.dialect() {
+        Dialect::Sqlite => insert_with_id!(
+            "MAX(COALESCE((SELECT MAX(id) FROM alerts), 0),
+                 COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'alerts.deleted_max_id'), 0)) + 1"
+        ),
+        Dialect::Postgres => insert_with_id!("DEFAULT"),
+    };
     let (id, username, display_name) = c.one(
-        "INSERT INTO alerts (team_id, route_id, rotation_id, escalation_policy_id, source, dedup_key, group_key, group_open, title, message,
-                             severity, status, labels, event_link, alert_count, first_seen_at, last_seen_at, assignee_user_id, silence_id,
-                             next_action_at, links, images, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?15, ?15, ?16, ?17, ?18, ?19, ?20, ?15, ?15)
-         RETURNING id, (SELECT u.username FROM users u WHERE u.id = alerts.assignee_user_id),
-                   (SELECT u.display_name FROM users u WHERE u.id = alerts.assignee_user_id)",
+        sql,
         args![
             route.team_id,
             route.id,

@@ -60,21 +60,26 @@ fn at(secs: i64) -> Ts {
 
 /// A group, a team, a webhook channel and a route (grouping by `group_by` when given).
 fn route(b: &Backend, group_by: &[&str]) -> (RouteCtx, i64) {
+    route_in(b, ("g", "t"), group_by)
+}
+
+/// [`route`] in a group and team with these slugs.
+fn route_in(b: &Backend, (group, team): (&'static str, &'static str), group_by: &[&str]) -> (RouteCtx, i64) {
     let group_by: Vec<String> = group_by.iter().map(|s| s.to_string()).collect();
     b.db.write_blocking(move |c| {
         let ctx = Ctx::new(Actor::system("test"), at(0));
         let g = groups::create(
             c,
             &ctx,
-            groups::GroupInput { slug: Some("g".into()), name: Some("G".into()), ..Default::default() },
+            groups::GroupInput { slug: Some(group.into()), name: Some(group.to_uppercase()), ..Default::default() },
         )?;
         let t = teams::create(
             c,
             &ctx,
             teams::TeamInput {
                 group_id: Some(g.id),
-                slug: Some("t".into()),
-                name: Some("T".into()),
+                slug: Some(team.into()),
+                name: Some(team.to_uppercase()),
                 ..Default::default()
             },
         )?;
@@ -342,6 +347,33 @@ fn retention_purges_resolved_alerts_in_batches_and_never_an_open_one() {
         (0..4).map(|_| b.db.write_blocking(|c| alerts::purge_resolved_before(c, at(100), 2)).unwrap()).collect();
     assert_eq!(batches, [2, 2, 1, 0]);
     assert_eq!(b.db.read_blocking(move |c| alerts::get(c, open)).unwrap().status.as_str(), "firing");
+}
+
+/// A chat button names its alert by id: a new alert must never get the id of one that was
+/// deleted, the newest included.
+#[test]
+fn a_deleted_alerts_id_is_never_given_to_a_new_one_even_the_newest() {
+    let b = Backend::open();
+    let (rc, _) = route(&b, &[]);
+    let mut newest = 0;
+    for key in ["first", "second"] {
+        newest = ingest(&b, &rc, at(0), event(Action::Trigger, key, &[])).id.unwrap();
+        ingest(&b, &rc, at(1), event(Action::Resolve, key, &[]));
+    }
+    index_search(&b);
+    // Retention deletes every alert, the newest among them.
+    assert_eq!(b.db.write_blocking(|c| alerts::purge_resolved_before(c, at(100), 10)).unwrap(), 2);
+    let next = ingest(&b, &rc, at(200), event(Action::Trigger, "third", &[])).id.unwrap();
+    assert!(next > newest, "alert #{next} got the id of a deleted alert (newest was #{newest})");
+    index_search(&b);
+    assert_eq!(search(&b, "third"), vec![next]);
+    // Deleting the team deletes its alerts with it: the same holds.
+    ingest(&b, &rc, at(201), event(Action::Resolve, "third", &[]));
+    let team = rc.route.team_id;
+    b.db.write_blocking(move |c| teams::delete(c, &Ctx::new(Actor::system("test"), at(300)), team)).unwrap();
+    let (rc, _) = route_in(&b, ("h", "u"), &[]);
+    let after = ingest(&b, &rc, at(400), event(Action::Trigger, "fourth", &[])).id.unwrap();
+    assert!(after > next, "alert #{after} got the id of an alert deleted with its team (#{next})");
 }
 
 #[test]
