@@ -938,4 +938,41 @@ mod tests {
         assert_eq!(put(&db, "k").blocking_recv().expect("answer").expect("write"), 1);
         assert!(db.flushes.is_none(), "nothing waits for a flush, so none is counted");
     }
+
+    /// Migration V21 on a database whose alerts were deleted before it: the audit log's largest
+    /// alert id starts the mark, unless an alert still has a larger one.
+    #[test]
+    fn upgrading_to_v21_takes_the_mark_for_deleted_alert_ids_from_the_audit_log() {
+        let mark = |newest_alert: Option<i64>| {
+            let mut conn = Connection::open_in_memory().expect("open");
+            conn.execute_batch("PRAGMA foreign_keys = ON;").expect("pragma");
+            embedded::migrations::runner()
+                .set_target(refinery::Target::Version(20))
+                .run(&mut conn)
+                .expect("migrate to V20");
+            conn.execute_batch(
+                "INSERT INTO audit_logs (actor, action, object_type, object_id, created_at)
+                 VALUES ('alice', 'alert.acknowledge', 'alert', 7, 0), ('alice', 'team.create', 'team', 99, 0);",
+            )
+            .expect("audit");
+            if let Some(id) = newest_alert {
+                conn.execute_batch(&format!(
+                    "INSERT INTO groups (id, slug, name, created_at, updated_at) VALUES (1, 'g', 'G', 0, 0);
+                     INSERT INTO teams (id, group_id, slug, name, created_at, updated_at) VALUES (1, 1, 't', 'T', 0, 0);
+                     INSERT INTO alerts (id, team_id, source, dedup_key, title, severity, status, first_seen_at,
+                                         last_seen_at, created_at, updated_at)
+                     VALUES ({id}, 1, 'webhook', 'k', 'x', 'critical', 'resolved', 0, 0, 0, 0);"
+                ))
+                .expect("alert");
+            }
+            embedded::migrations::runner().run(&mut conn).expect("migrate");
+            conn.query_row("SELECT value FROM settings WHERE key = 'alerts.deleted_max_id'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .ok()
+        };
+        assert_eq!(mark(None), Some("7".into()), "alert 7 was deleted: new alerts start above it");
+        assert_eq!(mark(Some(3)), Some("7".into()), "alert 3 is left, 7 is not: still above 7");
+        assert_eq!(mark(Some(12)), None, "alert 12 is left: new alerts start above it anyway");
+    }
 }
