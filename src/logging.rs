@@ -279,7 +279,7 @@ impl Write for MemoryLog {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+    use std::sync::mpsc::sync_channel;
     use std::time::{Duration, Instant};
 
     use slog::{Logger, error, info, o};
@@ -347,17 +347,23 @@ mod tests {
         assert!(stamp[2].len() == 12 && stamp[2].as_bytes()[8] == b'.', "{}", lines[49]);
     }
 
-    /// A target whose first write fails (a full disk) and says so; every later one succeeds.
-    struct FailsOnce {
-        failed: Option<SyncSender<()>>,
+    /// A target whose first write runs `first` (which may fail it, or hold it up); every write
+    /// after it goes to `out`.
+    struct FirstWrite {
+        first: Option<Box<dyn FnOnce() -> io::Result<()> + Send>>,
         out: MemoryLog,
     }
 
-    impl Write for FailsOnce {
+    impl FirstWrite {
+        fn new(out: &MemoryLog, first: impl FnOnce() -> io::Result<()> + Send + 'static) -> FirstWrite {
+            FirstWrite { first: Some(Box::new(first)), out: out.clone() }
+        }
+    }
+
+    impl Write for FirstWrite {
         fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-            if let Some(failed) = self.failed.take() {
-                let _ = failed.send(());
-                return Err(io::Error::new(io::ErrorKind::StorageFull, "no space left on device"));
+            if let Some(first) = self.first.take() {
+                first()?;
             }
             self.out.write(data)
         }
@@ -370,7 +376,12 @@ mod tests {
     fn a_write_that_fails_loses_its_own_lines_and_the_log_thread_goes_on_with_the_next() {
         let out = MemoryLog::default();
         let (failed_tx, failed) = sync_channel(1);
-        let (log, thread) = logger(LogFormat::Json, FailsOnce { failed: Some(failed_tx), out: out.clone() }, 64);
+        // A full disk: the first write fails, and says so.
+        let target = FirstWrite::new(&out, move || {
+            let _ = failed_tx.send(());
+            Err(io::Error::new(io::ErrorKind::StorageFull, "no space left on device"))
+        });
+        let (log, thread) = logger(LogFormat::Json, target, 64);
         info!(log, "lost with the failed write");
         failed.recv().unwrap();
         info!(log, "written after it");
@@ -380,34 +391,17 @@ mod tests {
         assert_eq!(field(&lines[0], "msg"), "written after it");
     }
 
-    /// A target whose first write waits until the test lets it go on.
-    struct Gate {
-        entered: SyncSender<()>,
-        open: Receiver<()>,
-        held: bool,
-        out: MemoryLog,
-    }
-
-    impl Write for Gate {
-        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-            if !self.held {
-                self.held = true;
-                let _ = self.entered.send(());
-                let _ = self.open.recv();
-            }
-            self.out.write(data)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn a_full_queue_drops_records_instead_of_making_the_caller_wait_and_the_count_is_logged() {
         let out = MemoryLog::default();
         let (entered_tx, entered) = sync_channel(1);
         let (open, open_rx) = sync_channel(1);
-        let gate = Gate { entered: entered_tx, open: open_rx, held: false, out: out.clone() };
+        // The first write waits until the test lets it go on.
+        let gate = FirstWrite::new(&out, move || {
+            let _ = entered_tx.send(());
+            let _ = open_rx.recv();
+            Ok(())
+        });
         let (log, thread) = logger(LogFormat::Json, gate, 4);
         info!(log, "first");
         entered.recv().unwrap(); // the log thread is stuck writing "first"
