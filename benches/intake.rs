@@ -132,6 +132,8 @@ fn report_flushes(p: &Phase, before: Flushes, after: Flushes) {
             secs / n * 1e3,
             secs / p.secs * 100.0
         );
+    } else {
+        println!("{:<12} no flushes in /metrics (it did not answer, or writes did not wait for flushes)", "");
     }
 }
 
